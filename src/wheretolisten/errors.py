@@ -1,0 +1,21 @@
+"""User-facing errors: the CLI turns these into one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class WTLError(Exception):
+    """An error caused by the user's input (file, option, model), reported without a traceback."""
+
+    exit_code: int = 2
+
+
+class AudioError(WTLError):
+    """Audio that cannot be read or is unusable (missing, corrupt, empty, silent, NaN, too long)."""
+
+
+class ModelError(WTLError):
+    """A model that cannot be loaded or used (unknown family, missing processor, bad layer)."""
+
+
+class DataError(WTLError):
+    """A manifest, bank, or results file that is malformed or inconsistent."""
