@@ -1,0 +1,71 @@
+"""Audio Flamingo 3 (nvidia/audio-flamingo-3-hf): Whisper-style encoder + Qwen2.5-7B decoder, 30-s windows.
+
+AF3 cuts audio into 30-s windows (at most 20, i.e. 10 minutes) and concatenates their tokens, so the
+time axis continues across windows at 25 tokens per second.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+from transformers import AudioFlamingo3ForConditionalGeneration
+
+from .base import Adapter
+
+#: The structure of the -hf checkpoint's chat template: the <sound> placeholder leads the user turn,
+#: whatever the order of the content items, and the instruction follows it directly.
+AF3_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}"
+    "{{ message['content'] }}"
+    "{% else %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'audio' %}<sound>{% endif %}"
+    "{% endfor %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}"
+    "{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n"
+    "{% endif %}"
+)
+
+
+class AudioFlamingo3Adapter(Adapter):
+    """AF3: ``model.model.language_model.layers`` are the decoder layers (the encoder has more layers)."""
+
+    family: ClassVar[str] = "audioflamingo3"
+    model_type: ClassVar[str] = "audioflamingo3"
+    model_class: ClassVar[type] = AudioFlamingo3ForConditionalGeneration
+    max_audio_s: ClassVar[float] = 600.0
+
+    @property
+    def language_model(self) -> nn.Module:
+        lm = self.model.model.language_model
+        assert isinstance(lm, nn.Module)
+        return lm
+
+    @property
+    def audio_tower(self) -> nn.Module:
+        tower = self.model.model.audio_tower
+        assert isinstance(tower, nn.Module)
+        return tower
+
+    @property
+    def audio_marker_ids(self) -> frozenset[int]:
+        return frozenset({self.audio_token_id})
+
+    def messages(self, instruction: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [{"type": "text", "text": instruction}, {"type": "audio"}]}]
+
+    def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
+        return self.processor(text=texts, audio=audios, sampling_rate=self.sample_rate)

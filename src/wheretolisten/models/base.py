@@ -1,0 +1,205 @@
+"""The adapter contract: everything family-specific that the probe, steering and readout need to know."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ModelError
+
+#: Both supported families emit one audio token per 40 ms (Whisper frames 10 ms, conv stride 2, avg-pool 2).
+TOKEN_S = 0.04
+
+
+def frames_to_tokens(n_frames: int) -> int:
+    """Audio tokens produced from ``n_frames`` mel frames (conv stride 2, then pooling by 2)."""
+    after_conv = (n_frames - 1) // 2 + 1
+    return (after_conv - 2) // 2 + 1
+
+
+class Adapter(ABC):
+    """One LALM family: its decoder layers, audio tower, audio token, prompt format and time axis.
+
+    An adapter wraps a loaded transformers model and its processor. It never guesses module paths by
+    name patterns: each family names them explicitly.
+    """
+
+    family: ClassVar[str]
+    model_type: ClassVar[str]
+    model_class: ClassVar[type]
+    #: Longest clip the family accepts in one forward pass, in seconds.
+    max_audio_s: ClassVar[float]
+    #: Length of one encoder window in seconds (the Whisper front end's 30 s).
+    window_s: ClassVar[float] = 30.0
+    token_s: ClassVar[float] = TOKEN_S
+    system_prompt: ClassVar[str] = "You are a helpful assistant."
+
+    def __init__(self, model: Any, processor: Any, name: str) -> None:
+        self.model = model
+        self.processor = processor
+        self.name = name
+
+    # ---- modules -------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def language_model(self) -> nn.Module:
+        """The decoder-only language model whose residual stream is probed and steered."""
+
+    @property
+    @abstractmethod
+    def audio_tower(self) -> nn.Module:
+        """The audio encoder (never steered, and its layers are never counted as decoder layers)."""
+
+    @property
+    def decoder_layers(self) -> nn.ModuleList:
+        """The language model's decoder layers, in order."""
+        layers = self.language_model.layers
+        assert isinstance(layers, nn.ModuleList)
+        return layers
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.decoder_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.text_config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.language_model.parameters()).dtype
+
+    # ---- tokens ----------------------------------------------------------------------------------
+    @property
+    def audio_token_id(self) -> int:
+        return int(self.model.config.audio_token_id)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.processor.feature_extractor.sampling_rate)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    @property
+    def end_of_turn_id(self) -> int:
+        return int(self.tokenizer.convert_tokens_to_ids("<|im_end|>"))
+
+    @property
+    @abstractmethod
+    def audio_marker_ids(self) -> frozenset[int]:
+        """Token ids of the audio placeholder and its delimiters (used to find where the instruction starts)."""
+
+    # ---- prompt ----------------------------------------------------------------------------------
+    @abstractmethod
+    def messages(self, instruction: str) -> list[dict[str, Any]]:
+        """The chat for one clip and one instruction, in the family's own content order."""
+
+    def render_prompt(self, instruction: str) -> str:
+        """The prompt text, rendered with the processor's own chat template, ready for generation."""
+        text = self.processor.apply_chat_template(
+            self.messages(instruction), tokenize=False, add_generation_prompt=True
+        )
+        assert isinstance(text, str)
+        return text
+
+    def encode(
+        self, audios: Sequence[np.ndarray], instructions: Sequence[str], padding_side: str = "left"
+    ) -> dict[str, torch.Tensor]:
+        """Processor outputs for a batch of (clip, instruction) pairs, on the model's device and dtype."""
+        if len(audios) != len(instructions):
+            raise ValueError("encode: one instruction per clip")
+        for a in audios:
+            self.check_duration(a.size / self.sample_rate)
+        texts = [self.render_prompt(i) for i in instructions]
+        tok = self.tokenizer
+        old_side = tok.padding_side
+        tok.padding_side = padding_side
+        try:
+            batch = self._call_processor(texts, [np.asarray(a, dtype=np.float32) for a in audios])
+        finally:
+            tok.padding_side = old_side
+        out: dict[str, torch.Tensor] = {}
+        for key, value in batch.items():
+            if not isinstance(value, torch.Tensor) or key in self.unused_inputs:
+                continue
+            value = value.to(self.device)
+            if value.is_floating_point():
+                value = value.to(self.dtype)
+            out[key] = value
+        return out
+
+    unused_inputs: ClassVar[frozenset[str]] = frozenset({"num_audio_tokens"})
+
+    @abstractmethod
+    def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
+        """Run the family's processor with the right keyword names."""
+
+    # ---- time axis -------------------------------------------------------------------------------
+    def check_duration(self, duration_s: float) -> None:
+        """Refuse audio the model would silently truncate."""
+        if duration_s > self.max_audio_s + 1e-9:
+            raise ModelError(
+                f"the audio is {duration_s:.2f} s long, but {self.family} accepts at most "
+                f"{self.max_audio_s:g} s; cut the clip (e.g. into {self.window_s:g}-s pieces) first"
+            )
+
+    def window_token_counts(self, n_samples: int) -> list[int]:
+        """Audio tokens per encoder window for a clip of ``n_samples`` samples, in order.
+
+        The Whisper front end marks ceil(samples / hop) mel frames as valid in each 30-s window.
+        """
+        hop = int(self.processor.feature_extractor.hop_length)
+        window = int(round(self.window_s * self.sample_rate))
+        counts = []
+        for start in range(0, max(n_samples, 1), window):
+            n = min(window, n_samples - start)
+            counts.append(frames_to_tokens(-(-n // hop)))
+        return counts
+
+    def time_axis(self, n_tokens: int) -> np.ndarray:
+        """Start time in seconds of each audio token: token i covers [0.04 i, 0.04 (i + 1))."""
+        return np.arange(n_tokens, dtype=np.float64) * self.token_s
+
+    # ---- positions -------------------------------------------------------------------------------
+    def audio_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Boolean [batch, seq] mask of audio placeholder tokens."""
+        return input_ids == self.audio_token_id
+
+    def instruction_span(self, input_ids: torch.Tensor) -> tuple[int, int]:
+        """[start, end) of the user instruction in one row: after the audio block, before end-of-turn."""
+        ids = input_ids.tolist()
+        markers = self.audio_marker_ids
+        last_audio = max((i for i, t in enumerate(ids) if t in markers), default=-1)
+        if last_audio < 0:
+            raise ModelError("no audio tokens in the prompt")
+        start = last_audio + 1
+        end = next((i for i in range(start, len(ids)) if ids[i] == self.end_of_turn_id), len(ids))
+        # Skip whitespace-only tokens between the audio block and the instruction text.
+        while start < end and not self.tokenizer.decode([ids[start]]).strip():
+            start += 1
+        if start >= end:
+            raise ModelError("the prompt has no instruction text after the audio")
+        return start, end
+
+    def describe(self) -> dict[str, Any]:
+        """What a results file needs to know about the model."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "model_type": self.model_type,
+            "num_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+        }

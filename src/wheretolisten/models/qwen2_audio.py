@@ -1,0 +1,75 @@
+"""Qwen2-Audio (Qwen/Qwen2-Audio-7B-Instruct): Whisper-style encoder + Qwen-7B decoder, one 30-s window."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+from transformers import Qwen2AudioForConditionalGeneration
+
+from .base import Adapter
+
+#: The structure of the Instruct checkpoint's chat template: "Audio N:" line with the audio block,
+#: then the instruction, in the user turn.
+QWEN2_AUDIO_CHAT_TEMPLATE = (
+    "{% set audio_count = namespace(value=0) %}"
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}"
+    "{{ message['content'] }}<|im_end|>\n"
+    "{% else %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+    "{% set audio_count.value = audio_count.value + 1 %}"
+    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+    "{% elif 'text' in content %}"
+    "{{ content['text'] }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "<|im_end|>\n"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n"
+    "{% endif %}"
+)
+
+
+class Qwen2AudioAdapter(Adapter):
+    """Qwen2-Audio: ``model.model.language_model.layers`` are the decoder layers; audio capped at 30 s."""
+
+    family: ClassVar[str] = "qwen2-audio"
+    model_type: ClassVar[str] = "qwen2_audio"
+    model_class: ClassVar[type] = Qwen2AudioForConditionalGeneration
+    max_audio_s: ClassVar[float] = 30.0
+
+    @property
+    def language_model(self) -> nn.Module:
+        lm = self.model.model.language_model
+        assert isinstance(lm, nn.Module)
+        return lm
+
+    @property
+    def audio_tower(self) -> nn.Module:
+        tower = self.model.model.audio_tower
+        assert isinstance(tower, nn.Module)
+        return tower
+
+    @property
+    def audio_marker_ids(self) -> frozenset[int]:
+        tok = self.tokenizer
+        return frozenset(
+            {self.audio_token_id, *tok.convert_tokens_to_ids(["<|audio_bos|>", "<|audio_eos|>"])}
+        )
+
+    def messages(self, instruction: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
+
+    def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
+        return self.processor(
+            text=texts, audio=audios, sampling_rate=self.sample_rate, return_tensors="pt", padding=True
+        )

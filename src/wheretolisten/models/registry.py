@@ -1,0 +1,110 @@
+"""Find the adapter for a checkpoint by ``config.model_type`` and load model + processor."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import probe
+from ..errors import ModelError
+from .audioflamingo3 import AudioFlamingo3Adapter
+from .base import Adapter
+from .qwen2_audio import Qwen2AudioAdapter
+
+ADAPTERS: dict[str, type[Adapter]] = {cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)}
+FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``auto``/None picks CUDA when present, else CPU; anything else must be a valid torch device."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"unknown device {device!r} (try cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    """``auto``/None: bfloat16 on GPU, float32 on CPU."""
+    if dtype in (None, "auto"):
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}; choose one of auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def adapter_class(model_type: str) -> type[Adapter]:
+    """The adapter for a ``config.model_type``; a clear error for families not supported yet."""
+    if model_type not in ADAPTERS:
+        raise ModelError(
+            f"unknown model type {model_type!r}; supported: {', '.join(sorted(ADAPTERS))}"
+        )
+    return ADAPTERS[model_type]
+
+
+def wrap(model: Any, processor: Any, name: str = "in-memory") -> Adapter:
+    """Adapt an already-built model, switching its language model to the probing attention."""
+    cls = adapter_class(model.config.model_type)
+    model.set_attn_implementation({"text_config": probe.register()})
+    model.eval()
+    return cls(model, processor, name)
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str] | None = None,
+    device: str | None = "auto",
+    dtype: str | None = "auto",
+    trust_remote_code: bool = False,
+) -> Adapter:
+    """Load a checkpoint (hub id or local directory) and its processor; None loads the shipped model."""
+    if name_or_path is None:
+        from ..organism import default_model_path
+
+        name_or_path = default_model_path()
+    name = str(name_or_path)
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    from transformers import AutoConfig, AutoProcessor
+    from transformers.utils import logging as hf_logging
+
+    local = Path(name).exists()
+    if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+        raise ModelError(f"{name}: no such model directory")
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        try:
+            config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load a model config from {name!r}: {_first_line(exc)}") from None
+        cls = adapter_class(config.model_type)
+        try:
+            processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}") from None
+        if not hasattr(processor, "feature_extractor") or not hasattr(processor, "tokenizer"):
+            raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
+        try:
+            model = cls.model_class.from_pretrained(name, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.to(dev)
+    logging.getLogger(__name__).debug("loaded %s (%s) on %s as %s", name, cls.family, dev, torch_dtype)
+    return wrap(model, processor, name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,150 @@
+"""Tiny random-weight models of the exact transformers architectures, built offline for tests and smoke runs.
+
+The processor is real: a byte-level BPE tokenizer (Qwen2 pre-tokenization) trained here on a small corpus,
+with the real special tokens, a chat template with the real model's structure, and the Whisper feature
+extractor with 128 mel bins.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from transformers import (
+    AudioFlamingo3Config,
+    AudioFlamingo3ForConditionalGeneration,
+    AudioFlamingo3Processor,
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
+    Qwen2AudioProcessor,
+    Qwen2Tokenizer,
+    WhisperFeatureExtractor,
+)
+
+from ..errors import ModelError
+from .audioflamingo3 import AF3_CHAT_TEMPLATE
+from .qwen2_audio import QWEN2_AUDIO_CHAT_TEMPLATE
+
+FAMILIES = ("qwen2-audio", "audioflamingo3")
+
+#: Qwen2's pre-tokenization pattern (split words, digits, punctuation and whitespace runs).
+_PRETOKENIZE = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
+
+SPECIAL_TOKENS = {
+    "qwen2-audio": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"],
+    "audioflamingo3": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>"],
+}
+
+#: Text the tokenizer learns its merges from: chat scaffolding, instructions, sound names, numbers.
+CORPUS = [
+    "system", "user", "assistant", "You are a helpful assistant.", "Audio 1:",
+    "Describe the audio.", "What do you hear?", "Listen to the recording.", "What is in this clip?",
+    "Listen for the dog barking.", "Focus on the sound of", "Pay attention to", "Listen for",
+    "When does the sound start and end? Answer in seconds.", "from 2.5 to 4.0 seconds",
+    "Which sounds are present, in order?", "Is there a siren? Yes. No.", "What sound plays at 3.5 seconds?",
+    "a steady tone", "a siren", "a burst of noise", "a train of clicks", "a bell ringing", "knocking",
+    "a low hum", "chirping", "the dog barking", "speech", "music", "rain", "a car horn", "footsteps",
+    "0 1 2 3 4 5 6 7 8 9 10 seconds", "then", "and", "first", "second", "third", "the", "sound", "of",
+]
+
+
+def build_tokenizer(family: str, corpus: list[str] | None = None, vocab_size: int = 512) -> Qwen2Tokenizer:
+    """A small byte-level BPE tokenizer with the family's special tokens, trained deterministically."""
+    if family not in SPECIAL_TOKENS:
+        raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    backend = Tokenizer(models.BPE())
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_PRETOKENIZE), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+    )
+    text = corpus if corpus is not None else CORPUS
+    backend.train_from_iterator([line for line in text for _ in range(4)], trainer)
+    model = json.loads(backend.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges)
+    tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[family][1:]})
+    if family == "qwen2-audio":
+        tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"
+    return tok
+
+
+def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None) -> Any:
+    """The family's real processor class around an offline tokenizer and a 128-bin Whisper front end."""
+    tok = tokenizer if tokenizer is not None else build_tokenizer(family)
+    fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30)
+    if family == "qwen2-audio":
+        return Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE)
+    return AudioFlamingo3Processor(feature_extractor=fe, tokenizer=tok, chat_template=AF3_CHAT_TEMPLATE)
+
+
+def tiny_config(family: str, vocab_size: int, audio_token_id: int, size: dict[str, int] | None = None) -> Any:
+    """A few-MB config of the family's exact architecture (AF3 with grouped-query attention)."""
+    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
+    s.update(size or {})
+    text = {
+        "model_type": "qwen2",
+        "vocab_size": vocab_size,
+        "hidden_size": s["dim"],
+        "intermediate_size": s["ffn"],
+        "num_hidden_layers": s["layers"],
+        "num_attention_heads": s["heads"],
+        # Qwen2-Audio's decoder is multi-head; AF3's (Qwen2.5-7B) uses grouped-query attention.
+        "num_key_value_heads": s["heads"] if family == "qwen2-audio" else max(1, s["heads"] // 2),
+        "max_position_embeddings": 32768,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+    }
+    audio = {
+        "num_mel_bins": 128,
+        "d_model": s["enc_dim"],
+        "encoder_layers": s["enc_layers"],
+        "encoder_attention_heads": s["enc_heads"],
+        "encoder_ffn_dim": 2 * s["enc_dim"],
+        "max_source_positions": 1500,
+    }
+    if family == "qwen2-audio":
+        audio["model_type"] = "qwen2_audio_encoder"
+        return Qwen2AudioConfig(audio_config=audio, text_config=text, audio_token_index=audio_token_id)
+    if family == "audioflamingo3":
+        audio["model_type"] = "audioflamingo3_encoder"
+        return AudioFlamingo3Config(audio_config=audio, text_config=text, audio_token_id=audio_token_id)
+    raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+
+
+def build_tiny_model(family: str, seed: int = 0, size: dict[str, int] | None = None) -> tuple[Any, Any]:
+    """(model, processor) with random weights drawn from ``seed``."""
+    processor = build_processor(family)
+    tok = processor.tokenizer
+    audio_token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
+    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size)
+    cls = Qwen2AudioForConditionalGeneration if family == "qwen2-audio" else AudioFlamingo3ForConditionalGeneration
+    torch.manual_seed(seed)
+    model = cls(config).eval()
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
+    return model, processor
+
+
+def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
+    """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint."""
+    model, processor = build_tiny_model(family, seed)
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
