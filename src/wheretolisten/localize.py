@@ -125,8 +125,8 @@ class LocalizeResult:
 def prepare_audio(adapter: Adapter, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None = None) -> tuple[np.ndarray, AudioInfo]:
     """A path or an array → validated mono float32 at the model's rate."""
     if isinstance(audio, (str, os.PathLike, Path)):
-        return load_audio(audio, adapter.sample_rate, max_s=adapter.max_audio_s)
-    return from_array(audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=adapter.max_audio_s)
+        return load_audio(audio, adapter.sample_rate, max_s=adapter.max_audio_limit_s)
+    return from_array(audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=adapter.max_audio_limit_s)
 
 
 @torch.no_grad()

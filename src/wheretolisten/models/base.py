@@ -146,12 +146,18 @@ class Adapter(ABC):
         """Run the family's processor with the right keyword names."""
 
     # ---- time axis -------------------------------------------------------------------------------
+    @property
+    def max_audio_limit_s(self) -> float:
+        """Longest clip this loaded model accepts (the family's limit unless its processor says less)."""
+        return self.max_audio_s
+
     def check_duration(self, duration_s: float) -> None:
         """Refuse audio the model would silently truncate."""
-        if duration_s > self.max_audio_s + 1e-9:
+        limit = self.max_audio_limit_s
+        if duration_s > limit + 1e-9:
             raise ModelError(
-                f"the audio is {duration_s:.2f} s long, but {self.family} accepts at most "
-                f"{self.max_audio_s:g} s; cut the clip (e.g. into {self.window_s:g}-s pieces) first"
+                f"the audio is {duration_s:.2f} s long, but {self.family} ({self.name}) accepts at most "
+                f"{limit:g} s; cut the clip (e.g. into {self.window_s:g}-s pieces) first"
             )
 
     def window_token_counts(self, n_samples: int) -> list[int]:

@@ -48,6 +48,15 @@ class Qwen2AudioAdapter(Adapter):
     max_audio_s: ClassVar[float] = 30.0
 
     @property
+    def window_s(self) -> float:  # type: ignore[override]
+        """One window: the feature extractor's chunk (30 s for the real model, shorter for small ones)."""
+        return float(self.processor.feature_extractor.chunk_length)
+
+    @property
+    def max_audio_limit_s(self) -> float:
+        return min(self.max_audio_s, self.window_s)
+
+    @property
     def language_model(self) -> nn.Module:
         lm = self.model.model.language_model
         assert isinstance(lm, nn.Module)

@@ -83,16 +83,21 @@ def build_tokenizer(family: str, corpus: list[str] | None = None, vocab_size: in
     return tok
 
 
-def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None) -> Any:
-    """The family's real processor class around an offline tokenizer and a 128-bin Whisper front end."""
+def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None, chunk_s: int = 30) -> Any:
+    """The family's real processor class around an offline tokenizer and a 128-bin Whisper front end.
+
+    ``chunk_s`` is the encoder window (30 s in the real models; a small model may use a shorter one).
+    """
     tok = tokenizer if tokenizer is not None else build_tokenizer(family)
-    fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30)
+    fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=chunk_s)
     if family == "qwen2-audio":
         return Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE)
     return AudioFlamingo3Processor(feature_extractor=fe, tokenizer=tok, chat_template=AF3_CHAT_TEMPLATE)
 
 
-def tiny_config(family: str, vocab_size: int, audio_token_id: int, size: dict[str, int] | None = None) -> Any:
+def tiny_config(
+    family: str, vocab_size: int, audio_token_id: int, size: dict[str, int] | None = None, chunk_s: int = 30
+) -> Any:
     """A few-MB config of the family's exact architecture (AF3 with grouped-query attention)."""
     s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
     s.update(size or {})
@@ -115,7 +120,8 @@ def tiny_config(family: str, vocab_size: int, audio_token_id: int, size: dict[st
         "encoder_layers": s["enc_layers"],
         "encoder_attention_heads": s["enc_heads"],
         "encoder_ffn_dim": 2 * s["enc_dim"],
-        "max_source_positions": 1500,
+        # 100 mel frames per second, halved by the strided conv: 1500 positions for a 30-s window.
+        "max_source_positions": 50 * chunk_s,
     }
     if family == "qwen2-audio":
         audio["model_type"] = "qwen2_audio_encoder"
@@ -126,12 +132,18 @@ def tiny_config(family: str, vocab_size: int, audio_token_id: int, size: dict[st
     raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
 
 
-def build_tiny_model(family: str, seed: int = 0, size: dict[str, int] | None = None) -> tuple[Any, Any]:
+def build_tiny_model(
+    family: str,
+    seed: int = 0,
+    size: dict[str, int] | None = None,
+    chunk_s: int = 30,
+    tokenizer: Qwen2Tokenizer | None = None,
+) -> tuple[Any, Any]:
     """(model, processor) with random weights drawn from ``seed``."""
-    processor = build_processor(family)
+    processor = build_processor(family, tokenizer, chunk_s)
     tok = processor.tokenizer
     audio_token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
-    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size)
+    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size, chunk_s)
     cls = Qwen2AudioForConditionalGeneration if family == "qwen2-audio" else AudioFlamingo3ForConditionalGeneration
     torch.manual_seed(seed)
     model = cls(config).eval()
