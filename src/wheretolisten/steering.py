@@ -216,10 +216,13 @@ def add_steering(
                 raise RuntimeError(
                     f"steering was set up for a batch of {n_rows} rows but the model ran {hidden.shape[0]}"
                 )
-            if hidden.shape[1] == prompt_len:
+            seq = hidden.shape[1]
+            if seq == prompt_len:
                 weight = prefill
+            elif seq > prompt_len:  # generation without a cache: the prompt again, then generated text
+                weight = torch.cat([prefill, decode[:, None].expand(n_rows, seq - prompt_len)], dim=1)
             else:  # a decoding step with a KV cache: every new position is generated text
-                weight = decode[:, None].expand(n_rows, hidden.shape[1])
+                weight = decode[:, None].expand(n_rows, seq)
             d = direction.to(device=hidden.device, dtype=hidden.dtype)
             steered = hidden + weight.to(hidden.device, hidden.dtype)[:, :, None] * d
             if isinstance(output, tuple):

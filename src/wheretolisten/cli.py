@@ -1,0 +1,194 @@
+"""Command line: ``wheretolisten localize | make-tiny-model | vector | scenes | bench``.
+
+User errors (bad files, options, models) print one line on stderr and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import WTLError
+
+app = typer.Typer(
+    help="Steer where a Large Audio-Language Model listens, and read out when a queried sound happens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+scenes_app = typer.Typer(help="Synthesize controlled multi-event scenes.", no_args_is_help=True)
+vector_app = typer.Typer(help="Build and inspect steering vectors.", no_args_is_help=True)
+app.add_typer(scenes_app, name="scenes")
+app.add_typer(vector_app, name="vector")
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")]
+DtypeOpt = Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16.")]
+LayersOpt = Annotated[
+    str | None, typer.Option(help="Decoder layers to steer, e.g. '8,9,10' or '8-12' (default: n/3 to n/2).")
+]
+
+
+def parse_layers(text: str | None) -> list[int] | None:
+    """'1,3,5-7' → [1, 3, 5, 6, 7]; None stays None."""
+    if text is None or not text.strip():
+        return None
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else ("-" + part[1:].split("-")[0], part[1:].split("-", 1)[1])
+                out.extend(range(int(lo), int(hi) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise WTLError(f"cannot parse layers {text!r}; use e.g. '8,9,10' or '8-12'") from None
+    return out
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file beside ``path`` then rename it over, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+@app.command()
+def localize(
+    audio: Annotated[Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")],
+    query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: Annotated[float, typer.Option(help="Steering strength α (0 leaves the model unsteered).")] = 4.0,
+    probe: Annotated[str, typer.Option(help="fast (SDPA + needed rows) or eager (reference).")] = "fast",
+    positions: Annotated[str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")] = "last",
+    interval: Annotated[str, typer.Option(help="threshold (region above half the peak) or window.")] = "threshold",
+    window_s: Annotated[float, typer.Option(help="Window width in seconds for --interval window.")] = 1.0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")] = None,
+    save_vector: Annotated[Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")] = None,
+) -> None:
+    """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval."""
+    from .localize import LocalizeConfig
+    from .localize import localize as run_localize
+    from .models import load_model
+
+    if probe not in ("fast", "eager"):
+        raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
+    if interval not in ("threshold", "window"):
+        raise WTLError(f"unknown interval method {interval!r}; choose threshold or window")
+    adapter = load_model(model, device=device, dtype=dtype)
+    config = LocalizeConfig(
+        layers=parse_layers(layers),
+        alpha=alpha,
+        probe=probe,  # type: ignore[arg-type]
+        positions=positions,
+        interval=interval,  # type: ignore[arg-type]
+        window_s=window_s,
+    )
+    try:
+        result = run_localize(adapter, audio, query, config)
+    except ValueError as exc:  # bad option values surface as ValueError from the library
+        raise WTLError(str(exc)) from None
+    if result.peak_s is None or result.interval_s is None:
+        typer.echo(f"{query!r}: no attention shift (Δ is flat); peak and interval undefined")
+    else:
+        start, end = result.interval_s
+        typer.echo(f"{query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s")
+    if json_out is not None:
+        write_json_atomic(json_out, result.to_json())
+    if save_vector is not None:
+        result.vector.save(save_vector)
+
+
+@app.command("make-tiny-model")
+def make_tiny_model(
+    family: Annotated[str, typer.Option(help="qwen2-audio or audioflamingo3.")],
+    out: Annotated[Path, typer.Option(help="Directory to write the model and processor to.")],
+    seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+) -> None:
+    """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
+    from .models.tiny import FAMILIES, make_tiny_model as build
+
+    if family not in FAMILIES:
+        raise WTLError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    path = build(family, out, seed)
+    typer.echo(f"wrote a tiny {family} model to {path}")
+
+
+@vector_app.command("build")
+def vector_build(
+    audio: Annotated[Path, typer.Argument(help="The clip the vector is contrasted on.")],
+    query: Annotated[str, typer.Option("--query", "-q", help="The sound named in the instructed prompts.")],
+    out: Annotated[Path, typer.Option(help="Output .safetensors path (a .json with the metadata is written beside it).")],
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    positions: Annotated[str, typer.Option(help="Where activations are read: last or instruction.")] = "last",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
+    from .localize import default_layers, prepare_audio
+    from .models import load_model
+    from .steering import instruction_vector
+
+    adapter = load_model(model, device=device, dtype=dtype)
+    clip, _ = prepare_audio(adapter, audio)
+    chosen = parse_layers(layers) or default_layers(adapter.num_layers)
+    vec = instruction_vector(adapter, clip, query, chosen, positions)
+    vec.metadata["audio"] = str(audio)
+    path = vec.save(out)
+    norms = ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items())
+    typer.echo(f"wrote {path} (layer norms {norms})")
+
+
+@scenes_app.command("make")
+def scenes_make(
+    out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
+    n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
+    bank: Annotated[str, typer.Option(help="procedural, a folder DIR/label/*.wav, or an ESC-50 directory.")] = "procedural",
+    events: Annotated[int, typer.Option(help="Events per scene.")] = 3,
+    duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Seed (same seed, same scenes).")] = 0,
+    sample_rate: Annotated[int, typer.Option(help="Sample rate of the written wavs.")] = 16000,
+) -> None:
+    """Write N scenes of EVENTS distinct, non-overlapping sound events each."""
+    from .scenes import get_bank, make_scenes
+
+    if n < 1:
+        raise WTLError("--n must be at least 1")
+    scenes = make_scenes(get_bank(bank), n, out, n_events=events, duration_s=duration, seed=seed, sample_rate=sample_rate)
+    typer.echo(f"wrote {len(scenes)} scenes to {out}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one stderr line and a non-zero exit."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight-loading bars are noise for a one-shot command
+    try:
+        app()
+    except WTLError as exc:
+        typer.echo(f"wheretolisten: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("wheretolisten: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
