@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def validate(audio: np.ndarray, sample_rate: int, name: str = "audio", max_s: fl
         raise AudioError(f"{name}: the audio is silent (RMS below {SILENCE_RMS:g})")
     duration = audio.size / sample_rate
     if max_s is not None and duration > max_s + 1e-9:
-        raise AudioError(f"{name}: the audio is {duration:.2f} s long; this model accepts at most {max_s:g} s")
+        raise AudioError(
+            f"{name}: the audio is {duration:.2f} s long; this model accepts at most {max_s:g} s"
+        )
 
 
-def load_audio(path: str | Path, sample_rate: int, max_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
+def load_audio(
+    path: str | os.PathLike[str], sample_rate: int, max_s: float | None = None
+) -> tuple[np.ndarray, AudioInfo]:
     """Read wav/flac/ogg, downmix to mono, resample to ``sample_rate`` and validate it."""
     p = Path(path)
     if not p.exists():

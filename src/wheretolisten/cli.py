@@ -29,10 +29,14 @@ app.add_typer(vector_app, name="vector")
 
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."),
+    typer.Option(
+        "--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."
+    ),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")]
-DtypeOpt = Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16.")]
+DtypeOpt = Annotated[
+    str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16.")
+]
 LayersOpt = Annotated[
     str | None, typer.Option(help="Decoder layers to steer, e.g. '8,9,10' or '8-12' (default: n/3 to n/2).")
 ]
@@ -47,7 +51,11 @@ def parse_layers(text: str | None) -> list[int] | None:
         for part in text.split(","):
             part = part.strip()
             if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else ("-" + part[1:].split("-")[0], part[1:].split("-", 1)[1])
+                lo, hi = (
+                    part.split("-", 1)
+                    if not part.startswith("-")
+                    else ("-" + part[1:].split("-")[0], part[1:].split("-", 1)[1])
+                )
                 out.extend(range(int(lo), int(hi) + 1))
             else:
                 out.append(int(part))
@@ -68,19 +76,29 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 @app.command()
 def localize(
-    audio: Annotated[Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")],
+    audio: Annotated[
+        Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")
+    ],
     query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
     model: ModelOpt = None,
     layers: LayersOpt = None,
     alpha: Annotated[float, typer.Option(help="Steering strength α (0 leaves the model unsteered).")] = 4.0,
     probe: Annotated[str, typer.Option(help="fast (SDPA + needed rows) or eager (reference).")] = "fast",
-    positions: Annotated[str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")] = "last",
-    interval: Annotated[str, typer.Option(help="threshold (region above half the peak) or window.")] = "threshold",
+    positions: Annotated[
+        str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")
+    ] = "last",
+    interval: Annotated[
+        str, typer.Option(help="threshold (region above half the peak) or window.")
+    ] = "threshold",
     window_s: Annotated[float, typer.Option(help="Window width in seconds for --interval window.")] = 1.0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")] = None,
-    save_vector: Annotated[Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")
+    ] = None,
+    save_vector: Annotated[
+        Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
+    ] = None,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval."""
     from .localize import LocalizeConfig
@@ -122,7 +140,8 @@ def make_tiny_model(
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
-    from .models.tiny import FAMILIES, make_tiny_model as build
+    from .models.tiny import FAMILIES
+    from .models.tiny import make_tiny_model as build
 
     if family not in FAMILIES:
         raise WTLError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -134,7 +153,9 @@ def make_tiny_model(
 def vector_build(
     audio: Annotated[Path, typer.Argument(help="The clip the vector is contrasted on.")],
     query: Annotated[str, typer.Option("--query", "-q", help="The sound named in the instructed prompts.")],
-    out: Annotated[Path, typer.Option(help="Output .safetensors path (a .json with the metadata is written beside it).")],
+    out: Annotated[
+        Path, typer.Option(help="Output .safetensors path (a .json with the metadata is written beside it).")
+    ],
     model: ModelOpt = None,
     layers: LayersOpt = None,
     positions: Annotated[str, typer.Option(help="Where activations are read: last or instruction.")] = "last",
@@ -160,7 +181,9 @@ def vector_build(
 def scenes_make(
     out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
     n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
-    bank: Annotated[str, typer.Option(help="procedural, a folder DIR/label/*.wav, or an ESC-50 directory.")] = "procedural",
+    bank: Annotated[
+        str, typer.Option(help="procedural, a folder DIR/label/*.wav, or an ESC-50 directory.")
+    ] = "procedural",
     events: Annotated[int, typer.Option(help="Events per scene.")] = 3,
     duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Seed (same seed, same scenes).")] = 0,
@@ -171,7 +194,9 @@ def scenes_make(
 
     if n < 1:
         raise WTLError("--n must be at least 1")
-    scenes = make_scenes(get_bank(bank), n, out, n_events=events, duration_s=duration, seed=seed, sample_rate=sample_rate)
+    scenes = make_scenes(
+        get_bank(bank), n, out, n_events=events, duration_s=duration, seed=seed, sample_rate=sample_rate
+    )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 
 

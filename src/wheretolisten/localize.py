@@ -61,7 +61,8 @@ class LocalizeConfig:
         """A copy with layers filled in and checked against the model."""
         layers = check_layers(adapter, self.layers if self.layers else default_layers(adapter.num_layers))
         probe_layers = check_layers(
-            adapter, self.probe_layers if self.probe_layers else default_probe_layers(adapter.num_layers, layers)
+            adapter,
+            self.probe_layers if self.probe_layers else default_probe_layers(adapter.num_layers, layers),
         )
         Positions.parse(self.positions)
         Positions.parse(self.read_positions)
@@ -122,11 +123,15 @@ class LocalizeResult:
         }
 
 
-def prepare_audio(adapter: Adapter, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None = None) -> tuple[np.ndarray, AudioInfo]:
+def prepare_audio(
+    adapter: Adapter, audio: str | os.PathLike[str] | np.ndarray, sample_rate: int | None = None
+) -> tuple[np.ndarray, AudioInfo]:
     """A path or an array → validated mono float32 at the model's rate."""
     if isinstance(audio, (str, os.PathLike, Path)):
         return load_audio(audio, adapter.sample_rate, max_s=adapter.max_audio_limit_s)
-    return from_array(audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=adapter.max_audio_limit_s)
+    return from_array(
+        audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=adapter.max_audio_limit_s
+    )
 
 
 @torch.no_grad()
@@ -136,7 +141,9 @@ def steered_profiles(
     """Base and steered temporal attention for one clip in one batch of two rows (row 1 steered)."""
     assert config.layers is not None and config.probe_layers is not None
     batch = adapter.encode([clip, clip], [config.prompt, config.prompt])
-    with add_steering(adapter, vector, config.alpha, batch, config.positions, rows=[False, True], layers=config.layers):
+    with add_steering(
+        adapter, vector, config.alpha, batch, config.positions, rows=[False, True], layers=config.layers
+    ):
         attn = temporal_attention(adapter, batch, config.probe_layers, method=config.probe)
     base = aggregate(attn.per_row[0], config.normalize)
     steered = aggregate(attn.per_row[1], config.normalize)
@@ -157,10 +164,14 @@ def localize(
     clip, info = prepare_audio(adapter, audio, sample_rate)
     if vector is None:
         vector = instruction_vector(
-            adapter, clip, query, cfg.layers, cfg.read_positions, cfg.instructed_templates, cfg.neutral_templates
+            adapter,
+            clip,
+            query,
+            cfg.layers,
+            cfg.read_positions,
+            cfg.instructed_templates,
+            cfg.neutral_templates,
         )
     profile = steered_profiles(adapter, clip, vector, cfg)
-    readout = read_out(
-        profile.delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s
-    )
+    readout = read_out(profile.delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s)
     return LocalizeResult(adapter.name, query, info, profile, readout, cfg, vector)

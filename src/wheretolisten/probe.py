@@ -112,8 +112,7 @@ register()
 @contextmanager
 def text_attention(adapter: Adapter, implementation: str) -> Iterator[None]:
     """Temporarily switch the language model's attention implementation (the audio tower is untouched)."""
-    config = adapter.language_model.config
-    previous = config._attn_implementation
+    previous = adapter.model.config.text_config._attn_implementation
     adapter.model.set_attn_implementation({"text_config": implementation})
     try:
         yield

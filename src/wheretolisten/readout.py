@@ -1,4 +1,4 @@
-"""From temporal attention to a time: aggregate, take steered − unsteered (Δ), smooth, find the peak and interval.
+"""From temporal attention to a time: aggregate, take steered − unsteered (Δ), find the peak and interval.
 
 Default aggregation (``normalize=True``): each layer/head's attention over the audio tokens is first
 renormalized to a distribution over time, then averaged over layers and heads. Δ then measures where the

@@ -76,8 +76,15 @@ class SteeringVector:
         if target.suffix != ".safetensors":
             target = target.with_suffix(".safetensors")
         target.parent.mkdir(parents=True, exist_ok=True)
-        meta = {**self.metadata, "layers": self.layers, "norms": self.norms(), "format_version": FORMAT_VERSION}
-        tensors = {f"layer.{layer}": v.detach().float().cpu().contiguous() for layer, v in self.directions.items()}
+        meta = {
+            **self.metadata,
+            "layers": self.layers,
+            "norms": self.norms(),
+            "format_version": FORMAT_VERSION,
+        }
+        tensors = {
+            f"layer.{layer}": v.detach().float().cpu().contiguous() for layer, v in self.directions.items()
+        }
         header = {"wheretolisten": json.dumps(meta, sort_keys=True)}
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
         os.close(fd)
@@ -196,7 +203,9 @@ def add_steering(
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     n_rows, prompt_len = input_ids.shape
     mask = position_mask(adapter, input_ids, attention_mask, spec)
-    row_sel = torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
+    row_sel = (
+        torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
+    )
     alphas = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1)
     if alphas.numel() == 1:
         alphas = alphas.expand(n_rows)
@@ -210,7 +219,9 @@ def add_steering(
     for layer in chosen:
         direction = vector.directions[layer]
 
-        def hook(_module: torch.nn.Module, _args: Any, output: Any, direction: torch.Tensor = direction) -> Any:
+        def hook(
+            _module: torch.nn.Module, _args: Any, output: Any, direction: torch.Tensor = direction
+        ) -> Any:
             hidden = _layer_output(output)
             if hidden.shape[0] != n_rows:
                 raise RuntimeError(

@@ -5,4 +5,12 @@ from .base import Adapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 
-__all__ = ["ADAPTERS", "FAMILIES", "Adapter", "AudioFlamingo3Adapter", "Qwen2AudioAdapter", "load_model", "wrap"]
+__all__ = [
+    "ADAPTERS",
+    "FAMILIES",
+    "Adapter",
+    "AudioFlamingo3Adapter",
+    "Qwen2AudioAdapter",
+    "load_model",
+    "wrap",
+]

@@ -68,4 +68,7 @@ class AudioFlamingo3Adapter(Adapter):
         return [{"role": "user", "content": [{"type": "text", "text": instruction}, {"type": "audio"}]}]
 
     def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
-        return self.processor(text=texts, audio=audios, sampling_rate=self.sample_rate)
+        # The AF3 processor pads on the left unless told otherwise: pass the side explicitly.
+        return self.processor(
+            text=texts, audio=audios, sampling_rate=self.sample_rate, padding_side=self.tokenizer.padding_side
+        )

@@ -98,7 +98,7 @@ class Adapter(ABC):
     @property
     @abstractmethod
     def audio_marker_ids(self) -> frozenset[int]:
-        """Token ids of the audio placeholder and its delimiters (used to find where the instruction starts)."""
+        """Ids of the audio placeholder and its delimiters (the instruction starts after them)."""
 
     # ---- prompt ----------------------------------------------------------------------------------
     @abstractmethod

@@ -15,7 +15,9 @@ from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .qwen2_audio import Qwen2AudioAdapter
 
-ADAPTERS: dict[str, type[Adapter]] = {cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)}
+ADAPTERS: dict[str, type[Adapter]] = {
+    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)
+}
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -46,9 +48,7 @@ def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
 def adapter_class(model_type: str) -> type[Adapter]:
     """The adapter for a ``config.model_type``; a clear error for families not supported yet."""
     if model_type not in ADAPTERS:
-        raise ModelError(
-            f"unknown model type {model_type!r}; supported: {', '.join(sorted(ADAPTERS))}"
-        )
+        raise ModelError(f"unknown model type {model_type!r}; supported: {', '.join(sorted(ADAPTERS))}")
     return ADAPTERS[model_type]
 
 
@@ -91,11 +91,15 @@ def load_model(
         try:
             processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}") from None
+            raise ModelError(
+                f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
+            ) from None
         if not hasattr(processor, "feature_extractor") or not hasattr(processor, "tokenizer"):
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
-            model = cls.model_class.from_pretrained(name, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+            model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]
+                name, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            )
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     AudioFlamingo3Config,
     AudioFlamingo3ForConditionalGeneration,
@@ -37,20 +37,60 @@ _PRETOKENIZE = (
 )
 
 SPECIAL_TOKENS = {
-    "qwen2-audio": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"],
+    "qwen2-audio": [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|AUDIO|>",
+        "<|audio_bos|>",
+        "<|audio_eos|>",
+    ],
     "audioflamingo3": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>"],
 }
 
 #: Text the tokenizer learns its merges from: chat scaffolding, instructions, sound names, numbers.
 CORPUS = [
-    "system", "user", "assistant", "You are a helpful assistant.", "Audio 1:",
-    "Describe the audio.", "What do you hear?", "Listen to the recording.", "What is in this clip?",
-    "Listen for the dog barking.", "Focus on the sound of", "Pay attention to", "Listen for",
-    "When does the sound start and end? Answer in seconds.", "from 2.5 to 4.0 seconds",
-    "Which sounds are present, in order?", "Is there a siren? Yes. No.", "What sound plays at 3.5 seconds?",
-    "a steady tone", "a siren", "a burst of noise", "a train of clicks", "a bell ringing", "knocking",
-    "a low hum", "chirping", "the dog barking", "speech", "music", "rain", "a car horn", "footsteps",
-    "0 1 2 3 4 5 6 7 8 9 10 seconds", "then", "and", "first", "second", "third", "the", "sound", "of",
+    "system",
+    "user",
+    "assistant",
+    "You are a helpful assistant.",
+    "Audio 1:",
+    "Describe the audio.",
+    "What do you hear?",
+    "Listen to the recording.",
+    "What is in this clip?",
+    "Listen for the dog barking.",
+    "Focus on the sound of",
+    "Pay attention to",
+    "Listen for",
+    "When does the sound start and end? Answer in seconds.",
+    "from 2.5 to 4.0 seconds",
+    "Which sounds are present, in order?",
+    "Is there a siren? Yes. No.",
+    "What sound plays at 3.5 seconds?",
+    "a steady tone",
+    "a siren",
+    "a burst of noise",
+    "a train of clicks",
+    "a bell ringing",
+    "knocking",
+    "a low hum",
+    "chirping",
+    "the dog barking",
+    "speech",
+    "music",
+    "rain",
+    "a car horn",
+    "footsteps",
+    "0 1 2 3 4 5 6 7 8 9 10 seconds",
+    "then",
+    "and",
+    "first",
+    "second",
+    "third",
+    "the",
+    "sound",
+    "of",
 ]
 
 
@@ -76,10 +116,14 @@ def build_tokenizer(family: str, corpus: list[str] | None = None, vocab_size: in
     backend.train_from_iterator([line for line in text for _ in range(4)], trainer)
     model = json.loads(backend.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges)
+    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges)  # type: ignore[arg-type]
     tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[family][1:]})
     if family == "qwen2-audio":
-        tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"
+        tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = (
+            "<|AUDIO|>",
+            "<|audio_bos|>",
+            "<|audio_eos|>",
+        )
     return tok
 
 
@@ -91,7 +135,9 @@ def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None, chunk_
     tok = tokenizer if tokenizer is not None else build_tokenizer(family)
     fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=chunk_s)
     if family == "qwen2-audio":
-        return Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE)
+        return Qwen2AudioProcessor(
+            feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE
+        )
     return AudioFlamingo3Processor(feature_extractor=fe, tokenizer=tok, chat_template=AF3_CHAT_TEMPLATE)
 
 
@@ -114,7 +160,7 @@ def tiny_config(
         "rope_theta": 10000.0,
         "tie_word_embeddings": False,
     }
-    audio = {
+    audio: dict[str, Any] = {
         "num_mel_bins": 128,
         "d_model": s["enc_dim"],
         "encoder_layers": s["enc_layers"],
@@ -144,7 +190,11 @@ def build_tiny_model(
     tok = processor.tokenizer
     audio_token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
     config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size, chunk_s)
-    cls = Qwen2AudioForConditionalGeneration if family == "qwen2-audio" else AudioFlamingo3ForConditionalGeneration
+    cls = (
+        Qwen2AudioForConditionalGeneration
+        if family == "qwen2-audio"
+        else AudioFlamingo3ForConditionalGeneration
+    )
     torch.manual_seed(seed)
     model = cls(config).eval()
     model.generation_config.pad_token_id = tok.pad_token_id

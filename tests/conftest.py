@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny random-weight models of both families, saved to disk like real checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wheretolisten.models import Adapter, load_model
+from wheretolisten.models.tiny import make_tiny_model
+
+FAMILIES = ("qwen2-audio", "audioflamingo3")
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    return {family: make_tiny_model(family, root / family, seed=0) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def adapters(tiny_dirs: dict[str, Path]) -> dict[str, Adapter]:
+    return {family: load_model(path, device="cpu", dtype="float32") for family, path in tiny_dirs.items()}
+
+
+@pytest.fixture(params=FAMILIES)
+def adapter(request: pytest.FixtureRequest, adapters: dict[str, Adapter]) -> Adapter:
+    return adapters[request.param]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wheretolisten.audio import from_array, load_audio
+from wheretolisten.errors import AudioError
+
+
+def test_stereo_44k_is_downmixed_and_resampled(tmp_path: Path) -> None:
+    t = np.arange(44100 * 2) / 44100
+    left = 0.5 * np.sin(2 * np.pi * 440 * t)
+    stereo = np.stack([left, -0.5 * left + 0.2], axis=1).astype(np.float32)
+    path = tmp_path / "s.flac"
+    sf.write(path, stereo, 44100)
+    audio, info = load_audio(path, 16000)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert audio.size == 32000
+    assert info.source_sample_rate == 44100 and info.source_channels == 2
+    assert info.duration_s == pytest.approx(2.0)
+    # The mean of the channels is 0.25 * sin + 0.1: its DC offset survives resampling.
+    assert audio.mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_ogg_roundtrip(tmp_path: Path) -> None:
+    path = tmp_path / "a.ogg"
+    sf.write(path, (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32), 16000)
+    audio, info = load_audio(path, 16000)
+    assert info.duration_s == pytest.approx(1.0, abs=0.01)
+    assert audio.std() == pytest.approx(0.1, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b"definitely not audio"), "cannot read audio"),
+        (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16000), "empty"),
+        (lambda p: sf.write(p, np.full(1600, np.nan, dtype=np.float32), 16000, subtype="FLOAT"), "NaN"),
+        (lambda p: sf.write(p, np.zeros(16000, dtype=np.float32), 16000), "silent"),
+        (lambda p: sf.write(p, np.full(16000 * 3, 0.1, dtype=np.float32), 16000), "at most 2 s"),
+    ],
+    ids=["missing", "corrupt", "empty", "nan", "silent", "too-long"],
+)
+def test_bad_audio_is_a_clear_error(tmp_path: Path, make, message: str) -> None:
+    path = tmp_path / "x.wav"
+    make(path)
+    with pytest.raises(AudioError, match=message):
+        load_audio(path, 16000, max_s=2.0)
+
+
+def test_from_array_validates() -> None:
+    with pytest.raises(AudioError, match="NaN"):
+        from_array(np.array([0.1, np.nan], dtype=np.float32), 16000, 16000)
+    audio, info = from_array(np.full((8000, 2), 0.1, dtype=np.float32), 8000, 16000)
+    assert audio.size == 16000 and info.source_channels == 2

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import noise
+from wheretolisten import cli
+from wheretolisten.localize import LocalizeConfig, default_layers, default_probe_layers, localize
+from wheretolisten.models import Adapter
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    """Run ``wheretolisten ARGS`` in-process; return (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["wheretolisten", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_layers() -> None:
+    assert default_layers(32) == [10, 11, 12, 13, 14, 15]
+    assert default_layers(28) == [9, 10, 11, 12, 13]
+    assert default_layers(4) == [1]
+    assert default_probe_layers(4, [1]) == [2, 3]
+    assert default_probe_layers(4, [3]) == [3]
+
+
+def test_alpha_zero_leaves_the_profile_unchanged_and_alpha_changes_it(adapter: Adapter) -> None:
+    clip = noise(4.0)
+    zero = localize(adapter, clip, "a siren", LocalizeConfig(alpha=0.0))
+    np.testing.assert_array_equal(zero.profile.delta, 0.0)
+    assert zero.peak_s is None
+    moved = localize(adapter, clip, "a siren", LocalizeConfig(alpha=8.0))
+    assert np.abs(moved.profile.delta).max() > 0
+    np.testing.assert_allclose(moved.profile.base, zero.profile.base, atol=1e-9)
+    assert moved.peak_s is not None and 0 <= moved.peak_s <= 4.0
+    assert moved.interval_s[0] <= moved.peak_s <= moved.interval_s[1]
+    assert len(moved.profile.time_s) == 100
+
+
+def test_fast_and_eager_localize_agree(adapter: Adapter) -> None:
+    clip = noise(3.0, seed=3)
+    fast = localize(adapter, clip, "a bell ringing", LocalizeConfig(alpha=8.0, probe="fast"))
+    eager = localize(adapter, clip, "a bell ringing", LocalizeConfig(alpha=8.0, probe="eager"))
+    np.testing.assert_allclose(fast.profile.steered, eager.profile.steered, atol=1e-6)
+    np.testing.assert_allclose(fast.profile.delta, eager.profile.delta, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["qwen2-audio", "audioflamingo3"])
+def test_cli_localize_end_to_end(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    family: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(12.0), 16000)
+    out = tmp_path / "r.json"
+    code, stdout, err = run_cli(
+        monkeypatch,
+        capsys,
+        "localize",
+        wav,
+        "--query",
+        "the dog barking",
+        "--model",
+        tiny_dirs[family],
+        "--alpha",
+        "8",
+        "--layers",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+        out,
+        "--save-vector",
+        tmp_path / "v",
+    )
+    assert code == 0, err
+    assert "peak" in stdout and " s" in stdout
+    data = json.loads(out.read_text())
+    assert data["query"] == "the dog barking"
+    assert data["audio"] == {"path": str(wav), "duration_s": 12.0, "sample_rate": 16000}
+    prof = data["profile"]
+    assert len(prof["time_s"]) == len(prof["base"]) == len(prof["steered"]) == len(prof["delta"]) == 300
+    assert prof["time_s"][1] == pytest.approx(0.04)
+    np.testing.assert_allclose(np.array(prof["steered"]) - prof["base"], prof["delta"])
+    assert data["config"]["layers"] == [1] and data["config"]["alpha"] == 8.0
+    assert data["interval_s"][0] <= data["peak_s"] <= data["interval_s"][1]
+    assert (tmp_path / "v.safetensors").exists()
+
+
+def test_cli_alpha_zero_gives_zero_delta(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0), 16000)
+    out = tmp_path / "r.json"
+    code, stdout, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "localize",
+        wav,
+        "-q",
+        "x",
+        "--model",
+        tiny_dirs["qwen2-audio"],
+        "--alpha",
+        "0",
+        "--json",
+        out,
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert set(data["profile"]["delta"]) == {0.0}
+    assert data["peak_s"] is None and "flat" in stdout
+
+
+def _write(path: Path, kind: str) -> Path:
+    if kind == "corrupt":
+        path.write_bytes(b"RIFF....garbage")
+    elif kind == "empty":
+        sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    elif kind == "nan":
+        sf.write(path, np.full(8000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    elif kind == "silent":
+        sf.write(path, np.zeros(8000, dtype=np.float32), 16000)
+    elif kind == "long":
+        sf.write(path, noise(31.0), 16000)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "no such file"),
+        ("corrupt", "cannot read audio"),
+        ("empty", "empty"),
+        ("nan", "NaN"),
+        ("silent", "silent"),
+        ("long", "at most 30 s"),
+    ],
+)
+def test_cli_bad_audio(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    kind: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = _write(tmp_path / "x.wav", kind)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "x", "--model", tiny_dirs["qwen2-audio"]
+    )
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wheretolisten: error:") and message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_cli_bad_model_and_layer(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = tmp_path / "a.wav"
+    sf.write(wav, noise(2.0), 16000)
+    cfg_only = tmp_path / "unknown"
+    cfg_only.mkdir()
+    (cfg_only / "config.json").write_text(json.dumps({"model_type": "whisper-but-not"}))
+    cases = [
+        (["--model", tmp_path / "nope"], "no such model directory"),
+        (["--model", cfg_only], "model"),
+        (["--model", tiny_dirs["audioflamingo3"], "--layers", "99"], "out of range"),
+        (["--model", tiny_dirs["audioflamingo3"], "--layers", "a-b"], "cannot parse layers"),
+        (["--model", tiny_dirs["audioflamingo3"], "--probe", "magic"], "unknown probe"),
+        (["--model", tiny_dirs["audioflamingo3"], "--positions", "middle"], "unknown positions"),
+    ]
+    for extra, message in cases:
+        code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", *extra)
+        assert code != 0, extra
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (extra, err)
+
+
+def test_cli_make_tiny_model_and_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "make-tiny-model",
+        "--family",
+        "audioflamingo3",
+        "--out",
+        tmp_path / "m",
+        "--seed",
+        "3",
+    )
+    assert code == 0 and (tmp_path / "m" / "model.safetensors").exists()
+    assert (tmp_path / "m" / "processor_config.json").exists() or (
+        tmp_path / "m" / "preprocessor_config.json"
+    ).exists()
+    code, _, err = run_cli(monkeypatch, capsys, "make-tiny-model", "--family", "gpt", "--out", tmp_path / "g")
+    assert code != 0 and "unknown family" in err
+    code, out, _ = run_cli(monkeypatch, capsys, "localize", "--help")
+    assert code == 0 and "--query" in out and "--alpha" in out

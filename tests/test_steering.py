@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import noise
+from wheretolisten.errors import DataError, ModelError
+from wheretolisten.models import Adapter
+from wheretolisten.positions import Positions, position_mask
+from wheretolisten.steering import (
+    SteeringVector,
+    add_steering,
+    audio_vector,
+    instruction_vector,
+    read_residual,
+    steering,
+)
+
+PROMPTS = ["Listen for the dog barking.", "Describe the audio."]
+
+
+def random_vector(adapter: Adapter, layers: list[int], seed: int = 0, scale: float = 1.0) -> SteeringVector:
+    g = torch.Generator().manual_seed(seed)
+    return SteeringVector({layer: torch.randn(adapter.hidden_size, generator=g) * scale for layer in layers})
+
+
+def last_logits(adapter: Adapter, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    from wheretolisten.positions import last_positions
+
+    with torch.no_grad():
+        logits = adapter.model(**batch, use_cache=False).logits
+    idx = last_positions(batch["attention_mask"])
+    return logits[torch.arange(logits.shape[0]), idx]
+
+
+@pytest.mark.parametrize("positions", [p.value for p in Positions])
+def test_position_masks_agree_across_padding_sides(adapter: Adapter, positions: str) -> None:
+    clips = [noise(2.0), noise(3.0, seed=1)]
+    left = adapter.encode(clips, PROMPTS, "left")
+    right = adapter.encode(clips, PROMPTS, "right")
+    ml = position_mask(adapter, left["input_ids"], left["attention_mask"], positions)
+    mr = position_mask(adapter, right["input_ids"], right["attention_mask"], positions)
+    for row in range(2):
+        # The same tokens are selected, whatever side the padding is on.
+        assert torch.equal(left["input_ids"][row][ml[row]], right["input_ids"][row][mr[row]])
+        assert int(ml[row].sum()) > 0
+    assert not (ml & ~left["attention_mask"].bool()).any()
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+@pytest.mark.parametrize("positions", ["last", "instruction", "audio", "all"])
+def test_batched_steering_equals_unbatched(adapter: Adapter, padding_side: str, positions: str) -> None:
+    clips = [noise(2.0), noise(3.5, seed=1)]
+    vec = random_vector(adapter, [1, 2])
+    batch = adapter.encode(clips, PROMPTS, padding_side)
+    with steering(adapter, vec, 3.0, batch, positions):
+        batched = last_logits(adapter, batch)
+    plain = last_logits(adapter, batch)
+    for row in range(2):
+        single = adapter.encode(clips[row : row + 1], PROMPTS[row : row + 1])
+        with steering(adapter, vec, 3.0, single, positions):
+            alone = last_logits(adapter, single)[0]
+        torch.testing.assert_close(batched[row], alone, atol=1e-4, rtol=1e-4)
+        assert not torch.allclose(batched[row], plain[row], atol=1e-4)  # steering did something
+
+
+def test_alpha_zero_is_the_identity_and_hooks_are_removed(adapter: Adapter) -> None:
+    batch = adapter.encode([noise(2.0)], PROMPTS[:1])
+    vec = random_vector(adapter, [0, 1])
+    before = last_logits(adapter, batch)
+    with steering(adapter, vec, 0.0, batch, "all"):
+        torch.testing.assert_close(last_logits(adapter, batch), before)
+    with steering(adapter, vec, 2.0, batch, "all"):
+        assert not torch.allclose(last_logits(adapter, batch), before)
+    torch.testing.assert_close(last_logits(adapter, batch), before)  # hooks gone after the block
+    handle = add_steering(adapter, vec, 2.0, batch, "all")
+    handle.remove()
+    torch.testing.assert_close(last_logits(adapter, batch), before)
+
+
+def test_per_row_selection_and_alphas(adapter: Adapter) -> None:
+    clip = noise(2.0)
+    batch = adapter.encode([clip, clip], PROMPTS[1:] * 2)
+    vec = random_vector(adapter, [1])
+    with steering(adapter, vec, 2.0, batch, "last", rows=[False, True]):
+        out = last_logits(adapter, batch)
+    plain = last_logits(adapter, batch)
+    torch.testing.assert_close(out[0], plain[0])
+    assert not torch.allclose(out[1], plain[1])
+    with pytest.raises(ValueError, match="alphas"):
+        add_steering(adapter, vec, [1.0, 2.0, 3.0], batch)
+
+
+@pytest.mark.parametrize("positions", ["last", "all", "instruction"])
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_generation_with_kv_cache_matches_cacheless_generation(
+    adapter: Adapter, positions: str, padding_side: str
+) -> None:
+    clips = [noise(1.5), noise(2.5, seed=1)]
+    batch = adapter.encode(clips, PROMPTS, padding_side="left")
+    vec = random_vector(adapter, [1, 2], scale=4.0)
+    kwargs = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": adapter.tokenizer.pad_token_id}
+    with steering(adapter, vec, 2.0, batch, positions):
+        cached = adapter.model.generate(**batch, use_cache=True, **kwargs)
+        uncached = adapter.model.generate(**batch, use_cache=False, **kwargs)
+    plain = adapter.model.generate(**batch, use_cache=True, **kwargs)
+    assert torch.equal(cached, uncached)
+    assert cached.shape[1] == batch["input_ids"].shape[1] + 6
+    assert not torch.equal(cached, plain)
+
+
+def test_wrong_batch_size_is_refused(adapter: Adapter) -> None:
+    batch = adapter.encode([noise(1.0)], PROMPTS[:1])
+    other = adapter.encode([noise(1.0), noise(1.0)], PROMPTS)
+    with (
+        steering(adapter, random_vector(adapter, [1]), 1.0, batch),
+        pytest.raises(RuntimeError, match="batch"),
+    ):
+        adapter.model(**other)
+
+
+def test_out_of_range_layer(adapter: Adapter) -> None:
+    batch = adapter.encode([noise(1.0)], PROMPTS[:1])
+    vec = random_vector(adapter, [adapter.num_layers])
+    with pytest.raises(ModelError, match="out of range"):
+        add_steering(adapter, vec, 1.0, batch)
+
+
+def test_instruction_vector_is_the_mean_difference(adapter: Adapter) -> None:
+    clip = noise(2.0)
+    vec = instruction_vector(
+        adapter, clip, "a siren", [1, 2], instructed=["Listen for {query}."], neutral=["Describe the audio."]
+    )
+    batch = adapter.encode([clip, clip], ["Listen for a siren.", "Describe the audio."])
+    acts = read_residual(adapter, batch, [1, 2], "last")
+    for layer in (1, 2):
+        torch.testing.assert_close(vec.directions[layer], acts[layer][0] - acts[layer][1])
+    other = instruction_vector(adapter, clip, "a bell ringing", [1])
+    assert not torch.allclose(
+        other.directions[1], instruction_vector(adapter, clip, "a siren", [1]).directions[1]
+    )
+    assert vec.metadata["kind"] == "instruction" and vec.metadata["query"] == "a siren"
+
+
+def test_instruction_span_reading_averages_the_span(adapter: Adapter) -> None:
+    clip = noise(2.0)
+    vec_last = instruction_vector(adapter, clip, "a siren", [1], positions="last")
+    vec_span = instruction_vector(adapter, clip, "a siren", [1], positions="instruction")
+    assert not torch.allclose(vec_last.directions[1], vec_span.directions[1])
+
+
+def test_audio_vector(adapter: Adapter) -> None:
+    clip = noise(2.0)
+    quiet = clip.copy()
+    quiet[8000:24000] *= 0.01
+    vec = audio_vector(adapter, clip, quiet, [1])
+    assert float(vec.directions[1].norm()) > 0
+    same = audio_vector(adapter, clip, clip, [1])
+    assert float(same.directions[1].norm()) == pytest.approx(0.0, abs=1e-6)
+    assert vec.metadata["kind"] == "audio"
+
+
+def test_save_load_round_trip(tmp_path: Path, adapter: Adapter) -> None:
+    vec = instruction_vector(adapter, noise(2.0), "a siren", [1, 2])
+    path = vec.save(tmp_path / "vecs" / "siren")
+    assert path.suffix == ".safetensors" and path.with_suffix(".json").exists()
+    loaded = SteeringVector.load(path)
+    assert loaded.layers == [1, 2]
+    for layer in (1, 2):
+        torch.testing.assert_close(loaded.directions[layer], vec.directions[layer])
+    meta = loaded.metadata
+    assert meta["model"] == adapter.name and meta["family"] == adapter.family
+    assert meta["layers"] == [1, 2] and meta["positions"] == "last"
+    assert meta["instructed_templates"][0] == "Listen for {query}."
+    assert meta["norms"]["1"] == pytest.approx(float(vec.directions[1].norm()))
+    assert not list(tmp_path.rglob("*.tmp"))
+    # No pickle: the file is plain safetensors.
+    assert path.read_bytes()[8:9] == b"{"
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such"):
+        SteeringVector.load(tmp_path / "nope.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(np.arange(10, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match="not a readable"):
+        SteeringVector.load(bad)
