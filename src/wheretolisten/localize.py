@@ -15,6 +15,7 @@ from .models.base import Adapter
 from .positions import Positions
 from .probe import ProbeMethod, temporal_attention
 from .readout import IntervalMethod, Readout, aggregate, read_out
+from .session import SUFFIX_POSITIONS, ClipSession
 from .steering import (
     INSTRUCTED_TEMPLATES,
     NEUTRAL_TEMPLATES,
@@ -48,6 +49,8 @@ class LocalizeConfig:
     positions: str = Positions.LAST.value  # where the vector is added
     read_positions: str = Positions.LAST.value  # where activations are read to build it
     probe: ProbeMethod = "fast"
+    #: "shared": audio prefix computed once per clip and reused (default); "full": every prompt run whole.
+    engine: str = "shared"
     normalize: bool = True
     smooth_s: float = 0.2
     interval: IntervalMethod = "threshold"
@@ -66,6 +69,8 @@ class LocalizeConfig:
         )
         Positions.parse(self.positions)
         Positions.parse(self.read_positions)
+        if self.engine not in ("shared", "full"):
+            raise ValueError(f"unknown engine {self.engine!r}; choose shared or full")
         return LocalizeConfig(**{**asdict(self), "layers": layers, "probe_layers": probe_layers})
 
 
@@ -161,6 +166,8 @@ def localize(
     """Build the instruction vector for ``query`` on this clip, steer, and read out where attention rose."""
     cfg = (config or LocalizeConfig()).resolved(adapter)
     assert cfg.layers is not None
+    if vector is None and uses_shared_prefix(cfg):
+        return localize_many(adapter, audio, [query], cfg, sample_rate).results[0]
     clip, info = prepare_audio(adapter, audio, sample_rate)
     if vector is None:
         vector = instruction_vector(
@@ -175,3 +182,119 @@ def localize(
     profile = steered_profiles(adapter, clip, vector, cfg)
     readout = read_out(profile.delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s)
     return LocalizeResult(adapter.name, query, info, profile, readout, cfg, vector)
+
+
+def uses_shared_prefix(config: LocalizeConfig) -> bool:
+    """The shared-prefix engine applies when every read and write stays in the prompt suffix."""
+    return (
+        config.engine == "shared"
+        and config.probe == "fast"
+        and Positions.parse(config.positions) in SUFFIX_POSITIONS
+        and Positions.parse(config.read_positions) in SUFFIX_POSITIONS
+    )
+
+
+@dataclass
+class ClipProfiles:
+    """Everything one clip yields for several queries: per-query results plus the prompted profiles."""
+
+    results: list[LocalizeResult]
+    #: Attention under the first instructed prompt ("Listen for {query}."), per query, unsteered.
+    prompted: list[np.ndarray]
+    #: Attention under the probe prompt computed alongside ``prompted`` (its baseline).
+    prompted_base: np.ndarray
+
+    def prompted_delta(self, index: int) -> np.ndarray:
+        """Instructed − neutral attention for query ``index``: what prompting alone moves."""
+        return self.prompted[index] - self.prompted_base
+
+
+def _mean_vector(
+    acts: dict[int, torch.Tensor], positive: list[int], negative: list[int], meta: dict[str, Any]
+) -> SteeringVector:
+    return SteeringVector(
+        {layer: a[positive].mean(0) - a[negative].mean(0) for layer, a in acts.items()}, dict(meta)
+    )
+
+
+@torch.no_grad()
+def localize_many(
+    adapter: Adapter,
+    audio: str | os.PathLike[str] | np.ndarray,
+    queries: list[str],
+    config: LocalizeConfig | None = None,
+    sample_rate: int | None = None,
+) -> ClipProfiles:
+    """Localize several queries in one clip: two batched suffix passes on top of one audio prefix.
+
+    Pass 1 runs the neutral prompts and every query's instructed prompts (vectors, base and prompted
+    attention); pass 2 runs the probe prompt once per query, each row steered by its own vector. With
+    ``engine="full"`` (or positions that touch the prefix) every query goes through :func:`localize`.
+    """
+    cfg = (config or LocalizeConfig()).resolved(adapter)
+    assert cfg.layers is not None and cfg.probe_layers is not None
+    clip, info = prepare_audio(adapter, audio, sample_rate)
+    if not uses_shared_prefix(cfg):
+        results = [localize(adapter, clip, q, cfg, adapter.sample_rate) for q in queries]
+        prompted = [_prompted_full(adapter, clip, q, cfg) for q in queries]
+        for r in results:
+            r.audio = info
+        return ClipProfiles(results, prompted, results[0].profile.base if results else np.zeros(0))
+
+    session = ClipSession(adapter, clip)
+    neutral = list(cfg.neutral_templates)
+    prompts = [cfg.prompt, *neutral]
+    query_rows: list[list[int]] = []
+    for q in queries:
+        start = len(prompts)
+        prompts.extend(t.format(query=q) for t in cfg.instructed_templates)
+        query_rows.append(list(range(start, len(prompts))))
+    first = session.run(prompts, cfg.layers, cfg.read_positions, cfg.probe_layers)
+    neutral_rows = list(range(1, 1 + len(neutral)))
+    base = aggregate(_stack(first.attention, cfg.probe_layers, 0), cfg.normalize)
+    vectors, prompted = [], []
+    for q, rows in zip(queries, query_rows, strict=True):
+        meta = {
+            "kind": "instruction",
+            "model": adapter.name,
+            "family": adapter.family,
+            "query": q,
+            "positions": cfg.read_positions,
+            "instructed_templates": list(cfg.instructed_templates),
+            "neutral_templates": neutral,
+        }
+        vectors.append(_mean_vector(first.residual, rows, neutral_rows, meta))
+        prompted.append(aggregate(_stack(first.attention, cfg.probe_layers, rows[0]), cfg.normalize))
+    # Pass 2: the unsteered probe row again beside the steered ones, so that base and steered come from
+    # one batch and α = 0 gives a Δ of exactly zero.
+    second = session.run(
+        [cfg.prompt] * (len(queries) + 1),
+        probe_layers=cfg.probe_layers,
+        vectors=[None, *vectors],
+        alpha=cfg.alpha,
+        steer_positions=cfg.positions,
+        steer_layers=cfg.layers,
+    )
+    results = []
+    base2 = aggregate(_stack(second.attention, cfg.probe_layers, 0), cfg.normalize)
+    time_s = adapter.time_axis(base2.size)
+    for i, (q, vec) in enumerate(zip(queries, vectors, strict=True)):
+        steered = aggregate(_stack(second.attention, cfg.probe_layers, i + 1), cfg.normalize)
+        profile = Profile(time_s, base2, steered)
+        readout = read_out(
+            profile.delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s
+        )
+        results.append(LocalizeResult(adapter.name, q, info, profile, readout, cfg, vec))
+    return ClipProfiles(results, prompted, base)
+
+
+def _stack(attention: dict[int, torch.Tensor], layers: list[int], row: int) -> torch.Tensor:
+    """[layers, heads, 1, audio] for one row, in the layout :func:`readout.aggregate` expects."""
+    return torch.stack([attention[layer][row] for layer in layers])[:, :, None, :]
+
+
+def _prompted_full(adapter: Adapter, clip: np.ndarray, query: str, cfg: LocalizeConfig) -> np.ndarray:
+    prompt = cfg.instructed_templates[0].format(query=query)
+    batch = adapter.encode([clip], [prompt])
+    attn = temporal_attention(adapter, batch, cfg.probe_layers, method=cfg.probe)
+    return aggregate(attn.per_row[0], cfg.normalize)

@@ -179,6 +179,60 @@ class SteeringHandle:
         self.remove()
 
 
+def hook_layers(
+    adapter: Adapter,
+    vectors: Sequence[SteeringVector | None],
+    weight: torch.Tensor,
+    layers: Sequence[int] | None = None,
+    decode_scale: torch.Tensor | None = None,
+) -> list[Any]:
+    """Hook decoder layers to add ``weight[b, t] * direction_b`` to the residual stream; return the handles.
+
+    ``vectors`` has one entry per batch row (None: that row is not steered); ``weight`` is [rows, prompt_len].
+    On forward passes of another length (generation), rows get ``decode_scale[b]`` at every new position.
+    """
+    n_rows, prompt_len = weight.shape
+    if len(vectors) != n_rows:
+        raise ValueError(f"got {len(vectors)} vectors for {n_rows} rows")
+    present = [v for v in vectors if v is not None]
+    wanted = layers if layers is not None else sorted({layer for v in present for layer in v.layers})
+    chosen = check_layers(adapter, wanted)
+    for v in present:
+        missing = [layer for layer in chosen if layer not in v.directions]
+        if missing:
+            raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
+    decode = decode_scale if decode_scale is not None else torch.zeros(n_rows, device=weight.device)
+
+    handles = []
+    for layer in chosen:
+        zero = torch.zeros(adapter.hidden_size)
+        directions = torch.stack([v.directions[layer].float() if v is not None else zero for v in vectors])
+
+        def hook(
+            _module: torch.nn.Module, _args: Any, output: Any, directions: torch.Tensor = directions
+        ) -> Any:
+            hidden = _layer_output(output)
+            if hidden.shape[0] != n_rows:
+                raise RuntimeError(
+                    f"steering was set up for a batch of {n_rows} rows but the model ran {hidden.shape[0]}"
+                )
+            seq = hidden.shape[1]
+            if seq == prompt_len:
+                w = weight
+            elif seq > prompt_len:  # generation without a cache: the prompt again, then generated text
+                w = torch.cat([weight, decode[:, None].expand(n_rows, seq - prompt_len)], dim=1)
+            else:  # a decoding step with a KV cache: every new position is generated text
+                w = decode[:, None].expand(n_rows, seq)
+            d = directions.to(device=hidden.device, dtype=hidden.dtype)
+            steered = hidden + w.to(hidden.device, hidden.dtype)[:, :, None] * d[:, None, :]
+            if isinstance(output, tuple):
+                return (steered, *output[1:])
+            return steered
+
+        handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+    return handles
+
+
 def add_steering(
     adapter: Adapter,
     vector: SteeringVector,
@@ -196,12 +250,8 @@ def add_steering(
     steered when ``positions`` is last, text or all (they are text, and each is the newest last token).
     """
     spec = Positions.parse(positions)
-    chosen = check_layers(adapter, layers if layers is not None else vector.layers)
-    missing = [layer for layer in chosen if layer not in vector.directions]
-    if missing:
-        raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
-    n_rows, prompt_len = input_ids.shape
+    n_rows = input_ids.shape[0]
     mask = position_mask(adapter, input_ids, attention_mask, spec)
     row_sel = (
         torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
@@ -212,35 +262,10 @@ def add_steering(
     if alphas.numel() != n_rows:
         raise ValueError(f"got {alphas.numel()} alphas for {n_rows} rows")
     scale = (alphas * row_sel.float()).to(input_ids.device)  # [B]
-    prefill = mask.float() * scale[:, None]  # [B, T]
     decode = scale if spec.continues_in_generation else torch.zeros_like(scale)
-
-    handles = []
-    for layer in chosen:
-        direction = vector.directions[layer]
-
-        def hook(
-            _module: torch.nn.Module, _args: Any, output: Any, direction: torch.Tensor = direction
-        ) -> Any:
-            hidden = _layer_output(output)
-            if hidden.shape[0] != n_rows:
-                raise RuntimeError(
-                    f"steering was set up for a batch of {n_rows} rows but the model ran {hidden.shape[0]}"
-                )
-            seq = hidden.shape[1]
-            if seq == prompt_len:
-                weight = prefill
-            elif seq > prompt_len:  # generation without a cache: the prompt again, then generated text
-                weight = torch.cat([prefill, decode[:, None].expand(n_rows, seq - prompt_len)], dim=1)
-            else:  # a decoding step with a KV cache: every new position is generated text
-                weight = decode[:, None].expand(n_rows, seq)
-            d = direction.to(device=hidden.device, dtype=hidden.dtype)
-            steered = hidden + weight.to(hidden.device, hidden.dtype)[:, :, None] * d
-            if isinstance(output, tuple):
-                return (steered, *output[1:])
-            return steered
-
-        handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+    handles = hook_layers(
+        adapter, [vector] * n_rows, mask.float() * scale[:, None], layers or vector.layers, decode
+    )
     return SteeringHandle(handles)
 
 

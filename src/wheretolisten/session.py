@@ -1,0 +1,162 @@
+"""One clip, many prompts: compute the audio prefix once and run every prompt's suffix against its KV cache.
+
+All prompts of a clip share everything up to the instruction: system turn, audio block (hundreds to
+thousands of tokens). Steering at the last token (or inside the instruction) leaves that prefix untouched,
+so the prefix's keys and values can be computed once and reused by the neutral, instructed and steered
+prompts of every query. Only the short suffixes (instruction + assistant header) are run per prompt.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from .positions import Positions
+from .probe import PROBE_KWARG, ProbeRequest
+from .steering import SteeringVector, check_layers, hook_layers
+
+if TYPE_CHECKING:
+    from .models.base import Adapter
+
+#: Positions whose reads and writes stay inside the per-prompt suffix (so the shared prefix stays exact).
+SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
+
+
+@dataclass
+class SuffixRun:
+    """What one batch of suffixes produced: residual means per layer and last-token attention to audio."""
+
+    residual: dict[int, torch.Tensor]  # layer -> [rows, hidden], float32
+    attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio_tokens], float32
+
+
+def _cache_kwarg(model: Any) -> str:
+    """transformers renamed ``past_key_values`` to ``cache``; use whichever this version takes."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+class ClipSession:
+    """The shared audio prefix of one clip, computed once; run prompt suffixes against it."""
+
+    def __init__(self, adapter: Adapter, clip: np.ndarray) -> None:
+        self.adapter = adapter
+        first = adapter.encode([clip], ["A"])
+        ids = first["input_ids"][0]
+        self.n_audio = int(adapter.audio_mask(first["input_ids"])[0].sum())
+        self.prefix_len = adapter.instruction_span(ids)[0]
+        self.prefix_ids = ids[: self.prefix_len]
+        self.audio_columns = torch.nonzero(adapter.audio_mask(self.prefix_ids[None])[0]).squeeze(-1)
+        if self.audio_columns.numel() != self.n_audio:
+            raise RuntimeError("the shared prefix does not contain the whole audio block")
+        self._cache_kwarg = _cache_kwarg(adapter.model)
+        inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
+        with torch.no_grad():
+            out = adapter.model(
+                input_ids=self.prefix_ids[None],
+                attention_mask=torch.ones_like(self.prefix_ids)[None],
+                use_cache=True,
+                **inputs,
+            )
+        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        self._layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
+        self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
+
+    def suffix_ids(self, prompt: str) -> list[int]:
+        """Token ids of ``prompt`` after the shared prefix (checked against the prefix)."""
+        text = self.adapter.render_prompt(prompt)
+        expanded = text.replace(self._audio_placeholder, self._audio_placeholder * self.n_audio, 1)
+        ids = self.adapter.tokenizer(expanded)["input_ids"]
+        if ids[: self.prefix_len] != self.prefix_ids.tolist():
+            raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
+        return list(ids[self.prefix_len :])
+
+    def _cache(self, rows: int) -> DynamicCache:
+        cache = DynamicCache()
+        for idx, (keys, values) in enumerate(self._layers):
+            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), idx)
+        return cache
+
+    @torch.no_grad()
+    def run(
+        self,
+        prompts: Sequence[str],
+        read_layers: Sequence[int] = (),
+        read_positions: str | Positions = Positions.LAST,
+        probe_layers: Sequence[int] = (),
+        vectors: Sequence[SteeringVector | None] | None = None,
+        alpha: float = 0.0,
+        steer_positions: str | Positions = Positions.LAST,
+        steer_layers: Sequence[int] | None = None,
+    ) -> SuffixRun:
+        """Run the suffixes of ``prompts`` as one right-padded batch on top of the cached prefix.
+
+        ``vectors[i]`` (if given) is added with strength ``alpha`` to row i at ``steer_positions``.
+        """
+        adapter = self.adapter
+        read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
+        for spec in (read_spec, steer_spec):
+            if spec not in SUFFIX_POSITIONS:
+                raise ValueError(f"positions {spec.value!r} touch the shared prefix; use the full path")
+        suffixes = [self.suffix_ids(p) for p in prompts]
+        rows, width = len(suffixes), max(len(s) for s in suffixes)
+        pad = adapter.tokenizer.pad_token_id or 0
+        ids = torch.full((rows, width), pad, dtype=torch.long)
+        mask = torch.zeros((rows, width), dtype=torch.long)
+        for i, s in enumerate(suffixes):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        last = mask.sum(1) - 1
+        device = adapter.device
+        ids, mask, last = ids.to(device), mask.to(device), last.to(device)
+        positions = {
+            Positions.LAST: torch.zeros_like(mask, dtype=torch.bool).scatter(1, last[:, None], True),
+            Positions.INSTRUCTION: self._instruction_mask(suffixes, width).to(device),
+        }
+        full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
+
+        residual: dict[int, torch.Tensor] = {}
+        read = check_layers(adapter, read_layers) if read_layers else []
+        weights = positions[read_spec].float()
+        weights = weights / weights.sum(1, keepdim=True).clamp_min(1)
+        handles = []
+        for layer in read:
+
+            def hook(_m: torch.nn.Module, _a: Any, output: Any, layer: int = layer) -> None:
+                hidden = (output[0] if isinstance(output, tuple) else output).float()
+                residual[layer] = torch.einsum("bt,btd->bd", weights, hidden)
+
+            handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+        if vectors is not None and any(v is not None for v in vectors):
+            steer_mask = positions[steer_spec].float() * alpha
+            handles.extend(hook_layers(adapter, list(vectors), steer_mask, steer_layers, decode_scale=None))
+        request = ProbeRequest(
+            frozenset(check_layers(adapter, probe_layers)) if probe_layers else frozenset(), last[:, None]
+        )
+        try:
+            adapter.model(
+                input_ids=ids,
+                attention_mask=full_mask,
+                use_cache=True,
+                **{self._cache_kwarg: self._cache(rows), PROBE_KWARG: request},
+            )
+        finally:
+            for h in handles:
+                h.remove()
+        cols = self.audio_columns.to(device)
+        attention = {layer: r[:, :, 0, :][..., cols].float().cpu() for layer, r in request.rows.items()}
+        return SuffixRun({k: v.cpu() for k, v in residual.items()}, attention)
+
+    def _instruction_mask(self, suffixes: list[list[int]], width: int) -> torch.Tensor:
+        out = torch.zeros((len(suffixes), width), dtype=torch.bool)
+        for i, s in enumerate(suffixes):
+            start, end = self.adapter.instruction_span(torch.cat([self.prefix_ids.cpu(), torch.tensor(s)]))
+            out[i, start - self.prefix_len : end - self.prefix_len] = True
+        return out
