@@ -65,6 +65,8 @@ class ClipSession:
                 **inputs,
             )
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        if cache is None:
+            raise RuntimeError("the model returned no KV cache for the audio prefix")
         self._layers = [(layer.keys, layer.values) for layer in cache.layers]
         self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
         self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
