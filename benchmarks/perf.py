@@ -1,0 +1,243 @@
+#!/usr/bin/env python
+"""Throughput of localization: the naive path against the optimized (shared-prefix) path.
+
+Builds random-weight models (no checkpoint needed): the full-size Qwen2-Audio-7B and Audio Flamingo 3
+architectures on a GPU (``--size full``) or tiny ones (``--size tiny``, the default on CPU). For each family it
+localizes ``--queries`` queries in each of ``--clips`` clips of ``--clip-s`` seconds, first naively (every prompt
+run whole, attention read with eager ``output_attentions``, one query at a time), then optimized (audio prefix
+once per clip, all prompts of all queries as batched suffixes, the fast probe). It checks both give the same
+readouts and prints one JSON line per measurement; the last line holds ``speedup`` and ``same_readouts``.
+
+    python benchmarks/perf.py --device cpu
+    python benchmarks/perf.py --device cuda --size full --dtype bfloat16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+
+from wheretolisten.localize import LocalizeConfig, localize, localize_many
+from wheretolisten.models import wrap
+from wheretolisten.models.tiny import build_processor, build_tiny_model, tiny_config
+
+FULL_SIZE = {
+    # Qwen2-Audio-7B: Whisper-large-style encoder + Qwen-7B decoder (multi-head attention).
+    "qwen2-audio": {
+        "enc_dim": 1280,
+        "enc_layers": 32,
+        "enc_heads": 20,
+        "dim": 4096,
+        "layers": 32,
+        "heads": 32,
+        "kv_heads": 32,
+        "ffn": 11008,
+        "vocab": 156032,
+    },
+    # Audio Flamingo 3: the same encoder + Qwen2.5-7B decoder (28 query heads, 4 key/value heads).
+    "audioflamingo3": {
+        "enc_dim": 1280,
+        "enc_layers": 32,
+        "enc_heads": 20,
+        "dim": 3584,
+        "layers": 28,
+        "heads": 28,
+        "kv_heads": 4,
+        "ffn": 18944,
+        "vocab": 151672,
+    },
+}
+QUERIES = ["a siren", "the dog barking", "a bell ringing", "a car horn", "footsteps", "rain"]
+
+
+def build(family: str, size: str, device: torch.device, dtype: torch.dtype) -> Any:
+    """An adapter around a random-weight model of the family's architecture."""
+    if size == "tiny":
+        model, processor = build_tiny_model(family, seed=0)
+        return wrap(model.to(device=device, dtype=dtype), processor, f"tiny-{family}")
+    spec = FULL_SIZE[family]
+    processor = build_processor(family)
+    token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
+    config = tiny_config(
+        family,
+        spec["vocab"],
+        processor.tokenizer.convert_tokens_to_ids(token),
+        {k: spec[k] for k in ("enc_dim", "enc_layers", "enc_heads", "dim", "layers", "heads", "ffn")},
+    )
+    config.text_config.num_key_value_heads = spec["kv_heads"]
+    config.audio_config.encoder_ffn_dim = 5120
+    cls = type(build_tiny_model(family)[0])
+    torch.manual_seed(0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = cls(config)
+    finally:
+        torch.set_default_dtype(previous)
+    return wrap(model.eval(), processor, f"random-full-{family}")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_memory(device: torch.device) -> float:
+    """Peak GiB: CUDA allocator peak on GPU, process max RSS on CPU (monotonic over the run)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run(
+    adapter: Any,
+    clips: list[np.ndarray],
+    queries: list[str],
+    config: LocalizeConfig,
+    naive: bool,
+    device: torch.device,
+) -> tuple[float, list[Any]]:
+    """Seconds for all clips × queries, and the results in order."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    sync(device)
+    start = time.perf_counter()
+    results = []
+    for clip in clips:
+        if naive:  # one query at a time, every prompt run whole, eager attention
+            results.extend(localize(adapter, clip, q, config) for q in queries)
+        else:
+            results.extend(localize_many(adapter, clip, queries, config).results)
+    sync(device)
+    return time.perf_counter() - start, results
+
+
+def compare(a: list[Any], b: list[Any], exact_dtype: bool) -> dict[str, Any]:
+    """Max profile difference and whether the peak token agrees everywhere."""
+    diffs = [float(np.abs(x.profile.delta - y.profile.delta).max()) for x, y in zip(a, b, strict=True)]
+    same_peak = all(x.readout.peak_index == y.readout.peak_index for x, y in zip(a, b, strict=True))
+    max_diff = max(diffs)
+    same = same_peak and (max_diff <= 1e-3 if exact_dtype else True)
+    return {"max_profile_diff": max_diff, "same_peak_token": same_peak, "same_readouts": same}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--size", choices=["tiny", "full"], default=None, help="default: full on GPU, tiny on CPU")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None)
+    p.add_argument("--families", default="qwen2-audio,audioflamingo3")
+    p.add_argument("--clips", type=int, default=4)
+    p.add_argument("--clip-s", type=float, default=30.0)
+    p.add_argument("--queries", type=int, default=3)
+    p.add_argument("--long-minutes", type=float, default=10.0, help="AF3 long-audio check (0 to skip)")
+    p.add_argument("--alpha", type=float, default=4.0)
+    args = p.parse_args()
+    device = torch.device(args.device)
+    size = args.size or ("full" if device.type == "cuda" else "tiny")
+    dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
+    env = {
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "dtype": str(dtype),
+        "size": size,
+        "threads": torch.get_num_threads(),
+    }
+    print(json.dumps({"env": env}), flush=True)
+    rng = np.random.default_rng(0)
+    queries = QUERIES[: args.queries]
+    # The benchmark compares engines, so both use one instructed and one neutral template (the naive
+    # recipe: two forwards build the vector, two read attention).
+    common = {
+        "alpha": args.alpha,
+        "instructed_templates": ["Listen for {query}."],
+        "neutral_templates": ["Describe the audio."],
+    }
+    total_naive = total_fast = 0.0
+    all_same = True
+    for family in args.families.split(","):
+        adapter = build(family, size, device, dtype)
+        clips = [
+            (0.1 * rng.standard_normal(int(args.clip_s * 16000))).astype(np.float32)
+            for _ in range(args.clips)
+        ]
+        # Warm-up (allocator, kernels) on one clip, not timed.
+        localize_many(adapter, clips[0], queries[:1], LocalizeConfig(**common))
+        t_naive, r_naive = run(
+            adapter, clips, queries, LocalizeConfig(**common, engine="full", probe="eager"), True, device
+        )
+        mem_naive = peak_memory(device)
+        t_fast, r_fast = run(adapter, clips, queries, LocalizeConfig(**common), False, device)
+        mem_fast = peak_memory(device)
+        n = len(clips) * len(queries)
+        check = compare(r_naive, r_fast, dtype == torch.float32)
+        all_same &= check["same_readouts"]
+        total_naive += t_naive
+        total_fast += t_fast
+        print(
+            json.dumps(
+                {
+                    "family": family,
+                    "clip_s": args.clip_s,
+                    "clips": len(clips),
+                    "queries_per_clip": len(queries),
+                    "naive_ms_per_clip_query": 1000 * t_naive / n,
+                    "optimized_ms_per_clip_query": 1000 * t_fast / n,
+                    "naive_clips_per_s": len(clips) / t_naive,
+                    "optimized_clips_per_s": len(clips) / t_fast,
+                    "speedup": t_naive / t_fast,
+                    "peak_mem_gib_naive": mem_naive,
+                    "peak_mem_gib_optimized": mem_fast,
+                    **check,
+                }
+            ),
+            flush=True,
+        )
+        if family == "audioflamingo3" and args.long_minutes > 0:
+            long_clip = (0.1 * rng.standard_normal(int(args.long_minutes * 60 * 16000))).astype(np.float32)
+            weights = sum(p.numel() * p.element_size() for p in adapter.model.parameters()) / 2**30
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            sync(device)
+            start = time.perf_counter()
+            out = localize_many(adapter, long_clip, queries, LocalizeConfig(**common))
+            sync(device)
+            print(
+                json.dumps(
+                    {
+                        "family": family,
+                        "long_audio_s": args.long_minutes * 60,
+                        "audio_tokens": int(out.results[0].profile.base.size),
+                        "queries": len(queries),
+                        "seconds": time.perf_counter() - start,
+                        "weights_gib": weights,
+                        "peak_mem_gib": peak_memory(device),
+                        "beyond_weights_gib": peak_memory(device) - weights
+                        if device.type == "cuda"
+                        else None,
+                    }
+                ),
+                flush=True,
+            )
+        del adapter
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    print(json.dumps({"speedup": total_naive / total_fast, "same_readouts": bool(all_same)}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
