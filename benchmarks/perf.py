@@ -2,11 +2,12 @@
 """Throughput of localization: the naive path against the optimized (shared-prefix) path.
 
 Builds random-weight models (no checkpoint needed): the full-size Qwen2-Audio-7B and Audio Flamingo 3
-architectures on a GPU (``--size full``) or tiny ones (``--size tiny``, the default on CPU). For each family it
-localizes ``--queries`` queries in each of ``--clips`` clips of ``--clip-s`` seconds, first naively (every prompt
-run whole, attention read with eager ``output_attentions``, one query at a time), then optimized (audio prefix
-once per clip, all prompts of all queries as batched suffixes, the fast probe). It checks both give the same
-readouts and prints one JSON line per measurement; the last line holds ``speedup`` and ``same_readouts``.
+architectures on a GPU (``--size full``) or tiny ones (``--size tiny``, the default on CPU). For each
+family it localizes ``--queries`` queries in each of ``--clips`` clips of ``--clip-s`` seconds, first
+naively (every prompt run whole, attention read with eager ``output_attentions``, one query at a time),
+then optimized (audio prefix once per clip, all prompts of all queries as batched suffixes, the fast
+probe). It checks both give the same readouts and prints one JSON line per measurement; the last line
+holds ``speedup`` and ``same_readouts``.
 
     python benchmarks/perf.py --device cpu
     python benchmarks/perf.py --device cuda --size full --dtype bfloat16
