@@ -200,6 +200,122 @@ def scenes_make(
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 
 
+bench_app = typer.Typer(
+    help="Benchmark: the controlled three-event localization setting.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+ScenesArg = Annotated[Path, typer.Argument(help="Scenes: a manifest.jsonl or the directory holding one.")]
+ConditionsOpt = Annotated[
+    str,
+    typer.Option(help="Comma-separated: steered, prompted, audio-steered, direct, random, energy."),
+]
+QueriesOpt = Annotated[str, typer.Option(help="target (the scene's target event) or all (every event).")]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option("--query", "-q", help="Ask this query (an event's query text or label) in every scene."),
+]
+AlphaOpt = Annotated[float, typer.Option(help="Steering strength α.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
+
+
+@bench_app.command("run")
+def bench_run(
+    scenes: ScenesArg,
+    out: Annotated[Path, typer.Option(help="Results file (JSON lines); an existing one is resumed.")],
+    model: ModelOpt = None,
+    conditions: ConditionsOpt = "steered,prompted,audio-steered,direct,random,energy",
+    queries: QueriesOpt = "target",
+    query: QueryOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N scenes of the manifest.")] = None,
+    layers: LayersOpt = None,
+    alpha: AlphaOpt = 4.0,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition)."""
+    from .bench import bench_config, load_scenes, needs_model, parse_conditions, run_bench
+
+    names = parse_conditions(conditions)
+    config = bench_config(parse_layers(layers), alpha, queries, query, seed)
+    scene_list, manifest_dir = load_scenes(scenes, config, limit)
+    adapter = None
+    if needs_model(names):
+        from .models import load_model
+
+        adapter = load_model(model, device=device, dtype=dtype)
+    try:
+        report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
+    except ValueError as exc:  # bad option values surface as ValueError from the library
+        raise WTLError(str(exc)) from None
+    typer.echo(
+        f"wrote {report.rows_written} rows ({report.units_run} scenes run, {report.units_skipped} already "
+        f"done) to {out}: {report.rows_total} rows in all, {report.seconds:.1f} s"
+    )
+
+
+@bench_app.command("summary")
+def bench_summary(
+    results: Annotated[Path, typer.Argument(help="A results.jsonl written by 'bench run'.")],
+    format: Annotated[str, typer.Option("--format", help="markdown or csv.")] = "markdown",
+) -> None:
+    """Metrics with CIs per condition, hit rate by target position, and paired tests vs steered."""
+    from .bench import read_results, summary_tables
+
+    typer.echo(summary_tables(read_results(results), format), nl=False)
+
+
+@bench_app.command("sweep")
+def bench_sweep(
+    scenes: ScenesArg,
+    out: Annotated[Path, typer.Option(help="Directory for sweep.jsonl (dev grid) and results.jsonl (test).")],
+    model: ModelOpt = None,
+    layers_grid: Annotated[str, typer.Option(help="Layer sets separated by ';', e.g. '8-10;12,13'.")] = "",
+    alphas: Annotated[str, typer.Option(help="Comma-separated α values, e.g. '2,4,8'.")] = "2,4,8",
+    dev_fraction: Annotated[float, typer.Option(help="Share of scenes used to pick the setting.")] = 0.5,
+    conditions: ConditionsOpt = "steered,prompted,audio-steered,direct,random,energy",
+    queries: QueriesOpt = "target",
+    query: QueryOpt = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+) -> None:
+    """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
+    from .bench import bench_config, load_scenes, parse_conditions, sweep
+
+    names = parse_conditions(conditions)
+    grid = [parse_layers(part) for part in layers_grid.split(";") if part.strip()]
+    if not grid:
+        raise WTLError("--layers-grid is empty; give layer sets separated by ';', e.g. '8-10;12,13'")
+    try:
+        alpha_list = [float(a) for a in alphas.split(",") if a.strip()]
+    except ValueError:
+        raise WTLError(f"cannot parse --alphas {alphas!r}; use e.g. '2,4,8'") from None
+    config = bench_config(None, 4.0, queries, query, seed)
+    scene_list, manifest_dir = load_scenes(scenes, config)
+    from .models import load_model
+
+    adapter = load_model(model, device=device, dtype=dtype)
+    try:
+        layer_sets = [g for g in grid if g]
+        report = sweep(
+            adapter, scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out,
+            progress=progress,
+        )
+    except ValueError as exc:
+        raise WTLError(str(exc)) from None
+    best = report.best
+    typer.echo(
+        f"chose layers {best['layers']} alpha {best['alpha']:g} (dev hit rate {best['hit_rate']:.1f}% on "
+        f"{len(report.dev_ids)} scenes); wrote {report.run.rows_total} test rows on {len(report.test_ids)} "
+        f"scenes to {out}"
+    )
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one stderr line and a non-zero exit."""
     from transformers.utils import logging as hf_logging
