@@ -36,7 +36,15 @@ import torch
 from .answers import parse_time_answer
 from .audio import load_audio
 from .errors import DataError, WTLError
-from .localize import LocalizeConfig, Profile, prepare_audio, steered_profiles
+from .localize import (
+    ClipProfiles,
+    LocalizeConfig,
+    Profile,
+    localize_many,
+    prepare_audio,
+    steered_profiles,
+    uses_shared_prefix,
+)
 from .metrics import attention_share, format_table, profile_entropy
 from .probe import temporal_attention
 from .readout import Readout, aggregate, read_out
@@ -370,8 +378,13 @@ def _run_condition(
     index: int,
     clips: _Clips,
     config: BenchConfig,
+    shared: dict[int, tuple[ClipProfiles, int]] | None = None,
 ) -> dict[str, Any]:
-    """The condition-specific fields of one row (prediction plus extras)."""
+    """The condition-specific fields of one row (prediction plus extras).
+
+    ``shared`` maps an event index to the clip's shared-prefix results (and the query's index in them);
+    when present, the steered and prompted conditions read their profiles from it.
+    """
     event = scene.events[index]
     gt = (event.onset_s, event.offset_s)
     if condition == "random":
@@ -390,7 +403,14 @@ def _run_condition(
         parsed = parse_time_answer(answer, scene.duration_s)
         readout = Readout(None, None, None) if parsed is None else Readout(sum(parsed) / 2, parsed, None)
         return {**_prediction_fields(readout), "parse_failed": parsed is None, "answer": answer}
-    if condition == "prompted":
+    if shared is not None and index in shared and condition in ("steered", "prompted"):
+        many, i = shared[index]
+        if condition == "steered":
+            profile = many.results[i].profile
+        else:
+            base = many.prompted_base
+            profile = Profile(adapter.time_axis(base.size), base, many.prompted[i])
+    elif condition == "prompted":
         profile = prompted_profiles(adapter, clip, event.query, loc, config.prompted_template)
     elif condition == "steered":
         vector = instruction_vector(
@@ -414,6 +434,33 @@ def _run_condition(
     return {**_prediction_fields(readout), **attention_stats(profile, gt, adapter.token_s)}
 
 
+def _shared_profiles(
+    adapter: Adapter | None,
+    clips: _Clips,
+    events: Sequence[tuple[int, Event]],
+    conditions: Sequence[str],
+    config: BenchConfig,
+) -> tuple[dict[int, tuple[ClipProfiles, int]] | None, float]:
+    """Steered and prompted profiles of every query of the clip from one shared audio prefix, if possible.
+
+    Returns the per-event lookup (None when the shared engine does not apply) and the seconds it took
+    per (query, condition) that uses it.
+    """
+    loc = config.localize
+    users = [c for c in conditions if c in ("steered", "prompted")]
+    if (
+        adapter is None
+        or not users
+        or not uses_shared_prefix(loc)
+        or ("prompted" in users and config.prompted_template != loc.instructed_templates[0])
+    ):
+        return None, 0.0
+    started = time.perf_counter()
+    many = localize_many(adapter, clips.model, [event.query for _, event in events], loc)
+    per_row = (time.perf_counter() - started) / max(1, len(events) * len(users))
+    return {index: (many, i) for i, (index, _) in enumerate(events)}, per_row
+
+
 def run_unit(
     adapter: Adapter | None,
     scene: Scene,
@@ -431,11 +478,15 @@ def run_unit(
     cfg = config.resolved(adapter)
     clips = _Clips(scene, Path(manifest_dir), adapter)
     settings = {c: condition_config(c, cfg) for c in names}
+    events = select_events(scene, cfg)
+    shared, shared_s = _shared_profiles(adapter, clips, events, names, cfg)
     rows: list[dict[str, Any]] = []
-    for index, event in select_events(scene, cfg):
+    for index, event in events:
         for condition in names:
             started = time.perf_counter()
-            fields = _run_condition(condition, adapter, scene, index, clips, cfg)
+            fields = _run_condition(condition, adapter, scene, index, clips, cfg, shared)
+            if shared is not None and condition in ("steered", "prompted"):
+                started -= shared_s  # its share of the clip's one shared-prefix computation
             rows.append(
                 {
                     "scene_id": scene.scene_id,
