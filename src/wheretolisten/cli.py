@@ -1,4 +1,4 @@
-"""Command line: ``wheretolisten localize | make-tiny-model | vector | scenes | bench``.
+"""Command line: ``wheretolisten localize | plot-layers | report | make-tiny-model | vector | scenes | bench``
 
 User errors (bad files, options, models) print one line on stderr and exit non-zero, never a traceback.
 """
@@ -39,6 +39,20 @@ DtypeOpt = Annotated[
 ]
 LayersOpt = Annotated[
     str | None, typer.Option(help="Decoder layers to steer, e.g. '8,9,10' or '8-12' (default: n/3 to n/2).")
+]
+PlotOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib).",
+    ),
+]
+GTManifestOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Scene manifest listing AUDIO, for ground truth in the figure (default: DIR/manifest.jsonl "
+        "when AUDIO is DIR/audio/*.wav)."
+    ),
 ]
 
 
@@ -99,6 +113,8 @@ def localize(
     save_vector: Annotated[
         Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
     ] = None,
+    plot: PlotOpt = None,
+    gt_manifest: GTManifestOpt = None,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval."""
     from .localize import LocalizeConfig
@@ -109,6 +125,7 @@ def localize(
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     if interval not in ("threshold", "window"):
         raise WTLError(f"unknown interval method {interval!r}; choose threshold or window")
+    gt = _plot_gt(plot, audio, gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
     config = LocalizeConfig(
         layers=parse_layers(layers),
@@ -131,6 +148,86 @@ def localize(
         write_json_atomic(json_out, result.to_json())
     if save_vector is not None:
         result.vector.save(save_vector)
+    if plot is not None:
+        from .plots import plot_localization
+
+        plot_localization(result, audio, adapter.sample_rate, plot, gt)
+        typer.echo(f"wrote {plot}")
+
+
+def _plot_gt(out: Path | None, audio: Path, manifest: Path | None) -> list[Any]:
+    """Check plotting can work before the model runs, and find the clip's ground-truth events."""
+    if out is None:
+        if manifest is not None:
+            raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
+        return []
+    from .plots import figure_format, gt_for_audio, require_matplotlib
+
+    require_matplotlib()
+    figure_format(out)
+    return gt_for_audio(audio, manifest)
+
+
+@app.command("plot-layers")
+def plot_layers(
+    audio: Annotated[Path, typer.Argument(help="Audio file (wav, flac, ogg).")],
+    query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
+    out: Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")],
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: Annotated[float, typer.Option(help="Steering strength α.")] = 4.0,
+    probe: Annotated[str, typer.Option(help="fast (SDPA + needed rows) or eager (reference).")] = "fast",
+    gt_manifest: GTManifestOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
+    from .localize import LocalizeConfig
+    from .models import load_model
+    from .plots import layer_delta, layer_delta_title, plot_layer_delta
+
+    if probe not in ("fast", "eager"):
+        raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
+    gt = _plot_gt(out, audio, gt_manifest)
+    adapter = load_model(model, device=device, dtype=dtype)
+    config = LocalizeConfig(layers=parse_layers(layers), alpha=alpha, probe=probe)  # type: ignore[arg-type]
+    try:
+        config = config.resolved(adapter)
+        data = layer_delta(adapter, audio, query, config)
+    except ValueError as exc:
+        raise WTLError(str(exc)) from None
+    steer = config.layers or []
+    title = layer_delta_title(adapter.name, query, steer, alpha)
+    plot_layer_delta(data, out, steer, title, gt, query)
+    typer.echo(f"wrote {out} ({len(data.layers)} layers × {data.matrix.shape[1]} audio tokens)")
+
+
+@app.command("report")
+def report_html(
+    results: Annotated[Path, typer.Argument(help="A results.jsonl of the benchmark.")],
+    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images embedded).")],
+    scenes: Annotated[
+        Path | None, typer.Option(help="Scene manifest (or its directory): draws every event of a scene.")
+    ] = None,
+    sweep: Annotated[
+        Path | None, typer.Option(help="Sweep grid (default: sweep.jsonl beside RESULTS, if present).")
+    ] = None,
+    gallery: Annotated[int, typer.Option(help="Figures per gallery group (best, worst, random).")] = 4,
+    condition: Annotated[
+        str | None, typer.Option(help="Condition shown in the gallery (default: steered).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of the random gallery sample.")] = 0,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")
+    ] = True,
+) -> None:
+    """Write one self-contained HTML report: tables with CIs, position breakdown, attention, gallery."""
+    from .report import write_report
+
+    if gallery < 0:
+        raise WTLError("--gallery must be at least 0")
+    path = write_report(results, out, scenes, sweep, gallery, seed, condition, progress=progress)
+    typer.echo(f"wrote {path}")
 
 
 @app.command("make-tiny-model")

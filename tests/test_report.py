@@ -1,0 +1,193 @@
+"""The HTML report: self-contained, deterministic, complete; bad results lines are named."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from test_localize import run_cli
+from test_plots import png_size
+from wheretolisten import report
+from wheretolisten.errors import DataError
+from wheretolisten.localize import LocalizeConfig, localize
+from wheretolisten.metrics import attention_share, profile_entropy
+from wheretolisten.models import Adapter
+from wheretolisten.scenes import ProceduralBank, Scene, make_scenes
+
+FAMILIES = ("qwen2-audio", "audioflamingo3")
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Scene]]:
+    out = tmp_path_factory.mktemp("report_scenes")
+    return out, make_scenes(ProceduralBank(), 3, out, duration_s=4.0, seed=7, progress=False)
+
+
+def steered_row(adapter: Adapter, root: Path, scene: Scene) -> dict[str, Any]:
+    """A results row as the benchmark writes it, plus the optional profile and attention fields."""
+    event = scene.target_event
+    result = localize(adapter, scene.audio_path(root), event.query, LocalizeConfig(alpha=8.0, layers=[1]))
+    gt = [event.onset_s, event.offset_s]
+    prof = result.profile
+    return {
+        "scene_id": scene.scene_id,
+        "query": event.query,
+        "label": event.label,
+        "condition": "steered",
+        "gt": gt,
+        "peak_s": result.peak_s,
+        "interval_s": list(result.interval_s) if result.interval_s else None,
+        "duration_s": scene.duration_s,
+        "position": event.position,
+        "model": adapter.name,
+        "attn_share": attention_share(prof.steered, prof.time_s, gt),
+        "attn_share_base": attention_share(prof.base, prof.time_s, gt),
+        "attn_entropy": profile_entropy(prof.steered),
+        "attn_entropy_base": profile_entropy(prof.base),
+        "profile": {k: v for k, v in result.to_json()["profile"].items()},
+    }
+
+
+def random_row(scene: Scene, seed: int) -> dict[str, Any]:
+    event = scene.target_event
+    start, end = sorted(np.random.default_rng(seed).uniform(0, scene.duration_s, 2).tolist())
+    return {
+        "scene_id": scene.scene_id,
+        "query": event.query,
+        "label": event.label,
+        "condition": "random",
+        "gt": [event.onset_s, event.offset_s],
+        "peak_s": (start + end) / 2,
+        "interval_s": [start, end],
+        "duration_s": scene.duration_s,
+        "position": event.position,
+    }
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rows(adapters: dict[str, Adapter], scenes: tuple[Path, list[Scene]]) -> dict[str, list[dict[str, Any]]]:
+    """Steered rows (with profiles) from each tiny family, and random-baseline rows."""
+    root, scene_list = scenes
+    random_rows = [random_row(s, i) for i, s in enumerate(scene_list)]
+    return {f: [steered_row(adapters[f], root, s) for s in scene_list] + random_rows for f in FAMILIES}
+
+
+def embedded_pngs(page: str) -> list[bytes]:
+    return [base64.b64decode(d) for d in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)]
+
+
+def assert_self_contained(page: str) -> None:
+    """Every src/href is a data URI or an in-page anchor; no scripts, stylesheets or web links."""
+    refs = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)', page)
+    assert refs and all(r.startswith(("data:", "#")) for r in refs), refs
+    assert "http" not in page and "<script" not in page and "<link" not in page
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_report_from_tiny_model_rows(
+    tmp_path: Path, rows: dict[str, list[dict[str, Any]]], scenes: tuple[Path, list[Scene]], family: str
+) -> None:
+    results = write_jsonl(tmp_path / "results.jsonl", rows[family])
+    sweep = [{"layers": [1], "alpha": a, "hit_rate": 10.0 * a, "iou": 0.1} for a in (2.0, 4.0)]
+    sweep.append({"layers": [1, 2], "alpha": 2.0, "hit_rate": 30.0, "iou": 0.2})
+    write_jsonl(tmp_path / "sweep.jsonl", sweep)
+    out = report.write_report(results, tmp_path / "out" / "report.html", scenes=scenes[0], per_group=1)
+    page = out.read_text(encoding="utf-8")
+    assert_self_contained(page)
+    for section in ("summary", "paired", "position", "attention", "sweep", "gallery"):
+        assert f'<section id="{section}">' in page, section
+    assert "<td>steered</td>" in page and "<td>random</td>" in page
+    assert page.count('<td class="num">3</td>') >= 2  # n per condition
+    assert "best dev hit rate 40.0% at layers 1, α = 4" in page
+    pngs = embedded_pngs(page)
+    assert len(pngs) == 2 + 3  # position chart, sweep heatmap, best/worst/random
+    assert all(png_size(p)[0] > 300 for p in pngs)
+    if family == "qwen2-audio":
+        again = report.write_report(results, tmp_path / "again.html", scenes=scenes[0], per_group=1)
+        assert again.read_bytes() == out.read_bytes()
+
+
+def test_report_without_manifest_profiles_or_sweep(tmp_path: Path, scenes: tuple[Path, list[Scene]]) -> None:
+    results = write_jsonl(tmp_path / "r.jsonl", [random_row(s, i) for i, s in enumerate(scenes[1])])
+    page = report.render_report(report.load_inputs(results), per_group=2, n_boot=100)
+    assert_self_contained(page)
+    assert "Condition <b>random</b>" in page and 'id="sweep"' not in page and 'id="attention"' not in page
+    assert len(embedded_pngs(page)) == 1 + 3
+
+
+def test_select_gallery_is_ranked_disjoint_and_seeded(rows: dict[str, list[dict[str, Any]]]) -> None:
+    many = [dict(r, scene_id=f"{r['scene_id']}-{k}") for k in range(4) for r in rows["qwen2-audio"]]
+    groups = dict(report.select_gallery(many, per_group=3, seed=1))
+    assert list(groups) == ["best", "worst", "random sample"]
+    ids = [id(r) for g in groups.values() for r in g]
+    assert len(ids) == len(set(ids)) == 9
+    assert min(map(report.row_score, groups["best"])) >= max(map(report.row_score, groups["worst"]))
+    assert report.select_gallery(many, 3, seed=1) == report.select_gallery(many, 3, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2 is not valid JSON"),
+        ('{"scene_id": "s"}', "line 2: missing query"),
+        ('["a"]', "line 2: expected a JSON object"),
+        (None, "line 2: 'gt' must be"),
+        (None, "line 2: 'profile.delta' must be"),
+    ],
+)
+def test_corrupt_results_line_is_named(
+    tmp_path: Path, rows: dict[str, list[dict[str, Any]]], line: str | None, message: str
+) -> None:
+    good = rows["qwen2-audio"][0]
+    if line is None and "gt" in message:
+        line = json.dumps(dict(good, gt=[3.0]))
+    elif line is None:
+        line = json.dumps(dict(good, profile=dict(good["profile"], delta=[0.0])))
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(good) + "\n" + line + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(DataError, match=re.escape(message)):
+        report.read_results(path)
+
+
+def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(rows["qwen2-audio"][3]) + "\n" + '{"scene_id": "s', encoding="utf-8")
+    got, notes = report.read_results(path)
+    assert len(got) == 1 and "unfinished write" in notes[0]
+
+
+def test_cli_report(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    scenes: tuple[Path, list[Scene]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = write_jsonl(tmp_path / "results.jsonl", rows["audioflamingo3"])
+    out = tmp_path / "report.html"
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "report", results, "--out", out, "--scenes", scenes[0], "--gallery", "1"
+    )
+    assert code == 0, err
+    assert f"wrote {out}" in stdout
+    assert_self_contained(out.read_text(encoding="utf-8"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(rows["audioflamingo3"][0]) + "\n{oops\n")
+    code, _, err = run_cli(monkeypatch, capsys, "report", bad, "--out", tmp_path / "x.html", "--no-progress")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "line 2" in lines[0]
+    code, _, err = run_cli(
+        monkeypatch, capsys, "report", results, "--out", tmp_path / "y.html", "--condition", "nope"
+    )
+    assert code == 2 and "not in the results" in err
