@@ -19,7 +19,7 @@ from transformers import DynamicCache
 
 from .positions import Positions
 from .probe import PROBE_KWARG, ProbeRequest
-from .steering import SteeringVector, check_layers, hook_layers
+from .steering import SteeringVector, check_layers, hook_layers, record_residual
 
 if TYPE_CHECKING:
     from .models.base import Adapter
@@ -125,17 +125,7 @@ class ClipSession:
         full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
 
         residual: dict[int, torch.Tensor] = {}
-        read = check_layers(adapter, read_layers) if read_layers else []
-        weights = positions[read_spec].float()
-        weights = weights / weights.sum(1, keepdim=True).clamp_min(1)
-        handles = []
-        for layer in read:
-
-            def hook(_m: torch.nn.Module, _a: Any, output: Any, layer: int = layer) -> None:
-                hidden = (output[0] if isinstance(output, tuple) else output).float()
-                residual[layer] = torch.einsum("bt,btd->bd", weights, hidden)
-
-            handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+        handles = record_residual(adapter, read_layers, positions[read_spec], residual) if read_layers else []
         if vectors is not None and any(v is not None for v in vectors):
             steer_mask = positions[steer_spec].float() * alpha
             handles.extend(hook_layers(adapter, list(vectors), steer_mask, steer_layers, decode_scale=None))

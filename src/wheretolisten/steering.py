@@ -126,6 +126,25 @@ def _layer_output(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
 
 
+def record_residual(
+    adapter: Adapter, layers: Sequence[int], mask: torch.Tensor, out: dict[int, torch.Tensor]
+) -> list[Any]:
+    """Hook ``layers`` to store, per row, the mean decoder-layer output over ``mask``'s positions in ``out``.
+
+    Returns the handles; the caller runs the forward pass and removes them.
+    """
+    weights = mask.float() / mask.float().sum(dim=1, keepdim=True).clamp_min(1.0)
+    handles = []
+    for layer in check_layers(adapter, layers):
+
+        def hook(_module: torch.nn.Module, _args: Any, output: Any, layer: int = layer) -> None:
+            hidden = _layer_output(output).float()
+            out[layer] = torch.einsum("bt,btd->bd", weights.to(hidden.device), hidden)
+
+        handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+    return handles
+
+
 @torch.no_grad()
 def read_residual(
     adapter: Adapter,
@@ -137,20 +156,10 @@ def read_residual(
 
     Returns layer -> [batch, hidden] in float32.
     """
-    chosen = check_layers(adapter, layers)
     mask = position_mask(adapter, batch["input_ids"], batch["attention_mask"], positions)
-    weights = mask.float() / mask.float().sum(dim=1, keepdim=True).clamp_min(1.0)
     captured: dict[int, torch.Tensor] = {}
-    handles = []
-    for layer in chosen:
-
-        def hook(_module: torch.nn.Module, _args: Any, output: Any, layer: int = layer) -> None:
-            hidden = _layer_output(output).float()
-            captured[layer] = torch.einsum("bt,btd->bd", weights.to(hidden.device), hidden)
-
-        handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+    handles = record_residual(adapter, layers, mask, captured)
     try:
-        # Nothing after the last read layer matters; stopping early is left to the caller's batch size.
         adapter.model(**batch, use_cache=False)
     finally:
         for h in handles:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from torch import nn
 from transformers import AudioFlamingo3ForConditionalGeneration
 
 from .base import Adapter
@@ -48,17 +47,9 @@ class AudioFlamingo3Adapter(Adapter):
     model_class: ClassVar[type] = AudioFlamingo3ForConditionalGeneration
     max_audio_s: ClassVar[float] = 600.0
 
-    @property
-    def language_model(self) -> nn.Module:
-        lm = self.model.model.language_model
-        assert isinstance(lm, nn.Module)
-        return lm
-
-    @property
-    def audio_tower(self) -> nn.Module:
-        tower = self.model.model.audio_tower
-        assert isinstance(tower, nn.Module)
-        return tower
+    #: Explicit module paths (never guessed from layer names): the decoder and the audio encoder.
+    language_model_path: ClassVar[str] = "model.language_model"
+    audio_tower_path: ClassVar[str] = "model.audio_tower"
 
     @property
     def audio_marker_ids(self) -> frozenset[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,15 +46,24 @@ class Adapter(ABC):
         self.name = name
 
     # ---- modules -------------------------------------------------------------------------------
-    @property
-    @abstractmethod
-    def language_model(self) -> nn.Module:
-        """The decoder-only language model whose residual stream is probed and steered."""
+    #: Attribute path from the model to its decoder-only language model (``layers`` below it).
+    language_model_path: ClassVar[str]
+    #: Attribute path from the model to its audio encoder.
+    audio_tower_path: ClassVar[str]
 
     @property
-    @abstractmethod
+    def language_model(self) -> nn.Module:
+        """The decoder-only language model whose residual stream is probed and steered."""
+        module = attrgetter(self.language_model_path)(self.model)
+        assert isinstance(module, nn.Module)
+        return module
+
+    @property
     def audio_tower(self) -> nn.Module:
         """The audio encoder (never steered, and its layers are never counted as decoder layers)."""
+        module = attrgetter(self.audio_tower_path)(self.model)
+        assert isinstance(module, nn.Module)
+        return module
 
     @property
     def decoder_layers(self) -> nn.ModuleList:

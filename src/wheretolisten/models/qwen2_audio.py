@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from torch import nn
 from transformers import Qwen2AudioForConditionalGeneration
 
 from .base import Adapter
@@ -56,17 +55,9 @@ class Qwen2AudioAdapter(Adapter):
     def max_audio_limit_s(self) -> float:
         return min(self.max_audio_s, self.window_s)
 
-    @property
-    def language_model(self) -> nn.Module:
-        lm = self.model.model.language_model
-        assert isinstance(lm, nn.Module)
-        return lm
-
-    @property
-    def audio_tower(self) -> nn.Module:
-        tower = self.model.model.audio_tower
-        assert isinstance(tower, nn.Module)
-        return tower
+    #: Explicit module paths (never guessed from layer names): the decoder and the audio encoder.
+    language_model_path: ClassVar[str] = "model.language_model"
+    audio_tower_path: ClassVar[str] = "model.audio_tower"
 
     @property
     def audio_marker_ids(self) -> frozenset[int]:
