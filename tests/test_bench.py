@@ -18,6 +18,7 @@ import torch
 from wheretolisten.bench import (
     CONDITIONS,
     BenchConfig,
+    bench_config,
     energy_prediction,
     erase_event,
     parse_conditions,
@@ -122,8 +123,18 @@ def test_run_and_summary_all_conditions(
     out = tmp_path / "results.jsonl"
     model = str(model_dirs[family])
     code, stdout, err = cli(
-        monkeypatch, capsys, "bench", "run", scenes_dir, "--model", model, "--conditions", ALL,
-        "--out", out, *MODEL_OPTS,
+        monkeypatch,
+        capsys,
+        "bench",
+        "run",
+        scenes_dir,
+        "--model",
+        model,
+        "--conditions",
+        ALL,
+        "--out",
+        out,
+        *MODEL_OPTS,
     )
     assert code == 0, err
     assert "wrote 18 rows" in stdout
@@ -248,8 +259,19 @@ def test_model_free_conditions_need_no_model(
     for name, seed in (("a", "0"), ("b", "0"), ("c", "7")):
         out = tmp_path / f"{name}.jsonl"
         code, _, err = cli(
-            monkeypatch, capsys, "bench", "run", scenes_dir, "--conditions", "random,energy",
-            "--queries", "all", "--seed", seed, "--out", out,
+            monkeypatch,
+            capsys,
+            "bench",
+            "run",
+            scenes_dir,
+            "--conditions",
+            "random,energy",
+            "--queries",
+            "all",
+            "--seed",
+            seed,
+            "--out",
+            out,
         )
         assert code == 0, err
         runs[name] = read_rows(out)
@@ -418,8 +440,17 @@ def test_query_not_in_scene(
 ) -> None:
     out = tmp_path / "r.jsonl"
     code, _, err = cli(
-        monkeypatch, capsys, "bench", "run", scenes_dir, "--conditions", "random", "--query", "a dog barking",
-        "--out", out,
+        monkeypatch,
+        capsys,
+        "bench",
+        "run",
+        scenes_dir,
+        "--conditions",
+        "random",
+        "--query",
+        "a dog barking",
+        "--out",
+        out,
     )
     assert_one_error_line(code, err, "scene_0000", "'a dog barking'")
     assert not out.exists()
@@ -427,8 +458,19 @@ def test_query_not_in_scene(
     scene = load_manifest(scenes_dir)[0]
     label = scene.events[1].label
     code, _, err = cli(
-        monkeypatch, capsys, "bench", "run", scenes_dir, "--conditions", "random", "--query", label,
-        "--limit", "1", "--out", out,
+        monkeypatch,
+        capsys,
+        "bench",
+        "run",
+        scenes_dir,
+        "--conditions",
+        "random",
+        "--query",
+        label,
+        "--limit",
+        "1",
+        "--out",
+        out,
     )
     assert code == 0, err
     assert [r["label"] for r in read_rows(out)] == [label]
@@ -480,15 +522,33 @@ def test_sweep_picks_on_dev_and_runs_on_test_only(
 ) -> None:
     out = tmp_path / "sweep"
     args = (
-        "bench", "sweep", scenes_dir, "--model", model_dirs["audioflamingo3"], "--layers-grid", "1;2;1,2",
-        "--alphas", "2,8", "--dev-fraction", "0.5", "--conditions", "steered,random", "--out", out,
+        "bench",
+        "sweep",
+        scenes_dir,
+        "--model",
+        model_dirs["audioflamingo3"],
+        "--layers-grid",
+        "1;2;1,2",
+        "--alphas",
+        "2,8",
+        "--dev-fraction",
+        "0.5",
+        "--conditions",
+        "steered,random",
+        "--out",
+        out,
         *MODEL_OPTS,
     )
     code, stdout, err = cli(monkeypatch, capsys, *args)
     assert code == 0, err
     grid = read_rows(out / "sweep.jsonl")
     assert [(g["layers"], g["alpha"]) for g in grid] == [
-        ([1], 2.0), ([1], 8.0), ([2], 2.0), ([2], 8.0), ([1, 2], 2.0), ([1, 2], 8.0)
+        ([1], 2.0),
+        ([1], 8.0),
+        ([2], 2.0),
+        ([2], 8.0),
+        ([1, 2], 2.0),
+        ([1, 2], 8.0),
     ]
     scenes = load_manifest(scenes_dir)
     dev, test = split_dev_test(scenes, 0.5)
@@ -509,3 +569,18 @@ def test_sweep_picks_on_dev_and_runs_on_test_only(
     code, _, err = cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert ((out / "sweep.jsonl").read_bytes(), (out / "results.jsonl").read_bytes()) == before
+
+
+def test_saved_profiles_are_the_readout_inputs(scenes_dir: Path, tiny_adapters: dict[str, Adapter]) -> None:
+    adapter = tiny_adapters["qwen2-audio"]
+    scene = load_manifest(scenes_dir / "manifest.jsonl")[0]
+    plain = run_unit(adapter, scene, scenes_dir, ["steered", "prompted"], bench_config(alpha=8.0))
+    rows = run_unit(
+        adapter, scene, scenes_dir, ["steered", "prompted"], bench_config(alpha=8.0, save_profiles=True)
+    )
+    for row, ref in zip(rows, plain, strict=True):
+        prof = row.pop("profile")
+        assert "profile" not in ref
+        assert len(prof["time_s"]) == len(prof["delta"]) == 250
+        np.testing.assert_allclose(np.array(prof["steered"]) - prof["base"], prof["delta"], atol=1e-6)
+        assert row["peak_s"] == ref["peak_s"]

@@ -83,6 +83,8 @@ class BenchConfig:
     direct_prompt: str = DIRECT_PROMPT
     prompted_template: str = PROMPTED_TEMPLATE
     max_new_tokens: int = 24
+    #: Also store each row's profiles (time_s, base, steered, delta): larger files, Δ curves in reports.
+    save_profiles: bool = False
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
         """A copy whose localize config has its layers filled in for ``adapter`` (unchanged without one)."""
@@ -102,11 +104,14 @@ def bench_config(
     queries: str = "target",
     query: str | None = None,
     seed: int = 0,
+    save_profiles: bool = False,
 ) -> BenchConfig:
     """A BenchConfig from command-line options, with ``queries`` checked."""
     if queries not in QUERY_MODES:
         raise WTLError(f"unknown --queries {queries!r}; choose target or all")
-    return BenchConfig(LocalizeConfig(layers=layers, alpha=alpha), queries, query, seed)
+    return BenchConfig(
+        LocalizeConfig(layers=layers, alpha=alpha), queries, query, seed, save_profiles=save_profiles
+    )
 
 
 def parse_conditions(text: str | Sequence[str]) -> list[str]:
@@ -431,7 +436,15 @@ def _run_condition(
     else:
         raise WTLError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
     readout = profile_readout(adapter, profile, loc)
-    return {**_prediction_fields(readout), **attention_stats(profile, gt, adapter.token_s)}
+    fields = {**_prediction_fields(readout), **attention_stats(profile, gt, adapter.token_s)}
+    if config.save_profiles:
+        fields["profile"] = {
+            "time_s": np.round(profile.time_s, 6).tolist(),
+            "base": profile.base.astype(np.float32).tolist(),
+            "steered": profile.steered.astype(np.float32).tolist(),
+            "delta": profile.delta.astype(np.float32).tolist(),
+        }
+    return fields
 
 
 def _shared_profiles(

@@ -332,12 +332,15 @@ def bench_run(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    save_profiles: Annotated[
+        bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').")
+    ] = False,
 ) -> None:
     """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition)."""
     from .bench import bench_config, load_scenes, needs_model, parse_conditions, run_bench
 
     names = parse_conditions(conditions)
-    config = bench_config(parse_layers(layers), alpha, queries, query, seed)
+    config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     adapter = None
     if needs_model(names):
@@ -400,7 +403,15 @@ def bench_sweep(
     try:
         layer_sets = [g for g in grid if g]
         report = sweep(
-            adapter, scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out,
+            adapter,
+            scene_list,
+            manifest_dir,
+            layer_sets,
+            alpha_list,
+            dev_fraction,
+            names,
+            config,
+            out,
             progress=progress,
         )
     except ValueError as exc:
