@@ -28,7 +28,7 @@ import torch
 import transformers
 
 from wheretolisten.localize import LocalizeConfig, localize, localize_many
-from wheretolisten.models import wrap
+from wheretolisten.models import FAMILIES, wrap
 from wheretolisten.models.tiny import build_processor, build_tiny_model, tiny_config
 
 FULL_SIZE = {
@@ -76,7 +76,7 @@ def build(family: str, size: str, device: torch.device, dtype: torch.dtype) -> A
     )
     config.text_config.num_key_value_heads = spec["kv_heads"]
     config.audio_config.encoder_ffn_dim = 5120
-    cls = type(build_tiny_model(family)[0])
+    cls = FAMILIES[family].model_class
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
