@@ -63,3 +63,16 @@ def test_prefix_touching_positions_are_refused_by_the_session(adapter: Adapter) 
     session = ClipSession(adapter, noise(2.0))
     with pytest.raises(ValueError, match="shared prefix"):
         session.run(["Describe the audio."], read_layers=[1], read_positions="all")
+
+
+def test_chunked_suffix_passes_give_the_same_rows(adapter: Adapter) -> None:
+    clip = noise(3.0)
+    prompts = ["Describe the audio.", "Listen for the dog barking.", "What?", "Listen for a siren."]
+    whole = ClipSession(adapter, clip)
+    chunked = ClipSession(adapter, clip, cache_budget_bytes=1)  # one row per pass
+    assert chunked.rows_per_pass == 1 and whole.rows_per_pass >= len(prompts)
+    a = whole.run(prompts, read_layers=[1], probe_layers=[2, 3])
+    b = chunked.run(prompts, read_layers=[1], probe_layers=[2, 3])
+    torch.testing.assert_close(a.residual[1], b.residual[1], atol=1e-5, rtol=1e-4)
+    for layer in (2, 3):
+        torch.testing.assert_close(a.attention[layer], b.attention[layer], atol=1e-6, rtol=1e-4)

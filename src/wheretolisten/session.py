@@ -42,11 +42,22 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-class ClipSession:
-    """The shared audio prefix of one clip, computed once; run prompt suffixes against it."""
+#: Default memory for the per-row copies of the prefix's keys and values in one suffix pass.
+DEFAULT_CACHE_BUDGET_BYTES = 4 * 2**30
 
-    def __init__(self, adapter: Adapter, clip: np.ndarray) -> None:
+
+class ClipSession:
+    """The shared audio prefix of one clip, computed once; run prompt suffixes against it.
+
+    Each suffix pass needs the prefix's keys and values once per row; rows are processed in chunks so
+    that those copies stay within ``cache_budget_bytes`` (a 10-min AF3 clip's prefix is ~0.9 GB in bf16).
+    """
+
+    def __init__(
+        self, adapter: Adapter, clip: np.ndarray, cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES
+    ) -> None:
         self.adapter = adapter
+        self.cache_budget_bytes = cache_budget_bytes
         first = adapter.encode([clip], ["A"])
         ids = first["input_ids"][0]
         self.n_audio = int(adapter.audio_mask(first["input_ids"])[0].sum())
@@ -68,6 +79,9 @@ class ClipSession:
         if cache is None:
             raise RuntimeError("the model returned no KV cache for the audio prefix")
         self._layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self.prefix_bytes = sum(
+            k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers
+        )
         self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
         self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
 
@@ -86,7 +100,11 @@ class ClipSession:
             cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), idx)
         return cache
 
-    @torch.no_grad()
+    @property
+    def rows_per_pass(self) -> int:
+        """How many suffix rows one pass runs, given the cache budget (at least one)."""
+        return max(1, self.cache_budget_bytes // max(1, self.prefix_bytes))
+
     def run(
         self,
         prompts: Sequence[str],
@@ -98,10 +116,46 @@ class ClipSession:
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
     ) -> SuffixRun:
-        """Run the suffixes of ``prompts`` as one right-padded batch on top of the cached prefix.
+        """Run the suffixes of ``prompts`` on top of the cached prefix, in right-padded batches.
 
         ``vectors[i]`` (if given) is added with strength ``alpha`` to row i at ``steer_positions``.
+        Results are the same whatever the chunking (each row only attends to the prefix and itself).
         """
+        step = self.rows_per_pass
+        parts = []
+        for start in range(0, len(prompts), step):
+            chunk_vectors = None if vectors is None else vectors[start : start + step]
+            parts.append(
+                self._run_batch(
+                    prompts[start : start + step],
+                    read_layers,
+                    read_positions,
+                    probe_layers,
+                    chunk_vectors,
+                    alpha,
+                    steer_positions,
+                    steer_layers,
+                )
+            )
+        if len(parts) == 1:
+            return parts[0]
+        residual = {layer: torch.cat([p.residual[layer] for p in parts]) for layer in parts[0].residual}
+        attention = {layer: torch.cat([p.attention[layer] for p in parts]) for layer in parts[0].attention}
+        return SuffixRun(residual, attention)
+
+    @torch.no_grad()
+    def _run_batch(
+        self,
+        prompts: Sequence[str],
+        read_layers: Sequence[int] = (),
+        read_positions: str | Positions = Positions.LAST,
+        probe_layers: Sequence[int] = (),
+        vectors: Sequence[SteeringVector | None] | None = None,
+        alpha: float = 0.0,
+        steer_positions: str | Positions = Positions.LAST,
+        steer_layers: Sequence[int] | None = None,
+    ) -> SuffixRun:
+        """One right-padded batch of suffixes on top of the cached prefix."""
         adapter = self.adapter
         read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
         for spec in (read_spec, steer_spec):
