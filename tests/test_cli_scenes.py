@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_localize import run_cli
+
+
+def test_scenes_make_writes_manifest_tsv_and_wavs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scenes"
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "3", "--seed", "4"
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(len(r["events"]) == 3 for r in rows)
+    assert all((out / r["path"]).exists() for r in rows)
+    tsv = (out / "events.tsv").read_text().splitlines()
+    assert tsv[0] == "filename\tonset\toffset\tevent_label" and len(tsv) == 1 + 9
+
+
+@pytest.mark.parametrize(
+    ("bank", "message"),
+    [("empty", "no label sub-folders"), ("esc50", "esc50.csv"), ("missing", "nowhere")],
+)
+def test_scenes_make_bad_banks(
+    tmp_path: Path,
+    bank: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "bank"
+    if bank == "empty":
+        root.mkdir()
+        spec = str(root)
+    elif bank == "esc50":
+        (root / "audio").mkdir(parents=True)
+        (root / "meta").mkdir()
+        spec = f"esc50:{root}"
+    else:
+        spec = str(tmp_path / "nowhere")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "scenes", "make", "--out", tmp_path / "o", "--n", "2", "--bank", spec
+    )
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("wheretolisten: error:"), err
+    assert message in lines[0]
+    assert not (tmp_path / "o" / "manifest.jsonl").exists()
