@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from test_localize import run_cli
 
 
@@ -11,7 +12,7 @@ def test_scenes_make_writes_manifest_tsv_and_wavs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "scenes"
-    code, stdout, err = run_cli(
+    code, _, err = run_cli(
         monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "3", "--seed", "4"
     )
     assert code == 0, err
