@@ -222,3 +222,68 @@ def test_cli_make_tiny_model_and_help(
     assert code != 0 and "unknown family" in err
     code, out, _ = run_cli(monkeypatch, capsys, "localize", "--help")
     assert code == 0 and "--query" in out and "--alpha" in out
+
+
+def test_checkpoint_recommended_settings_are_defaults_and_options_override_them(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shutil
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(tiny_dirs["audioflamingo3"], model_dir)
+    (model_dir / "wheretolisten.json").write_text(json.dumps({"localize": {"layers": [2], "alpha": 6.0}}))
+    wav = tmp_path / "a.wav"
+    sf.write(wav, noise(2.0), 16000)
+    out = tmp_path / "r.json"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "x", "--model", model_dir, "--json", out
+    )
+    assert code == 0, err
+    cfg = json.loads(out.read_text())["config"]
+    assert cfg["layers"] == [2] and cfg["alpha"] == 6.0 and cfg["probe_layers"] == [3]
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "localize",
+        wav,
+        "-q",
+        "x",
+        "--model",
+        model_dir,
+        "--json",
+        out,
+        "--alpha",
+        "1",
+        "--layers",
+        "1",
+    )
+    cfg = json.loads(out.read_text())["config"]
+    assert cfg["layers"] == [1] and cfg["alpha"] == 1.0 and cfg["probe_layers"] == [2, 3]
+    (model_dir / "wheretolisten.json").write_text("{not json")
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", "--model", model_dir)
+    assert code != 0 and "wheretolisten.json" in err
+
+
+def test_demo_prints_a_table(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "demo",
+        "--model",
+        tiny_dirs["qwen2-audio"],
+        "--alpha",
+        "8",
+        "--out-dir",
+        tmp_path / "d",
+    )
+    assert code == 0, err
+    assert "ground truth" in out and "events localized" in out
+    assert len(list((tmp_path / "d").glob("demo_*.png"))) == 3

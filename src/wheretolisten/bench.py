@@ -100,7 +100,7 @@ class BenchConfig:
 
 def bench_config(
     layers: list[int] | None = None,
-    alpha: float = 4.0,
+    alpha: float | None = None,
     queries: str = "target",
     query: str | None = None,
     seed: int = 0,
@@ -109,9 +109,8 @@ def bench_config(
     """A BenchConfig from command-line options, with ``queries`` checked."""
     if queries not in QUERY_MODES:
         raise WTLError(f"unknown --queries {queries!r}; choose target or all")
-    return BenchConfig(
-        LocalizeConfig(layers=layers, alpha=alpha), queries, query, seed, save_profiles=save_profiles
-    )
+    loc = LocalizeConfig(layers=layers) if alpha is None else LocalizeConfig(layers=layers, alpha=alpha)
+    return BenchConfig(loc, queries, query, seed, save_profiles=save_profiles)
 
 
 def parse_conditions(text: str | Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,7 +97,9 @@ def localize(
     query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
     model: ModelOpt = None,
     layers: LayersOpt = None,
-    alpha: Annotated[float, typer.Option(help="Steering strength α (0 leaves the model unsteered).")] = 4.0,
+    alpha: Annotated[
+        float | None, typer.Option(help="Steering strength α (0: unsteered; default 4 or the model's own).")
+    ] = None,
     probe: Annotated[str, typer.Option(help="fast (SDPA + needed rows) or eager (reference).")] = "fast",
     positions: Annotated[
         str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")
@@ -117,8 +120,8 @@ def localize(
     gt_manifest: GTManifestOpt = None,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval."""
-    from .localize import LocalizeConfig
     from .localize import localize as run_localize
+    from .localize import recommended_config
     from .models import load_model
 
     if probe not in ("fast", "eager"):
@@ -127,15 +130,16 @@ def localize(
         raise WTLError(f"unknown interval method {interval!r}; choose threshold or window")
     gt = _plot_gt(plot, audio, gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
-    config = LocalizeConfig(
-        layers=parse_layers(layers),
-        alpha=alpha,
-        probe=probe,  # type: ignore[arg-type]
-        positions=positions,
-        interval=interval,  # type: ignore[arg-type]
-        window_s=window_s,
-    )
     try:
+        config = recommended_config(
+            adapter,
+            layers=parse_layers(layers),
+            alpha=alpha,
+            probe=probe,
+            positions=positions,
+            interval=interval,
+            window_s=window_s,
+        )
         result = run_localize(adapter, audio, query, config)
     except ValueError as exc:  # bad option values surface as ValueError from the library
         raise WTLError(str(exc)) from None
@@ -175,14 +179,16 @@ def plot_layers(
     out: Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")],
     model: ModelOpt = None,
     layers: LayersOpt = None,
-    alpha: Annotated[float, typer.Option(help="Steering strength α.")] = 4.0,
+    alpha: Annotated[
+        float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")
+    ] = None,
     probe: Annotated[str, typer.Option(help="fast (SDPA + needed rows) or eager (reference).")] = "fast",
     gt_manifest: GTManifestOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
-    from .localize import LocalizeConfig
+    from .localize import recommended_config
     from .models import load_model
     from .plots import layer_delta, layer_delta_title, plot_layer_delta
 
@@ -190,14 +196,14 @@ def plot_layers(
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     gt = _plot_gt(out, audio, gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
-    config = LocalizeConfig(layers=parse_layers(layers), alpha=alpha, probe=probe)  # type: ignore[arg-type]
+    config = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha, probe=probe)
     try:
         config = config.resolved(adapter)
         data = layer_delta(adapter, audio, query, config)
     except ValueError as exc:
         raise WTLError(str(exc)) from None
     steer = config.layers or []
-    title = layer_delta_title(adapter.name, query, steer, alpha)
+    title = layer_delta_title(adapter.name, query, steer, config.alpha)
     plot_layer_delta(data, out, steer, title, gt, query)
     typer.echo(f"wrote {out} ({len(data.layers)} layers × {data.matrix.shape[1]} audio tokens)")
 
@@ -228,6 +234,79 @@ def report_html(
         raise WTLError("--gallery must be at least 0")
     path = write_report(results, out, scenes, sweep, gallery, seed, condition, progress=progress)
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def demo(
+    model: ModelOpt = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the synthesized scene (held out from the organism's training).")
+    ] = 0,
+    alpha: Annotated[
+        float | None, typer.Option(help="Steering strength α (default: the model's tuned value).")
+    ] = None,
+    layers: LayersOpt = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Save one figure per event here (default: no figures).")
+    ] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from .localize import localize_many, recommended_config
+    from .metrics import hit
+    from .models import load_model
+    from .scenes import ProceduralBank, make_scene, scene_seed
+
+    if out_dir is not None:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+    adapter = load_model(model, device=device, dtype=dtype)
+    config = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha)
+    rate = adapter.sample_rate
+    duration = min(10.0, adapter.max_audio_limit_s)
+    scene_rng = np.random.default_rng(scene_seed(seed, 0))
+    scene, audio = make_scene(
+        ProceduralBank(), scene_rng, f"demo-{seed}", 3, duration, rate, target=0, seed=seed
+    )
+    results = localize_many(adapter, audio, [e.query for e in scene.events], config, rate).results
+    table = Table(
+        title=f"where does {adapter.name.split('/')[-1]} listen? (scene seed {seed}, α = {config.alpha:g})"
+    )
+    for col in ("event", "query", "ground truth (s)", "peak (s)", "interval (s)", "hit"):
+        table.add_column(col)
+    hits = 0
+    for event, result in zip(scene.events, results, strict=True):
+        ok = hit(result.peak_s, (event.onset_s, event.offset_s))
+        hits += ok
+        peak = "—" if result.peak_s is None else f"{result.peak_s:.2f}"
+        span = "—" if result.interval_s is None else f"{result.interval_s[0]:.2f}–{result.interval_s[1]:.2f}"
+        table.add_row(
+            f"{event.position}: {event.label}",
+            event.query,
+            f"{event.onset_s:.2f}–{event.offset_s:.2f}",
+            peak,
+            span,
+            "yes" if ok else "no",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"{hits}/3 events localized (a uniformly random peak would hit about 18 % of the time)")
+    if out_dir is not None:
+        from .plots import plot_localization
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        gt = [(e.label, e.onset_s, e.offset_s) for e in scene.events]
+        for i, (event, result) in enumerate(zip(scene.events, results, strict=True)):
+            path = out_dir / f"demo_{i}_{event.label}.png"
+            spans = [g if g[0] == event.label else (f"({g[0]})", g[1], g[2]) for g in gt]
+            plot_localization(result, audio, rate, path, spans)
+            console.print(f"wrote {path}")
 
 
 @app.command("make-tiny-model")
@@ -312,7 +391,7 @@ QueryOpt = Annotated[
     str | None,
     typer.Option("--query", "-q", help="Ask this query (an event's query text or label) in every scene."),
 ]
-AlphaOpt = Annotated[float, typer.Option(help="Steering strength α.")]
+AlphaOpt = Annotated[float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
 
@@ -327,7 +406,7 @@ def bench_run(
     query: QueryOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N scenes of the manifest.")] = None,
     layers: LayersOpt = None,
-    alpha: AlphaOpt = 4.0,
+    alpha: AlphaOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
@@ -338,6 +417,7 @@ def bench_run(
 ) -> None:
     """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition)."""
     from .bench import bench_config, load_scenes, needs_model, parse_conditions, run_bench
+    from .localize import recommended_config
 
     names = parse_conditions(conditions)
     config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles)
@@ -347,6 +427,8 @@ def bench_run(
         from .models import load_model
 
         adapter = load_model(model, device=device, dtype=dtype)
+        loc = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha)
+        config = replace(config, localize=loc)
     try:
         report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
     except ValueError as exc:  # bad option values surface as ValueError from the library
@@ -395,7 +477,7 @@ def bench_sweep(
         alpha_list = [float(a) for a in alphas.split(",") if a.strip()]
     except ValueError:
         raise WTLError(f"cannot parse --alphas {alphas!r}; use e.g. '2,4,8'") from None
-    config = bench_config(None, 4.0, queries, query, seed)
+    config = bench_config(None, None, queries, query, seed)
     scene_list, manifest_dir = load_scenes(scenes, config)
     from .models import load_model
 

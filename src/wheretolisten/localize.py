@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,19 @@ def default_layers(num_layers: int) -> list[int]:
     """Steer a band in the lower middle of the decoder (about layers n/3 to n/2)."""
     start = num_layers // 3
     return list(range(start, max(start + 1, num_layers // 2)))
+
+
+def recommended_config(adapter: Adapter, **overrides: Any) -> LocalizeConfig:
+    """Defaults, then what the checkpoint recommends (``wheretolisten.json``), then non-None ``overrides``."""
+    fields = {f.name for f in dataclass_fields(LocalizeConfig)}
+    recommended = {k: v for k, v in adapter.recommended.get("localize", {}).items() if k in fields}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(given) - fields
+    if unknown:
+        raise ValueError(f"unknown localize settings: {', '.join(sorted(unknown))}")
+    if "layers" in given and "probe_layers" not in given:
+        recommended.pop("probe_layers", None)  # new steering layers: probe downstream of them
+    return LocalizeConfig(**{**recommended, **given})
 
 
 def default_probe_layers(num_layers: int, steer_layers: list[int]) -> list[int]:

@@ -44,6 +44,9 @@ class Adapter(ABC):
         self.model = model
         self.processor = processor
         self.name = name
+        #: Settings the checkpoint recommends (``wheretolisten.json`` beside its weights), e.g. tuned
+        #: steering layers and α under the key ``localize``; empty for ordinary checkpoints.
+        self.recommended: dict[str, Any] = {}
 
     # ---- modules -------------------------------------------------------------------------------
     #: Attribute path from the model to its decoder-only language model (``layers`` below it).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -106,7 +107,27 @@ def load_model(
         hf_logging.set_verbosity(verbosity)
     model.to(dev)
     logging.getLogger(__name__).debug("loaded %s (%s) on %s as %s", name, cls.family, dev, torch_dtype)
-    return wrap(model, processor, name)
+    adapter = wrap(model, processor, name)
+    adapter.recommended = read_recommended(Path(name)) if local else {}
+    return adapter
+
+
+#: Optional file beside a checkpoint with the settings wheretolisten should default to for it.
+RECOMMENDED_FILE = "wheretolisten.json"
+
+
+def read_recommended(path: Path) -> dict[str, Any]:
+    """The checkpoint's ``wheretolisten.json`` (e.g. {"localize": {"layers": [2], "alpha": 8}}), or {}."""
+    file = path / RECOMMENDED_FILE
+    if not file.is_file():
+        return {}
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{file}: expected a JSON object")
+    return data
 
 
 def _first_line(exc: BaseException) -> str:
