@@ -298,7 +298,8 @@ def demo(
     console.print(table)
     chance = np.mean([(e.offset_s - e.onset_s) / scene.duration_s for e in scene.events])
     console.print(
-        f"{hits}/3 events localized (a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
+        f"{hits}/3 events localized "
+        f"(a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
     )
     if out_dir is not None:
         from .plots import plot_localization
