@@ -113,3 +113,13 @@ def test_describe_names_the_sounds_in_order(organism: Adapter) -> None:
         present = [e.query for e in scene.events]
         assert named and named <= set(present), text  # names present sounds, and only those
         assert text.strip() == "I hear " + ", then ".join(present) + ".", text  # all of them, in order
+
+
+def test_default_model_carries_its_dev_chosen_settings() -> None:
+    # The CLI defaults (localize, demo, bench without --model) come from the shipped wheretolisten.json.
+    from wheretolisten.localize import recommended_config as from_adapter
+
+    adapter = load_model(None, device="cpu")
+    cfg = from_adapter(adapter)
+    assert cfg == recommended_config()
+    assert from_adapter(adapter, alpha=7.0).alpha == 7.0
