@@ -584,3 +584,10 @@ def test_saved_profiles_are_the_readout_inputs(scenes_dir: Path, tiny_adapters: 
         assert len(prof["time_s"]) == len(prof["delta"]) == 250
         np.testing.assert_allclose(np.array(prof["steered"]) - prof["base"], prof["delta"], atol=1e-6)
         assert row["peak_s"] == ref["peak_s"]
+
+
+def test_direct_prompt_option() -> None:
+    assert bench_config(direct_prompt="When is {query}?").direct_prompt == "When is {query}?"
+    assert "{query}" in bench_config().direct_prompt
+    with pytest.raises(WTLError, match="must contain"):
+        bench_config(direct_prompt="When?")

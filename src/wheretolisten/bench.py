@@ -105,12 +105,17 @@ def bench_config(
     query: str | None = None,
     seed: int = 0,
     save_profiles: bool = False,
+    direct_prompt: str | None = None,
 ) -> BenchConfig:
     """A BenchConfig from command-line options, with ``queries`` checked."""
     if queries not in QUERY_MODES:
         raise WTLError(f"unknown --queries {queries!r}; choose target or all")
     loc = LocalizeConfig(layers=layers) if alpha is None else LocalizeConfig(layers=layers, alpha=alpha)
-    return BenchConfig(loc, queries, query, seed, save_profiles=save_profiles)
+    if direct_prompt is not None and "{query}" not in direct_prompt:
+        raise WTLError(f"--direct-prompt must contain {{query}}, got {direct_prompt!r}")
+    return BenchConfig(
+        loc, queries, query, seed, direct_prompt=direct_prompt or DIRECT_PROMPT, save_profiles=save_profiles
+    )
 
 
 def parse_conditions(text: str | Sequence[str]) -> list[str]:

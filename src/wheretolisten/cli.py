@@ -418,13 +418,20 @@ def bench_run(
     save_profiles: Annotated[
         bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').")
     ] = False,
+    direct_prompt: Annotated[
+        str | None,
+        typer.Option(
+            help="Question of the direct condition, with {query} (default: 'When does {query} start "
+            "and end? Answer in seconds.')."
+        ),
+    ] = None,
 ) -> None:
     """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition)."""
     from .bench import bench_config, load_scenes, needs_model, parse_conditions, run_bench
     from .localize import recommended_config
 
     names = parse_conditions(conditions)
-    config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles)
+    config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles, direct_prompt)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     adapter = None
     if needs_model(names):
