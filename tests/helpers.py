@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
+
+from wheretolisten import cli
 
 SR = 16000
 
@@ -12,3 +18,17 @@ def noise(seconds: float, seed: int = 0, amplitude: float = 0.1) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal(int(round(seconds * SR))) * amplitude).astype(
         np.float32
     )
+
+
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str | Path
+) -> tuple[int, str, str]:
+    """Run ``wheretolisten ARGS`` in-process through ``main``; return (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["wheretolisten", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    out, err = capsys.readouterr()
+    return code, out, err

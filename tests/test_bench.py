@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import run_cli as cli
 from wheretolisten.bench import (
     CONDITIONS,
     BenchConfig,
@@ -27,7 +27,6 @@ from wheretolisten.bench import (
     run_unit,
     split_dev_test,
 )
-from wheretolisten.cli import main
 from wheretolisten.errors import DataError, WTLError
 from wheretolisten.localize import LocalizeConfig, prepare_audio
 from wheretolisten.models import Adapter, wrap
@@ -69,20 +68,6 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def tiny_adapters() -> dict[str, Adapter]:
     return {family: wrap(*build_tiny_model(family, seed=0), name=f"tiny-{family}") for family in FAMILIES}
-
-
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str | Path
-) -> tuple[int, str, str]:
-    """Run ``wheretolisten ARGS`` through ``main`` and return (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["wheretolisten", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

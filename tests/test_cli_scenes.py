@@ -5,16 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from test_localize import run_cli
+from helpers import run_cli
 
 
 def test_scenes_make_writes_manifest_tsv_and_wavs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "scenes"
-    code, _, err = run_cli(
-        monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "3", "--seed", "4"
-    )
+    code, _, err = run_cli(monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "3", "--seed", "4")
     assert code == 0, err
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and all(len(r["events"]) == 3 for r in rows)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import SR, noise
-from test_localize import run_cli
+from helpers import SR, noise, run_cli
 from wheretolisten import plots
 from wheretolisten.errors import DataError, WTLError
 from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize

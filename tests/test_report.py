@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from test_localize import run_cli
+from helpers import run_cli
 from test_plots import png_size
 from wheretolisten import report
 from wheretolisten.errors import DataError
