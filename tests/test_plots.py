@@ -242,3 +242,49 @@ assert matplotlib.rcParams.copy() == before
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_figures_and_report_on_the_shipped_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No --model: the organism. The demo draws one localization figure per event.
+    code, stdout, err = run_cli(monkeypatch, capsys, "demo", "--out-dir", tmp_path / "figs")
+    assert code == 0, err
+    assert "events localized" in stdout
+    pngs = sorted((tmp_path / "figs").glob("demo_*.png"))
+    assert len(pngs) == 3
+    for png in pngs:
+        width, height = png_size(png.read_bytes())
+        assert width >= 800 and height >= 600
+    scenes = tmp_path / "scenes"
+    assert run_cli(monkeypatch, capsys, "scenes", "make", "--out", scenes, "--n", "3")[0] == 0
+    results = tmp_path / "results.jsonl"
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "bench",
+        "run",
+        scenes,
+        "--conditions",
+        "steered,random",
+        "--save-profiles",
+        "--out",
+        results,
+        "--no-progress",
+    )
+    assert code == 0, err
+    html = tmp_path / "report.html"
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "report",
+        results,
+        "--scenes",
+        scenes / "manifest.jsonl",
+        "--out",
+        html,
+        "--no-progress",
+    )
+    assert code == 0, err
+    text = html.read_text()
+    assert "steered" in text and "data:image/png;base64," in text and 'src="http' not in text
