@@ -42,12 +42,12 @@ from .localize import (
     Profile,
     localize_many,
     prepare_audio,
+    prompted_profiles,
     steered_profiles,
     uses_shared_prefix,
 )
 from .metrics import attention_share, format_table, profile_entropy
-from .probe import temporal_attention
-from .readout import Readout, aggregate, read_out
+from .readout import Readout, read_out
 from .scenes import MANIFEST_NAME, Event, Scene, load_manifest
 from .steering import audio_vector, instruction_vector
 
@@ -293,25 +293,6 @@ def erase_event(
     hi = min(out.size, int(math.ceil(event.offset_s * sample_rate)))
     out[lo:hi] = (rng.standard_normal(hi - lo) * rms).astype(np.float32)
     return out
-
-
-@torch.no_grad()
-def prompted_profiles(
-    adapter: Adapter, clip: np.ndarray, query: str, config: LocalizeConfig, template: str = PROMPTED_TEMPLATE
-) -> Profile:
-    """Attention under the neutral prompt (``base``) and the instructed prompt (``steered``), no steering.
-
-    One batch of two rows of different lengths: positions are resolved per row by the probe and the
-    audio columns come back per row, so padding never enters the profiles.
-    """
-    assert config.probe_layers is not None
-    batch = adapter.encode([clip, clip], [config.prompt, template.format(query=query)])
-    attn = temporal_attention(adapter, batch, config.probe_layers, method=config.probe)
-    neutral = aggregate(attn.per_row[0], config.normalize)
-    instructed = aggregate(attn.per_row[1], config.normalize)
-    if neutral.size != instructed.size:
-        raise RuntimeError(f"the two prompts saw {neutral.size} and {instructed.size} audio tokens")
-    return Profile(adapter.time_axis(neutral.size), neutral, instructed)
 
 
 @torch.no_grad()

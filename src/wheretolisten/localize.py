@@ -250,10 +250,11 @@ def localize_many(
     clip, info = prepare_audio(adapter, audio, sample_rate)
     if not uses_shared_prefix(cfg):
         results = [localize(adapter, clip, q, cfg, adapter.sample_rate) for q in queries]
-        prompted = [_prompted_full(adapter, clip, q, cfg) for q in queries]
+        pairs = [prompted_profiles(adapter, clip, q, cfg, cfg.instructed_templates[0]) for q in queries]
         for r in results:
             r.audio = info
-        return ClipProfiles(results, prompted, results[0].profile.base if results else np.zeros(0))
+        base = pairs[0].base if pairs else np.zeros(0)
+        return ClipProfiles(results, [p.steered for p in pairs], base)
 
     session = ClipSession(adapter, clip)
     neutral = list(cfg.neutral_templates)
@@ -307,8 +308,24 @@ def _stack(attention: dict[int, torch.Tensor], layers: list[int], row: int) -> t
     return torch.stack([attention[layer][row] for layer in layers])[:, :, None, :]
 
 
-def _prompted_full(adapter: Adapter, clip: np.ndarray, query: str, cfg: LocalizeConfig) -> np.ndarray:
-    prompt = cfg.instructed_templates[0].format(query=query)
-    batch = adapter.encode([clip], [prompt])
-    attn = temporal_attention(adapter, batch, cfg.probe_layers, method=cfg.probe)
-    return aggregate(attn.per_row[0], cfg.normalize)
+@torch.no_grad()
+def prompted_profiles(
+    adapter: Adapter,
+    clip: np.ndarray,
+    query: str,
+    config: LocalizeConfig,
+    template: str = INSTRUCTED_TEMPLATES[0],
+) -> Profile:
+    """Attention under the neutral prompt (``base``) and the instructed prompt (``steered``), no steering.
+
+    One batch of two rows of different lengths: positions are resolved per row by the probe and the
+    audio columns come back per row, so padding never enters the profiles.
+    """
+    assert config.probe_layers is not None
+    batch = adapter.encode([clip, clip], [config.prompt, template.format(query=query)])
+    attn = temporal_attention(adapter, batch, config.probe_layers, method=config.probe)
+    neutral = aggregate(attn.per_row[0], config.normalize)
+    instructed = aggregate(attn.per_row[1], config.normalize)
+    if neutral.size != instructed.size:
+        raise RuntimeError(f"the two prompts saw {neutral.size} and {instructed.size} audio tokens")
+    return Profile(adapter.time_axis(neutral.size), neutral, instructed)

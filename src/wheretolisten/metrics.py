@@ -577,8 +577,8 @@ def _is_p_value(key: str) -> bool:
     return key.endswith("_p") or key == "p_value"
 
 
-def _fmt_number(value: Any, key: str) -> str:
-    """A cell: ints as is, floats with 2 decimals (p-values with 3, or "<0.001"), NaN/None as empty."""
+def format_number(value: Any, digits: int = 2) -> str:
+    """A table cell: ints as is, floats with ``digits`` decimals, None/NaN as empty, anything else as text."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -587,12 +587,22 @@ def _fmt_number(value: Any, key: str) -> str:
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if math.isnan(v):
-            return ""
-        if _is_p_value(key):
-            return "<0.001" if v < 0.001 else f"{v:.3f}"
-        return f"{v:.2f}"
+        return "" if math.isnan(v) else f"{v:.{digits}f}"
     return str(value)
+
+
+def format_p(value: Any) -> str:
+    """A p-value: three decimals, or "<0.001"; None/NaN as empty."""
+    if value is None or math.isnan(float(value)):
+        return ""
+    return "<0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def _fmt_number(value: Any, key: str) -> str:
+    """A cell: ints as is, floats with 2 decimals (p-values with 3, or "<0.001"), NaN/None as empty."""
+    if _is_p_value(key) and isinstance(value, (float, np.floating)):
+        return format_p(value)
+    return format_number(value)
 
 
 def _ci_pair(value: Any) -> tuple[float, float] | None:

@@ -52,10 +52,7 @@ def position_mask(
         return valid & ~audio
     mask = torch.zeros_like(valid)
     if spec is Positions.LAST:
-        seq = input_ids.shape[1]
-        idx = torch.arange(seq, device=input_ids.device).expand_as(valid)
-        last = torch.where(valid, idx, torch.full_like(idx, -1)).max(dim=1).values
-        mask[torch.arange(input_ids.shape[0]), last] = True
+        mask[torch.arange(input_ids.shape[0]), last_positions(attention_mask)] = True
         return mask
     for row in range(input_ids.shape[0]):
         start, end = adapter.instruction_span(input_ids[row])

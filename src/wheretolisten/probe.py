@@ -20,6 +20,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from .errors import ModelError
 from .positions import last_positions
 
 if TYPE_CHECKING:
@@ -158,8 +159,6 @@ def temporal_attention(
     chosen = list(range(n)) if layers is None else sorted(set(layers))
     for layer in chosen:
         if not 0 <= layer < n:
-            from .errors import ModelError
-
             raise ModelError(f"layer {layer} is out of range: the language model has layers 0..{n - 1}")
     if query_index is None:
         query_index = last_positions(batch["attention_mask"])[:, None]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
+from .metrics import format_number, format_p
 
 #: Fields every results row must carry (``label`` and ``position`` are optional here).
 REQUIRED_FIELDS = ("scene_id", "query", "condition", "gt", "peak_s", "interval_s", "duration_s")
@@ -174,26 +175,16 @@ def _esc(value: Any) -> str:
 
 
 def fmt(value: Any, digits: int = 2) -> str:
-    """A number with ``digits`` decimals; None/NaN as an empty cell."""
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    v = float(value)
-    if math.isnan(v):
-        return ""
-    if v != 0 and abs(v) < 0.5 * 10.0**-digits:  # tiny effects (e.g. of a random model) stay visible
-        return f"{v:.1e}"
-    return f"{v:.{digits}f}"
+    """A number with ``digits`` decimals; None/NaN as an empty cell; tiny non-zero values in e-notation."""
+    if value is not None and not isinstance(value, (bool, np.bool_, int, np.integer)):
+        v = float(value)
+        if v != 0 and abs(v) < 0.5 * 10.0**-digits:  # tiny effects (e.g. of a random model) stay visible
+            return f"{v:.1e}"
+        value = v
+    return format_number(value, digits)
 
 
-def fmt_p(value: Any) -> str:
-    """A p-value: three decimals, or '<0.001'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return "<0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+fmt_p = format_p
 
 
 def fmt_ci(value: Any, ci: Any, digits: int = 2) -> str:
