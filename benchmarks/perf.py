@@ -143,6 +143,12 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=3)
     p.add_argument("--long-minutes", type=float, default=10.0, help="AF3 long-audio check (0 to skip)")
     p.add_argument("--alpha", type=float, default=4.0)
+    p.add_argument(
+        "--positions",
+        default="last",
+        help="where the vector is added: last (default) or instruction keep the prefix shared; audio, text "
+        "or all make the optimized path recompute the prefix from the first steered layer on",
+    )
     args = p.parse_args()
     device = torch.device(args.device)
     size = args.size or ("full" if device.type == "cuda" else "tiny")
@@ -156,6 +162,7 @@ def main() -> None:
         "dtype": str(dtype),
         "size": size,
         "threads": torch.get_num_threads(),
+        "positions": args.positions,
     }
     print(json.dumps({"env": env}), flush=True)
     rng = np.random.default_rng(0)
@@ -164,6 +171,7 @@ def main() -> None:
     # recipe: two forwards build the vector, two read attention).
     common = {
         "alpha": args.alpha,
+        "positions": args.positions,
         "instructed_templates": ["Listen for {query}."],
         "neutral_templates": ["Describe the audio."],
     }

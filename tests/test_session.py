@@ -9,17 +9,22 @@ import torch
 from helpers import noise
 from wheretolisten.localize import LocalizeConfig, localize, localize_many
 from wheretolisten.models import Adapter
+from wheretolisten.probe import temporal_attention
 from wheretolisten.session import ClipSession
-from wheretolisten.steering import read_residual
+from wheretolisten.steering import add_steering, instruction_vector, read_residual
 
 QUERIES = ["a siren", "the dog barking", "a bell ringing"]
 
 
-@pytest.mark.parametrize("read_positions", ["last", "instruction"])
-def test_shared_prefix_equals_full_path(adapter: Adapter, read_positions: str) -> None:
+@pytest.mark.parametrize(
+    ("read_positions", "positions"),
+    [("last", "last"), ("instruction", "last"), ("last", "audio"), ("instruction", "all"), ("last", "text")],
+)
+def test_shared_prefix_equals_full_path(adapter: Adapter, read_positions: str, positions: str) -> None:
     clip = noise(6.0, seed=5)
-    shared = localize_many(adapter, clip, QUERIES, LocalizeConfig(alpha=8.0, read_positions=read_positions))
-    naive = LocalizeConfig(alpha=8.0, read_positions=read_positions, engine="full", probe="eager")
+    common = {"alpha": 8.0, "read_positions": read_positions, "positions": positions}
+    shared = localize_many(adapter, clip, QUERIES, LocalizeConfig(**common))
+    naive = LocalizeConfig(**common, engine="full", probe="eager")
     full = localize_many(adapter, clip, QUERIES, naive)
     for s, f in zip(shared.results, full.results, strict=True):
         np.testing.assert_allclose(s.profile.base, f.profile.base, atol=1e-6)
@@ -76,3 +81,39 @@ def test_chunked_suffix_passes_give_the_same_rows(adapter: Adapter) -> None:
     torch.testing.assert_close(a.residual[1], b.residual[1], atol=1e-5, rtol=1e-4)
     for layer in (2, 3):
         torch.testing.assert_close(a.attention[layer], b.attention[layer], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("positions", ["audio", "text", "all"])
+def test_prefix_steering_recomputes_from_the_first_steered_layer(adapter: Adapter, positions: str) -> None:
+    """Steering inside the prefix: shared layers below the first steered one, recomputed above it."""
+    clip = noise(4.0, seed=3)
+    vector = instruction_vector(adapter, clip, "a siren", [1, 2])
+    prompt = "Describe the audio."
+    session = ClipSession(adapter, clip)  # nothing kept: the hidden states are computed on demand
+    run = session.run(
+        [prompt, prompt],
+        probe_layers=[2, 3],
+        vectors=[None, vector],
+        alpha=8.0,
+        steer_positions=positions,
+        steer_layers=[1, 2],
+    )
+    batch = adapter.encode([clip, clip], [prompt, prompt])
+    with add_steering(adapter, vector, 8.0, batch, positions, rows=[False, True], layers=[1, 2]):
+        reference = temporal_attention(adapter, batch, [2, 3], method="eager")
+    for i, layer in enumerate((2, 3)):
+        expected = torch.stack([reference.per_row[row][i, :, 0, :] for row in (0, 1)])
+        torch.testing.assert_close(run.attention[layer], expected, atol=1e-6, rtol=1e-4)
+        assert (run.attention[layer][1] - run.attention[layer][0]).abs().max() > 1e-6  # steering acted
+    kept = ClipSession(adapter, clip, keep_hidden=[1])
+    torch.testing.assert_close(kept.prefix_hidden(1), session.prefix_hidden(1), atol=1e-6, rtol=1e-5)
+
+
+def test_prefix_steering_at_zero_strength_changes_nothing(adapter: Adapter) -> None:
+    clip = noise(3.0, seed=1)
+    vector = instruction_vector(adapter, clip, "a bell ringing", [1])
+    prompts = ["Describe the audio."] * 2
+    run = ClipSession(adapter, clip).run(
+        prompts, probe_layers=[3], vectors=[None, vector], alpha=0.0, steer_positions="all"
+    )
+    assert torch.equal(run.attention[3][0], run.attention[3][1])

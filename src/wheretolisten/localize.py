@@ -155,10 +155,31 @@ def prepare_audio(
 
 @torch.no_grad()
 def steered_profiles(
-    adapter: Adapter, clip: np.ndarray, vector: SteeringVector, config: LocalizeConfig
+    adapter: Adapter,
+    clip: np.ndarray,
+    vector: SteeringVector,
+    config: LocalizeConfig,
+    session: ClipSession | None = None,
 ) -> Profile:
-    """Base and steered temporal attention for one clip in one batch of two rows (row 1 steered)."""
+    """Base and steered temporal attention for one clip, both rows from one batch (row 1 steered).
+
+    With the shared engine the two rows are suffixes on the clip's audio prefix (``session``, or a new
+    one); otherwise the whole prompt is run twice.
+    """
     assert config.layers is not None and config.probe_layers is not None
+    if uses_shared_prefix(config):
+        session = session or clip_session(adapter, clip, config)
+        run = session.run(
+            [config.prompt, config.prompt],
+            probe_layers=config.probe_layers,
+            vectors=[None, vector],
+            alpha=config.alpha,
+            steer_positions=config.positions,
+            steer_layers=config.layers,
+        )
+        base = aggregate(_stack(run.attention, config.probe_layers, 0), config.normalize)
+        steered = aggregate(_stack(run.attention, config.probe_layers, 1), config.normalize)
+        return Profile(adapter.time_axis(base.size), base, steered)
     batch = adapter.encode([clip, clip], [config.prompt, config.prompt])
     with add_steering(
         adapter, vector, config.alpha, batch, config.positions, rows=[False, True], layers=config.layers
@@ -167,6 +188,13 @@ def steered_profiles(
     base = aggregate(attn.per_row[0], config.normalize)
     steered = aggregate(attn.per_row[1], config.normalize)
     return Profile(adapter.time_axis(base.size), base, steered)
+
+
+def clip_session(adapter: Adapter, clip: np.ndarray, config: LocalizeConfig) -> ClipSession:
+    """The clip's shared audio prefix, keeping what steering at ``config.positions`` will need."""
+    touches_prefix = Positions.parse(config.positions) not in SUFFIX_POSITIONS
+    keep = [min(config.layers)] if touches_prefix and config.layers else []
+    return ClipSession(adapter, clip, keep_hidden=keep)
 
 
 def localize(
@@ -199,11 +227,14 @@ def localize(
 
 
 def uses_shared_prefix(config: LocalizeConfig) -> bool:
-    """The shared-prefix engine applies when every read and write stays in the prompt suffix."""
+    """Whether the shared-prefix engine applies: fast probe, and activations read in the prompt suffix.
+
+    Steering may write anywhere: where it writes into the prefix (audio, text, all), the steered rows
+    recompute the prefix from the first steered layer on (see :mod:`wheretolisten.session`).
+    """
     return (
         config.engine == "shared"
         and config.probe == "fast"
-        and Positions.parse(config.positions) in SUFFIX_POSITIONS
         and Positions.parse(config.read_positions) in SUFFIX_POSITIONS
     )
 
@@ -243,7 +274,7 @@ def localize_many(
 
     Pass 1 runs the neutral prompts and every query's instructed prompts (vectors, base and prompted
     attention); pass 2 runs the probe prompt once per query, each row steered by its own vector. With
-    ``engine="full"`` (or positions that touch the prefix) every query goes through :func:`localize`.
+    ``engine="full"`` (or reads that touch the prefix) every query goes through :func:`localize`.
     """
     cfg = (config or LocalizeConfig()).resolved(adapter)
     assert cfg.layers is not None and cfg.probe_layers is not None
@@ -256,7 +287,7 @@ def localize_many(
         base = pairs[0].base if pairs else np.zeros(0)
         return ClipProfiles(results, [p.steered for p in pairs], base)
 
-    session = ClipSession(adapter, clip)
+    session = clip_session(adapter, clip, cfg)
     neutral = list(cfg.neutral_templates)
     prompts = [cfg.prompt, *neutral]
     query_rows: list[list[int]] = []

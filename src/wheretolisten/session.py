@@ -4,11 +4,14 @@ All prompts of a clip share everything up to the instruction: system turn, audio
 thousands of tokens). Steering at the last token (or inside the instruction) leaves that prefix untouched,
 so the prefix's keys and values can be computed once and reused by the neutral, instructed and steered
 prompts of every query. Only the short suffixes (instruction + assistant header) are run per prompt.
+
+Steering that writes into the prefix (``audio``, ``text``, ``all`` positions) changes the prefix only from
+the first steered layer on: below it the shared keys and values stay exact, so each steered row recomputes
+the prefix from the cached hidden states entering that layer, not from the audio.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,8 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from .positions import Positions
+from .models.base import cache_param
+from .positions import Positions, position_mask
 from .probe import PROBE_KWARG, ProbeRequest
 from .steering import SteeringVector, check_layers, hook_layers, record_residual
 
@@ -36,12 +40,6 @@ class SuffixRun:
     attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio_tokens], float32
 
 
-def _cache_kwarg(model: Any) -> str:
-    """transformers renamed ``past_key_values`` to ``cache``; use whichever this version takes."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
 #: Default memory for the per-row copies of the prefix's keys and values in one suffix pass.
 DEFAULT_CACHE_BUDGET_BYTES = 4 * 2**30
 
@@ -54,8 +52,13 @@ class ClipSession:
     """
 
     def __init__(
-        self, adapter: Adapter, clip: np.ndarray, cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES
+        self,
+        adapter: Adapter,
+        clip: np.ndarray,
+        cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES,
+        keep_hidden: Sequence[int] = (),
     ) -> None:
+        """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering."""
         self.adapter = adapter
         self.cache_budget_bytes = cache_budget_bytes
         first = adapter.encode([clip], ["A"])
@@ -66,15 +69,21 @@ class ClipSession:
         self.audio_columns = torch.nonzero(adapter.audio_mask(self.prefix_ids[None])[0]).squeeze(-1)
         if self.audio_columns.numel() != self.n_audio:
             raise RuntimeError("the shared prefix does not contain the whole audio block")
-        self._cache_kwarg = _cache_kwarg(adapter.model)
-        inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
-        with torch.no_grad():
-            out = adapter.model(
-                input_ids=self.prefix_ids[None],
-                attention_mask=torch.ones_like(self.prefix_ids)[None],
-                use_cache=True,
-                **inputs,
-            )
+        self._cache_kwarg = cache_param(adapter.model.forward)
+        self._inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
+        self._hidden: dict[int, torch.Tensor] = {}
+        handles = self._capture_hidden(check_layers(adapter, keep_hidden) if keep_hidden else [])
+        try:
+            with torch.no_grad():
+                out = adapter.model(
+                    input_ids=self.prefix_ids[None],
+                    attention_mask=torch.ones_like(self.prefix_ids)[None],
+                    use_cache=True,
+                    **self._inputs,
+                )
+        finally:
+            for h in handles:
+                h.remove()
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
         if cache is None:
             raise RuntimeError("the model returned no KV cache for the audio prefix")
@@ -85,6 +94,41 @@ class ClipSession:
         self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
         self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
 
+    def _capture_hidden(self, layers: Sequence[int]) -> list[Any]:
+        """Pre-hooks that store the prefix's hidden states entering each of ``layers``."""
+        handles = []
+        for layer in layers:
+
+            def hook(_module: torch.nn.Module, args: Any, kwargs: Any, layer: int = layer) -> None:
+                hidden = args[0] if args else kwargs["hidden_states"]
+                self._hidden[layer] = hidden.detach()
+
+            handles.append(
+                self.adapter.decoder_layers[layer].register_forward_pre_hook(hook, with_kwargs=True)
+            )
+        return handles
+
+    @torch.no_grad()
+    def prefix_hidden(self, layer: int) -> torch.Tensor:
+        """The prefix's hidden states entering decoder ``layer``, [1, prefix_len, hidden].
+
+        Kept from the first pass when the layer was named in ``keep_hidden``; otherwise one more prefix
+        forward computes them (and they are kept from then on).
+        """
+        if layer not in self._hidden:
+            handles = self._capture_hidden([layer])
+            try:
+                self.adapter.model(
+                    input_ids=self.prefix_ids[None],
+                    attention_mask=torch.ones_like(self.prefix_ids)[None],
+                    use_cache=False,
+                    **self._inputs,
+                )
+            finally:
+                for h in handles:
+                    h.remove()
+        return self._hidden[layer]
+
     def suffix_ids(self, prompt: str) -> list[int]:
         """Token ids of ``prompt`` after the shared prefix (checked against the prefix)."""
         text = self.adapter.render_prompt(prompt)
@@ -94,9 +138,10 @@ class ClipSession:
             raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
         return list(ids[self.prefix_len :])
 
-    def _cache(self, rows: int) -> DynamicCache:
+    def _cache(self, rows: int, layers: int | None = None) -> DynamicCache:
+        """The shared prefix's keys and values for ``rows`` rows, for the first ``layers`` layers (all)."""
         cache = DynamicCache()
-        for idx, (keys, values) in enumerate(self._layers):
+        for idx, (keys, values) in enumerate(self._layers[:layers]):
             cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), idx)
         return cache
 
@@ -158,9 +203,10 @@ class ClipSession:
         """One right-padded batch of suffixes on top of the cached prefix."""
         adapter = self.adapter
         read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
-        for spec in (read_spec, steer_spec):
-            if spec not in SUFFIX_POSITIONS:
-                raise ValueError(f"positions {spec.value!r} touch the shared prefix; use the full path")
+        if read_spec not in SUFFIX_POSITIONS:
+            raise ValueError(
+                f"reading at positions {read_spec.value!r} touches the shared prefix; use the full path"
+            )
         suffixes = [self.suffix_ids(p) for p in prompts]
         rows, width = len(suffixes), max(len(s) for s in suffixes)
         pad = adapter.tokenizer.pad_token_id or 0
@@ -172,15 +218,26 @@ class ClipSession:
         last = mask.sum(1) - 1
         device = adapter.device
         ids, mask, last = ids.to(device), mask.to(device), last.to(device)
+        # Suffix tokens are all text: text and all select every real one, audio none.
         positions = {
             Positions.LAST: torch.zeros_like(mask, dtype=torch.bool).scatter(1, last[:, None], True),
             Positions.INSTRUCTION: self._instruction_mask(suffixes, width).to(device),
+            Positions.TEXT: mask.bool(),
+            Positions.ALL: mask.bool(),
+            Positions.AUDIO: torch.zeros_like(mask, dtype=torch.bool),
         }
         full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
 
+        steered = vectors is not None and any(v is not None for v in vectors)
+        if steered and steer_spec not in SUFFIX_POSITIONS:
+            assert vectors is not None
+            cache = self._steered_prefix(list(vectors), alpha, steer_spec, steer_layers)
+        else:
+            cache = self._cache(rows)
         residual: dict[int, torch.Tensor] = {}
         handles = record_residual(adapter, read_layers, positions[read_spec], residual) if read_layers else []
-        if vectors is not None and any(v is not None for v in vectors):
+        if steered and bool(positions[steer_spec].any()):
+            assert vectors is not None
             steer_mask = positions[steer_spec].float() * alpha
             handles.extend(hook_layers(adapter, list(vectors), steer_mask, steer_layers, decode_scale=None))
         request = ProbeRequest(
@@ -191,7 +248,7 @@ class ClipSession:
                 input_ids=ids,
                 attention_mask=full_mask,
                 use_cache=True,
-                **{self._cache_kwarg: self._cache(rows), PROBE_KWARG: request},
+                **{self._cache_kwarg: cache, PROBE_KWARG: request},
             )
         finally:
             for h in handles:
@@ -199,6 +256,37 @@ class ClipSession:
         cols = self.audio_columns.to(device)
         attention = {layer: r[:, :, 0, :][..., cols].float().cpu() for layer, r in request.rows.items()}
         return SuffixRun({k: v.cpu() for k, v in residual.items()}, attention)
+
+    def _steered_prefix(
+        self,
+        vectors: list[SteeringVector | None],
+        alpha: float,
+        spec: Positions,
+        steer_layers: Sequence[int] | None,
+    ) -> DynamicCache:
+        """A cache whose prefix is steered per row: shared below the first steered layer, recomputed above.
+
+        Steering adds to decoder-layer outputs, so layers below the first steered one see the unsteered
+        prefix; from that layer on, each row runs the prefix again, from the kept hidden states, with its
+        own vector added at ``spec``'s prefix positions. Unsteered rows go through the same recomputation,
+        so base and steered rows of one batch are computed alike (α = 0 gives identical rows).
+        """
+        adapter = self.adapter
+        present = [v for v in vectors if v is not None]
+        wanted = steer_layers if steer_layers is not None else sorted({x for v in present for x in v.layers})
+        chosen = check_layers(adapter, wanted)
+        start, rows = chosen[0], len(vectors)
+        cache = self._cache(rows, start)
+        prefix = self.prefix_ids[None]
+        where = position_mask(adapter, prefix, torch.ones_like(prefix), spec).float() * alpha
+        hidden = self.prefix_hidden(start)  # before the hooks: it may run the (unsteered) prefix again
+        handles = hook_layers(adapter, vectors, where.expand(rows, -1), chosen, decode_scale=None)
+        try:
+            adapter.run_decoder(start, hidden.expand(rows, -1, -1), cache)
+        finally:
+            for h in handles:
+                h.remove()
+        return cache
 
     def _instruction_mask(self, suffixes: list[list[int]], width: int) -> torch.Tensor:
         out = torch.zeros((len(suffixes), width), dtype=torch.bool)

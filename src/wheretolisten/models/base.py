@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ModelError
+
+if TYPE_CHECKING:
+    from transformers import Cache
 
 #: Both supported families emit one audio token per 40 ms (Whisper frames 10 ms, conv stride 2, avg-pool 2).
 TOKEN_S = 0.04
@@ -21,6 +25,11 @@ def frames_to_tokens(n_frames: int) -> int:
     """Audio tokens produced from ``n_frames`` mel frames (conv stride 2, then pooling by 2)."""
     after_conv = (n_frames - 1) // 2 + 1
     return (after_conv - 2) // 2 + 1
+
+
+def cache_param(function: Any) -> str:
+    """transformers renamed ``past_key_values`` to ``cache``; the name ``function`` takes."""
+    return "cache" if "cache" in inspect.signature(function).parameters else "past_key_values"
 
 
 class Adapter(ABC):
@@ -74,6 +83,56 @@ class Adapter(ABC):
         layers = self.language_model.layers
         assert isinstance(layers, nn.ModuleList)
         return layers
+
+    def run_decoder(self, start: int, hidden: torch.Tensor, cache: Cache) -> torch.Tensor:
+        """Run decoder layers ``start`` .. last on unpadded states entering ``start``; return the output.
+
+        ``hidden`` is [rows, seq, hidden] at positions 0 .. seq-1 (a prompt prefix); each layer appends its
+        keys and values to ``cache`` under its own index, so layers below ``start`` can be filled in from
+        elsewhere (the shared prefix). Forward hooks on the layers fire as in a whole forward pass. This is
+        the standard transformers decoder loop (rotary embeddings, one causal mask per layer type);
+        a family whose decoder differs overrides it.
+        """
+        from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
+
+        lm = self.language_model
+        config = lm.config
+        rows, seq = hidden.shape[:2]
+        position_ids = torch.arange(seq, device=hidden.device)[None].expand(rows, seq)
+        ones = torch.ones(rows, seq, dtype=torch.long, device=hidden.device)
+        # No cache here: the mask is for a fresh sequence of ``seq`` tokens whatever ``cache`` holds.
+        cache_name = (
+            "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
+        )
+        mask_kwargs = {
+            "config": config,
+            "inputs_embeds": hidden,
+            "attention_mask": ones,
+            cache_name: None,
+            "position_ids": position_ids,
+        }
+        layer_types = getattr(config, "layer_types", None) or ["full_attention"] * self.num_layers
+        masks = {"full_attention": create_causal_mask(**mask_kwargs)}
+        if "sliding_attention" in layer_types:
+            masks["sliding_attention"] = create_sliding_window_causal_mask(**mask_kwargs)
+        rotary = lm.rotary_emb
+        assert isinstance(rotary, nn.Module)
+        position_embeddings = rotary(hidden, position_ids)
+        layers = self.decoder_layers
+        layer_cache = (
+            "cache" if "cache" in inspect.signature(layers[0].forward).parameters else "past_key_values"
+        )
+        for index in range(start, self.num_layers):
+            out = layers[index](
+                hidden,
+                attention_mask=masks[layer_types[index]],
+                position_embeddings=position_embeddings,
+                position_ids=position_ids,
+                use_cache=True,
+                **{layer_cache: cache},
+            )
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
 
     @property
     def num_layers(self) -> int:
