@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from helpers import noise, run_cli
 from wheretolisten.localize import LocalizeConfig, default_layers, default_probe_layers, localize
 from wheretolisten.models import Adapter
+from wheretolisten.steering import SteeringVector
 
 
 def test_default_layers() -> None:
@@ -84,6 +86,46 @@ def test_cli_localize_end_to_end(
     assert data["config"]["layers"] == [1] and data["config"]["alpha"] == 8.0
     assert data["interval_s"][0] <= data["peak_s"] <= data["interval_s"][1]
     assert (tmp_path / "v.safetensors").exists()
+
+
+def test_cli_localize_with_a_saved_vector(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--vector reuses a saved vector (its query and layers): the same profile as the run that built it."""
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(6.0, seed=4), 16000)
+    model = tiny_dirs["audioflamingo3"]
+    common = ["--model", model, "--alpha", "8", "--device", "cpu", "--positions", "audio"]
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "a siren", "--layers", "2", *common,
+        "--json", tmp_path / "built.json", "--save-vector", tmp_path / "v",
+    )  # fmt: skip
+    assert code == 0, err
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "--vector", tmp_path / "v.safetensors", *common,
+        "--json", tmp_path / "reused.json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert stdout.startswith("'a siren':")
+    built = json.loads((tmp_path / "built.json").read_text())
+    reused = json.loads((tmp_path / "reused.json").read_text())
+    assert reused["config"]["layers"] == [2]
+    assert np.abs(built["profile"]["delta"]).max() > 0
+    np.testing.assert_allclose(reused["profile"]["delta"], built["profile"]["delta"], atol=1e-6)
+
+    SteeringVector({2: torch.ones(7)}, {"model": "some-other-model", "query": "a siren"}).save(
+        tmp_path / "wrong"
+    )
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "--vector", tmp_path / "wrong.safetensors", *common
+    )
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "hidden size" in err and "some-other-model" in err
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, *common)
+    assert code == 2 and "--query" in err
 
 
 def test_cli_alpha_zero_gives_zero_delta(

@@ -49,6 +49,7 @@ from .localize import (
 from .metrics import attention_share, format_table, profile_entropy
 from .readout import Readout, read_out
 from .scenes import MANIFEST_NAME, Event, Scene, load_manifest
+from .shards import Shard, merge_rows, shard_files, shard_of, shard_path
 from .steering import audio_vector, instruction_vector
 
 if TYPE_CHECKING:
@@ -556,6 +557,13 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def read_merged(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """Rows of one results file, or of the shards of one run (repeats dropped, mixed runs refused)."""
+    if not paths:
+        raise WTLError("no results file given")
+    return merge_rows([(Path(p), read_results(p)) for p in paths])[0]
+
+
 def check_resumable(
     rows: Sequence[Mapping[str, Any]], path: Path, hashes: Mapping[str, str], model: str | None
 ) -> set[RowKey]:
@@ -773,13 +781,19 @@ def split_dev_test(scenes: Sequence[Scene], dev_fraction: float) -> tuple[list[S
 
 @dataclass
 class SweepReport:
-    """The grid results on dev, the chosen setting, and the held-out run."""
+    """The grid results on dev, the chosen setting, and the held-out run.
+
+    With a shard whose grid share is done while other shards' grid points are still missing, ``best``
+    and ``run`` are None and ``missing`` counts the points to wait for.
+    """
 
     grid: list[dict[str, Any]]
-    best: dict[str, Any]
+    best: dict[str, Any] | None
     dev_ids: list[str]
     test_ids: list[str]
-    run: RunReport
+    run: RunReport | None
+    missing: int = 0
+    results_path: Path | None = None
 
 
 def _grid_point(
@@ -806,6 +820,15 @@ def _grid_lines(
     return out
 
 
+def _all_grid_lines(out: Path, model: str, dev_hash: str) -> dict[str, dict[str, Any]]:
+    """Grid points evaluated by any run or shard in ``out`` (sweep.jsonl and sweep.K-of-N.jsonl)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in shard_files(out / SWEEP_NAME):
+        rows, _ = parse_results(path.read_bytes(), path, required=())
+        found.update(_grid_lines(rows, path, model, dev_hash))
+    return found
+
+
 def sweep(
     adapter: Adapter,
     scenes: Sequence[Scene],
@@ -817,11 +840,15 @@ def sweep(
     config: BenchConfig,
     out_dir: str | os.PathLike[str],
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> SweepReport:
     """Pick (layers, alpha) by steered hit rate on dev, then run ``conditions`` on the test split only.
 
     Writes ``sweep.jsonl`` (one line per grid point, resumable) and ``results.jsonl`` (test rows).
-    Ties are broken by mean IoU, then by grid order.
+    Ties are broken by mean IoU, then by grid order. With ``shard`` K/N, this process evaluates every N-th
+    grid point (into ``sweep.K-of-N.jsonl``); once every shard's points are in ``out_dir`` it runs every
+    N-th test scene (into ``results.K-of-N.jsonl``). Until then it returns with ``missing`` > 0: rerun
+    it when the other shards are done (finished points are not recomputed).
     """
     from .metrics import summarize
 
@@ -831,11 +858,12 @@ def sweep(
     dev, test = split_dev_test(scenes, dev_fraction)
     out = Path(out_dir)
     points = [_grid_point(layers, alpha, config, adapter) for layers in layers_grid for alpha in alphas]
-    sweep_path = out / SWEEP_NAME
+    sweep_path = shard_path(out / SWEEP_NAME, shard)
     dev_hash = hashlib.sha256("\n".join(s.scene_id for s in dev).encode()).hexdigest()[:12]
     with open_jsonl(sweep_path, required=()) as (handle, existing):
-        by_hash = _grid_lines(existing, sweep_path, adapter.name, dev_hash)
-        todo = [(cfg, h) for cfg, h in points if h not in by_hash]
+        _grid_lines(existing, sweep_path, adapter.name, dev_hash)  # refuse a file of another run first
+        by_hash = _all_grid_lines(out, adapter.name, dev_hash)
+        todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
         with _progress(progress, len(todo) * len(dev), "sweep (dev)") as advance:
             for cfg, h in todo:
                 rows: list[dict[str, Any]] = []
@@ -857,11 +885,20 @@ def sweep(
                 }
                 append_rows(handle, [line])
                 by_hash[h] = line
+    by_hash.update(_all_grid_lines(out, adapter.name, dev_hash))  # other shards may have finished meanwhile
+    dev_ids, test_ids = [s.scene_id for s in dev], [s.scene_id for s in test]
+    missing = sum(h not in by_hash for _, h in points)
+    if missing:
+        grid_done = [by_hash[h] for _, h in points if h in by_hash]
+        return SweepReport(grid_done, None, dev_ids, test_ids, None, missing)
     grid = [by_hash[h] for _, h in points]
     best_i = max(range(len(grid)), key=lambda i: (grid[i]["hit_rate"], grid[i]["iou"], -i))
     chosen_cfg = points[best_i][0]
-    report = run_bench(adapter, test, manifest_dir, names, chosen_cfg, out / RESULTS_NAME, progress)
-    return SweepReport(grid, grid[best_i], [s.scene_id for s in dev], [s.scene_id for s in test], report)
+    results_path = shard_path(out / RESULTS_NAME, shard)
+    report = run_bench(
+        adapter, shard_of(test, shard), manifest_dir, names, chosen_cfg, results_path, progress
+    )
+    return SweepReport(grid, grid[best_i], dev_ids, test_ids, report, 0, results_path)
 
 
 __all__ = [
@@ -879,6 +916,7 @@ __all__ = [
     "parse_conditions",
     "prompted_profiles",
     "random_prediction",
+    "read_merged",
     "read_results",
     "run_bench",
     "run_unit",

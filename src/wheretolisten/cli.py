@@ -94,7 +94,17 @@ def localize(
     audio: Annotated[
         Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")
     ],
-    query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
+    query: Annotated[
+        str | None,
+        typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking' (or use --vector)."),
+    ] = None,
+    vector: Annotated[
+        Path | None,
+        typer.Option(
+            help="Steer with this saved vector (from --save-vector or 'vector build') instead of building "
+            "one; its query and layers are used unless --query / --layers are given."
+        ),
+    ] = None,
     model: ModelOpt = None,
     layers: LayersOpt = None,
     alpha: Annotated[
@@ -123,7 +133,13 @@ def localize(
     from .localize import localize as run_localize
     from .localize import recommended_config
     from .models import load_model
+    from .steering import SteeringVector
 
+    steer = SteeringVector.load(vector) if vector is not None else None
+    if steer is not None and query is None:
+        query = steer.metadata.get("query")
+    if not query:
+        raise WTLError("give the sound to find with --query (or a saved --vector that names one)")
     if probe not in ("fast", "eager"):
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     if interval not in ("threshold", "window"):
@@ -133,14 +149,14 @@ def localize(
     try:
         config = recommended_config(
             adapter,
-            layers=parse_layers(layers),
+            layers=parse_layers(layers) or (steer.layers if steer is not None else None),
             alpha=alpha,
             probe=probe,
             positions=positions,
             interval=interval,
             window_s=window_s,
         )
-        result = run_localize(adapter, audio, query, config)
+        result = run_localize(adapter, audio, query, config, vector=steer)
     except ValueError as exc:  # bad option values surface as ValueError from the library
         raise WTLError(str(exc)) from None
     if result.peak_s is None or result.interval_s is None:
@@ -210,13 +226,16 @@ def plot_layers(
 
 @app.command("report")
 def report_html(
-    results: Annotated[Path, typer.Argument(help="A results.jsonl of the benchmark.")],
+    results: Annotated[
+        list[Path], typer.Argument(help="A results.jsonl of the benchmark (or all shards of one run).")
+    ],
     out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images embedded).")],
     scenes: Annotated[
         Path | None, typer.Option(help="Scene manifest (or its directory): draws every event of a scene.")
     ] = None,
     sweep: Annotated[
-        Path | None, typer.Option(help="Sweep grid (default: sweep.jsonl beside RESULTS, if present).")
+        Path | None,
+        typer.Option(help="Sweep grid (default: sweep.jsonl and its shards beside RESULTS, if present)."),
     ] = None,
     gallery: Annotated[int, typer.Option(help="Figures per gallery group (best, worst, random).")] = 4,
     condition: Annotated[
@@ -398,6 +417,12 @@ QueryOpt = Annotated[
 AlphaOpt = Annotated[float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Run shard K of N (e.g. 0/4): every N-th scene from K, so N processes or GPUs split the work."
+    ),
+]
 
 
 @bench_app.command("run")
@@ -415,6 +440,7 @@ def bench_run(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    shard: ShardOpt = None,
     save_profiles: Annotated[
         bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').")
     ] = False,
@@ -426,13 +452,20 @@ def bench_run(
         ),
     ] = None,
 ) -> None:
-    """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition)."""
+    """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition).
+
+    To use several GPUs, run one process per GPU with --shard K/N and its own --out, then give all the
+    files to 'bench summary' or 'report'.
+    """
     from .bench import bench_config, load_scenes, needs_model, parse_conditions, run_bench
     from .localize import recommended_config
+    from .shards import parse_shard, shard_of
 
     names = parse_conditions(conditions)
+    part = parse_shard(shard)
     config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles, direct_prompt)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
+    scene_list = shard_of(scene_list, part)
     adapter = None
     if needs_model(names):
         from .models import load_model
@@ -452,13 +485,15 @@ def bench_run(
 
 @bench_app.command("summary")
 def bench_summary(
-    results: Annotated[Path, typer.Argument(help="A results.jsonl written by 'bench run'.")],
+    results: Annotated[
+        list[Path], typer.Argument(help="results.jsonl written by 'bench run' (or all shards of one run).")
+    ],
     format: Annotated[str, typer.Option("--format", help="markdown or csv.")] = "markdown",
 ) -> None:
     """Metrics with CIs per condition, hit rate by target position, and paired tests vs steered."""
-    from .bench import read_results, summary_tables
+    from .bench import read_merged, summary_tables
 
-    typer.echo(summary_tables(read_results(results), format), nl=False)
+    typer.echo(summary_tables(read_merged(results), format), nl=False)
 
 
 @bench_app.command("sweep")
@@ -476,9 +511,17 @@ def bench_sweep(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Shard K of N (e.g. 0/4): every N-th grid point, then every N-th test scene once all "
+            "shards' grid points are in OUT (rerun it then; finished work is kept)."
+        ),
+    ] = None,
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
     from .bench import bench_config, load_scenes, parse_conditions, sweep
+    from .shards import parse_shard
 
     names = parse_conditions(conditions)
     grid = [parse_layers(part) for part in layers_grid.split(";") if part.strip()]
@@ -506,14 +549,21 @@ def bench_sweep(
             config,
             out,
             progress=progress,
+            shard=parse_shard(shard),
         )
     except ValueError as exc:
         raise WTLError(str(exc)) from None
-    best = report.best
+    best, run = report.best, report.run
+    if best is None or run is None:
+        typer.echo(
+            f"grid shard {shard} done; {report.missing} grid point(s) of other shards are not in {out} yet: "
+            f"rerun this command when they are, to choose the setting and run this shard's test scenes"
+        )
+        return
     typer.echo(
         f"chose layers {best['layers']} alpha {best['alpha']:g} (dev hit rate {best['hit_rate']:.1f}% on "
-        f"{len(report.dev_ids)} scenes); wrote {report.run.rows_total} test rows on {len(report.test_ids)} "
-        f"scenes to {out}"
+        f"{len(report.dev_ids)} scenes); {run.rows_total} test rows on "
+        f"{run.units_run + run.units_skipped} of {len(report.test_ids)} test scenes in {report.results_path}"
     )
 
 

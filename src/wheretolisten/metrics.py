@@ -412,10 +412,16 @@ def _check_rows(rows: Sequence[Row]) -> None:
 
 
 def _by_condition(rows: Sequence[Row]) -> dict[str, list[Row]]:
-    """Rows grouped by condition, in order of first appearance."""
+    """Rows grouped by condition (in order of first appearance), each group sorted by (scene, query).
+
+    Sorting makes every statistic, bootstrap CIs included, independent of the order of the rows, so the
+    shards of a run summarize exactly like the run done in one piece.
+    """
     groups: dict[str, list[Row]] = {}
     for r in rows:
         groups.setdefault(str(r["condition"]), []).append(r)
+    for group in groups.values():
+        group.sort(key=lambda r: (str(r.get("scene_id")), str(r.get("query"))))
     return groups
 
 

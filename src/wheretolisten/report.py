@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import DataError
 from .metrics import format_number, format_p
+from .shards import merge_rows, shard_files
 
 #: Fields every results row must carry (``label`` and ``position`` are optional here).
 REQUIRED_FIELDS = ("scene_id", "query", "condition", "gt", "peak_s", "interval_s", "duration_s")
@@ -353,23 +354,37 @@ class ReportInputs:
 
 
 def load_inputs(
-    results: str | os.PathLike[str],
+    results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     scenes: str | os.PathLike[str] | None = None,
     sweep: str | os.PathLike[str] | None = None,
 ) -> ReportInputs:
-    """Read results, the optional scene manifest, and ``sweep.jsonl`` (given, or beside the results)."""
-    rows, notes = read_results(results)
-    inputs = ReportInputs(rows, Path(results).name, notes=notes)
+    """Read results (one file, or the shards of one run), the optional scene manifest, and the sweep grid
+    (given, or ``sweep.jsonl`` and its shard files beside the first results file)."""
+    paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(r) for r in results]
+    if not paths:
+        raise DataError("no results file given")
+    sources, notes = [], []
+    for path in paths:
+        rows, file_notes = read_results(path)
+        sources.append((path, rows))
+        notes.extend(file_notes)
+    merged, dropped = merge_rows(sources)
+    if dropped:
+        notes.append(f"{dropped} row(s) present in more than one results file were counted once")
+    name = paths[0].name if len(paths) == 1 else f"{paths[0].name} and {len(paths) - 1} more file(s)"
+    inputs = ReportInputs(merged, name, notes=notes)
     if scenes is not None:
         from .scenes import load_manifest
 
         inputs.scenes = {s.scene_id: s for s in load_manifest(scenes)}
-        unknown = sorted({str(r["scene_id"]) for r in rows} - set(inputs.scenes))
+        unknown = sorted({str(r["scene_id"]) for r in merged} - set(inputs.scenes))
         if unknown:
             inputs.notes.append(f"{len(unknown)} scene(s) of the results are not in the manifest")
-    sweep_path = Path(sweep) if sweep is not None else Path(results).parent / SWEEP_NAME
-    if sweep is not None or sweep_path.is_file():
-        inputs.sweep = read_sweep(sweep_path)
+    sweep_paths = [Path(sweep)] if sweep is not None else shard_files(paths[0].parent / SWEEP_NAME)
+    if sweep_paths:
+        grids = [(path, read_sweep(path)) for path in sweep_paths]
+        keys = ("layers", "alpha", "config_hash")
+        inputs.sweep = merge_rows(grids, key_fields=keys, same_fields=("model", "dev_hash"))[0]
     return inputs
 
 
@@ -535,7 +550,7 @@ def render_report(
 
 
 def write_report(
-    results: str | os.PathLike[str],
+    results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     scenes: str | os.PathLike[str] | None = None,
     sweep: str | os.PathLike[str] | None = None,

@@ -210,6 +210,13 @@ def hook_layers(
         missing = [layer for layer in chosen if layer not in v.directions]
         if missing:
             raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
+        sizes = {int(v.directions[layer].numel()) for layer in chosen}
+        if sizes != {adapter.hidden_size}:
+            built_for = v.metadata.get("model", "another model")
+            raise ModelError(
+                f"the steering vector has {min(sizes)} dimensions but {adapter.name} has hidden size "
+                f"{adapter.hidden_size}: it was built for {built_for}"
+            )
     decode = decode_scale if decode_scale is not None else torch.zeros(n_rows, device=weight.device)
 
     handles = []

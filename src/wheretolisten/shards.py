@@ -1,0 +1,85 @@
+"""Splitting a benchmark over several processes or GPUs, and merging what the shards wrote.
+
+A shard ``K/N`` takes every N-th item starting at K (in manifest or grid order), so the N shards are
+disjoint, cover everything, and every process computes the same split without talking to the others.
+Each shard writes its own files; readers merge them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import DataError, WTLError
+
+T = TypeVar("T")
+Shard = tuple[int, int]
+
+
+def parse_shard(text: str | None) -> Shard | None:
+    """``"K/N"`` → (K, N) with 0 ≤ K < N; None or an empty string → None (no sharding)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        k_text, n_text = text.split("/")
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise WTLError(f"cannot parse shard {text!r}; use K/N, e.g. 0/4 for the first of four") from None
+    if n < 1 or not 0 <= k < n:
+        raise WTLError(f"shard {text!r} is out of range: K/N needs N >= 1 and 0 <= K < N")
+    return k, n
+
+
+def shard_of(items: Sequence[T], shard: Shard | None) -> list[T]:
+    """The items of ``shard`` (every N-th from K); all of them when ``shard`` is None."""
+    if shard is None:
+        return list(items)
+    k, n = shard
+    return list(items[k::n])
+
+
+def shard_path(path: Path, shard: Shard | None) -> Path:
+    """``results.jsonl`` → ``results.K-of-N.jsonl`` for a shard (unchanged without one)."""
+    if shard is None:
+        return path
+    return path.with_name(f"{path.stem}.{shard[0]}-of-{shard[1]}{path.suffix}")
+
+
+def shard_files(path: Path) -> list[Path]:
+    """``path`` and every shard file of it that exists (``stem.K-of-N.suffix``), sorted."""
+    found = sorted(path.parent.glob(f"{path.stem}.*-of-*{path.suffix}"))
+    return ([path] if path.is_file() else []) + found
+
+
+def merge_rows(
+    sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]],
+    key_fields: Sequence[str] = ("scene_id", "query", "condition"),
+    same_fields: Sequence[str] = ("config_hash", "model"),
+) -> tuple[list[dict[str, Any]], int]:
+    """Rows of several files as one list, and how many repeats were dropped.
+
+    A row whose key (``key_fields``) was already seen is dropped when it agrees on ``same_fields`` (the
+    same work done twice, e.g. a shard rerun into another file); if it disagrees, the files come from
+    different runs and merging them would mix configurations: a DataError names both files.
+    """
+    merged: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], tuple[Path, Mapping[str, Any]]] = {}
+    dropped = 0
+    for path, rows in sources:
+        for row in rows:
+            key = tuple(str(row.get(f)) for f in key_fields)
+            if key in seen:
+                first_path, first = seen[key]
+                differ = [f for f in same_fields if first.get(f) != row.get(f)]
+                if differ:
+                    what = ", ".join(f"{f} {v!r}" for f, v in zip(key_fields, key, strict=True))
+                    raise DataError(
+                        f"{first_path} and {path} both hold {what} with a different {differ[0]}: they "
+                        f"come from different runs; merge only the shards of one run"
+                    )
+                dropped += 1
+                continue
+            seen[key] = (path, row)
+            merged.append(dict(row))
+    return merged, dropped
