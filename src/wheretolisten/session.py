@@ -72,18 +72,7 @@ class ClipSession:
         self._cache_kwarg = cache_param(adapter.model.forward)
         self._inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
         self._hidden: dict[int, torch.Tensor] = {}
-        handles = self._capture_hidden(check_layers(adapter, keep_hidden) if keep_hidden else [])
-        try:
-            with torch.no_grad():
-                out = adapter.model(
-                    input_ids=self.prefix_ids[None],
-                    attention_mask=torch.ones_like(self.prefix_ids)[None],
-                    use_cache=True,
-                    **self._inputs,
-                )
-        finally:
-            for h in handles:
-                h.remove()
+        out = self._run_prefix(check_layers(adapter, keep_hidden) if keep_hidden else [], use_cache=True)
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
         if cache is None:
             raise RuntimeError("the model returned no KV cache for the audio prefix")
@@ -94,10 +83,11 @@ class ClipSession:
         self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
         self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
 
-    def _capture_hidden(self, layers: Sequence[int]) -> list[Any]:
-        """Pre-hooks that store the prefix's hidden states entering each of ``layers``."""
+    @torch.no_grad()
+    def _run_prefix(self, keep: Sequence[int], use_cache: bool) -> Any:
+        """One forward over the prefix, storing the hidden states entering each layer of ``keep``."""
         handles = []
-        for layer in layers:
+        for layer in keep:
 
             def hook(_module: torch.nn.Module, args: Any, kwargs: Any, layer: int = layer) -> None:
                 hidden = args[0] if args else kwargs["hidden_states"]
@@ -106,9 +96,17 @@ class ClipSession:
             handles.append(
                 self.adapter.decoder_layers[layer].register_forward_pre_hook(hook, with_kwargs=True)
             )
-        return handles
+        try:
+            return self.adapter.model(
+                input_ids=self.prefix_ids[None],
+                attention_mask=torch.ones_like(self.prefix_ids)[None],
+                use_cache=use_cache,
+                **self._inputs,
+            )
+        finally:
+            for h in handles:
+                h.remove()
 
-    @torch.no_grad()
     def prefix_hidden(self, layer: int) -> torch.Tensor:
         """The prefix's hidden states entering decoder ``layer``, [1, prefix_len, hidden].
 
@@ -116,17 +114,7 @@ class ClipSession:
         forward computes them (and they are kept from then on).
         """
         if layer not in self._hidden:
-            handles = self._capture_hidden([layer])
-            try:
-                self.adapter.model(
-                    input_ids=self.prefix_ids[None],
-                    attention_mask=torch.ones_like(self.prefix_ids)[None],
-                    use_cache=False,
-                    **self._inputs,
-                )
-            finally:
-                for h in handles:
-                    h.remove()
+            self._run_prefix([layer], use_cache=False)
         return self._hidden[layer]
 
     def suffix_ids(self, prompt: str) -> list[int]:
