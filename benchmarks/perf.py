@@ -124,12 +124,24 @@ def run(
 
 
 def compare(a: list[Any], b: list[Any], exact_dtype: bool) -> dict[str, Any]:
-    """Max profile difference and whether the peak token agrees everywhere."""
+    """Max profile difference, its size relative to Δ, and whether the peak token agrees everywhere.
+
+    Equal readouts only count when Δ is not flat: two all-zero profiles would agree trivially.
+    """
     diffs = [float(np.abs(x.profile.delta - y.profile.delta).max()) for x, y in zip(a, b, strict=True)]
+    scale = max(float(np.abs(x.profile.delta).max()) for x in a)
     same_peak = all(x.readout.peak_index == y.readout.peak_index for x, y in zip(a, b, strict=True))
     max_diff = max(diffs)
-    same = same_peak and (max_diff <= 1e-3 if exact_dtype else True)
-    return {"max_profile_diff": max_diff, "same_peak_token": same_peak, "same_readouts": same}
+    nonflat = scale > 0 and all(x.readout.peak_index is not None for x in a)
+    same = nonflat and same_peak and (max_diff <= 1e-3 if exact_dtype else True)
+    return {
+        "max_profile_diff": max_diff,
+        "max_abs_delta": scale,
+        "relative_profile_diff": max_diff / scale if scale > 0 else None,
+        "same_peak_token": same_peak,
+        "delta_not_flat": nonflat,
+        "same_readouts": same,
+    }
 
 
 def main() -> None:
