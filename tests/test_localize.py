@@ -128,6 +128,41 @@ def test_cli_localize_with_a_saved_vector(
     assert code == 2 and "--query" in err
 
 
+def test_cli_localize_several_queries_in_one_pass(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Repeated --query: one line and one numbered file per query, each as if run alone."""
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(5.0, seed=8), 16000)
+    common = ["--model", tiny_dirs["qwen2-audio"], "--alpha", "8", "--layers", "1", "--device", "cpu"]
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "a siren", "-q", "a bell ringing", *common,
+        "--json", tmp_path / "r.json", "--save-vector", tmp_path / "v.safetensors",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0].startswith("'a siren':") and lines[1].startswith("'a bell ringing':")
+    assert not (tmp_path / "r.json").exists()
+    for i, q in enumerate(["a siren", "a bell ringing"], start=1):
+        many = json.loads((tmp_path / f"r.{i}.json").read_text())
+        assert many["query"] == q and (tmp_path / f"v.{i}.safetensors").exists()
+        code, _, err = run_cli(
+            monkeypatch, capsys, "localize", wav, "-q", q, *common, "--json", tmp_path / "one.json"
+        )
+        assert code == 0, err
+        one = json.loads((tmp_path / "one.json").read_text())
+        assert np.abs(one["profile"]["delta"]).max() > 0
+        np.testing.assert_allclose(many["profile"]["delta"], one["profile"]["delta"], atol=1e-6)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "a", "-q", "b", "--vector", tmp_path / "v.1.safetensors",
+        *common,
+    )  # fmt: skip
+    assert code == 2 and "at most one --query" in err
+
+
 def test_cli_alpha_zero_gives_zero_delta(
     tmp_path: Path,
     tiny_dirs: dict[str, Path],

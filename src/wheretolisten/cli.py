@@ -95,8 +95,14 @@ def localize(
         Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")
     ],
     query: Annotated[
-        str | None,
-        typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking' (or use --vector)."),
+        list[str] | None,
+        typer.Option(
+            "--query",
+            "-q",
+            metavar="<str>",
+            help="The sound to find, e.g. 'the dog barking' (or use --vector). Repeat it to find several "
+            "sounds in one pass over the audio.",
+        ),
     ] = None,
     vector: Annotated[
         Path | None,
@@ -129,17 +135,24 @@ def localize(
     plot: PlotOpt = None,
     gt_manifest: GTManifestOpt = None,
 ) -> None:
-    """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval."""
+    """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval.
+
+    With several --query options the audio is encoded once and every query shares it. --json, --plot and
+    --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...).
+    """
     from .localize import localize as run_localize
-    from .localize import recommended_config
+    from .localize import localize_many, recommended_config
     from .models import load_model
     from .steering import SteeringVector
 
+    queries = [q for q in (query or []) if q.strip()]
     steer = SteeringVector.load(vector) if vector is not None else None
-    if steer is not None and query is None:
-        query = steer.metadata.get("query")
-    if not query:
+    if steer is not None and not queries and steer.metadata.get("query"):
+        queries = [str(steer.metadata["query"])]
+    if not queries:
         raise WTLError("give the sound to find with --query (or a saved --vector that names one)")
+    if steer is not None and len(queries) > 1:
+        raise WTLError("--vector steers one query; give at most one --query with it")
     if probe not in ("fast", "eager"):
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     if interval not in ("threshold", "window"):
@@ -156,23 +169,35 @@ def localize(
             interval=interval,
             window_s=window_s,
         )
-        result = run_localize(adapter, audio, query, config, vector=steer)
+        if len(queries) == 1:
+            results = [run_localize(adapter, audio, queries[0], config, vector=steer)]
+        else:
+            results = localize_many(adapter, audio, queries, config).results
     except ValueError as exc:  # bad option values surface as ValueError from the library
         raise WTLError(str(exc)) from None
-    if result.peak_s is None or result.interval_s is None:
-        typer.echo(f"{query!r}: no attention shift (Δ is flat); peak and interval undefined")
-    else:
-        start, end = result.interval_s
-        typer.echo(f"{query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s")
-    if json_out is not None:
-        write_json_atomic(json_out, result.to_json())
-    if save_vector is not None:
-        result.vector.save(save_vector)
-    if plot is not None:
-        from .plots import plot_localization
+    for i, result in enumerate(results):
+        if result.peak_s is None or result.interval_s is None:
+            typer.echo(f"{result.query!r}: no attention shift (Δ is flat); peak and interval undefined")
+        else:
+            start, end = result.interval_s
+            typer.echo(f"{result.query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s")
+        if json_out is not None:
+            write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
+        if save_vector is not None:
+            result.vector.save(numbered(save_vector, i, len(results)))
+        if plot is not None:
+            from .plots import plot_localization
 
-        plot_localization(result, audio, adapter.sample_rate, plot, gt)
-        typer.echo(f"wrote {plot}")
+            figure = numbered(plot, i, len(results))
+            plot_localization(result, audio, adapter.sample_rate, figure, gt)
+            typer.echo(f"wrote {figure}")
+
+
+def numbered(path: Path, index: int, count: int) -> Path:
+    """``path`` itself for a single output; ``stem.N.suffix`` (N from 1) when there are several."""
+    if count == 1:
+        return path
+    return path.with_name(f"{path.stem}.{index + 1}{path.suffix}")
 
 
 def _plot_gt(out: Path | None, audio: Path, manifest: Path | None) -> list[Any]:
