@@ -248,6 +248,50 @@ def test_curve_collar_f1_perfect_and_imperfect() -> None:
     assert 0.5 <= res2["threshold"] <= 1.0
 
 
+def test_curve_psds_is_the_area_under_the_roc() -> None:
+    """60 ten-second items: 40 curves peak on their event (score 1), 20 on a wrong span (score 0.5).
+
+    Above 0.5 the detector finds 40 of 60 events with no false positive, so TPR = 2/3 at eFPR 0; at 0.5
+    the 20 false positives (120 per hour) land beyond max_efpr = 100. PSDS = 2/3 exactly.
+    """
+    t = np.arange(250) * 0.04
+    good = ((t >= 2.0) & (t < 4.0)).astype(float)
+    bad = 0.5 * ((t >= 6.0) & (t < 8.0)).astype(float)
+    keys = [f"s{i}" for i in range(60)]
+    curves = {k: good if i % 3 else bad for i, k in enumerate(keys)}
+    gt = {k: (2.0, 4.0) for k in keys}
+    assert m.curve_psds(curves, t, gt) == pytest.approx(2 / 3)
+    assert m.curve_psds({k: good for k in keys}, t, gt) == pytest.approx(1.0)
+    shifted = ((t >= 2.6) & (t < 4.6)).astype(float)  # 70 % inside the event: meets the 0.7 criteria
+    assert m.curve_psds({k: shifted for k in keys}, t, gt) == pytest.approx(1.0)
+    later = ((t >= 2.8) & (t < 4.8)).astype(float)  # 60 % inside: a false positive and a miss
+    assert m.curve_psds({k: later for k in keys}, t, gt) == pytest.approx(0.0)
+
+
+def test_curve_scores_per_condition_from_profiles() -> None:
+    """Rows carrying Δ profiles are scored per condition; conditions without profiles are left out."""
+    t = (np.arange(250) * 0.04).tolist()
+    on_event = [1.0 if 2.0 <= x < 4.0 else 0.0 for x in t]
+    off_event = [1.0 if 6.0 <= x < 8.0 else 0.0 for x in t]
+
+    def row(i: int, cond: str, delta: list[float] | None) -> dict[str, Any]:
+        r: dict[str, Any] = {"scene_id": f"s{i}", "query": "q", "condition": cond, "gt": [2.0, 4.0]}
+        if delta is not None:
+            r["profile"] = {"time_s": t, "delta": delta}
+        return r
+
+    rows = [row(i, "steered", on_event) for i in range(40)]
+    rows += [row(i, "prompted", on_event if i % 2 else off_event) for i in range(40)]
+    rows += [row(i, "random", None) for i in range(40)]
+    scores = {s["condition"]: s for s in m.curve_scores(rows)}
+    assert set(scores) == {"steered", "prompted"}
+    assert scores["steered"]["n"] == 40
+    assert scores["steered"]["collar_f1"] == pytest.approx(1.0)
+    assert scores["steered"]["psds"] == pytest.approx(1.0)
+    assert scores["prompted"]["collar_f1"] == pytest.approx(0.5)  # P = R = 1/2 at every threshold
+    assert scores["prompted"]["psds"] < 0.5
+
+
 def test_curve_collar_f1_respects_onset_collar() -> None:
     t = np.arange(250) * 0.04
     gt = {"s": (2.0, 4.0)}

@@ -288,3 +288,8 @@ def test_figures_and_report_on_the_shipped_model(
     assert code == 0, err
     text = html.read_text()
     assert "steered" in text and "data:image/png;base64," in text and 'src="http' not in text
+    assert '<section id="curves">' in text
+    code, summary, err = run_cli(monkeypatch, capsys, "bench", "summary", results)
+    assert code == 0, err
+    curves = summary.split("## Δ curves as detectors")[1]
+    assert "| steered | 3 |" in curves and "random" not in curves  # random rows carry no profile

@@ -105,7 +105,7 @@ def test_report_from_tiny_model_rows(
     out = report.write_report(results, tmp_path / "out" / "report.html", scenes=scenes[0], per_group=1)
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
-    for section in ("summary", "paired", "position", "attention", "sweep", "gallery"):
+    for section in ("summary", "paired", "position", "attention", "curves", "sweep", "gallery"):
         assert f'<section id="{section}">' in page, section
     assert "<td>steered</td>" in page and "<td>random</td>" in page
     assert page.count('<td class="num">3</td>') >= 2  # n per condition
@@ -123,6 +123,7 @@ def test_report_without_manifest_profiles_or_sweep(tmp_path: Path, scenes: tuple
     page = report.render_report(report.load_inputs(results), per_group=2, n_boot=100)
     assert_self_contained(page)
     assert "Condition <b>random</b>" in page and 'id="sweep"' not in page and 'id="attention"' not in page
+    assert 'id="curves"' not in page  # no profiles, no curve scores
     assert len(embedded_pngs(page)) == 1 + 3
 
 

@@ -731,7 +731,13 @@ def _progress(enabled: bool, total: int, description: str) -> Iterator[ProgressF
 def summary_tables(rows: Sequence[Mapping[str, Any]], fmt: str = "markdown", n_boot: int = 2000) -> str:
     """Per-condition table (plus the random baseline's analytic expectation), breakdown by target
     position, and paired tests vs steered when present."""
-    from .metrics import breakdown_by_position, paired_tests, random_hit_expectation, summarize
+    from .metrics import (
+        breakdown_by_position,
+        curve_scores,
+        paired_tests,
+        random_hit_expectation,
+        summarize,
+    )
 
     if not rows:
         raise DataError("the results file has no rows")
@@ -753,6 +759,9 @@ def summary_tables(rows: Sequence[Mapping[str, Any]], fmt: str = "markdown", n_b
         ]
         if "steered" in {str(r["condition"]) for r in rows} and len({str(r["condition"]) for r in rows}) > 1:
             sections.append(("Paired tests vs steered", paired_tests(rows, "steered")))
+        curves = curve_scores(rows)
+        if curves:
+            sections.append(("Δ curves as detectors (collar F1 at the best threshold, PSDS)", curves))
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"malformed results rows ({type(exc).__name__}: {exc})") from None
     parts = []

@@ -28,6 +28,8 @@ __all__ = [
     "breakdown_by_position",
     "coverage",
     "curve_collar_f1",
+    "curve_psds",
+    "curve_scores",
     "event_f1",
     "format_table",
     "hit",
@@ -312,6 +314,32 @@ def _writable_score_frame(curve: FloatArray, timestamps: FloatArray, label: str)
     return _WritableFrame(create_score_dataframe(curve[:, None], timestamps, [label]))
 
 
+CURVE_LABEL = "target"
+
+
+def _curve_inputs(
+    curves: Mapping[str, npt.ArrayLike],
+    time_s: npt.ArrayLike | Mapping[str, npt.ArrayLike],
+    ground_truth: Mapping[str, Sequence[float]],
+    token_s: float,
+) -> tuple[dict[str, Any], dict[str, list[tuple[float, float, str]]], dict[str, float]]:
+    """sed_scores_eval inputs: one score frame, one ground-truth event and one duration per item."""
+    scores: dict[str, Any] = {}
+    gt: dict[str, list[tuple[float, float, str]]] = {}
+    durations: dict[str, float] = {}
+    for key, curve in curves.items():
+        c = np.asarray(curve, dtype=float).ravel()
+        t = np.asarray(time_s[key] if isinstance(time_s, Mapping) else time_s, dtype=float).ravel()
+        if t.shape != c.shape:
+            raise ValueError(f"{key}: {c.size} curve values but {t.size} token times")
+        stamps = np.append(t, t[-1] + token_s)
+        scores[key] = _writable_score_frame(c, stamps, CURVE_LABEL)
+        onset, offset = (float(v) for v in ground_truth[key])
+        gt[key] = [(onset, offset, CURVE_LABEL)]
+        durations[key] = float(stamps[-1])
+    return scores, gt, durations
+
+
 def curve_collar_f1(
     curves: Mapping[str, npt.ArrayLike],
     time_s: npt.ArrayLike | Mapping[str, npt.ArrayLike],
@@ -330,18 +358,8 @@ def curve_collar_f1(
     """
     from sed_scores_eval import collar_based
 
-    label = "target"
-    scores: dict[str, Any] = {}
-    gt: dict[str, list[tuple[float, float, str]]] = {}
-    for key, curve in curves.items():
-        c = np.asarray(curve, dtype=float).ravel()
-        t = np.asarray(time_s[key] if isinstance(time_s, Mapping) else time_s, dtype=float).ravel()
-        if t.shape != c.shape:
-            raise ValueError(f"{key}: {c.size} curve values but {t.size} token times")
-        stamps = np.append(t, t[-1] + token_s)
-        scores[key] = _writable_score_frame(c, stamps, label)
-        onset, offset = (float(v) for v in ground_truth[key])
-        gt[key] = [(onset, offset, label)]
+    label = CURVE_LABEL
+    scores, gt, _ = _curve_inputs(curves, time_s, ground_truth, token_s)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f, p, r, thr, st = collar_based.best_fscore(
@@ -360,6 +378,67 @@ def curve_collar_f1(
         "fp": float(st[label]["fps"]),
         "n_ref": float(st[label]["n_ref"]),
     }
+
+
+def curve_psds(
+    curves: Mapping[str, npt.ArrayLike],
+    time_s: npt.ArrayLike | Mapping[str, npt.ArrayLike],
+    ground_truth: Mapping[str, Sequence[float]],
+    token_s: float = 0.04,
+    dtc: float = 0.7,
+    gtc: float = 0.7,
+    max_efpr: float = 100.0,
+) -> float:
+    """Intersection-based PSDS of temporal curves (the area under the PSD-ROC up to ``max_efpr`` false
+    positives per hour, normalized to [0, 1]), via sed_scores_eval; inputs as :func:`curve_collar_f1`.
+
+    One class (the queried sound), so the cross-trigger and across-class terms do not apply; the
+    detection- and ground-truth-intersection criteria default to DCASE scenario 1 (0.7, 0.7). Beware
+    lenient criteria with one event per item: a detection of the whole clip meets DTC = GTC = 0.1 as
+    soon as the event fills a tenth of it, so every curve would score 1.
+    """
+    from sed_scores_eval import intersection_based
+
+    scores, gt, durations = _curve_inputs(curves, time_s, ground_truth, token_s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value, *_ = intersection_based.psds(
+            scores, gt, durations, dtc_threshold=dtc, gtc_threshold=gtc, max_efpr=max_efpr
+        )
+    return float(value)
+
+
+def curve_scores(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Threshold-free scores of the Δ curves that rows carry (``bench run --save-profiles``), per condition.
+
+    For each condition with profiles: the best collar-based F1 (with its precision and recall) and the
+    PSDS of the Δ curves against the queried events. Conditions without profiles are left out.
+    """
+    out: list[dict[str, Any]] = []
+    for cond, group in _by_condition(rows).items():
+        with_curves = [r for r in group if isinstance(r.get("profile"), Mapping) and "delta" in r["profile"]]
+        if not with_curves:
+            continue
+        curves, times, gt = {}, {}, {}
+        for r in with_curves:
+            key = f"{r['scene_id']}\u241f{r['query']}"
+            curves[key] = r["profile"]["delta"]
+            times[key] = r["profile"]["time_s"]
+            gt[key] = r["gt"]
+        first = np.asarray(with_curves[0]["profile"]["time_s"], dtype=float)
+        token_s = float(first[1] - first[0]) if first.size > 1 else 0.04
+        f1 = curve_collar_f1(curves, times, gt, token_s)
+        out.append(
+            {
+                "condition": cond,
+                "n": len(with_curves),
+                "collar_f1": f1["f1"],
+                "collar_precision": f1["precision"],
+                "collar_recall": f1["recall"],
+                "psds": curve_psds(curves, times, gt, token_s),
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -442,6 +442,38 @@ def _attention_section(summary: Sequence[Mapping[str, Any]]) -> str:
     return _section("attention", "Attention redistribution", table + note)
 
 
+def _curve_section(rows: Sequence[Row]) -> str:
+    from .metrics import curve_scores
+
+    scores = curve_scores(rows)
+    if not scores:
+        return ""
+    headers = ["condition", "items", "collar F1", "precision", "recall", "PSDS"]
+    table = html_table(
+        headers,
+        [
+            [
+                _esc(s["condition"]),
+                str(s["n"]),
+                format_number(s["collar_f1"], 3),
+                format_number(s["collar_precision"], 3),
+                format_number(s["collar_recall"], 3),
+                format_number(s["psds"], 3),
+            ]
+            for s in scores
+        ],
+    )
+    note = (
+        '<p class="note">The Δ curves themselves scored as sound-event detection, with no threshold '
+        "chosen by hand (sed_scores_eval): collar F1 at the best threshold (onset collar 0.2 s, offset "
+        "collar max(0.2 s, 20 % of the event)), and intersection-based PSDS (DTC = GTC = 0.7, eFPR up to 100 "
+        "per hour; one class, so no cross-trigger term). Δ curves rise around the event rather than tracing "
+        "its extent, so these strict criteria score them low; lenient ones (e.g. DTC = GTC = 0.1) are "
+        "degenerate here, since with one event per item a whole-clip detection already meets them.</p>"
+    )
+    return _section("curves", "Δ curves as detectors (threshold-free)", table + note)
+
+
 def _caption(group: str, rank: int, row: Mapping[str, Any]) -> str:
     iou_value, hit_value = row_score(row)
     interval = row.get("interval_s")
@@ -537,6 +569,7 @@ def render_report(
         _paired_section(rows, conditions),
         _position_section(rows, n_boot, seed),
         _attention_section(summary),
+        _curve_section(rows),
         _sweep_section(inputs.sweep),
         _gallery_section(inputs, gallery_cond, per_group, seed, progress),
     ]
