@@ -10,7 +10,7 @@ import torch
 
 from helpers import noise, run_cli
 from wheretolisten.localize import LocalizeConfig, default_layers, default_probe_layers, localize
-from wheretolisten.models import Adapter
+from wheretolisten.models import FAMILIES, Adapter
 from wheretolisten.steering import SteeringVector
 
 
@@ -43,7 +43,7 @@ def test_fast_and_eager_localize_agree(adapter: Adapter) -> None:
     np.testing.assert_allclose(fast.profile.delta, eager.profile.delta, atol=1e-6)
 
 
-@pytest.mark.parametrize("family", ["qwen2-audio", "audioflamingo3"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_cli_localize_end_to_end(
     tmp_path: Path,
     tiny_dirs: dict[str, Path],

@@ -9,7 +9,7 @@ import torch
 
 from helpers import noise
 from wheretolisten.errors import ModelError
-from wheretolisten.models import Adapter, AudioFlamingo3Adapter, Qwen2AudioAdapter, load_model, wrap
+from wheretolisten.models import FAMILIES, Adapter, AudioFlamingo3Adapter, Qwen2AudioAdapter, load_model, wrap
 from wheretolisten.models.tiny import build_tiny_model
 from wheretolisten.probe import ATTN_NAME
 
@@ -53,7 +53,7 @@ def test_prompt_structure_matches_the_real_templates(adapters: dict[str, Adapter
     )
 
 
-@pytest.mark.parametrize("family", ["qwen2-audio", "audioflamingo3"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_time_axis_of_a_12s_clip(adapters: dict[str, Adapter], family: str) -> None:
     a = adapters[family]
     batch = a.encode([noise(12.0)], ["Describe the audio."])

@@ -16,7 +16,7 @@ from helpers import SR, noise, run_cli
 from wheretolisten import plots
 from wheretolisten.errors import DataError, WTLError
 from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize
-from wheretolisten.models import Adapter
+from wheretolisten.models import FAMILIES, Adapter
 from wheretolisten.scenes import ProceduralBank, make_scenes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -61,7 +61,7 @@ def test_format_layers_and_query_matching() -> None:
     assert plots.is_queried("siren", "a siren") and not plots.is_queried("knock", "a siren")
 
 
-@pytest.mark.parametrize("family", ["qwen2-audio", "audioflamingo3"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_localization_png_is_deterministic(
     tmp_path: Path, results: dict[str, LocalizeResult], clip: np.ndarray, family: str
 ) -> None:
@@ -104,7 +104,7 @@ def test_unknown_suffix_is_a_user_error(results: dict[str, LocalizeResult], clip
         plots.plot_localization(results["qwen2-audio"], clip, SR, "out.gif")
 
 
-@pytest.mark.parametrize("family", ["qwen2-audio", "audioflamingo3"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_layer_delta_matches_localize_and_draws(
     tmp_path: Path,
     adapters: dict[str, Adapter],

@@ -17,10 +17,11 @@ from wheretolisten import report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.metrics import attention_share, profile_entropy
+from wheretolisten.models import FAMILIES as REGISTERED_FAMILIES
 from wheretolisten.models import Adapter
 from wheretolisten.scenes import ProceduralBank, Scene, make_scenes
 
-FAMILIES = ("qwen2-audio", "audioflamingo3")
+FAMILIES = tuple(REGISTERED_FAMILIES)  # every registered family runs the whole suite
 
 
 @pytest.fixture(scope="module")
