@@ -125,6 +125,12 @@ def test_sharded_bench_run_merges_into_the_one_piece_run(
     assert merged_summary == whole_summary and "random" in merged_summary
     inputs = load_inputs([*parts, parts[0]])  # a file given twice counts once, with a note
     assert len(inputs.rows) == len(whole) and any("counted once" in n for n in inputs.notes)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")  # e.g. a shard with no scenes: noted, not fatal beside the others
+    inputs = load_inputs([*parts, empty])
+    assert len(inputs.rows) == len(whole) and "empty.jsonl has no rows" in inputs.notes
+    with pytest.raises(DataError, match="none of the 2 results files"):
+        load_inputs([empty, empty])
 
     code, _, err = run_cli(monkeypatch, capsys, *args, "--shard", "3/3", "--out", tmp_path / "x.jsonl")
     assert code == 2 and "out of range" in err

@@ -363,12 +363,20 @@ def load_inputs(
     paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(r) for r in results]
     if not paths:
         raise DataError("no results file given")
-    sources, notes = [], []
-    for path in paths:
-        rows, file_notes = read_results(path)
-        sources.append((path, rows))
-        notes.extend(file_notes)
+    if len(paths) == 1:
+        rows, notes = read_results(paths[0])
+        sources = [(paths[0], rows)]
+    else:  # shards: one may be empty (more shards than scenes), not all
+        sources, notes = [], []
+        for path in paths:
+            rows, file_notes = read_jsonl(path, check_row, "results file")
+            sources.append((path, rows))
+            notes.extend(file_notes)
+            if not rows:
+                notes.append(f"{path.name} has no rows")
     merged, dropped = merge_rows(sources)
+    if not merged:
+        raise DataError(f"none of the {len(paths)} results files has rows")
     if dropped:
         notes.append(f"{dropped} row(s) present in more than one results file were counted once")
     name = paths[0].name if len(paths) == 1 else f"{paths[0].name} and {len(paths) - 1} more file(s)"
