@@ -163,6 +163,56 @@ def test_cli_localize_several_queries_in_one_pass(
     assert code == 2 and "at most one --query" in err
 
 
+def test_cli_localize_several_files_into_a_resumable_jsonl(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Several files: one line each, --jsonl appends (file, query) rows, a rerun skips them, a bad file
+    is reported and skipped with exit status 2."""
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"c{i}.wav")
+        sf.write(files[-1], noise(3.0, seed=20 + i), 16000)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio")
+    log = tmp_path / "runs.jsonl"
+    common = ["-q", "a siren", "-q", "a bell", "--model", tiny_dirs["audioflamingo3"], "--alpha", "8"]
+    common += ["--device", "cpu", "--no-progress", "--jsonl", log]
+    code, stdout, err = run_cli(monkeypatch, capsys, "localize", files[0], broken, files[1], *common)
+    assert code == 2
+    errors = err.strip().splitlines()
+    assert errors[0].startswith(f"wheretolisten: error: {broken}:")
+    assert "1 of 3 audio files failed" in errors[-1]
+    assert stdout.count(f"{files[0]}: 'a siren': peak") == 1 and stdout.count(f"{files[1]}: 'a bell'") == 1
+    first = log.read_bytes()
+    rows = [json.loads(line) for line in first.splitlines()]
+    assert [(r["audio"]["path"], r["query"]) for r in rows] == [
+        (str(f), q) for f in files[:2] for q in ("a siren", "a bell")
+    ]
+    # Resume: the two done files are skipped, the new one is appended; nothing else changes.
+    code, stdout, err = run_cli(monkeypatch, capsys, "localize", *files, *common)
+    assert code == 0, err
+    assert str(files[0]) not in stdout and f"{files[2]}: 'a siren'" in stdout
+    assert "2 file(s) already in" in stdout
+    after = log.read_bytes()
+    assert after.startswith(first) and len(after.splitlines()) == 6
+    one = json.loads(after.splitlines()[4])
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", files[2], "-q", "a siren", "--model", tiny_dirs["audioflamingo3"],
+        "--alpha", "8", "--device", "cpu", "--json", tmp_path / "alone.json",
+    )  # fmt: skip
+    assert code == 0, err
+    alone = json.loads((tmp_path / "alone.json").read_text())
+    np.testing.assert_allclose(one["profile"]["delta"], alone["profile"]["delta"], atol=1e-6)
+    # Another configuration into the same file is refused; per-file outputs need one file.
+    code, _, err = run_cli(monkeypatch, capsys, "localize", *files, *common, "--alpha", "2")
+    assert code == 2 and "another model or configuration" in err
+    code, _, err = run_cli(monkeypatch, capsys, "localize", *files, *common, "--json", tmp_path / "x.json")
+    assert code == 2 and "use --jsonl" in err
+
+
 def test_cli_alpha_zero_gives_zero_delta(
     tmp_path: Path,
     tiny_dirs: dict[str, Path],

@@ -688,7 +688,7 @@ def run_bench(
                 todo.append((scene, missing))
             else:
                 skipped += 1
-        with _progress(progress, len(todo), "bench") as advance:
+        with progress_bar(progress, len(todo), "bench") as advance:
             for scene, missing in todo:
                 wanted = [c for c in names if any(k[2] == c for k in missing)]
                 rows = [
@@ -703,7 +703,7 @@ def run_bench(
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int, description: str) -> Iterator[ProgressFn]:
+def progress_bar(enabled: bool, total: int, description: str) -> Iterator[ProgressFn]:
     """A rich progress bar on stderr (or nothing); yields ``advance(n, label)``."""
     if not enabled or total == 0:
         yield lambda _n, _label: None
@@ -873,7 +873,7 @@ def sweep(
         _grid_lines(existing, sweep_path, adapter.name, dev_hash)  # refuse a file of another run first
         by_hash = _all_grid_lines(out, adapter.name, dev_hash)
         todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
-        with _progress(progress, len(todo) * len(dev), "sweep (dev)") as advance:
+        with progress_bar(progress, len(todo) * len(dev), "sweep (dev)") as advance:
             for cfg, h in todo:
                 rows: list[dict[str, Any]] = []
                 for scene in dev:

@@ -9,6 +9,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,6 +50,7 @@ PlotOpt = Annotated[
         help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib).",
     ),
 ]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
 GTManifestOpt = Annotated[
     Path | None,
     typer.Option(
@@ -92,7 +95,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
 @app.command()
 def localize(
     audio: Annotated[
-        Path, typer.Argument(help="Audio file (wav, flac, ogg); resampled and downmixed as needed.")
+        list[Path],
+        typer.Argument(
+            help="Audio file(s) (wav, flac, ogg); resampled and downmixed as needed. With several files, "
+            "each is localized in turn (see --jsonl)."
+        ),
     ],
     query: Annotated[
         list[str] | None,
@@ -134,14 +141,24 @@ def localize(
     ] = None,
     plot: PlotOpt = None,
     gt_manifest: GTManifestOpt = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append one JSON line per (file, query) to this file; a rerun skips the pairs already in "
+            "it (resumable, append-only)."
+        ),
+    ] = None,
+    progress: ProgressOpt = True,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval.
 
     With several --query options the audio is encoded once and every query shares it. --json, --plot and
     --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...).
+    With several audio files, results go to stdout and --jsonl; a file that cannot be read is reported
+    on stderr and skipped, and the exit status is 2 if any was.
     """
-    from .localize import localize as run_localize
-    from .localize import localize_many, recommended_config
+    from .bench import progress_bar
+    from .localize import recommended_config
     from .models import load_model
     from .steering import SteeringVector
 
@@ -157,7 +174,10 @@ def localize(
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     if interval not in ("threshold", "window"):
         raise WTLError(f"unknown interval method {interval!r}; choose threshold or window")
-    gt = _plot_gt(plot, audio, gt_manifest)
+    several = len(audio) > 1
+    if several and (json_out or plot or save_vector):
+        raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
+    gt = [] if several else _plot_gt(plot, audio[0], gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
     try:
         config = recommended_config(
@@ -168,29 +188,92 @@ def localize(
             positions=positions,
             interval=interval,
             window_s=window_s,
-        )
-        if len(queries) == 1:
-            results = [run_localize(adapter, audio, queries[0], config, vector=steer)]
-        else:
-            results = localize_many(adapter, audio, queries, config).results
+        ).resolved(adapter)
     except ValueError as exc:  # bad option values surface as ValueError from the library
         raise WTLError(str(exc)) from None
-    for i, result in enumerate(results):
-        if result.peak_s is None or result.interval_s is None:
-            typer.echo(f"{result.query!r}: no attention shift (Δ is flat); peak and interval undefined")
-        else:
-            start, end = result.interval_s
-            typer.echo(f"{result.query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s")
-        if json_out is not None:
-            write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
-        if save_vector is not None:
-            result.vector.save(numbered(save_vector, i, len(results)))
-        if plot is not None:
-            from .plots import plot_localization
+    with _results_log(jsonl, adapter.name, config) as (done, log):
+        failed = 0
+        todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
+        todo = [(f, qs) for f, qs in todo if qs]
+        with progress_bar(progress and several, len(todo), "localize") as advance:
+            for path, wanted in todo:
+                try:
+                    results = _localize_file(adapter, path, wanted, config, steer)
+                except WTLError as exc:
+                    if not several:
+                        raise
+                    typer.echo(f"wheretolisten: error: {path}: {exc}", err=True)
+                    failed += 1
+                    advance(1, path.name)
+                    continue
+                for i, result in enumerate(results):
+                    where = f"{path}: " if several else ""
+                    if result.peak_s is None or result.interval_s is None:
+                        typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
+                    else:
+                        start, end = result.interval_s
+                        typer.echo(
+                            f"{where}{result.query!r}: peak {result.peak_s:.2f} s, interval "
+                            f"{start:.2f}–{end:.2f} s"
+                        )
+                    if json_out is not None:
+                        write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
+                    if save_vector is not None:
+                        result.vector.save(numbered(save_vector, i, len(results)))
+                    if plot is not None:
+                        from .plots import plot_localization
 
-            figure = numbered(plot, i, len(results))
-            plot_localization(result, audio, adapter.sample_rate, figure, gt)
-            typer.echo(f"wrote {figure}")
+                        figure = numbered(plot, i, len(results))
+                        plot_localization(result, path, adapter.sample_rate, figure, gt)
+                        typer.echo(f"wrote {figure}")
+                log([r.to_json() for r in results])
+                advance(1, path.name)
+    skipped = len(audio) - len(todo)
+    if jsonl is not None and skipped:
+        typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
+    if failed:
+        raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
+
+
+def _localize_file(adapter: Any, path: Path, queries: list[str], config: Any, steer: Any) -> list[Any]:
+    """Every query of one file: the shared-prefix pass for several queries, one localize otherwise."""
+    from .localize import localize as run_localize
+    from .localize import localize_many
+
+    try:
+        if len(queries) == 1:
+            return [run_localize(adapter, path, queries[0], config, vector=steer)]
+        return localize_many(adapter, path, queries, config).results
+    except ValueError as exc:  # bad option values surface as ValueError from the library
+        raise WTLError(str(exc)) from None
+
+
+@contextmanager
+def _results_log(
+    path: Path | None, model: str, config: Any
+) -> Iterator[tuple[set[tuple[str, str]], Callable[[list[dict[str, Any]]], None]]]:
+    """(done (audio path, query) pairs, append function) for --jsonl; a no-op pair without it.
+
+    The file is locked while in use; rows of another model or configuration are refused, so a resumed
+    file never mixes settings.
+    """
+    if path is None:
+        yield set(), lambda _rows: None
+        return
+    from dataclasses import asdict
+
+    from .bench import append_rows, open_jsonl
+
+    wanted = json.loads(json.dumps(asdict(config)))
+    with open_jsonl(path, required=("audio", "query", "config")) as (handle, rows):
+        for i, row in enumerate(rows, start=1):
+            if row.get("model") != model or row.get("config") != wanted:
+                raise WTLError(
+                    f"{path}: line {i} was computed with another model or configuration; use the same "
+                    f"options or another --jsonl"
+                )
+        done = {(str(r["audio"].get("path")), str(r["query"])) for r in rows if isinstance(r["audio"], dict)}
+        yield done, lambda new: append_rows(handle, new)
 
 
 def numbered(path: Path, index: int, count: int) -> Path:
@@ -441,7 +524,6 @@ QueryOpt = Annotated[
 ]
 AlphaOpt = Annotated[float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")]
 ShardOpt = Annotated[
     str | None,
     typer.Option(
