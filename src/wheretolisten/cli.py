@@ -202,7 +202,8 @@ def localize(
                 except WTLError as exc:
                     if not several:
                         raise
-                    typer.echo(f"wheretolisten: error: {path}: {exc}", err=True)
+                    message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+                    typer.echo(f"wheretolisten: error: {message}", err=True)
                     failed += 1
                     advance(1, path.name)
                     continue
