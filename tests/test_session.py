@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -109,7 +111,9 @@ def test_prefix_steering_recomputes_from_the_first_steered_layer(adapter: Adapte
     torch.testing.assert_close(kept.prefix_hidden(1), session.prefix_hidden(1), atol=1e-6, rtol=1e-5)
 
 
-def test_prefix_steering_at_zero_strength_changes_nothing(adapter: Adapter) -> None:
+def test_prefix_steering_at_zero_strength_changes_nothing(
+    adapter: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clip = noise(3.0, seed=1)
     vector = instruction_vector(adapter, clip, "a bell ringing", [1])
     prompts = ["Describe the audio."] * 2
@@ -117,3 +121,17 @@ def test_prefix_steering_at_zero_strength_changes_nothing(adapter: Adapter) -> N
         prompts, probe_layers=[3], vectors=[None, vector], alpha=0.0, steer_positions="all"
     )
     assert torch.equal(run.attention[3][0], run.attention[3][1])
+    # One row per pass: the unsteered row, alone in its chunk, is recomputed like the steered one.
+    recomputed: list[list[bool]] = []
+    original = ClipSession._steered_prefix
+
+    def spy(self: ClipSession, vectors: list[Any], *args: Any) -> Any:
+        recomputed.append([v is not None for v in vectors])
+        return original(self, vectors, *args)
+
+    monkeypatch.setattr(ClipSession, "_steered_prefix", spy)
+    chunked = ClipSession(adapter, clip, cache_budget_bytes=1).run(
+        prompts, probe_layers=[3], vectors=[None, vector], alpha=0.0, steer_positions="all"
+    )
+    assert recomputed == [[False], [True]]
+    assert torch.equal(chunked.attention[3][0], chunked.attention[3][1])

@@ -155,6 +155,12 @@ class ClipSession:
         Results are the same whatever the chunking (each row only attends to the prefix and itself).
         """
         step = self.rows_per_pass
+        if vectors is not None and Positions.parse(steer_positions) not in SUFFIX_POSITIONS:
+            # Every chunk recomputes the prefix from the same first layer, unsteered rows included, so
+            # that base and steered rows are computed alike whichever chunk they land in.
+            present = [v for v in vectors if v is not None]
+            if present and steer_layers is None:
+                steer_layers = sorted({x for v in present for x in v.layers})
         parts = []
         for start in range(0, len(prompts), step):
             chunk_vectors = None if vectors is None else vectors[start : start + step]
@@ -217,8 +223,7 @@ class ClipSession:
         full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
 
         steered = vectors is not None and any(v is not None for v in vectors)
-        if steered and steer_spec not in SUFFIX_POSITIONS:
-            assert vectors is not None
+        if vectors is not None and steer_layers is not None and steer_spec not in SUFFIX_POSITIONS:
             cache = self._steered_prefix(list(vectors), alpha, steer_spec, steer_layers)
         else:
             cache = self._cache(rows)
@@ -250,7 +255,7 @@ class ClipSession:
         vectors: list[SteeringVector | None],
         alpha: float,
         spec: Positions,
-        steer_layers: Sequence[int] | None,
+        steer_layers: Sequence[int],
     ) -> DynamicCache:
         """A cache whose prefix is steered per row: shared below the first steered layer, recomputed above.
 
@@ -260,9 +265,7 @@ class ClipSession:
         so base and steered rows of one batch are computed alike (α = 0 gives identical rows).
         """
         adapter = self.adapter
-        present = [v for v in vectors if v is not None]
-        wanted = steer_layers if steer_layers is not None else sorted({x for v in present for x in v.layers})
-        chosen = check_layers(adapter, wanted)
+        chosen = check_layers(adapter, steer_layers)
         start, rows = chosen[0], len(vectors)
         cache = self._cache(rows, start)
         prefix = self.prefix_ids[None]
