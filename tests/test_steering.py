@@ -188,3 +188,44 @@ def test_load_errors(tmp_path: Path) -> None:
     bad.write_bytes(np.arange(10, dtype=np.uint8).tobytes())
     with pytest.raises(DataError, match="not a readable"):
         SteeringVector.load(bad)
+
+
+def test_cosine_between_vectors() -> None:
+    a = SteeringVector({1: torch.tensor([1.0, 0.0]), 2: torch.tensor([1.0, 1.0]), 3: torch.zeros(2)})
+    b = SteeringVector({1: torch.tensor([0.0, 2.0]), 2: torch.tensor([-3.0, -3.0]), 3: torch.ones(2)})
+    cos = a.cosine(b)
+    assert cos[1] == pytest.approx(0.0) and cos[2] == pytest.approx(-1.0) and np.isnan(cos[3])
+    assert a.cosine(SteeringVector({5: torch.ones(2)})) == {}
+    with pytest.raises(DataError, match="dimensions"):
+        a.cosine(SteeringVector({1: torch.ones(3)}))
+
+
+def test_cli_vector_build_and_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --model: the shipped organism; its recommended steering layer is the default."""
+    import soundfile as sf
+
+    from helpers import run_cli
+    from wheretolisten.organism import RECOMMENDED_LAYERS
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(4.0, seed=3), 16000)
+    for name, query in (("bell", "a bell ringing"), ("siren", "a siren")):
+        code, stdout, err = run_cli(
+            monkeypatch, capsys, "vector", "build", wav, "-q", query, "--out", tmp_path / name
+        )
+        assert code == 0, err
+        assert stdout.startswith(f"wrote {tmp_path / name}.safetensors")
+    bell = SteeringVector.load(tmp_path / "bell.safetensors")
+    assert bell.layers == list(RECOMMENDED_LAYERS) and bell.metadata["audio"] == str(wav)
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "vector", "show", tmp_path / "bell.safetensors", tmp_path / "siren.safetensors"
+    )
+    assert code == 0, err
+    assert "query: a bell ringing" in stdout and "query: a siren" in stdout
+    expected = bell.cosine(SteeringVector.load(tmp_path / "siren.safetensors"))
+    layer = bell.layers[0]
+    assert f"cosine bell.safetensors vs siren.safetensors: {layer}: {expected[layer]:+.3f}" in stdout
+    code, _, err = run_cli(monkeypatch, capsys, "vector", "show", tmp_path / "nope.safetensors")
+    assert code == 2 and "no such steering-vector file" in err

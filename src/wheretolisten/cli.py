@@ -471,18 +471,48 @@ def vector_build(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
-    from .localize import default_layers, prepare_audio
+    from .localize import prepare_audio, recommended_config
     from .models import load_model
     from .steering import instruction_vector
 
     adapter = load_model(model, device=device, dtype=dtype)
     clip, _ = prepare_audio(adapter, audio)
-    chosen = parse_layers(layers) or default_layers(adapter.num_layers)
+    # The layers localize would steer: --layers, else the checkpoint's recommendation, else n/3 .. n/2.
+    chosen = recommended_config(adapter, layers=parse_layers(layers)).resolved(adapter).layers
+    assert chosen is not None
     vec = instruction_vector(adapter, clip, query, chosen, positions)
     vec.metadata["audio"] = str(audio)
     path = vec.save(out)
     norms = ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items())
     typer.echo(f"wrote {path} (layer norms {norms})")
+
+
+@vector_app.command("show")
+def vector_show(
+    vectors: Annotated[
+        list[Path], typer.Argument(help="Saved vectors (.safetensors); two or more are compared.")
+    ],
+) -> None:
+    """Print what a saved vector was built from (model, query, positions, templates) and its layer norms;
+    with several vectors, their cosine similarity per common layer."""
+    from .steering import SteeringVector
+
+    loaded = [SteeringVector.load(v) for v in vectors]
+    for path, vec in zip(vectors, loaded, strict=True):
+        meta = vec.metadata
+        typer.echo(f"{path}")
+        for key in ("kind", "model", "family", "query", "positions", "audio", "prompt"):
+            if meta.get(key) is not None:
+                typer.echo(f"  {key}: {meta[key]}")
+        for key in ("instructed_templates", "neutral_templates"):
+            if meta.get(key):
+                typer.echo(f"  {key}: " + " | ".join(str(t) for t in meta[key]))
+        typer.echo("  layer norms: " + ", ".join(f"{k}: {v:.4g}" for k, v in vec.norms().items()))
+    for i in range(len(loaded)):
+        for j in range(i + 1, len(loaded)):
+            cos = loaded[i].cosine(loaded[j])
+            shown = ", ".join(f"{k}: {v:+.3f}" for k, v in cos.items()) if cos else "no common layer"
+            typer.echo(f"cosine {vectors[i].name} vs {vectors[j].name}: {shown}")
 
 
 @scenes_app.command("make")

@@ -70,6 +70,17 @@ class SteeringVector:
     def norms(self) -> dict[int, float]:
         return {layer: float(v.float().norm()) for layer, v in self.directions.items()}
 
+    def cosine(self, other: SteeringVector) -> dict[int, float]:
+        """Cosine similarity with ``other`` at every layer both have (NaN where a direction is zero)."""
+        out = {}
+        for layer in sorted(set(self.directions) & set(other.directions)):
+            a, b = self.directions[layer].float().ravel(), other.directions[layer].float().ravel()
+            if a.numel() != b.numel():
+                raise DataError(f"layer {layer}: the vectors have {a.numel()} and {b.numel()} dimensions")
+            denom = float(a.norm() * b.norm())
+            out[layer] = float(a @ b) / denom if denom > 0 else float("nan")
+        return out
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``path`` (.safetensors) and ``path.json``; both atomically, no pickle."""
         target = Path(path)
