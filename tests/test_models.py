@@ -124,3 +124,22 @@ def test_model_dir_without_processor(tmp_path: Path, tiny_dirs: dict[str, Path])
 def test_missing_model_dir() -> None:
     with pytest.raises(ModelError, match="no such model directory"):
         load_model("./does/not/exist", device="cpu")
+
+
+def test_cli_env_describes_the_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import torch
+    import transformers
+
+    from helpers import run_cli
+
+    code, stdout, err = run_cli(monkeypatch, capsys, "env", "--json")
+    assert code == 0, err
+    info = json.loads(stdout)
+    assert info["torch"] == torch.__version__ and info["transformers"] == transformers.__version__
+    assert info["families"] == sorted(FAMILIES) and info["shipped_model"].endswith("organism")
+    code, stdout, _ = run_cli(monkeypatch, capsys, "env")
+    assert code == 0 and f"transformers: {transformers.__version__}" in stdout.splitlines()

@@ -1,4 +1,4 @@
-"""Command line: ``wheretolisten localize | plot-layers | report | make-tiny-model | vector | scenes | bench``
+"""Command line: ``wheretolisten localize | plot-layers | report | demo | env | vector | scenes | bench``
 
 User errors (bad files, options, models) print one line on stderr and exit non-zero, never a traceback.
 """
@@ -439,6 +439,49 @@ def demo(
             spans = [g if g[0] == event.label else (f"({g[0]})", g[1], g[2]) for g in gt]
             plot_localization(result, audio, rate, path, spans)
             console.print(f"wrote {path}")
+
+
+@app.command("env")
+def env(
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of lines.")] = False,
+) -> None:
+    """Versions, devices and supported model families: paste this into a bug report."""
+    import importlib.metadata
+    import platform
+
+    import torch
+
+    from . import __version__
+    from .models import FAMILIES
+    from .organism import default_model_path
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    info: dict[str, Any] = {
+        "wheretolisten": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{name: version(name) for name in ("torch", "transformers", "numpy", "safetensors", "soundfile")},
+        **{name: version(name) for name in ("soxr", "sed_eval", "sed_scores_eval", "matplotlib")},
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "cpu_threads": torch.get_num_threads(),
+        "families": sorted(FAMILIES),
+    }
+    try:
+        info["shipped_model"] = str(default_model_path())
+    except WTLError as exc:  # a broken install should still be describable
+        info["shipped_model"] = f"missing ({exc})"
+    if json_out:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{key}: {shown if shown not in (None, '') else 'none'}")
 
 
 @app.command("make-tiny-model")
