@@ -15,7 +15,7 @@ import soundfile as sf
 from helpers import SR, noise, run_cli
 from wheretolisten import plots
 from wheretolisten.errors import DataError, WTLError
-from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize
+from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize, localize_many
 from wheretolisten.models import FAMILIES, Adapter
 from wheretolisten.scenes import ProceduralBank, make_scenes
 
@@ -97,6 +97,32 @@ def test_localization_from_json_and_flat_delta(
     plots.plot_localization(flat, clip, SR, tmp_path / "flat.png")
     with pytest.raises(DataError):
         plots.LocalizationView.of({"query": "x"})
+
+
+def test_several_queries_in_one_figure(
+    tmp_path: Path,
+    adapters: dict[str, Adapter],
+    clip: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tiny_dirs: dict[str, Path],
+) -> None:
+    many = localize_many(adapters["qwen2-audio"], clip, ["a siren", "a knock"], LocalizeConfig(alpha=8.0))
+    a = plots.plot_queries(many.results, clip, SR, tmp_path / "a.png", gt=GT)
+    b = plots.plot_queries(many.results, clip, SR, tmp_path / "b.png", gt=GT)
+    assert a.read_bytes() == b.read_bytes() and png_size(a.read_bytes()) == (1000, 560)
+    with pytest.raises(ValueError, match="at least one"):
+        plots.draw_queries([], clip, SR)
+    # The CLI draws every query of one call into the one --plot file.
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, clip, SR)
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "a siren", "-q", "a knock", "-q", "a bell",
+        "--model", tiny_dirs["qwen2-audio"], "--device", "cpu", "--plot", tmp_path / "all.png",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"wrote {tmp_path / 'all.png'}" in stdout and not list(tmp_path.glob("all.*.png"))
+    assert png_size((tmp_path / "all.png").read_bytes()) == (1000, 690)
 
 
 def test_unknown_suffix_is_a_user_error(results: dict[str, LocalizeResult], clip: np.ndarray) -> None:
@@ -247,12 +273,14 @@ assert matplotlib.rcParams.copy() == before
 def test_figures_and_report_on_the_shipped_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # No --model: the organism. The demo draws one localization figure per event.
+    # No --model: the organism. The demo draws one localization figure per event, and all three in one.
     code, stdout, err = run_cli(monkeypatch, capsys, "demo", "--out-dir", tmp_path / "figs")
     assert code == 0, err
     assert "events localized" in stdout
     pngs = sorted((tmp_path / "figs").glob("demo_*.png"))
-    assert len(pngs) == 3
+    names = ["demo_0_tone.png", "demo_1_bell.png", "demo_2_chirp.png", "demo_all.png"]
+    assert [p.name for p in pngs] == names
+    assert png_size((tmp_path / "figs" / "demo_all.png").read_bytes()) == (1000, 690)
     for png in pngs:
         width, height = png_size(png.read_bytes())
         assert width >= 800 and height >= 600

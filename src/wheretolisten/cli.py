@@ -152,8 +152,9 @@ def localize(
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval.
 
-    With several --query options the audio is encoded once and every query shares it. --json, --plot and
-    --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...).
+    With several --query options the audio is encoded once and every query shares it. --json and
+    --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...),
+    and --plot draws every query's Δ in one figure.
     With several audio files, results go to stdout and --jsonl; a file that cannot be read is reported
     on stderr and skipped, and the exit status is 2 if any was.
     """
@@ -221,12 +222,16 @@ def localize(
                         write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
                     if save_vector is not None:
                         result.vector.save(numbered(save_vector, i, len(results)))
-                    if plot is not None:
+                    if plot is not None and len(results) == 1:
                         from .plots import plot_localization
 
-                        figure = numbered(plot, i, len(results))
-                        plot_localization(result, path, adapter.sample_rate, figure, gt)
-                        typer.echo(f"wrote {figure}")
+                        plot_localization(result, path, adapter.sample_rate, plot, gt)
+                        typer.echo(f"wrote {plot}")
+                if plot is not None and len(results) > 1:
+                    from .plots import plot_queries
+
+                    plot_queries(results, path, adapter.sample_rate, plot, gt)
+                    typer.echo(f"wrote {plot}")
                 log([r.to_json() for r in results])
                 advance(1, path.name)
     skipped = len(audio) - len(todo)
@@ -430,7 +435,7 @@ def demo(
         f"(a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
     )
     if out_dir is not None:
-        from .plots import plot_localization
+        from .plots import plot_localization, plot_queries
 
         out_dir.mkdir(parents=True, exist_ok=True)
         gt = [(e.label, e.onset_s, e.offset_s) for e in scene.events]
@@ -439,6 +444,8 @@ def demo(
             spans = [g if g[0] == event.label else (f"({g[0]})", g[1], g[2]) for g in gt]
             plot_localization(result, audio, rate, path, spans)
             console.print(f"wrote {path}")
+        overview = plot_queries(results, audio, rate, out_dir / "demo_all.png", gt)
+        console.print(f"wrote {overview}")
 
 
 @app.command("env")

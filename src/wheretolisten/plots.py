@@ -490,6 +490,91 @@ def draw_localization(
     return fig
 
 
+def draw_queries(
+    results: Sequence[LocalizeResult | Mapping[str, Any]],
+    audio: np.ndarray,
+    sample_rate: int,
+    gt: Sequence[GTSpan] = (),
+    title: str | None = None,
+) -> Figure:
+    """Where the model listens for each of several sounds in one clip: waveform, log-mel, then one Δ
+    panel per query (smoothed Δ, peak, interval, its ground truth in green), on one time axis."""
+    views = [LocalizationView.of(r) for r in results]
+    if not views:
+        raise ValueError("draw_queries needs at least one result")
+    gt = [(str(lab), float(on), float(off)) for lab, on, off in gt]
+    last = views[0]
+    duration = max(audio.size / sample_rate, float(last.time_s[-1]) + last.token_s if last.time_s.size else 0)
+    fig = new_figure(10.0, 3.0 + 1.3 * len(views))
+    grid = fig.add_gridspec(2 + len(views), 1, height_ratios=[1.0, 1.5] + [1.2] * len(views))
+    ax_w = fig.add_subplot(grid[0])
+    ax_s = fig.add_subplot(grid[1], sharex=ax_w)
+    _draw_waveform(ax_w, audio, sample_rate)
+    _draw_log_mel(ax_s, audio, sample_rate)
+    _shade_gt(ax_w, gt, "", labels=True)
+    panels = []
+    for i, view in enumerate(views):
+        ax = fig.add_subplot(grid[2 + i], sharex=ax_w)
+        panels.append(ax)
+        x = view.centers
+        ax.axhline(0.0, color="#999999", lw=0.8)
+        ax.fill_between(x, view.delta, 0.0, color=C_DELTA, alpha=0.2, lw=0)
+        smoothed = view.smoothed_delta
+        ax.plot(x, view.delta if smoothed is None else smoothed, color=C_SMOOTH, lw=1.4)
+        _shade_gt(ax, gt, view.query)
+        _mark_prediction(ax, view.peak_s, view.interval_s, band=True)
+        for axis in (ax_w, ax_s):
+            if view.peak_s is not None:
+                axis.axvline(view.peak_s, color=C_PEAK, ls="--", lw=1.0)
+                if axis is ax_s:
+                    axis.text(view.peak_s, 1.0, f" {i + 1}", transform=axis.get_xaxis_transform(),
+                              color="white", fontsize=8, va="top", ha="left")  # fmt: skip
+        ax.set_ylabel(f"{i + 1}: Δ for\n“{view.query}”", fontsize=8)
+        ax.grid(axis="x", color="#dddddd", lw=0.5)
+    axes = [ax_w, ax_s, *panels]
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    panels[-1].set_xlabel("time (s)")
+    _x_limits(panels[-1], duration)
+    fig.align_ylabels(axes)
+    head = (
+        f"{short_model_name(last.model)} · {len(views)} queries · steered layers "
+        f"{format_layers(last.layers)} · α = {last.alpha:g}"
+    )
+    fig.suptitle(title or head)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = [
+        Line2D([], [], color=C_SMOOTH, lw=1.4, label="Δ attention (steered − base), smoothed"),
+        Line2D([], [], color=C_PEAK, ls="--", lw=1.2, label="predicted peak"),
+        Patch(color=C_PRED, alpha=0.25, label="predicted interval"),
+    ]
+    if gt:
+        handles += [
+            Patch(color=C_GT, alpha=0.22, label="the panel's queried event"),
+            Patch(color=C_OTHER, alpha=0.12, label="other events"),
+        ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+def plot_queries(
+    results: Sequence[LocalizeResult | Mapping[str, Any]],
+    audio: np.ndarray | str | os.PathLike[str],
+    sample_rate: int | None,
+    out: str | os.PathLike[str],
+    gt: Sequence[GTSpan] = (),
+    title: str | None = None,
+) -> Path:
+    """Draw :func:`draw_queries` and save it to ``out`` (.png, .svg or .pdf)."""
+    figure_format(out)
+    clip, rate = _audio_array(audio, sample_rate)
+    with plot_style():
+        fig = draw_queries(results, clip, rate, gt, title)
+        return save_figure(fig, out)
+
+
 def _audio_array(
     audio: np.ndarray | str | os.PathLike[str], sample_rate: int | None
 ) -> tuple[np.ndarray, int]:
@@ -835,6 +920,7 @@ __all__ = [
     "draw_layer_delta",
     "draw_localization",
     "draw_position_breakdown",
+    "draw_queries",
     "draw_result_row",
     "draw_sweep",
     "figure_bytes",
@@ -850,6 +936,7 @@ __all__ = [
     "new_figure",
     "plot_layer_delta",
     "plot_localization",
+    "plot_queries",
     "position_png",
     "require_matplotlib",
     "row_figure_png",
