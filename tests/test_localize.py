@@ -397,4 +397,4 @@ def test_demo_prints_a_table(
     )
     assert code == 0, err
     assert "ground truth" in out and "events localized" in out
-    assert len(list((tmp_path / "d").glob("demo_*.png"))) == 3
+    assert len(list((tmp_path / "d").glob("demo_*.png"))) == 4  # one per event, and all in one

@@ -208,30 +208,8 @@ def localize(
                     failed += 1
                     advance(1, path.name)
                     continue
-                for i, result in enumerate(results):
-                    where = f"{path}: " if several else ""
-                    if result.peak_s is None or result.interval_s is None:
-                        typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
-                    else:
-                        start, end = result.interval_s
-                        typer.echo(
-                            f"{where}{result.query!r}: peak {result.peak_s:.2f} s, interval "
-                            f"{start:.2f}–{end:.2f} s"
-                        )
-                    if json_out is not None:
-                        write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
-                    if save_vector is not None:
-                        result.vector.save(numbered(save_vector, i, len(results)))
-                    if plot is not None and len(results) == 1:
-                        from .plots import plot_localization
-
-                        plot_localization(result, path, adapter.sample_rate, plot, gt)
-                        typer.echo(f"wrote {plot}")
-                if plot is not None and len(results) > 1:
-                    from .plots import plot_queries
-
-                    plot_queries(results, path, adapter.sample_rate, plot, gt)
-                    typer.echo(f"wrote {plot}")
+                outputs = (json_out, save_vector, plot)
+                _emit(results, path, several, outputs, gt, adapter.sample_rate)
                 log([r.to_json() for r in results])
                 advance(1, path.name)
     skipped = len(audio) - len(todo)
@@ -239,6 +217,39 @@ def localize(
         typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
     if failed:
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
+
+
+def _emit(
+    results: list[Any],
+    path: Path,
+    several: bool,
+    outputs: tuple[Path | None, Path | None, Path | None],
+    gt: list[Any],
+    sample_rate: int,
+) -> None:
+    """Print one line per result (prefixed with the file when several run); write --json, --save-vector
+    and --plot (``outputs``) for it."""
+    json_out, save_vector, plot = outputs
+    where = f"{path}: " if several else ""
+    for i, result in enumerate(results):
+        if result.peak_s is None or result.interval_s is None:
+            typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
+        else:
+            start, end = result.interval_s
+            span = f"interval {start:.2f}–{end:.2f} s"
+            typer.echo(f"{where}{result.query!r}: peak {result.peak_s:.2f} s, {span}")
+        if json_out is not None:
+            write_json_atomic(numbered(json_out, i, len(results)), result.to_json())
+        if save_vector is not None:
+            result.vector.save(numbered(save_vector, i, len(results)))
+    if plot is not None:
+        from .plots import plot_localization, plot_queries
+
+        if len(results) == 1:
+            plot_localization(results[0], path, sample_rate, plot, gt)
+        else:
+            plot_queries(results, path, sample_rate, plot, gt)
+        typer.echo(f"wrote {plot}")
 
 
 def _localize_file(adapter: Any, path: Path, queries: list[str], config: Any, steer: Any) -> list[Any]:
