@@ -40,6 +40,7 @@ from .localize import (
     ClipProfiles,
     LocalizeConfig,
     Profile,
+    clip_session,
     localize_many,
     prepare_audio,
     prompted_profiles,
@@ -49,6 +50,7 @@ from .localize import (
 from .metrics import attention_share, format_table, profile_entropy
 from .readout import Readout, read_out
 from .scenes import MANIFEST_NAME, Event, Scene, load_manifest
+from .session import ClipSession
 from .shards import Shard, merge_rows, shard_files, shard_of, shard_path
 from .steering import audio_vector, instruction_vector
 
@@ -347,6 +349,7 @@ class _Clips:
         self.adapter = adapter
         self._native: np.ndarray | None = None
         self._model: np.ndarray | None = None
+        self._session: ClipSession | None = None
 
     @property
     def native(self) -> np.ndarray:
@@ -360,6 +363,15 @@ class _Clips:
             assert self.adapter is not None
             self._model, _ = prepare_audio(self.adapter, self.path)
         return self._model
+
+    def session(self, config: LocalizeConfig) -> ClipSession | None:
+        """The clip's audio prefix, computed once and shared by every condition that can use it."""
+        if not uses_shared_prefix(config):
+            return None
+        if self._session is None:
+            assert self.adapter is not None
+            self._session = clip_session(self.adapter, self.model, config)
+        return self._session
 
 
 def _run_condition(
@@ -413,12 +425,12 @@ def _run_condition(
             loc.instructed_templates,
             loc.neutral_templates,
         )
-        profile = steered_profiles(adapter, clip, vector, loc)
+        profile = steered_profiles(adapter, clip, vector, loc, clips.session(loc))
     elif condition == "audio-steered":
         rng = item_rng(config.seed, scene.scene_id, event.query)
         without = erase_event(clip, adapter.sample_rate, scene.events, index, rng)
         vector = audio_vector(adapter, clip, without, loc.layers, loc.prompt, loc.read_positions, event.query)
-        profile = steered_profiles(adapter, clip, vector, loc)
+        profile = steered_profiles(adapter, clip, vector, loc, clips.session(loc))
     else:
         raise WTLError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
     readout = profile_readout(adapter, profile, loc)
@@ -455,7 +467,9 @@ def _shared_profiles(
     ):
         return None, 0.0
     started = time.perf_counter()
-    many = localize_many(adapter, clips.model, [event.query for _, event in events], loc)
+    many = localize_many(
+        adapter, clips.model, [event.query for _, event in events], loc, session=clips.session(loc)
+    )
     per_row = (time.perf_counter() - started) / max(1, len(events) * len(users))
     return {index: (many, i) for i, (index, _) in enumerate(events)}, per_row
 

@@ -269,12 +269,14 @@ def localize_many(
     queries: list[str],
     config: LocalizeConfig | None = None,
     sample_rate: int | None = None,
+    session: ClipSession | None = None,
 ) -> ClipProfiles:
     """Localize several queries in one clip: two batched suffix passes on top of one audio prefix.
 
     Pass 1 runs the neutral prompts and every query's instructed prompts (vectors, base and prompted
     attention); pass 2 runs the probe prompt once per query, each row steered by its own vector. With
     ``engine="full"`` (or reads that touch the prefix) every query goes through :func:`localize`.
+    ``session`` reuses a prefix already computed for this very clip (:func:`clip_session`).
     """
     cfg = (config or LocalizeConfig()).resolved(adapter)
     assert cfg.layers is not None and cfg.probe_layers is not None
@@ -287,7 +289,7 @@ def localize_many(
         base = pairs[0].base if pairs else np.zeros(0)
         return ClipProfiles(results, [p.steered for p in pairs], base)
 
-    session = clip_session(adapter, clip, cfg)
+    session = session or clip_session(adapter, clip, cfg)
     neutral = list(cfg.neutral_templates)
     prompts = [cfg.prompt, *neutral]
     query_rows: list[list[int]] = []
