@@ -229,3 +229,36 @@ def test_cli_vector_build_and_show(
     assert f"cosine bell.safetensors vs siren.safetensors: {layer}: {expected[layer]:+.3f}" in stdout
     code, _, err = run_cli(monkeypatch, capsys, "vector", "show", tmp_path / "nope.safetensors")
     assert code == 2 and "no such steering-vector file" in err
+
+
+def test_steered_generate_differs_only_when_steered(adapter: Adapter) -> None:
+    from wheretolisten.steering import steered_generate
+
+    clip = noise(2.0, seed=4)
+    vec = random_vector(adapter, [1, 2], scale=4.0)
+    base, same = steered_generate(adapter, clip, vec, 0.0, max_new_tokens=8)
+    assert base == same
+    base2, steered = steered_generate(adapter, clip, vec, 3.0, max_new_tokens=8)
+    assert base2 == base and steered != base
+
+
+def test_cli_generate(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import soundfile as sf
+
+    from helpers import run_cli
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0, seed=6), 16000)
+    model = ["--model", tiny_dirs["audioflamingo3"], "--device", "cpu", "--max-new-tokens", "5"]
+    code, stdout, err = run_cli(monkeypatch, capsys, "generate", wav, "-q", "a siren", "--alpha", "6", *model)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0] == "prompt: Describe the audio." and lines[1].startswith("unsteered: ")
+    assert lines[2].startswith("steered towards 'a siren' (layers [") and "α = 6" in lines[2]
+    code, _, err = run_cli(monkeypatch, capsys, "generate", wav, *model)
+    assert code == 2 and "--query" in err

@@ -1,4 +1,4 @@
-"""Command line: ``wheretolisten localize | plot-layers | report | demo | env | vector | scenes | bench``
+"""Command line: ``wheretolisten localize | generate | plot-layers | report | demo | env | vector | …``
 
 User errors (bad files, options, models) print one line on stderr and exit non-zero, never a traceback.
 """
@@ -457,6 +457,67 @@ def demo(
             console.print(f"wrote {path}")
         overview = plot_queries(results, audio, rate, out_dir / "demo_all.png", gt)
         console.print(f"wrote {overview}")
+
+
+@app.command()
+def generate(
+    audio: Annotated[Path, typer.Argument(help="Audio file (wav, flac, ogg).")],
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="The sound to steer towards (or use --vector).")
+    ] = None,
+    vector: Annotated[Path | None, typer.Option(help="Steer with this saved vector instead.")] = None,
+    prompt: Annotated[str, typer.Option(help="What the model is asked.")] = "Describe the audio.",
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")
+    ] = None,
+    positions: Annotated[
+        str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")
+    ] = "last",
+    max_new_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 64,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """What the model says about AUDIO without and with steering towards QUERY (greedy decoding).
+
+    The steering vector is the one localize builds (instructed − neutral prompts on this clip) or a saved
+    one; it stays active while the answer is generated.
+    """
+    from .localize import prepare_audio, recommended_config
+    from .models import load_model
+    from .steering import SteeringVector, instruction_vector, steered_generate
+
+    steer = SteeringVector.load(vector) if vector is not None else None
+    if steer is None and not (query and query.strip()):
+        raise WTLError("give the sound to steer towards with --query (or a saved --vector)")
+    if max_new_tokens < 1:
+        raise WTLError("--max-new-tokens must be at least 1")
+    adapter = load_model(model, device=device, dtype=dtype)
+    try:
+        config = recommended_config(
+            adapter,
+            layers=parse_layers(layers) or (steer.layers if steer is not None else None),
+            alpha=alpha,
+            positions=positions,
+        ).resolved(adapter)
+        assert config.layers is not None
+        clip, _ = prepare_audio(adapter, audio)
+        if steer is None:
+            assert query is not None
+            steer = instruction_vector(
+                adapter, clip, query, config.layers, config.read_positions,
+                config.instructed_templates, config.neutral_templates,
+            )  # fmt: skip
+        base, steered = steered_generate(
+            adapter, clip, steer, config.alpha, prompt, config.positions, config.layers, max_new_tokens
+        )
+    except ValueError as exc:  # bad option values surface as ValueError from the library
+        raise WTLError(str(exc)) from None
+    target = query or steer.metadata.get("query") or "the vector"
+    typer.echo(f"prompt: {prompt}")
+    typer.echo(f"unsteered: {base}")
+    typer.echo(f"steered towards {target!r} (layers {config.layers}, α = {config.alpha:g}): {steered}")
 
 
 @app.command("env")

@@ -313,6 +313,33 @@ def steering(
         handle.remove()
 
 
+@torch.no_grad()
+def steered_generate(
+    adapter: Adapter,
+    audio: np.ndarray,
+    vector: SteeringVector,
+    alpha: float,
+    prompt: str = PROBE_PROMPT,
+    positions: str | Positions = Positions.LAST,
+    layers: Sequence[int] | None = None,
+    max_new_tokens: int = 64,
+) -> tuple[str, str]:
+    """Greedy answers to ``prompt`` on ``audio`` without and with steering, from one batch of two rows.
+
+    Steering holds through generation with the KV cache (new tokens are steered when ``positions`` is
+    last, text or all), so the second answer is what the steered model says.
+    """
+    batch = adapter.encode([audio, audio], [prompt, prompt])
+    pad = adapter.tokenizer.pad_token_id
+    with add_steering(adapter, vector, alpha, batch, positions, rows=[False, True], layers=layers):
+        out = adapter.model.generate(
+            **batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad
+        )
+    new = out[:, batch["input_ids"].shape[1] :]
+    base, steered = (str(adapter.tokenizer.decode(row, skip_special_tokens=True)).strip() for row in new)
+    return base, steered
+
+
 # ---- building -----------------------------------------------------------------------------------
 
 
