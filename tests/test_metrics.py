@@ -523,3 +523,20 @@ def test_profile_entropy() -> None:
     assert m.profile_entropy([1.0, 1.0, 0.0, 0.0]) == pytest.approx(math.log(2) / math.log(4))
     assert m.profile_entropy([3.0]) == 0.0
     assert math.isnan(m.profile_entropy([0.0, 0.0]))
+
+
+def test_hit_rate_by_label() -> None:
+    def row(scene: str, label: str, cond: str, peak: float) -> dict[str, Any]:
+        return {
+            "scene_id": scene, "query": label, "label": label, "condition": cond, "gt": [1.0, 2.0],
+            "peak_s": peak, "interval_s": [peak, peak], "duration_s": 10.0,
+        }  # fmt: skip
+
+    rows = [row("a", "bell", "steered", 1.5), row("b", "bell", "steered", 5.0)]
+    rows.append(row("c", "hum", "steered", 5.0))
+    rows += [row("a", "bell", "random", 1.2), row("b", "bell", "random", 1.9)]
+    table = m.hit_rate_by_label(rows)
+    assert table == [
+        {"label": "bell", "n": 2, "steered": 50.0, "random": 100.0},
+        {"label": "hum", "n": 1, "steered": 0.0, "random": None},
+    ]

@@ -106,7 +106,7 @@ def test_report_from_tiny_model_rows(
     out = report.write_report(results, tmp_path / "out" / "report.html", scenes=scenes[0], per_group=1)
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
-    for section in ("summary", "paired", "position", "attention", "curves", "sweep", "gallery"):
+    for section in ("summary", "paired", "position", "labels", "attention", "curves", "sweep", "gallery"):
         assert f'<section id="{section}">' in page, section
     assert "<td>steered</td>" in page and "<td>random</td>" in page
     assert page.count('<td class="num">3</td>') >= 2  # n per condition

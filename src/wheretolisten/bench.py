@@ -748,6 +748,7 @@ def summary_tables(rows: Sequence[Mapping[str, Any]], fmt: str = "markdown", n_b
     from .metrics import (
         breakdown_by_position,
         curve_scores,
+        hit_rate_by_label,
         paired_tests,
         random_hit_expectation,
         summarize,
@@ -771,6 +772,8 @@ def summary_tables(rows: Sequence[Mapping[str, Any]], fmt: str = "markdown", n_b
             ("Localization by condition", table),
             ("Hit rate by target position", breakdown_by_position(rows, n_boot=n_boot)),
         ]
+        if len({str(r.get("label")) for r in rows}) > 1:
+            sections.append(("Hit rate (%) by event class", hit_rate_by_label(rows)))
         if "steered" in {str(r["condition"]) for r in rows} and len({str(r["condition"]) for r in rows}) > 1:
             sections.append(("Paired tests vs steered", paired_tests(rows, "steered")))
         curves = curve_scores(rows)

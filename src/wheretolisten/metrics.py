@@ -33,6 +33,7 @@ __all__ = [
     "event_f1",
     "format_table",
     "hit",
+    "hit_rate_by_label",
     "hits",
     "interval_scores",
     "iou",
@@ -590,6 +591,23 @@ def breakdown_by_position(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0
                     "hit_rate_ci": _pct(bootstrap_ci(hp, n_boot=n_boot, seed=seed)),
                 }
             )
+    return out
+
+
+def hit_rate_by_label(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Hit rate (percent) of every condition per queried event class: one dict per label, conditions as
+    keys, with the number of queries of that label (``n``) — which sounds a method finds, and which not."""
+    _check_rows(rows)
+    groups = _by_condition(rows)
+    labels = sorted({str(r.get("label")) for r in rows})
+    out: list[dict[str, Any]] = []
+    for label in labels:
+        line: dict[str, Any] = {"label": label}
+        for cond, group in groups.items():
+            mine = [r for r in group if str(r.get("label")) == label]
+            line.setdefault("n", len(mine))
+            line[cond] = 100.0 * float(np.mean(_row_scores(mine)["hit"])) if mine else None
+        out.append(line)
     return out
 
 

@@ -438,6 +438,21 @@ def _position_section(rows: Sequence[Row], n_boot: int, seed: int) -> str:
     return _section("position", "Hit rate by target position", position_table(breakdown) + figure)
 
 
+def _label_section(rows: Sequence[Row]) -> str:
+    from .metrics import hit_rate_by_label
+
+    table = hit_rate_by_label(rows)
+    if len(table) < 2:
+        return ""
+    conditions = [k for k in table[0] if k not in ("label", "n")]
+    body = html_table(
+        ["event class", "queries", *(f"{c}: hit %" for c in conditions)],
+        [[_esc(t["label"]), str(t["n"]), *(format_number(t[c], 1) for c in conditions)] for t in table],
+    )
+    note = '<p class="note">Which sounds each condition finds: hit rate per queried event class.</p>'
+    return _section("labels", "Hit rate by event class", body + note)
+
+
 def _attention_section(summary: Sequence[Mapping[str, Any]]) -> str:
     table = attention_table(summary)
     if table is None:
@@ -576,6 +591,7 @@ def render_report(
         _summary_section(rows, summary, gallery_cond),
         _paired_section(rows, conditions),
         _position_section(rows, n_boot, seed),
+        _label_section(rows),
         _attention_section(summary),
         _curve_section(rows),
         _sweep_section(inputs.sweep),
