@@ -13,7 +13,7 @@ import pytest
 
 from helpers import run_cli
 from test_plots import png_size
-from wheretolisten import report
+from wheretolisten import plots, report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.metrics import attention_share, profile_entropy
@@ -193,3 +193,23 @@ def test_cli_report(
         monkeypatch, capsys, "report", results, "--out", tmp_path / "y.html", "--condition", "nope"
     )
     assert code == 2 and "not in the results" in err
+
+
+def test_conditions_side_by_side(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Items with profiles under two conditions are drawn together, Δ on one scale; others are not."""
+    steered = [r for r in rows["qwen2-audio"] if r["condition"] == "steered"]
+    half = []
+    for r in steered:
+        profile = dict(r["profile"], delta=[0.5 * d for d in r["profile"]["delta"]])
+        half.append(dict(r, condition="prompted", profile=profile))
+    results = write_jsonl(tmp_path / "r.jsonl", steered + half)
+    page = report.render_report(report.load_inputs(results), per_group=2, n_boot=100)
+    section = page[page.index('<section id="conditions">') :]
+    section = section[: section.index("</section>")]
+    assert len(embedded_pngs(section)) == 2 and f"2 of {len(steered)} such items" in section
+    alone = report.render_report(report.load_inputs(write_jsonl(tmp_path / "s.jsonl", steered)), per_group=2)
+    assert 'id="conditions"' not in alone
+    with pytest.raises(ValueError, match="profiles"):
+        plots.draw_conditions([{k: v for k, v in steered[0].items() if k != "profile"}])
+    png = plots.conditions_figure_png([steered[0], half[0]], None)
+    assert png_size(png) == (750, 410)

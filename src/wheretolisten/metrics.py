@@ -295,6 +295,15 @@ def event_f1(
 # --------------------------------------------------------------------------------------------------
 
 
+def _sed_scores_eval(module: str) -> Any:
+    """A sed_scores_eval submodule, imported without dcase_util's pkg_resources deprecation warning."""
+    import importlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return importlib.import_module(f"sed_scores_eval.{module}")
+
+
 def _writable_score_frame(curve: FloatArray, timestamps: FloatArray, label: str) -> Any:
     """A sed_scores_eval score DataFrame whose ``to_numpy`` returns writable arrays.
 
@@ -302,7 +311,8 @@ def _writable_score_frame(curve: FloatArray, timestamps: FloatArray, label: str)
     buffers, which pandas >= 3 (copy-on-write) no longer returns; a thin subclass restores that.
     """
     import pandas as pd
-    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    create_score_dataframe = _sed_scores_eval("base_modules.scores").create_score_dataframe
 
     class _WritableFrame(pd.DataFrame):
         @property
@@ -357,7 +367,7 @@ def curve_collar_f1(
     Thresholding a curve yields detected segments; the threshold that maximizes F1 over all items is
     reported with its precision and recall. ``time_s`` is one array shared by all items or one per key.
     """
-    from sed_scores_eval import collar_based
+    collar_based = _sed_scores_eval("collar_based")
 
     label = CURVE_LABEL
     scores, gt, _ = _curve_inputs(curves, time_s, ground_truth, token_s)
@@ -398,7 +408,7 @@ def curve_psds(
     lenient criteria with one event per item: a detection of the whole clip meets DTC = GTC = 0.1 as
     soon as the event fills a tenth of it, so every curve would score 1.
     """
-    from sed_scores_eval import intersection_based
+    intersection_based = _sed_scores_eval("intersection_based")
 
     scores, gt, durations = _curve_inputs(curves, time_s, ground_truth, token_s)
     with warnings.catch_warnings():

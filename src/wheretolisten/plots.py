@@ -821,6 +821,53 @@ def row_figure_png(row: Mapping[str, Any], scene: Scene | None = None) -> bytes:
         return figure_bytes(draw_result_row(row, scene), "png")
 
 
+def draw_conditions(rows: Sequence[Mapping[str, Any]], scene: Scene | None = None) -> Figure:
+    """One (scene, query) under several conditions: the events on top, then each condition's Δ profile
+    on a shared y-axis (so their sizes compare) with its predicted peak and interval."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    with_profile = [r for r in rows if r.get("profile")]
+    if not with_profile:
+        raise ValueError("draw_conditions needs rows that carry profiles (bench run --save-profiles)")
+    first = with_profile[0]
+    fig = new_figure(7.5, 1.6 + 1.25 * len(with_profile))
+    grid = fig.add_gridspec(1 + len(with_profile), 1, height_ratios=[1.0] + [1.3] * len(with_profile))
+    top = fig.add_subplot(grid[0])
+    _draw_timeline(top, {**first, "interval_s": None}, scene)
+    top.set_ylim(0.5, 1.0)  # the events lane only: each condition's prediction is drawn in its panel
+    top.set_yticks([0.75])
+    top.set_yticklabels(["events"])
+    axes = [top]
+    for i, row in enumerate(with_profile):
+        ax = fig.add_subplot(grid[1 + i], sharex=top, sharey=axes[1] if i else None)
+        _draw_row_delta(ax, row)
+        _mark_prediction(ax, row.get("peak_s"), row.get("interval_s"), band=True)
+        ax.set_ylabel(str(row.get("condition", "?")), fontsize=8)
+        axes.append(ax)
+    for ax in axes:
+        ax.set_xlim(0.0, float(first["duration_s"]))
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("time (s)")
+    fig.align_ylabels(axes)
+    handles: list[Any] = [
+        Patch(color=C_GT, alpha=0.6, label="queried event"),
+        Line2D([], [], color=C_DELTA, lw=1.2, label="Δ attention (each condition's own base)"),
+        Line2D([], [], color=C_PEAK, ls="--", lw=1.2, label="predicted peak"),
+        Patch(color=C_PRED, alpha=0.25, label="predicted interval"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(f"{first.get('scene_id', '?')} · “{first.get('query', '?')}” ({first.get('position', '?')})")
+    return fig
+
+
+def conditions_figure_png(rows: Sequence[Mapping[str, Any]], scene: Scene | None = None) -> bytes:
+    """PNG bytes of :func:`draw_conditions` (for the HTML report)."""
+    with plot_style():
+        return figure_bytes(draw_conditions(rows, scene), "png")
+
+
 def _layers_key(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return format_layers([int(x) for x in value])
@@ -917,6 +964,8 @@ __all__ = [
     "LayerDelta",
     "LocalizationView",
     "auto_scene_for_audio",
+    "conditions_figure_png",
+    "draw_conditions",
     "draw_layer_delta",
     "draw_localization",
     "draw_position_breakdown",

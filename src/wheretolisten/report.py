@@ -536,6 +536,33 @@ def _gallery_section(inputs: ReportInputs, condition: str, per_group: int, seed:
     return _section("gallery", "Gallery", body)
 
 
+def _conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
+    """A few items drawn under every condition that carries a profile, Δ on one scale."""
+    import random
+
+    from .plots import conditions_figure_png
+
+    by_item: dict[tuple[str, str], list[Row]] = {}
+    for row in inputs.rows:
+        if row.get("profile"):
+            by_item.setdefault((str(row["scene_id"]), str(row["query"])), []).append(row)
+    items = sorted(k for k, group in by_item.items() if len(group) > 1)
+    if not items or count <= 0:
+        return ""
+    chosen = sorted(random.Random(seed).sample(items, min(count, len(items))))
+    figures = "".join(
+        f"<figure>{img(conditions_figure_png(by_item[k], inputs.scenes.get(k[0])), f'{k[0]} {k[1]}')}"
+        f"<figcaption>{_esc(k[0])}, “{_esc(k[1])}”</figcaption></figure>"
+        for k in chosen
+    )
+    note = (
+        '<p class="note">The same clip and query under each condition that stores its attention profile; '
+        "the Δ panels share one y-axis, so how much each condition moves attention compares directly "
+        f"({len(chosen)} of {len(items)} such items, drawn at random with the report's seed).</p>"
+    )
+    return _section("conditions", "Conditions side by side", note + f'<div class="gallery">{figures}</div>')
+
+
 def _sweep_section(sweep: Sequence[Row]) -> str:
     from .plots import format_layers, sweep_png
 
@@ -596,6 +623,7 @@ def render_report(
         _curve_section(rows),
         _sweep_section(inputs.sweep),
         _gallery_section(inputs, gallery_cond, per_group, seed, progress),
+        _conditions_section(inputs, per_group, seed),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
