@@ -143,3 +143,19 @@ def test_cli_env_describes_the_install(
     assert info["families"] == sorted(FAMILIES) and info["shipped_model"].endswith("organism")
     code, stdout, _ = run_cli(monkeypatch, capsys, "env")
     assert code == 0 and f"transformers: {transformers.__version__}" in stdout.splitlines()
+
+
+def test_version_and_module_entry_point(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+    import sys
+
+    from helpers import run_cli
+    from wheretolisten import __version__
+
+    code, stdout, _ = run_cli(monkeypatch, capsys, "--version")
+    assert code == 0 and stdout.strip() == f"wheretolisten {__version__}"
+    command = [sys.executable, "-m", "wheretolisten", "--version"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"wheretolisten {__version__}"

@@ -25,6 +25,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"wheretolisten {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Steer where a Large Audio-Language Model listens, and read out when a queried sound happens."""
+
+
 scenes_app = typer.Typer(help="Synthesize controlled multi-event scenes.", no_args_is_help=True)
 vector_app = typer.Typer(help="Build and inspect steering vectors.", no_args_is_help=True)
 app.add_typer(scenes_app, name="scenes")
