@@ -398,3 +398,41 @@ def test_demo_prints_a_table(
     assert code == 0, err
     assert "ground truth" in out and "events localized" in out
     assert len(list((tmp_path / "d").glob("demo_*.png"))) == 4  # one per event, and all in one
+
+
+@pytest.mark.parametrize("engine", ["shared", "full"])
+def test_alpha_sweep_rows_are_localize_at_each_alpha(adapter: Adapter, engine: str) -> None:
+    from dataclasses import replace
+
+    from wheretolisten.localize import alpha_sweep
+
+    clip = noise(3.0, seed=9)
+    cfg = LocalizeConfig(layers=[1], engine=engine)
+    sweep = alpha_sweep(adapter, clip, "a siren", [0.0, 4.0, 8.0], cfg, 16000)
+    assert sweep.deltas.shape == (3, 75) and sweep.alphas == [0.0, 4.0, 8.0]
+    assert not sweep.deltas[0].any() and sweep.readouts[0].peak_s is None  # α = 0: nothing moves
+    for i, alpha in ((1, 4.0), (2, 8.0)):
+        alone = localize(adapter, clip, "a siren", replace(cfg, alpha=alpha), 16000)
+        np.testing.assert_allclose(sweep.deltas[i], alone.profile.delta, atol=1e-6)
+        assert np.abs(alone.profile.delta).max() > 1e-8
+    with pytest.raises(ValueError, match="at least one"):
+        alpha_sweep(adapter, clip, "a siren", [], cfg, 16000)
+
+
+def test_cli_plot_alpha(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0, seed=2), 16000)
+    args = ["plot-alpha", wav, "-q", "a siren", "--model", tiny_dirs["qwen2-audio"], "--device", "cpu"]
+    code, stdout, err = run_cli(monkeypatch, capsys, *args, "--alphas", "0,2,8", "--out", tmp_path / "a.png")
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0] == "α = 0: no attention shift (Δ is flat)"
+    assert lines[1].startswith("α = 2: peak") and lines[2].startswith("α = 8: peak")
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--alphas", "x", "--out", tmp_path / "b.png")
+    assert code == 2 and "--alphas" in err

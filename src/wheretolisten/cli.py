@@ -369,6 +369,53 @@ def plot_layers(
     typer.echo(f"wrote {out} ({len(data.layers)} layers × {data.matrix.shape[1]} audio tokens)")
 
 
+@app.command("plot-alpha")
+def plot_alpha(
+    audio: Annotated[Path, typer.Argument(help="Audio file (wav, flac, ogg).")],
+    query: Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")],
+    out: Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")],
+    alphas: Annotated[str, typer.Option(help="Comma-separated steering strengths.")] = "0.5,1,2,4,8,16",
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    positions: Annotated[
+        str, typer.Option(help="Where to add the vector: last, instruction, audio, text, all.")
+    ] = "last",
+    gt_manifest: GTManifestOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
+    from .localize import alpha_sweep, recommended_config
+    from .models import load_model
+    from .plots import plot_alpha_sweep, short_model_name
+
+    try:
+        values = [float(a) for a in alphas.split(",") if a.strip()]
+    except ValueError:
+        raise WTLError(f"cannot parse --alphas {alphas!r}; use e.g. '1,2,4,8'") from None
+    if not values:
+        raise WTLError("--alphas is empty; give e.g. '1,2,4,8'")
+    gt = _plot_gt(out, audio, gt_manifest)
+    adapter = load_model(model, device=device, dtype=dtype)
+    try:
+        config = recommended_config(adapter, layers=parse_layers(layers), positions=positions)
+        sweep = alpha_sweep(adapter, audio, query, values, config)
+    except ValueError as exc:
+        raise WTLError(str(exc)) from None
+    for alpha, readout in zip(sweep.alphas, sweep.readouts, strict=True):
+        if readout.peak_s is None or readout.interval_s is None:
+            typer.echo(f"α = {alpha:g}: no attention shift (Δ is flat)")
+        else:
+            start, end = readout.interval_s
+            typer.echo(f"α = {alpha:g}: peak {readout.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s")
+    title = (
+        f"Δ attention by steering strength · {short_model_name(adapter.name)} · query “{query}” · "
+        f"steered layers {sweep.config.layers}"
+    )
+    plot_alpha_sweep(sweep, out, title, gt, query)
+    typer.echo(f"wrote {out}")
+
+
 @app.command("report")
 def report_html(
     results: Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
@@ -334,6 +334,63 @@ def localize_many(
         )
         results.append(LocalizeResult(adapter.name, q, info, profile, readout, cfg, vec))
     return ClipProfiles(results, prompted, base)
+
+
+@dataclass
+class AlphaSweep:
+    """One query's Δ profile and readout at several steering strengths, all from one vector."""
+
+    query: str
+    alphas: list[float]
+    time_s: np.ndarray
+    deltas: np.ndarray  # [len(alphas), audio tokens]
+    readouts: list[Readout]
+    config: LocalizeConfig
+
+
+@torch.no_grad()
+def alpha_sweep(
+    adapter: Adapter,
+    audio: str | os.PathLike[str] | np.ndarray,
+    query: str,
+    alphas: list[float],
+    config: LocalizeConfig | None = None,
+    sample_rate: int | None = None,
+) -> AlphaSweep:
+    """Δ and its readout for each α in ``alphas``: how steering strength moves where the model listens.
+
+    The vector is built once (as :func:`localize` builds it); with the shared engine every α is one row
+    of a single batch beside the unsteered row (α folded into each row's vector).
+    """
+    if not alphas:
+        raise ValueError("give at least one α")
+    cfg = (config or LocalizeConfig()).resolved(adapter)
+    assert cfg.layers is not None and cfg.probe_layers is not None
+    clip, _ = prepare_audio(adapter, audio, sample_rate)
+    if uses_shared_prefix(cfg):
+        session = clip_session(adapter, clip, cfg)
+        vector = localize_many(adapter, clip, [query], cfg, adapter.sample_rate, session).results[0].vector
+        run = session.run(
+            [cfg.prompt] * (len(alphas) + 1),
+            probe_layers=cfg.probe_layers,
+            vectors=[None, *(vector.scaled(a) for a in alphas)],
+            alpha=1.0,
+            steer_positions=cfg.positions,
+            steer_layers=cfg.layers,
+        )
+        layers = cfg.probe_layers
+        rows = [aggregate(_stack(run.attention, layers, i), cfg.normalize) for i in range(len(alphas) + 1)]
+        base = rows[0]
+        deltas = np.stack([r - base for r in rows[1:]])
+    else:
+        vector = localize(adapter, clip, query, cfg, adapter.sample_rate).vector
+        profiles = [steered_profiles(adapter, clip, vector, replace(cfg, alpha=a)) for a in alphas]
+        base = profiles[0].base
+        deltas = np.stack([p.delta for p in profiles])
+    readouts = [
+        read_out(d, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s) for d in deltas
+    ]
+    return AlphaSweep(query, [float(a) for a in alphas], adapter.time_axis(base.size), deltas, readouts, cfg)
 
 
 def _stack(attention: dict[int, torch.Tensor], layers: list[int], row: int) -> torch.Tensor:

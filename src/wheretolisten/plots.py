@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .localize import LocalizeConfig, LocalizeResult
+    from .localize import AlphaSweep, LocalizeConfig, LocalizeResult
     from .models.base import Adapter
     from .scenes import Scene
     from .steering import SteeringVector
@@ -737,6 +737,58 @@ def plot_layer_delta(
         return save_figure(draw_layer_delta(data, steer_layers, title, gt, query), out)
 
 
+def draw_alpha_sweep(
+    sweep: AlphaSweep, title: str | None = None, gt: Sequence[GTSpan] = (), query: str = ""
+) -> Figure:
+    """α × time heatmap of Δ (diverging, symmetric about 0) with each α's predicted peak and interval."""
+    token_s = float(sweep.time_s[1] - sweep.time_s[0]) if len(sweep.time_s) > 1 else 0.04
+    n_alpha, n_tokens = sweep.deltas.shape
+    fig = new_figure(10.0, min(8.0, 2.4 + 0.35 * n_alpha))
+    ax = fig.add_subplot()
+    limit = float(np.max(np.abs(sweep.deltas))) or 1e-12
+    image = ax.imshow(
+        sweep.deltas,
+        origin="lower",
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+        extent=(0.0, n_tokens * token_s, -0.5, n_alpha - 0.5),
+    )
+    for i, readout in enumerate(sweep.readouts):
+        if readout.interval_s is not None:
+            start, end = readout.interval_s
+            ax.plot([start, end], [i, i], color=C_PRED, lw=3.0, alpha=0.9, solid_capstyle="butt")
+        if readout.peak_s is not None:
+            ax.plot([readout.peak_s], [i], marker="|", color=C_PEAK, ms=14, mew=2.0)
+    ax.set_yticks(range(n_alpha))
+    ax.set_yticklabels([f"{a:g}" for a in sweep.alphas])
+    for label, onset, offset in gt:
+        color = C_GT if not query or is_queried(label, query) else C_OTHER
+        for edge in (onset, offset):
+            ax.axvline(edge, color=color, lw=1.0, ls=":")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("steering strength α")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.01)
+    bar.set_label("Δ attention (steered − base)")
+    ax.set_title(title or f"Δ attention by steering strength · query “{sweep.query}”")
+    return fig
+
+
+def plot_alpha_sweep(
+    sweep: AlphaSweep,
+    out: str | os.PathLike[str],
+    title: str | None = None,
+    gt: Sequence[GTSpan] = (),
+    query: str = "",
+) -> Path:
+    """Draw :func:`draw_alpha_sweep` and save it to ``out`` (.png, .svg or .pdf)."""
+    figure_format(out)
+    with plot_style():
+        return save_figure(draw_alpha_sweep(sweep, title, gt, query), out)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Report panels: one benchmark row, the sweep grid, hit rate by position
 # ----------------------------------------------------------------------------------------------------
@@ -965,6 +1017,7 @@ __all__ = [
     "LocalizationView",
     "auto_scene_for_audio",
     "conditions_figure_png",
+    "draw_alpha_sweep",
     "draw_conditions",
     "draw_layer_delta",
     "draw_localization",
@@ -983,6 +1036,7 @@ __all__ = [
     "log_mel",
     "mel_filterbank",
     "new_figure",
+    "plot_alpha_sweep",
     "plot_layer_delta",
     "plot_localization",
     "plot_queries",
