@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -568,11 +568,23 @@ def plot_queries(
     title: str | None = None,
 ) -> Path:
     """Draw :func:`draw_queries` and save it to ``out`` (.png, .svg or .pdf)."""
+    return _save_with_audio(draw_queries, results, audio, sample_rate, out, gt, title)
+
+
+def _save_with_audio(
+    draw: Callable[..., Figure],
+    what: Any,
+    audio: np.ndarray | str | os.PathLike[str],
+    sample_rate: int | None,
+    out: str | os.PathLike[str],
+    gt: Sequence[GTSpan],
+    title: str | None,
+) -> Path:
+    """Check the format, read the audio, draw ``what`` over it and save the figure to ``out``."""
     figure_format(out)
     clip, rate = _audio_array(audio, sample_rate)
     with plot_style():
-        fig = draw_queries(results, clip, rate, gt, title)
-        return save_figure(fig, out)
+        return save_figure(draw(what, clip, rate, gt, title), out)
 
 
 def _audio_array(
@@ -599,11 +611,7 @@ def plot_localization(
     title: str | None = None,
 ) -> Path:
     """Draw :func:`draw_localization` and save it to ``out`` (.png, .svg or .pdf)."""
-    figure_format(out)
-    clip, rate = _audio_array(audio, sample_rate)
-    with plot_style():
-        fig = draw_localization(result, clip, rate, gt, title)
-        return save_figure(fig, out)
+    return _save_with_audio(draw_localization, result, audio, sample_rate, out, gt, title)
 
 
 # ----------------------------------------------------------------------------------------------------
