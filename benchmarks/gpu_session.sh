@@ -41,3 +41,6 @@ step perf_audio 150 python3 benchmarks/perf.py --device "$device" --size "$size"
     --clips 2 --long-minutes 0 --positions audio
 # 3. Cost against audio length and queries per clip.
 step scaling 150 python3 benchmarks/scaling.py --device "$device" --size "$size" --dtype "$dtype" --repeats 1
+# 4. The tables for docs/performance.md, from the JSON lines above.
+echo "== tables"
+python3 benchmarks/perf_table.py "$out" | tee "$out/tables.md"

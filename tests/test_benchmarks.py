@@ -33,3 +33,30 @@ def test_perf_script_on_tiny_models() -> None:
 def test_shell_scripts_parse(script: str) -> None:
     done = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_perf_table_renders_the_measurements(tmp_path: Path) -> None:
+    perf = [
+        {"env": {"device": "NVIDIA H200", "torch": "2.11", "transformers": "5.17.0", "dtype": "bf16",
+                 "size": "full"}},
+        {
+            "family": "qwen2-audio", "naive_ms_per_clip_query": 240.0, "optimized_ms_per_clip_query": 30.0,
+            "speedup": 8.0, "peak_mem_gib_naive": 18.5, "peak_mem_gib_optimized": 17.2,
+            "max_profile_diff": 1e-3, "same_peak_token": True, "same_readouts": True,
+        },
+        {
+            "family": "audioflamingo3", "long_audio_s": 600.0, "audio_tokens": 15000, "queries": 3,
+            "seconds": 0.9, "weights_gib": 15.4, "peak_mem_gib": 20.1, "beyond_weights_gib": 4.7,
+        },
+        {"speedup": 8.0, "same_readouts": True},
+    ]  # fmt: skip
+    (tmp_path / "perf.jsonl").write_text("".join(json.dumps(d) + "\n" for d in perf) + "Traceback: noise\n")
+    command = [sys.executable, str(ROOT / "benchmarks" / "perf_table.py"), str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("Device: NVIDIA H200; torch 2.11, transformers 5.17.0")
+    assert "| qwen2-audio | last token | 240.0 | 30.0 | **8.0×** | 18.50 / 17.20 | yes" in out
+    assert "**4.70 GiB beyond the weights**" in out and "| overall | last token | | | **8.0×** |" in out
+    empty = subprocess.run([*command[:2], str(tmp_path / "none")], capture_output=True, text=True)
+    assert empty.returncode == 2 and "no perf.jsonl" in empty.stderr
