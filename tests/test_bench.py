@@ -577,3 +577,33 @@ def test_direct_prompt_option() -> None:
     assert "{query}" in bench_config().direct_prompt
     with pytest.raises(WTLError, match="must contain"):
         bench_config(direct_prompt="When?")
+
+
+def test_steering_positions_option(
+    scenes_dir: Path,
+    model_dirs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--positions reaches the steered rows and their config hash, and equals localize at those positions."""
+    from wheretolisten.localize import localize, recommended_config
+    from wheretolisten.models import load_model
+
+    out = tmp_path / "r.jsonl"
+    args = ("bench", "run", scenes_dir, "--model", model_dirs["qwen2-audio"], "--conditions", "steered")
+    code, _, err = cli(monkeypatch, capsys, *args, "--positions", "audio", "--out", out, *MODEL_OPTS)
+    assert code == 0, err
+    rows = read_rows(out)
+    assert {r["config"]["positions"] for r in rows} == {"audio"}
+    adapter = load_model(model_dirs["qwen2-audio"], device="cpu", dtype="float32")
+    scene = load_manifest(scenes_dir)[0]
+    row = next(r for r in rows if r["scene_id"] == scene.scene_id)
+    alone = localize(
+        adapter, scene.audio_path(scenes_dir), row["query"], recommended_config(adapter, positions="audio")
+    )
+    assert row["peak_s"] == pytest.approx(alone.peak_s)
+    code, _, err = cli(monkeypatch, capsys, *args, "--out", out, *MODEL_OPTS)  # last: another configuration
+    assert_one_error_line(code, err, "another configuration")
+    code, _, err = cli(monkeypatch, capsys, *args, "--positions", "middle", "--out", tmp_path / "x.jsonl")
+    assert_one_error_line(code, err, "unknown positions 'middle'")

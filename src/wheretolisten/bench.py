@@ -48,6 +48,7 @@ from .localize import (
     uses_shared_prefix,
 )
 from .metrics import attention_share, format_table, profile_entropy
+from .positions import Positions
 from .readout import Readout, read_out
 from .scenes import MANIFEST_NAME, Event, Scene, load_manifest
 from .session import ClipSession
@@ -109,11 +110,18 @@ def bench_config(
     seed: int = 0,
     save_profiles: bool = False,
     direct_prompt: str | None = None,
+    positions: str = Positions.LAST.value,
 ) -> BenchConfig:
-    """A BenchConfig from command-line options, with ``queries`` checked."""
+    """A BenchConfig from command-line options, with ``queries`` and ``positions`` checked."""
     if queries not in QUERY_MODES:
         raise WTLError(f"unknown --queries {queries!r}; choose target or all")
-    loc = LocalizeConfig(layers=layers) if alpha is None else LocalizeConfig(layers=layers, alpha=alpha)
+    try:
+        spec = Positions.parse(positions).value
+    except ValueError as exc:
+        raise WTLError(str(exc)) from None
+    loc = LocalizeConfig(layers=layers, positions=spec)
+    if alpha is not None:
+        loc = replace(loc, alpha=alpha)
     if direct_prompt is not None and "{query}" not in direct_prompt:
         raise WTLError(f"--direct-prompt must contain {{query}}, got {direct_prompt!r}")
     return BenchConfig(

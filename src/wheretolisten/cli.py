@@ -744,6 +744,9 @@ QueryOpt = Annotated[
 ]
 AlphaOpt = Annotated[float | None, typer.Option(help="Steering strength α (default 4 or the model's own).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
+SteerPositionsOpt = Annotated[
+    str, typer.Option(help="Where steered conditions add their vector: last, instruction, audio, text, all.")
+]
 ShardOpt = Annotated[
     str | None,
     typer.Option(
@@ -768,6 +771,7 @@ def bench_run(
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
     shard: ShardOpt = None,
+    positions: SteerPositionsOpt = "last",
     save_profiles: Annotated[
         bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').")
     ] = False,
@@ -790,7 +794,9 @@ def bench_run(
 
     names = parse_conditions(conditions)
     part = parse_shard(shard)
-    config = bench_config(parse_layers(layers), alpha, queries, query, seed, save_profiles, direct_prompt)
+    config = bench_config(
+        parse_layers(layers), alpha, queries, query, seed, save_profiles, direct_prompt, positions
+    )
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     scene_list = shard_of(scene_list, part)
     adapter = None
@@ -798,7 +804,7 @@ def bench_run(
         from .models import load_model
 
         adapter = load_model(model, device=device, dtype=dtype)
-        loc = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha)
+        loc = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha, positions=positions)
         config = replace(config, localize=loc)
     try:
         report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
@@ -838,6 +844,7 @@ def bench_sweep(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    positions: SteerPositionsOpt = "last",
     shard: Annotated[
         str | None,
         typer.Option(
@@ -858,7 +865,7 @@ def bench_sweep(
         alpha_list = [float(a) for a in alphas.split(",") if a.strip()]
     except ValueError:
         raise WTLError(f"cannot parse --alphas {alphas!r}; use e.g. '2,4,8'") from None
-    config = bench_config(None, None, queries, query, seed)
+    config = bench_config(None, None, queries, query, seed, positions=positions)
     scene_list, manifest_dir = load_scenes(scenes, config)
     from .models import load_model
 
