@@ -727,6 +727,30 @@ def scenes_make(
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 
 
+@scenes_app.command("import")
+def scenes_import(
+    tsv: Annotated[
+        Path, typer.Option(help="Strong labels: tab-separated filename, onset, offset, event_label (DESED).")
+    ],
+    audio: Annotated[Path, typer.Option(help="Folder holding the annotated audio files.")],
+    out: Annotated[Path, typer.Option(help="Output directory for manifest.jsonl (and events.tsv).")],
+    queries: Annotated[
+        Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
+    ] = None,
+) -> None:
+    """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
+    from .annotations import import_annotations, read_query_map
+
+    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
+    for name, reason in list(report.skipped.items())[:10]:
+        typer.echo(f"skipped {name}: {reason}")
+    if len(report.skipped) > 10:
+        typer.echo(f"... and {len(report.skipped) - 10} more skipped")
+    if report.manifest is None:
+        raise WTLError(f"no annotated clip fits the benchmark (one interval per label, no overlaps): {tsv}")
+    typer.echo(f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped)")
+
+
 bench_app = typer.Typer(
     help="Benchmark: the controlled three-event localization setting.", no_args_is_help=True
 )

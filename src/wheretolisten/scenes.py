@@ -747,6 +747,14 @@ def _manifest_text(scenes: Iterable[Scene]) -> str:
     return "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in scenes)
 
 
+def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``out_dir/manifest.jsonl`` and the DESED-style ``events.tsv`` beside it, atomically."""
+    out = Path(out_dir)
+    _write_text_atomic(out / MANIFEST_NAME, _manifest_text(scenes))
+    _write_text_atomic(out / EVENTS_TSV_NAME, _events_tsv_text(scenes))
+    return out / MANIFEST_NAME
+
+
 def _events_tsv_text(scenes: Iterable[Scene]) -> str:
     """DESED-style ground truth (placement onset/offset of every event), one row per event."""
     rows = ["filename\tonset\toffset\tevent_label"]
@@ -796,8 +804,7 @@ def make_scenes(
         )
         _write_wav_atomic(scene.audio_path(out), audio, sample_rate)
         scenes.append(scene)
-    _write_text_atomic(out / MANIFEST_NAME, _manifest_text(scenes))
-    _write_text_atomic(out / EVENTS_TSV_NAME, _events_tsv_text(scenes))
+    write_manifest(scenes, out)
     return scenes
 
 
@@ -874,4 +881,5 @@ __all__ = [
     "make_scenes",
     "position_name",
     "scene_seed",
+    "write_manifest",
 ]

@@ -1,0 +1,106 @@
+"""Annotated real recordings (DESED-style TSV) become a manifest the benchmark runs on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from helpers import noise, run_cli
+from wheretolisten.annotations import default_query, import_annotations, read_annotations
+from wheretolisten.errors import DataError
+from wheretolisten.scenes import load_manifest
+
+TSV = """filename\tonset\toffset\tevent_label
+good.wav\t5.0\t6.5\tDog
+good.wav\t0.5\t2.0\tAlarm_bell_ringing
+good.wav\t3.0\t4.0\tSpeech
+two.wav\t1.0\t2.0\tSpeech
+two.wav\t4.0\t7.5\tBlender
+overlap.wav\t1.0\t3.0\tDog
+overlap.wav\t2.5\t4.0\tSpeech
+repeat.wav\t1.0\t2.0\tDog
+repeat.wav\t4.0\t5.0\tDog
+missing.wav\t1.0\t2.0\tDog
+"""
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> tuple[Path, Path]:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for seed, name in enumerate(("good.wav", "two.wav", "overlap.wav", "repeat.wav")):
+        sf.write(audio / name, noise(8.0, seed=seed), 16000)
+    tsv = tmp_path / "strong.tsv"
+    tsv.write_text(TSV)
+    return tsv, audio
+
+
+def test_import_keeps_clips_that_fit_and_says_why_others_do_not(
+    tmp_path: Path, recordings: tuple[Path, Path]
+) -> None:
+    tsv, audio = recordings
+    report = import_annotations(tsv, audio, tmp_path / "out", {"Dog": "a dog barking"})
+    assert [s.scene_id for s in report.scenes] == ["good", "two"]
+    assert set(report.skipped) == {"overlap.wav", "repeat.wav", "missing.wav"}
+    assert "overlap" in report.skipped["overlap.wav"] and "more than once" in report.skipped["repeat.wav"]
+    assert "cannot read" in report.skipped["missing.wav"]
+    scenes = load_manifest(tmp_path / "out")  # the manifest validates (paths relative to it)
+    good = scenes[0]
+    assert [(e.label, e.position, e.query) for e in good.events] == [
+        ("Alarm_bell_ringing", "first", "alarm bell ringing"),
+        ("Speech", "middle", "speech"),
+        ("Dog", "last", "a dog barking"),
+    ]
+    assert good.duration_s == pytest.approx(8.0) and good.sample_rate == 16000
+    assert [s.target for s in scenes] == [0, 1]
+    assert (tmp_path / "out" / "events.tsv").read_text().count("\n") == 1 + 5
+
+
+def test_bad_annotation_files(tmp_path: Path) -> None:
+    weak = tmp_path / "weak.tsv"
+    weak.write_text("filename\tonset\toffset\tevent_label\na.wav\t\t\tDog\n")
+    with pytest.raises(DataError, match="line 2 has no numeric onset"):
+        read_annotations(weak)
+    bad_header = tmp_path / "h.tsv"
+    bad_header.write_text("file\tstart\tend\tlabel\n")
+    with pytest.raises(DataError, match="header must name"):
+        read_annotations(bad_header)
+    with pytest.raises(DataError, match="does not exist"):
+        read_annotations(tmp_path / "none.tsv")
+    assert default_query("Alarm_bell_ringing") == "alarm bell ringing"
+
+
+def test_cli_import_then_bench(
+    tmp_path: Path,
+    recordings: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tsv, audio = recordings
+    names = tmp_path / "q.json"
+    names.write_text(json.dumps({"Dog": "a dog barking"}))
+    out = tmp_path / "scenes"
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "scenes", "import", "--tsv", tsv, "--audio", audio, "--out", out,
+        "--queries", names,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "skipped overlap.wav: events 'Dog' and 'Speech' overlap" in stdout
+    assert stdout.strip().endswith("(3 skipped)") and "wrote 2 scenes" in stdout
+    results = tmp_path / "r.jsonl"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "bench", "run", out, "--conditions", "random,energy", "--queries", "all",
+        "--out", results, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 2 * (3 + 2) and {r["query"] for r in rows} >= {"a dog barking", "blender"}
+    (tmp_path / "none.tsv").write_text("filename\tonset\toffset\tevent_label\nx.wav\t1\t2\tDog\n")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "scenes", "import", "--tsv", tmp_path / "none.tsv", "--audio", audio,
+        "--out", tmp_path / "o2",
+    )  # fmt: skip
+    assert code == 2 and "no annotated clip fits" in err
