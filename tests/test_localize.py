@@ -400,14 +400,14 @@ def test_demo_prints_a_table(
     assert len(list((tmp_path / "d").glob("demo_*.png"))) == 4  # one per event, and all in one
 
 
-@pytest.mark.parametrize("engine", ["shared", "full"])
-def test_alpha_sweep_rows_are_localize_at_each_alpha(adapter: Adapter, engine: str) -> None:
+@pytest.mark.parametrize(("engine", "positions"), [("shared", "last"), ("full", "last"), ("shared", "audio")])
+def test_alpha_sweep_rows_are_localize_at_each_alpha(adapter: Adapter, engine: str, positions: str) -> None:
     from dataclasses import replace
 
     from wheretolisten.localize import alpha_sweep
 
     clip = noise(3.0, seed=9)
-    cfg = LocalizeConfig(layers=[1], engine=engine)
+    cfg = LocalizeConfig(layers=[1], engine=engine, positions=positions)
     sweep = alpha_sweep(adapter, clip, "a siren", [0.0, 4.0, 8.0], cfg, 16000)
     assert sweep.deltas.shape == (3, 75) and sweep.alphas == [0.0, 4.0, 8.0]
     assert not sweep.deltas[0].any() and sweep.readouts[0].peak_s is None  # α = 0: nothing moves
