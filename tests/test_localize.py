@@ -436,3 +436,25 @@ def test_cli_plot_alpha(
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     code, _, err = run_cli(monkeypatch, capsys, *args, "--alphas", "x", "--out", tmp_path / "b.png")
     assert code == 2 and "--alphas" in err
+
+
+def test_out_of_memory_is_one_line(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A GPU out-of-memory error (torch.OutOfMemoryError) ends the command with one line, exit 3."""
+    import wheretolisten.localize as loc
+
+    def too_big(*_args: object, **_kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore details")
+
+    monkeypatch.setattr(loc, "localize", too_big)
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(2.0), 16000)
+    model = ["--model", tiny_dirs["qwen2-audio"], "--device", "cpu"]
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", *model)
+    assert code == 3
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "out of memory (CUDA out of memory. Tried to allocate 2.00 GiB)" in lines[0]

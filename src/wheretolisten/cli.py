@@ -938,6 +938,16 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("wheretolisten: interrupted", err=True)
         sys.exit(130)
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and type(exc).__name__ != "OutOfMemoryError":
+            raise  # a bug, not a resource limit: keep the traceback
+        first = (str(exc).strip().splitlines() or ["no details"])[0]
+        typer.echo(
+            f"wheretolisten: error: out of memory ({first}); try shorter audio, fewer queries per call, "
+            "--dtype bfloat16 or a larger device (results already written are kept)",
+            err=True,
+        )
+        sys.exit(3)
 
 
 if __name__ == "__main__":
