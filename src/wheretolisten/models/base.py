@@ -101,9 +101,7 @@ class Adapter(ABC):
         position_ids = torch.arange(seq, device=hidden.device)[None].expand(rows, seq)
         ones = torch.ones(rows, seq, dtype=torch.long, device=hidden.device)
         # No cache here: the mask is for a fresh sequence of ``seq`` tokens whatever ``cache`` holds.
-        cache_name = (
-            "cache" if "cache" in inspect.signature(create_causal_mask).parameters else "past_key_values"
-        )
+        cache_name = cache_param(create_causal_mask)
         mask_kwargs = {
             "config": config,
             "inputs_embeds": hidden,
@@ -119,9 +117,7 @@ class Adapter(ABC):
         assert isinstance(rotary, nn.Module)
         position_embeddings = rotary(hidden, position_ids)
         layers = self.decoder_layers
-        layer_cache = (
-            "cache" if "cache" in inspect.signature(layers[0].forward).parameters else "past_key_values"
-        )
+        layer_cache = cache_param(layers[0].forward)
         for index in range(start, self.num_layers):
             out = layers[index](
                 hidden,
