@@ -169,16 +169,7 @@ def steered_profiles(
     assert config.layers is not None and config.probe_layers is not None
     if uses_shared_prefix(config):
         session = session or clip_session(adapter, clip, config)
-        run = session.run(
-            [config.prompt, config.prompt],
-            probe_layers=config.probe_layers,
-            vectors=[None, vector],
-            alpha=config.alpha,
-            steer_positions=config.positions,
-            steer_layers=config.layers,
-        )
-        base = aggregate(_stack(run.attention, config.probe_layers, 0), config.normalize)
-        steered = aggregate(_stack(run.attention, config.probe_layers, 1), config.normalize)
+        base, (steered,) = probe_rows(session, config, [vector], config.alpha)
         return Profile(adapter.time_axis(base.size), base, steered)
     batch = adapter.encode([clip, clip], [config.prompt, config.prompt])
     with add_steering(
@@ -315,19 +306,10 @@ def localize_many(
         prompted.append(aggregate(_stack(first.attention, cfg.probe_layers, rows[0]), cfg.normalize))
     # Pass 2: the unsteered probe row again beside the steered ones, so that base and steered come from
     # one batch and α = 0 gives a Δ of exactly zero.
-    second = session.run(
-        [cfg.prompt] * (len(queries) + 1),
-        probe_layers=cfg.probe_layers,
-        vectors=[None, *vectors],
-        alpha=cfg.alpha,
-        steer_positions=cfg.positions,
-        steer_layers=cfg.layers,
-    )
+    base2, steered_rows = probe_rows(session, cfg, vectors, cfg.alpha)
     results = []
-    base2 = aggregate(_stack(second.attention, cfg.probe_layers, 0), cfg.normalize)
     time_s = adapter.time_axis(base2.size)
-    for i, (q, vec) in enumerate(zip(queries, vectors, strict=True)):
-        steered = aggregate(_stack(second.attention, cfg.probe_layers, i + 1), cfg.normalize)
+    for q, vec, steered in zip(queries, vectors, steered_rows, strict=True):
         profile = Profile(time_s, base2, steered)
         readout = read_out(
             profile.delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s
@@ -370,18 +352,8 @@ def alpha_sweep(
     if uses_shared_prefix(cfg):
         session = clip_session(adapter, clip, cfg)
         vector = localize_many(adapter, clip, [query], cfg, adapter.sample_rate, session).results[0].vector
-        run = session.run(
-            [cfg.prompt] * (len(alphas) + 1),
-            probe_layers=cfg.probe_layers,
-            vectors=[None, *(vector.scaled(a) for a in alphas)],
-            alpha=1.0,
-            steer_positions=cfg.positions,
-            steer_layers=cfg.layers,
-        )
-        layers = cfg.probe_layers
-        rows = [aggregate(_stack(run.attention, layers, i), cfg.normalize) for i in range(len(alphas) + 1)]
-        base = rows[0]
-        deltas = np.stack([r - base for r in rows[1:]])
+        base, rows = probe_rows(session, cfg, [vector.scaled(a) for a in alphas], 1.0)
+        deltas = np.stack([r - base for r in rows])
     else:
         vector = localize(adapter, clip, query, cfg, adapter.sample_rate).vector
         profiles = [steered_profiles(adapter, clip, vector, replace(cfg, alpha=a)) for a in alphas]
@@ -391,6 +363,27 @@ def alpha_sweep(
         read_out(d, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s) for d in deltas
     ]
     return AlphaSweep(query, [float(a) for a in alphas], adapter.time_axis(base.size), deltas, readouts, cfg)
+
+
+def probe_rows(
+    session: ClipSession, config: LocalizeConfig, vectors: list[SteeringVector], alpha: float
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The unsteered probe row and one row per vector (steered with ``alpha``), from one batch on the
+    clip's shared prefix, so that base and steered are computed alike (α = 0 gives Δ exactly 0)."""
+    assert config.probe_layers is not None
+    run = session.run(
+        [config.prompt] * (len(vectors) + 1),
+        probe_layers=config.probe_layers,
+        vectors=[None, *vectors],
+        alpha=alpha,
+        steer_positions=config.positions,
+        steer_layers=config.layers,
+    )
+    rows = [
+        aggregate(_stack(run.attention, config.probe_layers, i), config.normalize)
+        for i in range(len(vectors) + 1)
+    ]
+    return rows[0], rows[1:]
 
 
 def _stack(attention: dict[int, torch.Tensor], layers: list[int], row: int) -> torch.Tensor:
