@@ -102,6 +102,18 @@ def parse_layers(text: str | None) -> list[int] | None:
     return out
 
 
+def resolved_config(adapter: Any, layers: str | None, steer: Any = None, **options: Any) -> Any:
+    """The localization settings of a command: --layers (else a saved vector's layers), the other options,
+    the checkpoint's recommendations, the defaults; checked against the model (bad values: one line)."""
+    from .localize import recommended_config
+
+    chosen = parse_layers(layers) or (steer.layers if steer is not None else None)
+    try:
+        return recommended_config(adapter, layers=chosen, **options).resolved(adapter)
+    except ValueError as exc:  # bad option values surface as ValueError from the library
+        raise WTLError(str(exc)) from None
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temp file beside ``path`` then rename it over, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +191,6 @@ def localize(
     on stderr and skipped, and the exit status is 2 if any was.
     """
     from .bench import progress_bar
-    from .localize import recommended_config
     from .models import load_model
     from .steering import SteeringVector
 
@@ -200,18 +211,8 @@ def localize(
         raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
     gt = [] if several else _plot_gt(plot, audio[0], gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
-    try:
-        config = recommended_config(
-            adapter,
-            layers=parse_layers(layers) or (steer.layers if steer is not None else None),
-            alpha=alpha,
-            probe=probe,
-            positions=positions,
-            interval=interval,
-            window_s=window_s,
-        ).resolved(adapter)
-    except ValueError as exc:  # bad option values surface as ValueError from the library
-        raise WTLError(str(exc)) from None
+    options = {"alpha": alpha, "probe": probe, "positions": positions, "interval": interval}
+    config = resolved_config(adapter, layers, steer, window_s=window_s, **options)
     with _results_log(jsonl, adapter.name, config) as (done, log):
         failed = 0
         todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
@@ -349,7 +350,6 @@ def plot_layers(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
-    from .localize import recommended_config
     from .models import load_model
     from .plots import layer_delta, layer_delta_title, plot_layer_delta
 
@@ -357,9 +357,8 @@ def plot_layers(
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
     gt = _plot_gt(out, audio, gt_manifest)
     adapter = load_model(model, device=device, dtype=dtype)
-    config = recommended_config(adapter, layers=parse_layers(layers), alpha=alpha, probe=probe)
+    config = resolved_config(adapter, layers, alpha=alpha, probe=probe)
     try:
-        config = config.resolved(adapter)
         data = layer_delta(adapter, audio, query, config)
     except ValueError as exc:
         raise WTLError(str(exc)) from None
@@ -551,7 +550,7 @@ def generate(
     The steering vector is the one localize builds (instructed − neutral prompts on this clip) or a saved
     one; it stays active while the answer is generated.
     """
-    from .localize import prepare_audio, recommended_config
+    from .localize import prepare_audio
     from .models import load_model
     from .steering import SteeringVector, instruction_vector, steered_generate
 
@@ -561,13 +560,8 @@ def generate(
     if max_new_tokens < 1:
         raise WTLError("--max-new-tokens must be at least 1")
     adapter = load_model(model, device=device, dtype=dtype)
+    config = resolved_config(adapter, layers, steer, alpha=alpha, positions=positions)
     try:
-        config = recommended_config(
-            adapter,
-            layers=parse_layers(layers) or (steer.layers if steer is not None else None),
-            alpha=alpha,
-            positions=positions,
-        ).resolved(adapter)
         assert config.layers is not None
         clip, _ = prepare_audio(adapter, audio)
         if steer is None:
@@ -660,15 +654,14 @@ def vector_build(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
-    from .localize import prepare_audio, recommended_config
+    from .localize import prepare_audio
     from .models import load_model
     from .steering import instruction_vector
 
     adapter = load_model(model, device=device, dtype=dtype)
     clip, _ = prepare_audio(adapter, audio)
     # The layers localize would steer: --layers, else the checkpoint's recommendation, else n/3 .. n/2.
-    chosen = recommended_config(adapter, layers=parse_layers(layers)).resolved(adapter).layers
-    assert chosen is not None
+    chosen = resolved_config(adapter, layers).layers
     vec = instruction_vector(adapter, clip, query, chosen, positions)
     vec.metadata["audio"] = str(audio)
     path = vec.save(out)
