@@ -367,10 +367,19 @@ def curve_collar_f1(
     Thresholding a curve yields detected segments; the threshold that maximizes F1 over all items is
     reported with its precision and recall. ``time_s`` is one array shared by all items or one per key.
     """
-    collar_based = _sed_scores_eval("collar_based")
-
-    label = CURVE_LABEL
     scores, gt, _ = _curve_inputs(curves, time_s, ground_truth, token_s)
+    return _collar_f1(scores, gt, onset_collar, offset_collar, offset_collar_rate)
+
+
+def _collar_f1(
+    scores: dict[str, Any],
+    gt: dict[str, list[tuple[float, float, str]]],
+    onset_collar: float = 0.2,
+    offset_collar: float = 0.2,
+    offset_collar_rate: float = 0.2,
+) -> dict[str, float]:
+    collar_based = _sed_scores_eval("collar_based")
+    label = CURVE_LABEL
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f, p, r, thr, st = collar_based.best_fscore(
@@ -408,9 +417,19 @@ def curve_psds(
     lenient criteria with one event per item: a detection of the whole clip meets DTC = GTC = 0.1 as
     soon as the event fills a tenth of it, so every curve would score 1.
     """
-    intersection_based = _sed_scores_eval("intersection_based")
-
     scores, gt, durations = _curve_inputs(curves, time_s, ground_truth, token_s)
+    return _psds(scores, gt, durations, dtc, gtc, max_efpr)
+
+
+def _psds(
+    scores: dict[str, Any],
+    gt: dict[str, list[tuple[float, float, str]]],
+    durations: dict[str, float],
+    dtc: float = 0.7,
+    gtc: float = 0.7,
+    max_efpr: float = 100.0,
+) -> float:
+    intersection_based = _sed_scores_eval("intersection_based")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         value, *_ = intersection_based.psds(
@@ -438,7 +457,8 @@ def curve_scores(rows: Sequence[Row]) -> list[dict[str, Any]]:
             gt[key] = r["gt"]
         first = np.asarray(with_curves[0]["profile"]["time_s"], dtype=float)
         token_s = float(first[1] - first[0]) if first.size > 1 else 0.04
-        f1 = curve_collar_f1(curves, times, gt, token_s)
+        scores, truth, durations = _curve_inputs(curves, times, gt, token_s)  # built once for both
+        f1 = _collar_f1(scores, truth)
         out.append(
             {
                 "condition": cond,
@@ -446,7 +466,7 @@ def curve_scores(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 "collar_f1": f1["f1"],
                 "collar_precision": f1["precision"],
                 "collar_recall": f1["recall"],
-                "psds": curve_psds(curves, times, gt, token_s),
+                "psds": _psds(scores, truth, durations),
             }
         )
     return out
