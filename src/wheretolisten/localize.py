@@ -281,29 +281,7 @@ def localize_many(
         return ClipProfiles(results, [p.steered for p in pairs], base)
 
     session = session or clip_session(adapter, clip, cfg)
-    neutral = list(cfg.neutral_templates)
-    prompts = [cfg.prompt, *neutral]
-    query_rows: list[list[int]] = []
-    for q in queries:
-        start = len(prompts)
-        prompts.extend(t.format(query=q) for t in cfg.instructed_templates)
-        query_rows.append(list(range(start, len(prompts))))
-    first = session.run(prompts, cfg.layers, cfg.read_positions, cfg.probe_layers)
-    neutral_rows = list(range(1, 1 + len(neutral)))
-    base = aggregate(_stack(first.attention, cfg.probe_layers, 0), cfg.normalize)
-    vectors, prompted = [], []
-    for q, rows in zip(queries, query_rows, strict=True):
-        meta = {
-            "kind": "instruction",
-            "model": adapter.name,
-            "family": adapter.family,
-            "query": q,
-            "positions": cfg.read_positions,
-            "instructed_templates": list(cfg.instructed_templates),
-            "neutral_templates": neutral,
-        }
-        vectors.append(_mean_vector(first.residual, rows, neutral_rows, meta))
-        prompted.append(aggregate(_stack(first.attention, cfg.probe_layers, rows[0]), cfg.normalize))
+    vectors, prompted, base = session_vectors(adapter, session, queries, cfg)
     # Pass 2: the unsteered probe row again beside the steered ones, so that base and steered come from
     # one batch and α = 0 gives a Δ of exactly zero.
     base2, steered_rows = probe_rows(session, cfg, vectors, cfg.alpha)
@@ -351,7 +329,7 @@ def alpha_sweep(
     clip, _ = prepare_audio(adapter, audio, sample_rate)
     if uses_shared_prefix(cfg):
         session = clip_session(adapter, clip, cfg)
-        vector = localize_many(adapter, clip, [query], cfg, adapter.sample_rate, session).results[0].vector
+        (vector,), _, _ = session_vectors(adapter, session, [query], cfg)
         base, rows = probe_rows(session, cfg, [vector.scaled(a) for a in alphas], 1.0)
         deltas = np.stack([r - base for r in rows])
     else:
@@ -363,6 +341,39 @@ def alpha_sweep(
         read_out(d, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction, cfg.window_s) for d in deltas
     ]
     return AlphaSweep(query, [float(a) for a in alphas], adapter.time_axis(base.size), deltas, readouts, cfg)
+
+
+def session_vectors(
+    adapter: Adapter, session: ClipSession, queries: list[str], config: LocalizeConfig
+) -> tuple[list[SteeringVector], list[np.ndarray], np.ndarray]:
+    """Pass 1 on the clip's shared prefix, one batch: the probe prompt, the neutral prompts and every
+    query's instructed prompts. Returns each query's instruction vector, its prompted attention profile
+    (first instructed template), and the probe prompt's profile (the prompted baseline)."""
+    assert config.layers is not None and config.probe_layers is not None
+    neutral = list(config.neutral_templates)
+    prompts = [config.prompt, *neutral]
+    query_rows: list[list[int]] = []
+    for q in queries:
+        start = len(prompts)
+        prompts.extend(t.format(query=q) for t in config.instructed_templates)
+        query_rows.append(list(range(start, len(prompts))))
+    first = session.run(prompts, config.layers, config.read_positions, config.probe_layers)
+    neutral_rows = list(range(1, 1 + len(neutral)))
+    base = aggregate(_stack(first.attention, config.probe_layers, 0), config.normalize)
+    vectors, prompted = [], []
+    for q, rows in zip(queries, query_rows, strict=True):
+        meta = {
+            "kind": "instruction",
+            "model": adapter.name,
+            "family": adapter.family,
+            "query": q,
+            "positions": config.read_positions,
+            "instructed_templates": list(config.instructed_templates),
+            "neutral_templates": neutral,
+        }
+        vectors.append(_mean_vector(first.residual, rows, neutral_rows, meta))
+        prompted.append(aggregate(_stack(first.attention, config.probe_layers, rows[0]), config.normalize))
+    return vectors, prompted, base
 
 
 def probe_rows(
