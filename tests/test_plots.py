@@ -17,7 +17,7 @@ from wheretolisten import plots
 from wheretolisten.errors import DataError, WTLError
 from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize, localize_many
 from wheretolisten.models import FAMILIES, Adapter
-from wheretolisten.scenes import ProceduralBank, make_scenes
+from wheretolisten.scenes import ProceduralBank, lookup, make_scenes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GT = [("siren", 1.0, 2.0), ("knock", 2.5, 3.2)]
@@ -161,13 +161,13 @@ def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_gt_for_scene_wavs(scene_dir: Path, tmp_path: Path) -> None:
     wav = scene_dir / "audio" / "scene_00001.wav"
-    auto = plots.gt_for_audio(wav)
-    assert len(auto) == 3 and auto == plots.gt_for_audio(wav, scene_dir / "manifest.jsonl")
+    auto = lookup.gt_for_audio(wav)
+    assert len(auto) == 3 and auto == lookup.gt_for_audio(wav, scene_dir / "manifest.jsonl")
     other = tmp_path / "other.wav"
     sf.write(other, noise(1.0), SR)
-    assert plots.gt_for_audio(other) == []
+    assert lookup.gt_for_audio(other) == []
     with pytest.raises(DataError, match="not one of the scenes"):
-        plots.gt_for_audio(other, scene_dir)
+        lookup.gt_for_audio(other, scene_dir)
 
 
 def test_cli_localize_plot_with_scene_ground_truth(

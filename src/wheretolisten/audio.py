@@ -1,20 +1,50 @@
-"""Load, validate and resample audio: every model sees mono float32 at its own sample rate."""
+"""The one audio loader: header first, then mono float32 at the model's rate, validated.
+
+Every audio file the package reads goes through :func:`load_audio` (or :func:`audio_info` for the
+header alone), so one list of formats (:data:`AUDIO_SUFFIXES`, what this machine's libsndfile decodes)
+holds everywhere. The header is read before any decoding, so a clip that is too long, or a span
+outside the file, is refused without decoding an hour of audio.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
-from .errors import AudioError
+from .errors import AudioError, OptionError
 
-SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Below this RMS (about -100 dBFS) a clip is treated as digital silence.
 SILENCE_RMS = 1e-5
+
+_FORMAT_SUFFIXES = {
+    "WAV": (".wav",),
+    "WAVEX": (".wav",),
+    "FLAC": (".flac",),
+    "OGG": (".ogg", ".oga", ".opus"),
+    "MP3": (".mp3",),
+    "AIFF": (".aiff", ".aif"),
+    "CAF": (".caf",),
+    "W64": (".w64",),
+}
+
+
+def _suffixes() -> tuple[str, ...]:
+    available = sf.available_formats()
+    return tuple(dict.fromkeys(s for fmt, sfx in _FORMAT_SUFFIXES.items() if fmt in available for s in sfx))
+
+
+#: File suffixes the loader reads (what libsndfile on this machine decodes).
+AUDIO_SUFFIXES = _suffixes()
+#: The same, for help texts: "wav, flac, ogg, ...".
+FORMATS_TEXT = ", ".join(s.lstrip(".") for s in AUDIO_SUFFIXES)
+
+log = logging.getLogger("wheretolisten")
 
 
 @dataclass(frozen=True)
@@ -26,6 +56,44 @@ class AudioInfo:
     sample_rate: int
     source_sample_rate: int
     source_channels: int
+    #: Offset of the clip in its file, seconds (``--start``).
+    start_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An audio file's header: its length, rate and channels, read without decoding."""
+
+    path: Path
+    frames: int
+    sample_rate: int
+    channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def is_audio_file(path: Path) -> bool:
+    """Whether ``path`` has a suffix the loader reads (hidden files excluded)."""
+    return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
+
+
+def audio_info(path: str | os.PathLike[str]) -> FileInfo:
+    """The header of an audio file; one AudioError line for a missing, unreadable or empty file."""
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioError(f"{p}: is a directory, expected an audio file")
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        kind = f"the formats read here are {FORMATS_TEXT}"
+        raise AudioError(f"{p}: cannot read audio ({type(exc).__name__}; {kind})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioError(f"{p}: the audio is empty (0 samples)")
+    return FileInfo(p, int(info.frames), int(info.samplerate), int(info.channels))
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:
@@ -39,6 +107,8 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     """High-quality resampling with soxr; a no-op when the rates agree."""
     if source_rate == target_rate:
         return np.asarray(audio, dtype=np.float32)
+    import soxr
+
     return np.asarray(soxr.resample(audio, source_rate, target_rate, quality="HQ"), dtype=np.float32)
 
 
@@ -52,39 +122,65 @@ def validate(audio: np.ndarray, sample_rate: int, name: str = "audio", max_s: fl
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
         raise AudioError(f"{name}: the audio is silent (RMS below {SILENCE_RMS:g})")
-    duration = audio.size / sample_rate
-    if max_s is not None and duration > max_s + 1e-9:
+    check_length(audio.size / sample_rate, name, max_s)
+
+
+def check_length(duration_s: float, name: str, max_s: float | None) -> None:
+    """Refuse a clip longer than ``max_s``, saying how to pick a span."""
+    if max_s is not None and duration_s > max_s + 1e-9:
         raise AudioError(
-            f"{name}: the audio is {duration:.2f} s long; this model accepts at most {max_s:g} s"
+            f"{name}: the audio is {duration_s:.2f} s long; this model accepts at most {max_s:g} s at once: "
+            "pick a span with --start/--end, or cut the file"
         )
 
 
+def check_span(
+    start_s: float | None, end_s: float | None, duration_s: float, name: str
+) -> tuple[float, float]:
+    """[start, end) seconds of a file of ``duration_s``; bad values are one OptionError line."""
+    start = 0.0 if start_s is None else float(start_s)
+    end = duration_s if end_s is None else float(end_s)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise OptionError(f"--start/--end must be finite numbers of seconds, got {start_s!r}/{end_s!r}")
+    if start < 0 or end <= start:
+        raise OptionError(f"--start must be >= 0 and before --end, got {start:g} and {end:g}")
+    if start >= duration_s:
+        raise OptionError(f"{name} lasts {duration_s:.2f} s: --start {start:g} is past its end")
+    return start, min(end, duration_s)
+
+
 def load_audio(
-    path: str | os.PathLike[str], sample_rate: int, max_s: float | None = None
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    max_s: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> tuple[np.ndarray, AudioInfo]:
-    """Read wav/flac/ogg, downmix to mono, resample to ``sample_rate`` and validate it."""
-    p = Path(path)
-    if not p.exists():
-        raise AudioError(f"{p}: no such file")
-    if p.is_dir():
-        raise AudioError(f"{p}: is a directory, expected an audio file")
+    """Read [start, end) of an audio file as mono float32 at ``sample_rate``, validated.
+
+    The header is checked first (length against ``max_s``, the span against the file); only the span
+    is decoded. A file whose data ends before its header says is read as far as it goes, with a warning.
+    """
+    head = audio_info(path)
+    name = str(head.path)
+    start, end = check_span(start_s, end_s, head.duration_s, name)
+    check_length(end - start, name, max_s)
+    first, last = int(round(start * head.sample_rate)), int(round(end * head.sample_rate))
     try:
-        data, source_rate = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile raises several types for unreadable files
-        raise AudioError(f"{p}: cannot read audio ({type(exc).__name__}: {exc})") from None
-    channels = int(data.shape[1])
+        data, source_rate = sf.read(name, dtype="float32", always_2d=True, start=first, stop=last)
+    except Exception as exc:  # soundfile raises several types for corrupt data
+        raise AudioError(f"{name}: cannot decode audio ({type(exc).__name__})") from None
+    if data.shape[0] < last - first:
+        got = (first + data.shape[0]) / head.sample_rate
+        log.warning(
+            "%s is truncated: its header says %.2f s, the data ends at %.2f s", name, head.duration_s, got
+        )
     mono = to_mono(data)
     if mono.size and not np.all(np.isfinite(mono)):
-        raise AudioError(f"{p}: the audio contains NaN or infinite samples")
+        raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     audio = resample(mono, int(source_rate), sample_rate)
-    validate(audio, sample_rate, name=str(p), max_s=max_s)
-    info = AudioInfo(
-        path=str(p),
-        duration_s=audio.size / sample_rate,
-        sample_rate=sample_rate,
-        source_sample_rate=int(source_rate),
-        source_channels=channels,
-    )
+    validate(audio, sample_rate, name=name, max_s=max_s)
+    info = AudioInfo(name, audio.size / sample_rate, sample_rate, int(source_rate), head.channels, start)
     return audio, info
 
 
@@ -97,6 +193,7 @@ def from_array(
     mono = to_mono(arr)
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
+    check_length(mono.size / source_rate, name, max_s)
     out = resample(mono, source_rate, sample_rate)
     validate(out, sample_rate, name=name, max_s=max_s)
     info = AudioInfo(None, out.size / sample_rate, sample_rate, source_rate, channels)

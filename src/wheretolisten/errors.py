@@ -19,3 +19,20 @@ class ModelError(WTLError):
 
 class DataError(WTLError):
     """A manifest, bank, or results file that is malformed or inconsistent."""
+
+
+class OptionError(WTLError, ValueError):
+    """An option or setting value that cannot be used (out of range, not finite, unknown choice).
+
+    Also a ``ValueError``, so library callers that catch bad values keep working.
+    """
+
+
+class OutputError(WTLError):
+    """An output path that cannot be written, or that would overwrite an input."""
+
+
+class ResourceError(WTLError):
+    """The machine ran out of a resource (memory); exit status 3."""
+
+    exit_code = 3

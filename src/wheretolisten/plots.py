@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from .scenes import Scene
     from .steering import SteeringVector
 
-#: One ground-truth event: (label, onset_s, offset_s).
-GTSpan = tuple[str, float, float]
+from .scenes.lookup import GTSpan, gt_for_audio, gt_from_scene
 
 #: Output formats by file suffix.
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -229,48 +228,6 @@ def is_queried(label: str, query: str) -> bool:
     """Whether a GT label names the queried sound ('siren' in 'a siren'), case-insensitively."""
     label, query = label.strip().lower(), query.strip().lower()
     return bool(label) and (label == query or label.replace("_", " ") in query)
-
-
-def gt_from_scene(scene: Scene) -> list[GTSpan]:
-    """All events of a scene as (label, onset, offset)."""
-    return [(e.label, e.onset_s, e.offset_s) for e in scene.events]
-
-
-def find_scene_for_audio(audio: str | os.PathLike[str], manifest: str | os.PathLike[str]) -> Scene:
-    """The scene of ``manifest`` whose wav is ``audio`` (by resolved path); DataError when none is."""
-    from .scenes import MANIFEST_NAME, load_manifest
-
-    path = Path(manifest)
-    root = path if path.is_dir() else path.parent
-    target = Path(audio).resolve()
-    for scene in load_manifest(path):
-        if scene.audio_path(root).resolve() == target:
-            return scene
-    raise DataError(f"{audio} is not one of the scenes of {path if path.is_file() else path / MANIFEST_NAME}")
-
-
-def auto_scene_for_audio(audio: str | os.PathLike[str]) -> Scene | None:
-    """The scene of ``AUDIO`` when it lies in ``DIR/audio/`` beside a valid ``DIR/manifest.jsonl``."""
-    from .scenes import MANIFEST_NAME
-
-    manifest = Path(audio).resolve().parent.parent / MANIFEST_NAME
-    if not manifest.is_file():
-        return None
-    try:
-        return find_scene_for_audio(audio, manifest)
-    except WTLError:
-        return None
-
-
-def gt_for_audio(
-    audio: str | os.PathLike[str], manifest: str | os.PathLike[str] | None = None
-) -> list[GTSpan]:
-    """GT events of a scene wav: from ``manifest`` when given (the wav must be listed), else found
-    automatically when the wav lies in ``DIR/audio/`` beside ``DIR/manifest.jsonl``; [] when unknown."""
-    if manifest is not None:
-        return gt_from_scene(find_scene_for_audio(audio, manifest))
-    scene = auto_scene_for_audio(audio)
-    return gt_from_scene(scene) if scene is not None else []
 
 
 def _x_limits(ax: Axes, duration_s: float) -> None:
@@ -1023,7 +980,6 @@ __all__ = [
     "GTSpan",
     "LayerDelta",
     "LocalizationView",
-    "auto_scene_for_audio",
     "conditions_figure_png",
     "draw_alpha_sweep",
     "draw_conditions",
@@ -1035,10 +991,8 @@ __all__ = [
     "draw_sweep",
     "figure_bytes",
     "figure_format",
-    "find_scene_for_audio",
     "format_layers",
     "gt_for_audio",
-    "gt_from_scene",
     "layer_delta",
     "layer_delta_title",
     "log_mel",

@@ -1,0 +1,107 @@
+"""The typed benchmark result row: one (scene, query, condition) record, and its one validation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from typing_extensions import NotRequired, TypedDict
+
+#: Fields every results row carries; summaries, reports and figures need nothing else.
+REQUIRED_FIELDS = ("scene_id", "query", "condition", "gt", "peak_s", "interval_s", "duration_s")
+#: Optional numeric fields (None allowed).
+OPTIONAL_NUMBERS = ("attn_share", "attn_entropy", "attn_share_base", "attn_entropy_base", "elapsed_s")
+#: (scene_id, query, condition): the identity of a row inside one run.
+RowKey = tuple[str, str, str]
+
+
+class Profile(TypedDict):
+    """Attention profiles of a row (``bench run --save-profiles``), one value per audio token."""
+
+    time_s: list[float]
+    delta: list[float]
+    base: NotRequired[list[float]]
+    steered: NotRequired[list[float]]
+
+
+class ResultRow(TypedDict):
+    """One results line of ``bench run``: the prediction for one query of one scene under one condition."""
+
+    scene_id: str
+    query: str
+    condition: str
+    gt: list[float]  # [onset, offset] of the queried event, seconds
+    peak_s: float | None  # predicted time; None when the condition gave none (a miss)
+    interval_s: list[float] | None  # predicted [start, end]
+    duration_s: float
+    label: NotRequired[str]
+    gt_active: NotRequired[list[float]]
+    position: NotRequired[str]  # first / middle / last
+    event_index: NotRequired[int]
+    is_target: NotRequired[bool]
+    model: NotRequired[str | None]
+    config_hash: NotRequired[str]
+    config: NotRequired[dict[str, Any]]
+    scene_hash: NotRequired[str]  # what the row was computed from: the scene's events and audio
+    control: NotRequired[str | None]  # which control a control condition is (None: not a control)
+    elapsed_s: NotRequired[float]
+    attn_share: NotRequired[float | None]
+    attn_entropy: NotRequired[float | None]
+    attn_share_base: NotRequired[float | None]
+    attn_entropy_base: NotRequired[float | None]
+    parse_failed: NotRequired[bool]
+    answer: NotRequired[str]
+    profile: NotRequired[Profile]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
+
+
+def _profile_problem(profile: Any) -> str | None:
+    if profile is None:
+        return None
+    if not isinstance(profile, dict) or "time_s" not in profile or "delta" not in profile:
+        return "'profile' must be an object with time_s and delta (and optionally base, steered)"
+    n = len(profile["time_s"]) if isinstance(profile["time_s"], list) else -1
+    for key in ("time_s", "delta", "base", "steered"):
+        values = profile.get(key)
+        if key in profile and (
+            not isinstance(values, list) or len(values) != n or not all(_is_number(v) for v in values)
+        ):
+            return f"'profile.{key}' must be a list of {max(n, 0)} finite numbers"
+    return None if n > 0 else "'profile.time_s' is empty"
+
+
+def check_row(row: Any) -> str | None:
+    """Why a parsed line is not a usable result row, or None when it is (the one row validation)."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    missing = [k for k in REQUIRED_FIELDS if k not in row]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for key in ("scene_id", "query", "condition"):
+        if not isinstance(row[key], str):
+            return f"'{key}' must be a string, got {row[key]!r}"
+    if not _is_pair(row["gt"]) or row["gt"][1] < row["gt"][0]:
+        return f"'gt' must be [onset, offset] with onset <= offset, got {row['gt']!r}"
+    if row["peak_s"] is not None and not _is_number(row["peak_s"]):
+        return f"'peak_s' must be a number or null, got {row['peak_s']!r}"
+    if row["interval_s"] is not None and not _is_pair(row["interval_s"]):
+        return f"'interval_s' must be [start, end] or null, got {row['interval_s']!r}"
+    if not _is_number(row["duration_s"]) or row["duration_s"] <= 0:
+        return f"'duration_s' must be a positive number, got {row['duration_s']!r}"
+    for key in OPTIONAL_NUMBERS:
+        if row.get(key) is not None and not _is_number(row[key]):
+            return f"'{key}' must be a number or null, got {row[key]!r}"
+    return _profile_problem(row.get("profile"))
+
+
+def row_key(row: Mapping[str, Any]) -> RowKey:
+    """(scene_id, query, condition): the identity of a results row within one run."""
+    return (str(row["scene_id"]), str(row["query"]), str(row["condition"]))

@@ -1,0 +1,139 @@
+"""Which rows may be mixed: one run per file, shards of one run merged, resumes only into the same run.
+
+The one refusal of "files of another configuration": a row belongs to the run of its (condition,
+config_hash, model) and was computed from one scene content (``scene_hash``); rows that disagree on
+these are never pooled, resumed into or merged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from ..errors import DataError, WTLError
+from .jsonl import read_jsonl
+from .rows import ResultRow, RowKey, check_row, row_key
+
+#: The first key of every row ``bench run`` writes (how an unfinished line of ours is recognized).
+FIRST_KEY = "scene_id"
+
+
+def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
+    """Refuse rows of one condition computed with different configurations or models, and repeats."""
+    seen: dict[str, tuple[Any, Any]] = {}
+    keys: set[RowKey] = set()
+    for i, row in enumerate(rows, start=1):
+        key = row_key(row)
+        if key in keys:
+            raise DataError(
+                f"{where}: row {i} repeats scene {key[0]!r}, query {key[1]!r}, condition {key[2]!r}"
+            )
+        keys.add(key)
+        ident = (row.get("config_hash"), row.get("model"))
+        first = seen.setdefault(key[2], ident)
+        if first != ident:
+            raise DataError(
+                f"{where}: rows of condition {key[2]!r} were computed with different configurations or "
+                f"models ({first[0]} vs {ident[0]}); summarize one run at a time"
+            )
+
+
+def check_resumable(
+    rows: Sequence[Mapping[str, Any]],
+    path: Path,
+    hashes: Mapping[str, str],
+    model: str | None,
+    scene_hashes: Mapping[str, str],
+    model_free: frozenset[str] = frozenset(),
+) -> set[RowKey]:
+    """Keys already done in ``path``; refuses rows of another configuration, model or scene content.
+
+    ``hashes``: config hash per condition of this run; ``scene_hashes``: content hash per scene id of
+    the manifest being run (a row of a scene id whose content changed is stale, not done).
+    """
+    check_one_run(rows, str(path))
+    done: set[RowKey] = set()
+    for i, row in enumerate(rows, start=1):
+        key = row_key(row)
+        done.add(key)
+        cond = key[2]
+        if cond in hashes and row.get("config_hash") != hashes[cond]:
+            raise DataError(
+                f"{path}: row {i} ({cond}) was computed with another configuration "
+                f"({row.get('config_hash')} vs {hashes[cond]}); use the same options or another --out"
+            )
+        if cond in hashes and cond not in model_free and row.get("model") != model:
+            raise DataError(
+                f"{path}: row {i} ({cond}) was computed with model {row.get('model')!r}, not {model!r}; "
+                f"use another --out"
+            )
+        expected = scene_hashes.get(key[0])
+        if expected is not None and row.get("scene_hash") != expected:
+            raise DataError(
+                f"{path}: row {i} was computed on another version of scene {key[0]!r} (its events or audio "
+                f"changed since); use another --out"
+            )
+    return done
+
+
+def merge_rows(
+    sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]],
+    key_fields: Sequence[str] = ("scene_id", "query", "condition"),
+    same_fields: Sequence[str] = ("config_hash", "model", "scene_hash"),
+) -> tuple[list[dict[str, Any]], int]:
+    """Rows of several files as one list, and how many repeats were dropped.
+
+    A row whose key was already seen is dropped when it agrees on ``same_fields`` (the same work done
+    twice, e.g. a shard rerun into another file); if it disagrees, the files come from different runs
+    and merging them would mix configurations: a DataError names both files.
+    """
+    merged: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], tuple[Path, Mapping[str, Any]]] = {}
+    dropped = 0
+    for path, rows in sources:
+        for row in rows:
+            key = tuple(str(row.get(f)) for f in key_fields)
+            if key in seen:
+                first_path, first = seen[key]
+                differ = [f for f in same_fields if first.get(f) != row.get(f)]
+                if differ:
+                    what = ", ".join(f"{f} {v!r}" for f, v in zip(key_fields, key, strict=True))
+                    raise DataError(
+                        f"{first_path} and {path} both hold {what} with a different {differ[0]}: they "
+                        f"come from different runs; merge only the shards of one run"
+                    )
+                dropped += 1
+                continue
+            seen[key] = (path, row)
+            merged.append(dict(row))
+    return merged, dropped
+
+
+def read_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[ResultRow], list[str]]:
+    """Validated rows of one results file or of the shards of one run, and notes for the reader.
+
+    Repeats across files are counted once (noted); rows of different runs, in one file or across
+    files, are refused. One shard may be empty (more shards than scenes), not all.
+    """
+    if not paths:
+        raise WTLError("no results file given")
+    sources: list[tuple[Path, Sequence[Mapping[str, Any]]]] = []
+    notes: list[str] = []
+    for p in paths:
+        path = Path(p)
+        rows, file_notes = read_jsonl(path, check_row, FIRST_KEY, "results file")
+        check_one_run(rows, str(path))
+        notes.extend(file_notes)
+        if not rows and len(paths) > 1:
+            notes.append(f"{path.name} has no rows")
+        sources.append((path, rows))
+    merged, dropped = merge_rows(sources)
+    if not merged:
+        only = f"results file {paths[0]}" if len(paths) == 1 else f"none of the {len(paths)} results files"
+        raise DataError(f"{only} has no rows" if len(paths) == 1 else f"{only} has rows")
+    check_one_run(merged, " + ".join(str(p) for p in paths))
+    if dropped:
+        notes.append(f"{dropped} row(s) present in more than one results file were counted once")
+    return cast(list[ResultRow], merged), notes

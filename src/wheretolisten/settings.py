@@ -1,0 +1,237 @@
+"""Localization settings: what a user gives, and the one path that resolves it against a model.
+
+A user gives a :class:`LocalizeConfig` (every field optional: None means "not given"). :func:`resolve`
+turns it into a :class:`Resolved` — concrete layers, parsed positions, checked values — once, the same
+way for the Python API, the command line, a saved vector and explicit options. Precedence, lowest
+first: package defaults, the checkpoint's ``wheretolisten.json``, a saved vector's layers, what the
+user gave. Probe layers follow the steered layers: the checkpoint's tuned probe layers are kept
+whenever the steered layers are the ones they were tuned for (however those layers were given).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import ModelError, OptionError
+from .positions import Positions
+
+if TYPE_CHECKING:
+    from .models.base import Adapter
+    from .vectors import SteeringVector
+
+ProbeMethod = Literal["fast", "eager"]
+IntervalMethod = Literal["threshold", "window"]
+EngineName = Literal["shared", "full"]
+PROBES = ("fast", "eager")
+INTERVALS = ("threshold", "window")
+ENGINES = ("shared", "full")
+
+#: Instructed paraphrases; ``{query}`` is the sound to listen for ("the dog barking").
+INSTRUCTED_TEMPLATES = (
+    "Listen for {query}.",
+    "Focus on the sound of {query}.",
+    "Pay attention to {query}.",
+)
+#: Neutral prompts with no target; the same instruction slot, no sound named.
+NEUTRAL_TEMPLATES = (
+    "Describe the audio.",
+    "What do you hear?",
+    "Listen to the recording.",
+)
+#: The prompt the model reads while being steered (and for the unsteered baseline).
+PROBE_PROMPT = "Describe the audio."
+#: Steering strength when neither the checkpoint nor the user sets one.
+DEFAULT_ALPHA = 4.0
+
+
+def default_layers(num_layers: int) -> list[int]:
+    """Steer a band in the lower middle of the decoder (about layers n/3 to n/2)."""
+    start = num_layers // 3
+    return list(range(start, max(start + 1, num_layers // 2)))
+
+
+def default_probe_layers(num_layers: int, steer_layers: Sequence[int]) -> list[int]:
+    """Read attention in every layer downstream of the first steered layer (the ones steering can move)."""
+    first = min(steer_layers) + 1
+    return list(range(first, num_layers)) if first < num_layers else [num_layers - 1]
+
+
+def check_layers(adapter: Adapter, layers: Sequence[int]) -> list[int]:
+    """Sorted unique decoder-layer indices, each within range."""
+    n = adapter.num_layers
+    out = sorted({int(x) for x in layers})
+    if not out:
+        raise ModelError("no layers given")
+    bad = [x for x in out if not 0 <= x < n]
+    if bad:
+        raise ModelError(f"layer {bad[0]} is out of range: the language model has layers 0..{n - 1}")
+    return out
+
+
+@dataclass(frozen=True)
+class LocalizeConfig:
+    """Localization settings as a user gives them; None means "not given" (resolved by :func:`resolve`)."""
+
+    layers: list[int] | None = None
+    probe_layers: list[int] | None = None
+    alpha: float | None = None
+    positions: str | Positions | None = None  # where the vector is added
+    read_positions: str | Positions | None = None  # where activations are read to build it
+    probe: ProbeMethod | None = None
+    #: "shared": audio prefix computed once per clip and reused; "full": every prompt run whole.
+    engine: EngineName | None = None
+    normalize: bool | None = None
+    smooth_s: float | None = None
+    interval: IntervalMethod | None = None
+    fraction: float | None = None
+    window_s: float | None = None
+    prompt: str | None = None
+    instructed_templates: list[str] | None = None
+    neutral_templates: list[str] | None = None
+
+    def resolved(self, adapter: Adapter, vector: SteeringVector | None = None) -> Resolved:
+        """:func:`resolve` this configuration against ``adapter``."""
+        return resolve(adapter, self, vector)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the user set."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every setting of a localization, concrete and checked: stored in results so they can be rerun."""
+
+    layers: list[int]
+    probe_layers: list[int]
+    alpha: float = DEFAULT_ALPHA
+    positions: Positions = Positions.LAST
+    read_positions: Positions = Positions.LAST
+    probe: ProbeMethod = "fast"
+    engine: EngineName = "shared"
+    normalize: bool = True
+    smooth_s: float = 0.2
+    interval: IntervalMethod = "threshold"
+    fraction: float = 0.5
+    window_s: float = 1.0
+    prompt: str = PROBE_PROMPT
+    instructed_templates: list[str] = field(default_factory=lambda: list(INSTRUCTED_TEMPLATES))
+    neutral_templates: list[str] = field(default_factory=lambda: list(NEUTRAL_TEMPLATES))
+
+    def resolved(self, adapter: Adapter, vector: SteeringVector | None = None) -> Resolved:
+        """Already resolved: itself (checked against ``adapter``'s layers)."""
+        check_layers(adapter, self.layers)
+        check_layers(adapter, self.probe_layers)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (positions as their names), the ``config`` of results and logs."""
+        data = asdict(self)
+        data["positions"] = self.positions.value
+        data["read_positions"] = self.read_positions.value
+        return data
+
+
+_NAMES = {f.name for f in fields(LocalizeConfig)}
+
+
+def _choice(value: Any, choices: Sequence[str], name: str) -> Any:
+    if value not in choices:
+        raise OptionError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def _positive(value: Any, name: str, allow_zero: bool = False) -> float:
+    number = float(value)
+    ok = math.isfinite(number) and (number >= 0 if allow_zero else number > 0)
+    if not ok:
+        raise OptionError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return number
+
+
+def _positions(value: Any, name: str) -> Positions:
+    try:
+        return Positions.parse(value)
+    except ValueError as exc:
+        raise OptionError(f"{name}: {exc}") from None
+
+
+def _templates(value: Any, name: str, need_query: bool) -> list[str]:
+    items = [str(t) for t in value]
+    if not items:
+        raise OptionError(f"{name} must hold at least one prompt")
+    for t in items:
+        if need_query and "{query}" not in t:
+            raise OptionError(f"every instructed template must contain {{query}}, got {t!r}")
+        try:
+            t.format(query="x")
+        except (KeyError, IndexError, ValueError):
+            raise OptionError(f"{name}: {t!r} may only use the placeholder {{query}}") from None
+    return items
+
+
+def recommended(adapter: Adapter) -> dict[str, Any]:
+    """The localize settings the checkpoint recommends (``wheretolisten.json``), known keys only."""
+    data = adapter.recommended.get("localize", {})
+    return {k: v for k, v in data.items() if k in _NAMES} if isinstance(data, Mapping) else {}
+
+
+def resolve(
+    adapter: Adapter, config: LocalizeConfig | Resolved | None = None, vector: SteeringVector | None = None
+) -> Resolved:
+    """The one settings-resolution path (see the module docstring); bad values raise OptionError."""
+    if isinstance(config, Resolved):
+        return config.resolved(adapter)
+    given = (config or LocalizeConfig()).given()
+    rec = recommended(adapter)
+    n = adapter.num_layers
+    rec_layers = check_layers(adapter, rec["layers"]) if rec.get("layers") else default_layers(n)
+    if "layers" in given:
+        layers = check_layers(adapter, given["layers"])
+    elif vector is not None:
+        layers = check_layers(adapter, vector.layers)
+    else:
+        layers = rec_layers
+    if "probe_layers" in given:
+        probe_layers = check_layers(adapter, given["probe_layers"])
+    elif rec.get("probe_layers") and layers == rec_layers:
+        probe_layers = check_layers(adapter, rec["probe_layers"])
+    else:
+        probe_layers = default_probe_layers(n, layers)
+    values: dict[str, Any] = {**rec, **given}
+    out: dict[str, Any] = {"layers": layers, "probe_layers": probe_layers}
+    if "alpha" in values:
+        alpha = float(values["alpha"])
+        if not math.isfinite(alpha):
+            raise OptionError(f"alpha must be a finite number, got {values['alpha']!r}")
+        out["alpha"] = alpha
+    for name in ("positions", "read_positions"):
+        if name in values:
+            out[name] = _positions(values[name], name.replace("_", "-"))
+    if "probe" in values:
+        out["probe"] = _choice(values["probe"], PROBES, "probe")
+    if "engine" in values:
+        out["engine"] = _choice(values["engine"], ENGINES, "engine")
+    if "interval" in values:
+        out["interval"] = _choice(values["interval"], INTERVALS, "interval method")
+    if "normalize" in values:
+        out["normalize"] = bool(values["normalize"])
+    if "smooth_s" in values:
+        out["smooth_s"] = _positive(values["smooth_s"], "smooth-s", allow_zero=True)
+    if "window_s" in values:
+        out["window_s"] = _positive(values["window_s"], "window-s")
+    if "fraction" in values:
+        fraction = _positive(values["fraction"], "fraction")
+        if fraction > 1:
+            raise OptionError(f"fraction must be in (0, 1], got {fraction}")
+        out["fraction"] = fraction
+    if "prompt" in values:
+        out["prompt"] = str(values["prompt"])
+    if "instructed_templates" in values:
+        out["instructed_templates"] = _templates(values["instructed_templates"], "instructed templates", True)
+    if "neutral_templates" in values:
+        out["neutral_templates"] = _templates(values["neutral_templates"], "neutral templates", False)
+    return Resolved(**out)
