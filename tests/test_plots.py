@@ -15,7 +15,7 @@ import soundfile as sf
 from helpers import SR, noise, run_cli
 from wheretolisten import plots
 from wheretolisten.errors import DataError, WTLError
-from wheretolisten.localize import LocalizeConfig, LocalizeResult, localize, localize_many
+from wheretolisten.localize import LocalizeConfig, LocalizeResult, layer_delta, localize, localize_many
 from wheretolisten.models import FAMILIES, Adapter
 from wheretolisten.scenes import ProceduralBank, lookup, make_scenes
 
@@ -139,7 +139,7 @@ def test_layer_delta_matches_localize_and_draws(
     family: str,
 ) -> None:
     adapter, result = adapters[family], results[family]
-    data = plots.layer_delta(adapter, clip, "a siren", result.config, vector=result.vector)
+    data = layer_delta(adapter, clip, "a siren", result.config, vector=result.vector)
     assert data.layers == list(range(adapter.num_layers))
     assert data.matrix.shape == (adapter.num_layers, result.profile.delta.size)
     np.testing.assert_allclose(data.time_s, result.profile.time_s)

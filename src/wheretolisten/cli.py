@@ -350,8 +350,9 @@ def plot_layers(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
+    from .localize import layer_delta
     from .models import load_model
-    from .plots import layer_delta, layer_delta_title, plot_layer_delta
+    from .plots import layer_delta_title, plot_layer_delta
 
     if probe not in ("fast", "eager"):
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -16,6 +17,7 @@ from .models.base import Adapter
 from .positions import Positions
 from .probe import ProbeMethod, temporal_attention
 from .readout import IntervalMethod, Readout, aggregate, read_out
+from .results import LayerDelta
 from .session import SUFFIX_POSITIONS, ClipSession
 from .steering import (
     INSTRUCTED_TEMPLATES,
@@ -423,3 +425,43 @@ def prompted_profiles(
     if neutral.size != instructed.size:
         raise RuntimeError(f"the two prompts saw {neutral.size} and {instructed.size} audio tokens")
     return Profile(adapter.time_axis(neutral.size), neutral, instructed)
+
+
+@torch.no_grad()
+def layer_delta(
+    adapter: Adapter,
+    clip: np.ndarray | str | os.PathLike[str],
+    query: str,
+    config: LocalizeConfig | None = None,
+    sample_rate: int | None = None,
+    vector: SteeringVector | None = None,
+    layers: Sequence[int] | None = None,
+) -> LayerDelta:
+    """Steer as :func:`~wheretolisten.localize.localize` does and read Δ in every layer (or ``layers``).
+
+    One forward pass on a 2-row batch (row 1 steered). Layers up to the first steered one read the
+    unsteered residual stream, so their rows are exactly zero; the mean of the rows of
+    ``config.probe_layers`` is the Δ profile that ``localize`` reads out.
+    """
+    cfg = (config or LocalizeConfig()).resolved(adapter)
+    assert cfg.layers is not None
+    audio, _ = prepare_audio(adapter, clip, sample_rate)
+    if vector is None:
+        vector = instruction_vector(
+            adapter, audio, query, cfg.layers, cfg.read_positions, cfg.instructed_templates,
+            cfg.neutral_templates,
+        )  # fmt: skip
+    chosen = list(range(adapter.num_layers)) if layers is None else check_layers(adapter, layers)
+    with torch.no_grad():
+        batch = adapter.encode([audio, audio], [cfg.prompt, cfg.prompt])
+        with add_steering(
+            adapter, vector, cfg.alpha, batch, cfg.positions, rows=[False, True], layers=cfg.layers
+        ):
+            attn = temporal_attention(adapter, batch, chosen, method=cfg.probe)
+    base, steered = attn.per_row
+    rows = [
+        aggregate(steered[i : i + 1], cfg.normalize) - aggregate(base[i : i + 1], cfg.normalize)
+        for i in range(len(attn.layers))
+    ]
+    matrix = np.stack(rows)
+    return LayerDelta(list(attn.layers), adapter.time_axis(matrix.shape[1]), matrix)

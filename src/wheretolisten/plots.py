@@ -25,10 +25,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .localize import AlphaSweep, LocalizeConfig, LocalizeResult
-    from .models.base import Adapter
+    from .localize import AlphaSweep, LocalizeResult
+    from .results import LayerDelta
     from .scenes import Scene
-    from .steering import SteeringVector
 
 from .scenes.lookup import GTSpan, gt_for_audio, gt_from_scene
 
@@ -576,60 +575,6 @@ def plot_localization(
 # ----------------------------------------------------------------------------------------------------
 
 
-class LayerDelta(NamedTuple):
-    """Δ attention of each probed layer alone (mean over its heads): ``matrix`` is [layers, tokens]."""
-
-    layers: list[int]
-    time_s: np.ndarray
-    matrix: np.ndarray
-
-
-def layer_delta(
-    adapter: Adapter,
-    clip: np.ndarray | str | os.PathLike[str],
-    query: str,
-    config: LocalizeConfig | None = None,
-    sample_rate: int | None = None,
-    vector: SteeringVector | None = None,
-    layers: Sequence[int] | None = None,
-) -> LayerDelta:
-    """Steer as :func:`~wheretolisten.localize.localize` does and read Δ in every layer (or ``layers``).
-
-    One forward pass on a 2-row batch (row 1 steered). Layers up to the first steered one read the
-    unsteered residual stream, so their rows are exactly zero; the mean of the rows of
-    ``config.probe_layers`` is the Δ profile that ``localize`` reads out.
-    """
-    import torch
-
-    from .localize import LocalizeConfig, prepare_audio
-    from .probe import temporal_attention
-    from .readout import aggregate
-    from .steering import add_steering, check_layers, instruction_vector
-
-    cfg = (config or LocalizeConfig()).resolved(adapter)
-    assert cfg.layers is not None
-    audio, _ = prepare_audio(adapter, clip, sample_rate)
-    if vector is None:
-        vector = instruction_vector(
-            adapter, audio, query, cfg.layers, cfg.read_positions, cfg.instructed_templates,
-            cfg.neutral_templates,
-        )  # fmt: skip
-    chosen = list(range(adapter.num_layers)) if layers is None else check_layers(adapter, layers)
-    with torch.no_grad():
-        batch = adapter.encode([audio, audio], [cfg.prompt, cfg.prompt])
-        with add_steering(
-            adapter, vector, cfg.alpha, batch, cfg.positions, rows=[False, True], layers=cfg.layers
-        ):
-            attn = temporal_attention(adapter, batch, chosen, method=cfg.probe)
-    base, steered = attn.per_row
-    rows = [
-        aggregate(steered[i : i + 1], cfg.normalize) - aggregate(base[i : i + 1], cfg.normalize)
-        for i in range(len(attn.layers))
-    ]
-    matrix = np.stack(rows)
-    return LayerDelta(list(attn.layers), adapter.time_axis(matrix.shape[1]), matrix)
-
-
 def draw_layer_delta(
     data: LayerDelta,
     steer_layers: Sequence[int] = (),
@@ -978,7 +923,6 @@ def position_png(breakdown: Sequence[Mapping[str, Any]]) -> bytes:
 __all__ = [
     "FORMATS",
     "GTSpan",
-    "LayerDelta",
     "LocalizationView",
     "conditions_figure_png",
     "draw_alpha_sweep",
@@ -993,7 +937,6 @@ __all__ = [
     "figure_format",
     "format_layers",
     "gt_for_audio",
-    "layer_delta",
     "layer_delta_title",
     "log_mel",
     "mel_filterbank",
