@@ -22,13 +22,11 @@ from wheretolisten.bench import (
     energy_prediction,
     erase_event,
     parse_conditions,
-    parse_results,
-    prompted_profiles,
     run_unit,
     split_dev_test,
 )
 from wheretolisten.errors import DataError, WTLError
-from wheretolisten.localize import LocalizeConfig, prepare_audio
+from wheretolisten.localize import LocalizeConfig, prepare_audio, prompted_profiles
 from wheretolisten.models import FAMILIES as REGISTERED_FAMILIES
 from wheretolisten.models import Adapter, wrap
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
@@ -360,16 +358,6 @@ def test_split_is_deterministic_disjoint_and_order_free(scenes_dir: Path) -> Non
         split_dev_test(scenes[:1], 0.5)
 
 
-def test_parse_results_drops_a_torn_tail_and_names_a_corrupt_line(tmp_path: Path) -> None:
-    good = b'{"scene_id": "s", "query": "q", "condition": "random"}\n'
-    rows, end = parse_results(good + good.replace(b"random", b"energy") + b'{"scene_id": "s", "que', tmp_path)
-    assert [r["condition"] for r in rows] == ["random", "energy"] and end == 2 * len(good)
-    with pytest.raises(DataError, match="line 2"):
-        parse_results(good + b"{not json\n" + good, tmp_path)
-    with pytest.raises(DataError, match="line 1"):
-        parse_results(b'{"scene_id": "s"}\n', tmp_path)
-
-
 def test_parse_conditions() -> None:
     assert parse_conditions("steered, random,steered") == ["steered", "random"]
     with pytest.raises(WTLError, match="bogus"):
@@ -587,7 +575,7 @@ def test_steering_positions_option(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """--positions reaches the steered rows and their config hash, and equals localize at those positions."""
-    from wheretolisten.localize import localize, recommended_config
+    from wheretolisten.localize import localize
     from wheretolisten.models import load_model
 
     out = tmp_path / "r.jsonl"
@@ -600,10 +588,10 @@ def test_steering_positions_option(
     scene = load_manifest(scenes_dir)[0]
     row = next(r for r in rows if r["scene_id"] == scene.scene_id)
     alone = localize(
-        adapter, scene.audio_path(scenes_dir), row["query"], recommended_config(adapter, positions="audio")
+        adapter, scene.audio_path(scenes_dir), row["query"], LocalizeConfig(positions="audio")
     )
     assert row["peak_s"] == pytest.approx(alone.peak_s)
     code, _, err = cli(monkeypatch, capsys, *args, "--out", out, *MODEL_OPTS)  # last: another configuration
     assert_one_error_line(code, err, "another configuration")
     code, _, err = cli(monkeypatch, capsys, *args, "--positions", "middle", "--out", tmp_path / "x.jsonl")
-    assert_one_error_line(code, err, "unknown positions 'middle'")
+    assert_one_error_line(code, err, "'middle'", "--positions")

@@ -300,9 +300,9 @@ def test_cli_bad_model_and_layer(
         (["--model", tmp_path / "nope"], "no such model directory"),
         (["--model", cfg_only], "model"),
         (["--model", tiny_dirs["audioflamingo3"], "--layers", "99"], "out of range"),
-        (["--model", tiny_dirs["audioflamingo3"], "--layers", "a-b"], "cannot parse layers"),
-        (["--model", tiny_dirs["audioflamingo3"], "--probe", "magic"], "unknown probe"),
-        (["--model", tiny_dirs["audioflamingo3"], "--positions", "middle"], "unknown positions"),
+        (["--model", tiny_dirs["audioflamingo3"], "--layers", "a-b"], "cannot parse --layers"),
+        (["--model", tiny_dirs["audioflamingo3"], "--probe", "magic"], "'magic' is not one of"),
+        (["--model", tiny_dirs["audioflamingo3"], "--positions", "middle"], "'middle' is not one of"),
     ]
     for extra, message in cases:
         code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", *extra)

@@ -27,15 +27,10 @@ import torch
 from wheretolisten.errors import ModelError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.models.base import Adapter
-from wheretolisten.models.registry import load_model
-from wheretolisten.organism import (
-    RECOMMENDED_LAYERS,
-    TEST_SEED_BASE,
-    default_model_path,
-    recommended_config,
-)
+from wheretolisten.localize import instruction_vector
+from wheretolisten.organism import TEST_SEED_BASE, default_model_path, load_organism
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
-from wheretolisten.steering import instruction_vector
+from wheretolisten.settings import DEFAULT_ALPHA, default_layers, resolve
 
 N_SCENES = 150
 FIRST_INDEX = 1000
@@ -52,7 +47,7 @@ def held_out(i: int, bank: ProceduralBank) -> tuple[Scene, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def organism() -> Adapter:
-    return load_model(None, device="cpu", dtype="float32")
+    return load_organism(device="cpu", dtype="float32")
 
 
 def test_default_model_is_the_organism(organism: Adapter) -> None:
@@ -70,15 +65,16 @@ def test_missing_assets_raise_model_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     with pytest.raises(ModelError, match="model organism is missing"):
         org.default_model_path()
     with pytest.raises(ModelError, match="model organism is missing"):
-        load_model(None)
+        load_organism()
 
 
+@pytest.mark.slow
 def test_steering_beats_chance_on_held_out_scenes(organism: Adapter) -> None:
     """Δ-peak hit rate (peak inside [onset, offset] of the target) vs the analytic random expectation."""
     bank = ProceduralBank()
-    configs = {"recommended": recommended_config(), "default": LocalizeConfig()}
-    default_layers = LocalizeConfig().resolved(organism).layers or []
-    layers = sorted({*RECOMMENDED_LAYERS, *default_layers})
+    generic = LocalizeConfig(layers=default_layers(organism.num_layers), alpha=DEFAULT_ALPHA)
+    configs = {"recommended": LocalizeConfig(), "default": generic}
+    layers = sorted({*resolve(organism).layers, *resolve(organism, generic).layers})
     hits: dict[str, list[bool]] = {name: [] for name in configs}
     lengths: list[float] = []
     t0 = time.perf_counter()
@@ -87,7 +83,7 @@ def test_steering_beats_chance_on_held_out_scenes(organism: Adapter) -> None:
         target = scene.target_event
         lengths.append(target.offset_s - target.onset_s)
         # one instruction vector for both settings (its per-layer directions do not depend on the others)
-        vector = instruction_vector(organism, audio, target.query, layers)
+        vector = instruction_vector(organism, audio, target.query, layers=layers)
         for name, cfg in configs.items():
             peak = localize(organism, audio, target.query, cfg, vector=vector).peak_s
             hits[name].append(peak is not None and target.onset_s <= peak <= target.offset_s)
@@ -115,11 +111,11 @@ def test_describe_names_the_sounds_in_order(organism: Adapter) -> None:
         assert text.strip() == "I hear " + ", then ".join(present) + ".", text  # all of them, in order
 
 
-def test_default_model_carries_its_dev_chosen_settings() -> None:
-    # The CLI defaults (localize, demo, bench without --model) come from the shipped wheretolisten.json.
-    from wheretolisten.localize import recommended_config as from_adapter
+def test_default_model_carries_its_dev_chosen_settings(organism: Adapter) -> None:
+    # The defaults of every route (API, CLI, saved vectors) come from the shipped wheretolisten.json.
+    import json
 
-    adapter = load_model(None, device="cpu")
-    cfg = from_adapter(adapter)
-    assert cfg == recommended_config()
-    assert from_adapter(adapter, alpha=7.0).alpha == 7.0
+    tuned = json.loads((default_model_path() / "wheretolisten.json").read_text())["localize"]
+    cfg = resolve(organism)
+    assert (cfg.layers, cfg.probe_layers, cfg.alpha) == (tuned["layers"], tuned["probe_layers"], tuned["alpha"])
+    assert resolve(organism, LocalizeConfig(alpha=7.0)).alpha == 7.0

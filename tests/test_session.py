@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from helpers import noise
-from wheretolisten.localize import LocalizeConfig, localize, localize_many
+from wheretolisten.localize import LocalizeConfig, instruction_vector, localize, localize_many
 from wheretolisten.models import Adapter
 from wheretolisten.probe import temporal_attention
 from wheretolisten.session import ClipSession
-from wheretolisten.steering import add_steering, instruction_vector, read_residual
+from wheretolisten.steering import add_steering, read_residual
 
 QUERIES = ["a siren", "the dog barking", "a bell ringing"]
 
@@ -89,7 +89,7 @@ def test_chunked_suffix_passes_give_the_same_rows(adapter: Adapter) -> None:
 def test_prefix_steering_recomputes_from_the_first_steered_layer(adapter: Adapter, positions: str) -> None:
     """Steering inside the prefix: shared layers below the first steered one, recomputed above it."""
     clip = noise(4.0, seed=3)
-    vector = instruction_vector(adapter, clip, "a siren", [1, 2])
+    vector = instruction_vector(adapter, clip, "a siren", layers=[1, 2])
     prompt = "Describe the audio."
     session = ClipSession(adapter, clip)  # nothing kept: the hidden states are computed on demand
     run = session.run(
@@ -115,7 +115,7 @@ def test_prefix_steering_at_zero_strength_changes_nothing(
     adapter: Adapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clip = noise(3.0, seed=1)
-    vector = instruction_vector(adapter, clip, "a bell ringing", [1])
+    vector = instruction_vector(adapter, clip, "a bell ringing", layers=[1])
     prompts = ["Describe the audio."] * 2
     run = ClipSession(adapter, clip).run(
         prompts, probe_layers=[3], vectors=[None, vector], alpha=0.0, steer_positions="all"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +12,9 @@ from helpers import noise
 from wheretolisten.errors import DataError, ModelError
 from wheretolisten.models import Adapter
 from wheretolisten.positions import Positions, position_mask
-from wheretolisten.steering import (
-    SteeringVector,
-    add_steering,
-    audio_vector,
-    instruction_vector,
-    read_residual,
-    steering,
-)
+from wheretolisten.localize import LocalizeConfig, audio_vector, instruction_vector
+from wheretolisten.steering import add_steering, read_residual, steering
+from wheretolisten.vectors import SteeringVector
 
 PROMPTS = ["Listen for the dog barking.", "Describe the audio."]
 
@@ -131,24 +128,24 @@ def test_out_of_range_layer(adapter: Adapter) -> None:
 
 def test_instruction_vector_is_the_mean_difference(adapter: Adapter) -> None:
     clip = noise(2.0)
-    vec = instruction_vector(
-        adapter, clip, "a siren", [1, 2], instructed=["Listen for {query}."], neutral=["Describe the audio."]
-    )
+    templates = {"instructed_templates": ["Listen for {query}."], "neutral_templates": ["Describe the audio."]}
+    vec = instruction_vector(adapter, clip, "a siren", LocalizeConfig(layers=[1, 2], **templates))
     batch = adapter.encode([clip, clip], ["Listen for a siren.", "Describe the audio."])
     acts = read_residual(adapter, batch, [1, 2], "last")
     for layer in (1, 2):
         torch.testing.assert_close(vec.directions[layer], acts[layer][0] - acts[layer][1])
-    other = instruction_vector(adapter, clip, "a bell ringing", [1])
+    other = instruction_vector(adapter, clip, "a bell ringing", layers=[1])
     assert not torch.allclose(
-        other.directions[1], instruction_vector(adapter, clip, "a siren", [1]).directions[1]
+        other.directions[1], instruction_vector(adapter, clip, "a siren", layers=[1]).directions[1]
     )
     assert vec.metadata["kind"] == "instruction" and vec.metadata["query"] == "a siren"
 
 
 def test_instruction_span_reading_averages_the_span(adapter: Adapter) -> None:
     clip = noise(2.0)
-    vec_last = instruction_vector(adapter, clip, "a siren", [1], positions="last")
-    vec_span = instruction_vector(adapter, clip, "a siren", [1], positions="instruction")
+    vec_last = instruction_vector(adapter, clip, "a siren", LocalizeConfig(layers=[1], read_positions="last"))
+    span = LocalizeConfig(layers=[1], read_positions="instruction")
+    vec_span = instruction_vector(adapter, clip, "a siren", span)
     assert not torch.allclose(vec_last.directions[1], vec_span.directions[1])
 
 
@@ -156,15 +153,15 @@ def test_audio_vector(adapter: Adapter) -> None:
     clip = noise(2.0)
     quiet = clip.copy()
     quiet[8000:24000] *= 0.01
-    vec = audio_vector(adapter, clip, quiet, [1])
+    vec = audio_vector(adapter, clip, quiet, layers=[1])
     assert float(vec.directions[1].norm()) > 0
-    same = audio_vector(adapter, clip, clip, [1])
+    same = audio_vector(adapter, clip, clip, layers=[1])
     assert float(same.directions[1].norm()) == pytest.approx(0.0, abs=1e-6)
     assert vec.metadata["kind"] == "audio"
 
 
 def test_save_load_round_trip(tmp_path: Path, adapter: Adapter) -> None:
-    vec = instruction_vector(adapter, noise(2.0), "a siren", [1, 2])
+    vec = instruction_vector(adapter, noise(2.0), "a siren", layers=[1, 2])
     path = vec.save(tmp_path / "vecs" / "siren")
     assert path.suffix == ".safetensors" and path.with_suffix(".json").exists()
     loaded = SteeringVector.load(path)
@@ -207,7 +204,7 @@ def test_cli_vector_build_and_show(
     import soundfile as sf
 
     from helpers import run_cli
-    from wheretolisten.organism import RECOMMENDED_LAYERS
+    from wheretolisten.organism import default_model_path
 
     wav = tmp_path / "clip.wav"
     sf.write(wav, noise(4.0, seed=3), 16000)
@@ -218,7 +215,8 @@ def test_cli_vector_build_and_show(
         assert code == 0, err
         assert stdout.startswith(f"wrote {tmp_path / name}.safetensors")
     bell = SteeringVector.load(tmp_path / "bell.safetensors")
-    assert bell.layers == list(RECOMMENDED_LAYERS) and bell.metadata["audio"] == str(wav)
+    tuned = json.loads((default_model_path() / "wheretolisten.json").read_text())["localize"]["layers"]
+    assert bell.layers == tuned and bell.metadata["audio"] == str(wav)
     code, stdout, err = run_cli(
         monkeypatch, capsys, "vector", "show", tmp_path / "bell.safetensors", tmp_path / "siren.safetensors"
     )

@@ -9,7 +9,8 @@ require listening to particular events ("Listen for a siren." → "3.4 to 5.0 se
 
 What it is not: Qwen2-Audio, or any pretrained model. It knows only the 8 procedural classes and
 the question forms it was trained on, accepts at most 10 s of audio, and its localization numbers
-(``organism/evaluate.py``) say nothing about how the method behaves on a real LALM.
+(``organism/evaluate.py``) say nothing about how the method behaves on a real LALM. Its steering
+settings, chosen on 100 dev scenes, live only in ``assets/organism/wheretolisten.json``.
 
 Scene seeds: training scenes are ``scene_seed(TRAIN_SEED_BASE, k)`` for k = 0, 1, …; the dev set
 used to choose layers and alpha is ``scene_seed(DEV_SEED_BASE, i)``; held-out test scenes (the
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from .errors import ModelError
 
 if TYPE_CHECKING:
-    from .localize import LocalizeConfig
+    from .models.base import Adapter
 
 #: Base seed of the training scenes (scene k is seeded by ``scene_seed(TRAIN_SEED_BASE, k)``).
 TRAIN_SEED_BASE = 1_000_000
@@ -34,13 +35,6 @@ TRAIN_SEED_BASE = 1_000_000
 DEV_SEED_BASE = 50_000
 #: Base seed of the held-out test scenes (``make_scenes(..., seed=0)``).
 TEST_SEED_BASE = 0
-
-#: Steering setting chosen on 100 dev scenes (``organism/dev_sweep.json``: best Δ hit rate of a grid
-#: over steered layers, alpha and probe layers; first in grid order on ties). The package defaults
-#: (steer layer 2, probe layers 3-5, alpha 4) also beat chance, by less: see ``organism/README.md``.
-RECOMMENDED_LAYERS = (1,)
-RECOMMENDED_PROBE_LAYERS = (4,)
-RECOMMENDED_ALPHA = 2.0
 
 #: Files a usable organism directory must contain.
 REQUIRED_FILES = ("config.json", "model.safetensors", "processor_config.json")
@@ -52,7 +46,7 @@ def asset_dir() -> Path:
 
 
 def default_model_path() -> Path:
-    """Directory of the shipped organism (weights, config and processor), for ``load_model(None)``."""
+    """Directory of the shipped organism (weights, config, processor and its tuned ``wheretolisten.json``)."""
     root = asset_dir()
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
@@ -63,10 +57,8 @@ def default_model_path() -> Path:
     return root
 
 
-def recommended_config() -> LocalizeConfig:
-    """``LocalizeConfig`` with the organism's dev-chosen layers and alpha (everything else default)."""
-    from .localize import LocalizeConfig
+def load_organism(device: str | None = "auto", dtype: str | None = "auto") -> Adapter:
+    """Load the shipped organism; its dev-chosen steering settings come from its ``wheretolisten.json``."""
+    from .models import load_model
 
-    return LocalizeConfig(
-        layers=list(RECOMMENDED_LAYERS), probe_layers=list(RECOMMENDED_PROBE_LAYERS), alpha=RECOMMENDED_ALPHA
-    )
+    return load_model(default_model_path(), device=device, dtype=dtype)

@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from .errors import ModelError
+from .errors import OptionError
 from .positions import last_positions
+from .settings import ProbeMethod, check_layers
 
 if TYPE_CHECKING:
     from .models.base import Adapter
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 ATTN_NAME = "wheretolisten_probe"
 #: Keyword argument that carries a :class:`ProbeRequest` from ``model(...)`` down to attention.
 PROBE_KWARG = "wtl_probe"
-
-ProbeMethod = Literal["fast", "eager"]
 
 
 @dataclass
@@ -110,6 +109,16 @@ def register() -> str:
 register()
 
 
+def install(adapter: Adapter) -> None:
+    """Make the language model's attention the probing one (idempotent; SDPA output when not probing).
+
+    Called by everything that probes, so an adapter built by the models layer needs no setup.
+    """
+    config = adapter.model.config.text_config
+    if getattr(config, "_attn_implementation", None) != ATTN_NAME:
+        adapter.model.set_attn_implementation({"text_config": register()})
+
+
 @contextmanager
 def text_attention(adapter: Adapter, implementation: str) -> Iterator[None]:
     """Temporarily switch the language model's attention implementation (the audio tower is untouched)."""
@@ -155,15 +164,12 @@ def temporal_attention(
     method: ProbeMethod = "fast",
 ) -> TemporalAttention:
     """Run one forward pass and return attention from the query rows (default: last token) to audio."""
-    n = adapter.num_layers
-    chosen = list(range(n)) if layers is None else sorted(set(layers))
-    for layer in chosen:
-        if not 0 <= layer < n:
-            raise ModelError(f"layer {layer} is out of range: the language model has layers 0..{n - 1}")
+    chosen = list(range(adapter.num_layers)) if layers is None else check_layers(adapter, layers)
     if query_index is None:
         query_index = last_positions(batch["attention_mask"])[:, None]
     query_index = query_index.to(batch["input_ids"].device)
     if method == "fast":
+        install(adapter)
         request = ProbeRequest(frozenset(chosen), query_index)
         adapter.model(**batch, use_cache=False, **{PROBE_KWARG: request})
         rows = request.rows
@@ -177,7 +183,7 @@ def temporal_attention(
             idx = query_index[:, None, :, None].expand(b, h, query_index.shape[1], k)
             rows[layer] = att.gather(2, idx).float()
     else:
-        raise ValueError(f"unknown probe method {method!r}; choose 'fast' or 'eager'")
+        raise OptionError(f"unknown probe method {method!r}; choose 'fast' or 'eager'")
     missing = [layer for layer in chosen if layer not in rows]
     if missing:
         raise RuntimeError(

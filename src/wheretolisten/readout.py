@@ -63,6 +63,17 @@ class Readout:
     interval_s: tuple[float, float] | None
     peak_index: int | None
 
+    def shifted(self, offset_s: float) -> Readout:
+        """The same readout with times moved by ``offset_s`` (a clip cut from later in its file)."""
+        if offset_s == 0 or self.peak_s is None or self.interval_s is None:
+            return self
+        start, end = self.interval_s
+        return Readout(
+            round(self.peak_s + offset_s, 6),
+            (round(start + offset_s, 6), round(end + offset_s, 6)),
+            self.peak_index,
+        )
+
 
 def read_out(
     delta: np.ndarray,
@@ -87,4 +98,7 @@ def read_out(
         start, end = threshold_interval(curve, peak, fraction)
     else:
         raise ValueError(f"unknown interval method {method!r}; choose 'threshold' or 'window'")
-    return Readout((peak + 0.5) * token_s, (start * token_s, end * token_s), peak)
+    # Rounded to the microsecond: token_s multiples are not exact in binary (7.0200000000000005 s).
+    return Readout(
+        round((peak + 0.5) * token_s, 6), (round(start * token_s, 6), round(end * token_s, 6)), peak
+    )

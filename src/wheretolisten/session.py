@@ -20,16 +20,16 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
+from .errors import OptionError
 from .models.base import cache_param
-from .positions import Positions, position_mask
-from .probe import PROBE_KWARG, ProbeRequest
-from .steering import SteeringVector, check_layers, hook_layers, record_residual
+from .positions import SUFFIX_POSITIONS, Positions, PositionTable
+from .probe import PROBE_KWARG, ProbeRequest, install
+from .settings import check_layers
+from .steering import hook_layers, record_residual, row_alphas
+from .vectors import SteeringVector
 
 if TYPE_CHECKING:
     from .models.base import Adapter
-
-#: Positions whose reads and writes stay inside the per-prompt suffix (so the shared prefix stays exact).
-SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
 
 
 @dataclass
@@ -61,6 +61,7 @@ class ClipSession:
         """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering."""
         self.adapter = adapter
         self.cache_budget_bytes = cache_budget_bytes
+        install(adapter)
         first = adapter.encode([clip], ["A"])
         ids = first["input_ids"][0]
         self.n_audio = int(adapter.audio_mask(first["input_ids"])[0].sum())
@@ -145,16 +146,18 @@ class ClipSession:
         read_positions: str | Positions = Positions.LAST,
         probe_layers: Sequence[int] = (),
         vectors: Sequence[SteeringVector | None] | None = None,
-        alpha: float = 0.0,
+        alpha: float | Sequence[float] = 0.0,
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
     ) -> SuffixRun:
         """Run the suffixes of ``prompts`` on top of the cached prefix, in right-padded batches.
 
-        ``vectors[i]`` (if given) is added with strength ``alpha`` to row i at ``steer_positions``.
-        Results are the same whatever the chunking (each row only attends to the prefix and itself).
+        ``vectors[i]`` (if given) is added to row i at ``steer_positions`` with strength ``alpha`` (one
+        for all rows or one per row). Results are the same whatever the chunking (each row only attends
+        to the prefix and itself).
         """
         step = self.rows_per_pass
+        alphas = row_alphas(alpha, None, len(prompts))
         if vectors is not None and Positions.parse(steer_positions) not in SUFFIX_POSITIONS:
             # Every chunk recomputes the prefix from the same first layer, unsteered rows included, so
             # that base and steered rows are computed alike whichever chunk they land in.
@@ -163,15 +166,16 @@ class ClipSession:
                 steer_layers = sorted({x for v in present for x in v.layers})
         parts = []
         for start in range(0, len(prompts), step):
-            chunk_vectors = None if vectors is None else vectors[start : start + step]
+            chunk = slice(start, start + step)
+            chunk_vectors = None if vectors is None else vectors[chunk]
             parts.append(
                 self._run_batch(
-                    prompts[start : start + step],
+                    prompts[chunk],
                     read_layers,
                     read_positions,
                     probe_layers,
                     chunk_vectors,
-                    alpha,
+                    alphas[chunk],
                     steer_positions,
                     steer_layers,
                 )
@@ -190,7 +194,7 @@ class ClipSession:
         read_positions: str | Positions = Positions.LAST,
         probe_layers: Sequence[int] = (),
         vectors: Sequence[SteeringVector | None] | None = None,
-        alpha: float = 0.0,
+        alphas: torch.Tensor | None = None,
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
     ) -> SuffixRun:
@@ -198,7 +202,7 @@ class ClipSession:
         adapter = self.adapter
         read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
         if read_spec not in SUFFIX_POSITIONS:
-            raise ValueError(
+            raise OptionError(
                 f"reading at positions {read_spec.value!r} touches the shared prefix; use the full path"
             )
         suffixes = [self.suffix_ids(p) for p in prompts]
@@ -209,32 +213,28 @@ class ClipSession:
         for i, s in enumerate(suffixes):
             ids[i, : len(s)] = torch.tensor(s)
             mask[i, : len(s)] = 1
-        last = mask.sum(1) - 1
         device = adapter.device
-        ids, mask, last = ids.to(device), mask.to(device), last.to(device)
-        # Suffix tokens are all text: text and all select every real one, audio none.
-        positions = {
-            Positions.LAST: torch.zeros_like(mask, dtype=torch.bool).scatter(1, last[:, None], True),
-            Positions.INSTRUCTION: self._instruction_mask(suffixes, width).to(device),
-            Positions.TEXT: mask.bool(),
-            Positions.ALL: mask.bool(),
-            Positions.AUDIO: torch.zeros_like(mask, dtype=torch.bool),
-        }
+        ids, mask = ids.to(device), mask.to(device)
+        table = PositionTable.for_suffixes(adapter, self.prefix_ids, suffixes, mask)
         full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
 
+        alphas = torch.zeros(rows) if alphas is None else alphas
         steered = vectors is not None and any(v is not None for v in vectors)
         if vectors is not None and steer_layers is not None and steer_spec not in SUFFIX_POSITIONS:
-            cache = self._steered_prefix(list(vectors), alpha, steer_spec, steer_layers)
+            cache = self._steered_prefix(list(vectors), alphas, steer_spec, steer_layers)
         else:
             cache = self._cache(rows)
         residual: dict[int, torch.Tensor] = {}
-        handles = record_residual(adapter, read_layers, positions[read_spec], residual) if read_layers else []
-        if steered and bool(positions[steer_spec].any()):
+        handles = (
+            record_residual(adapter, read_layers, table.mask(read_spec), residual) if read_layers else []
+        )
+        steer_mask = table.mask(steer_spec)
+        if steered and bool(steer_mask.any()):
             assert vectors is not None
-            steer_mask = positions[steer_spec].float() * alpha
-            handles.extend(hook_layers(adapter, list(vectors), steer_mask, steer_layers, decode_scale=None))
+            handles.extend(hook_layers(adapter, list(vectors), alphas.to(device), steer_mask, steer_layers))
         request = ProbeRequest(
-            frozenset(check_layers(adapter, probe_layers)) if probe_layers else frozenset(), last[:, None]
+            frozenset(check_layers(adapter, probe_layers)) if probe_layers else frozenset(),
+            table.last[:, None],
         )
         try:
             adapter.model(
@@ -253,7 +253,7 @@ class ClipSession:
     def _steered_prefix(
         self,
         vectors: list[SteeringVector | None],
-        alpha: float,
+        alphas: torch.Tensor,
         spec: Positions,
         steer_layers: Sequence[int],
     ) -> DynamicCache:
@@ -268,20 +268,13 @@ class ClipSession:
         chosen = check_layers(adapter, steer_layers)
         start, rows = chosen[0], len(vectors)
         cache = self._cache(rows, start)
-        prefix = self.prefix_ids[None]
-        where = position_mask(adapter, prefix, torch.ones_like(prefix), spec).float() * alpha
+        prefix = self.prefix_ids[None].expand(rows, -1)
+        where = PositionTable.for_prompts(adapter, prefix, torch.ones_like(prefix)).mask(spec)
         hidden = self.prefix_hidden(start)  # before the hooks: it may run the (unsteered) prefix again
-        handles = hook_layers(adapter, vectors, where.expand(rows, -1), chosen, decode_scale=None)
+        handles = hook_layers(adapter, vectors, alphas.to(where.device), where, chosen)
         try:
             adapter.run_decoder(start, hidden.expand(rows, -1, -1), cache)
         finally:
             for h in handles:
                 h.remove()
         return cache
-
-    def _instruction_mask(self, suffixes: list[list[int]], width: int) -> torch.Tensor:
-        out = torch.zeros((len(suffixes), width), dtype=torch.bool)
-        for i, s in enumerate(suffixes):
-            start, end = self.adapter.instruction_span(torch.cat([self.prefix_ids.cpu(), torch.tensor(s)]))
-            out[i, start - self.prefix_len : end - self.prefix_len] = True
-        return out

@@ -13,14 +13,45 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ModelError, OptionError
-from .positions import Positions
 
 if TYPE_CHECKING:
     from .models.base import Adapter
     from .vectors import SteeringVector
+
+
+class Positions(str, Enum):
+    """Which token positions of a prompt a read or a write touches (masks: ``positions.PositionTable``)."""
+
+    LAST = "last"  # the last prompt token (the one that predicts the answer)
+    INSTRUCTION = "instruction"  # the user's instruction text, after the audio block
+    AUDIO = "audio"  # the audio placeholder tokens
+    TEXT = "text"  # every non-audio prompt token
+    ALL = "all"  # every prompt token
+
+    @classmethod
+    def parse(cls, value: str | Positions) -> Positions:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(p.value for p in cls)
+            raise ValueError(f"unknown positions {value!r}; choose one of {choices}") from None
+
+    @property
+    def continues_in_generation(self) -> bool:
+        """Whether newly generated tokens also belong to this set (they are text, and each is the last)."""
+        return self in (Positions.LAST, Positions.TEXT, Positions.ALL)
+
+
+#: Positions whose tokens all lie in the prompt suffix after the audio block (never in a shared prefix).
+SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
+
+
+#: Positions whose tokens all lie in the prompt suffix after the audio block (never in a shared prefix).
+SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
 
 ProbeMethod = Literal["fast", "eager"]
 IntervalMethod = Literal["threshold", "window"]

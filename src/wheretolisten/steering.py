@@ -1,144 +1,34 @@
-"""Steering vectors: build them from instructions or from audio, apply them with hooks, save them.
+"""Reading and writing the residual stream with forward hooks: removable handles and a context manager.
 
-A vector is a per-layer direction in the language model's residual stream (the output of a decoder
-layer). Reading (for building) and writing (for steering) use the same hook point and the same
-:class:`~wheretolisten.positions.Positions` specification.
+Reading (to build a vector) and writing (to steer) use the same hook point, the output of a decoder
+layer, and the same :class:`~wheretolisten.positions.PositionTable`. Steering has one representation:
+per batch row a vector (or none) and a strength α, added at the positions of a boolean mask; new tokens
+of a generation are steered when the positions continue in generation (last, text, all).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from .errors import DataError, ModelError
-from .positions import Positions, position_mask
+from .errors import ModelError, OptionError
+from .positions import Positions, PositionTable
+from .settings import PROBE_PROMPT, check_layers
+from .vectors import SteeringVector
 
 if TYPE_CHECKING:
     from .models.base import Adapter
 
-#: Instructed paraphrases; ``{query}`` is the sound to listen for ("the dog barking").
-INSTRUCTED_TEMPLATES = (
-    "Listen for {query}.",
-    "Focus on the sound of {query}.",
-    "Pay attention to {query}.",
-)
-#: Neutral prompts with no target; the same instruction slot, no sound named.
-NEUTRAL_TEMPLATES = (
-    "Describe the audio.",
-    "What do you hear?",
-    "Listen to the recording.",
-)
-#: The prompt the model reads while being steered (and for the unsteered baseline).
-PROBE_PROMPT = "Describe the audio."
-
-FORMAT_VERSION = 1
-
-
-def check_layers(adapter: Adapter, layers: Sequence[int]) -> list[int]:
-    """Sorted unique decoder-layer indices, each within range."""
-    n = adapter.num_layers
-    out = sorted(set(int(x) for x in layers))
-    if not out:
-        raise ModelError("no layers given")
-    bad = [x for x in out if not 0 <= x < n]
-    if bad:
-        raise ModelError(f"layer {bad[0]} is out of range: the language model has layers 0..{n - 1}")
-    return out
-
-
-@dataclass
-class SteeringVector:
-    """One direction per decoder layer plus the metadata needed to reproduce it."""
-
-    directions: dict[int, torch.Tensor]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def layers(self) -> list[int]:
-        return sorted(self.directions)
-
-    def norms(self) -> dict[int, float]:
-        return {layer: float(v.float().norm()) for layer, v in self.directions.items()}
-
-    def scaled(self, factor: float) -> SteeringVector:
-        """The same directions times ``factor`` (metadata kept): α folded into the vector."""
-        return SteeringVector({k: v * factor for k, v in self.directions.items()}, dict(self.metadata))
-
-    def cosine(self, other: SteeringVector) -> dict[int, float]:
-        """Cosine similarity with ``other`` at every layer both have (NaN where a direction is zero)."""
-        out = {}
-        for layer in sorted(set(self.directions) & set(other.directions)):
-            a, b = self.directions[layer].float().ravel(), other.directions[layer].float().ravel()
-            if a.numel() != b.numel():
-                raise DataError(f"layer {layer}: the vectors have {a.numel()} and {b.numel()} dimensions")
-            denom = float(a.norm() * b.norm())
-            out[layer] = float(a @ b) / denom if denom > 0 else float("nan")
-        return out
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``path`` (.safetensors) and ``path.json``; both atomically, no pickle."""
-        target = Path(path)
-        if target.suffix != ".safetensors":
-            target = target.with_suffix(".safetensors")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            **self.metadata,
-            "layers": self.layers,
-            "norms": self.norms(),
-            "format_version": FORMAT_VERSION,
-        }
-        tensors = {
-            f"layer.{layer}": v.detach().float().cpu().contiguous() for layer, v in self.directions.items()
-        }
-        header = {"wheretolisten": json.dumps(meta, sort_keys=True)}
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, target)
-        _atomic_write_text(target.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        return target
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SteeringVector:
-        """Read a vector written by :meth:`save` (the metadata travels inside the safetensors header)."""
-        source = Path(path)
-        if not source.exists():
-            raise DataError(f"{source}: no such steering-vector file")
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(source), framework="pt") as handle:
-                header = handle.metadata() or {}
-            tensors = load_file(str(source))
-        except Exception as exc:
-            raise DataError(f"{source}: not a readable safetensors file ({exc})") from None
-        meta = json.loads(header.get("wheretolisten", "{}"))
-        directions = {int(k.split(".", 1)[1]): v for k, v in tensors.items() if k.startswith("layer.")}
-        return cls(directions, meta)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-# ---- reading ------------------------------------------------------------------------------------
-
 
 def _layer_output(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
+
+
+# ---- reading ------------------------------------------------------------------------------------
 
 
 def record_residual(
@@ -171,9 +61,9 @@ def read_residual(
 
     Returns layer -> [batch, hidden] in float32.
     """
-    mask = position_mask(adapter, batch["input_ids"], batch["attention_mask"], positions)
+    table = PositionTable.for_prompts(adapter, batch["input_ids"], batch["attention_mask"])
     captured: dict[int, torch.Tensor] = {}
-    handles = record_residual(adapter, layers, mask, captured)
+    handles = record_residual(adapter, layers, table.mask(positions), captured)
     try:
         adapter.model(**batch, use_cache=False)
     finally:
@@ -203,36 +93,48 @@ class SteeringHandle:
         self.remove()
 
 
-def hook_layers(
-    adapter: Adapter,
-    vectors: Sequence[SteeringVector | None],
-    weight: torch.Tensor,
-    layers: Sequence[int] | None = None,
-    decode_scale: torch.Tensor | None = None,
-) -> list[Any]:
-    """Hook decoder layers to add ``weight[b, t] * direction_b`` to the residual stream; return the handles.
-
-    ``vectors`` has one entry per batch row (None: that row is not steered); ``weight`` is [rows, prompt_len].
-    On forward passes of another length (generation), rows get ``decode_scale[b]`` at every new position.
-    """
-    n_rows, prompt_len = weight.shape
-    if len(vectors) != n_rows:
-        raise ValueError(f"got {len(vectors)} vectors for {n_rows} rows")
-    present = [v for v in vectors if v is not None]
-    wanted = layers if layers is not None else sorted({layer for v in present for layer in v.layers})
-    chosen = check_layers(adapter, wanted)
-    for v in present:
-        missing = [layer for layer in chosen if layer not in v.directions]
+def _check_vectors(adapter: Adapter, vectors: Sequence[SteeringVector | None], layers: list[int]) -> None:
+    for v in vectors:
+        if v is None:
+            continue
+        missing = [layer for layer in layers if layer not in v.directions]
         if missing:
             raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
-        sizes = {int(v.directions[layer].numel()) for layer in chosen}
+        sizes = {int(v.directions[layer].numel()) for layer in layers}
         if sizes != {adapter.hidden_size}:
             built_for = v.metadata.get("model", "another model")
             raise ModelError(
                 f"the steering vector has {min(sizes)} dimensions but {adapter.name} has hidden size "
                 f"{adapter.hidden_size}: it was built for {built_for}"
             )
-    decode = decode_scale if decode_scale is not None else torch.zeros(n_rows, device=weight.device)
+
+
+def hook_layers(
+    adapter: Adapter,
+    vectors: Sequence[SteeringVector | None],
+    alphas: torch.Tensor,
+    mask: torch.Tensor,
+    layers: Sequence[int] | None = None,
+    in_generation: bool = False,
+) -> list[Any]:
+    """Hook decoder layers to add ``alphas[b] * direction_b`` at ``mask[b, t]``; return the handles.
+
+    ``vectors`` has one entry per row (None: not steered). On forward passes longer than the mask
+    (generation without a cache) or shorter (a cached decoding step), the new positions get
+    ``alphas[b]`` when ``in_generation``, else nothing.
+    """
+    n_rows, prompt_len = mask.shape
+    if len(vectors) != n_rows or alphas.numel() != n_rows:
+        raise OptionError(f"got {len(vectors)} vectors and {alphas.numel()} alphas for {n_rows} rows")
+    if not bool(torch.isfinite(alphas).all()):
+        raise OptionError("steering strengths α must be finite numbers")
+    present = [v for v in vectors if v is not None]
+    wanted = layers if layers is not None else sorted({layer for v in present for layer in v.layers})
+    chosen = check_layers(adapter, wanted)
+    _check_vectors(adapter, vectors, chosen)
+    alphas = alphas.float().to(mask.device)
+    weight = mask.float() * alphas[:, None]
+    decode = alphas if in_generation else torch.zeros_like(alphas)
 
     handles = []
     for layer in chosen:
@@ -264,9 +166,24 @@ def hook_layers(
     return handles
 
 
+def row_alphas(
+    alpha: float | Sequence[float], rows: Sequence[bool] | torch.Tensor | None, n_rows: int
+) -> torch.Tensor:
+    """Per-row strengths: ``alpha`` (one or one per row), zero where ``rows`` is False."""
+    alphas = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1)
+    if alphas.numel() == 1:
+        alphas = alphas.expand(n_rows)
+    if alphas.numel() != n_rows:
+        raise OptionError(f"got {alphas.numel()} alphas for {n_rows} rows")
+    selected = (
+        torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
+    )
+    return alphas * selected.float()
+
+
 def add_steering(
     adapter: Adapter,
-    vector: SteeringVector,
+    vector: SteeringVector | Sequence[SteeringVector | None],
     alpha: float | Sequence[float],
     batch: dict[str, torch.Tensor],
     positions: str | Positions = Positions.LAST,
@@ -275,35 +192,26 @@ def add_steering(
 ) -> SteeringHandle:
     """Hook the decoder layers so that forward passes on ``batch`` (and generation from it) are steered.
 
-    ``alpha`` may be one value or one per row; ``rows`` selects which batch rows are steered (default all).
-    Positions are resolved per row from the real tokens, so left or right padding gives the same result
-    as running each row alone. During generation with a KV cache, the newly generated tokens are
-    steered when ``positions`` is last, text or all (they are text, and each is the newest last token).
+    ``vector``: one for every row, or one per row (None: unsteered); ``alpha``: one strength or one per
+    row; ``rows``: which rows are steered (default all). Positions are resolved per row from the real
+    tokens, so left or right padding gives the same result as running each row alone. During generation
+    with a KV cache, new tokens are steered when ``positions`` is last, text or all.
     """
     spec = Positions.parse(positions)
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     n_rows = input_ids.shape[0]
-    mask = position_mask(adapter, input_ids, attention_mask, spec)
-    row_sel = (
-        torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
-    )
-    alphas = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1)
-    if alphas.numel() == 1:
-        alphas = alphas.expand(n_rows)
-    if alphas.numel() != n_rows:
-        raise ValueError(f"got {alphas.numel()} alphas for {n_rows} rows")
-    scale = (alphas * row_sel.float()).to(input_ids.device)  # [B]
-    decode = scale if spec.continues_in_generation else torch.zeros_like(scale)
-    handles = hook_layers(
-        adapter, [vector] * n_rows, mask.float() * scale[:, None], layers or vector.layers, decode
-    )
-    return SteeringHandle(handles)
+    vectors = [vector] * n_rows if isinstance(vector, SteeringVector) else list(vector)
+    mask = PositionTable.for_prompts(adapter, input_ids, attention_mask).mask(spec)
+    alphas = row_alphas(alpha, rows, n_rows).to(input_ids.device)
+    first = next((v for v in vectors if v is not None), None)
+    chosen = layers if layers is not None else (first.layers if first is not None else None)
+    return SteeringHandle(hook_layers(adapter, vectors, alphas, mask, chosen, spec.continues_in_generation))
 
 
 @contextmanager
 def steering(
     adapter: Adapter,
-    vector: SteeringVector,
+    vector: SteeringVector | Sequence[SteeringVector | None],
     alpha: float | Sequence[float],
     batch: dict[str, torch.Tensor],
     positions: str | Positions = Positions.LAST,
@@ -327,79 +235,24 @@ def steered_generate(
     positions: str | Positions = Positions.LAST,
     layers: Sequence[int] | None = None,
     max_new_tokens: int = 64,
+    steer_new_tokens: bool = True,
 ) -> tuple[str, str]:
     """Greedy answers to ``prompt`` on ``audio`` without and with steering, from one batch of two rows.
 
-    Steering holds through generation with the KV cache (new tokens are steered when ``positions`` is
-    last, text or all), so the second answer is what the steered model says.
+    With ``steer_new_tokens`` (and positions last, text or all) steering holds through generation with
+    the KV cache; without it only the prompt is steered and the answer is the model's own continuation.
     """
     batch = adapter.encode([audio, audio], [prompt, prompt])
     pad = adapter.tokenizer.pad_token_id
-    with add_steering(adapter, vector, alpha, batch, positions, rows=[False, True], layers=layers):
+    spec = Positions.parse(positions)
+    mask = PositionTable.for_prompts(adapter, batch["input_ids"], batch["attention_mask"]).mask(spec)
+    alphas = row_alphas(alpha, [False, True], 2).to(mask.device)
+    chosen = layers if layers is not None else vector.layers
+    in_generation = steer_new_tokens and spec.continues_in_generation
+    with SteeringHandle(hook_layers(adapter, [vector, vector], alphas, mask, chosen, in_generation)):
         out = adapter.model.generate(
             **batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad
         )
     new = out[:, batch["input_ids"].shape[1] :]
     base, steered = (str(adapter.tokenizer.decode(row, skip_special_tokens=True)).strip() for row in new)
     return base, steered
-
-
-# ---- building -----------------------------------------------------------------------------------
-
-
-def _mean_difference(
-    acts: dict[int, torch.Tensor], positive: slice, negative: slice
-) -> dict[int, torch.Tensor]:
-    return {layer: a[positive].mean(0) - a[negative].mean(0) for layer, a in acts.items()}
-
-
-def instruction_vector(
-    adapter: Adapter,
-    audio: np.ndarray,
-    query: str,
-    layers: Sequence[int],
-    positions: str | Positions = Positions.LAST,
-    instructed: Sequence[str] = INSTRUCTED_TEMPLATES,
-    neutral: Sequence[str] = NEUTRAL_TEMPLATES,
-) -> SteeringVector:
-    """Mean over paraphrases of (instructed − neutral) residual activations on the same audio."""
-    prompts_pos = [t.format(query=query) for t in instructed]
-    prompts_neg = list(neutral)
-    batch = adapter.encode([audio] * (len(prompts_pos) + len(prompts_neg)), prompts_pos + prompts_neg)
-    acts = read_residual(adapter, batch, layers, positions)
-    k = len(prompts_pos)
-    directions = _mean_difference(acts, slice(0, k), slice(k, None))
-    meta = {
-        "kind": "instruction",
-        "model": adapter.name,
-        "family": adapter.family,
-        "query": query,
-        "positions": Positions.parse(positions).value,
-        "instructed_templates": list(instructed),
-        "neutral_templates": list(neutral),
-    }
-    return SteeringVector(directions, meta)
-
-
-def audio_vector(
-    adapter: Adapter,
-    audio_with: np.ndarray,
-    audio_without: np.ndarray,
-    layers: Sequence[int],
-    prompt: str = PROBE_PROMPT,
-    positions: str | Positions = Positions.LAST,
-    query: str | None = None,
-) -> SteeringVector:
-    """(with event − without event) residual activations under the same prompt: audio-based steering."""
-    batch = adapter.encode([audio_with, audio_without], [prompt, prompt])
-    acts = read_residual(adapter, batch, layers, positions)
-    directions = _mean_difference(acts, slice(0, 1), slice(1, 2))
-    meta = {
-        "kind": "audio",
-        "model": adapter.name,
-        "family": adapter.family,
-        "query": query,
-        "positions": Positions.parse(positions).value,
-        "prompt": prompt,
-    }
-    return SteeringVector(directions, meta)

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from .. import probe
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
@@ -54,24 +53,19 @@ def adapter_class(model_type: str) -> type[Adapter]:
 
 
 def wrap(model: Any, processor: Any, name: str = "in-memory") -> Adapter:
-    """Adapt an already-built model, switching its language model to the probing attention."""
+    """Adapt an already-built model (put in eval mode) with its family's adapter."""
     cls = adapter_class(model.config.model_type)
-    model.set_attn_implementation({"text_config": probe.register()})
     model.eval()
     return cls(model, processor, name)
 
 
 def load_model(
-    name_or_path: str | os.PathLike[str] | None = None,
+    name_or_path: str | os.PathLike[str],
     device: str | None = "auto",
     dtype: str | None = "auto",
     trust_remote_code: bool = False,
 ) -> Adapter:
-    """Load a checkpoint (hub id or local directory) and its processor; None loads the shipped model."""
-    if name_or_path is None:
-        from ..organism import default_model_path
-
-        name_or_path = default_model_path()
+    """Load a checkpoint (hub id or local directory) and its processor."""
     name = str(name_or_path)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)

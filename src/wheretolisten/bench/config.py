@@ -1,0 +1,89 @@
+"""What determines the rows of a benchmark run (besides the model and the scenes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OptionError
+from ..settings import LocalizeConfig, Resolved, resolve
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+
+#: Bump when a condition's algorithm changes: rows of another version are not resumed into.
+BENCH_VERSION = 2
+QUERY_MODES = ("target", "all")
+DIRECT_PROMPT = "When does {query} start and end? Answer in seconds."
+PROMPTED_TEMPLATE = "Listen for {query}."
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Benchmark settings; ``localize`` is resolved against the model once, by :meth:`resolved`."""
+
+    localize: LocalizeConfig | Resolved = field(default_factory=LocalizeConfig)
+    queries: str = "target"  # "target": the scene's target event only; "all": every event
+    query: str | None = None  # one query (event query text or label) asked in every scene
+    seed: int = 0  # random baseline and the noise used to erase events
+    energy_window_s: float = 1.0
+    direct_prompt: str = DIRECT_PROMPT
+    prompted_template: str = PROMPTED_TEMPLATE
+    max_new_tokens: int = 24
+    #: Also store each row's profiles (time_s, base, steered, delta): larger files, Δ curves in reports.
+    save_profiles: bool = False
+
+    def resolved(self, adapter: Adapter | None) -> BenchConfig:
+        """A copy whose localize settings are resolved for ``adapter`` (unchanged without one)."""
+        if adapter is None:
+            return self
+        return replace(self, localize=resolve(adapter, self.localize))
+
+    @property
+    def loc(self) -> Resolved:
+        """The resolved localize settings (only after :meth:`resolved` with a model)."""
+        if not isinstance(self.localize, Resolved):
+            raise RuntimeError("the benchmark settings were not resolved against a model")
+        return self.localize
+
+
+def _has_only_query_placeholder(text: str) -> bool:
+    try:
+        text.format(query="x")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return "{query}" in text
+
+
+def bench_config(
+    layers: list[int] | None = None,
+    alpha: float | None = None,
+    queries: str = "target",
+    query: str | None = None,
+    seed: int = 0,
+    save_profiles: bool = False,
+    direct_prompt: str | None = None,
+    positions: str | None = None,
+) -> BenchConfig:
+    """A BenchConfig from command-line options, every value checked (one OptionError line)."""
+    if queries not in QUERY_MODES:
+        raise OptionError(f"unknown --queries {queries!r}; choose target or all")
+    if direct_prompt is not None and not _has_only_query_placeholder(direct_prompt):
+        raise OptionError(
+            f"--direct-prompt must contain {{query}} and no other placeholder, got {direct_prompt!r}"
+        )
+    loc = LocalizeConfig(layers=layers, alpha=alpha, positions=positions)
+    return BenchConfig(
+        loc, queries, query, seed, direct_prompt=direct_prompt or DIRECT_PROMPT, save_profiles=save_profiles
+    )
+
+
+def config_hash(condition: str, settings: Mapping[str, Any]) -> str:
+    """Short stable hash of a condition's settings (and the benchmark version)."""
+    blob = json.dumps(
+        {"condition": condition, "version": BENCH_VERSION, **settings}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

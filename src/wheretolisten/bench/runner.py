@@ -1,0 +1,160 @@
+"""The benchmark runner: every scene unit not yet in the results file, appended atomically, resumable.
+
+Rows are keyed by (scene, query, condition) and carry what they were computed from: the condition's
+config hash, the model, and the scene's content hash. A rerun skips the units already in the file and
+refuses rows that disagree (another configuration, model, or an edited scene), so a results file never
+mixes runs. Each unit's rows are appended in one write with fsync: a kill leaves at most a torn last
+line, dropped on resume.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import soundfile as sf
+
+from ..errors import DataError, OptionError, WTLError
+from ..progress import progress
+from ..records import check_resumable, check_row, open_jsonl, row_key
+from ..records.rows import RowKey
+from ..records.runs import FIRST_KEY
+from ..scenes import MANIFEST_NAME, Scene, load_manifest
+from .conditions import MODEL_FREE, get_conditions
+from .config import BenchConfig, config_hash
+from .unit import run_unit, select_events
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+
+#: Manifest duration and wav duration may differ by this much (sample rounding, resampling).
+DURATION_TOLERANCE_S = 0.05
+
+
+def manifest_path(scenes: str | os.PathLike[str]) -> Path:
+    """A manifest.jsonl path, or the one inside a scenes directory."""
+    path = Path(scenes)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
+def check_scenes(scenes: Sequence[Scene], manifest: Path, config: BenchConfig) -> None:
+    """Everything that can be checked before computing: readable wavs, durations, queries.
+
+    Runs before anything is written so that a bad manifest never leaves a half-written results file.
+    """
+    for scene in scenes:
+        where = f"{manifest}: scene {scene.scene_id!r}"
+        try:
+            events = select_events(scene, config)
+        except DataError as exc:
+            raise DataError(f"{manifest}: {exc}") from None
+        queries = [e.query for _, e in events]
+        if len(set(queries)) != len(queries):
+            raise DataError(f"{where}: two events share the query text {queries!r}")
+        wav = scene.audio_path(manifest.parent)
+        try:
+            info = sf.info(str(wav))
+        except Exception as exc:  # soundfile raises several types for unreadable files
+            raise DataError(f"{where}: cannot read audio file {wav} ({type(exc).__name__})") from None
+        if abs(info.frames / info.samplerate - scene.duration_s) > DURATION_TOLERANCE_S:
+            raise DataError(
+                f"{where}: {wav} lasts {info.frames / info.samplerate:.3f} s but the manifest says "
+                f"{scene.duration_s:.3f} s"
+            )
+
+
+def load_scenes(
+    scenes: str | os.PathLike[str], config: BenchConfig, limit: int | None = None
+) -> tuple[list[Scene], Path]:
+    """Read, limit and check the manifest; returns the scenes and the manifest's directory."""
+    manifest = manifest_path(scenes)
+    loaded = load_manifest(manifest)
+    if limit is not None:
+        if limit < 1:
+            raise OptionError(f"--limit must be at least 1, got {limit}")
+        loaded = loaded[:limit]
+    check_scenes(loaded, manifest, config)
+    return loaded, manifest.parent
+
+
+def _content_hash(scene: Scene, root: Path) -> str:
+    """Hash of the scene's manifest entry and audio bytes (stand-in until scenes provides it)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(scene.to_dict(), sort_keys=True).encode())
+    with scene.audio_path(root).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class RunReport:
+    """What a run did: units computed and skipped, rows written, rows present at the end."""
+
+    units_run: int
+    units_skipped: int
+    rows_written: int
+    rows_total: int
+    seconds: float
+
+
+def unit_keys(scene: Scene, conditions: Sequence[str], config: BenchConfig) -> list[RowKey]:
+    """The row keys one unit produces."""
+    return [(scene.scene_id, e.query, c) for _, e in select_events(scene, config) for c in conditions]
+
+
+def run_hashes(conditions: Sequence[str], config: BenchConfig) -> dict[str, str]:
+    """Config hash of each condition of a run (``config`` resolved)."""
+    return {c.name: config_hash(c.name, c.settings(config)) for c in get_conditions(conditions)}
+
+
+def run_bench(
+    adapter: Adapter | None,
+    scenes: Sequence[Scene],
+    manifest_dir: str | os.PathLike[str],
+    conditions: Sequence[str],
+    config: BenchConfig,
+    out: str | os.PathLike[str],
+    show_progress: bool = True,
+) -> RunReport:
+    """Run every scene unit not already in ``out``, appending each unit's rows atomically.
+
+    Resuming: rows present (by scene, query, condition) are skipped; a torn last line is dropped first;
+    rows of another configuration, model or scene content are refused before anything is computed.
+    """
+    conds = get_conditions(conditions)
+    names = [c.name for c in conds]
+    needing = [c.name for c in conds if c.needs_model]
+    if adapter is None and needing:
+        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+    cfg = config.resolved(adapter)
+    hashes = run_hashes(names, cfg)
+    root = Path(manifest_dir)
+    scene_hashes = {s.scene_id: _content_hash(s, root) for s in scenes}
+    started = time.perf_counter()
+    run = skipped = 0
+    model = adapter.name if adapter is not None else None
+    with open_jsonl(out, check_row, FIRST_KEY, "results file") as (append, existing):
+        done = check_resumable(existing, Path(out), hashes, model, scene_hashes, MODEL_FREE)
+        todo: list[tuple[Scene, set[RowKey]]] = []
+        for scene in scenes:
+            missing = {k for k in unit_keys(scene, names, cfg) if k not in done}
+            if missing:
+                todo.append((scene, missing))
+            else:
+                skipped += 1
+        with progress(len(todo), "bench", show_progress, unit="scene") as advance:
+            for scene, missing in todo:
+                wanted = [c for c in names if any(k[2] == c for k in missing)]
+                rows = run_unit(adapter, scene, root, wanted, cfg, scene_hashes[scene.scene_id])
+                append([r for r in rows if row_key(r) in missing])
+                run += 1
+                advance(1, scene.scene_id)
+        total = len(existing) + append.written
+    return RunReport(run, skipped, append.written, total, time.perf_counter() - started)

@@ -1,0 +1,216 @@
+"""The work unit: one scene with its queries and conditions, computed without side effects.
+
+A :class:`Unit` holds what the conditions of one scene share: the audio (at the scene's rate and the
+model's), one engine for the clip (its audio prefix computed once), and pass 1 (instruction vectors and
+prompted attention of every query, one batch). :func:`run_unit` turns each condition's outcomes into
+typed result rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..audio import load_audio
+from ..engine import Engine, VectorPass, make_engine
+from ..errors import DataError, OptionError, WTLError
+from ..localize import prepare_audio
+from ..metrics import attention_share, profile_entropy
+from ..readout import Readout
+from ..records import ResultRow
+from ..results import Profile
+from ..scenes import Event, Scene
+from ..vectors import SteeringVector
+from .config import BenchConfig, config_hash
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+
+
+@dataclass
+class Outcome:
+    """What a condition predicts for one query: a readout, the profile it came from, extra row fields."""
+
+    readout: Readout
+    profile: Profile | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Unit:
+    """One scene's shared state for its conditions (lazy: nothing runs until a condition asks)."""
+
+    def __init__(
+        self, adapter: Adapter | None, scene: Scene, manifest_dir: Path, config: BenchConfig
+    ) -> None:
+        self.adapter = adapter
+        self.scene = scene
+        self.path = scene.audio_path(manifest_dir)
+        self.config = config
+        self._vectors: dict[str, SteeringVector] = {}
+        self._prompted: dict[str, np.ndarray] = {}
+        self._prompted_base: np.ndarray | None = None
+        self.shared_s = 0.0  # seconds spent in pass 1, shared by the conditions that use it
+
+    @property
+    def model(self) -> Adapter:
+        if self.adapter is None:
+            raise WTLError("this condition needs a model (--model)")
+        return self.adapter
+
+    @cached_property
+    def native(self) -> np.ndarray:
+        """The clip at the scene's own sample rate (model-free conditions)."""
+        return load_audio(self.path, self.scene.sample_rate)[0]
+
+    @cached_property
+    def clip(self) -> np.ndarray:
+        """The clip at the model's sample rate."""
+        return prepare_audio(self.model, self.path)[0]
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The clip's one engine: its audio prefix is computed once for every condition."""
+        return make_engine(self.model, self.clip, self.config.loc)
+
+    def vector_pass(self, queries: Sequence[str]) -> VectorPass:
+        """Instruction vectors and prompted profiles of ``queries``; missing ones computed in one batch."""
+        missing = [q for q in dict.fromkeys(queries) if q not in self._vectors]
+        if missing:
+            started = time.perf_counter()
+            found = self.engine.vectors(missing)
+            for q, vec, prompted in zip(missing, found.vectors, found.prompted, strict=True):
+                self._vectors[q], self._prompted[q] = vec, prompted
+            if self._prompted_base is None:
+                self._prompted_base = found.prompted_base
+            self.shared_s += time.perf_counter() - started
+        assert self._prompted_base is not None
+        return VectorPass(
+            [self._vectors[q] for q in queries], [self._prompted[q] for q in queries], self._prompted_base
+        )
+
+    def profile(self, base: np.ndarray, steered: np.ndarray) -> Profile:
+        """A profile on this clip's time axis."""
+        return Profile(self.engine.time_axis(base.size), base, steered)
+
+
+def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
+    """The (index, event) pairs queried in ``scene``: the target, all events, or the one named by --query."""
+    if config.query is not None:
+        found = [(k, e) for k, e in enumerate(scene.events) if config.query in (e.query, e.label)]
+        if not found:
+            have = ", ".join(repr(e.query) for e in scene.events)
+            raise DataError(
+                f"scene {scene.scene_id!r} has no event matching query {config.query!r} (it has {have})"
+            )
+        return found[:1]
+    if config.queries == "target":
+        return [(scene.target, scene.target_event)]
+    if config.queries == "all":
+        return list(enumerate(scene.events))
+    raise OptionError(f"unknown --queries {config.queries!r}; choose target or all")
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def attention_stats(profile: Profile, gt: tuple[float, float], token_s: float) -> dict[str, float | None]:
+    """Share of audio attention inside the queried event and profile entropy, for the profile and its base."""
+    out: dict[str, float | None] = {}
+    for suffix, values in (("", profile.steered), ("_base", profile.base)):
+        clipped = np.clip(values, 0.0, None)  # reduced-precision noise must not make a share negative
+        out[f"attn_share{suffix}"] = _finite_or_none(attention_share(clipped, profile.time_s, gt, token_s))
+        out[f"attn_entropy{suffix}"] = _finite_or_none(profile_entropy(clipped))
+    return out
+
+
+def outcome_fields(
+    outcome: Outcome, gt: tuple[float, float], config: BenchConfig, token_s: float
+) -> dict[str, Any]:
+    """The prediction fields of a row (plus attention statistics and the saved profile when present)."""
+    r = outcome.readout
+    fields: dict[str, Any] = {
+        "peak_s": r.peak_s,
+        "interval_s": list(r.interval_s) if r.interval_s is not None else None,
+    }
+    if outcome.profile is not None:
+        p = outcome.profile
+        fields.update(attention_stats(p, gt, token_s))
+        if config.save_profiles:
+            fields["profile"] = {
+                "time_s": np.round(p.time_s, 6).tolist(),
+                "base": p.base.astype(np.float32).tolist(),
+                "steered": p.steered.astype(np.float32).tolist(),
+                "delta": p.delta.astype(np.float32).tolist(),
+            }
+    fields.update(outcome.extra)
+    return fields
+
+
+def run_unit(
+    adapter: Adapter | None,
+    scene: Scene,
+    manifest_dir: str | os.PathLike[str],
+    conditions: Sequence[str],
+    config: BenchConfig,
+    scene_hash: str | None = None,
+) -> list[ResultRow]:
+    """All rows of one scene: every selected query × every condition. No side effects (no writes).
+
+    ``adapter`` may be None when every condition is model-free. Rows come in (query, condition) order.
+    """
+    from .conditions import get_conditions
+
+    conds = get_conditions(conditions)
+    needing = [c.name for c in conds if c.needs_model]
+    if adapter is None and needing:
+        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+    cfg = config.resolved(adapter)
+    unit = Unit(adapter, scene, Path(manifest_dir), cfg)
+    events = select_events(scene, cfg)
+    indices = [k for k, _ in events]
+    token_s = adapter.token_s if adapter is not None else 0.04
+    outcomes, seconds = {}, {}
+    for cond in conds:
+        started, shared_before = time.perf_counter(), unit.shared_s
+        outcomes[cond.name] = cond.run(unit, indices)
+        # Pass-1 time is charged evenly to the conditions that share it (below), not to the first caller.
+        seconds[cond.name] = time.perf_counter() - started - (unit.shared_s - shared_before)
+    sharing = [c.name for c in conds if c.shares_pass1]
+    share = unit.shared_s / max(1, len(sharing))
+    rows: list[ResultRow] = []
+    for i, (index, event) in enumerate(events):
+        gt = (event.onset_s, event.offset_s)
+        for cond in conds:
+            settings = cond.settings(cfg)
+            elapsed = (seconds[cond.name] + (share if cond.name in sharing else 0.0)) / len(events)
+            row: dict[str, Any] = {
+                "scene_id": scene.scene_id,
+                "query": event.query,
+                "label": event.label,
+                "condition": cond.name,
+                "control": cond.control,
+                "gt": [event.onset_s, event.offset_s],
+                "gt_active": [event.active[0], event.active[1]],
+                **outcome_fields(outcomes[cond.name][i], gt, cfg, token_s),
+                "duration_s": scene.duration_s,
+                "position": event.position,
+                "event_index": index,
+                "is_target": index == scene.target,
+                "model": adapter.name if cond.needs_model and adapter is not None else None,
+                "config_hash": config_hash(cond.name, settings),
+                "config": settings,
+                "elapsed_s": round(elapsed, 4),
+            }
+            if scene_hash is not None:
+                row["scene_hash"] = scene_hash
+            rows.append(row)  # type: ignore[arg-type]
+    return rows

@@ -1,0 +1,94 @@
+"""Command line: ``wheretolisten localize | generate | plot-layers | report | demo | env | vector | …``
+
+User errors (bad files, options, models) print one line on stderr and exit 2, out of memory exits 3,
+Ctrl-C exits 130 with one line; never a traceback for any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from ..errors import WTLError
+from . import bench, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
+from .app import app
+
+__all__ = ["app", "main"]
+
+
+class _OneLine(logging.Handler):
+    """Library warnings (e.g. a truncated audio file) as one ``wheretolisten: warning:`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"wheretolisten: {record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+
+
+def _kind(exc: BaseException) -> str:
+    """Which command-line framework exception this is, by class name (typer may vendor its own click)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    for kind in ("NoArgsIsHelpError", "Exit", "Abort", "ClickException"):
+        if kind in names:
+            return kind
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the app; errors become one stderr line and an exit status (2, 3 or 130)."""
+    logger = logging.getLogger("wheretolisten")
+    if not any(isinstance(h, _OneLine) for h in logger.handlers):
+        logger.addHandler(_OneLine(logging.WARNING))
+        logger.propagate = False
+    command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else None
+    try:
+        code = command.main(args=args, prog_name="wheretolisten", standalone_mode=False)
+    except WTLError as exc:
+        typer.echo(f"wheretolisten: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _interrupted()
+    except (MemoryError, RuntimeError) as exc:
+        kind = _kind(exc)
+        if kind in ("Exit", "Abort"):
+            _exit_or_abort(exc, kind)
+        if not _out_of_memory(exc):
+            raise  # a bug, not a resource limit: keep the traceback
+        first = (str(exc).strip().splitlines() or ["no details"])[0]
+        typer.echo(
+            f"wheretolisten: error: out of memory ({first}); try shorter audio, fewer queries per call, "
+            "--dtype bfloat16 or a larger device (results already written are kept)",
+            err=True,
+        )
+        sys.exit(3)
+    except Exception as exc:
+        kind = _kind(exc)
+        if kind == "NoArgsIsHelpError":  # the help was shown
+            sys.exit(0)
+        if kind in ("Exit", "Abort"):
+            _exit_or_abort(exc, kind)
+        if kind != "ClickException":
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = str(exc.format_message()).replace("Value error, ", "")  # type: ignore[attr-defined]
+        typer.echo(f"wheretolisten: error: {message}{hint}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> None:
+    typer.echo("wheretolisten: interrupted (results already written are kept)", err=True)
+    sys.exit(130)
+
+
+def _exit_or_abort(exc: BaseException, kind: str) -> None:
+    if kind == "Abort":
+        _interrupted()
+    sys.exit(int(getattr(exc, "exit_code", 0)))

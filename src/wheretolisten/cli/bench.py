@@ -1,0 +1,231 @@
+"""``bench run|summary|sweep`` and ``report``: the benchmark and its HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import OptionError
+from .app import app, bench_app
+from .options import (
+    AlphaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    Format,
+    LayersOpt,
+    ModelOpt,
+    PositionsOpt,
+    ProgressOpt,
+    Queries,
+    check_outputs,
+    finite,
+    load,
+    parse_floats,
+    parse_layers,
+    value,
+)
+
+ScenesArg = Annotated[
+    Path, typer.Argument(help="Scenes: a manifest.jsonl or the directory holding one.", metavar="SCENES")
+]
+ConditionsOpt = Annotated[
+    str,
+    typer.Option(help="Comma-separated: steered, prompted, audio-steered, direct, random, energy."),
+]
+QueriesOpt = Annotated[Queries, typer.Option(help="target (the scene's target event) or all (every event).")]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option("--query", "-q", help="Ask this query (an event's query text or label) in every scene."),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Run shard K of N (e.g. 0/4): every N-th scene from K, so N processes or GPUs split the work."
+    ),
+]
+ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
+
+
+@bench_app.command("run")
+def bench_run(
+    scenes: ScenesArg,
+    out: Annotated[Path, typer.Option(help="Results file (JSON lines); an existing one is resumed.")],
+    model: ModelOpt = None,
+    conditions: ConditionsOpt = ALL_CONDITIONS,
+    queries: QueriesOpt = Queries.target,
+    query: QueryOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N scenes of the manifest.")] = None,
+    layers: LayersOpt = None,
+    alpha: AlphaOpt = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+    shard: ShardOpt = None,
+    positions: PositionsOpt = None,
+    save_profiles: Annotated[
+        bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').", metavar="")
+    ] = False,
+    direct_prompt: Annotated[
+        str | None,
+        typer.Option(
+            help="Question of the direct condition, with {query} (default: 'When does {query} start "
+            "and end? Answer in seconds.')."
+        ),
+    ] = None,
+) -> None:
+    """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition).
+
+    To use several GPUs, run one process per GPU with --shard K/N and its own --out, then give all the
+    files to 'bench summary' or 'report'.
+    """
+    from ..bench import bench_config, get_conditions, load_scenes, manifest_path, run_bench
+    from ..shards import parse_shard, shard_of
+
+    conds = get_conditions(conditions)
+    part = parse_shard(shard)
+    config = bench_config(
+        parse_layers(layers),
+        finite(alpha, "--alpha"),
+        queries.value,
+        query,
+        seed,
+        save_profiles,
+        direct_prompt,
+        value(positions),
+    )
+    manifest = manifest_path(scenes)
+    check_outputs([("--out", out)], [manifest])
+    scene_list, manifest_dir = load_scenes(scenes, config, limit)
+    check_outputs([("--out", out)], [s.audio_path(manifest_dir) for s in scene_list])
+    scene_list = shard_of(scene_list, part)
+    adapter = load(model, device, dtype) if any(c.needs_model for c in conds) else None
+    report = run_bench(adapter, scene_list, manifest_dir, [c.name for c in conds], config, out, progress)
+    typer.echo(
+        f"wrote {report.rows_written} rows ({report.units_run} scenes run, {report.units_skipped} already "
+        f"done) to {out}: {report.rows_total} rows in all, {report.seconds:.1f} s"
+    )
+
+
+@bench_app.command("summary")
+def bench_summary(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="results.jsonl written by 'bench run' (or all shards of one run).", metavar="RESULTS..."
+        ),
+    ],
+    format: Annotated[Format, typer.Option("--format", help="markdown or csv.")] = Format.markdown,
+) -> None:
+    """Metrics with CIs per condition, hit rate by target position, and paired tests vs steered."""
+    from ..bench.summary import summary_tables
+    from ..records import read_results
+
+    rows, _ = read_results(results)
+    typer.echo(summary_tables(rows, format.value), nl=False)
+
+
+@bench_app.command("sweep")
+def bench_sweep(
+    scenes: ScenesArg,
+    out: Annotated[Path, typer.Option(help="Directory for sweep.jsonl (dev grid) and results.jsonl (test).")],
+    model: ModelOpt = None,
+    layers_grid: Annotated[str, typer.Option(help="Layer sets separated by ';', e.g. '8-10;12,13'.")] = "",
+    alphas: Annotated[str, typer.Option(help="Comma-separated α values, e.g. '2,4,8'.")] = "2,4,8",
+    dev_fraction: Annotated[float, typer.Option(help="Share of scenes used to pick the setting.")] = 0.5,
+    conditions: ConditionsOpt = ALL_CONDITIONS,
+    queries: QueriesOpt = Queries.target,
+    query: QueryOpt = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+    positions: PositionsOpt = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Shard K of N (e.g. 0/4): every N-th grid point, then every N-th test scene once all "
+            "shards' grid points are in OUT (rerun it then; finished work is kept)."
+        ),
+    ] = None,
+) -> None:
+    """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
+    from ..bench import bench_config, load_scenes, manifest_path, parse_conditions, sweep
+    from ..files import check_output
+    from ..shards import parse_shard
+
+    names = parse_conditions(conditions)
+    grid = [parse_layers(part, "--layers-grid") for part in layers_grid.split(";") if part.strip()]
+    layer_sets = [g for g in grid if g]
+    if not layer_sets:
+        raise OptionError("--layers-grid is empty; give layer sets separated by ';', e.g. '8-10;12,13'")
+    alpha_list = parse_floats(alphas, "--alphas")
+    if not 0.0 < dev_fraction < 1.0:
+        raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+    part = parse_shard(shard)
+    config = bench_config(None, None, queries.value, query, seed, positions=value(positions))
+    check_output(out, [manifest_path(scenes)], directory=True, option="--out")
+    scene_list, manifest_dir = load_scenes(scenes, config)
+    adapter = load(model, device, dtype)
+    report = sweep(
+        adapter,
+        scene_list,
+        manifest_dir,
+        layer_sets,
+        alpha_list,
+        dev_fraction,
+        names,
+        config,
+        out,
+        progress,
+        part,
+    )
+    best, run = report.best, report.run
+    if best is None or run is None:
+        typer.echo(
+            f"grid shard {shard} done; {report.missing} grid point(s) of other shards are not in {out} yet: "
+            f"rerun this command when they are, to choose the setting and run this shard's test scenes"
+        )
+        return
+    typer.echo(
+        f"chose layers {best['layers']} alpha {best['alpha']:g} (dev hit rate {best['hit_rate']:.1f}% on "
+        f"{len(report.dev_ids)} scenes); {run.rows_total} test rows on "
+        f"{run.units_run + run.units_skipped} of {len(report.test_ids)} test scenes in {report.results_path}"
+    )
+
+
+@app.command("report")
+def report_html(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A results.jsonl of the benchmark (or all shards of one run).", metavar="RESULTS..."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images embedded).")],
+    scenes: Annotated[
+        Path | None, typer.Option(help="Scene manifest (or its directory): draws every event of a scene.")
+    ] = None,
+    sweep: Annotated[
+        Path | None,
+        typer.Option(help="Sweep grid (default: sweep.jsonl and its shards beside RESULTS, if present)."),
+    ] = None,
+    gallery: Annotated[int, typer.Option(help="Figures per gallery group (best, worst, random).")] = 4,
+    condition: Annotated[
+        str | None, typer.Option(help="Condition shown in the gallery (default: steered).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of the random gallery sample.")] = 0,
+    progress: ProgressOpt = True,
+) -> None:
+    """Write one self-contained HTML report: tables with CIs, position breakdown, attention, gallery."""
+    if gallery < 0:
+        raise OptionError("--gallery must be at least 0")
+    inputs = [*results, *(p for p in (scenes, sweep) if p is not None)]
+    check_outputs([("--out", out)], inputs)
+    from ..report import write_report
+
+    path = write_report(results, out, scenes, sweep, gallery, seed, condition, progress=progress)
+    typer.echo(f"wrote {path}")

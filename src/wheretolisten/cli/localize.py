@@ -1,0 +1,398 @@
+"""``localize``, ``generate`` and ``vector build|show``: steer a model on your own audio."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..audio import FORMATS_TEXT
+from ..errors import WTLError
+from .app import app, vector_app
+from .options import (
+    AlphaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EndOpt,
+    GTManifestOpt,
+    IntervalOpt,
+    LayersOpt,
+    ModelOpt,
+    PositionsOpt,
+    ProbeOpt,
+    ProgressOpt,
+    StartOpt,
+    WindowOpt,
+    check_audio,
+    check_outputs,
+    finite,
+    load,
+    localize_config,
+    numbered,
+    resolved,
+)
+
+if TYPE_CHECKING:
+    from ..results import LocalizeResult
+    from ..scenes.lookup import GTSpan
+
+AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", metavar="AUDIO")]
+#: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
+LOG_FIRST_KEY = "model"
+
+
+def plot_ground_truth(out: Path | None, audio: Path, manifest: Path | None) -> list[GTSpan]:
+    """Check that plotting can work before the model runs, and find the clip's ground-truth events."""
+    if out is None:
+        if manifest is not None:
+            raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
+        return []
+    from ..plots import figure_format, require_matplotlib
+    from ..scenes.lookup import gt_for_audio
+
+    require_matplotlib()
+    figure_format(out)
+    return gt_for_audio(audio, manifest)
+
+
+@app.command()
+def localize(
+    audio: Annotated[
+        list[Path],
+        typer.Argument(
+            help=f"Audio file(s) ({FORMATS_TEXT}); resampled and downmixed as needed. With several files, "
+            "each is localized in turn (see --jsonl).",
+            metavar="AUDIO...",
+        ),
+    ],
+    query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query",
+            "-q",
+            metavar="TEXT",
+            help="The sound to find, e.g. 'the dog barking' (or use --vector). Repeat it to find several "
+            "sounds in one pass over the audio.",
+        ),
+    ] = None,
+    vector: Annotated[
+        Path | None,
+        typer.Option(
+            help="Steer with this saved vector (from --save-vector or 'vector build') instead of building "
+            "one; its query and layers are used unless --query / --layers are given."
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: AlphaOpt = None,
+    probe: ProbeOpt = None,
+    positions: PositionsOpt = None,
+    interval: IntervalOpt = None,
+    window_s: WindowOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")
+    ] = None,
+    save_vector: Annotated[
+        Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib)."
+        ),
+    ] = None,
+    gt_manifest: GTManifestOpt = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append one JSON line per (file, query) to this file; a rerun skips the pairs already in "
+            "it (resumable, append-only)."
+        ),
+    ] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval.
+
+    With several --query options the audio is encoded once and every query shares it. --json and
+    --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...),
+    and --plot draws every query's Δ in one figure.
+    With several audio files, results go to stdout and --jsonl; a file that cannot be read is reported
+    on stderr and skipped, and the exit status is 2 if any was.
+    """
+    queries = [q for q in (query or []) if q.strip()]
+    steer = None
+    if vector is not None:
+        from ..vectors import SteeringVector
+
+        steer = SteeringVector.load(vector)
+    if steer is not None and not queries and steer.metadata.get("query"):
+        queries = [str(steer.metadata["query"])]
+    if not queries:
+        raise WTLError("give the sound to find with --query (or a saved --vector that names one)")
+    if steer is not None and len(queries) > 1:
+        raise WTLError("--vector steers one query; give at most one --query with it")
+    several = len(audio) > 1
+    if several and (json_out or plot or save_vector):
+        raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
+    config = localize_config(layers, alpha, probe, positions, interval, window_s)
+    finite(start, "--start")
+    finite(end, "--end")
+    if not several:
+        check_audio(audio)
+    n = len(queries)
+    inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
+    outputs = [("--json", numbered(json_out, i, n) if json_out else None) for i in range(n)]
+    for i in range(n if save_vector else 0):
+        assert save_vector is not None
+        target = numbered(save_vector.with_suffix(".safetensors"), i, n)
+        outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
+    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl)], inputs)
+    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
+    adapter = load(model, device, dtype)
+    cfg = resolved(adapter, config, steer)
+    from ..progress import progress as progress_bar
+
+    with _results_log(jsonl, adapter.name, cfg.to_json()) as (done, log):
+        failed = 0
+        todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
+        todo = [(f, qs) for f, qs in todo if qs]
+        with progress_bar(len(todo), "localize", progress and several, unit="file") as advance:
+            for path, wanted in todo:
+                try:
+                    results = _localize_file(adapter, path, wanted, cfg, steer, (start, end))
+                except WTLError as exc:
+                    if not several:
+                        raise
+                    message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+                    typer.echo(f"wheretolisten: error: {message}", err=True)
+                    failed += 1
+                    advance(1, path.name)
+                    continue
+                _emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
+                log([r.to_json() for r in results])
+                advance(1, path.name)
+    skipped = len(audio) - len(todo)
+    if jsonl is not None and skipped:
+        typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
+    if failed:
+        raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
+
+
+def _localize_file(
+    adapter: Any,
+    path: Path,
+    queries: list[str],
+    config: Any,
+    steer: Any,
+    span: tuple[float | None, float | None],
+) -> list[LocalizeResult]:
+    """Every query of one file: the shared pass for several queries, one localize otherwise."""
+    from ..localize import localize as run_localize
+    from ..localize import localize_many
+
+    if len(queries) == 1:
+        return [run_localize(adapter, path, queries[0], config, vector=steer, span=span)]
+    return localize_many(adapter, path, queries, config, span=span).results
+
+
+def _emit(
+    results: list[LocalizeResult],
+    path: Path,
+    several: bool,
+    outputs: tuple[Path | None, Path | None, Path | None],
+    gt: list[GTSpan],
+    sample_rate: int,
+) -> None:
+    """Print one line per result (prefixed with the file when several run); write --json, --save-vector
+    and --plot (``outputs``) for it."""
+    from ..files import write_atomic
+
+    json_out, save_vector, plot = outputs
+    where = f"{path}: " if several else ""
+    for i, result in enumerate(results):
+        if result.peak_s is None or result.interval_s is None:
+            typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
+        else:
+            start, end = result.interval_s
+            typer.echo(
+                f"{where}{result.query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s"
+            )
+        if json_out is not None:
+            write_atomic(numbered(json_out, i, len(results)), json.dumps(result.to_json(), indent=2) + "\n")
+        if save_vector is not None:
+            result.vector.save(numbered(save_vector, i, len(results)))
+    if plot is not None:
+        from ..plots import plot_localization, plot_queries
+
+        if len(results) == 1:
+            plot_localization(results[0], path, sample_rate, plot, gt)
+        else:
+            plot_queries(results, path, sample_rate, plot, gt)
+        typer.echo(f"wrote {plot}")
+
+
+def _log_problem(row: Any) -> str | None:
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    missing = [k for k in ("model", "audio", "query", "config") if k not in row]
+    if missing or not isinstance(row["audio"], dict):
+        return f"not a localize line (missing {', '.join(missing) or 'audio'})"
+    return None
+
+
+@contextmanager
+def _results_log(
+    path: Path | None, model: str, config: dict[str, Any]
+) -> Iterator[tuple[set[tuple[str, str]], Callable[[list[dict[str, Any]]], None]]]:
+    """(done (audio path, query) pairs, append function) for --jsonl; a no-op pair without it.
+
+    The file is locked while in use; lines of another model or configuration are refused, so a
+    resumed file never mixes settings.
+    """
+    if path is None:
+        yield set(), lambda _rows: None
+        return
+    from ..records import open_jsonl
+
+    wanted = json.loads(json.dumps(config))
+    with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
+        for i, row in enumerate(rows, start=1):
+            if row.get("model") != model or row.get("config") != wanted:
+                raise WTLError(
+                    f"{path}: line {i} was computed with another model or configuration; use the same "
+                    f"options or another --jsonl"
+                )
+        yield {(str(r["audio"].get("path")), str(r["query"])) for r in rows}, append
+
+
+@app.command()
+def generate(
+    audio: AudioArg,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="The sound to steer towards (or use --vector).")
+    ] = None,
+    vector: Annotated[Path | None, typer.Option(help="Steer with this saved vector instead.")] = None,
+    prompt: Annotated[str, typer.Option(help="What the model is asked.")] = "Describe the audio.",
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: AlphaOpt = None,
+    positions: PositionsOpt = None,
+    steer_answer: Annotated[
+        bool,
+        typer.Option(
+            "--steer-answer/--steer-prompt-only",
+            help="Keep steering the generated tokens (positions last, text, all), or steer the prompt only.",
+            metavar="",
+        ),
+    ] = False,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 64,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """What the model says about AUDIO without and with steering towards QUERY (greedy decoding).
+
+    The steering vector is the one localize builds (instructed − neutral prompts on this clip) or a saved
+    one. By default only the prompt is steered: steering every generated token at the strength that
+    localizes best tends to make the answer repeat itself (docs/generation.md has the measurement).
+    """
+    steer = None
+    if vector is not None:
+        from ..vectors import SteeringVector
+
+        steer = SteeringVector.load(vector)
+    if steer is None and not (query and query.strip()):
+        raise WTLError("give the sound to steer towards with --query (or a saved --vector)")
+    if max_new_tokens < 1:
+        raise WTLError("--max-new-tokens must be at least 1")
+    config = localize_config(layers, alpha, positions=positions)
+    check_audio([audio])
+    adapter = load(model, device, dtype)
+    cfg = resolved(adapter, config, steer)
+    from ..localize import instruction_vector, prepare_audio
+    from ..steering import steered_generate
+
+    clip, _ = prepare_audio(adapter, audio, start_s=start, end_s=end)
+    if steer is None:
+        assert query is not None
+        steer = instruction_vector(adapter, clip, query, cfg)
+    base, steered = steered_generate(
+        adapter, clip, steer, cfg.alpha, prompt, cfg.positions, cfg.layers, max_new_tokens, steer_answer
+    )
+    target = query or steer.metadata.get("query") or "the vector"
+    typer.echo(f"prompt: {prompt}")
+    typer.echo(f"unsteered: {base}")
+    typer.echo(f"steered towards {target!r} (layers {cfg.layers}, α = {cfg.alpha:g}): {steered}")
+
+
+@vector_app.command("build")
+def vector_build(
+    audio: Annotated[Path, typer.Argument(help="The clip the vector is contrasted on.", metavar="AUDIO")],
+    query: Annotated[str, typer.Option("--query", "-q", help="The sound named in the instructed prompts.")],
+    out: Annotated[
+        Path, typer.Option(help="Output .safetensors path (a .json with the metadata is written beside it).")
+    ],
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    positions: Annotated[str, typer.Option(help="Where activations are read: last or instruction.")] = "last",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
+    from ..settings import LocalizeConfig
+
+    check_audio([audio])
+    target = out.with_suffix(".safetensors")
+    check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio])
+    base = localize_config(layers)
+    config = LocalizeConfig(layers=base.layers, read_positions=positions)
+    adapter = load(model, device, dtype)
+    from ..localize import instruction_vector, prepare_audio
+
+    cfg = resolved(adapter, config)
+    clip, _ = prepare_audio(adapter, audio, start_s=start, end_s=end)
+    vec = instruction_vector(adapter, clip, query, cfg)
+    vec.metadata["audio"] = str(audio)
+    path = vec.save(out)
+    norms = ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items())
+    typer.echo(f"wrote {path} (layer norms {norms})")
+
+
+@vector_app.command("show")
+def vector_show(
+    vectors: Annotated[
+        list[Path],
+        typer.Argument(help="Saved vectors (.safetensors); two or more are compared.", metavar="V..."),
+    ],
+) -> None:
+    """Print what a saved vector was built from (model, query, positions, templates) and its layer norms;
+    with several vectors, their cosine similarity per common layer."""
+    from ..vectors import SteeringVector
+
+    loaded = [SteeringVector.load(v) for v in vectors]
+    for path, vec in zip(vectors, loaded, strict=True):
+        meta = vec.metadata
+        typer.echo(f"{path}")
+        for key in ("kind", "model", "family", "query", "positions", "audio", "prompt"):
+            if meta.get(key) is not None:
+                typer.echo(f"  {key}: {meta[key]}")
+        for key in ("instructed_templates", "neutral_templates"):
+            if isinstance(meta.get(key), list) and meta[key]:
+                typer.echo(f"  {key}: " + " | ".join(str(t) for t in meta[key]))
+        typer.echo("  layer norms: " + ", ".join(f"{k}: {v:.4g}" for k, v in vec.norms().items()))
+    for i in range(len(loaded)):
+        for j in range(i + 1, len(loaded)):
+            cos = loaded[i].cosine(loaded[j])
+            shown = ", ".join(f"{k}: {v:+.3f}" for k, v in cos.items()) if cos else "no common layer"
+            typer.echo(f"cosine {vectors[i].name} vs {vectors[j].name}: {shown}")

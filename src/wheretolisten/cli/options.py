@@ -1,0 +1,248 @@
+"""Options shared by the commands, their one parser each, and the checks that run before any model.
+
+Nothing here imports torch: a bad option, a missing file or an unwritable output is reported in well
+under a second, before the model is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import OptionError
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+    from ..settings import LocalizeConfig, Resolved
+    from ..vectors import SteeringVector
+
+#: Settings defaults, for help texts (the same values the code uses: ``settings.Resolved``).
+_DEFAULTS = {"probe": "fast", "positions": "last", "interval": "threshold", "window_s": 1.0, "alpha": 4.0}
+
+
+class Probe(str, Enum):
+    """How attention is read."""
+
+    fast = "fast"
+    eager = "eager"
+
+
+class Interval(str, Enum):
+    """How the interval around the peak is read."""
+
+    threshold = "threshold"
+    window = "window"
+
+
+class Where(str, Enum):
+    """Token positions (see ``wheretolisten.positions``)."""
+
+    last = "last"
+    instruction = "instruction"
+    audio = "audio"
+    text = "text"
+    all = "all"
+
+
+class Queries(str, Enum):
+    """Which events of a scene are queried."""
+
+    target = "target"
+    all = "all"
+
+
+class Format(str, Enum):
+    """Table format."""
+
+    markdown = "markdown"
+    csv = "csv"
+
+
+def _check_defaults() -> None:
+    """The help texts' defaults must be the code's (checked by the tests)."""
+    from ..settings import Resolved
+
+    fields = Resolved.__dataclass_fields__
+    for name, value in _DEFAULTS.items():
+        default = fields[name].default
+        assert getattr(default, "value", default) == value, (name, default, value)
+
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")]
+DtypeOpt = Annotated[
+    str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16.")
+]
+LayersOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Decoder layers to steer, e.g. '8,9,10' or '8-12' (default: the model's tuned layers from its "
+        "wheretolisten.json, else the band n/3 to n/2 of the decoder)."
+    ),
+]
+AlphaOpt = Annotated[
+    float | None,
+    typer.Option(
+        help=f"Steering strength α (0: unsteered; default: the model's own, else {_DEFAULTS['alpha']:g})."
+    ),
+]
+ProbeOpt = Annotated[
+    Probe | None,
+    typer.Option(help=f"fast (SDPA + needed rows) or eager (reference). Default: {_DEFAULTS['probe']}."),
+]
+PositionsOpt = Annotated[
+    Where | None,
+    typer.Option(
+        help=f"Where to add the vector (the tokens it is added to). Default: {_DEFAULTS['positions']}."
+    ),
+]
+IntervalOpt = Annotated[
+    Interval | None,
+    typer.Option(
+        help=f"threshold: the region above half the peak; window: the best fixed window. "
+        f"Default: {_DEFAULTS['interval']}."
+    ),
+]
+WindowOpt = Annotated[
+    float | None,
+    typer.Option(help=f"Window width in seconds for --interval window. Default: {_DEFAULTS['window_s']:g}."),
+]
+StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
+EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.", metavar="")
+]
+GTManifestOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Scene manifest listing AUDIO, for ground truth in the figure (default: DIR/manifest.jsonl "
+        "when AUDIO is DIR/audio/*.wav)."
+    ),
+]
+
+
+def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
+    """'1,3,5-7' → [1, 3, 5, 6, 7]; None or blank → None. A reversed or malformed range is an error."""
+    if text is None or not text.strip():
+        return None
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise OptionError(f"cannot parse {option} {text!r}; use e.g. '8,9,10' or '8-12'") from None
+        if first < 0 or last < first:
+            raise OptionError(f"{option} {text!r}: {part!r} is not an increasing range of layer indices")
+        out.extend(range(first, last + 1))
+    return out
+
+
+def parse_floats(text: str, option: str) -> list[float]:
+    """'0.5,1,2' → [0.5, 1.0, 2.0]; every value finite, at least one."""
+    try:
+        values = [float(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise OptionError(f"cannot parse {option} {text!r}; use e.g. '1,2,4,8'") from None
+    if not values:
+        raise OptionError(f"{option} is empty; give e.g. '1,2,4,8'")
+    for v in values:
+        finite(v, option)
+    return values
+
+
+def finite(value: float | None, option: str, positive: bool = False) -> float | None:
+    """``value`` unless it is NaN, infinite (or not > 0 when ``positive``)."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise OptionError(f"{option} must be a finite number{' > 0' if positive else ''}, got {value!r}")
+    return value
+
+
+def value(choice: Enum | None) -> Any:
+    """An enum option's value (None stays None)."""
+    return None if choice is None else choice.value
+
+
+def model_source(model: str | None) -> str:
+    """The model to load: the option, or the shipped organism's directory."""
+    if model is not None:
+        return model
+    from ..organism import default_model_path
+
+    return str(default_model_path())
+
+
+def load(model: str | None, device: str, dtype: str) -> Adapter:
+    """Load the model named by --model (default: the shipped organism), without progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    from ..models import load_model
+
+    hf_logging.disable_progress_bar()  # weight-loading bars are noise for a one-shot command
+
+    return load_model(model_source(model), device=device, dtype=dtype)
+
+
+def localize_config(
+    layers: str | None = None,
+    alpha: float | None = None,
+    probe: Probe | None = None,
+    positions: Where | None = None,
+    interval: Interval | None = None,
+    window_s: float | None = None,
+) -> LocalizeConfig:
+    """The settings a command's options give (None: not given), checked for finite numbers."""
+    from ..settings import LocalizeConfig
+
+    return LocalizeConfig(
+        layers=parse_layers(layers),
+        alpha=finite(alpha, "--alpha"),
+        probe=value(probe),
+        positions=value(positions),
+        interval=value(interval),
+        window_s=finite(window_s, "--window-s", positive=True),
+    )
+
+
+def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | None = None) -> Resolved:
+    """The one settings-resolution path (see ``wheretolisten.settings``)."""
+    from ..settings import resolve
+
+    return resolve(adapter, config, vector)
+
+
+def check_outputs(outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = ()) -> None:
+    """Refuse unwritable outputs, and outputs that are inputs, before any computation."""
+    from ..files import check_output
+
+    sources = list(inputs)
+    for option, path in outputs:
+        if path is not None:
+            check_output(path, sources, option=option)
+
+
+def check_audio(paths: Iterable[Path]) -> None:
+    """Every audio file exists and has a readable header (one line otherwise)."""
+    from ..audio import audio_info
+
+    for path in paths:
+        audio_info(path)
+
+
+def numbered(path: Path, index: int, count: int) -> Path:
+    """``path`` itself for a single output; ``stem.N.suffix`` (N from 1) when there are several."""
+    if count == 1:
+        return path
+    return path.with_name(f"{path.stem}.{index + 1}{path.suffix}")

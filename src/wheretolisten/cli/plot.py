@@ -1,0 +1,184 @@
+"""``plot-layers``, ``plot-alpha`` and ``demo``: where the model listens, drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import app
+from .localize import AudioArg, plot_ground_truth
+from .options import (
+    AlphaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EndOpt,
+    GTManifestOpt,
+    LayersOpt,
+    ModelOpt,
+    PositionsOpt,
+    ProbeOpt,
+    StartOpt,
+    check_audio,
+    check_outputs,
+    load,
+    localize_config,
+    parse_floats,
+    resolved,
+)
+
+QueryArg = Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")]
+FigureOut = Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")]
+
+
+@app.command("plot-layers")
+def plot_layers(
+    audio: AudioArg,
+    query: QueryArg,
+    out: FigureOut,
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    alpha: AlphaOpt = None,
+    probe: ProbeOpt = None,
+    gt_manifest: GTManifestOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
+    config = localize_config(layers, alpha, probe)
+    check_audio([audio])
+    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
+    gt = plot_ground_truth(out, audio, gt_manifest)
+    adapter = load(model, device, dtype)
+    cfg = resolved(adapter, config)
+    from ..localize import layer_delta
+    from ..plots import layer_delta_title, plot_layer_delta
+
+    data = layer_delta(adapter, audio, query, cfg, span=(start, end))
+    title = layer_delta_title(adapter.name, query, cfg.layers, cfg.alpha)
+    plot_layer_delta(data, out, cfg.layers, title, gt, query)
+    typer.echo(f"wrote {out} ({len(data.layers)} layers × {data.matrix.shape[1]} audio tokens)")
+
+
+@app.command("plot-alpha")
+def plot_alpha(
+    audio: AudioArg,
+    query: QueryArg,
+    out: FigureOut,
+    alphas: Annotated[str, typer.Option(help="Comma-separated steering strengths.")] = "0.5,1,2,4,8,16",
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    positions: PositionsOpt = None,
+    gt_manifest: GTManifestOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
+    values = parse_floats(alphas, "--alphas")
+    config = localize_config(layers, positions=positions)
+    check_audio([audio])
+    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
+    gt = plot_ground_truth(out, audio, gt_manifest)
+    adapter = load(model, device, dtype)
+    from ..localize import alpha_sweep
+    from ..plots import plot_alpha_sweep, short_model_name
+
+    sweep = alpha_sweep(adapter, audio, query, values, resolved(adapter, config), span=(start, end))
+    for value, found in zip(sweep.alphas, sweep.readouts, strict=True):
+        if found.peak_s is None or found.interval_s is None:
+            typer.echo(f"α = {value:g}: no attention shift (Δ is flat)")
+        else:
+            a, b = found.interval_s
+            typer.echo(f"α = {value:g}: peak {found.peak_s:.2f} s, interval {a:.2f}–{b:.2f} s")
+    title = (
+        f"Δ attention by steering strength · {short_model_name(adapter.name)} · query “{query}” · "
+        f"steered layers {sweep.config.layers}"
+    )
+    plot_alpha_sweep(sweep, out, title, gt, query)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def demo(
+    model: ModelOpt = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the synthesized scene (held out from the organism's training).")
+    ] = 0,
+    alpha: AlphaOpt = None,
+    layers: LayersOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save one figure per event and one of all events (demo_all.png) here (default: none)."
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
+    config = localize_config(layers, alpha)
+    if out_dir is not None:
+        from ..files import check_output
+        from ..plots import require_matplotlib
+
+        check_output(out_dir, directory=True, option="--out-dir")
+        require_matplotlib()
+    adapter = load(model, device, dtype)
+    cfg = resolved(adapter, config)
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..localize import localize_many
+    from ..metrics import hit
+    from ..scenes import ProceduralBank, make_scene, scene_seed
+
+    rate = adapter.sample_rate
+    duration = min(10.0, adapter.max_audio_limit_s)
+    scene_rng = np.random.default_rng(scene_seed(seed, 0))
+    scene, audio = make_scene(
+        ProceduralBank(), scene_rng, f"demo-{seed}", 3, duration, rate, target=0, seed=seed
+    )
+    results = localize_many(adapter, audio, [e.query for e in scene.events], cfg, rate).results
+    table = Table(
+        title=f"where does {adapter.name.split('/')[-1]} listen? (scene seed {seed}, α = {cfg.alpha:g})"
+    )
+    for col in ("event", "query", "ground truth (s)", "peak (s)", "interval (s)", "hit"):
+        table.add_column(col)
+    hits = 0
+    for event, result in zip(scene.events, results, strict=True):
+        ok = hit(result.peak_s, (event.onset_s, event.offset_s))
+        hits += ok
+        peak = "—" if result.peak_s is None else f"{result.peak_s:.2f}"
+        span = "—" if result.interval_s is None else f"{result.interval_s[0]:.2f}–{result.interval_s[1]:.2f}"
+        table.add_row(
+            f"{event.position}: {event.label}",
+            event.query,
+            f"{event.onset_s:.2f}–{event.offset_s:.2f}",
+            peak,
+            span,
+            "yes" if ok else "no",
+        )
+    console = Console()
+    console.print(table)
+    chance = np.mean([(e.offset_s - e.onset_s) / scene.duration_s for e in scene.events])
+    console.print(
+        f"{hits}/3 events localized "
+        f"(a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
+    )
+    if out_dir is not None:
+        from ..plots import plot_localization, plot_queries
+
+        gt = [(e.label, e.onset_s, e.offset_s) for e in scene.events]
+        for i, (event, result) in enumerate(zip(scene.events, results, strict=True)):
+            path = out_dir / f"demo_{i}_{event.label}.png"
+            spans = [g if g[0] == event.label else (f"({g[0]})", g[1], g[2]) for g in gt]
+            plot_localization(result, audio, rate, path, spans)
+            console.print(f"wrote {path}")
+        overview = plot_queries(results, audio, rate, out_dir / "demo_all.png", gt)
+        console.print(f"wrote {overview}")

@@ -1,0 +1,128 @@
+"""``env``, ``make-tiny-model`` and ``scenes make|import``: the environment, test models and scenes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import OptionError, WTLError
+from .app import app, scenes_app
+from .options import finite
+
+
+@app.command("env")
+def env(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of lines.", metavar="")
+    ] = False,
+) -> None:
+    """Versions, devices and supported model families: paste this into a bug report."""
+    import importlib.metadata
+    import platform
+
+    import torch
+
+    from .. import __version__
+    from ..models import FAMILIES
+    from ..organism import default_model_path
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    packages = ("torch", "transformers", "numpy", "safetensors", "soundfile", "soxr")
+    extras = ("matplotlib", "sed_scores_eval", "sed_eval", "ray")
+    info: dict[str, Any] = {
+        "wheretolisten": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{name: version(name) for name in (*packages, *extras)},
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "cpu_threads": torch.get_num_threads(),
+        "families": sorted(FAMILIES),
+    }
+    try:
+        info["shipped_model"] = str(default_model_path())
+    except WTLError as exc:  # a broken install should still be describable
+        info["shipped_model"] = f"missing ({exc})"
+    if json_out:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    for key, shown in info.items():
+        text = ", ".join(shown) if isinstance(shown, list) else shown
+        typer.echo(f"{key}: {text if text not in (None, '') else 'none'}")
+
+
+@app.command("make-tiny-model")
+def make_tiny_model(
+    family: Annotated[str, typer.Option(help="A supported family (see 'wheretolisten env').")],
+    out: Annotated[Path, typer.Option(help="Directory to write the model and processor to.")],
+    seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+) -> None:
+    """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
+    from ..files import check_output
+    from ..models.tiny import FAMILIES
+
+    if family not in FAMILIES:
+        raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    check_output(out, directory=True, option="--out")
+    from ..models.tiny import make_tiny_model as build
+
+    path = build(family, out, seed)
+    typer.echo(f"wrote a tiny {family} model to {path}")
+
+
+@scenes_app.command("make")
+def scenes_make(
+    out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
+    n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
+    bank: Annotated[
+        str, typer.Option(help="procedural, a folder DIR/label/<audio files>, or an ESC-50 directory.")
+    ] = "procedural",
+    events: Annotated[int, typer.Option(help="Events per scene.")] = 3,
+    duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Seed (same seed, same scenes).")] = 0,
+    sample_rate: Annotated[int, typer.Option(help="Sample rate of the written wavs.")] = 16000,
+) -> None:
+    """Write N scenes of EVENTS distinct, non-overlapping sound events each."""
+    from ..scenes import get_bank, make_scenes
+
+    if n < 1:
+        raise OptionError("--n must be at least 1")
+    finite(duration, "--duration", positive=True)
+    scenes = make_scenes(
+        get_bank(bank), n, out, n_events=events, duration_s=duration, seed=seed, sample_rate=sample_rate
+    )
+    typer.echo(f"wrote {len(scenes)} scenes to {out}")
+
+
+@scenes_app.command("import")
+def scenes_import(
+    tsv: Annotated[
+        Path, typer.Option(help="Strong labels: tab-separated filename, onset, offset, event_label (DESED).")
+    ],
+    audio: Annotated[Path, typer.Option(help="Folder holding the annotated audio files.")],
+    out: Annotated[Path, typer.Option(help="Output directory for manifest.jsonl (and events.tsv).")],
+    queries: Annotated[
+        Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
+    ] = None,
+) -> None:
+    """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
+    from ..annotations import import_annotations, read_query_map
+    from ..files import check_output
+
+    check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
+    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
+    for name, reason in list(report.skipped.items())[:10]:
+        typer.echo(f"skipped {name}: {reason}")
+    if len(report.skipped) > 10:
+        typer.echo(f"... and {len(report.skipped) - 10} more skipped")
+    if report.manifest is None:
+        raise WTLError(f"no annotated clip fits the benchmark (one interval per label, no overlaps): {tsv}")
+    typer.echo(f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped)")

@@ -1,0 +1,25 @@
+"""Engines run prompts on one clip: the shared-prefix session or whole prompts, one interface."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Engine, Run, VectorPass
+from .full import FullEngine
+from .shared import SharedEngine, applies
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..models.base import Adapter
+    from ..settings import Resolved
+
+
+def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
+    """The shared-prefix engine when it applies to ``config`` (see :func:`applies`), else whole prompts."""
+    if applies(config):
+        return SharedEngine(adapter, clip, config)
+    return FullEngine(adapter, clip, config)
+
+
+__all__ = ["Engine", "FullEngine", "Run", "SharedEngine", "VectorPass", "applies", "make_engine"]

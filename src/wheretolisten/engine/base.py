@@ -1,0 +1,171 @@
+"""The engine interface: for one clip, instruction vectors for queries and profiles for (vectors, α).
+
+An engine runs batches of prompts on one clip with the settings of a :class:`~wheretolisten.settings.
+Resolved` (steered layers and positions, read positions, probe layers). Its one primitive,
+:meth:`Engine.run`, is what the implementations differ in (the shared-prefix session, or whole
+prompts); vectors, profiles, per-layer Δ and prompted attention are built on it once, here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..readout import aggregate
+from ..vectors import SteeringVector, mean_difference
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+    from ..settings import Resolved
+
+
+@dataclass
+class Run:
+    """What one batch of prompts produced, per row."""
+
+    residual: dict[int, torch.Tensor]  # layer -> [rows, hidden]: mean output over the read positions
+    attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio tokens]: last token's attention
+
+
+@dataclass
+class VectorPass:
+    """Pass 1 for some queries: their instruction vectors and the unsteered, prompted attention."""
+
+    vectors: list[SteeringVector]
+    #: Attention under each query's first instructed prompt ("Listen for {query}."), no steering.
+    prompted: list[np.ndarray]
+    #: Attention under the probe prompt computed alongside (the prompted baseline).
+    prompted_base: np.ndarray
+
+
+class Engine(ABC):
+    """Prompts on one clip: vectors for queries, attention profiles for steering vectors and strengths."""
+
+    name: ClassVar[str]
+
+    def __init__(self, adapter: Adapter, clip: np.ndarray, config: Resolved) -> None:
+        self.adapter = adapter
+        self.clip = clip
+        self.config = config
+
+    @abstractmethod
+    def run(
+        self,
+        prompts: Sequence[str],
+        read_layers: Sequence[int] = (),
+        probe_layers: Sequence[int] = (),
+        vectors: Sequence[SteeringVector | None] | None = None,
+        alphas: Sequence[float] | None = None,
+    ) -> Run:
+        """Run ``prompts`` on the clip in one logical batch.
+
+        Residuals are read at ``config.read_positions`` of ``read_layers``; the last token's attention
+        to the audio is probed at ``probe_layers``; row i is steered with ``vectors[i]`` (None: not) at
+        ``config.positions`` of ``config.layers`` with strength ``alphas[i]``.
+        """
+
+    # ---- built on run --------------------------------------------------------------------------------
+    def time_axis(self, n_tokens: int) -> np.ndarray:
+        """Start time in seconds of each audio token of this clip."""
+        return self.adapter.time_axis(n_tokens)
+
+    def profile(self, run: Run, row: int, layers: Sequence[int] | None = None) -> np.ndarray:
+        """Row ``row``'s attention over the audio, aggregated over ``layers`` (default: the probe layers)."""
+        chosen = list(self.config.probe_layers if layers is None else layers)
+        stacked = torch.stack([run.attention[layer][row] for layer in chosen])[:, :, None, :]
+        return aggregate(stacked, self.config.normalize)
+
+    def vectors(self, queries: Sequence[str], prompted: bool = True) -> VectorPass:
+        """One batch: the probe prompt, the neutral prompts and every query's instructed prompts.
+
+        Each query's vector is the mean over paraphrases of (instructed − neutral) residuals; with
+        ``prompted`` the same batch gives the unsteered attention under the first instructed prompt.
+        """
+        cfg = self.config
+        neutral = list(cfg.neutral_templates)
+        prompts = [cfg.prompt, *neutral]
+        query_rows: list[list[int]] = []
+        for q in queries:
+            start = len(prompts)
+            prompts.extend(t.format(query=q) for t in cfg.instructed_templates)
+            query_rows.append(list(range(start, len(prompts))))
+        run = self.run(prompts, cfg.layers, cfg.probe_layers if prompted else ())
+        neutral_rows = list(range(1, 1 + len(neutral)))
+        vectors, attention = [], []
+        for q, rows in zip(queries, query_rows, strict=True):
+            vectors.append(mean_difference(run.residual, rows, neutral_rows, self.vector_metadata(q)))
+            attention.append(self.profile(run, rows[0]) if prompted else np.zeros(0))
+        base = self.profile(run, 0) if prompted else np.zeros(0)
+        return VectorPass(vectors, attention, base)
+
+    def vector_metadata(self, query: str) -> dict[str, Any]:
+        """What a saved instruction vector records about how it was built."""
+        cfg = self.config
+        return {
+            "kind": "instruction",
+            "model": self.adapter.name,
+            "family": self.adapter.family,
+            "query": query,
+            "positions": cfg.read_positions.value,
+            "instructed_templates": list(cfg.instructed_templates),
+            "neutral_templates": list(cfg.neutral_templates),
+        }
+
+    def residual(
+        self, prompts: Sequence[str], layers: Sequence[int] | None = None
+    ) -> dict[int, torch.Tensor]:
+        """Mean residuals at the read positions of ``layers`` (default: the steered layers), per prompt."""
+        return self.run(prompts, list(self.config.layers if layers is None else layers)).residual
+
+    def audio_vector(self, without: Engine, query: str | None = None) -> SteeringVector:
+        """(this clip − the ``without`` clip) residuals under the probe prompt: an audio-contrast vector."""
+        cfg = self.config
+        present, absent = self.residual([cfg.prompt]), without.residual([cfg.prompt])
+        acts = {layer: torch.cat([present[layer], absent[layer]]) for layer in cfg.layers}
+        meta = {
+            "kind": "audio",
+            "model": self.adapter.name,
+            "family": self.adapter.family,
+            "query": query,
+            "positions": cfg.read_positions.value,
+            "prompt": cfg.prompt,
+        }
+        return mean_difference(acts, [0], [1], meta)
+
+    def attention(self, prompts: Sequence[str]) -> list[np.ndarray]:
+        """Unsteered attention profiles of ``prompts`` (aggregated over the probe layers)."""
+        run = self.run(prompts, probe_layers=self.config.probe_layers)
+        return [self.profile(run, i) for i in range(len(prompts))]
+
+    def profiles(
+        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The unsteered probe row and one row per vector, steered with its α, from one batch.
+
+        Base and steered rows are computed alike, so α = 0 gives a Δ of exactly zero.
+        """
+        run = self._probe_run(vectors, alphas, self.config.probe_layers)
+        rows = [self.profile(run, i) for i in range(len(vectors) + 1)]
+        return rows[0], rows[1:]
+
+    def layer_deltas(
+        self, vector: SteeringVector, alpha: float | None = None, layers: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """Δ of each layer alone ([layers, tokens]); layers up to the first steered one are exactly zero."""
+        chosen = list(range(self.adapter.num_layers)) if layers is None else list(layers)
+        run = self._probe_run([vector], alpha, chosen)
+        return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in chosen])
+
+    def _probe_run(
+        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]
+    ) -> Run:
+        if alphas is None:
+            alphas = self.config.alpha
+        values = [float(alphas)] * len(vectors) if isinstance(alphas, (int, float)) else list(alphas)
+        prompts = [self.config.prompt] * (len(vectors) + 1)
+        return self.run(prompts, probe_layers=layers, vectors=[None, *vectors], alphas=[0.0, *values])
