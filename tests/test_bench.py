@@ -587,9 +587,7 @@ def test_steering_positions_option(
     adapter = load_model(model_dirs["qwen2-audio"], device="cpu", dtype="float32")
     scene = load_manifest(scenes_dir)[0]
     row = next(r for r in rows if r["scene_id"] == scene.scene_id)
-    alone = localize(
-        adapter, scene.audio_path(scenes_dir), row["query"], LocalizeConfig(positions="audio")
-    )
+    alone = localize(adapter, scene.audio_path(scenes_dir), row["query"], LocalizeConfig(positions="audio"))
     assert row["peak_s"] == pytest.approx(alone.peak_s)
     code, _, err = cli(monkeypatch, capsys, *args, "--out", out, *MODEL_OPTS)  # last: another configuration
     assert_one_error_line(code, err, "another configuration")

@@ -25,9 +25,8 @@ import pytest
 import torch
 
 from wheretolisten.errors import ModelError
-from wheretolisten.localize import LocalizeConfig, localize
+from wheretolisten.localize import LocalizeConfig, instruction_vector, localize
 from wheretolisten.models.base import Adapter
-from wheretolisten.localize import instruction_vector
 from wheretolisten.organism import TEST_SEED_BASE, default_model_path, load_organism
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
 from wheretolisten.settings import DEFAULT_ALPHA, default_layers, resolve
@@ -117,5 +116,9 @@ def test_default_model_carries_its_dev_chosen_settings(organism: Adapter) -> Non
 
     tuned = json.loads((default_model_path() / "wheretolisten.json").read_text())["localize"]
     cfg = resolve(organism)
-    assert (cfg.layers, cfg.probe_layers, cfg.alpha) == (tuned["layers"], tuned["probe_layers"], tuned["alpha"])
+    assert (cfg.layers, cfg.probe_layers, cfg.alpha) == (
+        tuned["layers"],
+        tuned["probe_layers"],
+        tuned["alpha"],
+    )
     assert resolve(organism, LocalizeConfig(alpha=7.0)).alpha == 7.0

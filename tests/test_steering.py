@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,9 @@ import torch
 
 from helpers import noise
 from wheretolisten.errors import DataError, ModelError
+from wheretolisten.localize import LocalizeConfig, audio_vector, instruction_vector
 from wheretolisten.models import Adapter
 from wheretolisten.positions import Positions, position_mask
-from wheretolisten.localize import LocalizeConfig, audio_vector, instruction_vector
 from wheretolisten.steering import add_steering, read_residual, steering
 from wheretolisten.vectors import SteeringVector
 
@@ -128,7 +127,10 @@ def test_out_of_range_layer(adapter: Adapter) -> None:
 
 def test_instruction_vector_is_the_mean_difference(adapter: Adapter) -> None:
     clip = noise(2.0)
-    templates = {"instructed_templates": ["Listen for {query}."], "neutral_templates": ["Describe the audio."]}
+    templates = {
+        "instructed_templates": ["Listen for {query}."],
+        "neutral_templates": ["Describe the audio."],
+    }
     vec = instruction_vector(adapter, clip, "a siren", LocalizeConfig(layers=[1, 2], **templates))
     batch = adapter.encode([clip, clip], ["Listen for a siren.", "Describe the audio."])
     acts = read_residual(adapter, batch, [1, 2], "last")
