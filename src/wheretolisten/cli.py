@@ -264,7 +264,7 @@ def _emit(
         if save_vector is not None:
             result.vector.save(numbered(save_vector, i, len(results)))
     if plot is not None:
-        from .plots import plot_localization, plot_queries
+        from .figures import plot_localization, plot_queries
 
         if len(results) == 1:
             plot_localization(results[0], path, sample_rate, plot, gt)
@@ -327,7 +327,8 @@ def _plot_gt(out: Path | None, audio: Path, manifest: Path | None) -> list[Any]:
         if manifest is not None:
             raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
         return []
-    from .plots import figure_format, gt_for_audio, require_matplotlib
+    from .figures import figure_format, require_matplotlib
+    from .scenes.lookup import gt_for_audio
 
     require_matplotlib()
     figure_format(out)
@@ -350,9 +351,9 @@ def plot_layers(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
+    from .figures import layer_delta_title, plot_layer_delta
     from .localize import layer_delta
     from .models import load_model
-    from .plots import layer_delta_title, plot_layer_delta
 
     if probe not in ("fast", "eager"):
         raise WTLError(f"unknown probe {probe!r}; choose fast or eager")
@@ -385,9 +386,9 @@ def plot_alpha(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
+    from .figures import plot_alpha_sweep, short_model_name
     from .localize import alpha_sweep, recommended_config
     from .models import load_model
-    from .plots import plot_alpha_sweep, short_model_name
 
     try:
         values = [float(a) for a in alphas.split(",") if a.strip()]
@@ -474,7 +475,7 @@ def demo(
     from .scenes import ProceduralBank, make_scene, scene_seed
 
     if out_dir is not None:
-        from .plots import require_matplotlib
+        from .figures import require_matplotlib
 
         require_matplotlib()
     adapter = load_model(model, device=device, dtype=dtype)
@@ -513,7 +514,7 @@ def demo(
         f"(a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
     )
     if out_dir is not None:
-        from .plots import plot_localization, plot_queries
+        from .figures import plot_localization, plot_queries
 
         out_dir.mkdir(parents=True, exist_ok=True)
         gt = [(e.label, e.onset_s, e.offset_s) for e in scene.events]
