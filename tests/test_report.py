@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from helpers import run_cli
-from test_plots import png_size
-from wheretolisten import plots, report
+from test_figures import png_size
+from wheretolisten import figures, report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.metrics import attention_share, profile_entropy
@@ -210,6 +210,6 @@ def test_conditions_side_by_side(tmp_path: Path, rows: dict[str, list[dict[str, 
     alone = report.render_report(report.load_inputs(write_jsonl(tmp_path / "s.jsonl", steered)), per_group=2)
     assert 'id="conditions"' not in alone
     with pytest.raises(ValueError, match="profiles"):
-        plots.draw_conditions([{k: v for k, v in steered[0].items() if k != "profile"}])
-    png = plots.conditions_figure_png([steered[0], half[0]], None)
+        figures.draw_conditions([{k: v for k, v in steered[0].items() if k != "profile"}])
+    png = figures.conditions_figure_png([steered[0], half[0]], None)
     assert png_size(png) == (750, 410)

@@ -430,8 +430,8 @@ def _paired_section(rows: Sequence[Row], conditions: Sequence[str]) -> str:
 
 
 def _position_section(rows: Sequence[Row], n_boot: int, seed: int) -> str:
+    from .figures import position_png
     from .metrics import breakdown_by_position
-    from .plots import position_png
 
     breakdown = breakdown_by_position(rows, n_boot=n_boot, seed=seed)
     figure = img(position_png(breakdown), "hit rate by target position")
@@ -512,7 +512,7 @@ def _caption(group: str, rank: int, row: Mapping[str, Any]) -> str:
 
 
 def _gallery_section(inputs: ReportInputs, condition: str, per_group: int, seed: int, progress: bool) -> str:
-    from .plots import row_figure_png
+    from .figures import row_figure_png
 
     rows = [r for r in inputs.rows if r["condition"] == condition]
     groups = select_gallery(rows, per_group, seed) if per_group > 0 else []
@@ -540,7 +540,7 @@ def _conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
     """A few items drawn under every condition that carries a profile, Δ on one scale."""
     import random
 
-    from .plots import conditions_figure_png
+    from .figures import conditions_figure_png
 
     by_item: dict[tuple[str, str], list[Row]] = {}
     for row in inputs.rows:
@@ -564,7 +564,7 @@ def _conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
 
 
 def _sweep_section(sweep: Sequence[Row]) -> str:
-    from .plots import format_layers, sweep_png
+    from .figures import format_layers, sweep_png
 
     if not sweep:
         return ""
@@ -646,7 +646,7 @@ def write_report(
     progress: bool = False,
 ) -> Path:
     """Read the inputs, render the page and write it atomically to ``out``."""
-    from .plots import require_matplotlib
+    from .figures import require_matplotlib
 
     require_matplotlib()
     inputs = load_inputs(results, scenes, sweep)

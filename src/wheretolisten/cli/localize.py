@@ -51,7 +51,7 @@ def plot_ground_truth(out: Path | None, audio: Path, manifest: Path | None) -> l
         if manifest is not None:
             raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
         return []
-    from ..plots import figure_format, require_matplotlib
+    from ..figures import figure_format, require_matplotlib
     from ..scenes.lookup import gt_for_audio
 
     require_matplotlib()
@@ -230,7 +230,7 @@ def _emit(
         if save_vector is not None:
             result.vector.save(numbered(save_vector, i, len(results)))
     if plot is not None:
-        from ..plots import plot_localization, plot_queries
+        from ..figures import plot_localization, plot_queries
 
         if len(results) == 1:
             plot_localization(results[0], path, sample_rate, plot, gt)

@@ -54,8 +54,8 @@ def plot_layers(
     gt = plot_ground_truth(out, audio, gt_manifest)
     adapter = load(model, device, dtype)
     cfg = resolved(adapter, config)
+    from ..figures import layer_delta_title, plot_layer_delta
     from ..localize import layer_delta
-    from ..plots import layer_delta_title, plot_layer_delta
 
     data = layer_delta(adapter, audio, query, cfg, span=(start, end))
     title = layer_delta_title(adapter.name, query, cfg.layers, cfg.alpha)
@@ -85,8 +85,8 @@ def plot_alpha(
     check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
     gt = plot_ground_truth(out, audio, gt_manifest)
     adapter = load(model, device, dtype)
+    from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep
-    from ..plots import plot_alpha_sweep, short_model_name
 
     sweep = alpha_sweep(adapter, audio, query, values, resolved(adapter, config), span=(start, end))
     for value, found in zip(sweep.alphas, sweep.readouts, strict=True):
@@ -123,8 +123,8 @@ def demo(
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
     config = localize_config(layers, alpha)
     if out_dir is not None:
+        from ..figures import require_matplotlib
         from ..files import check_output
-        from ..plots import require_matplotlib
 
         check_output(out_dir, directory=True, option="--out-dir")
         require_matplotlib()
@@ -172,7 +172,7 @@ def demo(
         f"(a uniformly random peak hits these events {100 * chance:.0f} % of the time)"
     )
     if out_dir is not None:
-        from ..plots import plot_localization, plot_queries
+        from ..figures import plot_localization, plot_queries
 
         gt = [(e.label, e.onset_s, e.offset_s) for e in scene.events]
         for i, (event, result) in enumerate(zip(scene.events, results, strict=True)):
