@@ -12,7 +12,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wheretolisten.errors import DataError
+from wheretolisten.errors import DataError, OptionError
 from wheretolisten.scenes import (
     ESC50Bank,
     Event,
@@ -84,11 +84,11 @@ def test_event_audio_lies_in_its_placement() -> None:
 def test_make_scene_rejects_bad_requests() -> None:
     bank = ProceduralBank()
     rng = np.random.default_rng(0)
-    with pytest.raises(DataError, match="n_events"):
+    with pytest.raises(OptionError, match="n_events"):
         make_scene(bank, rng, "s", n_events=len(bank.labels) + 1, duration_s=20.0, sample_rate=SR)
-    with pytest.raises(DataError, match="too short"):
+    with pytest.raises(OptionError, match="too short"):
         make_scene(bank, rng, "s", n_events=3, duration_s=1.0, sample_rate=SR)
-    with pytest.raises(DataError, match="target"):
+    with pytest.raises(OptionError, match="target"):
         make_scene(bank, rng, "s", n_events=3, duration_s=DUR, sample_rate=SR, target=3)
 
 
