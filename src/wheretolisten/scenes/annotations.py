@@ -19,8 +19,7 @@ from pathlib import Path
 
 from ..audio import audio_info
 from ..errors import DataError, WTLError
-from ..files import check_output
-from .manifest import EVENTS_TSV_NAME, MANIFEST_NAME, Event, Scene, position_name, read_text, write_manifest
+from .manifest import Event, Scene, check_manifest_output, position_name, read_text, write_manifest
 
 #: Columns of a DCASE/DESED strong-label TSV.
 TSV_COLUMNS = ("filename", "onset", "offset", "event_label")
@@ -99,9 +98,7 @@ def import_annotations(
     The output is checked first (writable, not the TSV itself); nothing is written when no clip fits.
     """
     audio_root, out = Path(audio_dir), Path(out_dir)
-    check_output(out, directory=True)
-    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_output(out / name, inputs=[tsv])
+    check_manifest_output(out, inputs=[Path(tsv)])
     annotations = read_annotations(tsv)
     report = ImportReport([])
     for name in sorted(annotations):

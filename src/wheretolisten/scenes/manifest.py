@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..files import write_atomic
+from ..files import check_output, write_atomic
 
 POSITIONS = ("first", "middle", "last")
 MANIFEST_NAME = "manifest.jsonl"
@@ -245,6 +245,14 @@ def _events_tsv_text(scenes: Iterable[Scene]) -> str:
         name = Path(s.path).name
         rows.extend(f"{name}\t{e.onset_s}\t{e.offset_s}\t{e.label}" for e in s.events)
     return "\n".join(rows) + "\n"
+
+
+def check_manifest_output(out_dir: str | os.PathLike[str], inputs: Sequence[Path] = ()) -> Path:
+    """Refuse, creating nothing, a directory where manifest.jsonl and events.tsv cannot be written."""
+    out = check_output(out_dir, directory=True)
+    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
+        check_output(out / name, inputs=inputs)
+    return out
 
 
 def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> Path:

@@ -24,10 +24,10 @@ from ..progress import track
 from .banks import Bank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
-    EVENTS_TSV_NAME,
     MANIFEST_NAME,
     Event,
     Scene,
+    check_manifest_output,
     position_name,
     read_text,
     write_manifest,
@@ -61,8 +61,8 @@ def _t(samples: int | float, sample_rate: int) -> float:
 
 def check_request(bank: Bank, n_events: int, duration_s: float, sample_rate: int, repeats: int = 1) -> None:
     """Refuse settings no scene can be made with (one OptionError line), before anything is computed."""
-    if repeats < 1:
-        raise OptionError(f"repeats must be at least 1, got {repeats}")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise OptionError(f"repeats must be an integer of at least 1, got {repeats!r}")
     if n_events < 1:
         raise OptionError(f"n_events must be at least 1, got {n_events}")
     if n_events > len(bank.labels) * repeats:
@@ -174,14 +174,6 @@ def _write_wav(path: Path, audio: F32, sample_rate: int) -> None:
             raise OutputError(f"{path}: cannot write audio ({' '.join(str(exc).split())})") from None
 
 
-def _check_outputs(out: Path) -> None:
-    """Refuse an unwritable scenes directory (a file in its way, no permission); creates nothing."""
-    check_output(out, directory=True)
-    check_output(out / AUDIO_DIR_NAME, directory=True)
-    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_output(out / name)
-
-
 def _scene_wavs_listed(out: Path) -> set[Path]:
     """The wavs of synthesized scenes (``audio/scene_N.wav``) that an existing ``out/manifest.jsonl`` lists.
 
@@ -237,8 +229,8 @@ def make_scenes(
     if n < 1:
         raise OptionError(f"number of scenes must be at least 1, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats)
-    out = Path(out_dir)
-    _check_outputs(out)
+    out = check_manifest_output(out_dir)
+    check_output(out / AUDIO_DIR_NAME, directory=True)
     previous = _scene_wavs_listed(out)
     scenes: list[Scene] = []
     for i in track(range(n), "Synthesizing scenes", enabled=progress, unit="scene"):
