@@ -9,9 +9,14 @@ import pytest
 import soundfile as sf
 
 from helpers import noise, run_cli
-from wheretolisten.annotations import default_query, import_annotations, read_annotations
-from wheretolisten.errors import DataError
+from wheretolisten.errors import DataError, OutputError
 from wheretolisten.scenes import load_manifest
+from wheretolisten.scenes.annotations import (
+    default_query,
+    import_annotations,
+    read_annotations,
+    read_query_map,
+)
 
 TSV = """filename\tonset\toffset\tevent_label
 good.wav\t5.0\t6.5\tDog
@@ -71,6 +76,38 @@ def test_bad_annotation_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         read_annotations(tmp_path / "none.tsv")
     assert default_query("Alarm_bell_ringing") == "alarm bell ringing"
+
+
+def test_non_utf8_annotations_and_query_maps_are_one_line(tmp_path: Path) -> None:
+    tsv = tmp_path / "latin.tsv"
+    tsv.write_bytes("filename\tonset\toffset\tevent_label\nx.wav\t1\t2\tCaf\u00e9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.tsv is not UTF-8") as caught:
+        read_annotations(tsv)
+    assert "\n" not in str(caught.value)
+    names = tmp_path / "q.json"
+    names.write_bytes('{"Dog": "un chien qui aboie \u00e0 c\u00f4t\u00e9"}'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"q\.json is not UTF-8"):
+        read_query_map(names)
+
+
+def test_import_checks_its_output_before_reading_anything(
+    tmp_path: Path, recordings: tuple[Path, Path]
+) -> None:
+    tsv, audio = recordings
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    with pytest.raises(OutputError, match="not a directory"):
+        import_annotations(tmp_path / "missing.tsv", audio, blocker)  # the output is refused first
+    assert blocker.read_text() == "a file"
+    inside = tmp_path / "events.tsv"  # the TSV is where the import would write its events.tsv
+    inside.write_text(tsv.read_text())
+    with pytest.raises(OutputError, match="also an input"):
+        import_annotations(inside, audio, tmp_path)
+    assert inside.read_text() == tsv.read_text() and not (tmp_path / "manifest.jsonl").exists()
+    empty = tmp_path / "none.tsv"
+    empty.write_text("filename\tonset\toffset\tevent_label\nabsent.wav\t1\t2\tDog\n")
+    assert import_annotations(empty, audio, tmp_path / "unmade").manifest is None
+    assert not (tmp_path / "unmade").exists()  # nothing fits: nothing is written
 
 
 def test_cli_import_then_bench(

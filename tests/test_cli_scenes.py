@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from helpers import run_cli
 
@@ -49,3 +51,38 @@ def test_scenes_make_bad_banks(
     assert code != 0 and len(lines) == 1 and lines[0].startswith("wheretolisten: error:"), err
     assert message in lines[0]
     assert not (tmp_path / "o" / "manifest.jsonl").exists()
+
+
+def test_scenes_make_with_a_folder_of_oga_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bank = tmp_path / "bank"
+    rng = np.random.default_rng(0)
+    for label in ("dog", "rain", "wind"):
+        (bank / label).mkdir(parents=True)
+        data = (0.3 * rng.standard_normal(16000)).astype(np.float32)
+        sf.write(bank / label / "clip.oga", data, 16000, format="OGG", subtype="VORBIS")
+    out = tmp_path / "scenes"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "2", "--bank", bank,
+        "--duration", "3", "--sample-rate", "8000",
+    )  # fmt: skip
+    assert code == 0, err
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--duration", "inf"), ("--events", "0"), ("--duration", "-1")]
+)
+def test_scenes_make_bad_settings_are_one_line_and_write_nothing(
+    tmp_path: Path,
+    option: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "o"
+    code, _, err = run_cli(monkeypatch, capsys, "scenes", "make", "--out", out, "--n", "2", option, value)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("wheretolisten: error:"), err
+    assert not out.exists()

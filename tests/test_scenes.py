@@ -12,7 +12,8 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wheretolisten.errors import DataError
+from wheretolisten.audio import AUDIO_SUFFIXES
+from wheretolisten.errors import AudioError, DataError, OptionError
 from wheretolisten.scenes import (
     ESC50Bank,
     Event,
@@ -84,11 +85,11 @@ def test_event_audio_lies_in_its_placement() -> None:
 def test_make_scene_rejects_bad_requests() -> None:
     bank = ProceduralBank()
     rng = np.random.default_rng(0)
-    with pytest.raises(DataError, match="n_events"):
+    with pytest.raises(OptionError, match="n_events"):
         make_scene(bank, rng, "s", n_events=len(bank.labels) + 1, duration_s=20.0, sample_rate=SR)
-    with pytest.raises(DataError, match="too short"):
+    with pytest.raises(OptionError, match="too short"):
         make_scene(bank, rng, "s", n_events=3, duration_s=1.0, sample_rate=SR)
-    with pytest.raises(DataError, match="target"):
+    with pytest.raises(OptionError, match="target"):
         make_scene(bank, rng, "s", n_events=3, duration_s=DUR, sample_rate=SR, target=3)
 
 
@@ -366,3 +367,47 @@ def test_manifest_duplicate_ids_and_empty(manifest_rows: tuple[Path, list[str]])
     with pytest.raises(DataError, match="does not exist"):
         load_manifest(out / "missing.jsonl")
     assert [s.scene_id for s in load_manifest(out)] == ["scene_00000", "scene_00001"]
+
+
+def test_non_utf8_manifest_and_metadata_are_one_line(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_bytes('{"scene_id": "café"}\n'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"manifest\.jsonl is not UTF-8") as caught:
+        load_manifest(manifest)
+    assert "\n" not in str(caught.value)
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_bytes("filename,fold,category\nä.wav,1,dog\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"esc50\.csv is not UTF-8"):
+        ESC50Bank(tmp_path)
+
+
+# ---- other audio formats in a bank folder -----------------------------------------------------------
+
+
+def test_folder_bank_of_oga_and_mp3_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for label in ("dog", "rain", "wind"):
+        (tmp_path / label).mkdir()
+        data = (0.3 * rng.standard_normal(int(1.5 * 16000))).astype(np.float32)
+        sf.write(tmp_path / label / f"{label}.oga", data, 16000, format="OGG", subtype="VORBIS")
+    if ".mp3" in AUDIO_SUFFIXES:
+        sf.write(tmp_path / "wind" / "gust.mp3", data, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    bank = get_bank(str(tmp_path))
+    assert isinstance(bank, FolderBank) and bank.labels == ["dog", "rain", "wind"]
+    if ".mp3" in AUDIO_SUFFIXES:
+        assert [p.name for p in bank.files["wind"]] == ["gust.mp3", "wind.oga"]
+        assert len(bank.render("wind", np.random.default_rng(1), SR, 5.0)) > SR  # whichever file it drew
+    scenes = make_scenes(bank, 2, tmp_path / "out", duration_s=DUR, seed=1, sample_rate=SR, progress=False)
+    for scene in load_manifest(tmp_path / "out"):
+        audio, _ = sf.read(scene.audio_path(tmp_path / "out"), dtype="float32")
+        _check_valid(scene, audio)
+    assert len(scenes) == 2
+
+
+def test_unreadable_bank_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "dog").mkdir()
+    (tmp_path / "dog" / "bark.oga").write_bytes(b"OggS but not really")
+    bank = get_bank(str(tmp_path))
+    with pytest.raises(AudioError, match=r"bark\.oga: cannot read audio") as caught:
+        bank.render("dog", np.random.default_rng(0), SR, 1.0)
+    assert "\n" not in str(caught.value)

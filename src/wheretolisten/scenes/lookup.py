@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import DataError, WTLError
-from . import MANIFEST_NAME, Scene, load_manifest
+from .manifest import MANIFEST_NAME, Scene, load_manifest
 
 #: One ground-truth event: (label, onset_s, offset_s).
 GTSpan = tuple[str, float, float]

@@ -1,0 +1,322 @@
+"""The scenes manifest: Event and Scene rows, their validation, and the files that hold them.
+
+A scenes directory holds ``manifest.jsonl`` (one :class:`Scene` per line, wav paths relative to the
+directory), the DESED-style ``events.tsv`` beside it, and usually the wavs under ``audio/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..files import check_output, write_atomic
+
+POSITIONS = ("first", "middle", "last")
+MANIFEST_NAME = "manifest.jsonl"
+EVENTS_TSV_NAME = "events.tsv"
+AUDIO_DIR_NAME = "audio"
+
+_EPS = 1e-6
+_HASH_CHUNK = 1 << 20  # audio is hashed a MiB at a time, never loaded whole
+_HASH_HEX = 16
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of a UTF-8 file (a leading BOM is dropped); unreadable or not UTF-8 is one DataError line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{what} {path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{what} {path} is not UTF-8 text (invalid byte at offset {exc.start}); save it as UTF-8"
+        ) from None
+
+
+# ---- field validators -----------------------------------------------------------------------------
+
+
+def _where(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
+    """Fetch a required field, raising DataError naming it and the row."""
+    if key not in d:
+        raise DataError(f"{_where(where)}missing field {key!r}")
+    return d[key]
+
+
+def _as_str(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise DataError(f"{_where(where)}field {key!r} must be a string, got {value!r}")
+    return value
+
+
+def _as_float(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise DataError(f"{_where(where)}field {key!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _as_int(value: Any, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataError(f"{_where(where)}field {key!r} must be an integer, got {value!r}")
+    return value
+
+
+def _as_span(value: Any, key: str, where: str) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise DataError(f"{_where(where)}field {key!r} must be a [start, end] pair, got {value!r}")
+    start, end = (_as_float(v, key, where) for v in value)
+    if end < start:
+        raise DataError(f"{_where(where)}field {key!r} ends before it starts: {value!r}")
+    return start, end
+
+
+# ---- rows -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One placed sound event: where its audio sits, its slot, and its energy-trimmed active span."""
+
+    label: str
+    onset_s: float
+    offset_s: float
+    slot: tuple[float, float]
+    active: tuple[float, float]
+    position: str
+    query: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (spans as lists)."""
+        return {
+            "label": self.label,
+            "onset_s": self.onset_s,
+            "offset_s": self.offset_s,
+            "slot": [self.slot[0], self.slot[1]],
+            "active": [self.active[0], self.active[1]],
+            "position": self.position,
+            "query": self.query,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "") -> Event:
+        """Parse and type-check one event; ``where`` prefixes error messages (file/row)."""
+        if not isinstance(d, Mapping):
+            raise DataError(f"{_where(where)}an event must be an object, got {d!r}")
+        position = _as_str(_get(d, "position", where), "position", where)
+        if position not in POSITIONS:
+            raise DataError(f"{_where(where)}field 'position' must be one of {POSITIONS}, got {position!r}")
+        onset = _as_float(_get(d, "onset_s", where), "onset_s", where)
+        offset = _as_float(_get(d, "offset_s", where), "offset_s", where)
+        if offset <= onset:
+            raise DataError(f"{_where(where)}event offset_s={offset} is not after onset_s={onset}")
+        return cls(
+            label=_as_str(_get(d, "label", where), "label", where),
+            onset_s=onset,
+            offset_s=offset,
+            slot=_as_span(_get(d, "slot", where), "slot", where),
+            active=_as_span(_get(d, "active", where), "active", where),
+            position=position,
+            query=_as_str(_get(d, "query", where), "query", where),
+        )
+
+
+@dataclass
+class Scene:
+    """One synthesized clip and its ground truth; ``path`` is relative to the manifest's directory."""
+
+    scene_id: str
+    path: str
+    duration_s: float
+    sample_rate: int
+    events: list[Event]
+    target: int
+    seed: int
+    bank: str = ""
+
+    @property
+    def target_event(self) -> Event:
+        """The designated target event."""
+        return self.events[self.target]
+
+    def audio_path(self, manifest_dir: str | os.PathLike[str]) -> Path:
+        """Resolve the wav path against the manifest's directory (absolute paths stay as they are)."""
+        return Path(manifest_dir) / self.path
+
+    def content_hash(self, manifest_dir: str | os.PathLike[str]) -> str:
+        """Short stable hash (16 hex digits) of what a result is computed from: this row and its audio.
+
+        Covers the events, duration, sample rate, target and path, then the audio file's bytes (read in
+        chunks); scene_id, seed and bank are names, not content, and are left out.
+        """
+        content = {
+            "path": self.path,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+            "target": self.target,
+            "events": [e.to_dict() for e in self.events],
+        }
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b"\0")
+        wav = self.audio_path(manifest_dir)
+        try:
+            with wav.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+                    digest.update(chunk)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise DataError(f"{wav}: cannot read the audio of scene {self.scene_id!r} ({reason})") from None
+        return digest.hexdigest()[:_HASH_HEX]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict, one manifest row."""
+        return {
+            "scene_id": self.scene_id,
+            "path": self.path,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+            "events": [e.to_dict() for e in self.events],
+            "target": self.target,
+            "seed": self.seed,
+            "bank": self.bank,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "") -> Scene:
+        """Parse and type-check one manifest row; ``where`` prefixes error messages (file/row)."""
+        if not isinstance(d, Mapping):
+            raise DataError(f"{_where(where)}a scene must be a JSON object, got {type(d).__name__}")
+        raw_events = _get(d, "events", where)
+        if not isinstance(raw_events, list) or not raw_events:
+            raise DataError(f"{_where(where)}field 'events' must be a non-empty list")
+        events = [Event.from_dict(e, f"{where} event {k}".strip()) for k, e in enumerate(raw_events)]
+        target = _as_int(_get(d, "target", where), "target", where)
+        if not 0 <= target < len(events):
+            raise DataError(f"{_where(where)}target={target} is not an index into {len(events)} events")
+        sample_rate = _as_int(_get(d, "sample_rate", where), "sample_rate", where)
+        duration = _as_float(_get(d, "duration_s", where), "duration_s", where)
+        if sample_rate <= 0 or duration <= 0:
+            raise DataError(f"{_where(where)}sample_rate and duration_s must be positive")
+        bank = d.get("bank", "")
+        return cls(
+            scene_id=_as_str(_get(d, "scene_id", where), "scene_id", where),
+            path=_as_str(_get(d, "path", where), "path", where),
+            duration_s=duration,
+            sample_rate=sample_rate,
+            events=events,
+            target=target,
+            seed=_as_int(_get(d, "seed", where), "seed", where),
+            bank=_as_str(bank, "bank", where),
+        )
+
+
+def position_name(index: int, n_events: int) -> str:
+    """'first' for index 0, 'last' for index n-1, 'middle' for the inner ones."""
+    if index == 0:
+        return "first"
+    return "last" if index == n_events - 1 else "middle"
+
+
+# ---- writing --------------------------------------------------------------------------------------
+
+
+def _manifest_text(scenes: Iterable[Scene]) -> str:
+    return "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in scenes)
+
+
+def _events_tsv_text(scenes: Iterable[Scene]) -> str:
+    """DESED-style ground truth (placement onset/offset of every event), one row per event."""
+    rows = ["filename\tonset\toffset\tevent_label"]
+    for s in scenes:
+        name = Path(s.path).name
+        rows.extend(f"{name}\t{e.onset_s}\t{e.offset_s}\t{e.label}" for e in s.events)
+    return "\n".join(rows) + "\n"
+
+
+def check_manifest_output(out_dir: str | os.PathLike[str], inputs: Sequence[Path] = ()) -> Path:
+    """Refuse, creating nothing, a directory where manifest.jsonl and events.tsv cannot be written."""
+    out = check_output(out_dir, directory=True)
+    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
+        check_output(out / name, inputs=inputs)
+    return out
+
+
+def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``out_dir/manifest.jsonl`` and the DESED-style ``events.tsv`` beside it, atomically."""
+    out = Path(out_dir)
+    write_atomic(out / MANIFEST_NAME, _manifest_text(scenes))
+    write_atomic(out / EVENTS_TSV_NAME, _events_tsv_text(scenes))
+    return out / MANIFEST_NAME
+
+
+# ---- loading --------------------------------------------------------------------------------------
+
+
+def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
+    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps."""
+    wav = scene.audio_path(manifest_dir)
+    if not wav.is_file():
+        raise DataError(f"{where}: audio file {wav} does not exist")
+    for k, e in enumerate(scene.events):
+        if e.onset_s < -_EPS or e.offset_s > scene.duration_s + _EPS:
+            raise DataError(
+                f"{where}: event {k} ({e.label}) [{e.onset_s}, {e.offset_s}] "
+                f"is outside [0, {scene.duration_s}]"
+            )
+        if e.active[0] < e.onset_s - _EPS or e.active[1] > e.offset_s + _EPS:
+            raise DataError(f"{where}: event {k} ({e.label}) active span {e.active} is outside onset/offset")
+    ordered = sorted(scene.events, key=lambda e: e.onset_s)
+    for prev, nxt in itertools.pairwise(ordered):
+        if nxt.onset_s < prev.offset_s - _EPS:
+            raise DataError(
+                f"{where}: overlapping ground truth: {prev.label} [{prev.onset_s}, {prev.offset_s}] and "
+                f"{nxt.label} [{nxt.onset_s}, {nxt.offset_s}]"
+            )
+
+
+def manifest_file(path: str | os.PathLike[str]) -> Path:
+    """The manifest a path names: the path itself, or ``manifest.jsonl`` in it when it is a directory."""
+    manifest = Path(path)
+    return manifest / MANIFEST_NAME if manifest.is_dir() else manifest
+
+
+def load_manifest(path: str | os.PathLike[str]) -> list[Scene]:
+    """Read and validate a manifest.jsonl (or a directory holding one); DataError names the bad row."""
+    manifest = manifest_file(path)
+    if not manifest.is_file():
+        raise DataError(f"manifest {manifest} does not exist")
+    scenes: list[Scene] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(read_text(manifest, "manifest").split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{manifest}: line {lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+        if isinstance(row, dict) and isinstance(row.get("scene_id"), str):
+            where += f" (scene {row['scene_id']!r})"
+        scene = Scene.from_dict(row, where)
+        if scene.scene_id in seen:
+            raise DataError(f"{where}: duplicate scene_id, first seen on line {seen[scene.scene_id]}")
+        seen[scene.scene_id] = lineno
+        _check_scene(scene, manifest.parent, where)
+        scenes.append(scene)
+    if not scenes:
+        raise DataError(f"manifest {manifest} has no scenes")
+    return scenes
