@@ -81,18 +81,6 @@ def load_scenes(
     return loaded, manifest.parent
 
 
-def _content_hash(scene: Scene, root: Path) -> str:
-    """Hash of the scene's manifest entry and audio bytes (stand-in until scenes provides it)."""
-    import hashlib
-    import json
-
-    digest = hashlib.sha256(json.dumps(scene.to_dict(), sort_keys=True).encode())
-    with scene.audio_path(root).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 @dataclass
 class RunReport:
     """What a run did: units computed and skipped, rows written, rows present at the end."""
@@ -136,7 +124,7 @@ def run_bench(
     cfg = config.resolved(adapter)
     hashes = run_hashes(names, cfg)
     root = Path(manifest_dir)
-    scene_hashes = {s.scene_id: _content_hash(s, root) for s in scenes}
+    scene_hashes = {s.scene_id: s.content_hash(root) for s in scenes}
     started = time.perf_counter()
     run = skipped = 0
     model = adapter.name if adapter is not None else None

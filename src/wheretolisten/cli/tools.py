@@ -89,15 +89,25 @@ def scenes_make(
     duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Seed (same seed, same scenes).")] = 0,
     sample_rate: Annotated[int, typer.Option(help="Sample rate of the written wavs.")] = 16000,
+    repeats: Annotated[
+        int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
+    ] = 1,
 ) -> None:
-    """Write N scenes of EVENTS distinct, non-overlapping sound events each."""
+    """Write N scenes of EVENTS non-overlapping sound events each (distinct classes unless --repeats)."""
     from ..scenes import get_bank, make_scenes
 
     if n < 1:
         raise OptionError("--n must be at least 1")
     finite(duration, "--duration", positive=True)
     scenes = make_scenes(
-        get_bank(bank), n, out, n_events=events, duration_s=duration, seed=seed, sample_rate=sample_rate
+        get_bank(bank),
+        n,
+        out,
+        n_events=events,
+        duration_s=duration,
+        seed=seed,
+        sample_rate=sample_rate,
+        repeats=repeats,
     )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 
@@ -114,8 +124,8 @@ def scenes_import(
     ] = None,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
-    from ..annotations import import_annotations, read_query_map
     from ..files import check_output
+    from ..scenes.annotations import import_annotations, read_query_map
 
     check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
     report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
