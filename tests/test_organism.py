@@ -72,7 +72,9 @@ def test_steering_beats_chance_on_held_out_scenes(organism: Adapter) -> None:
     """Δ-peak hit rate (peak inside [onset, offset] of the target) vs the analytic random expectation."""
     bank = ProceduralBank()
     generic = LocalizeConfig(layers=default_layers(organism.num_layers), alpha=DEFAULT_ALPHA)
-    configs = {"recommended": LocalizeConfig(), "default": generic}
+    # Layers named explicitly: the vector below covers both settings, and a vector's layers are used
+    # when the settings name none.
+    configs = {"recommended": LocalizeConfig(layers=resolve(organism).layers), "default": generic}
     layers = sorted({*resolve(organism).layers, *resolve(organism, generic).layers})
     hits: dict[str, list[bool]] = {name: [] for name in configs}
     lengths: list[float] = []
