@@ -126,6 +126,14 @@ def test_without_sed_scoring_curves_is_one_clear_error(no_sed: None) -> None:
     assert m.curve_scores(six_condition_rows(n=6)) == []  # nothing to score: nothing needed
 
 
+def test_without_sed_the_summary_says_how_to_enable_curves(no_sed: None) -> None:
+    text = m.summary_text(six_condition_rows(n=6, profiles=True), n_boot=50)
+    assert "## Δ curves" not in text
+    hint = [line for line in text.splitlines() if "sed_scores_eval" in line]
+    assert hint == ["Δ curves are not scored: that needs sed_scores_eval (pip install 'wheretolisten[sed]')."]
+    assert "sed_scores_eval" not in m.summary_text(six_condition_rows(n=6), n_boot=50)
+
+
 def _modules_after(code: str) -> dict[str, list[str]]:
     """Heavy modules a fresh interpreter holds after ``import wheretolisten.metrics`` (and after code)."""
     src = str(Path(wheretolisten.__file__).resolve().parents[1])

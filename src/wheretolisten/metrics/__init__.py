@@ -1,5 +1,5 @@
 """Scores for the localization benchmark: per-query scores, statistics, event F1, Δ-curve scores,
-summaries of result rows (``records.ResultRow``), and their tables.
+summaries of result rows (``records.ResultRow``), and their tables and terminal text.
 
 Importing this package does not import sed_scores_eval (the optional ``[sed]`` extra) nor what it pulls.
 """
@@ -26,6 +26,7 @@ from .summary import (
     summarize,
 )
 from .tables import format_number, format_p, format_table
+from .text import summary_text
 
 __all__ = [
     "attention_share",
@@ -52,5 +53,6 @@ __all__ = [
     "random_iou_expectation",
     "sed_available",
     "summarize",
+    "summary_text",
     "wilcoxon",
 ]
