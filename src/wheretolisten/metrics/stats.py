@@ -37,10 +37,10 @@ def bootstrap_ci(
     """Percentile bootstrap CI of ``statistic`` (default: the mean) of ``values``, via scipy.stats.bootstrap.
 
     NaNs are dropped first; an empty input gives (nan, nan) and a single value v gives (s, s) with
-    s = statistic([v]). Seeded, so a given (sorted) input always gives the same CI. scipy was measured
-    against the former hand-written resampler (2,000 resamples, one core): on 300 binary values, 300 IoU
-    values and all-0 / all-1 samples the bounds agree to 2e-15 (same draws, same quantiles), at 3.7 ms vs
-    2.9 ms per call (0.3 vs 0.1 ms for 4 values): no reason to keep our own.
+    s = statistic([v]). Seeded, so a given (sorted) input always gives the same CI. Measured against the
+    former hand-written resampler (2,000 resamples, one core): the same draws, so the same bounds (exactly
+    on 300 binary, 300 IoU, all-0 and all-1 values; within 5e-14 on 1,200 random cases), at 4.1 vs 3.5 ms
+    a call on 300 values (0.3 vs 0.1 ms on 4, 35 vs 26 ms on 4,000): no reason to keep our own.
     """
     x = np.asarray(values, dtype=float).ravel()
     x = x[~np.isnan(x)]
