@@ -1,0 +1,55 @@
+"""Result rows as the scores see them: validated once, grouped by condition in a fixed order, scored."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias, cast
+
+import numpy as np
+
+from wheretolisten.errors import DataError
+from wheretolisten.records import ResultRow, check_row
+
+from .scores import FloatArray, hits, interval_scores
+
+__all__ = ["Row", "by_condition", "check_rows", "optional_values", "row_scores"]
+
+#: A results row: the typed ``records.ResultRow``; plain mappings (parsed JSON) are accepted alike.
+Row: TypeAlias = ResultRow | Mapping[str, Any]
+
+
+def check_rows(rows: Sequence[Row]) -> None:
+    """Raise DataError naming the first unusable row and why (the one validation, ``records.check_row``)."""
+    for i, row in enumerate(rows):
+        problem = check_row(row)
+        if problem is not None:
+            raise DataError(f"results row {i}: {problem}")
+
+
+def by_condition(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Rows grouped by condition (in order of first appearance), each group sorted by (scene, query).
+
+    Sorting makes every statistic, bootstrap CIs included, independent of the order of the rows, so the
+    shards of a run summarize exactly like the run done in one piece.
+    """
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(str(r["condition"]), []).append(r)
+    for group in groups.values():
+        group.sort(key=lambda r: (str(r.get("scene_id")), str(r.get("query"))))
+    return groups
+
+
+def row_scores(rows: Sequence[Row]) -> dict[str, FloatArray]:
+    """Hit (0/1), IoU, coverage and precision per row."""
+    gts = [r["gt"] for r in rows]
+    out = interval_scores((r["interval_s"] for r in rows), gts)
+    out["hit"] = hits((r["peak_s"] for r in rows), gts).astype(float)
+    return out
+
+
+def optional_values(rows: Sequence[Row], key: str) -> FloatArray:
+    """Values of an optional numeric field, NaN where absent or None."""
+    values = [cast(Mapping[str, Any], r).get(key) for r in rows]  # a field named at run time
+    return np.asarray([math.nan if v is None else float(v) for v in values], dtype=float)

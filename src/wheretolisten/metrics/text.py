@@ -1,0 +1,251 @@
+"""The summary of a results file as text: sections of tables with a legend, sized for a terminal.
+
+By default each markdown line fits in :data:`WIDTH` columns (the essential columns, with units in the
+headers); ``wide=True`` shows every column, and CSV keeps every column for machines.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from wheretolisten.errors import DataError, OptionError
+
+from .curves import SED_HINT, curve_scores, has_curves, sed_available
+from .rows import Row, check_rows
+from .summary import breakdown_by_position, hit_rate_by_label, paired_tests, random_hit_expectation, summarize
+from .tables import format_number, format_p, format_table
+
+__all__ = ["WIDTH", "summary_text"]
+
+#: Widest line of the default markdown summary: an 80–100 column terminal shows it without wrapping.
+WIDTH = 100
+RANDOM_ROW = "random (expected)"
+REFERENCE = "steered"
+_CI = "95% percentile bootstrap over queries"
+
+
+class Section(NamedTuple):
+    """A titled table: its dicts (every column), their compact view, and its legend."""
+
+    title: str
+    data: list[dict[str, Any]]
+    compact: Callable[[list[dict[str, Any]]], list[dict[str, str]]]
+    legend: list[str]
+
+
+def _with_ci(value: Any, ci: Any, digits: int) -> str:
+    """``value (lo–hi)``, or the value alone when there is no CI; empty when there is no value."""
+    text = format_number(value, digits)
+    if text and isinstance(ci, (list, tuple)) and len(ci) == 2:
+        lo, hi = (format_number(c, digits) for c in ci)
+        if lo and hi:
+            return f"{text} ({lo}–{hi})"
+    return text
+
+
+def _signed(value: Any, digits: int) -> str:
+    """A change with its sign (+0.120); empty for None/NaN."""
+    text = format_number(value, digits)
+    return f"+{text}" if text and not text.startswith("-") else text
+
+
+def _conditions_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Condition, n, hit % and IoU with CIs, R@IoU≥0.3, parse failures and attention change if present."""
+    out = []
+    for s in table:
+        line = {
+            "condition": str(s["condition"]),
+            "n": format_number(s.get("n")),
+            "hit % (95% CI)": _with_ci(s.get("hit_rate"), s.get("hit_rate_ci"), 1),
+            "IoU 0–1 (95% CI)": _with_ci(s.get("iou"), s.get("iou_ci"), 2),
+            "R@IoU≥0.3 %": format_number(s.get("r_at_iou_0.3"), 1),
+        }
+        if any("parse_failures" in t for t in table):
+            line["unparsed"] = format_number(s.get("parse_failures"))
+        if any("attn_share_delta" in t for t in table):
+            line["share Δ"] = _signed(s.get("attn_share_delta"), 3)
+            line["Δ p"] = format_p(s.get("attn_share_p"))
+        out.append(line)
+    return out
+
+
+def _positions_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Condition, position, n, hit % with CI."""
+    return [
+        {
+            "condition": str(s["condition"]),
+            "position": str(s["position"]),
+            "n": format_number(s["n"]),
+            "hit % (95% CI)": _with_ci(s["hit_rate"], s["hit_rate_ci"], 1),
+        }
+        for s in table
+    ]
+
+
+def _labels_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Event class, n and one hit % per condition, one decimal."""
+    return [
+        {("event class" if k == "label" else k): format_number(v, 1) for k, v in s.items()} for s in table
+    ]
+
+
+def _paired_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Condition, pairs, both hit rates, b01/b10, McNemar p, both IoUs, Wilcoxon p."""
+    return [
+        {
+            "condition": str(t["condition"]),
+            "pairs": format_number(t["n_pairs"]),
+            "hit % ref / this": f"{format_number(t['hit_rate_ref'], 1)} / {format_number(t['hit_rate'], 1)}",
+            "b01": format_number(t["b01"]),
+            "b10": format_number(t["b10"]),
+            "McNemar p": format_p(t["mcnemar_p"]),
+            "IoU ref / this": f"{format_number(t['iou_ref'])} / {format_number(t['iou'])}",
+            "Wilcoxon p": format_p(t["wilcoxon_p"]),
+        }
+        for t in table
+    ]
+
+
+def _curves_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Condition, items, collar F1 with its precision and recall, PSDS."""
+    return [
+        {
+            "condition": str(s["condition"]),
+            "items": format_number(s["n"]),
+            "collar F1": format_number(s["collar_f1"]),
+            "precision": format_number(s["collar_precision"]),
+            "recall": format_number(s["collar_recall"]),
+            "PSDS 0–1": format_number(s["psds"]),
+        }
+        for s in table
+    ]
+
+
+#: The names the legends use for the columns of the compact view (False) and the wide view (True).
+_NAMES = {
+    False: {"hit": "hit %", "iou": "IoU", "ci": "CIs", "fail": "unparsed", "delta": "share Δ", "p": "Δ p"},
+    True: {
+        "hit": "hit_rate",
+        "iou": "iou",
+        "ci": "*_ci",
+        "fail": "parse_failures",
+        "delta": "attn_share_delta",
+        "p": "attn_share_p",
+    },
+}
+
+
+def _conditions_legend(table: list[dict[str, Any]], wide: bool) -> list[str]:
+    """What the by-condition columns and the random row mean."""
+    n = _NAMES[wide]
+    r03 = "r_at_iou_0.3 / 0.5: % of queries with IoU ≥ 0.3 / 0.5" if wide else "R@IoU≥0.3: % with IoU ≥ 0.3"
+    legend = [
+        f"{n['hit']}: share of queries whose predicted peak lies inside the queried event. {n['iou']}: "
+        f"overlap of the predicted interval with the event (0–1; no answer scores 0). {r03}. "
+        f"{n['ci']}: {_CI}.",
+        f"{RANDOM_ROW}: the hit rate of a peak drawn uniformly over each clip (analytic chance level).",
+    ]
+    if any("parse_failures" in s for s in table):
+        legend.append(f"{n['fail']}: answers that could not be read as a time (counted as misses).")
+    if any("attn_share_delta" in s for s in table):
+        legend.append(
+            f"{n['delta']}: change of the share of attention inside the event vs the unsteered profile "
+            f"of the same query (0–1 scale); {n['p']}: Wilcoxon signed-rank test of that change."
+        )
+    if wide and any("attn_entropy" in s for s in table):
+        legend.append("attn_entropy: normalized entropy of the attention profile (1 = uniform).")
+    return legend
+
+
+def _paired_legend(wide: bool) -> list[str]:
+    """What b01, b10 and the two tests are."""
+    both = "hit_rate_ref / iou_ref: steered" if wide else "ref: steered, this: the row's condition"
+    tests = "mcnemar_p / wilcoxon_p" if wide else "McNemar p / Wilcoxon p"
+    return [
+        f"Pairs: the same (scene, query) under steered and the other condition ({both}). b01 = pairs "
+        f"steered missed and the other condition hit; b10 = the reverse. {tests}: exact McNemar test on "
+        "b01 vs b10 / signed-rank test on the paired IoU."
+    ]
+
+
+def _curves_legend() -> list[str]:
+    """How the Δ curves are scored."""
+    return [
+        "Each Δ-attention curve, thresholded, is a detector of the queried event. collar F1 at the best "
+        "threshold (onset collar 0.2 s, offset collar max(0.2 s, 20 % of the event)) with its precision "
+        "and recall; PSDS: intersection-based (DTC = GTC = 0.7), up to 100 false positives per hour."
+    ]
+
+
+def _fit(lines: list[dict[str, str]], width: int) -> list[dict[str, str]]:
+    """Shorten the first cell of any table line longer than ``width`` (ellipsis; at least 8 characters)."""
+    out = []
+    for line in lines:
+        length = 4 + sum(len(v) + 3 for v in line.values()) - 3  # "| a | b |"
+        first = next(iter(line), None)
+        if first is not None and length > width and len(line[first]) > 8:
+            keep = max(8, len(line[first]) - (length - width) - 1)
+            line = {**line, first: line[first][:keep] + "…"}
+        out.append(line)
+    return out
+
+
+def _legend_text(legend: Sequence[str]) -> str:
+    """The legend as paragraphs wrapped to :data:`WIDTH` columns."""
+    return "".join(textwrap.fill(item, WIDTH) + "\n" for item in legend)
+
+
+def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
+    """The sections of the summary: by condition, position, event class, paired tests and Δ curves."""
+    table = summarize(rows, n_boot=n_boot)
+    items = list({(str(r["scene_id"]), str(r["query"])): r for r in rows}.values())
+    chance = 100.0 * random_hit_expectation(items)
+    table.append({"condition": RANDOM_ROW, "n": len(items), "hit_rate": chance})
+    n = _NAMES[wide]
+    hit = f"{n['hit']}: share of queries whose predicted peak lies inside the event; {n['ci']}: {_CI}."
+    sections = [
+        Section("Localization by condition", table, _conditions_view, _conditions_legend(table, wide)),
+        Section(
+            "Hit rate by target position",
+            breakdown_by_position(rows, n_boot=n_boot),
+            _positions_view,
+            [hit, "position: where the queried event sits in its clip (first, middle, last)."],
+        ),
+    ]
+    if len({str(r.get("label")) for r in rows}) > 1:
+        legend = ["n: queries of that class; one column per condition, its hit % on those queries."]
+        sections.append(Section("Hit rate (%) by event class", hit_rate_by_label(rows), _labels_view, legend))
+    conditions = {str(r["condition"]) for r in rows}
+    if REFERENCE in conditions and len(conditions) > 1:
+        tests = paired_tests(rows, REFERENCE)
+        sections.append(Section(f"Paired tests vs {REFERENCE}", tests, _paired_view, _paired_legend(wide)))
+    if has_curves(rows) and sed_available():
+        title = "Δ curves as detectors (collar F1 at the best threshold, PSDS)"
+        sections.append(Section(title, curve_scores(rows), _curves_view, _curves_legend()))
+    return sections
+
+
+def summary_text(rows: Sequence[Row], fmt: str = "markdown", wide: bool = False, n_boot: int = 2000) -> str:
+    """The summary of result rows for a terminal (markdown, lines ≤ 100 columns unless ``wide``) or CSV.
+
+    Sections: by condition (with the analytic random row), by target position, by event class (several
+    labels), paired tests vs steered, and Δ curves when rows carry profiles — in markdown, one line on
+    how to enable them when sed_scores_eval is missing. CSV has every column and no titles or legends.
+    """
+    if fmt not in ("markdown", "csv"):
+        raise OptionError(f"unknown format {fmt!r}; choose markdown or csv")
+    if not rows:
+        raise DataError("no result rows to summarize")
+    check_rows(rows)
+    sections = _sections(rows, n_boot, wide)
+    if fmt == "csv":
+        return "\n".join(format_table(s.data, "csv") for s in sections)
+    parts = []
+    for s in sections:
+        view = s.data if wide else _fit(s.compact(s.data), WIDTH)
+        parts.append(f"## {s.title}\n\n{format_table(view)}\n{_legend_text(s.legend)}")
+    if has_curves(rows) and not sed_available():
+        parts.append(f"Δ curves are not scored: that needs sed_scores_eval ({SED_HINT}).\n")
+    return "\n".join(parts)

@@ -1,0 +1,83 @@
+"""Per-query scores: hits, interval overlaps, attention share and entropy of profiles."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from wheretolisten import metrics as m
+
+
+def test_hit_inclusive_and_none() -> None:
+    assert m.hit(3.0, [2.0, 4.0])
+    assert m.hit(2.0, [2.0, 4.0])
+    assert m.hit(4.0, (2.0, 4.0))
+    assert not m.hit(1.99, [2.0, 4.0])
+    assert not m.hit(4.01, [2.0, 4.0])
+    assert not m.hit(None, [2.0, 4.0])
+
+
+def test_hits_vectorized() -> None:
+    got = m.hits([3.0, None, 5.0], [[2, 4], [2, 4], [0, 1]])
+    assert got.tolist() == [True, False, False]
+
+
+def test_overlap_scores_hand_computed() -> None:
+    assert m.iou([1.0, 3.0], [2.0, 4.0]) == pytest.approx(1 / 3)
+    assert m.coverage([1.0, 3.0], [2.0, 4.0]) == pytest.approx(0.5)
+    assert m.precision([1.0, 3.0], [2.0, 4.0]) == pytest.approx(0.5)
+    # prediction inside GT: full precision, partial coverage
+    assert m.iou([2.5, 3.0], [2.0, 4.0]) == pytest.approx(0.25)
+    assert m.coverage([2.5, 3.0], [2.0, 4.0]) == pytest.approx(0.25)
+    assert m.precision([2.5, 3.0], [2.0, 4.0]) == pytest.approx(1.0)
+    # prediction containing GT: full coverage
+    assert m.coverage([0.0, 10.0], [2.0, 4.0]) == pytest.approx(1.0)
+    assert m.precision([0.0, 10.0], [2.0, 4.0]) == pytest.approx(0.2)
+    assert m.iou([2.0, 4.0], [2.0, 4.0]) == pytest.approx(1.0)
+    # disjoint
+    assert m.iou([5.0, 6.0], [2.0, 4.0]) == 0.0
+    # reversed prediction is read as ordered
+    assert m.iou([3.0, 1.0], [2.0, 4.0]) == pytest.approx(1 / 3)
+
+
+def test_overlap_scores_none_and_points() -> None:
+    for f in (m.iou, m.coverage, m.precision):
+        assert f(None, [2.0, 4.0]) == 0.0
+    assert m.precision([3.0, 3.0], [2.0, 4.0]) == 1.0
+    assert m.precision([4.0, 4.0], [2.0, 4.0]) == 1.0
+    assert m.precision([5.0, 5.0], [2.0, 4.0]) == 0.0
+    assert m.iou([3.0, 3.0], [2.0, 4.0]) == 0.0
+    assert m.coverage([3.0, 3.0], [2.0, 4.0]) == 0.0
+
+
+def test_interval_scores_vectorized_matches_scalar() -> None:
+    preds = [[1.0, 3.0], None, [3.0, 3.0], [0.0, 10.0]]
+    gts = [[2.0, 4.0]] * 4
+    got = m.interval_scores(preds, gts)
+    assert got["iou"] == pytest.approx([m.iou(p, g) for p, g in zip(preds, gts, strict=True)])
+    assert got["coverage"] == pytest.approx([m.coverage(p, g) for p, g in zip(preds, gts, strict=True)])
+    assert got["precision"] == pytest.approx([m.precision(p, g) for p, g in zip(preds, gts, strict=True)])
+
+
+def test_attention_share_fractional_bins() -> None:
+    t = np.array([0.0, 0.04, 0.08, 0.12])
+    p = np.ones(4)
+    # token 1 fully inside [0.04, 0.10], token 2 half inside -> 1.5 / 4
+    assert m.attention_share(p, t, [0.04, 0.10]) == pytest.approx(0.375)
+    assert m.attention_share([0.0, 2.0, 0.0, 0.0], t, [0.04, 0.08]) == pytest.approx(1.0)
+    assert m.attention_share(p, t, [1.0, 2.0]) == 0.0
+    assert math.isnan(m.attention_share(np.zeros(4), t, [0.0, 1.0]))
+    with pytest.raises(ValueError):
+        m.attention_share([-1.0, 1.0, 1.0, 1.0], t, [0.0, 1.0])
+    with pytest.raises(ValueError):
+        m.attention_share(p, t[:3], [0.0, 1.0])
+
+
+def test_profile_entropy() -> None:
+    assert m.profile_entropy(np.ones(8)) == pytest.approx(1.0)
+    assert m.profile_entropy([0.0, 0.0, 5.0, 0.0]) == pytest.approx(0.0)
+    assert m.profile_entropy([1.0, 1.0, 0.0, 0.0]) == pytest.approx(math.log(2) / math.log(4))
+    assert m.profile_entropy([3.0]) == 0.0
+    assert math.isnan(m.profile_entropy([0.0, 0.0]))
