@@ -118,14 +118,27 @@ def bench_summary(
             help="results.jsonl written by 'bench run' (or all shards of one run).", metavar="RESULTS..."
         ),
     ],
-    format: Annotated[Format, typer.Option("--format", help="markdown or csv.")] = Format.markdown,
+    format: Annotated[
+        Format, typer.Option("--format", help="markdown or csv (csv: every column).")
+    ] = Format.markdown,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="Every column in the markdown tables (wider than 100 columns).", metavar=""
+        ),
+    ] = False,
 ) -> None:
-    """Metrics with CIs per condition, hit rate by target position, and paired tests vs steered."""
-    from ..bench.summary import summary_tables
+    """Metrics with CIs per condition, hit rate by target position and event class, paired tests vs steered.
+
+    The markdown tables fit 100 columns; a legend under each explains its columns.
+    """
+    from ..metrics import summary_text
     from ..records import read_results
 
-    rows, _ = read_results(results)
-    typer.echo(summary_tables(rows, format.value), nl=False)
+    rows, notes = read_results(results)
+    for note in notes:
+        typer.echo(f"wheretolisten: note: {note}", err=True)
+    typer.echo(summary_text(rows, format.value, wide=wide), nl=False)
 
 
 @bench_app.command("sweep")
