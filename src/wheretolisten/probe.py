@@ -114,20 +114,19 @@ def install(adapter: Adapter) -> None:
 
     Called by everything that probes, so an adapter built by the models layer needs no setup.
     """
-    config = adapter.model.config.text_config
-    if getattr(config, "_attn_implementation", None) != ATTN_NAME:
-        adapter.model.set_attn_implementation({"text_config": register()})
+    if getattr(adapter.text_config, "_attn_implementation", None) != ATTN_NAME:
+        adapter.set_text_attention(register())
 
 
 @contextmanager
 def text_attention(adapter: Adapter, implementation: str) -> Iterator[None]:
     """Temporarily switch the language model's attention implementation (the audio tower is untouched)."""
-    previous = adapter.model.config.text_config._attn_implementation
-    adapter.model.set_attn_implementation({"text_config": implementation})
+    previous = adapter.text_config._attn_implementation
+    adapter.set_text_attention(implementation)
     try:
         yield
     finally:
-        adapter.model.set_attn_implementation({"text_config": previous})
+        adapter.set_text_attention(previous)
 
 
 @dataclass

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 
 def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
-    """The shared-prefix engine when it applies to ``config`` (see :func:`applies`), else whole prompts."""
-    if applies(config):
+    """The shared-prefix engine when it applies to ``config`` (see :func:`applies`) and the family allows
+    it (``Adapter.shared_prefix``), else whole prompts."""
+    if applies(config) and adapter.shared_prefix:
         return SharedEngine(adapter, clip, config)
     return FullEngine(adapter, clip, config)
 

@@ -46,6 +46,7 @@ class AudioFlamingo3Adapter(Adapter):
     model_type: ClassVar[str] = "audioflamingo3"
     model_class: ClassVar[type] = AudioFlamingo3ForConditionalGeneration
     max_audio_s: ClassVar[float] = 600.0
+    checkpoints: ClassVar[tuple[str, ...]] = ("nvidia/audio-flamingo-3-hf",)
 
     #: Explicit module paths (never guessed from layer names): the decoder and the audio encoder.
     language_model_path: ClassVar[str] = "model.language_model"

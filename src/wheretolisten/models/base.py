@@ -48,6 +48,14 @@ class Adapter(ABC):
     window_s: ClassVar[float] = 30.0
     token_s: ClassVar[float] = TOKEN_S
     system_prompt: ClassVar[str] = "You are a helpful assistant."
+    #: The token that closes the user turn (the instruction ends before it).
+    end_of_turn_token: ClassVar[str] = "<|im_end|>"
+    #: Whether prompts may share one audio prefix's KV cache (``engine.SharedEngine``). A family whose
+    #: decoder makes that unsound (e.g. positions that depend on the whole prompt) says False and runs
+    #: every prompt whole.
+    shared_prefix: ClassVar[bool] = True
+    #: Hub ids of the real checkpoints this adapter serves (documentation and ``env``).
+    checkpoints: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: Any, processor: Any, name: str) -> None:
         self.model = model
@@ -135,8 +143,17 @@ class Adapter(ABC):
         return len(self.decoder_layers)
 
     @property
+    def text_config(self) -> Any:
+        """The language model's config (where its attention implementation is set)."""
+        return self.model.config.text_config
+
+    def set_text_attention(self, implementation: str) -> None:
+        """Switch the language model's attention implementation; the audio tower keeps its own."""
+        self.model.set_attn_implementation({"text_config": implementation})
+
+    @property
     def hidden_size(self) -> int:
-        return int(self.model.config.text_config.hidden_size)
+        return int(self.text_config.hidden_size)
 
     @property
     def device(self) -> torch.device:
@@ -161,7 +178,7 @@ class Adapter(ABC):
 
     @property
     def end_of_turn_id(self) -> int:
-        return int(self.tokenizer.convert_tokens_to_ids("<|im_end|>"))
+        return int(self.tokenizer.convert_tokens_to_ids(self.end_of_turn_token))
 
     @property
     @abstractmethod
@@ -265,6 +282,12 @@ class Adapter(ABC):
         if start >= end:
             raise ModelError("the prompt has no instruction text after the audio")
         return start, end
+
+    @classmethod
+    def full_size_config(cls) -> Any:
+        """The config of the real checkpoint's architecture (transformers' defaults for the family), for
+        instantiating it on the meta device without weights."""
+        return cls.model_class.config_class()  # type: ignore[attr-defined]
 
     def describe(self) -> dict[str, Any]:
         """What a results file needs to know about the model."""

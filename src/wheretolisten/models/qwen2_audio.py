@@ -45,6 +45,7 @@ class Qwen2AudioAdapter(Adapter):
     model_type: ClassVar[str] = "qwen2_audio"
     model_class: ClassVar[type] = Qwen2AudioForConditionalGeneration
     max_audio_s: ClassVar[float] = 30.0
+    checkpoints: ClassVar[tuple[str, ...]] = ("Qwen/Qwen2-Audio-7B-Instruct", "Qwen/Qwen2-Audio-7B")
 
     @property
     def window_s(self) -> float:  # type: ignore[override]

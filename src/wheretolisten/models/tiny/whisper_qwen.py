@@ -1,18 +1,15 @@
-"""Tiny random-weight models of the exact transformers architectures, built offline for tests and smoke runs.
+"""Tiny Qwen2-Audio and Audio Flamingo 3 models: Whisper-style encoder + Qwen2 decoder, built offline.
 
-The processor is real: a byte-level BPE tokenizer (Qwen2 pre-tokenization) trained here on a small corpus,
-with the real special tokens, a chat template with the real model's structure, and the Whisper feature
-extractor with 128 mel bins.
+The processor is real: the offline BPE tokenizer with the family's special tokens, a chat template with
+the real model's structure, and the Whisper feature extractor with 128 mel bins.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     AudioFlamingo3Config,
     AudioFlamingo3ForConditionalGeneration,
@@ -24,18 +21,12 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-from ..errors import ModelError
-from .audioflamingo3 import AF3_CHAT_TEMPLATE
-from .qwen2_audio import QWEN2_AUDIO_CHAT_TEMPLATE
+from ...errors import ModelError
+from ..audioflamingo3 import AF3_CHAT_TEMPLATE
+from ..qwen2_audio import QWEN2_AUDIO_CHAT_TEMPLATE
+from .tokenizer import train_tokenizer
 
 FAMILIES = ("qwen2-audio", "audioflamingo3")
-
-#: Qwen2's pre-tokenization pattern (split words, digits, punctuation and whitespace runs).
-_PRETOKENIZE = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-    r"|\s+(?!\S)|\s+"
-)
-
 SPECIAL_TOKENS = {
     "qwen2-audio": [
         "<|endoftext|>",
@@ -48,76 +39,14 @@ SPECIAL_TOKENS = {
     "audioflamingo3": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>"],
 }
 
-#: Text the tokenizer learns its merges from: chat scaffolding, instructions, sound names, numbers.
-CORPUS = [
-    "system",
-    "user",
-    "assistant",
-    "You are a helpful assistant.",
-    "Audio 1:",
-    "Describe the audio.",
-    "What do you hear?",
-    "Listen to the recording.",
-    "What is in this clip?",
-    "Listen for the dog barking.",
-    "Focus on the sound of",
-    "Pay attention to",
-    "Listen for",
-    "When does the sound start and end? Answer in seconds.",
-    "from 2.5 to 4.0 seconds",
-    "Which sounds are present, in order?",
-    "Is there a siren? Yes. No.",
-    "What sound plays at 3.5 seconds?",
-    "a steady tone",
-    "a siren",
-    "a burst of noise",
-    "a train of clicks",
-    "a bell ringing",
-    "knocking",
-    "a low hum",
-    "chirping",
-    "the dog barking",
-    "speech",
-    "music",
-    "rain",
-    "a car horn",
-    "footsteps",
-    "0 1 2 3 4 5 6 7 8 9 10 seconds",
-    "then",
-    "and",
-    "first",
-    "second",
-    "third",
-    "the",
-    "sound",
-    "of",
-]
 
-
-def build_tokenizer(family: str, corpus: list[str] | None = None, vocab_size: int = 512) -> Qwen2Tokenizer:
-    """A small byte-level BPE tokenizer with the family's special tokens, trained deterministically."""
+def build_tokenizer(
+    family: str, corpus: Sequence[str] | None = None, vocab_size: int = 512
+) -> Qwen2Tokenizer:
+    """The offline BPE tokenizer with ``family``'s special tokens."""
     if family not in SPECIAL_TOKENS:
         raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    backend = Tokenizer(models.BPE())
-    backend.normalizer = normalizers.NFC()
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_PRETOKENIZE), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=["<|endoftext|>"],
-        show_progress=False,
-    )
-    text = corpus if corpus is not None else CORPUS
-    backend.train_from_iterator([line for line in text for _ in range(4)], trainer)
-    model = json.loads(backend.to_str())["model"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges)  # type: ignore[arg-type]
-    tok.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[family][1:]})
+    tok = train_tokenizer(SPECIAL_TOKENS[family], corpus, vocab_size)
     if family == "qwen2-audio":
         tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = (
             "<|AUDIO|>",
@@ -200,13 +129,3 @@ def build_tiny_model(
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
     return model, processor
-
-
-def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
-    """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint."""
-    model, processor = build_tiny_model(family, seed)
-    path = Path(out)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path

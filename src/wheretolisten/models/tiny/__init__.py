@@ -1,0 +1,59 @@
+"""Tiny random-weight models of the exact transformers architectures, built offline for tests and smoke runs.
+
+One module per family (or per group of families that share a builder) exposes
+``build(family, seed, size, chunk_s, tokenizer) -> (model, processor)``; :data:`BUILDERS` maps each
+family name to its builder, so adding a family is one module and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ...errors import ModelError
+from . import whisper_qwen
+from .whisper_qwen import build_processor, build_tokenizer, tiny_config
+
+#: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
+Builder = Callable[[str, int, "dict[str, int] | None", int, Any], "tuple[Any, Any]"]
+
+BUILDERS: dict[str, Builder] = {
+    "qwen2-audio": whisper_qwen.build_tiny_model,
+    "audioflamingo3": whisper_qwen.build_tiny_model,
+}
+FAMILIES = tuple(BUILDERS)
+
+
+def build_tiny_model(
+    family: str,
+    seed: int = 0,
+    size: dict[str, int] | None = None,
+    chunk_s: int = 30,
+    tokenizer: Any = None,
+) -> tuple[Any, Any]:
+    """(model, processor) of ``family`` with random weights drawn from ``seed``."""
+    if family not in BUILDERS:
+        raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    return BUILDERS[family](family, seed, size, chunk_s, tokenizer)
+
+
+def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
+    """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint."""
+    model, processor = build_tiny_model(family, seed)
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+__all__ = [
+    "BUILDERS",
+    "FAMILIES",
+    "build_processor",
+    "build_tiny_model",
+    "build_tokenizer",
+    "make_tiny_model",
+    "tiny_config",
+]
