@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import CORE_FAMILIES
 from wheretolisten.models import Adapter, load_model
 from wheretolisten.models.tiny import make_tiny_model
 
-#: The families of the paper: the general suite runs on both.
-FAMILIES = ("qwen2-audio", "audioflamingo3")
+FAMILIES = CORE_FAMILIES
 
 
 @pytest.fixture(scope="session")

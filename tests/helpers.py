@@ -11,6 +11,8 @@ import pytest
 from wheretolisten import cli
 
 SR = 16000
+#: The families of the paper: the general suite runs on these (every family: tests/test_families.py).
+CORE_FAMILIES = ("qwen2-audio", "audioflamingo3")
 
 
 def noise(seconds: float, seed: int = 0, amplitude: float = 0.1) -> np.ndarray:

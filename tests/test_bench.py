@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import CORE_FAMILIES
 from helpers import run_cli as cli
 from wheretolisten.bench import (
     CONDITIONS,
@@ -33,7 +34,7 @@ from wheretolisten.probe import temporal_attention
 from wheretolisten.readout import aggregate, read_out
 from wheretolisten.scenes import Event, ProceduralBank, load_manifest, make_scenes
 
-FAMILIES = ("qwen2-audio", "audioflamingo3")  # the paper's families (all families: test_families.py)
+FAMILIES = CORE_FAMILIES
 ALL = ",".join(CONDITIONS)
 MODEL_OPTS = ("--device", "cpu", "--dtype", "float32", "--no-progress")
 

@@ -8,10 +8,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from helpers import noise, run_cli
+from helpers import CORE_FAMILIES, noise, run_cli
 from wheretolisten.localize import LocalizeConfig, default_layers, default_probe_layers, localize
-from wheretolisten.models import FAMILIES, Adapter
+from wheretolisten.models import Adapter
 from wheretolisten.steering import SteeringVector
+
+FAMILIES = CORE_FAMILIES
 
 
 def test_default_layers() -> None:
