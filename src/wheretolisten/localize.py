@@ -77,6 +77,14 @@ def prepare_audio(
     return from_array(audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=limit)
 
 
+def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
+    """``config`` with its steered layers set to ``layers`` (when given): the ``layers=`` shortcut."""
+    if layers is None:
+        return config
+    base = config if isinstance(config, LocalizeConfig) else LocalizeConfig()
+    return replace(base, layers=list(layers))
+
+
 def readout(delta: np.ndarray, token_s: float, config: Resolved) -> Readout:
     """Peak and interval of a Δ profile with ``config``'s readout settings."""
     return read_out(delta, token_s, config.smooth_s, config.interval, config.fraction, config.window_s)
@@ -210,9 +218,7 @@ def instruction_vector(
 
     ``layers`` is a shortcut for ``LocalizeConfig(layers=...)``.
     """
-    if layers is not None:
-        base = config if isinstance(config, LocalizeConfig) else LocalizeConfig()
-        config = replace(base, layers=list(layers))
+    config = _with_layers(config, layers)
     cfg = resolve(adapter, config)
     clip, _ = prepare_audio(adapter, audio, sample_rate)
     return make_engine(adapter, clip, cfg).vectors([query], prompted=False).vectors[0]
@@ -229,9 +235,7 @@ def audio_vector(
     layers: Sequence[int] | None = None,
 ) -> SteeringVector:
     """(with event − without event) residual activations under the probe prompt: audio-based steering."""
-    if layers is not None:
-        base = config if isinstance(config, LocalizeConfig) else LocalizeConfig()
-        config = replace(base, layers=list(layers))
+    config = _with_layers(config, layers)
     cfg = resolve(adapter, config)
     return make_engine(adapter, audio_with, cfg).audio_vector(make_engine(adapter, audio_without, cfg), query)
 

@@ -15,9 +15,9 @@ from .conditions import (
     register,
 )
 from .config import BENCH_VERSION, DIRECT_PROMPT, PROMPTED_TEMPLATE, BenchConfig, bench_config, config_hash
-from .runner import RunReport, load_scenes, manifest_path, run_bench
+from .runner import RunReport, load_scenes, manifest_path, run_bench, run_unit
 from .sweep import RESULTS_NAME, SWEEP_NAME, SweepReport, split_dev_test, sweep
-from .unit import Outcome, Unit, run_unit, select_events
+from .unit import Outcome, Unit, select_events
 
 __all__ = [
     "BENCH_VERSION",

@@ -22,8 +22,7 @@ from ..settings import LocalizeConfig, check_layers, default_probe_layers, resol
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .conditions import REGISTRY, parse_conditions
 from .config import BenchConfig, config_hash
-from .runner import RunReport, run_bench
-from .unit import run_unit
+from .runner import RunReport, run_bench, run_unit
 
 if TYPE_CHECKING:
     from ..models.base import Adapter

@@ -9,7 +9,6 @@ typed result rows.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,11 +24,10 @@ from ..errors import DataError, OptionError, WTLError
 from ..localize import prepare_audio
 from ..metrics import attention_share, profile_entropy
 from ..readout import Readout
-from ..records import ResultRow
 from ..results import Profile
 from ..scenes import Event, Scene
 from ..vectors import SteeringVector
-from .config import BenchConfig, config_hash
+from .config import BenchConfig
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
@@ -153,64 +151,3 @@ def outcome_fields(
             }
     fields.update(outcome.extra)
     return fields
-
-
-def run_unit(
-    adapter: Adapter | None,
-    scene: Scene,
-    manifest_dir: str | os.PathLike[str],
-    conditions: Sequence[str],
-    config: BenchConfig,
-    scene_hash: str | None = None,
-) -> list[ResultRow]:
-    """All rows of one scene: every selected query × every condition. No side effects (no writes).
-
-    ``adapter`` may be None when every condition is model-free. Rows come in (query, condition) order.
-    """
-    from .conditions import get_conditions
-
-    conds = get_conditions(conditions)
-    needing = [c.name for c in conds if c.needs_model]
-    if adapter is None and needing:
-        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
-    cfg = config.resolved(adapter)
-    unit = Unit(adapter, scene, Path(manifest_dir), cfg)
-    events = select_events(scene, cfg)
-    indices = [k for k, _ in events]
-    token_s = adapter.token_s if adapter is not None else 0.04
-    outcomes, seconds = {}, {}
-    for cond in conds:
-        started, shared_before = time.perf_counter(), unit.shared_s
-        outcomes[cond.name] = cond.run(unit, indices)
-        # Pass-1 time is charged evenly to the conditions that share it (below), not to the first caller.
-        seconds[cond.name] = time.perf_counter() - started - (unit.shared_s - shared_before)
-    sharing = [c.name for c in conds if c.shares_pass1]
-    share = unit.shared_s / max(1, len(sharing))
-    rows: list[ResultRow] = []
-    for i, (index, event) in enumerate(events):
-        gt = (event.onset_s, event.offset_s)
-        for cond in conds:
-            settings = cond.settings(cfg)
-            elapsed = (seconds[cond.name] + (share if cond.name in sharing else 0.0)) / len(events)
-            row: dict[str, Any] = {
-                "scene_id": scene.scene_id,
-                "query": event.query,
-                "label": event.label,
-                "condition": cond.name,
-                "control": cond.control,
-                "gt": [event.onset_s, event.offset_s],
-                "gt_active": [event.active[0], event.active[1]],
-                **outcome_fields(outcomes[cond.name][i], gt, cfg, token_s),
-                "duration_s": scene.duration_s,
-                "position": event.position,
-                "event_index": index,
-                "is_target": index == scene.target,
-                "model": adapter.name if cond.needs_model and adapter is not None else None,
-                "config_hash": config_hash(cond.name, settings),
-                "config": settings,
-                "elapsed_s": round(elapsed, 4),
-            }
-            if scene_hash is not None:
-                row["scene_hash"] = scene_hash
-            rows.append(row)  # type: ignore[arg-type]
-    return rows

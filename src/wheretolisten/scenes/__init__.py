@@ -8,7 +8,8 @@ import of annotated recordings and ``lookup`` the ground truth of any listed wav
 from __future__ import annotations
 
 from .annotations import ImportReport, default_query, import_annotations, read_annotations, read_query_map
-from .banks import Bank, ESC50Bank, FileBank, FolderBank, active_span, get_bank
+from .bank_spec import get_bank
+from .banks import Bank, ESC50Bank, FileBank, FolderBank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
     EVENTS_TSV_NAME,
