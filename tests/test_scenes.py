@@ -341,7 +341,7 @@ def test_manifest_overlap_names_row(manifest_rows: tuple[Path, list[str]]) -> No
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda r: "{not json", r"line 1: invalid JSON"),
+        (lambda r: "{not json", r"line 1 is not valid JSON"),
         (lambda r: json.dumps({k: v for k, v in r.items() if k != "events"}), r"missing field 'events'"),
         (
             lambda r: json.dumps({**r, "events": [{**r["events"][0], "offset_s": 99.0}, *r["events"][1:]]}),

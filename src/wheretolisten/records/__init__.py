@@ -1,6 +1,6 @@
 """Results on disk: the typed result row, the one JSON-lines store, and the rules for mixing files."""
 
-from .jsonl import Appender, open_jsonl, read_jsonl
+from .jsonl import Appender, open_jsonl, read_jsonl, read_numbered
 from .rows import REQUIRED_FIELDS, ResultRow, RowKey, check_row, row_key
 from .runs import check_one_run, check_resumable, merge_rows, read_results
 
@@ -15,6 +15,7 @@ __all__ = [
     "merge_rows",
     "open_jsonl",
     "read_jsonl",
+    "read_numbered",
     "read_results",
     "row_key",
 ]

@@ -30,11 +30,13 @@ def _parse_line(line: bytes) -> Any:
 
 
 def _scan(
-    data: bytes, path: Path, check: Check, first_key: str, what: str
-) -> tuple[list[dict[str, Any]], int, bool, list[str]]:
-    """(rows, bytes to keep, whether a newline must precede the next append, notes)."""
+    data: bytes, path: Path, check: Check, first_key: str, what: str, allow_torn: bool = True
+) -> tuple[list[tuple[int, dict[str, Any]]], int, bool, list[str]]:
+    """((line number, record) pairs, bytes to keep, whether a newline must precede the next append, notes)."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark from an editor
+        data = b"   " + data[3:]
     end = data.rfind(b"\n") + 1
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     lines = data[:end].split(b"\n")[:-1]
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
@@ -42,11 +44,11 @@ def _scan(
         try:
             row = _parse_line(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise DataError(f"{path}: line {lineno} is not valid JSON; is it a {what}?") from None
+            raise DataError(f"{path}: line {lineno} is not valid JSON (UTF-8); is it a {what}?") from None
         problem = check(row)
         if problem is not None:
-            raise DataError(f"{path}: line {lineno}: {problem}; is it a {what}?")
-        rows.append(row)
+            raise DataError(f"{path}: line {lineno}: {problem}")
+        rows.append((lineno, row))
     tail = data[end:]
     if not tail.strip():
         return rows, len(data), False, []
@@ -54,7 +56,7 @@ def _scan(
     try:
         row = _parse_line(tail)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        if tail.lstrip().startswith(b'{"' + first_key.encode() + b'"'):
+        if allow_torn and tail.lstrip().startswith(b'{"' + first_key.encode() + b'"'):
             note = f"{path.name}: line {lineno} is an unfinished write (no newline): skipped"
             return rows, end, False, [note]
         raise DataError(
@@ -62,17 +64,22 @@ def _scan(
         ) from None
     problem = check(row)
     if problem is not None:
-        raise DataError(f"{path}: line {lineno}: {problem}; is it a {what}?")
-    rows.append(row)
+        raise DataError(f"{path}: line {lineno}: {problem}")
+    rows.append((lineno, row))
     return rows, len(data), True, []
 
 
-def read_jsonl(
-    path: str | os.PathLike[str], check: Check = _no_check, first_key: str = "", what: str = "results file"
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records of a JSON-lines file and notes (an unfinished last line is skipped with a note).
+def read_numbered(
+    path: str | os.PathLike[str],
+    check: Check = _no_check,
+    first_key: str = "",
+    what: str = "results file",
+    allow_torn: bool = True,
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """(line number, record) pairs of a JSON-lines file and notes; the file is only read.
 
-    A bad complete line is a DataError naming the file and line; the file is only read.
+    A bad complete line is a DataError naming the file and line. An unfinished last line (a torn write)
+    is skipped with a note when ``allow_torn``, else refused.
     """
     source = Path(path)
     if not source.is_file():
@@ -81,8 +88,16 @@ def read_jsonl(
         data = source.read_bytes()
     except OSError as exc:
         raise DataError(f"{source}: cannot read ({exc.strerror})") from None
-    rows, _, _, notes = _scan(data, source, check, first_key, what)
+    rows, _, _, notes = _scan(data, source, check, first_key, what, allow_torn)
     return rows, notes
+
+
+def read_jsonl(
+    path: str | os.PathLike[str], check: Check = _no_check, first_key: str = "", what: str = "results file"
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records of a JSON-lines file and notes (an unfinished last line is skipped with a note)."""
+    rows, notes = read_numbered(path, check, first_key, what)
+    return [row for _, row in rows], notes
 
 
 class Appender:
@@ -142,13 +157,13 @@ def open_jsonl(
             _lock(handle, target)
             handle.seek(0)
             data = handle.read()
-            rows, keep, newline, _ = _scan(data, target, check, first_key, what)
+            numbered, keep, newline, _ = _scan(data, target, check, first_key, what)
             if keep < len(data):
                 handle.truncate(keep)
                 handle.flush()
                 os.fsync(handle.fileno())
             append = Appender(handle, newline)
-            yield append, rows
+            yield append, [row for _, row in numbered]
     finally:
         if created and target.exists() and target.stat().st_size == 0:
             with contextlib.suppress(OSError):

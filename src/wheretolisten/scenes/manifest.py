@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..files import check_output, write_atomic
+from ..records import read_numbered
 
 POSITIONS = ("first", "middle", "last")
 MANIFEST_NAME = "manifest.jsonl"
@@ -301,14 +302,9 @@ def load_manifest(path: str | os.PathLike[str]) -> list[Scene]:
         raise DataError(f"manifest {manifest} does not exist")
     scenes: list[Scene] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(read_text(manifest, "manifest").split("\n"), start=1):
-        if not line.strip():
-            continue
+    rows, _ = read_numbered(manifest, what="manifest", allow_torn=False)
+    for lineno, row in rows:
         where = f"{manifest}: line {lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
         if isinstance(row, dict) and isinstance(row.get("scene_id"), str):
             where += f" (scene {row['scene_id']!r})"
         scene = Scene.from_dict(row, where)

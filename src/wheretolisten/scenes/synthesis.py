@@ -7,7 +7,6 @@ unless ``repeats`` lets a label fill several slots (for long recordings).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -21,6 +20,7 @@ import soundfile as sf
 from ..errors import AudioError, DataError, OptionError, OutputError
 from ..files import atomic_path, check_output
 from ..progress import track
+from ..records import read_numbered
 from .banks import Bank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
@@ -29,7 +29,6 @@ from .manifest import (
     Scene,
     check_manifest_output,
     position_name,
-    read_text,
     write_manifest,
 )
 from .procedural import ramp_envelope
@@ -177,23 +176,17 @@ def _write_wav(path: Path, audio: F32, sample_rate: int) -> None:
 def _scene_wavs_listed(out: Path) -> set[Path]:
     """The wavs of synthesized scenes (``audio/scene_N.wav``) that an existing ``out/manifest.jsonl`` lists.
 
-    Read leniently (a broken row lists nothing); rows of imported recordings are never included.
+    A manifest that cannot be read lists nothing; rows of imported recordings are never included.
     """
     manifest = out / MANIFEST_NAME
     if not manifest.is_file():
         return set()
     try:
-        text = read_text(manifest, "manifest")
+        rows, _ = read_numbered(manifest, what="manifest", allow_torn=False)
     except DataError:
-        return set()
+        return set()  # a manifest we cannot read lists nothing: delete nothing
     wavs: set[Path] = set()
-    for line in text.split("\n"):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(row, dict):
-            continue
+    for _, row in rows:
         path, bank = row.get("path"), row.get("bank", "")
         if isinstance(path, str) and _SCENE_WAV.fullmatch(path) and not str(bank).startswith("import:"):
             wavs.add(out / path)
