@@ -159,14 +159,14 @@ def test_corrupt_results_line_is_named(
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(good) + "\n" + line + "\n" + json.dumps(good) + "\n")
     with pytest.raises(DataError, match=re.escape(message)):
-        report.read_results(path)
+        report.load_inputs(path)
 
 
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(rows["qwen2-audio"][3]) + "\n" + '{"scene_id": "s', encoding="utf-8")
-    got, notes = report.read_results(path)
-    assert len(got) == 1 and "unfinished write" in notes[0]
+    inputs = report.load_inputs(path)
+    assert len(inputs.rows) == 1 and "unfinished write" in inputs.notes[0]
 
 
 def test_cli_report(
