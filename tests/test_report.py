@@ -138,6 +138,33 @@ def test_select_gallery_is_ranked_disjoint_and_seeded(rows: dict[str, list[dict[
     assert report.select_gallery(many, 3, seed=1) == report.select_gallery(many, 3, seed=1)
 
 
+def scored_row(scene_id: str, peak_s: float | None, interval_s: list[float] | None) -> dict[str, Any]:
+    """A minimal row on a 4 s clip whose event lies at 1–2 s."""
+    return {
+        "scene_id": scene_id,
+        "query": "a bell",
+        "condition": "steered",
+        "gt": [1.0, 2.0],
+        "peak_s": peak_s,
+        "interval_s": interval_s,
+        "duration_s": 4.0,
+    }
+
+
+def test_gallery_puts_every_hit_before_any_miss() -> None:
+    """A miss with a large IoU (peak outside, interval on the event) never outranks a hit in "best"."""
+    rows = [
+        scored_row("miss-wide", 3.0, [1.0, 2.1]),  # IoU 0.91, but the peak misses
+        scored_row("hit-no-interval", 1.5, None),  # IoU 0, but the peak hits
+        scored_row("hit-half", 1.5, [1.0, 3.0]),  # IoU 0.5, hit
+        scored_row("miss-none", None, None),
+    ]
+    groups = dict(report.select_gallery(rows, per_group=2))
+    assert [r["scene_id"] for r in groups["best"]] == ["hit-half", "hit-no-interval"]
+    assert [r["scene_id"] for r in groups["worst"]] == ["miss-none", "miss-wide"]
+    assert [report.row_score(r)[0] for r in groups["best"]] == [1.0, 1.0]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

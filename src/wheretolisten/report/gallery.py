@@ -14,14 +14,14 @@ from .inputs import ReportInputs, Row
 
 
 def row_score(row: Mapping[str, Any]) -> tuple[float, float]:
-    """(IoU, hit) of a row: the gallery's ranking key."""
+    """(hit, IoU) of a row: the gallery's ranking key, so every hit ranks above every miss."""
     from ..metrics import hit, iou
 
-    return iou(row.get("interval_s"), row["gt"]), float(hit(row.get("peak_s"), row["gt"]))
+    return float(hit(row.get("peak_s"), row["gt"])), iou(row.get("interval_s"), row["gt"])
 
 
 def select_gallery(rows: Sequence[Row], per_group: int = 4, seed: int = 0) -> list[tuple[str, list[Row]]]:
-    """Best and worst ``per_group`` rows by (IoU, hit), and a seeded random sample of the rest."""
+    """Best and worst ``per_group`` rows by (hit, IoU), and a seeded random sample of the rest."""
     keyed = sorted(
         range(len(rows)),
         key=lambda i: (*row_score(rows[i]), str(rows[i]["scene_id"]), str(rows[i]["query"])),
@@ -37,7 +37,7 @@ def select_gallery(rows: Sequence[Row], per_group: int = 4, seed: int = 0) -> li
 
 def caption(group: str, rank: int, row: Mapping[str, Any]) -> str:
     """'best #1: scene, “query” (position); GT …; prediction; hit, IoU …' as HTML."""
-    iou_value, hit_value = row_score(row)
+    hit_value, iou_value = row_score(row)
     interval = row.get("interval_s")
     pred = "none" if row.get("peak_s") is None else f"peak {float(row['peak_s']):.2f} s"
     if interval is not None:
@@ -67,9 +67,9 @@ def gallery_section(inputs: ReportInputs, condition: str, per_group: int, seed: 
             f"<figure>{img(png, alt)}<figcaption>{caption(name, rank, row)}</figcaption></figure>"
         )
     body = note(
-        f"Condition <b>{esc(condition)}</b>, ranked by IoU then hit. Green: the queried "
-        "event (grey: the scene's other events when a manifest is given); orange: the predicted interval; "
-        "red dashed: the predicted peak; the Δ profile is drawn when the row carries one."
+        f"Condition <b>{esc(condition)}</b>, ranked by hit, then IoU. Green: the queried event (grey: "
+        "the scene's other events when a manifest is given); orange: the predicted interval; red dashed: "
+        "the predicted peak; the Δ profile is drawn when the row carries one."
     )
     for name, _ in groups:
         body += f'<h3>{esc(name)}</h3><div class="gallery">{"".join(figures[name])}</div>'
