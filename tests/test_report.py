@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from helpers import run_cli
 from test_figures import png_size
-from wheretolisten import figures, report
+from wheretolisten import figures, metrics, report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.metrics import attention_share, profile_entropy
@@ -126,6 +127,20 @@ def test_report_without_manifest_profiles_or_sweep(tmp_path: Path, scenes: tuple
     assert "Condition <b>random</b>" in page and 'id="sweep"' not in page and 'id="attention"' not in page
     assert 'id="curves"' not in page  # no profiles, no curve scores
     assert len(embedded_pngs(page)) == 1 + 3
+
+
+def test_curves_without_sed_scores_eval_say_how_to_enable_them(
+    tmp_path: Path, rows: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows with profiles but no sed_scores_eval (the optional extra): one sentence instead of a failure."""
+    monkeypatch.setattr(metrics, "sed_available", lambda: False)
+    results = write_jsonl(tmp_path / "r.jsonl", rows["qwen2-audio"])
+    page = report.render_report(report.load_inputs(results), per_group=0, n_boot=100)
+    section = page[page.index('<section id="curves">') :]
+    section = html.unescape(section[: section.index("</section>")])
+    assert "pip install 'wheretolisten[sed]'" in section and "<table>" not in section
+    assert section.count(". ") + section.count(".<") == 1  # one sentence
+    assert '<section id="summary">' in page and '<section id="gallery">' not in page
 
 
 def test_select_gallery_is_ranked_disjoint_and_seeded(rows: dict[str, list[dict[str, Any]]]) -> None:

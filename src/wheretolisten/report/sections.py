@@ -11,6 +11,8 @@ from .html import esc, img, note, section
 from .inputs import ReportInputs, Row
 from .tables import attention_table, curve_table, label_table, paired_table, position_table, summary_table
 
+CURVES_TITLE = "Δ curves as detectors (threshold-free)"
+
 
 def header(inputs: ReportInputs, conditions: Sequence[str]) -> str:
     """Title, counts, conditions and models, then the notes of reading the inputs."""
@@ -88,12 +90,17 @@ def attention_section(summary: Sequence[Mapping[str, Any]]) -> str:
 
 
 def curve_section(rows: Sequence[Row]) -> str:
-    """The Δ curves scored as detectors (sed_scores_eval), when rows carry profiles."""
-    from ..metrics import curve_scores
+    """The Δ curves scored as detectors when rows carry profiles; without sed_scores_eval (the optional
+    ``[sed]`` extra), one sentence saying how to enable them."""
+    from ..metrics import curve_scores, sed_available
+    from ..metrics.curves import SED_HINT, has_curves
 
-    scores = curve_scores(rows)
-    if not scores:
+    if not has_curves(rows):
         return ""
+    if not sed_available():
+        hint = f"Scoring the Δ curves needs sed_scores_eval: enable it with <code>{esc(SED_HINT)}</code>."
+        return section("curves", CURVES_TITLE, note(hint))
+    scores = curve_scores(rows)
     text = note(
         "The Δ curves themselves scored as sound-event detection, with no threshold "
         "chosen by hand (sed_scores_eval): collar F1 at the best threshold (onset collar 0.2 s, offset "
@@ -102,7 +109,7 @@ def curve_section(rows: Sequence[Row]) -> str:
         "its extent, so these strict criteria score them low; lenient ones (e.g. DTC = GTC = 0.1) are "
         "degenerate here, since with one event per item a whole-clip detection already meets them."
     )
-    return section("curves", "Δ curves as detectors (threshold-free)", curve_table(scores) + text)
+    return section("curves", CURVES_TITLE, curve_table(scores) + text)
 
 
 def conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
