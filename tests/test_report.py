@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import run_cli
-from test_figures import png_size
+from test_figures import one, png_size
 from wheretolisten import figures, metrics, report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
@@ -204,6 +204,46 @@ def test_corrupt_results_line_is_named(
         report.load_inputs(path)
 
 
+def test_gt_null_is_refused_with_one_line_naming_file_and_line(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = rows["qwen2-audio"][3]
+    path = write_jsonl(tmp_path / "r.jsonl", [good, dict(good, scene_id="other", gt=None)])
+    code, _, err = run_cli(monkeypatch, capsys, "report", path, "--out", tmp_path / "r.html", "--no-progress")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert f"{path}: line 2: 'gt' must be" in lines[0]
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gt": None},
+        {"scene_id": 7},  # the report used to accept a number here, bench summary did not
+        {"elapsed_s": "slow"},  # likewise
+        {},  # the first row again: a repeat, which the report used to count once
+    ],
+)
+def test_report_and_summary_accept_and_refuse_the_same_rows(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+) -> None:
+    """Both read rows through records.read_results: the same file fails both with the same line."""
+    good = rows["qwen2-audio"][3]
+    path = write_jsonl(tmp_path / "r.jsonl", [good, dict(good, **change)])
+    summary = run_cli(monkeypatch, capsys, "bench", "summary", path)
+    page = run_cli(monkeypatch, capsys, "report", path, "--out", tmp_path / "r.html", "--no-progress")
+    assert summary[0] == page[0] == 2
+    assert summary[2] == page[2] and len(page[2].strip().splitlines()) == 1 and str(path) in page[2]
+
+
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(rows["qwen2-audio"][3]) + "\n" + '{"scene_id": "s', encoding="utf-8")
@@ -253,5 +293,9 @@ def test_conditions_side_by_side(tmp_path: Path, rows: dict[str, list[dict[str, 
     assert 'id="conditions"' not in alone
     with pytest.raises(ValueError, match="profiles"):
         figures.draw_conditions([{k: v for k, v in steered[0].items() if k != "profile"}])
-    png = figures.conditions_figure_png([steered[0], half[0]], None)
-    assert png_size(png) == (750, 410)
+    fig = figures.draw_conditions([steered[0], half[0]])  # what conditions_figure_png draws
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    assert [axes[f"delta{i}"].get_ylabel() for i in (1, 2)] == ["steered", "prompted"]
+    assert axes["delta1"].get_ylim() == axes["delta2"].get_ylim()  # one Δ scale for both conditions
+    lines = [one(fig, f"delta{i}:delta").get_ydata() for i in (1, 2)]
+    np.testing.assert_allclose(lines[1], 0.5 * np.asarray(lines[0]))
