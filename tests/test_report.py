@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 
 from helpers import run_cli
-from test_figures import png_size
-from wheretolisten import figures, report
+from test_figures import one, png_size
+from wheretolisten import figures, metrics, report
 from wheretolisten.errors import DataError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.metrics import attention_share, profile_entropy
@@ -128,6 +129,20 @@ def test_report_without_manifest_profiles_or_sweep(tmp_path: Path, scenes: tuple
     assert len(embedded_pngs(page)) == 1 + 3
 
 
+def test_curves_without_sed_scores_eval_say_how_to_enable_them(
+    tmp_path: Path, rows: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows with profiles but no sed_scores_eval (the optional extra): one sentence instead of a failure."""
+    monkeypatch.setattr(metrics, "sed_available", lambda: False)
+    results = write_jsonl(tmp_path / "r.jsonl", rows["qwen2-audio"])
+    page = report.render_report(report.load_inputs(results), per_group=0, n_boot=100)
+    section = page[page.index('<section id="curves">') :]
+    section = html.unescape(section[: section.index("</section>")])
+    assert "pip install 'wheretolisten[sed]'" in section and "<table>" not in section
+    assert section.count(". ") + section.count(".<") == 1  # one sentence
+    assert '<section id="summary">' in page and '<section id="gallery">' not in page
+
+
 def test_select_gallery_is_ranked_disjoint_and_seeded(rows: dict[str, list[dict[str, Any]]]) -> None:
     many = [dict(r, scene_id=f"{r['scene_id']}-{k}") for k in range(4) for r in rows["qwen2-audio"]]
     groups = dict(report.select_gallery(many, per_group=3, seed=1))
@@ -136,6 +151,33 @@ def test_select_gallery_is_ranked_disjoint_and_seeded(rows: dict[str, list[dict[
     assert len(ids) == len(set(ids)) == 9
     assert min(map(report.row_score, groups["best"])) >= max(map(report.row_score, groups["worst"]))
     assert report.select_gallery(many, 3, seed=1) == report.select_gallery(many, 3, seed=1)
+
+
+def scored_row(scene_id: str, peak_s: float | None, interval_s: list[float] | None) -> dict[str, Any]:
+    """A minimal row on a 4 s clip whose event lies at 1–2 s."""
+    return {
+        "scene_id": scene_id,
+        "query": "a bell",
+        "condition": "steered",
+        "gt": [1.0, 2.0],
+        "peak_s": peak_s,
+        "interval_s": interval_s,
+        "duration_s": 4.0,
+    }
+
+
+def test_gallery_puts_every_hit_before_any_miss() -> None:
+    """A miss with a large IoU (peak outside, interval on the event) never outranks a hit in "best"."""
+    rows = [
+        scored_row("miss-wide", 3.0, [1.0, 2.1]),  # IoU 0.91, but the peak misses
+        scored_row("hit-no-interval", 1.5, None),  # IoU 0, but the peak hits
+        scored_row("hit-half", 1.5, [1.0, 3.0]),  # IoU 0.5, hit
+        scored_row("miss-none", None, None),
+    ]
+    groups = dict(report.select_gallery(rows, per_group=2))
+    assert [r["scene_id"] for r in groups["best"]] == ["hit-half", "hit-no-interval"]
+    assert [r["scene_id"] for r in groups["worst"]] == ["miss-none", "miss-wide"]
+    assert [report.row_score(r)[0] for r in groups["best"]] == [1.0, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -159,14 +201,54 @@ def test_corrupt_results_line_is_named(
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(good) + "\n" + line + "\n" + json.dumps(good) + "\n")
     with pytest.raises(DataError, match=re.escape(message)):
-        report.read_results(path)
+        report.load_inputs(path)
+
+
+def test_gt_null_is_refused_with_one_line_naming_file_and_line(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = rows["qwen2-audio"][3]
+    path = write_jsonl(tmp_path / "r.jsonl", [good, dict(good, scene_id="other", gt=None)])
+    code, _, err = run_cli(monkeypatch, capsys, "report", path, "--out", tmp_path / "r.html", "--no-progress")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert f"{path}: line 2: 'gt' must be" in lines[0]
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gt": None},
+        {"scene_id": 7},  # the report used to accept a number here, bench summary did not
+        {"elapsed_s": "slow"},  # likewise
+        {},  # the first row again: a repeat, which the report used to count once
+    ],
+)
+def test_report_and_summary_accept_and_refuse_the_same_rows(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+) -> None:
+    """Both read rows through records.read_results: the same file fails both with the same line."""
+    good = rows["qwen2-audio"][3]
+    path = write_jsonl(tmp_path / "r.jsonl", [good, dict(good, **change)])
+    summary = run_cli(monkeypatch, capsys, "bench", "summary", path)
+    page = run_cli(monkeypatch, capsys, "report", path, "--out", tmp_path / "r.html", "--no-progress")
+    assert summary[0] == page[0] == 2
+    assert summary[2] == page[2] and len(page[2].strip().splitlines()) == 1 and str(path) in page[2]
 
 
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(rows["qwen2-audio"][3]) + "\n" + '{"scene_id": "s', encoding="utf-8")
-    got, notes = report.read_results(path)
-    assert len(got) == 1 and "unfinished write" in notes[0]
+    inputs = report.load_inputs(path)
+    assert len(inputs.rows) == 1 and "unfinished write" in inputs.notes[0]
 
 
 def test_cli_report(
@@ -211,5 +293,9 @@ def test_conditions_side_by_side(tmp_path: Path, rows: dict[str, list[dict[str, 
     assert 'id="conditions"' not in alone
     with pytest.raises(ValueError, match="profiles"):
         figures.draw_conditions([{k: v for k, v in steered[0].items() if k != "profile"}])
-    png = figures.conditions_figure_png([steered[0], half[0]], None)
-    assert png_size(png) == (750, 410)
+    fig = figures.draw_conditions([steered[0], half[0]])  # what conditions_figure_png draws
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    assert [axes[f"delta{i}"].get_ylabel() for i in (1, 2)] == ["steered", "prompted"]
+    assert axes["delta1"].get_ylim() == axes["delta2"].get_ylim()  # one Δ scale for both conditions
+    lines = [one(fig, f"delta{i}:delta").get_ydata() for i in (1, 2)]
+    np.testing.assert_allclose(lines[1], 0.5 * np.asarray(lines[0]))

@@ -1,0 +1,91 @@
+"""What the report is built from: result rows (one file or the shards of one run), the optional scene
+manifest, and the sweep grid, read through ``records`` so the report accepts exactly what
+``bench summary`` accepts."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from ..errors import DataError
+from ..records import merge_rows, read_jsonl, read_results
+from ..shards import shard_files
+
+#: Fields of a sweep line.
+SWEEP_FIELDS = ("layers", "alpha", "hit_rate")
+SWEEP_NAME = "sweep.jsonl"
+#: The first key of every sweep line ``bench sweep`` writes (how an unfinished line of ours is recognized).
+SWEEP_FIRST_KEY = "layers"
+
+Row = dict[str, Any]
+PathArg = str | os.PathLike[str]
+
+
+@dataclass
+class ReportInputs:
+    """Everything the page is built from."""
+
+    rows: list[Row]
+    name: str
+    scenes: dict[str, Any] = field(default_factory=dict)
+    sweep: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_sweep_line(line: Any) -> str | None:
+    """Why a sweep line is unusable, or None."""
+    if not isinstance(line, dict):
+        return f"expected a JSON object, got {type(line).__name__}"
+    missing = [k for k in SWEEP_FIELDS if k not in line]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not _is_number(line["alpha"]) or not _is_number(line["hit_rate"]):
+        return "'alpha' and 'hit_rate' must be numbers"
+    return None
+
+
+def read_sweep(path: PathArg) -> list[Row]:
+    """Validated lines of a sweep.jsonl (``layers``, ``alpha``, ``hit_rate`` per grid point)."""
+    return read_jsonl(path, check_sweep_line, SWEEP_FIRST_KEY, "sweep file")[0]
+
+
+def _sweep(first_results: Path, sweep: PathArg | None) -> list[Row]:
+    """The grid given, or ``sweep.jsonl`` and its shard files beside the results, merged; [] if none."""
+    paths = [Path(sweep)] if sweep is not None else shard_files(first_results.parent / SWEEP_NAME)
+    grids = [(path, read_sweep(path)) for path in paths]
+    keys = ("layers", "alpha", "config_hash")
+    return merge_rows(grids, key_fields=keys, same_fields=("model", "dev_hash"))[0]
+
+
+def load_inputs(
+    results: PathArg | Sequence[PathArg], scenes: PathArg | None = None, sweep: PathArg | None = None
+) -> ReportInputs:
+    """Read results (one file, or the shards of one run), the optional scene manifest, and the sweep grid
+    (given, or ``sweep.jsonl`` and its shard files beside the first results file)."""
+    paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(r) for r in results]
+    if not paths:
+        raise DataError("no results file given")
+    rows, notes = read_results(paths)
+    merged = cast(list[Row], rows)  # fresh dicts: merge_rows copies every row
+    name = paths[0].name if len(paths) == 1 else f"{paths[0].name} and {len(paths) - 1} more file(s)"
+    inputs = ReportInputs(merged, name, notes=notes)
+    if scenes is not None:
+        from ..scenes import load_manifest
+
+        inputs.scenes = {s.scene_id: s for s in load_manifest(scenes)}
+        unknown = sorted({str(r["scene_id"]) for r in merged} - set(inputs.scenes))
+        if unknown:
+            inputs.notes.append(f"{len(unknown)} scene(s) of the results are not in the manifest")
+    inputs.sweep = _sweep(paths[0], sweep)
+    return inputs
+
+
+__all__ = ["SWEEP_FIELDS", "SWEEP_NAME", "ReportInputs", "check_sweep_line", "load_inputs", "read_sweep"]

@@ -1,0 +1,168 @@
+"""The page's sections, each a titled table or figure with a note saying how to read it; a section with
+nothing to show is the empty string."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import DataError
+from .html import esc, img, note, section
+from .inputs import ReportInputs, Row
+from .tables import attention_table, curve_table, label_table, paired_table, position_table, summary_table
+
+CURVES_TITLE = "Δ curves as detectors (threshold-free)"
+
+
+def header(inputs: ReportInputs, conditions: Sequence[str]) -> str:
+    """Title, counts, conditions and models, then the notes of reading the inputs."""
+    rows = inputs.rows
+    models = sorted({str(r["model"]) for r in rows if r.get("model")})
+    return (
+        f"<h1>wheretolisten report: {esc(inputs.name)}</h1>\n"
+        f'<p class="note">{len(rows)} rows, {len({r["scene_id"] for r in rows})} scenes, conditions '
+        f"{esc(', '.join(conditions))}"
+        + (f"; model {esc(', '.join(models))}" if models else "")
+        + ".</p>\n"
+        + "".join(f"{note(esc(n))}\n" for n in inputs.notes)
+    )
+
+
+def summary_section(rows: Sequence[Row], summary: Sequence[Mapping[str, Any]], gallery_cond: str) -> str:
+    """The summary table per condition, with the chance hit rate of the gallery's condition."""
+    from ..metrics import random_hit_expectation
+
+    chance = random_hit_expectation([r for r in rows if r["condition"] == gallery_cond])
+    body = summary_table(summary) + note(
+        "Hit: the predicted peak falls inside the queried event. IoU, coverage and "
+        "precision compare the predicted interval with the event (a missing prediction scores 0). "
+        f"CIs: percentile bootstrap of the mean. Chance hit rate (a uniformly random peak): "
+        f"{100 * chance:.1f}%."
+    )
+    return section("summary", "Summary per condition", body)
+
+
+def paired_section(rows: Sequence[Row], conditions: Sequence[str]) -> str:
+    """McNemar and Wilcoxon vs steered, when steered and another condition are present."""
+    from ..metrics import paired_tests
+
+    if "steered" not in conditions or len(conditions) < 2:
+        return ""
+    try:
+        tests = paired_tests(rows, "steered")
+    except DataError as exc:
+        return section("paired", "Paired tests vs steered", note(f"not computed: {esc(exc)}"))
+    return section("paired", "Paired tests vs steered", paired_table(tests))
+
+
+def position_section(rows: Sequence[Row], n_boot: int, seed: int) -> str:
+    """Hit rate by target position: the table and its bar chart."""
+    from ..figures import position_png
+    from ..metrics import breakdown_by_position
+
+    breakdown = breakdown_by_position(rows, n_boot=n_boot, seed=seed)
+    figure = img(position_png(breakdown), "hit rate by target position")
+    return section("position", "Hit rate by target position", position_table(breakdown) + figure)
+
+
+def label_section(rows: Sequence[Row]) -> str:
+    """Hit rate per queried event class, when there are at least two classes."""
+    from ..metrics import hit_rate_by_label
+
+    table = hit_rate_by_label(rows)
+    if len(table) < 2:
+        return ""
+    body = label_table(table) + note("Which sounds each condition finds: hit rate per queried event class.")
+    return section("labels", "Hit rate by event class", body)
+
+
+def attention_section(summary: Sequence[Mapping[str, Any]]) -> str:
+    """Attention share and entropy and their paired change vs base, when the rows carry them."""
+    table = attention_table(summary)
+    if table is None:
+        return ""
+    text = note(
+        "Attention share: the part of the (steered) temporal attention profile inside the "
+        "queried event; entropy: normalized entropy of the profile (1 = uniform). Δ vs base is the paired "
+        "change from the unsteered profile on the same item."
+    )
+    return section("attention", "Attention redistribution", table + text)
+
+
+def curve_section(rows: Sequence[Row]) -> str:
+    """The Δ curves scored as detectors when rows carry profiles; without sed_scores_eval (the optional
+    ``[sed]`` extra), one sentence saying how to enable them."""
+    from ..metrics import curve_scores, sed_available
+    from ..metrics.curves import SED_HINT, has_curves
+
+    if not has_curves(rows):
+        return ""
+    if not sed_available():
+        hint = f"Scoring the Δ curves needs sed_scores_eval: enable it with <code>{esc(SED_HINT)}</code>."
+        return section("curves", CURVES_TITLE, note(hint))
+    scores = curve_scores(rows)
+    text = note(
+        "The Δ curves themselves scored as sound-event detection, with no threshold "
+        "chosen by hand (sed_scores_eval): collar F1 at the best threshold (onset collar 0.2 s, offset "
+        "collar max(0.2 s, 20 % of the event)), and intersection-based PSDS (DTC = GTC = 0.7, eFPR up to 100 "
+        "per hour; one class, so no cross-trigger term). Δ curves rise around the event rather than tracing "
+        "its extent, so these strict criteria score them low; lenient ones (e.g. DTC = GTC = 0.1) are "
+        "degenerate here, since with one event per item a whole-clip detection already meets them."
+    )
+    return section("curves", CURVES_TITLE, curve_table(scores) + text)
+
+
+def conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
+    """A few items drawn under every condition that carries a profile, Δ on one scale."""
+    import random
+
+    from ..figures import conditions_figure_png
+
+    by_item: dict[tuple[str, str], list[Row]] = {}
+    for row in inputs.rows:
+        if row.get("profile"):
+            by_item.setdefault((str(row["scene_id"]), str(row["query"])), []).append(row)
+    items = sorted(k for k, group in by_item.items() if len(group) > 1)
+    if not items or count <= 0:
+        return ""
+    chosen = sorted(random.Random(seed).sample(items, min(count, len(items))))
+    figures = "".join(
+        f"<figure>{img(conditions_figure_png(by_item[k], inputs.scenes.get(k[0])), f'{k[0]} {k[1]}')}"
+        f"<figcaption>{esc(k[0])}, “{esc(k[1])}”</figcaption></figure>"
+        for k in chosen
+    )
+    text = note(
+        "The same clip and query under each condition that stores its attention profile; "
+        "the Δ panels share one y-axis, so how much each condition moves attention compares directly "
+        f"({len(chosen)} of {len(items)} such items, drawn at random with the report's seed)."
+    )
+    return section("conditions", "Conditions side by side", text + f'<div class="gallery">{figures}</div>')
+
+
+def sweep_section(sweep: Sequence[Row]) -> str:
+    """The layer × α heatmap of the dev hit rate and the best grid point."""
+    from ..figures import format_layers, sweep_png
+
+    if not sweep:
+        return ""
+    best = max(sweep, key=lambda r: float(r["hit_rate"]))
+    layers = best["layers"]
+    chosen = format_layers(layers) if isinstance(layers, list) else str(layers)
+    text = note(
+        f"{len(sweep)} grid points; best dev hit rate {float(best['hit_rate']):.1f}% at "
+        f"layers {esc(chosen)}, α = {float(best['alpha']):g}."
+    )
+    return section("sweep", "Layer × α sweep (dev split)", img(sweep_png(sweep), "sweep heatmap") + text)
+
+
+__all__ = [
+    "attention_section",
+    "conditions_section",
+    "curve_section",
+    "header",
+    "label_section",
+    "paired_section",
+    "position_section",
+    "summary_section",
+    "sweep_section",
+]
