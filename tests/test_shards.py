@@ -16,9 +16,10 @@ from wheretolisten.bench import split_dev_test
 from wheretolisten.errors import DataError, WTLError
 from wheretolisten.metrics import summarize
 from wheretolisten.models.tiny import make_tiny_model
+from wheretolisten.records import merge_rows
 from wheretolisten.report import load_inputs
 from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
-from wheretolisten.shards import merge_rows, parse_shard, shard_files, shard_of, shard_path
+from wheretolisten.shards import parse_shard, shard_files, shard_of, shard_path
 
 MODEL_OPTS = ("--device", "cpu", "--dtype", "float32", "--no-progress")
 

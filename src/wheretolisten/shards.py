@@ -2,16 +2,16 @@
 
 A shard ``K/N`` takes every N-th item starting at K (in manifest or grid order), so the N shards are
 disjoint, cover everything, and every process computes the same split without talking to the others.
-Each shard writes its own files; readers merge them.
+Each shard writes its own files; readers merge them (``records.merge_rows``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .errors import DataError, WTLError
+from .errors import WTLError
 
 T = TypeVar("T")
 Shard = tuple[int, int]
@@ -50,36 +50,3 @@ def shard_files(path: Path) -> list[Path]:
     """``path`` and every shard file of it that exists (``stem.K-of-N.suffix``), sorted."""
     found = sorted(path.parent.glob(f"{path.stem}.*-of-*{path.suffix}"))
     return ([path] if path.is_file() else []) + found
-
-
-def merge_rows(
-    sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]],
-    key_fields: Sequence[str] = ("scene_id", "query", "condition"),
-    same_fields: Sequence[str] = ("config_hash", "model"),
-) -> tuple[list[dict[str, Any]], int]:
-    """Rows of several files as one list, and how many repeats were dropped.
-
-    A row whose key (``key_fields``) was already seen is dropped when it agrees on ``same_fields`` (the
-    same work done twice, e.g. a shard rerun into another file); if it disagrees, the files come from
-    different runs and merging them would mix configurations: a DataError names both files.
-    """
-    merged: list[dict[str, Any]] = []
-    seen: dict[tuple[Any, ...], tuple[Path, Mapping[str, Any]]] = {}
-    dropped = 0
-    for path, rows in sources:
-        for row in rows:
-            key = tuple(str(row.get(f)) for f in key_fields)
-            if key in seen:
-                first_path, first = seen[key]
-                differ = [f for f in same_fields if first.get(f) != row.get(f)]
-                if differ:
-                    what = ", ".join(f"{f} {v!r}" for f, v in zip(key_fields, key, strict=True))
-                    raise DataError(
-                        f"{first_path} and {path} both hold {what} with a different {differ[0]}: they "
-                        f"come from different runs; merge only the shards of one run"
-                    )
-                dropped += 1
-                continue
-            seen[key] = (path, row)
-            merged.append(dict(row))
-    return merged, dropped

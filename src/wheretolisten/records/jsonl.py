@@ -25,8 +25,15 @@ def _no_check(row: Any) -> str | None:
     return None if isinstance(row, dict) else f"expected a JSON object, got {type(row).__name__}"
 
 
-def _parse_line(line: bytes) -> Any:
-    return json.loads(line.decode("utf-8"))
+def _parse_line(line: bytes, path: Path, lineno: int) -> Any:
+    """One JSON value; a line that is not UTF-8 is one DataError saying so (JSON errors propagate)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text (line {lineno}, invalid byte at offset {exc.start}); save it as UTF-8"
+        ) from None
+    return json.loads(text)
 
 
 def _scan(
@@ -42,9 +49,9 @@ def _scan(
         if not line.strip():
             continue
         try:
-            row = _parse_line(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise DataError(f"{path}: line {lineno} is not valid JSON (UTF-8); is it a {what}?") from None
+            row = _parse_line(line, path, lineno)
+        except json.JSONDecodeError:
+            raise DataError(f"{path}: line {lineno} is not valid JSON; is it a {what}?") from None
         problem = check(row)
         if problem is not None:
             raise DataError(f"{path}: line {lineno}: {problem}")
@@ -54,8 +61,8 @@ def _scan(
         return rows, len(data), False, []
     lineno = len(lines) + 1
     try:
-        row = _parse_line(tail)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        row = _parse_line(tail, path, lineno)
+    except json.JSONDecodeError:
         if allow_torn and tail.lstrip().startswith(b'{"' + first_key.encode() + b'"'):
             note = f"{path.name}: line {lineno} is an unfinished write (no newline): skipped"
             return rows, end, False, [note]
