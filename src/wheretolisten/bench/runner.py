@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import soundfile as sf
-
-from ..errors import DataError, OptionError, WTLError
+from ..audio import audio_info
+from ..errors import AudioError, DataError, OptionError, WTLError
 from ..progress import progress
 from ..records import ResultRow, check_resumable, check_row, open_jsonl, row_key
 from ..records.rows import RowKey
@@ -57,13 +56,12 @@ def check_scenes(scenes: Sequence[Scene], manifest: Path, config: BenchConfig) -
             raise DataError(f"{where}: two events share the query text {queries!r}")
         wav = scene.audio_path(manifest.parent)
         try:
-            info = sf.info(str(wav))
-        except Exception as exc:  # soundfile raises several types for unreadable files
-            raise DataError(f"{where}: cannot read audio file {wav} ({type(exc).__name__})") from None
-        if abs(info.frames / info.samplerate - scene.duration_s) > DURATION_TOLERANCE_S:
+            info = audio_info(wav)
+        except AudioError as exc:
+            raise DataError(f"{where}: cannot read audio file ({exc})") from None
+        if abs(info.duration_s - scene.duration_s) > DURATION_TOLERANCE_S:
             raise DataError(
-                f"{where}: {wav} lasts {info.frames / info.samplerate:.3f} s but the manifest says "
-                f"{scene.duration_s:.3f} s"
+                f"{where}: {wav} lasts {info.duration_s:.3f} s but the manifest says {scene.duration_s:.3f} s"
             )
 
 
