@@ -19,7 +19,7 @@ from .audio import AudioInfo, from_array, load_audio
 from .engine import Engine, make_engine
 from .errors import OptionError
 from .models.base import Adapter
-from .readout import Readout, read_out
+from .readout import read_profile as readout
 from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile
 from .settings import (
     INSTRUCTED_TEMPLATES,
@@ -83,11 +83,6 @@ def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
         return config
     base = config if isinstance(config, LocalizeConfig) else LocalizeConfig()
     return replace(base, layers=list(layers))
-
-
-def readout(delta: np.ndarray, token_s: float, config: Resolved) -> Readout:
-    """Peak and interval of a Δ profile with ``config``'s readout settings."""
-    return read_out(delta, token_s, config.smooth_s, config.interval, config.fraction, config.window_s)
 
 
 def _result(

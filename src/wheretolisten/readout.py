@@ -9,10 +9,12 @@ raises attention to audio everywhere would otherwise peak wherever the baseline 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 IntervalMethod = Literal["threshold", "window"]
 
@@ -101,4 +103,24 @@ def read_out(
     # Rounded to the microsecond: token_s multiples are not exact in binary (7.0200000000000005 s).
     return Readout(
         round((peak + 0.5) * token_s, 6), (round(start * token_s, 6), round(end * token_s, 6)), peak
+    )
+
+
+class ReadoutSettings(Protocol):
+    """The readout part of the localization settings (``settings.Resolved`` has these)."""
+
+    @property
+    def smooth_s(self) -> float: ...
+    @property
+    def interval(self) -> IntervalMethod: ...
+    @property
+    def fraction(self) -> float: ...
+    @property
+    def window_s(self) -> float: ...
+
+
+def read_profile(delta: np.ndarray, token_s: float, settings: ReadoutSettings) -> Readout:
+    """:func:`read_out` with the readout settings of a localization."""
+    return read_out(
+        delta, token_s, settings.smooth_s, settings.interval, settings.fraction, settings.window_s
     )

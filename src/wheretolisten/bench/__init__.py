@@ -4,50 +4,52 @@ Every (scene, query, condition) gives one typed result row (:class:`wheretoliste
 scored later by :mod:`wheretolisten.metrics`.
 """
 
-from .baselines import energy_prediction, erase_event, item_rng, random_prediction
-from .conditions import (
-    CONDITIONS,
-    MODEL_FREE,
-    REGISTRY,
-    Condition,
-    get_conditions,
-    parse_conditions,
-    register,
-)
-from .config import BENCH_VERSION, DIRECT_PROMPT, PROMPTED_TEMPLATE, BenchConfig, bench_config, config_hash
-from .runner import RunReport, load_scenes, manifest_path, run_bench, run_unit
-from .sweep import RESULTS_NAME, SWEEP_NAME, SweepReport, split_dev_test, sweep
-from .unit import Outcome, Unit, select_events
+from __future__ import annotations
 
-__all__ = [
-    "BENCH_VERSION",
-    "CONDITIONS",
-    "DIRECT_PROMPT",
-    "MODEL_FREE",
-    "PROMPTED_TEMPLATE",
-    "REGISTRY",
-    "RESULTS_NAME",
-    "SWEEP_NAME",
-    "BenchConfig",
-    "Condition",
-    "Outcome",
-    "RunReport",
-    "SweepReport",
-    "Unit",
-    "bench_config",
-    "config_hash",
-    "energy_prediction",
-    "erase_event",
-    "get_conditions",
-    "item_rng",
-    "load_scenes",
-    "manifest_path",
-    "parse_conditions",
-    "random_prediction",
-    "register",
-    "run_bench",
-    "run_unit",
-    "select_events",
-    "split_dev_test",
-    "sweep",
-]
+import importlib
+from typing import Any
+
+#: Public name -> the module that defines it; loaded on first use, so that ``wheretolisten.bench.config``
+#: (and the command line's option checks) do not import torch.
+_EXPORTS = {
+    "energy_prediction": "baselines",
+    "erase_event": "baselines",
+    "item_rng": "baselines",
+    "random_prediction": "baselines",
+    "CONDITIONS": "conditions",
+    "MODEL_FREE": "conditions",
+    "REGISTRY": "conditions",
+    "Condition": "conditions",
+    "get_conditions": "conditions",
+    "parse_conditions": "conditions",
+    "register": "conditions",
+    "BENCH_VERSION": "config",
+    "DIRECT_PROMPT": "config",
+    "PROMPTED_TEMPLATE": "config",
+    "BenchConfig": "config",
+    "bench_config": "config",
+    "config_hash": "config",
+    "check_scenes": "inputs",
+    "load_scenes": "inputs",
+    "manifest_path": "inputs",
+    "RunReport": "runner",
+    "run_bench": "runner",
+    "run_unit": "runner",
+    "RESULTS_NAME": "sweep",
+    "SWEEP_NAME": "sweep",
+    "SweepReport": "sweep",
+    "split_dev_test": "sweep",
+    "sweep": "sweep",
+    "Outcome": "outcome",
+    "Unit": "unit",
+    "select_events": "inputs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'wheretolisten.bench' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+__all__ = sorted(_EXPORTS)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..answers import parse_time_answer
-from ..engine import make_engine
 from ..errors import OptionError
-from ..localize import readout
 from ..readout import Readout
+from ..readout import read_profile as readout
 from .baselines import energy_prediction, erase_event, item_rng, random_prediction
 from .config import BenchConfig
-from .unit import Outcome, Unit
+from .outcome import Outcome
+
+if TYPE_CHECKING:
+    from .unit import Unit
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ def _prompted(unit: Unit, indices: list[int]) -> list[Outcome]:
 
 def _audio_steered(unit: Unit, indices: list[int]) -> list[Outcome]:
     """Audio-contrast vector: the clip with − without the event (erased by gap-level noise); Δ readout."""
+    from ..engine import make_engine
+
     adapter, loc, scene = unit.model, unit.config.loc, unit.scene
     outcomes = []
     for k in indices:
@@ -131,12 +133,14 @@ def _audio_steered(unit: Unit, indices: list[int]) -> list[Outcome]:
     return outcomes
 
 
-@torch.no_grad()
 def ask_when(unit: Unit, query: str) -> str:
     """Greedy answer of the unsteered model to the direct localization question."""
+    import torch
+
     adapter, cfg = unit.model, unit.config
     batch = adapter.encode([unit.clip], [cfg.direct_prompt.format(query=query)])
-    out = adapter.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, do_sample=False, num_beams=1)
+    with torch.no_grad():
+        out = adapter.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, do_sample=False, num_beams=1)
     new = out[0, batch["input_ids"].shape[1] :]
     return str(adapter.tokenizer.decode(new, skip_special_tokens=True)).strip()
 

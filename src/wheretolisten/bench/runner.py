@@ -16,67 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..audio import audio_info
-from ..errors import AudioError, DataError, OptionError, WTLError
+from ..errors import WTLError
 from ..progress import progress
 from ..records import ResultRow, check_resumable, check_row, open_jsonl, row_key
 from ..records.rows import RowKey
 from ..records.runs import FIRST_KEY
-from ..scenes import MANIFEST_NAME, Scene, load_manifest
+from ..scenes import Scene
 from .conditions import MODEL_FREE, get_conditions
 from .config import BenchConfig, config_hash
-from .unit import Unit, outcome_fields, select_events
+from .inputs import select_events
+from .unit import Unit, outcome_fields
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
-
-#: Manifest duration and wav duration may differ by this much (sample rounding, resampling).
-DURATION_TOLERANCE_S = 0.05
-
-
-def manifest_path(scenes: str | os.PathLike[str]) -> Path:
-    """A manifest.jsonl path, or the one inside a scenes directory."""
-    path = Path(scenes)
-    return path / MANIFEST_NAME if path.is_dir() else path
-
-
-def check_scenes(scenes: Sequence[Scene], manifest: Path, config: BenchConfig) -> None:
-    """Everything that can be checked before computing: readable wavs, durations, queries.
-
-    Runs before anything is written so that a bad manifest never leaves a half-written results file.
-    """
-    for scene in scenes:
-        where = f"{manifest}: scene {scene.scene_id!r}"
-        try:
-            events = select_events(scene, config)
-        except DataError as exc:
-            raise DataError(f"{manifest}: {exc}") from None
-        queries = [e.query for _, e in events]
-        if len(set(queries)) != len(queries):
-            raise DataError(f"{where}: two events share the query text {queries!r}")
-        wav = scene.audio_path(manifest.parent)
-        try:
-            info = audio_info(wav)
-        except AudioError as exc:
-            raise DataError(f"{where}: cannot read audio file ({exc})") from None
-        if abs(info.duration_s - scene.duration_s) > DURATION_TOLERANCE_S:
-            raise DataError(
-                f"{where}: {wav} lasts {info.duration_s:.3f} s but the manifest says {scene.duration_s:.3f} s"
-            )
-
-
-def load_scenes(
-    scenes: str | os.PathLike[str], config: BenchConfig, limit: int | None = None
-) -> tuple[list[Scene], Path]:
-    """Read, limit and check the manifest; returns the scenes and the manifest's directory."""
-    manifest = manifest_path(scenes)
-    loaded = load_manifest(manifest)
-    if limit is not None:
-        if limit < 1:
-            raise OptionError(f"--limit must be at least 1, got {limit}")
-        loaded = loaded[:limit]
-    check_scenes(loaded, manifest, config)
-    return loaded, manifest.parent
 
 
 def run_unit(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,26 +19,18 @@ import numpy as np
 
 from ..audio import load_audio
 from ..engine import Engine, VectorPass, make_engine
-from ..errors import DataError, OptionError, WTLError
+from ..errors import WTLError
 from ..localize import prepare_audio
 from ..metrics import attention_share, profile_entropy
-from ..readout import Readout
 from ..results import Profile
-from ..scenes import Event, Scene
+from ..scenes import Scene
 from ..vectors import SteeringVector
 from .config import BenchConfig
+from .inputs import select_events  # noqa: F401  (re-exported: the unit runs these events)
+from .outcome import Outcome
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
-
-
-@dataclass
-class Outcome:
-    """What a condition predicts for one query: a readout, the profile it came from, extra row fields."""
-
-    readout: Readout
-    profile: Profile | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Unit:
@@ -97,23 +88,6 @@ class Unit:
     def profile(self, base: np.ndarray, steered: np.ndarray) -> Profile:
         """A profile on this clip's time axis."""
         return Profile(self.engine.time_axis(base.size), base, steered)
-
-
-def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
-    """The (index, event) pairs queried in ``scene``: the target, all events, or the one named by --query."""
-    if config.query is not None:
-        found = [(k, e) for k, e in enumerate(scene.events) if config.query in (e.query, e.label)]
-        if not found:
-            have = ", ".join(repr(e.query) for e in scene.events)
-            raise DataError(
-                f"scene {scene.scene_id!r} has no event matching query {config.query!r} (it has {have})"
-            )
-        return found[:1]
-    if config.queries == "target":
-        return [(scene.target, scene.target_event)]
-    if config.queries == "all":
-        return list(enumerate(scene.events))
-    raise OptionError(f"unknown --queries {config.queries!r}; choose target or all")
 
 
 def _finite_or_none(x: float) -> float | None:

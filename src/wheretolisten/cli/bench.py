@@ -82,7 +82,9 @@ def bench_run(
     To use several GPUs, run one process per GPU with --shard K/N and its own --out, then give all the
     files to 'bench summary' or 'report'.
     """
-    from ..bench import bench_config, get_conditions, load_scenes, manifest_path, run_bench
+    from ..bench.conditions import get_conditions
+    from ..bench.config import bench_config
+    from ..bench.inputs import load_scenes, manifest_path
     from ..shards import parse_shard, shard_of
 
     conds = get_conditions(conditions)
@@ -103,6 +105,8 @@ def bench_run(
     check_outputs([("--out", out)], [s.audio_path(manifest_dir) for s in scene_list])
     scene_list = shard_of(scene_list, part)
     adapter = load(model, device, dtype) if any(c.needs_model for c in conds) else None
+    from ..bench.runner import run_bench
+
     report = run_bench(adapter, scene_list, manifest_dir, [c.name for c in conds], config, out, progress)
     typer.echo(
         f"wrote {report.rows_written} rows ({report.units_run} scenes run, {report.units_skipped} already "
@@ -132,10 +136,11 @@ def bench_summary(
 
     The markdown tables fit 100 columns; a legend under each explains its columns.
     """
-    from ..metrics import summary_text
     from ..records import read_results
 
     rows, notes = read_results(results)
+    from ..metrics import summary_text
+
     for note in notes:
         typer.echo(f"wheretolisten: note: {note}", err=True)
     typer.echo(summary_text(rows, format.value, wide=wide), nl=False)
@@ -166,7 +171,10 @@ def bench_sweep(
     ] = None,
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
-    from ..bench import bench_config, load_scenes, manifest_path, parse_conditions, sweep
+    from ..bench.conditions import parse_conditions
+    from ..bench.config import bench_config
+    from ..bench.inputs import load_scenes, manifest_path
+    from ..bench.sweep import sweep
     from ..files import check_output
     from ..shards import parse_shard
 

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .hub import local_files_only
 from .qwen2_audio import Qwen2AudioAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -21,6 +23,8 @@ ADAPTERS: dict[str, type[Adapter]] = {
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+#: Device types a model can run on (``meta`` holds no data).
+COMPUTE_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -31,8 +35,17 @@ def resolve_device(device: str | None) -> torch.device:
         dev = torch.device(device)
     except RuntimeError:
         raise ModelError(f"unknown device {device!r} (try cpu, cuda, cuda:1, mps)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available")
+    if dev.type not in COMPUTE_DEVICES:
+        raise ModelError(f"device {device!r} cannot run a model here; use cpu, cuda, cuda:N or mps")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"device {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ModelError(
+                f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)"
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError(f"device {device!r} requested but MPS is not available")
     return dev
 
 
@@ -75,16 +88,20 @@ def load_model(
     local = Path(name).exists()
     if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
         raise ModelError(f"{name}: no such model directory")
+    if local:
+        _check_local_weights(Path(name))
+    # A hub id is checked against the cache and the network first: no minutes of retries offline.
+    offline = {"local_files_only": True} if not local and local_files_only(name) else {}
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
         try:
-            config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+            config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot load a model config from {name!r}: {_first_line(exc)}") from None
         cls = adapter_class(config.model_type)
         try:
-            processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
+            processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
@@ -93,9 +110,9 @@ def load_model(
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
             model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]
-                name, dtype=torch_dtype, trust_remote_code=trust_remote_code
+                name, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True, **offline
             )
-        except (OSError, ValueError, RuntimeError) as exc:
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -104,6 +121,17 @@ def load_model(
     adapter = wrap(model, processor, name)
     adapter.recommended = read_recommended(Path(name)) if local else {}
     return adapter
+
+
+def _check_local_weights(path: Path) -> None:
+    """A local checkpoint must hold safetensors weights: pickle files are never loaded."""
+    if not path.is_dir():
+        raise ModelError(f"{path}: is not a model directory")
+    if not any(path.glob("*.safetensors")) and any(path.glob("*.bin")) | any(path.glob("*.pt")):
+        raise ModelError(
+            f"{path} holds only pickle weights (.bin/.pt), which wheretolisten never loads (no pickle): "
+            "convert them to safetensors"
+        )
 
 
 #: Optional file beside a checkpoint with the settings wheretolisten should default to for it.

@@ -1,0 +1,89 @@
+"""How long the command line takes before it answers: errors first, then the shipped model's demo.
+
+Prints one JSON object: the median wall time (s) of each command over ``--repeats`` runs, the exit code,
+and the machine (CPU count, load average, Python, torch, transformers). Argument and file errors must
+come back well under a second: they are checked before torch is imported.
+
+    python benchmarks/startup.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+
+def timed(args: list[str], repeats: int) -> dict[str, object]:
+    """Median wall time and the exit code of ``wheretolisten ARGS``."""
+    times, code = [], 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "wheretolisten", *args], capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        code = done.returncode
+    return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3), "exit": code}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-model", action="store_true", help="Skip the commands that load the model.")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "clip.wav"
+        import numpy as np
+        import soundfile as sf
+
+        sf.write(wav, (np.random.default_rng(0).standard_normal(16000 * 3) * 0.1).astype("float32"), 16000)
+        cases = {
+            "--version": ["--version"],
+            "--help": ["--help"],
+            "localize: missing audio file": ["localize", str(Path(tmp) / "missing.wav"), "-q", "a siren"],
+            "localize: reversed --layers": ["localize", str(wav), "-q", "a siren", "--layers", "12-8"],
+            "localize: --json is the input": ["localize", str(wav), "-q", "a siren", "--json", str(wav)],
+            "bench run: missing scenes": [
+                "bench",
+                "run",
+                str(Path(tmp) / "nope"),
+                "--out",
+                str(Path(tmp) / "r.jsonl"),
+            ],
+        }
+        if not opts.no_model:
+            cases["env"] = ["env"]
+            cases["localize (shipped model, 3-s clip)"] = ["localize", str(wav), "-q", "a siren"]
+            cases["demo"] = ["demo"]
+        results = {
+            name: timed(args, opts.repeats if "demo" not in name else 1) for name, args in cases.items()
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "startup",
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "torch": metadata.version("torch"),
+                    "transformers": metadata.version("transformers"),
+                },
+                "repeats": opts.repeats,
+                "commands": results,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
