@@ -13,10 +13,11 @@ import torch
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .musicflamingo import MusicFlamingoAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)
+    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, MusicFlamingoAdapter)
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
