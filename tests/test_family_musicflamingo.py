@@ -155,6 +155,6 @@ def test_real_architecture_and_numbers() -> None:
     assert (adapter.num_layers, adapter.hidden_size) == (28, 3584)
     assert (text.num_attention_heads, text.num_key_value_heads, text.vocab_size) == (28, 4, 151672)
     assert (audio.num_hidden_layers, audio.hidden_size, len(adapter.audio_tower.layers)) == (32, 1280, 32)
-    assert config.rope_parameters["rope_theta"] == 1200.0
+    assert text.rope_parameters["rope_theta"] == 1e6 and config.rope_parameters["rope_theta"] == 1200.0
     assert frames_to_tokens(3000) / 30 == 1 / adapter.token_s == 25
     assert inspect.signature(MusicFlamingoProcessor).parameters["max_audio_len"].default == 1200
