@@ -2,6 +2,7 @@
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .musicflamingo import MusicFlamingoAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 
@@ -10,6 +11,7 @@ __all__ = [
     "FAMILIES",
     "Adapter",
     "AudioFlamingo3Adapter",
+    "MusicFlamingoAdapter",
     "Qwen2AudioAdapter",
     "load_model",
     "wrap",

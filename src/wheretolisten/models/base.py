@@ -198,6 +198,12 @@ class Adapter(ABC):
         assert isinstance(text, str)
         return text
 
+    def expand_audio(self, text: str, n_audio: int) -> str:
+        """``text`` with its audio placeholder expanded to ``n_audio`` audio tokens, as the processor does."""
+        token = self.tokenizer.convert_ids_to_tokens(self.audio_token_id)
+        placeholder = getattr(self.processor, "audio_token", token)
+        return text.replace(placeholder, placeholder * n_audio, 1)
+
     def encode(
         self, audios: Sequence[np.ndarray], instructions: Sequence[str], padding_side: str = "left"
     ) -> dict[str, torch.Tensor]:

@@ -15,10 +15,11 @@ from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .hub import local_files_only
+from .musicflamingo import MusicFlamingoAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)
+    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, MusicFlamingoAdapter)
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 

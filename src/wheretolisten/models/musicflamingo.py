@@ -1,0 +1,91 @@
+"""Music Flamingo (nvidia/music-flamingo-2601-hf): AF3's encoder and Qwen2.5-7B decoder, plus rotary time
+embeddings on the audio features; 30-s windows, at most 40 of them (20 minutes).
+
+The processor wraps the audio tokens in ``<|sound_bos|>`` … ``<|sound_eos|>``. The rotary time embedding
+rotates each audio feature by its timestamp, window * window_s + 0.04 * (index in window), which is the
+same 40-ms grid, continued across windows, that AF3's time axis uses: it encodes the axis, never moves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from transformers import MusicFlamingoConfig, MusicFlamingoForConditionalGeneration
+
+from .audioflamingo3 import AudioFlamingo3Adapter
+
+#: The structure of the -hf checkpoint's chat template: a system turn unless the chat starts with one,
+#: then in the user turn <sound> (if any audio item) followed by the text items. The real checkpoint
+#: ships its own system prompt; this template, used by tiny models only, has a short one.
+MF_CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] != 'system' %}"
+    "<|im_start|>system\nYou are Music Flamingo, an assistant for music and language.<|im_end|>\n"
+    "{% endif %}"
+    "{% for message in messages if message['content'] is not none %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}"
+    "{{ message['content'] }}"
+    "{% else %}"
+    "{% if message['content'] | selectattr('type', 'equalto', 'audio') | list %}<sound>{% endif %}"
+    "{% for content in message['content'] if content['type'] == 'text' %}{{ content['text'] }}{% endfor %}"
+    "{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n"
+    "{% endif %}"
+)
+
+
+class MusicFlamingoAdapter(AudioFlamingo3Adapter):
+    """Music Flamingo: AF3's modules and prompt order; audio between sound delimiters, up to 20 minutes."""
+
+    family: ClassVar[str] = "musicflamingo"
+    model_type: ClassVar[str] = "musicflamingo"
+    model_class: ClassVar[type] = MusicFlamingoForConditionalGeneration
+    max_audio_s: ClassVar[float] = 1200.0
+    checkpoints: ClassVar[tuple[str, ...]] = ("nvidia/music-flamingo-2601-hf",)
+
+    @property
+    def window_s(self) -> float:  # type: ignore[override]
+        """The processor cuts audio into windows of the feature extractor's chunk (30 s in the real model)."""
+        return float(self.processor.feature_extractor.chunk_length)
+
+    @property
+    def max_audio_limit_s(self) -> float:
+        """Whole windows up to the processor's ``max_audio_len``; the processor silently drops the rest."""
+        windows = int(float(self.processor.max_audio_len) // self.window_s)
+        return min(self.max_audio_s, windows * self.window_s)
+
+    @property
+    def audio_delimiters(self) -> tuple[str, str]:
+        """The tokens the processor puts before and after the audio tokens."""
+        return str(self.processor.audio_bos_token), str(self.processor.audio_eos_token)
+
+    @property
+    def audio_marker_ids(self) -> frozenset[int]:
+        ids = self.tokenizer.convert_tokens_to_ids(list(self.audio_delimiters))
+        return frozenset({self.audio_token_id, *ids})
+
+    def expand_audio(self, text: str, n_audio: int) -> str:
+        bos, eos = self.audio_delimiters
+        placeholder = str(self.processor.audio_token)
+        return text.replace(placeholder, bos + placeholder * n_audio + eos, 1)
+
+    @classmethod
+    def full_size_config(cls) -> Any:
+        """transformers' defaults for the encoder and the rotary time embedding, with the checkpoint's
+        Qwen2.5-7B decoder (transformers' default text config is a different Qwen2)."""
+        text = {
+            "model_type": "qwen2",
+            # len(tokenizer): Qwen2.5's vocabulary and the added tokens up to <|sound_eos|> (151671).
+            "vocab_size": 151672,
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+        }
+        return MusicFlamingoConfig(text_config=text)
