@@ -79,8 +79,34 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
 
 
-def audio_info(path: str | os.PathLike[str]) -> FileInfo:
-    """The header of an audio file; one AudioError line for a missing, unreadable or empty file."""
+def _declared_wav_bytes(path: Path) -> tuple[int, int] | None:
+    """(declared data bytes, bytes present) of a RIFF/WAVE file's data chunk; None when not a plain WAV.
+
+    libsndfile silently shortens a WAV whose data chunk is cut off; the header still says how long it was.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                size = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    present = path.stat().st_size - handle.tell()
+                    return size, present
+                handle.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def audio_info(path: str | os.PathLike[str], warn: bool = False) -> FileInfo:
+    """The header of an audio file; one AudioError line for a missing, unreadable or empty file.
+
+    ``warn``: also log a warning when a WAV file is shorter than its header announces (cut off).
+    """
     p = Path(path)
     if not p.exists():
         raise AudioError(f"{p}: no such file")
@@ -93,6 +119,15 @@ def audio_info(path: str | os.PathLike[str]) -> FileInfo:
         raise AudioError(f"{p}: cannot read audio ({type(exc).__name__}; {kind})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioError(f"{p}: the audio is empty (0 samples)")
+    declared = _declared_wav_bytes(p) if warn and p.suffix.lower() == ".wav" else None
+    if declared is not None and declared[0] != 0xFFFFFFFF and declared[1] < declared[0]:
+        share = declared[1] / declared[0]
+        log.warning(
+            "%s is truncated: its header announces %.2f s of audio, the file holds %.2f s; using those",
+            p,
+            info.duration / share if share > 0 else info.duration,
+            info.duration,
+        )
     return FileInfo(p, int(info.frames), int(info.samplerate), int(info.channels))
 
 
@@ -142,10 +177,10 @@ def check_span(
     end = duration_s if end_s is None else float(end_s)
     if not (math.isfinite(start) and math.isfinite(end)):
         raise OptionError(f"--start/--end must be finite numbers of seconds, got {start_s!r}/{end_s!r}")
-    if start < 0 or end <= start:
-        raise OptionError(f"--start must be >= 0 and before --end, got {start:g} and {end:g}")
     if start >= duration_s:
         raise OptionError(f"{name} lasts {duration_s:.2f} s: --start {start:g} is past its end")
+    if start < 0 or end <= start:
+        raise OptionError(f"--start must be >= 0 and before --end, got {start:g} and {end:g}")
     return start, min(end, duration_s)
 
 
@@ -161,7 +196,7 @@ def load_audio(
     The header is checked first (length against ``max_s``, the span against the file); only the span
     is decoded. A file whose data ends before its header says is read as far as it goes, with a warning.
     """
-    head = audio_info(path)
+    head = audio_info(path, warn=True)
     name = str(head.path)
     start, end = check_span(start_s, end_s, head.duration_s, name)
     check_length(end - start, name, max_s)

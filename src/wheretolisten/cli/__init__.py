@@ -80,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = str(exc.format_message()).replace("Value error, ", "")  # type: ignore[attr-defined]
         typer.echo(f"wheretolisten: error: {message}{hint}", err=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    if code == 130:  # typer turned Ctrl-C into an exit status: say so
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -89,6 +91,7 @@ def _interrupted() -> None:
 
 
 def _exit_or_abort(exc: BaseException, kind: str) -> None:
-    if kind == "Abort":
+    code = int(getattr(exc, "exit_code", 0))
+    if kind == "Abort" or code == 130:  # typer turns Ctrl-C into Exit(130): say so
         _interrupted()
-    sys.exit(int(getattr(exc, "exit_code", 0)))
+    sys.exit(code)

@@ -66,7 +66,7 @@ def localize(
         typer.Argument(
             help=f"Audio file(s) ({FORMATS_TEXT}); resampled and downmixed as needed. With several files, "
             "each is localized in turn (see --jsonl).",
-            metavar="AUDIO...",
+            metavar="AUDIO",
         ),
     ],
     query: Annotated[

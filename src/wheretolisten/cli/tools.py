@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import finite
+from .options import ProgressOpt, finite
 
 
 @app.command("env")
@@ -92,6 +92,7 @@ def scenes_make(
     repeats: Annotated[
         int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
     ] = 1,
+    progress: ProgressOpt = True,
 ) -> None:
     """Write N scenes of EVENTS non-overlapping sound events each (distinct classes unless --repeats)."""
     from ..scenes import get_bank, make_scenes
@@ -108,6 +109,7 @@ def scenes_make(
         seed=seed,
         sample_rate=sample_rate,
         repeats=repeats,
+        progress=progress,
     )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 

@@ -54,7 +54,7 @@ def _scan(
             raise DataError(f"{path}: line {lineno} is not valid JSON; is it a {what}?") from None
         problem = check(row)
         if problem is not None:
-            raise DataError(f"{path}: line {lineno}: {problem}")
+            raise DataError(f"{path}: line {lineno}: {problem} (is it a {what}?)")
         rows.append((lineno, row))
     tail = data[end:]
     if not tail.strip():
@@ -71,7 +71,7 @@ def _scan(
         ) from None
     problem = check(row)
     if problem is not None:
-        raise DataError(f"{path}: line {lineno}: {problem}")
+        raise DataError(f"{path}: line {lineno}: {problem} (is it a {what}?)")
     rows.append((lineno, row))
     return rows, len(data), True, []
 

@@ -1,0 +1,173 @@
+"""Nothing is lost: foreign files survive, stale results are refused, kills resume, modes follow the umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import SR, noise, run_cli
+from wheretolisten.scenes import ProceduralBank, make_scenes
+
+RUN = ("bench", "run", "--conditions", "random,energy", "--no-progress")
+
+
+@pytest.fixture()
+def scenes(tmp_path: Path) -> Path:
+    make_scenes(ProceduralBank(), 3, tmp_path / "scenes", seed=0, progress=False)
+    return tmp_path / "scenes"
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"lr": 0.001}', b"my notes, no newline", b"line one\nline two\n", b"{\n"]
+)
+def test_a_file_that_is_not_results_is_never_erased(
+    content: bytes,
+    scenes: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """bench run --out and localize --jsonl used to truncate a file without a trailing newline."""
+    target = tmp_path / "params.json"
+    target.write_bytes(content)
+    code, _, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", target)
+    assert code == 2 and "params.json" in one_line(err)
+    assert target.read_bytes() == content
+    wav = scenes / "audio" / "scene_00000.wav"
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "a siren", "--jsonl", target)
+    assert code == 2 and "params.json" in one_line(err)
+    assert target.read_bytes() == content
+
+
+def test_results_are_refused_when_the_scenes_changed(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.jsonl"
+    assert run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)[0] == 0
+    before = out.read_bytes()
+    # The same ids, other content (duration): the old rows are stale, not done.
+    make_scenes(ProceduralBank(), 3, scenes, duration_s=8.0, seed=0, progress=False)
+    code, _, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)
+    assert code == 2 and "another version of scene" in one_line(err)
+    assert out.read_bytes() == before
+    # Regenerated as they were, plus more scenes: only the new scenes run.
+    make_scenes(ProceduralBank(), 5, scenes, seed=0, progress=False)
+    code, stdout, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)
+    assert code == 0, err
+    assert "2 scenes run, 3 already done" in stdout
+    assert out.read_bytes().startswith(before)
+
+
+def test_a_run_killed_anywhere_resumes_to_the_same_rows(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cut the results file at random byte offsets (a kill mid-write), resume: the rows of a clean run."""
+    full = tmp_path / "full.jsonl"
+    assert run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", full)[0] == 0
+    data = full.read_bytes()
+    expected = [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in data.splitlines()]
+    rng = np.random.default_rng(0)
+    for cut in sorted({0, len(data) - 1, *rng.integers(1, len(data) - 1, size=8).tolist()}):
+        part = tmp_path / f"part{cut}.jsonl"
+        part.write_bytes(data[:cut])
+        code, _, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", part)
+        assert code == 0, (cut, err)
+        rows = [
+            {k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
+            for line in part.read_bytes().splitlines()
+        ]
+        key = lambda r: (r["scene_id"], r["query"], r["condition"])  # noqa: E731
+        assert sorted(rows, key=key) == sorted(expected, key=key), cut
+        assert len({key(r) for r in rows}) == len(rows)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_outputs_follow_the_umask(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = os.umask(0o027)
+    try:
+        expected = 0o666 & ~0o027
+        out = tmp_path / "r.jsonl"
+        assert run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)[0] == 0
+        wav = tmp_path / "clip.wav"
+        sf.write(wav, noise(2.0), SR)
+        code, _, err = run_cli(
+            monkeypatch,
+            capsys,
+            "localize",
+            wav,
+            "-q",
+            "a siren",
+            "--json",
+            tmp_path / "o.json",
+            "--save-vector",
+            tmp_path / "v",
+        )
+        assert code == 0, err
+        make_scenes(ProceduralBank(), 1, tmp_path / "new", seed=0, progress=False)
+        for path in (
+            out,
+            tmp_path / "o.json",
+            tmp_path / "v.safetensors",
+            tmp_path / "v.json",
+            tmp_path / "new" / "manifest.jsonl",
+        ):
+            assert _mode(path) == expected, (path, oct(_mode(path)))
+    finally:
+        os.umask(old)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("wheretolisten.scenes.make_scenes", interrupted)
+    code, _, err = run_cli(monkeypatch, capsys, "scenes", "make", "--out", tmp_path / "s", "--no-progress")
+    assert code == 130 and "interrupted" in one_line(err)
+
+
+def test_a_too_long_file_is_refused_from_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped model accepts 10 s: a longer file is refused before a sample is decoded."""
+    wav = tmp_path / "long.wav"
+    sf.write(wav, np.tile(noise(1.0), 60), 44100)  # ~1.4 min at 44.1 kHz
+
+    def no_decoding(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the audio was decoded")
+
+    monkeypatch.setattr("soundfile.read", no_decoding)
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "a siren")
+    assert code == 2 and "--start/--end" in one_line(err)
+
+
+def test_a_truncated_wav_is_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wav = tmp_path / "cut.wav"
+    sf.write(wav, noise(4.0), SR)
+    data = wav.read_bytes()
+    wav.write_bytes(data[: len(data) // 2])
+    code, out, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "a siren")
+    assert code == 0, err
+    line = one_line(err)
+    assert line.startswith("wheretolisten: warning:") and "truncated" in line and "4.00 s" in line
+    assert "'a siren': peak" in out
