@@ -2,7 +2,9 @@
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
+from .qwen3_omni_moe import Qwen3OmniMoeAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 
 __all__ = [
@@ -11,6 +13,8 @@ __all__ = [
     "Adapter",
     "AudioFlamingo3Adapter",
     "Qwen2AudioAdapter",
+    "Qwen2_5OmniAdapter",
+    "Qwen3OmniMoeAdapter",
     "load_model",
     "wrap",
 ]
