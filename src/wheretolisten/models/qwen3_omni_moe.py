@@ -5,8 +5,8 @@ three stride-2 convolutions turn each window into ceil(ceil(ceil(f / 2) / 2) / 2
 second, and the windows' tokens concatenate (attention then spans ``n_window_infer`` frames, 8 s, which
 changes no count). Inside a window token j is centred on frame 8 j (80-ms stride, the last of 13 half
 covered), so a second holds 13 tokens but not on an even grid: the time axis spreads each second's 13
-tokens evenly (1/13 s each), which keeps the readout's uniform grid and is within 40 ms of every token's
-receptive-field centre. The processor cuts no audio; the published limit is 40 minutes.
+tokens evenly (token i covers [i/13, (i+1)/13) s), which keeps the readout's uniform grid; every token's
+receptive-field centre lies inside its bin. The processor cuts no audio; the published limit is 40 minutes.
 """
 
 from __future__ import annotations
@@ -114,13 +114,16 @@ class Qwen3OmniMoeAdapter(QwenOmniAdapter):
             "n_window_infer": 800,
         }
         vision = {"out_hidden_size": 2048, "patch_size": 16, "depth": 27}
+        # Token ids of the checkpoint's vocabulary (some are not fields of the config class, only kwargs).
+        ids: dict[str, Any] = {
+            "audio_token_id": 151675,
+            "image_token_id": 151655,
+            "video_token_id": 151656,
+            "audio_start_token_id": 151669,
+            "audio_end_token_id": 151670,
+            "vision_start_token_id": 151652,
+            "vision_end_token_id": 151653,
+        }
         return Qwen3OmniMoeThinkerConfig(
-            text_config=text,
-            audio_config=audio,
-            vision_config=vision,
-            audio_token_id=151675,
-            image_token_id=151655,
-            video_token_id=151656,
-            audio_start_token_id=151669,
-            position_id_per_seconds=13,
+            text_config=text, audio_config=audio, vision_config=vision, position_id_per_seconds=13, **ids
         )
