@@ -17,10 +17,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from helpers import SR, noise
+from test_families import _audio_embeddings
 from wheretolisten.errors import ModelError
 from wheretolisten.models import Adapter, load_model, wrap
 from wheretolisten.models.registry import FAMILIES as BY_FAMILY
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
+from wheretolisten.models.tiny.qwen_omni import build_processor
+from wheretolisten.models.tiny.tokenizer import train_tokenizer
 from wheretolisten.probe import temporal_attention
 
 OMNI = ("qwen2_5_omni", "qwen3_omni_moe")
@@ -61,13 +64,6 @@ def test_tokens_per_window(omni: dict[str, Adapter]) -> None:
         np.testing.assert_allclose(np.diff(a.time_axis(3 * per_window)), a.token_s)
 
 
-def _audio_embeddings(adapter: Adapter, clip: np.ndarray) -> torch.Tensor:
-    batch = adapter.encode([clip], ["Describe the audio."])
-    with torch.no_grad():
-        out = adapter.model(**batch, output_hidden_states=True, use_cache=False)
-    return out.hidden_states[0][0][adapter.audio_mask(batch["input_ids"])[0]].float()
-
-
 def test_clicks_in_later_windows_land_on_their_tokens(adapter: Adapter) -> None:
     """The generic check stays in the first window; here clicks fall in every window of a 3.5-window clip,
     at a window's first and last frames too."""
@@ -99,6 +95,17 @@ def test_prompts(omni: dict[str, Adapter]) -> None:
         ids = a.encode([noise(1.0)], ["Listen for the dog barking."])["input_ids"][0]
         start, _ = a.instruction_span(ids)
         assert a.tokenizer.convert_ids_to_tokens(int(ids[start - 1])) == a.audio_delimiters[1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("family", OMNI)
+def test_processor_names_its_tokens_when_the_tokenizer_does_not(family: str) -> None:
+    """A tokenizer without named multimodal tokens still gives the family's audio placeholder."""
+    processor_class = BY_FAMILY[family].processor_class  # type: ignore[attr-defined]
+    tokens = processor_class.tokens
+    plain = train_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", *tokens.values()])
+    processor = build_processor(family, tokenizer=plain)
+    assert processor.audio_token == tokens["audio_token"]
+    assert processor.audio_token_id == plain.convert_tokens_to_ids(tokens["audio_token"])
 
 
 def test_too_long_audio_is_one_clear_error(omni: dict[str, Adapter]) -> None:

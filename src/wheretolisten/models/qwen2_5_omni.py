@@ -53,6 +53,16 @@ QWEN2_5_OMNI_SYSTEM_PROMPT = (
 class Qwen2_5OmniAudioProcessor(AudioOnlyProcessor, Qwen2_5OmniProcessor):
     """Qwen2.5-Omni's processor for audio and text (its image and video processors need torchvision)."""
 
+    tokens: ClassVar[dict[str, str]] = {
+        "audio_token": "<|AUDIO|>",
+        "audio_bos_token": "<|audio_bos|>",
+        "audio_eos_token": "<|audio_eos|>",
+        "image_token": "<|IMAGE|>",
+        "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>",
+        "vision_eos_token": "<|vision_eos|>",
+    }
+
 
 class Qwen2_5OmniAdapter(QwenOmniAdapter):
     """Qwen2.5-Omni's thinker: 25 audio tokens per second in 2-s encoder windows, up to 300 s."""

@@ -55,6 +55,16 @@ def window_tokens(frames: int) -> int:
 class Qwen3OmniMoeAudioProcessor(AudioOnlyProcessor, Qwen3OmniMoeProcessor):
     """Qwen3-Omni's processor for audio and text (its image and video processors need torchvision)."""
 
+    tokens: ClassVar[dict[str, str]] = {
+        "audio_token": "<|audio_pad|>",
+        "audio_bos_token": "<|audio_start|>",
+        "audio_eos_token": "<|audio_end|>",
+        "image_token": "<|image_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_bos_token": "<|vision_start|>",
+        "vision_eos_token": "<|vision_end|>",
+    }
+
 
 class Qwen3OmniMoeAdapter(QwenOmniAdapter):
     """Qwen3-Omni's thinker (MoE decoder): 13 audio tokens per 1-s encoder window, up to 40 minutes."""

@@ -48,6 +48,9 @@ class AudioOnlyProcessor:
 
     image_processor: Any = NO_VISION
     video_processor: Any = NO_VISION
+    #: The family's special tokens by processor attribute (:data:`TOKEN_NAMES`), for a tokenizer that does
+    #: not name them itself.
+    tokens: ClassVar[dict[str, str]]
 
     def __init__(
         self, feature_extractor: Any = None, tokenizer: Any = None, chat_template: Any = None
@@ -55,9 +58,9 @@ class AudioOnlyProcessor:
         mixin = ProcessorMixin.__init__
         mixin(self, feature_extractor, tokenizer, chat_template=chat_template)  # type: ignore[arg-type]
         for name in TOKEN_NAMES:
-            setattr(self, name, getattr(tokenizer, name))
+            setattr(self, name, getattr(tokenizer, name, None) or self.tokens[name])
         for name in ("image_token", "audio_token", "video_token"):
-            setattr(self, f"{name}_id", tokenizer.convert_tokens_to_ids(getattr(tokenizer, name)))
+            setattr(self, f"{name}_id", tokenizer.convert_tokens_to_ids(getattr(self, name)))
 
 
 class QwenOmniAdapter(Adapter):

@@ -29,43 +29,21 @@ from .tokenizer import train_tokenizer
 
 @dataclass(frozen=True)
 class Spec:
-    """One family's tiny build: its adapter, special tokens (by processor attribute name) and template."""
+    """One family's tiny build: its adapter and chat template."""
 
     adapter: type[QwenOmniAdapter]
-    config: type
-    tokens: dict[str, str]
     chat_template: str
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """The family's special tokens by processor attribute name."""
+        tokens: dict[str, str] = self.adapter.processor_class.tokens  # type: ignore[attr-defined]
+        return tokens
 
 
 SPECS = {
-    "qwen2_5_omni": Spec(
-        Qwen2_5OmniAdapter,
-        Qwen2_5OmniThinkerConfig,
-        {
-            "audio_token": "<|AUDIO|>",
-            "audio_bos_token": "<|audio_bos|>",
-            "audio_eos_token": "<|audio_eos|>",
-            "image_token": "<|IMAGE|>",
-            "video_token": "<|VIDEO|>",
-            "vision_bos_token": "<|vision_bos|>",
-            "vision_eos_token": "<|vision_eos|>",
-        },
-        QWEN2_5_OMNI_CHAT_TEMPLATE,
-    ),
-    "qwen3_omni_moe": Spec(
-        Qwen3OmniMoeAdapter,
-        Qwen3OmniMoeThinkerConfig,
-        {
-            "audio_token": "<|audio_pad|>",
-            "audio_bos_token": "<|audio_start|>",
-            "audio_eos_token": "<|audio_end|>",
-            "image_token": "<|image_pad|>",
-            "video_token": "<|video_pad|>",
-            "vision_bos_token": "<|vision_start|>",
-            "vision_eos_token": "<|vision_end|>",
-        },
-        QWEN3_OMNI_CHAT_TEMPLATE,
-    ),
+    "qwen2_5_omni": Spec(Qwen2_5OmniAdapter, QWEN2_5_OMNI_CHAT_TEMPLATE),
+    "qwen3_omni_moe": Spec(Qwen3OmniMoeAdapter, QWEN3_OMNI_CHAT_TEMPLATE),
 }
 
 
