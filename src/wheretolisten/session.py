@@ -239,6 +239,7 @@ class ClipSession:
                 input_ids=ids,
                 attention_mask=full_mask,
                 use_cache=True,
+                **adapter.suffix_inputs(self.prefix_len, ids),
                 **{self._cache_kwarg: cache, PROBE_KWARG: request},
             )
         finally:

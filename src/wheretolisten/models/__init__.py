@@ -3,7 +3,9 @@
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .musicflamingo import MusicFlamingoAdapter
+from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
+from .qwen3_omni_moe import Qwen3OmniMoeAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 
 __all__ = [
@@ -13,6 +15,8 @@ __all__ = [
     "AudioFlamingo3Adapter",
     "MusicFlamingoAdapter",
     "Qwen2AudioAdapter",
+    "Qwen2_5OmniAdapter",
+    "Qwen3OmniMoeAdapter",
     "load_model",
     "wrap",
 ]

@@ -56,6 +56,9 @@ class Adapter(ABC):
     shared_prefix: ClassVar[bool] = True
     #: Hub ids of the real checkpoints this adapter serves (documentation and ``env``).
     checkpoints: ClassVar[tuple[str, ...]] = ()
+    #: Other ``config.model_type`` values whose checkpoints this adapter loads: a composite checkpoint
+    #: (e.g. an omni model with a speech talker) of which ``model_class`` is one part.
+    checkpoint_model_types: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: Any, processor: Any, name: str) -> None:
         self.model = model
@@ -123,7 +126,7 @@ class Adapter(ABC):
             masks["sliding_attention"] = create_sliding_window_causal_mask(**mask_kwargs)
         rotary = lm.rotary_emb
         assert isinstance(rotary, nn.Module)
-        position_embeddings = rotary(hidden, position_ids)
+        position_embeddings = rotary(hidden, self.rotary_positions(position_ids))
         layers = self.decoder_layers
         layer_cache = cache_param(layers[0].forward)
         for index in range(start, self.num_layers):
@@ -137,6 +140,11 @@ class Adapter(ABC):
             )
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
+
+    def rotary_positions(self, position_ids: torch.Tensor) -> torch.Tensor:
+        """What the language model's rotary embedding takes for [rows, seq] text positions (themselves,
+        unless the family's rotary embedding wants more axes)."""
+        return position_ids
 
     @property
     def num_layers(self) -> int:
@@ -288,6 +296,22 @@ class Adapter(ABC):
         if start >= end:
             raise ModelError("the prompt has no instruction text after the audio")
         return start, end
+
+    @classmethod
+    def load_processor(cls, name: str, trust_remote_code: bool = False, **kwargs: Any) -> Any:
+        """The checkpoint's processor (``AutoProcessor``; ``kwargs`` e.g. ``local_files_only``); a family
+        whose processor needs more than audio and text to load overrides it."""
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code, **kwargs)
+
+    def suffix_inputs(self, prefix_len: int, input_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extra forward inputs for prompt suffixes that follow ``prefix_len`` cached prefix tokens.
+
+        None by default (positions follow from the cache); a family whose model derives positions from the
+        whole attention mask passes them here.
+        """
+        return {}
 
     @classmethod
     def full_size_config(cls) -> Any:

@@ -16,10 +16,20 @@ from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .hub import local_files_only
 from .musicflamingo import MusicFlamingoAdapter
+from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
+from .qwen3_omni_moe import Qwen3OmniMoeAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, MusicFlamingoAdapter)
+    model_type: cls
+    for cls in (
+        Qwen2AudioAdapter,
+        AudioFlamingo3Adapter,
+        MusicFlamingoAdapter,
+        Qwen2_5OmniAdapter,
+        Qwen3OmniMoeAdapter,
+    )
+    for model_type in (cls.model_type, *cls.checkpoint_model_types)
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
@@ -83,7 +93,7 @@ def load_model(
     name = str(name_or_path)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoConfig
     from transformers.utils import logging as hf_logging
 
     local = Path(name).exists()
@@ -102,7 +112,7 @@ def load_model(
             raise ModelError(f"cannot load a model config from {name!r}: {_first_line(exc)}") from None
         cls = adapter_class(config.model_type)
         try:
-            processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
+            processor = cls.load_processor(name, trust_remote_code=trust_remote_code, **offline)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
-from . import musicflamingo, whisper_qwen
+from . import musicflamingo, qwen_omni, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -22,6 +22,8 @@ BUILDERS: dict[str, Builder] = {
     "qwen2-audio": whisper_qwen.build_tiny_model,
     "audioflamingo3": whisper_qwen.build_tiny_model,
     "musicflamingo": musicflamingo.build_tiny_model,
+    "qwen2_5_omni": qwen_omni.build_tiny_model,
+    "qwen3_omni_moe": qwen_omni.build_tiny_model,
 }
 FAMILIES = tuple(BUILDERS)
 
