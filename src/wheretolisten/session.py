@@ -81,8 +81,6 @@ class ClipSession:
         self.prefix_bytes = sum(
             k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers
         )
-        self._audio_token = adapter.tokenizer.convert_ids_to_tokens(adapter.audio_token_id)
-        self._audio_placeholder = getattr(adapter.processor, "audio_token", self._audio_token)
 
     @torch.no_grad()
     def _run_prefix(self, keep: Sequence[int], use_cache: bool) -> Any:
@@ -120,9 +118,7 @@ class ClipSession:
 
     def suffix_ids(self, prompt: str) -> list[int]:
         """Token ids of ``prompt`` after the shared prefix (checked against the prefix)."""
-        text = self.adapter.render_prompt(prompt)
-        expanded = text.replace(self._audio_placeholder, self._audio_placeholder * self.n_audio, 1)
-        ids = self.adapter.tokenizer(expanded)["input_ids"]
+        ids = self.adapter.prompt_ids(prompt, self.n_audio)
         if ids[: self.prefix_len] != self.prefix_ids.tolist():
             raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
         return list(ids[self.prefix_len :])
