@@ -4,6 +4,7 @@ from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
+from .voxtral import VoxtralAdapter
 
 __all__ = [
     "ADAPTERS",
@@ -11,6 +12,7 @@ __all__ = [
     "Adapter",
     "AudioFlamingo3Adapter",
     "Qwen2AudioAdapter",
+    "VoxtralAdapter",
     "load_model",
     "wrap",
 ]

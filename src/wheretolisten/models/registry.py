@@ -14,9 +14,10 @@ from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .qwen2_audio import Qwen2AudioAdapter
+from .voxtral import VoxtralAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)
+    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, VoxtralAdapter)
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
@@ -85,11 +86,12 @@ def load_model(
         cls = adapter_class(config.model_type)
         try:
             processor = AutoProcessor.from_pretrained(name, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
             ) from None
-        if not hasattr(processor, "feature_extractor") or not hasattr(processor, "tokenizer"):
+        audio_front_end = getattr(processor, "feature_extractor", getattr(processor, "audio_processor", None))
+        if audio_front_end is None or not hasattr(processor, "tokenizer"):
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
             model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]
