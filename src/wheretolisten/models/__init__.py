@@ -2,6 +2,7 @@
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .granite_speech import GraniteSpeechAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 from .voxtral import VoxtralAdapter
@@ -11,6 +12,7 @@ __all__ = [
     "FAMILIES",
     "Adapter",
     "AudioFlamingo3Adapter",
+    "GraniteSpeechAdapter",
     "Qwen2AudioAdapter",
     "VoxtralAdapter",
     "load_model",

@@ -13,11 +13,13 @@ import torch
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .granite_speech import GraniteSpeechAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .voxtral import VoxtralAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, VoxtralAdapter)
+    cls.model_type: cls
+    for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter, VoxtralAdapter, GraniteSpeechAdapter)
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 

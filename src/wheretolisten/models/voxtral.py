@@ -87,7 +87,7 @@ class VoxtralAdapter(Adapter):
         raise TypeError("VoxtralProcessor takes audio only through apply_chat_template")
 
     def prompt_ids(self, instruction: str, n_audio: int) -> list[int]:
-        """mistral-common's tokens for the chat on a short silent clip, its audio run resized to ``n_audio``."""
+        """mistral-common's tokens for the chat on a short silent clip, the audio run resized to n_audio."""
         chat = self._chat(instruction, wav_base64(_SILENCE, self.sample_rate))
         ids = list(self.tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"])
         audio = self.audio_token_id
@@ -127,5 +127,5 @@ class VoxtralAdapter(Adapter):
 
     @classmethod
     def full_size_config(cls) -> Any:
-        """Voxtral-Mini-3B-2507: transformers' defaults (Whisper-large encoder, 30-layer decoder), token 24."""
+        """Voxtral-Mini-3B-2507: transformers' defaults (Whisper-large encoder, 30-layer decoder), id 24."""
         return VoxtralConfig(audio_token_id=AUDIO_TOKEN_ID)

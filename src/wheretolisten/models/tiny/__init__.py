@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
-from . import voxtral, whisper_qwen
+from . import granite_speech, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -22,6 +22,7 @@ BUILDERS: dict[str, Builder] = {
     "qwen2-audio": whisper_qwen.build_tiny_model,
     "audioflamingo3": whisper_qwen.build_tiny_model,
     "voxtral": voxtral.build_tiny_model,
+    "granite-speech": granite_speech.build_tiny_model,
 }
 FAMILIES = tuple(BUILDERS)
 

@@ -66,7 +66,8 @@ def tekken_json(vocab_size: int = 512) -> dict[str, Any]:
         left, right = merge if isinstance(merge, list) else merge.split(" ")
         pieces.append(bytes(to_byte[c] for c in left + right))
     specials = [
-        {"rank": i, "token_str": _NAMED.get(i, f"<SPECIAL_{i}>"), "is_control": True} for i in range(NUM_SPECIAL)
+        {"rank": i, "token_str": _NAMED.get(i, f"<SPECIAL_{i}>"), "is_control": True}
+        for i in range(NUM_SPECIAL)
     ]
     return {
         "config": {
