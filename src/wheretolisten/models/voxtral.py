@@ -56,13 +56,13 @@ class VoxtralAdapter(Adapter):
     language_model_path: ClassVar[str] = "model.language_model"
     audio_tower_path: ClassVar[str] = "model.audio_tower"
 
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        return frozenset({self.audio_token_id, int(self.tokenizer.convert_tokens_to_ids(BEGIN_AUDIO))})
-
     def messages(self, instruction: str) -> list[dict[str, Any]]:
         """The user turn: the audio, then the instruction (no system prompt, as in the checkpoints' card)."""
         return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
+
+    @property
+    def audio_marker_ids(self) -> frozenset[int]:
+        return frozenset({self.audio_token_id, int(self.tokenizer.convert_tokens_to_ids(BEGIN_AUDIO))})
 
     def _chat(self, instruction: str, audio_b64: str) -> list[dict[str, Any]]:
         """:meth:`messages` with the clip filled in."""

@@ -14,6 +14,7 @@ from transformers import GraniteSpeechConfig, GraniteSpeechForConditionalGenerat
 
 from ...errors import ModelError
 from ..granite_speech import WheretolistenGraniteSpeechFeatureExtractor
+from .sizes import gqa_decoder, sizes
 from .tokenizer import train_tokenizer
 
 SPECIAL_TOKENS = ["<|end_of_text|>", "<|start_of_role|>", "<|end_of_role|>", "<|audio|>"]
@@ -50,8 +51,7 @@ def tiny_config(
 ) -> GraniteSpeechConfig:
     """A few-MB config of the real architecture: 200-frame attention blocks, 15-frame windows of 3 queries,
     grouped-query attention and Granite's multipliers (attention scaled by 1 / head size, not its root)."""
-    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
-    s.update(size or {})
+    s = sizes(size)
     encoder = {
         "input_dim": 160,  # two stacked frames of 80 mel bins
         "num_layers": s["enc_layers"],
@@ -74,22 +74,15 @@ def tiny_config(
         "cross_attention_frequency": 1,
         "max_position_embeddings": 64,
     }
-    head = s["dim"] // s["heads"]
-    text = {
-        "model_type": "granite",
-        "vocab_size": vocab_size,
-        "hidden_size": s["dim"],
-        "intermediate_size": s["ffn"],
-        "num_hidden_layers": s["layers"],
-        "num_attention_heads": s["heads"],
-        "num_key_value_heads": max(1, s["heads"] // 2),
-        "max_position_embeddings": 4096,
-        "embedding_multiplier": 12.0,
-        "attention_multiplier": 1 / head,
-        "residual_multiplier": 0.22,
-        "logits_scaling": 8.0,
-        "tie_word_embeddings": True,
-    }
+    text = gqa_decoder("granite", vocab_size, s)
+    text.update(
+        max_position_embeddings=4096,
+        embedding_multiplier=12.0,
+        attention_multiplier=s["heads"] / s["dim"],
+        residual_multiplier=0.22,
+        logits_scaling=8.0,
+        tie_word_embeddings=True,
+    )
     return GraniteSpeechConfig(
         text_config=text,
         encoder_config=encoder,

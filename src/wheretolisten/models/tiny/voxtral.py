@@ -22,6 +22,7 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 from ...errors import ModelError
 from ...files import write_atomic
 from ..voxtral import AUDIO_TOKEN_ID
+from .sizes import gqa_decoder, sizes
 from .tokenizer import _PRETOKENIZE, train_tokenizer
 
 #: The Tekken special tokens up to [TRANSCRIBE], by id; the gaps are unnamed fillers.
@@ -109,8 +110,7 @@ def build_tokenizer() -> Any:
 
 def tiny_config(vocab_size: int, size: dict[str, int] | None = None) -> VoxtralConfig:
     """A few-MB Voxtral: 4 encoder frames per token, 1500 encoder positions per 30-s window, GQA decoder."""
-    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
-    s.update(size or {})
+    s = sizes(size)
     audio = {
         "model_type": "voxtral_encoder",
         "hidden_size": s["enc_dim"],
@@ -121,18 +121,8 @@ def tiny_config(vocab_size: int, size: dict[str, int] | None = None) -> VoxtralC
         "num_mel_bins": 128,
         "max_source_positions": 1500,
     }
-    text = {
-        "model_type": "llama",
-        "vocab_size": vocab_size,
-        "hidden_size": s["dim"],
-        "intermediate_size": s["ffn"],
-        "num_hidden_layers": s["layers"],
-        "num_attention_heads": s["heads"],
-        "num_key_value_heads": max(1, s["heads"] // 2),
-        "head_dim": s["dim"] // s["heads"],
-        "max_position_embeddings": 32768,
-        "tie_word_embeddings": False,
-    }
+    text = gqa_decoder("llama", vocab_size, s)
+    text.update(head_dim=s["dim"] // s["heads"], max_position_embeddings=32768, tie_word_embeddings=False)
     return VoxtralConfig(audio_config=audio, text_config=text, audio_token_id=AUDIO_TOKEN_ID)
 
 
