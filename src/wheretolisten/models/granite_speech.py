@@ -159,6 +159,10 @@ class GraniteSpeechAdapter(Adapter):
     language_model_path: ClassVar[str] = "model.language_model"
     audio_tower_path: ClassVar[str] = "model.encoder"
 
+    def set_text_attention(self, implementation: str) -> None:
+        """Switch the decoder alone (through the whole model, transformers warns about the conformer)."""
+        self.language_model.set_attn_implementation(implementation)  # type: ignore[operator]
+
     @property
     def _front_end(self) -> Any:
         return self.processor.audio_processor
