@@ -118,9 +118,7 @@ class ClipSession:
 
     def suffix_ids(self, prompt: str) -> list[int]:
         """Token ids of ``prompt`` after the shared prefix (checked against the prefix)."""
-        text = self.adapter.render_prompt(prompt)
-        expanded = self.adapter.expand_audio(text, self.n_audio)
-        ids = self.adapter.tokenizer(expanded)["input_ids"]
+        ids = self.adapter.prompt_ids(prompt, self.n_audio)
         if ids[: self.prefix_len] != self.prefix_ids.tolist():
             raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
         return list(ids[self.prefix_len :])

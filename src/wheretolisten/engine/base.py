@@ -78,6 +78,10 @@ class Engine(ABC):
         """Row ``row``'s attention over the audio, aggregated over ``layers`` (default: the probe layers)."""
         chosen = list(self.config.probe_layers if layers is None else layers)
         stacked = torch.stack([run.attention[layer][row] for layer in chosen])[:, :, None, :]
+        # Tokens of the encoder's padding past the clip's end (if the family keeps any) are left out.
+        covered = self.adapter.clip_audio_tokens(self.clip.size)
+        if covered is not None:
+            stacked = stacked[..., :covered]
         return aggregate(stacked, self.config.normalize)
 
     def vectors(self, queries: Sequence[str], prompted: bool = True) -> VectorPass:

@@ -47,6 +47,9 @@ class Adapter(ABC):
     #: Length of one encoder window in seconds (the Whisper front end's 30 s).
     window_s: ClassVar[float] = 30.0
     token_s: ClassVar[float] = TOKEN_S
+    #: Seconds of audio one token summarizes when that is more than its ``token_s`` slot on the time axis
+    #: (e.g. Q-Former queries that each read a whole window); None: ``token_s``.
+    token_cover_s: ClassVar[float | None] = None
     system_prompt: ClassVar[str] = "You are a helpful assistant."
     #: The token that closes the user turn (the instruction ends before it).
     end_of_turn_token: ClassVar[str] = "<|im_end|>"
@@ -220,12 +223,11 @@ class Adapter(ABC):
             raise ValueError("encode: one instruction per clip")
         for a in audios:
             self.check_duration(a.size / self.sample_rate)
-        texts = [self.render_prompt(i) for i in instructions]
         tok = self.tokenizer
         old_side = tok.padding_side
         tok.padding_side = padding_side
         try:
-            batch = self._call_processor(texts, [np.asarray(a, dtype=np.float32) for a in audios])
+            batch = self._process(list(instructions), [np.asarray(a, dtype=np.float32) for a in audios])
         finally:
             tok.padding_side = old_side
         out: dict[str, torch.Tensor] = {}
@@ -240,9 +242,20 @@ class Adapter(ABC):
 
     unused_inputs: ClassVar[frozenset[str]] = frozenset({"num_audio_tokens"})
 
+    def _process(self, instructions: list[str], audios: list[np.ndarray]) -> Any:
+        """Processor outputs for (instruction, clip) pairs: prompts rendered by the chat template, then the
+        processor; a family whose processor takes audio only inside a chat overrides this."""
+        return self._call_processor([self.render_prompt(i) for i in instructions], audios)
+
     @abstractmethod
     def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
         """Run the family's processor with the right keyword names."""
+
+    def prompt_ids(self, instruction: str, n_audio: int) -> list[int]:
+        """Token ids of the whole prompt for ``instruction`` with ``n_audio`` audio tokens, from text alone
+        (the shared prefix tokenizes each prompt without running the processor on the audio again)."""
+        expanded = self.expand_audio(self.render_prompt(instruction), n_audio)
+        return list(self.tokenizer(expanded)["input_ids"])
 
     # ---- time axis -------------------------------------------------------------------------------
     @property
@@ -271,6 +284,11 @@ class Adapter(ABC):
             n = min(window, n_samples - start)
             counts.append(frames_to_tokens(-(-n // hop)))
         return counts
+
+    def clip_audio_tokens(self, n_samples: int) -> int | None:
+        """How many leading audio tokens cover the clip itself, for a family whose encoder pads the clip to
+        whole windows and keeps tokens for the padding; None: every audio token covers the clip."""
+        return None
 
     def time_axis(self, n_tokens: int) -> np.ndarray:
         """Start time in seconds of each audio token: token i covers [0.04 i, 0.04 (i + 1))."""

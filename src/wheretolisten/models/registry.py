@@ -14,11 +14,13 @@ from safetensors import SafetensorError
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .granite_speech import GraniteSpeechAdapter
 from .hub import local_files_only
 from .musicflamingo import MusicFlamingoAdapter
 from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .qwen3_omni_moe import Qwen3OmniMoeAdapter
+from .voxtral import VoxtralAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     model_type: cls
@@ -28,6 +30,8 @@ ADAPTERS: dict[str, type[Adapter]] = {
         MusicFlamingoAdapter,
         Qwen2_5OmniAdapter,
         Qwen3OmniMoeAdapter,
+        VoxtralAdapter,
+        GraniteSpeechAdapter,
     )
     for model_type in (cls.model_type, *cls.checkpoint_model_types)
 }
@@ -113,11 +117,12 @@ def load_model(
         cls = adapter_class(config.model_type)
         try:
             processor = cls.load_processor(name, trust_remote_code=trust_remote_code, **offline)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
             ) from None
-        if not hasattr(processor, "feature_extractor") or not hasattr(processor, "tokenizer"):
+        audio_front_end = getattr(processor, "feature_extractor", getattr(processor, "audio_processor", None))
+        if audio_front_end is None or not hasattr(processor, "tokenizer"):
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
             model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]

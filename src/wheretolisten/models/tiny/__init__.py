@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
-from . import musicflamingo, qwen_omni, whisper_qwen
+from . import granite_speech, musicflamingo, qwen_omni, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -24,6 +24,8 @@ BUILDERS: dict[str, Builder] = {
     "musicflamingo": musicflamingo.build_tiny_model,
     "qwen2_5_omni": qwen_omni.build_tiny_model,
     "qwen3_omni_moe": qwen_omni.build_tiny_model,
+    "voxtral": voxtral.build_tiny_model,
+    "granite-speech": granite_speech.build_tiny_model,
 }
 FAMILIES = tuple(BUILDERS)
 
