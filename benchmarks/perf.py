@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Throughput of localization: the naive path against the optimized (shared-prefix) path.
 
-Builds random-weight models (no checkpoint needed): the full-size Qwen2-Audio-7B and Audio Flamingo 3
-architectures on a GPU (``--size full``) or tiny ones (``--size tiny``, the default on CPU). For each
+Builds random-weight models (no checkpoint needed): each family's real architecture on a GPU (``--size
+full``: ``Adapter.full_size_config``) or tiny ones (``--size tiny``, the default on CPU). For each
 family it localizes ``--queries`` queries in each of ``--clips`` clips of ``--clip-s`` seconds, first
 naively (every prompt run whole, attention read with eager ``output_attentions``, one query at a time),
 then optimized (audio prefix once per clip, all prompts of all queries as batched suffixes, the fast
@@ -29,63 +29,34 @@ import transformers
 
 from wheretolisten.localize import LocalizeConfig, localize, localize_many
 from wheretolisten.models import FAMILIES, wrap
-from wheretolisten.models.tiny import build_processor, build_tiny_model, tiny_config
+from wheretolisten.models.tiny import build_tiny_model
 
-FULL_SIZE = {
-    # Qwen2-Audio-7B: Whisper-large-style encoder + Qwen-7B decoder (multi-head attention).
-    "qwen2-audio": {
-        "enc_dim": 1280,
-        "enc_layers": 32,
-        "enc_heads": 20,
-        "dim": 4096,
-        "layers": 32,
-        "heads": 32,
-        "kv_heads": 32,
-        "ffn": 11008,
-        "vocab": 156032,
-    },
-    # Audio Flamingo 3: the same encoder + Qwen2.5-7B decoder (28 query heads, 4 key/value heads).
-    "audioflamingo3": {
-        "enc_dim": 1280,
-        "enc_layers": 32,
-        "enc_heads": 20,
-        "dim": 3584,
-        "layers": 28,
-        "heads": 28,
-        "kv_heads": 4,
-        "ffn": 18944,
-        "vocab": 151672,
-    },
-}
 QUERIES = ["a siren", "the dog barking", "a bell ringing", "a car horn", "footsteps", "rain"]
 
 
+def _token_ids(config: Any) -> dict[str, int]:
+    """The special-token ids a config names (``*_token_id``, ``*_token_index``), at its top level."""
+    return {
+        k: v
+        for k, v in vars(config).items()
+        if isinstance(v, int) and not isinstance(v, bool) and k.endswith(("token_id", "token_index"))
+    }
+
+
 def build(family: str, size: str, device: torch.device, dtype: torch.dtype) -> Any:
-    """An adapter around a random-weight model of the family's architecture."""
+    """An adapter around a random-weight model of the family's architecture (tiny, or the real checkpoint's
+    size from ``Adapter.full_size_config``) with the family's tiny processor."""
+    model, processor = build_tiny_model(family, seed=0)
     if size == "tiny":
-        model, processor = build_tiny_model(family, seed=0)
         return wrap(model.to(device=device, dtype=dtype), processor, f"tiny-{family}")
-    spec = FULL_SIZE[family]
-    processor = build_processor(family)
-    token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
-    config = tiny_config(
-        family,
-        spec["vocab"],
-        processor.tokenizer.convert_tokens_to_ids(token),
-        {k: spec[k] for k in ("enc_dim", "enc_layers", "enc_heads", "dim", "layers", "heads", "ffn")},
-    )
-    config.text_config.num_key_value_heads = spec["kv_heads"]
-    config.audio_config.encoder_ffn_dim = 5120
-    cls = FAMILIES[family].model_class
+    cls = FAMILIES[family]
+    config = cls.full_size_config()
+    for name, value in _token_ids(model.config).items():  # the tiny tokenizer's ids fit the full vocabulary
+        setattr(config, name, value)
     torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with torch.device(device):
-            model = cls(config)
-    finally:
-        torch.set_default_dtype(previous)
-    return wrap(model.eval(), processor, f"random-full-{family}")
+    with torch.device(device):
+        full = cls.model_class._from_config(config, dtype=dtype)  # type: ignore[attr-defined]
+    return wrap(full.eval(), processor, f"random-full-{family}")
 
 
 def sync(device: torch.device) -> None:
@@ -191,9 +162,9 @@ def main() -> None:
     all_same = True
     for family in args.families.split(","):
         adapter = build(family, size, device, dtype)
+        clip_s = min(args.clip_s, adapter.max_audio_limit_s)
         clips = [
-            (0.1 * rng.standard_normal(int(args.clip_s * 16000))).astype(np.float32)
-            for _ in range(args.clips)
+            (0.1 * rng.standard_normal(int(clip_s * 16000))).astype(np.float32) for _ in range(args.clips)
         ]
         # Warm-up (allocator, kernels) on one clip, not timed.
         localize_many(adapter, clips[0], queries[:1], LocalizeConfig(**common))
@@ -212,7 +183,7 @@ def main() -> None:
             json.dumps(
                 {
                     "family": family,
-                    "clip_s": args.clip_s,
+                    "clip_s": clip_s,
                     "clips": len(clips),
                     "queries_per_clip": len(queries),
                     "naive_ms_per_clip_query": 1000 * t_naive / n,

@@ -39,6 +39,21 @@ AF3_CHAT_TEMPLATE = (
 )
 
 
+#: The checkpoints' decoder, Qwen2.5-7B (transformers' default text config is a different Qwen2).
+QWEN2_5_7B_TEXT = {
+    "model_type": "qwen2",
+    # len(tokenizer): Qwen2.5's vocabulary and the added audio tokens.
+    "vocab_size": 151672,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+}
+
+
 class AudioFlamingo3Adapter(Adapter):
     """AF3: ``model.model.language_model.layers`` are the decoder layers (the encoder has more layers)."""
 
@@ -55,6 +70,11 @@ class AudioFlamingo3Adapter(Adapter):
     @property
     def audio_marker_ids(self) -> frozenset[int]:
         return frozenset({self.audio_token_id})
+
+    @classmethod
+    def full_size_config(cls) -> Any:
+        """transformers' default encoder (Whisper-large style) with the checkpoint's Qwen2.5-7B decoder."""
+        return cls.model_class.config_class(text_config=dict(QWEN2_5_7B_TEXT))  # type: ignore[attr-defined]
 
     def messages(self, instruction: str) -> list[dict[str, Any]]:
         return [{"role": "user", "content": [{"type": "text", "text": instruction}, {"type": "audio"}]}]

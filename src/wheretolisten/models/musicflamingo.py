@@ -8,9 +8,9 @@ same 40-ms grid, continued across windows, that AF3's time axis uses: it encodes
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from transformers import MusicFlamingoConfig, MusicFlamingoForConditionalGeneration
+from transformers import MusicFlamingoForConditionalGeneration
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 
@@ -71,21 +71,3 @@ class MusicFlamingoAdapter(AudioFlamingo3Adapter):
         bos, eos = self.audio_delimiters
         placeholder = str(self.processor.audio_token)
         return text.replace(placeholder, bos + placeholder * n_audio + eos, 1)
-
-    @classmethod
-    def full_size_config(cls) -> Any:
-        """transformers' defaults for the encoder and the rotary time embedding, with the checkpoint's
-        Qwen2.5-7B decoder (transformers' default text config is a different Qwen2)."""
-        text = {
-            "model_type": "qwen2",
-            # len(tokenizer): Qwen2.5's vocabulary and the added tokens up to <|sound_eos|> (151671).
-            "vocab_size": 151672,
-            "hidden_size": 3584,
-            "intermediate_size": 18944,
-            "num_hidden_layers": 28,
-            "num_attention_heads": 28,
-            "num_key_value_heads": 4,
-            "max_position_embeddings": 32768,
-            "rope_theta": 1000000.0,
-        }
-        return MusicFlamingoConfig(text_config=text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from transformers import Qwen2AudioForConditionalGeneration
+from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
 from .base import Adapter
 
@@ -59,6 +59,22 @@ class Qwen2AudioAdapter(Adapter):
     #: Explicit module paths (never guessed from layer names): the decoder and the audio encoder.
     language_model_path: ClassVar[str] = "model.language_model"
     audio_tower_path: ClassVar[str] = "model.audio_tower"
+
+    @classmethod
+    def full_size_config(cls) -> Any:
+        """transformers' default encoder (Whisper-large style) with the checkpoint's Qwen-7B decoder."""
+        text = {
+            "model_type": "qwen2",
+            "vocab_size": 156032,
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "max_position_embeddings": 8192,
+            "rope_theta": 10000.0,
+        }
+        return Qwen2AudioConfig(text_config=text)
 
     @property
     def audio_marker_ids(self) -> frozenset[int]:
