@@ -2,6 +2,8 @@
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .gemma3n import Gemma3nAdapter
+from .phi4_multimodal import Phi4MultimodalAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .registry import ADAPTERS, FAMILIES, load_model, wrap
 
@@ -10,6 +12,8 @@ __all__ = [
     "FAMILIES",
     "Adapter",
     "AudioFlamingo3Adapter",
+    "Gemma3nAdapter",
+    "Phi4MultimodalAdapter",
     "Qwen2AudioAdapter",
     "load_model",
     "wrap",

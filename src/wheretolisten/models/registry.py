@@ -13,10 +13,20 @@ import torch
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .gemma3n import Gemma3nAdapter
+from .phi4_multimodal import Phi4MultimodalAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    cls.model_type: cls for cls in (Qwen2AudioAdapter, AudioFlamingo3Adapter)
+KNOWN: tuple[type[Adapter], ...] = (
+    Qwen2AudioAdapter,
+    AudioFlamingo3Adapter,
+    Gemma3nAdapter,
+    Phi4MultimodalAdapter,
+)
+#: Families that can run here; a family whose optional requirements are missing is in UNAVAILABLE instead.
+ADAPTERS: dict[str, type[Adapter]] = {cls.model_type: cls for cls in KNOWN if cls.unavailable_reason() is None}
+UNAVAILABLE: dict[str, str] = {
+    cls.model_type: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
@@ -47,6 +57,8 @@ def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
 
 def adapter_class(model_type: str) -> type[Adapter]:
     """The adapter for a ``config.model_type``; a clear error for families not supported yet."""
+    if model_type in UNAVAILABLE:
+        raise ModelError(f"model type {model_type!r} cannot run here: {UNAVAILABLE[model_type]}")
     if model_type not in ADAPTERS:
         raise ModelError(f"unknown model type {model_type!r}; supported: {', '.join(sorted(ADAPTERS))}")
     return ADAPTERS[model_type]
@@ -80,7 +92,7 @@ def load_model(
     try:
         try:
             config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ModelError(f"cannot load a model config from {name!r}: {_first_line(exc)}") from None
         cls = adapter_class(config.model_type)
         try:
@@ -89,12 +101,11 @@ def load_model(
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
             ) from None
-        if not hasattr(processor, "feature_extractor") or not hasattr(processor, "tokenizer"):
+        front_end = hasattr(processor, "feature_extractor") or hasattr(processor, "audio_processor")
+        if not front_end or not hasattr(processor, "tokenizer"):
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
-            model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]
-                name, dtype=torch_dtype, trust_remote_code=trust_remote_code
-            )
+            model = cls.load_weights(name, dtype=torch_dtype, trust_remote_code=trust_remote_code)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:

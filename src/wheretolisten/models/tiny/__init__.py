@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
-from . import whisper_qwen
+from ..registry import FAMILIES as RUNNABLE
+from . import gemma3n, phi4_multimodal, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -21,7 +22,11 @@ Builder = Callable[[str, int, "dict[str, int] | None", int, Any], "tuple[Any, An
 BUILDERS: dict[str, Builder] = {
     "qwen2-audio": whisper_qwen.build_tiny_model,
     "audioflamingo3": whisper_qwen.build_tiny_model,
+    "gemma3n": gemma3n.build_tiny_model,
+    "phi4_multimodal": phi4_multimodal.build_tiny_model,
 }
+#: Only families that can run here (a family's optional requirements may be missing: see the registry).
+BUILDERS = {family: build for family, build in BUILDERS.items() if family in RUNNABLE}
 FAMILIES = tuple(BUILDERS)
 
 
