@@ -145,7 +145,7 @@ class Adapter(ABC):
         return hidden
 
     def with_layer_hidden(self, output: Any, hidden: torch.Tensor) -> Any:
-        """A decoder layer's ``output`` with its residual stream replaced by ``hidden`` (how steering writes)."""
+        """A decoder layer's ``output`` with ``hidden`` as its residual stream: how steering writes."""
         return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
     @property

@@ -139,7 +139,7 @@ class Gemma3nAdapter(Adapter):
         return int(self.model.config.audio_soft_tokens_per_image)
 
     def window_token_counts(self, n_samples: int) -> list[int]:
-        """One window: the tokens whose first mel frame holds audio of the clip (padded as the processor does)."""
+        """One window: the tokens whose first mel frame holds the clip (padded as the processor pads)."""
         fe = self.processor.feature_extractor
         padded = -(-n_samples // PAD_TO_MULTIPLE_OF) * PAD_TO_MULTIPLE_OF
         frames = (padded - fe.frame_length - 1) // fe.hop_length + 1

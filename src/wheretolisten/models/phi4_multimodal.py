@@ -3,7 +3,7 @@
 Audio: 10-ms mel frames (25-ms window), a NeMo-style stack of three stride-2 convolutions (8 frames a
 token, 12.5 tokens per second), then a conformer that runs on 500-token (40-s) windows and concatenates
 them, so the time axis continues across windows. The speech LoRA is not part of the transformers
-checkpoint's main weights: :meth:`Phi4MultimodalAdapter.load_weights` adds it from ``speech-lora/``.
+checkpoint's main weights: :meth:`Phi4MultimodalAdapter.load_weights` merges it in from ``speech-lora/``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from transformers import Phi4MultimodalForCausalLM
+from transformers import Phi4MultimodalConfig, Phi4MultimodalForCausalLM
 
 from ..errors import ModelError
 from .base import Adapter
@@ -40,9 +40,10 @@ PHI4MM_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}"
 )
 
-#: Sub-folder of the checkpoint with the speech LoRA (a PEFT adapter), and the name it is loaded under.
+#: Sub-folder of the checkpoint with the speech LoRA (a PEFT adapter), and the model attribute that records
+#: which LoRA was merged into the weights.
 SPEECH_LORA = "speech-lora"
-SPEECH_ADAPTER = "speech"
+MERGED_LORA_ATTR = "wheretolisten_merged_lora"
 #: The conformer runs on windows of this many audio tokens (transformers hard-codes it in the encoder).
 ENCODER_WINDOW_TOKENS = 500
 
@@ -86,17 +87,44 @@ class Phi4MultimodalAdapter(Adapter):
     audio_tower_path: ClassVar[str] = "model.embed_tokens_extend.audio_embed.encoder"
 
     @classmethod
+    def full_size_config(cls) -> Any:
+        """Phi-4-multimodal-instruct's decoder (transformers' defaults differ: 32 heads, full RoPE): 32
+        layers, 3072 wide, 24 heads of 128 (8 KV heads), long RoPE on three quarters of each head, tied
+        embeddings. The long-RoPE factors are placeholders of the right length; a checkpoint has its own."""
+        rope = {
+            "rope_type": "longrope",
+            "rope_theta": 10000.0,
+            "partial_rotary_factor": 0.75,
+            "short_factor": [1.0] * 48,
+            "long_factor": [1.0] * 48,
+        }
+        return Phi4MultimodalConfig(
+            num_attention_heads=24,
+            num_key_value_heads=8,
+            rope_parameters=rope,
+            sliding_window=262144,
+            tie_word_embeddings=True,
+        )
+
+    @classmethod
     def load_weights(cls, name: str, **kwargs: Any) -> Any:
-        """The base weights, then the speech LoRA (PEFT) from ``speech-lora/`` when the checkpoint has one."""
+        """The base weights, with the speech LoRA of ``speech-lora/`` merged in when the checkpoint has one.
+
+        Merged with PEFT (the original code switches the LoRA on for any speech input; merging gives the same
+        function up to rounding), so the model stays the plain transformers class.
+        """
         model = super().load_weights(name, **kwargs)
-        if has_speech_lora(name):
-            if importlib.util.find_spec("peft") is None:
-                raise ModelError(
-                    f"{name} has a speech LoRA, which needs peft: pip install 'wheretolisten[phi4_multimodal]'"
-                )
-            model.load_adapter(name, adapter_name=SPEECH_ADAPTER, adapter_kwargs={"subfolder": SPEECH_LORA})
-            model.set_adapter(SPEECH_ADAPTER)
-        return model
+        if not has_speech_lora(name):
+            return model
+        if importlib.util.find_spec("peft") is None:
+            raise ModelError(
+                f"{name} has a speech LoRA, which needs peft: pip install 'wheretolisten[phi4_multimodal]'"
+            )
+        from peft import PeftModel
+
+        merged = PeftModel.from_pretrained(model, name, subfolder=SPEECH_LORA).merge_and_unload()
+        setattr(merged, MERGED_LORA_ATTR, SPEECH_LORA)
+        return merged
 
     # ---- modules ---------------------------------------------------------------------------------
     @property
@@ -133,7 +161,9 @@ class Phi4MultimodalAdapter(Adapter):
         """The processor's chat template, else the tokenizer's (transformers drops a processor's saved
         template when it reloads this processor class, but the tokenizer keeps it)."""
         owner = self.processor if self.processor.chat_template else self.tokenizer
-        text = owner.apply_chat_template(self.messages(instruction), tokenize=False, add_generation_prompt=True)
+        text = owner.apply_chat_template(
+            self.messages(instruction), tokenize=False, add_generation_prompt=True
+        )
         assert isinstance(text, str)
         return text
 
@@ -170,7 +200,9 @@ class Phi4MultimodalAdapter(Adapter):
         return [ENCODER_WINDOW_TOKENS] * full + ([rest] if rest else [])
 
     def describe(self) -> dict[str, Any]:
+        """Also which LoRA is merged into the weights (results record whether speech LoRA was used)."""
         out = super().describe()
-        if getattr(self.model, "_hf_peft_config_loaded", False):
-            out["lora"] = list(self.model.active_adapters())
+        merged = getattr(self.model, MERGED_LORA_ATTR, None)
+        if merged:
+            out["merged_lora"] = merged
         return out

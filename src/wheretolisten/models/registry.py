@@ -24,7 +24,9 @@ KNOWN: tuple[type[Adapter], ...] = (
     Phi4MultimodalAdapter,
 )
 #: Families that can run here; a family whose optional requirements are missing is in UNAVAILABLE instead.
-ADAPTERS: dict[str, type[Adapter]] = {cls.model_type: cls for cls in KNOWN if cls.unavailable_reason() is None}
+ADAPTERS: dict[str, type[Adapter]] = {
+    cls.model_type: cls for cls in KNOWN if cls.unavailable_reason() is None
+}
 UNAVAILABLE: dict[str, str] = {
     cls.model_type: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
 }

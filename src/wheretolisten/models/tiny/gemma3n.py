@@ -1,4 +1,4 @@
-"""A tiny Gemma 3n, built offline: USM-style conformer + AltUp decoder with sliding-window and KV-shared layers.
+"""A tiny Gemma 3n, built offline: USM-style conformer + AltUp decoder, sliding-window and KV-shared layers.
 
 Everything the adapter depends on is kept at the real model's shape: the 188 audio soft tokens per clip,
 the mel front end (128 bins, 10-ms hop), the sub-sampling (two stride-2 convolutions, then every fourth
@@ -124,5 +124,5 @@ def build_tiny_model(
     torch.manual_seed(seed)
     model = Gemma3nForConditionalGeneration(config).eval()
     model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.eos_token_id = config.get_text_config().eos_token_id
     return model, processor

@@ -23,7 +23,15 @@ from transformers import (
 from ..phi4_multimodal import PHI4MM_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|image|>", "<|audio|>"]
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|end|>",
+    "<|image|>",
+    "<|audio|>",
+]
 NAMED_TOKENS = {"image_token": "<|image|>", "audio_token": "<|audio|>"}
 
 
