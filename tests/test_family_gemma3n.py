@@ -20,13 +20,16 @@ from wheretolisten.settings import LocalizeConfig, resolve
 from wheretolisten.steering import hook_layers
 from wheretolisten.vectors import SteeringVector
 
-pytest.importorskip("timm", reason="Gemma 3n's model class builds a timm vision tower")
-
 PROMPT = "Listen for the dog barking."
+
+
+def needs_timm() -> None:
+    pytest.importorskip("timm", reason="Gemma 3n's model class builds a timm vision tower")
 
 
 @pytest.fixture(scope="module")
 def adapter() -> Gemma3nAdapter:
+    needs_timm()
     torch.set_num_threads(1)
     a = wrap(*build_tiny_model("gemma3n", seed=0), name="tiny-gemma3n")
     assert isinstance(a, Gemma3nAdapter)
@@ -79,6 +82,7 @@ def test_the_first_changed_token_follows_the_front_end() -> None:
     so the first token that changes is fixed by the strides whatever the weights, while the most changed one
     may trail by up to three tokens with random weights (the generic click test uses a shorter context).
     """
+    needs_timm()
     model, processor = build_tiny_model("gemma3n", seed=3)
     config = model.config.audio_config
     config.conf_attention_context_left = 13
@@ -169,6 +173,7 @@ def test_length_limits(adapter: Gemma3nAdapter) -> None:
 def test_a_saved_tiny_model_loads_like_a_checkpoint(tmp_path: Path) -> None:
     from wheretolisten.models import load_model
 
+    needs_timm()
     path = make_tiny_model("gemma3n", tmp_path / "m")
     size = sum(f.stat().st_size for f in path.iterdir())
     assert size < 4_000_000

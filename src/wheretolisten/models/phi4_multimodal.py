@@ -55,10 +55,13 @@ def has_speech_lora(name: str) -> bool:
     path = Path(name)
     if path.exists():
         return (path / SPEECH_LORA / "adapter_config.json").is_file()
-    try:
-        from huggingface_hub import file_exists
+    from huggingface_hub import file_exists, try_to_load_from_cache
 
-        return bool(file_exists(name, f"{SPEECH_LORA}/adapter_config.json"))
+    config = f"{SPEECH_LORA}/adapter_config.json"
+    if isinstance(try_to_load_from_cache(name, config), str):
+        return True
+    try:
+        return bool(file_exists(name, config))
     except Exception as exc:  # offline, gated, unknown repo: the weights loaded anyway
         log.warning("could not check %s for a speech LoRA (%s); loading without it", name, exc)
         return False

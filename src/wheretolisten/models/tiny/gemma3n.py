@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from transformers import (
     Gemma3nAudioFeatureExtractor,
     Gemma3nConfig,
@@ -21,6 +20,7 @@ from transformers import (
 )
 
 from ..gemma3n import GEMMA3N_CHAT_TEMPLATE
+from .seeded import seeded_model
 from .tokenizer import train_tokenizer
 
 #: Text-range special tokens, then the vision and the audio soft-token ranges (4 ids each, like the real
@@ -121,8 +121,6 @@ def build_tiny_model(
     processor = build_processor(tokenizer)
     tok = processor.tokenizer
     config = tiny_config(tok, size)
-    torch.manual_seed(seed)
-    model = Gemma3nForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = config.get_text_config().eos_token_id
+    eos = config.get_text_config().eos_token_id
+    model = seeded_model(Gemma3nForConditionalGeneration, config, seed, tok.pad_token_id, eos)
     return model, processor

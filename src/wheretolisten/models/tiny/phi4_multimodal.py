@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from transformers import (
     Phi4MultimodalConfig,
     Phi4MultimodalFeatureExtractor,
@@ -21,6 +20,7 @@ from transformers import (
 )
 
 from ..phi4_multimodal import PHI4MM_CHAT_TEMPLATE
+from .seeded import seeded_model
 from .tokenizer import train_tokenizer
 
 SPECIAL_TOKENS = [
@@ -106,8 +106,5 @@ def build_tiny_model(
     processor = build_processor(tokenizer)
     tok = processor.tokenizer
     config = tiny_config(tok, size)
-    torch.manual_seed(seed)
-    model = Phi4MultimodalForCausalLM(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = config.eos_token_id
+    model = seeded_model(Phi4MultimodalForCausalLM, config, seed, tok.pad_token_id, config.eos_token_id)
     return model, processor
