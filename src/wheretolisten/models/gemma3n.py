@@ -63,9 +63,9 @@ class Gemma3nAdapter(Adapter):
 
     The decoder's layers pass a stack of AltUp streams ([streams, batch, seq, hidden]); the residual stream
     read and steered is the active one (``altup_active_idx``), the one each layer's attention and MLP
-    update. The shared prefix is off: KV-shared layers read the keys of earlier layers and every layer
-    takes per-token inputs computed from the whole prompt's embeddings, so a steered prefix cannot be
-    recomputed from one layer's states; prompts are ~200 tokens, so whole prompts cost little.
+    update. The shared prefix is off: recomputing a steered prefix from one layer on would need the four
+    AltUp streams, every layer's per-token inputs and, for the KV-shared layers, the keys of earlier layers,
+    not the one hidden state the engine keeps; prompts are ~200 tokens, so whole prompts cost little.
     """
 
     family: ClassVar[str] = "gemma3n"

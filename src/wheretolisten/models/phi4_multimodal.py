@@ -82,7 +82,6 @@ class Phi4MultimodalAdapter(Adapter):
     max_audio_s: ClassVar[float] = 300.0
     window_s: ClassVar[float] = 40.0
     token_s: ClassVar[float] = 0.08
-    system_prompt: ClassVar[str] = ""
     end_of_turn_token: ClassVar[str] = "<|end|>"
     checkpoints: ClassVar[tuple[str, ...]] = ("microsoft/Phi-4-multimodal-instruct",)
 
