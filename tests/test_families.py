@@ -86,7 +86,7 @@ def _audio_embeddings(adapter: Adapter, clip: np.ndarray) -> torch.Tensor:
     batch = adapter.encode([clip], ["Describe the audio."])
     with torch.no_grad():
         out = adapter.model(**batch, output_hidden_states=True, use_cache=False)
-    hidden = out.hidden_states[0][0]
+    hidden = adapter.layer_hidden(out.hidden_states[0])[0]
     return hidden[adapter.audio_mask(batch["input_ids"])[0]].float()
 
 

@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     from .models.base import Adapter
 
 
-def _layer_output(output: Any) -> torch.Tensor:
-    return output[0] if isinstance(output, tuple) else output
-
-
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -43,7 +39,7 @@ def record_residual(
     for layer in check_layers(adapter, layers):
 
         def hook(_module: torch.nn.Module, _args: Any, output: Any, layer: int = layer) -> None:
-            hidden = _layer_output(output).float()
+            hidden = adapter.layer_hidden(output).float()
             out[layer] = torch.einsum("bt,btd->bd", weights.to(hidden.device), hidden)
 
         handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
@@ -144,7 +140,7 @@ def hook_layers(
         def hook(
             _module: torch.nn.Module, _args: Any, output: Any, directions: torch.Tensor = directions
         ) -> Any:
-            hidden = _layer_output(output)
+            hidden = adapter.layer_hidden(output)
             if hidden.shape[0] != n_rows:
                 raise RuntimeError(
                     f"steering was set up for a batch of {n_rows} rows but the model ran {hidden.shape[0]}"
@@ -158,9 +154,7 @@ def hook_layers(
                 w = decode[:, None].expand(n_rows, seq)
             d = directions.to(device=hidden.device, dtype=hidden.dtype)
             steered = hidden + w.to(hidden.device, hidden.dtype)[:, :, None] * d[:, None, :]
-            if isinstance(output, tuple):
-                return (steered, *output[1:])
-            return steered
+            return adapter.with_layer_hidden(output, steered)
 
         handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
     return handles

@@ -2,8 +2,10 @@
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .gemma3n import Gemma3nAdapter
 from .granite_speech import GraniteSpeechAdapter
 from .musicflamingo import MusicFlamingoAdapter
+from .phi4_multimodal import Phi4MultimodalAdapter
 from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .qwen3_omni_moe import Qwen3OmniMoeAdapter
@@ -15,8 +17,10 @@ __all__ = [
     "FAMILIES",
     "Adapter",
     "AudioFlamingo3Adapter",
+    "Gemma3nAdapter",
     "GraniteSpeechAdapter",
     "MusicFlamingoAdapter",
+    "Phi4MultimodalAdapter",
     "Qwen2AudioAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen3OmniMoeAdapter",

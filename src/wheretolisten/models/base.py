@@ -149,6 +149,16 @@ class Adapter(ABC):
         unless the family's rotary embedding wants more axes)."""
         return position_ids
 
+    def layer_hidden(self, output: Any) -> torch.Tensor:
+        """The residual stream [batch, seq, hidden] in a decoder layer's output: what is read and steered."""
+        hidden = output[0] if isinstance(output, tuple) else output
+        assert isinstance(hidden, torch.Tensor)
+        return hidden
+
+    def with_layer_hidden(self, output: Any, hidden: torch.Tensor) -> Any:
+        """A decoder layer's ``output`` with ``hidden`` as its residual stream: how steering writes."""
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
     @property
     def num_layers(self) -> int:
         return len(self.decoder_layers)
@@ -330,6 +340,17 @@ class Adapter(ABC):
         whole attention mask passes them here.
         """
         return {}
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the family cannot run in this environment (e.g. a missing optional package), else None."""
+        return None
+
+    @classmethod
+    def load_weights(cls, name: str, **kwargs: Any) -> Any:
+        """The model of a checkpoint (``kwargs``: dtype, trust_remote_code); a family that needs more than
+        ``model_class.from_pretrained`` (e.g. adapter weights stored beside the checkpoint) overrides it."""
+        return cls.model_class.from_pretrained(name, **kwargs)  # type: ignore[attr-defined]
 
     @classmethod
     def full_size_config(cls) -> Any:

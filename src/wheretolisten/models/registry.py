@@ -14,26 +14,36 @@ from safetensors import SafetensorError
 from ..errors import ModelError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .gemma3n import Gemma3nAdapter
 from .granite_speech import GraniteSpeechAdapter
 from .hub import local_files_only
 from .musicflamingo import MusicFlamingoAdapter
+from .phi4_multimodal import Phi4MultimodalAdapter
 from .qwen2_5_omni import Qwen2_5OmniAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .qwen3_omni_moe import Qwen3OmniMoeAdapter
 from .voxtral import VoxtralAdapter
 
+KNOWN: tuple[type[Adapter], ...] = (
+    Qwen2AudioAdapter,
+    AudioFlamingo3Adapter,
+    MusicFlamingoAdapter,
+    Qwen2_5OmniAdapter,
+    Qwen3OmniMoeAdapter,
+    VoxtralAdapter,
+    GraniteSpeechAdapter,
+    Gemma3nAdapter,
+    Phi4MultimodalAdapter,
+)
+#: Families that can run here; a family whose optional requirements are missing is in UNAVAILABLE instead.
 ADAPTERS: dict[str, type[Adapter]] = {
     model_type: cls
-    for cls in (
-        Qwen2AudioAdapter,
-        AudioFlamingo3Adapter,
-        MusicFlamingoAdapter,
-        Qwen2_5OmniAdapter,
-        Qwen3OmniMoeAdapter,
-        VoxtralAdapter,
-        GraniteSpeechAdapter,
-    )
+    for cls in KNOWN
+    if cls.unavailable_reason() is None
     for model_type in (cls.model_type, *cls.checkpoint_model_types)
+}
+UNAVAILABLE: dict[str, str] = {
+    cls.model_type: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
 
@@ -75,6 +85,8 @@ def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
 
 def adapter_class(model_type: str) -> type[Adapter]:
     """The adapter for a ``config.model_type``; a clear error for families not supported yet."""
+    if model_type in UNAVAILABLE:
+        raise ModelError(f"model type {model_type!r} cannot run here: {UNAVAILABLE[model_type]}")
     if model_type not in ADAPTERS:
         raise ModelError(f"unknown model type {model_type!r}; supported: {', '.join(sorted(ADAPTERS))}")
     return ADAPTERS[model_type]
@@ -112,7 +124,7 @@ def load_model(
     try:
         try:
             config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ModelError(f"cannot load a model config from {name!r}: {_first_line(exc)}") from None
         cls = adapter_class(config.model_type)
         try:
@@ -121,11 +133,11 @@ def load_model(
             raise ModelError(
                 f"{name!r} has no usable processor (tokenizer + feature extractor): {_first_line(exc)}"
             ) from None
-        audio_front_end = getattr(processor, "feature_extractor", getattr(processor, "audio_processor", None))
-        if audio_front_end is None or not hasattr(processor, "tokenizer"):
+        front_end = hasattr(processor, "feature_extractor") or hasattr(processor, "audio_processor")
+        if not front_end or not hasattr(processor, "tokenizer"):
             raise ModelError(f"{name!r} has no usable processor (tokenizer + feature extractor)")
         try:
-            model = cls.model_class.from_pretrained(  # type: ignore[attr-defined]
+            model = cls.load_weights(
                 name, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True, **offline
             )
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
-from . import granite_speech, musicflamingo, qwen_omni, voxtral, whisper_qwen
+from ..registry import FAMILIES as RUNNABLE
+from . import gemma3n, granite_speech, musicflamingo, phi4_multimodal, qwen_omni, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -26,7 +27,11 @@ BUILDERS: dict[str, Builder] = {
     "qwen3_omni_moe": qwen_omni.build_tiny_model,
     "voxtral": voxtral.build_tiny_model,
     "granite-speech": granite_speech.build_tiny_model,
+    "gemma3n": gemma3n.build_tiny_model,
+    "phi4_multimodal": phi4_multimodal.build_tiny_model,
 }
+#: Only families that can run here (a family's optional requirements may be missing: see the registry).
+BUILDERS = {family: build for family, build in BUILDERS.items() if family in RUNNABLE}
 FAMILIES = tuple(BUILDERS)
 
 

@@ -7,7 +7,7 @@ BPE serve every family whose real tokenizer is BPE-like (the special tokens are 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import Qwen2Tokenizer
@@ -65,10 +65,14 @@ CORPUS = [
 
 
 def train_tokenizer(
-    special_tokens: Sequence[str], corpus: Sequence[str] | None = None, vocab_size: int = 512
+    special_tokens: Sequence[str],
+    corpus: Sequence[str] | None = None,
+    vocab_size: int = 512,
+    named_tokens: Mapping[str, str] | None = None,
 ) -> Qwen2Tokenizer:
     """A small byte-level BPE tokenizer; ``special_tokens[0]`` is the end-of-text token, the rest are added
-    as special tokens. Trained deterministically (same inputs, same vocabulary)."""
+    as special tokens. Trained deterministically (same inputs, same vocabulary). ``named_tokens`` (e.g.
+    ``{"audio_token": "<|audio|>"}``) become named attributes with ids, saved with the tokenizer."""
     backend = Tokenizer(models.BPE())
     backend.normalizer = normalizers.NFC()
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -87,6 +91,12 @@ def train_tokenizer(
     backend.train_from_iterator([line for line in text for _ in range(4)], trainer)
     model = json.loads(backend.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges)  # type: ignore[arg-type]
+    vocab, named = model["vocab"], {}
+    if named_tokens:
+        # Named tokens join at construction, before the others: reserve every special token's id, in order.
+        extra = [t for t in special_tokens[1:] if t not in vocab]
+        vocab = {**vocab, **{t: len(vocab) + i for i, t in enumerate(extra)}}
+        named = {"extra_special_tokens": dict(named_tokens)}
+    tok = Qwen2Tokenizer(vocab=vocab, merges=merges, **named)  # type: ignore[arg-type]
     tok.add_special_tokens({"additional_special_tokens": list(special_tokens[1:])})
     return tok
