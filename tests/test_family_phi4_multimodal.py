@@ -21,7 +21,7 @@ PROMPT = "Listen for the dog barking."
 @pytest.fixture(scope="module")
 def adapter() -> Phi4MultimodalAdapter:
     torch.set_num_threads(1)
-    a = wrap(*build_tiny_model("phi4_multimodal", seed=0), name="tiny-phi4")
+    a = wrap(*build_tiny_model("phi4-multimodal", seed=0), name="tiny-phi4")
     assert isinstance(a, Phi4MultimodalAdapter)
     return a
 
@@ -63,7 +63,7 @@ def test_prompt_follows_the_checkpoint_template(adapter: Phi4MultimodalAdapter, 
     assert adapter.tokenizer.decode(ids[start:end]) == PROMPT
     assert adapter.tokenizer.convert_ids_to_tokens(int(ids[end])) == "<|end|>"
     # transformers drops this processor's saved template on reload; the tokenizer keeps it.
-    loaded = load_model(make_tiny_model("phi4_multimodal", tmp_path / "m"), device="cpu", dtype="float32")
+    loaded = load_model(make_tiny_model("phi4-multimodal", tmp_path / "m"), device="cpu", dtype="float32")
     assert not loaded.processor.chat_template
     assert loaded.render_prompt(PROMPT) == expected
 
@@ -99,8 +99,8 @@ def test_full_size_architecture() -> None:
 
 def test_the_speech_lora_is_loaded_with_the_checkpoint(tmp_path: Path) -> None:
     peft = pytest.importorskip("peft")
-    path = make_tiny_model("phi4_multimodal", tmp_path / "m")
-    model, _ = build_tiny_model("phi4_multimodal", seed=0)
+    path = make_tiny_model("phi4-multimodal", tmp_path / "m")
+    model, _ = build_tiny_model("phi4-multimodal", seed=0)
     lora = peft.LoraConfig(
         r=4,
         lora_alpha=8,
@@ -108,7 +108,7 @@ def test_the_speech_lora_is_loaded_with_the_checkpoint(tmp_path: Path) -> None:
         init_lora_weights=False,
     )
     peft.get_peft_model(model, lora).save_pretrained(path / "speech-lora")
-    plain = load_model(make_tiny_model("phi4_multimodal", tmp_path / "plain"), device="cpu", dtype="float32")
+    plain = load_model(make_tiny_model("phi4-multimodal", tmp_path / "plain"), device="cpu", dtype="float32")
     a = load_model(path, device="cpu", dtype="float32")
     assert a.describe()["merged_lora"] == "speech-lora"
     assert "merged_lora" not in plain.describe()
@@ -127,7 +127,7 @@ def test_a_speech_lora_without_peft_is_one_clear_error(
 ) -> None:
     import importlib.util
 
-    path = make_tiny_model("phi4_multimodal", tmp_path / "m")
+    path = make_tiny_model("phi4-multimodal", tmp_path / "m")
     (path / "speech-lora").mkdir()
     (path / "speech-lora" / "adapter_config.json").write_text("{}")
     find_spec = importlib.util.find_spec

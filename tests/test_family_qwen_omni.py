@@ -26,9 +26,9 @@ from wheretolisten.models.tiny.qwen_omni import build_processor
 from wheretolisten.models.tiny.tokenizer import train_tokenizer
 from wheretolisten.probe import temporal_attention
 
-OMNI = ("qwen2_5_omni", "qwen3_omni_moe")
+OMNI = ("qwen2.5-omni", "qwen3-omni")
 #: The composite checkpoint's model_type (thinker + talker + vocoder) for each family.
-COMPOSITE = {"qwen2_5_omni": "qwen2_5_omni", "qwen3_omni_moe": "qwen3_omni_moe"}
+COMPOSITE = {"qwen2.5-omni": "qwen2_5_omni", "qwen3-omni": "qwen3_omni_moe"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_token_counts_at_every_window_edge(adapter: Adapter) -> None:
 def test_tokens_per_window(omni: dict[str, Adapter]) -> None:
     """Qwen2.5-Omni: 50 tokens per 2-s window (25 per second); Qwen3-Omni: 13 per 1-s window, and a half
     window gives ceil(50 / 8) = 7 (its tokens step 80 ms inside a window)."""
-    expected = {"qwen2_5_omni": (2.0, 50, 25), "qwen3_omni_moe": (1.0, 13, 7)}
+    expected = {"qwen2.5-omni": (2.0, 50, 25), "qwen3-omni": (1.0, 13, 7)}
     for family, (window_s, per_window, per_half) in expected.items():
         a = omni[family]
         assert a.window_s == window_s
@@ -82,11 +82,11 @@ def test_clicks_in_later_windows_land_on_their_tokens(adapter: Adapter) -> None:
 
 def test_prompts(omni: dict[str, Adapter]) -> None:
     """Qwen2.5-Omni: the model card's system turn; Qwen3-Omni: none; audio block, then the instruction."""
-    text = omni["qwen2_5_omni"].render_prompt("Listen for the dog barking.")
+    text = omni["qwen2.5-omni"].render_prompt("Listen for the dog barking.")
     assert text.startswith("<|im_start|>system\nYou are Qwen, a virtual human developed by the Qwen Team")
     user = "<|im_start|>user\n<|audio_bos|><|AUDIO|><|audio_eos|>Listen for the dog barking.<|im_end|>"
     assert user in text
-    text = omni["qwen3_omni_moe"].render_prompt("Listen for the dog barking.")
+    text = omni["qwen3-omni"].render_prompt("Listen for the dog barking.")
     assert text == (
         "<|im_start|>user\n<|audio_start|><|audio_pad|><|audio_end|>Listen for the dog barking.<|im_end|>\n"
         "<|im_start|>assistant\n"
@@ -111,13 +111,13 @@ def test_processor_names_its_tokens_when_the_tokenizer_does_not(family: str) -> 
 def test_too_long_audio_is_one_clear_error(omni: dict[str, Adapter]) -> None:
     """Qwen2.5-Omni's feature extractor cuts at chunk_length (30 s in the tiny model, 300 s in the real
     one); Qwen3-Omni cuts nothing, and the published limit is 40 minutes."""
-    assert omni["qwen2_5_omni"].max_audio_limit_s == 30.0
-    assert omni["qwen3_omni_moe"].max_audio_limit_s == 2400.0
-    for a, too_long in ((omni["qwen2_5_omni"], 30.01), (omni["qwen3_omni_moe"], 2400.5)):
+    assert omni["qwen2.5-omni"].max_audio_limit_s == 30.0
+    assert omni["qwen3-omni"].max_audio_limit_s == 2400.0
+    for a, too_long in ((omni["qwen2.5-omni"], 30.01), (omni["qwen3-omni"], 2400.5)):
         with pytest.raises(ModelError, match="accepts at most"):
             a.check_duration(too_long)
     with pytest.raises(ModelError, match="accepts at most"):
-        omni["qwen2_5_omni"].encode([noise(30.5)], ["Describe the audio."])
+        omni["qwen2.5-omni"].encode([noise(30.5)], ["Describe the audio."])
 
 
 def test_suffix_positions_continue_the_prefix(adapter: Adapter) -> None:
@@ -174,11 +174,11 @@ def test_a_composite_checkpoint_loads_the_thinker_only(family: str, tmp_path: Pa
 
 def test_full_size_numbers() -> None:
     """What docs/adapters.md records: decoder depth, audio tokens per second, longest clip."""
-    q25, q3 = BY_FAMILY["qwen2_5_omni"].full_size_config(), BY_FAMILY["qwen3_omni_moe"].full_size_config()
+    q25, q3 = BY_FAMILY["qwen2.5-omni"].full_size_config(), BY_FAMILY["qwen3-omni"].full_size_config()
     assert (q25.text_config.num_hidden_layers, q25.text_config.hidden_size) == (28, 3584)
     assert (q25.audio_config.n_window, q25.audio_token_id) == (100, 151646)
     assert (q3.text_config.num_hidden_layers, q3.text_config.hidden_size) == (48, 2048)
     assert (q3.text_config.num_experts, q3.text_config.num_experts_per_tok) == (128, 8)
     assert (q3.audio_config.n_window, q3.audio_config.n_window_infer, q3.audio_token_id) == (50, 800, 151675)
-    assert BY_FAMILY["qwen2_5_omni"].max_audio_s == 300.0
-    assert BY_FAMILY["qwen3_omni_moe"].max_audio_s == 2400.0
+    assert BY_FAMILY["qwen2.5-omni"].max_audio_s == 300.0
+    assert BY_FAMILY["qwen3-omni"].max_audio_s == 2400.0

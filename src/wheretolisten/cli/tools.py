@@ -27,6 +27,7 @@ def env(
 
     from .. import __version__
     from ..models import FAMILIES
+    from ..models.registry import UNAVAILABLE_FAMILIES
     from ..organism import default_model_path
 
     def version(name: str) -> str:
@@ -46,6 +47,7 @@ def env(
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cpu_threads": torch.get_num_threads(),
         "families": sorted(FAMILIES),
+        "unavailable_families": {name: reason for name, reason in sorted(UNAVAILABLE_FAMILIES.items())},
     }
     try:
         info["shipped_model"] = str(default_model_path())
@@ -55,7 +57,10 @@ def env(
         typer.echo(json.dumps(info, indent=2))
         return
     for key, shown in info.items():
-        text = ", ".join(shown) if isinstance(shown, list) else shown
+        if isinstance(shown, dict):
+            text = "; ".join(f"{k} ({v})" for k, v in shown.items())
+        else:
+            text = ", ".join(shown) if isinstance(shown, list) else shown
         typer.echo(f"{key}: {text if text not in (None, '') else 'none'}")
 
 
@@ -67,8 +72,11 @@ def make_tiny_model(
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
     from ..files import check_output
+    from ..models.registry import UNAVAILABLE_FAMILIES
     from ..models.tiny import FAMILIES
 
+    if family in UNAVAILABLE_FAMILIES:
+        raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     check_output(out, directory=True, option="--out")

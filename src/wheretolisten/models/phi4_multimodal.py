@@ -76,7 +76,7 @@ class Phi4MultimodalAdapter(Adapter):
     encoders and their projectors; the vision encoder is loaded but never run.
     """
 
-    family: ClassVar[str] = "phi4_multimodal"
+    family: ClassVar[str] = "phi4-multimodal"
     model_type: ClassVar[str] = "phi4_multimodal"
     model_class: ClassVar[type] = Phi4MultimodalForCausalLM
     max_audio_s: ClassVar[float] = 300.0
@@ -120,7 +120,7 @@ class Phi4MultimodalAdapter(Adapter):
             return model
         if importlib.util.find_spec("peft") is None:
             raise ModelError(
-                f"{name} has a speech LoRA, which needs peft: pip install 'wheretolisten[phi4_multimodal]'"
+                f"{name} has a speech LoRA, which needs peft: pip install 'wheretolisten[phi4-multimodal]'"
             )
         from peft import PeftModel
 

@@ -67,7 +67,7 @@ class Qwen2_5OmniAudioProcessor(AudioOnlyProcessor, Qwen2_5OmniProcessor):
 class Qwen2_5OmniAdapter(QwenOmniAdapter):
     """Qwen2.5-Omni's thinker: 25 audio tokens per second in 2-s encoder windows, up to 300 s."""
 
-    family: ClassVar[str] = "qwen2_5_omni"
+    family: ClassVar[str] = "qwen2.5-omni"
     model_type: ClassVar[str] = "qwen2_5_omni_thinker"
     checkpoint_model_types: ClassVar[tuple[str, ...]] = ("qwen2_5_omni",)
     model_class: ClassVar[type] = Qwen2_5OmniThinkerForConditionalGeneration

@@ -69,7 +69,7 @@ class Qwen3OmniMoeAudioProcessor(AudioOnlyProcessor, Qwen3OmniMoeProcessor):
 class Qwen3OmniMoeAdapter(QwenOmniAdapter):
     """Qwen3-Omni's thinker (MoE decoder): 13 audio tokens per 1-s encoder window, up to 40 minutes."""
 
-    family: ClassVar[str] = "qwen3_omni_moe"
+    family: ClassVar[str] = "qwen3-omni"
     model_type: ClassVar[str] = "qwen3_omni_moe_thinker"
     checkpoint_model_types: ClassVar[tuple[str, ...]] = ("qwen3_omni_moe",)
     model_class: ClassVar[type] = Qwen3OmniMoeThinkerForConditionalGeneration

@@ -46,6 +46,10 @@ UNAVAILABLE: dict[str, str] = {
     cls.model_type: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
 }
 FAMILIES: dict[str, type[Adapter]] = {cls.family: cls for cls in ADAPTERS.values()}
+#: Family name -> why it cannot run here (a missing optional package).
+UNAVAILABLE_FAMILIES: dict[str, str] = {
+    cls.family: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
+}
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 #: Device types a model can run on (``meta`` holds no data).

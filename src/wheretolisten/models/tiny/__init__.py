@@ -23,12 +23,12 @@ BUILDERS: dict[str, Builder] = {
     "qwen2-audio": whisper_qwen.build_tiny_model,
     "audioflamingo3": whisper_qwen.build_tiny_model,
     "musicflamingo": musicflamingo.build_tiny_model,
-    "qwen2_5_omni": qwen_omni.build_tiny_model,
-    "qwen3_omni_moe": qwen_omni.build_tiny_model,
+    "qwen2.5-omni": qwen_omni.build_tiny_model,
+    "qwen3-omni": qwen_omni.build_tiny_model,
     "voxtral": voxtral.build_tiny_model,
     "granite-speech": granite_speech.build_tiny_model,
     "gemma3n": gemma3n.build_tiny_model,
-    "phi4_multimodal": phi4_multimodal.build_tiny_model,
+    "phi4-multimodal": phi4_multimodal.build_tiny_model,
 }
 #: Only families that can run here (a family's optional requirements may be missing: see the registry).
 BUILDERS = {family: build for family, build in BUILDERS.items() if family in RUNNABLE}

@@ -42,8 +42,8 @@ class Spec:
 
 
 SPECS = {
-    "qwen2_5_omni": Spec(Qwen2_5OmniAdapter, QWEN2_5_OMNI_CHAT_TEMPLATE),
-    "qwen3_omni_moe": Spec(Qwen3OmniMoeAdapter, QWEN3_OMNI_CHAT_TEMPLATE),
+    "qwen2.5-omni": Spec(Qwen2_5OmniAdapter, QWEN2_5_OMNI_CHAT_TEMPLATE),
+    "qwen3-omni": Spec(Qwen3OmniMoeAdapter, QWEN3_OMNI_CHAT_TEMPLATE),
 }
 
 
@@ -110,7 +110,7 @@ def tiny_config(family: str, tok: Any, size: dict[str, int] | None = None) -> An
         "audio_start_token_id": ids["audio_bos_token"],
         "vision_start_token_id": ids["vision_bos_token"],
     }
-    if family == "qwen2_5_omni":
+    if family == "qwen2.5-omni":
         vision["fullatt_block_indexes"] = [0]
         return Qwen2_5OmniThinkerConfig(
             text_config=text,
