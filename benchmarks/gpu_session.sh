@@ -41,6 +41,9 @@ step perf_audio 150 python3 benchmarks/perf.py --device "$device" --size "$size"
     --clips 2 --long-minutes 0 --positions audio
 # 3. Cost against audio length and queries per clip.
 step scaling 150 python3 benchmarks/scaling.py --device "$device" --size "$size" --dtype "$dtype" --repeats 1
-# 4. The tables for docs/performance.md, from the JSON lines above.
+# 4. The other families at full size (random weights, bf16): one 30-s clip (or their longest), 3 queries.
+step perf_families 200 python3 benchmarks/perf.py --device "$device" --size "$size" --dtype "$dtype" \
+    --clips 1 --long-minutes 0 --families musicflamingo,qwen2.5-omni,qwen3-omni,voxtral,granite-speech,phi4-multimodal,gemma3n
+# 5. The tables for docs/performance.md, from the JSON lines above.
 echo "== tables"
 python3 benchmarks/perf_table.py "$out" | tee "$out/tables.md"

@@ -161,7 +161,11 @@ def main() -> None:
     total_naive = total_fast = 0.0
     all_same = True
     for family in args.families.split(","):
-        adapter = build(family, size, device, dtype)
+        try:
+            adapter = build(family, size, device, dtype)
+        except Exception as exc:  # a family this machine cannot build (missing extra, out of memory): say so
+            print(json.dumps({"family": family, "error": f"{type(exc).__name__}: {exc}"[:300]}), flush=True)
+            continue
         clip_s = min(args.clip_s, adapter.max_audio_limit_s)
         clips = [
             (0.1 * rng.standard_normal(int(clip_s * 16000))).astype(np.float32) for _ in range(args.clips)

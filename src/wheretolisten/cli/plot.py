@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,8 +28,18 @@ from .options import (
     resolved,
 )
 
+if TYPE_CHECKING:
+    from ..scenes.lookup import GTSpan
+
 QueryArg = Annotated[str, typer.Option("--query", "-q", help="The sound to find, e.g. 'the dog barking'.")]
 FigureOut = Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")]
+
+
+def _figure_inputs(audio: Path, out: Path, gt_manifest: Path | None) -> list[GTSpan]:
+    """Check the audio and the figure's path before the model loads; the clip's ground truth, if known."""
+    check_audio([audio])
+    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
+    return plot_ground_truth(out, audio, gt_manifest)
 
 
 @app.command("plot-layers")
@@ -49,9 +59,7 @@ def plot_layers(
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
     config = localize_config(layers, alpha, probe)
-    check_audio([audio])
-    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
-    gt = plot_ground_truth(out, audio, gt_manifest)
+    gt = _figure_inputs(audio, out, gt_manifest)
     adapter = load(model, device, dtype)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
@@ -81,9 +89,7 @@ def plot_alpha(
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
     config = localize_config(layers, positions=positions)
-    check_audio([audio])
-    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
-    gt = plot_ground_truth(out, audio, gt_manifest)
+    gt = _figure_inputs(audio, out, gt_manifest)
     adapter = load(model, device, dtype)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep
