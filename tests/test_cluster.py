@@ -328,7 +328,7 @@ def test_a_sweep_in_one_launch_picks_the_local_setting(
                                 "--workers", "2")  # fmt: skip
     assert code == 0, err
     assert on_ray.split(" (dev")[0] == local.split(" (dev")[0] and "chose layers" in local
-    assert "on Ray: 2 units done, 0 retried, 0 failed" in on_ray
+    assert "on Ray: 0 unit(s) of grid and test retried" in on_ray
 
     def grid(path: Path) -> dict[str, dict[str, Any]]:
         return {line["config_hash"]: line for line in rows_of(path / "sweep.jsonl")}

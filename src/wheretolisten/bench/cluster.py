@@ -87,7 +87,7 @@ def _actor_options(ray: ModuleType, spec: RaySpec, needs_model: bool) -> tuple[i
     if needs_model and spec.device.startswith("cuda") and gpus == 0:
         raise WTLError(f"--device {spec.device}, but the Ray cluster has no GPU")
     count = spec.workers or (gpus if on_gpu else 1)
-    device = "auto" if on_gpu else ("cpu" if needs_model else spec.device)
+    device = "auto" if on_gpu else spec.device  # a GPU worker uses the GPU Ray gave it
     options = {
         "num_cpus": 1,
         "num_gpus": 1 if on_gpu else 0,
@@ -195,4 +195,6 @@ def sweep_ray(
         def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
             return run_on_pool(pool, part, manifest_dir, names, cfg, model, path, show_progress, _warn_failed)
 
-        return run_sweep(points, model, dev, test, out_dir, evaluate, run_test, show_progress)
+        report = run_sweep(points, model, dev, test, out_dir, evaluate, run_test, show_progress)
+        report.units_retried = pool.retried
+        return report

@@ -173,6 +173,14 @@ class Pool:
                 self._join(ref)
         return self._idle[-1]
 
+    def ready_all(self) -> int:
+        """Wait until every worker has started (or is dead for good); how many are ready."""
+        while self._probes or self._restarting:
+            ref = self._wait([])
+            if ref is not None:
+                self._join(ref)
+        return len(self._idle)
+
     def ask(self, method: str, *args: Any) -> Any:
         """Call ``method`` on the first ready worker and wait for its answer."""
         return self._ray.get(getattr(self.first(), method).remote(*args))

@@ -60,6 +60,8 @@ class SweepReport:
     run: RunReport | None
     missing: int = 0
     results_path: Path | None = None
+    #: Units resubmitted over the whole sweep, grid and held-out split (on Ray; 0 locally).
+    units_retried: int = 0
 
 
 def _grid_point(

@@ -274,7 +274,7 @@ def bench_sweep(
         f"chose layers {best['layers']} alpha {best['alpha']:g} (dev hit rate {best['hit_rate']:.1f}% on "
         f"{len(report.dev_ids)} scenes); {run.rows_total} test rows on "
         f"{run.units_run + run.units_skipped} of {len(report.test_ids)} test scenes in {report.results_path}"
-        + (ray_counts(run) if spec is not None else "")
+        + (f"; on Ray: {report.units_retried} unit(s) of grid and test retried" if spec is not None else "")
     )
     check_failed(run, report.results_path or out)
 
