@@ -337,3 +337,9 @@ def test_a_sweep_in_one_launch_picks_the_local_setting(
     assert by_key(rows_of(tmp_path / "ray" / "results.jsonl")) == by_key(
         rows_of(tmp_path / "local" / "results.jsonl")
     )
+
+
+def test_the_benchmark_script_parses() -> None:
+    script = ROOT / "benchmarks" / "cluster.py"
+    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--workers" in done.stdout, done.stderr
