@@ -155,4 +155,4 @@ def test_the_core_install_is_light_and_leaves_setuptools_alone() -> None:
     ):
         assert heavy not in core, heavy
     extras = project["optional-dependencies"]
-    assert {"plot", "sed", "dev"} <= set(extras)
+    assert {"plot", "sed", "ray", "dev"} <= set(extras)

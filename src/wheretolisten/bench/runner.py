@@ -9,20 +9,21 @@ line, dropped on resume.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import WTLError
 from ..progress import progress
-from ..records import ResultRow, check_resumable, check_row, open_jsonl, row_key
+from ..records import Appender, ResultRow, check_resumable, check_row, open_jsonl, row_key
 from ..records.rows import RowKey
 from ..records.runs import FIRST_KEY
 from ..scenes import Scene
-from .conditions import MODEL_FREE, get_conditions
+from .conditions import get_conditions
 from .config import BenchConfig, config_hash
 from .inputs import select_events
 from .unit import Unit, outcome_fields
@@ -43,10 +44,7 @@ def run_unit(
 
     ``adapter`` may be None when every condition is model-free. Rows come in (query, condition) order.
     """
-    conds = get_conditions(conditions)
-    needing = [c.name for c in conds if c.needs_model]
-    if adapter is None and needing:
-        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+    conds = get_conditions(check_needs_model(adapter is not None, conditions))
     cfg = config.resolved(adapter)
     unit = Unit(adapter, scene, Path(manifest_dir), cfg)
     events = select_events(scene, cfg)
@@ -92,13 +90,17 @@ def run_unit(
 
 @dataclass
 class RunReport:
-    """What a run did: units computed and skipped, rows written, rows present at the end."""
+    """What a run did: units computed, skipped, retried and failed, rows written, rows present at the end."""
 
     units_run: int
     units_skipped: int
     rows_written: int
     rows_total: int
     seconds: float
+    #: Resubmissions of units whose worker died (Ray runs; 0 locally).
+    units_retried: int = 0
+    #: (scene id, why) of units given up on: not in the results file, computed again by a rerun.
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def unit_keys(scene: Scene, conditions: Sequence[str], config: BenchConfig) -> list[RowKey]:
@@ -111,6 +113,81 @@ def run_hashes(conditions: Sequence[str], config: BenchConfig) -> dict[str, str]
     return {c.name: config_hash(c.name, c.settings(config)) for c in get_conditions(conditions)}
 
 
+def check_needs_model(has_model: bool, conditions: Sequence[str]) -> list[str]:
+    """The validated condition names; refuses conditions that need a model when there is none."""
+    conds = get_conditions(conditions)
+    needing = [c.name for c in conds if c.needs_model]
+    if not has_model and needing:
+        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+    return [c.name for c in conds]
+
+
+@dataclass(frozen=True)
+class Todo:
+    """One scene unit still to compute: the conditions with rows missing, and the keys to keep."""
+
+    scene: Scene
+    conditions: list[str]
+    missing: frozenset[RowKey]
+    scene_hash: str
+
+
+class RunStore:
+    """The one writer of a run: the units still to do; each unit's missing rows appended in one write."""
+
+    def __init__(self, append: Appender, present: int, todo: list[Todo], skipped: int) -> None:
+        self._append = append
+        self._present = present
+        self.todo = todo
+        self.skipped = skipped
+        self.units_run = 0
+        self._started = time.perf_counter()
+
+    def write(self, unit: Todo, rows: Sequence[ResultRow]) -> None:
+        """Append the rows of ``unit`` that are not in the file yet (one write, fsync'd)."""
+        self._append([r for r in rows if row_key(r) in unit.missing])
+        self.units_run += 1
+
+    def report(self, retried: int = 0, failed: Sequence[tuple[str, str]] = ()) -> RunReport:
+        """What the run did so far."""
+        written = self._append.written
+        seconds = time.perf_counter() - self._started
+        return RunReport(
+            self.units_run, self.skipped, written, self._present + written, seconds, retried, list(failed)
+        )
+
+
+@contextlib.contextmanager
+def open_run(
+    out: str | os.PathLike[str],
+    conditions: Sequence[str],
+    config: BenchConfig,
+    model: str | None,
+    scenes: Sequence[Scene],
+    manifest_dir: str | os.PathLike[str],
+) -> Iterator[RunStore]:
+    """Open (or resume) a results file and select the units not in it yet; ``config`` resolved.
+
+    Rows present (by scene, query, condition) are skipped; a torn last line is dropped first; rows of
+    another configuration, model or scene content are refused before anything is computed.
+    """
+    conds = get_conditions(conditions)
+    names = [c.name for c in conds]
+    root = Path(manifest_dir)
+    scene_hashes = {s.scene_id: s.content_hash(root) for s in scenes}
+    model_free = frozenset(c.name for c in conds if not c.needs_model)
+    hashes = run_hashes(names, config)
+    with open_jsonl(out, check_row, FIRST_KEY, "results file") as (append, existing):
+        done = check_resumable(existing, Path(out), hashes, model, scene_hashes, model_free)
+        todo: list[Todo] = []
+        for scene in scenes:
+            missing = frozenset(k for k in unit_keys(scene, names, config) if k not in done)
+            if missing:
+                wanted = [c for c in names if any(k[2] == c for k in missing)]
+                todo.append(Todo(scene, wanted, missing, scene_hashes[scene.scene_id]))
+        yield RunStore(append, len(existing), todo, len(scenes) - len(todo))
+
+
 def run_bench(
     adapter: Adapter | None,
     scenes: Sequence[Scene],
@@ -120,38 +197,17 @@ def run_bench(
     out: str | os.PathLike[str],
     show_progress: bool = True,
 ) -> RunReport:
-    """Run every scene unit not already in ``out``, appending each unit's rows atomically.
-
-    Resuming: rows present (by scene, query, condition) are skipped; a torn last line is dropped first;
-    rows of another configuration, model or scene content are refused before anything is computed.
-    """
-    conds = get_conditions(conditions)
-    names = [c.name for c in conds]
-    needing = [c.name for c in conds if c.needs_model]
-    if adapter is None and needing:
-        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+    """Run every scene unit not already in ``out`` here, appending each unit's rows atomically (see
+    :func:`open_run` for resuming)."""
+    names = check_needs_model(adapter is not None, conditions)
     cfg = config.resolved(adapter)
-    hashes = run_hashes(names, cfg)
-    root = Path(manifest_dir)
-    scene_hashes = {s.scene_id: s.content_hash(root) for s in scenes}
-    started = time.perf_counter()
-    run = skipped = 0
     model = adapter.name if adapter is not None else None
-    with open_jsonl(out, check_row, FIRST_KEY, "results file") as (append, existing):
-        done = check_resumable(existing, Path(out), hashes, model, scene_hashes, MODEL_FREE)
-        todo: list[tuple[Scene, set[RowKey]]] = []
-        for scene in scenes:
-            missing = {k for k in unit_keys(scene, names, cfg) if k not in done}
-            if missing:
-                todo.append((scene, missing))
-            else:
-                skipped += 1
-        with progress(len(todo), "bench", show_progress, unit="scene") as advance:
-            for scene, missing in todo:
-                wanted = [c for c in names if any(k[2] == c for k in missing)]
-                rows = run_unit(adapter, scene, root, wanted, cfg, scene_hashes[scene.scene_id])
-                append([r for r in rows if row_key(r) in missing])
-                run += 1
+    with open_run(out, names, cfg, model, scenes, manifest_dir) as store:
+        with progress(len(store.todo), "bench", show_progress, unit="scene") as advance:
+            for unit in store.todo:
+                scene = unit.scene
+                store.write(
+                    unit, run_unit(adapter, scene, manifest_dir, unit.conditions, cfg, unit.scene_hash)
+                )
                 advance(1, scene.scene_id)
-        total = len(existing) + append.written
-    return RunReport(run, skipped, append.written, total, time.perf_counter() - started)
+        return store.report()

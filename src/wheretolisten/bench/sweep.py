@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, OptionError
-from ..progress import progress
+from ..progress import Advance, progress
 from ..records import ResultRow, open_jsonl, read_jsonl
 from ..scenes import Scene
 from ..settings import LocalizeConfig, check_layers, default_probe_layers, resolve
@@ -60,6 +60,8 @@ class SweepReport:
     run: RunReport | None
     missing: int = 0
     results_path: Path | None = None
+    #: Units resubmitted over the whole sweep, grid and held-out split (on Ray; 0 locally).
+    units_retried: int = 0
 
 
 def _grid_point(
@@ -104,6 +106,94 @@ def _all_grid_lines(out: Path, model: str, dev_hash: str) -> dict[str, dict[str,
     return found
 
 
+#: A grid point: its settings and the steered condition's config hash.
+Point = tuple[BenchConfig, str]
+#: Evaluates grid points on the dev scenes, advancing per scene; yields each point's rows once complete.
+Evaluate = Callable[[list[Point], Advance], Iterator[tuple[BenchConfig, str, list[ResultRow]]]]
+#: Runs the conditions with the chosen settings on test scenes into a results file.
+RunTest = Callable[[BenchConfig, list[Scene], Path], RunReport]
+
+
+def check_sweep(
+    layers_grid: Sequence[Sequence[int]],
+    alphas: Sequence[float],
+    conditions: Sequence[str],
+    scenes: Sequence[Scene],
+    dev_fraction: float,
+) -> tuple[list[str], list[Scene], list[Scene]]:
+    """The validated conditions and the dev and test splits (errors before anything is computed)."""
+    if not layers_grid or not alphas:
+        raise OptionError("the sweep grid is empty: give --layers-grid and --alphas")
+    names = parse_conditions(conditions)
+    dev, test = split_dev_test(scenes, dev_fraction)
+    return names, dev, test
+
+
+def grid_points(
+    adapter: Adapter, layers_grid: Sequence[Sequence[int]], alphas: Sequence[float], config: BenchConfig
+) -> list[Point]:
+    """Every (layers, α) of the grid, in grid order, resolved for ``adapter``."""
+    return [_grid_point(layers, alpha, config, adapter) for layers in layers_grid for alpha in alphas]
+
+
+def _grid_line(
+    cfg: BenchConfig, h: str, rows: Sequence[ResultRow], n_dev: int, dev_hash: str, model: str
+) -> dict[str, Any]:
+    """The sweep line of one grid point: its steered hit rate and IoU on the dev scenes."""
+    from ..metrics import summarize
+
+    s = summarize(rows, n_boot=200)[0]
+    return {
+        "layers": cfg.loc.layers,
+        "probe_layers": cfg.loc.probe_layers,
+        "alpha": cfg.loc.alpha,
+        "n": s["n"],
+        "hit_rate": s["hit_rate"],
+        "iou": s["iou"],
+        "dev_scenes": n_dev,
+        "dev_hash": dev_hash,
+        "model": model,
+        "config_hash": h,
+    }
+
+
+def run_sweep(
+    points: Sequence[Point],
+    model: str,
+    dev: Sequence[Scene],
+    test: Sequence[Scene],
+    out_dir: str | os.PathLike[str],
+    evaluate: Evaluate,
+    run_test: RunTest,
+    show_progress: bool = True,
+    shard: Shard | None = None,
+) -> SweepReport:
+    """The sweep's bookkeeping, whoever computes: resume the grid, choose, run the held-out split."""
+    out = Path(out_dir)
+    sweep_path = shard_path(out / SWEEP_NAME, shard)
+    dev_hash = hashlib.sha256("\n".join(s.scene_id for s in dev).encode()).hexdigest()[:12]
+    with open_jsonl(sweep_path, first_key=SWEEP_FIRST_KEY, what="sweep file") as (append, existing):
+        _grid_lines(existing, sweep_path, model, dev_hash)  # refuse a file of another run first
+        by_hash = _all_grid_lines(out, model, dev_hash)
+        todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
+        with progress(len(todo) * len(dev), "sweep (dev)", show_progress, unit="scene") as advance:
+            for cfg, h, rows in evaluate(todo, advance):
+                line = _grid_line(cfg, h, rows, len(dev), dev_hash, model)
+                append([line])
+                by_hash[h] = line
+    by_hash.update(_all_grid_lines(out, model, dev_hash))  # other shards may have finished meanwhile
+    dev_ids, test_ids = [s.scene_id for s in dev], [s.scene_id for s in test]
+    missing = sum(h not in by_hash for _, h in points)
+    if missing:
+        grid_done = [by_hash[h] for _, h in points if h in by_hash]
+        return SweepReport(grid_done, None, dev_ids, test_ids, None, missing)
+    grid = [by_hash[h] for _, h in points]
+    best_i = max(range(len(grid)), key=lambda i: (grid[i]["hit_rate"], grid[i]["iou"], -i))
+    results_path = shard_path(out / RESULTS_NAME, shard)
+    report = run_test(points[best_i][0], shard_of(test, shard), results_path)
+    return SweepReport(grid, grid[best_i], dev_ids, test_ids, report, 0, results_path)
+
+
 def sweep(
     adapter: Adapter,
     scenes: Sequence[Scene],
@@ -125,52 +215,18 @@ def sweep(
     N-th test scene (into ``results.K-of-N.jsonl``). Until then it returns with ``missing`` > 0: rerun
     it when the other shards are done (finished points are not recomputed).
     """
-    from ..metrics import summarize
+    names, dev, test = check_sweep(layers_grid, alphas, conditions, scenes, dev_fraction)
+    points = grid_points(adapter, layers_grid, alphas, config)
 
-    if not layers_grid or not alphas:
-        raise OptionError("the sweep grid is empty: give --layers-grid and --alphas")
-    names = parse_conditions(conditions)
-    dev, test = split_dev_test(scenes, dev_fraction)
-    out = Path(out_dir)
-    points = [_grid_point(layers, alpha, config, adapter) for layers in layers_grid for alpha in alphas]
-    sweep_path = shard_path(out / SWEEP_NAME, shard)
-    dev_hash = hashlib.sha256("\n".join(s.scene_id for s in dev).encode()).hexdigest()[:12]
-    with open_jsonl(sweep_path, first_key=SWEEP_FIRST_KEY, what="sweep file") as (append, existing):
-        _grid_lines(existing, sweep_path, adapter.name, dev_hash)  # refuse a file of another run first
-        by_hash = _all_grid_lines(out, adapter.name, dev_hash)
-        todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
-        with progress(len(todo) * len(dev), "sweep (dev)", show_progress, unit="scene") as advance:
-            for cfg, h in todo:
-                rows: list[ResultRow] = []
-                for scene in dev:
-                    rows.extend(run_unit(adapter, scene, manifest_dir, ["steered"], cfg))
-                    advance(1, scene.scene_id)
-                s = summarize(rows, n_boot=200)[0]
-                line = {
-                    "layers": cfg.loc.layers,
-                    "probe_layers": cfg.loc.probe_layers,
-                    "alpha": cfg.loc.alpha,
-                    "n": s["n"],
-                    "hit_rate": s["hit_rate"],
-                    "iou": s["iou"],
-                    "dev_scenes": len(dev),
-                    "dev_hash": dev_hash,
-                    "model": adapter.name,
-                    "config_hash": h,
-                }
-                append([line])
-                by_hash[h] = line
-    by_hash.update(_all_grid_lines(out, adapter.name, dev_hash))  # other shards may have finished meanwhile
-    dev_ids, test_ids = [s.scene_id for s in dev], [s.scene_id for s in test]
-    missing = sum(h not in by_hash for _, h in points)
-    if missing:
-        grid_done = [by_hash[h] for _, h in points if h in by_hash]
-        return SweepReport(grid_done, None, dev_ids, test_ids, None, missing)
-    grid = [by_hash[h] for _, h in points]
-    best_i = max(range(len(grid)), key=lambda i: (grid[i]["hit_rate"], grid[i]["iou"], -i))
-    chosen_cfg = points[best_i][0]
-    results_path = shard_path(out / RESULTS_NAME, shard)
-    report = run_bench(
-        adapter, shard_of(test, shard), manifest_dir, names, chosen_cfg, results_path, show_progress
-    )
-    return SweepReport(grid, grid[best_i], dev_ids, test_ids, report, 0, results_path)
+    def evaluate(todo: list[Point], advance: Advance) -> Iterator[tuple[BenchConfig, str, list[ResultRow]]]:
+        for cfg, h in todo:
+            rows: list[ResultRow] = []
+            for scene in dev:
+                rows.extend(run_unit(adapter, scene, manifest_dir, ["steered"], cfg))
+                advance(1, scene.scene_id)
+            yield cfg, h, rows
+
+    def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
+        return run_bench(adapter, part, manifest_dir, names, cfg, path, show_progress)
+
+    return run_sweep(points, adapter.name, dev, test, out_dir, evaluate, run_test, show_progress, shard)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import OptionError
+from ..errors import DataError, OptionError
 from .app import app, bench_app
 from .options import (
     AlphaOpt,
@@ -26,6 +26,10 @@ from .options import (
     parse_layers,
     value,
 )
+
+if TYPE_CHECKING:
+    from ..bench.cluster import RaySpec
+    from ..bench.runner import RunReport
 
 ScenesArg = Annotated[
     Path, typer.Argument(help="Scenes: a manifest.jsonl or the directory holding one.", metavar="SCENES")
@@ -46,7 +50,51 @@ ShardOpt = Annotated[
         help="Run shard K of N (e.g. 0/4): every N-th scene from K, so N processes or GPUs split the work."
     ),
 ]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: 'local' (start a local instance), 'auto' (the cluster this machine joined with "
+        "'ray start') or ray://HOST:10001. Needs the ray extra; see docs/cluster.md.",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(help="With --ray: workers, each loading the model once (default: one per GPU, else 1)."),
+]
 ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
+
+
+def ray_spec(
+    ray: str | None, workers: int | None, shard: str | None, model: str | None, device: str, dtype: str
+) -> RaySpec | None:
+    """The Ray settings of --ray/--workers (None: run here); Ray missing is one line, before any work."""
+    if ray is None:
+        if workers is not None:
+            raise OptionError("--workers needs --ray")
+        return None
+    from ..bench.cluster import RaySpec, require_ray
+
+    require_ray()
+    if shard is not None:
+        raise OptionError("--shard and --ray do not mix: on Ray the units are spread over the workers")
+    return RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype)
+
+
+def ray_counts(report: RunReport) -> str:
+    """How the units of a Ray run ended, for its summary line."""
+    done, retried, failed = report.units_run, report.units_retried, len(report.failed)
+    return f"; on Ray: {done} units done, {retried} retried, {failed} failed"
+
+
+def check_failed(report: RunReport, out: Path) -> None:
+    """Units given up on make the command fail (exit 2) once everything else is written."""
+    if report.failed:
+        raise DataError(
+            f"{len(report.failed)} scene unit(s) failed (see the warnings above) and are not in {out}; "
+            "fix them and rerun the command: only those are computed"
+        )
 
 
 @bench_app.command("run")
@@ -76,12 +124,15 @@ def bench_run(
             "and end? Answer in seconds.')."
         ),
     ] = None,
+    ray: RayOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition).
 
-    To use several GPUs, run one process per GPU with --shard K/N and its own --out, then give all the
-    files to 'bench summary' or 'report'.
+    To use several GPUs, give --ray (one worker per GPU, the rows in the one --out), or run one process
+    per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
+    spec = ray_spec(ray, workers, shard, model, device, dtype)
     from ..bench.conditions import get_conditions
     from ..bench.config import bench_config
     from ..bench.inputs import load_scenes, manifest_path
@@ -104,14 +155,22 @@ def bench_run(
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     check_outputs([("--out", out)], [s.audio_path(manifest_dir) for s in scene_list])
     scene_list = shard_of(scene_list, part)
-    adapter = load(model, device, dtype) if any(c.needs_model for c in conds) else None
-    from ..bench.runner import run_bench
+    names = [c.name for c in conds]
+    if spec is not None:
+        from ..bench.cluster import run_bench_ray
 
-    report = run_bench(adapter, scene_list, manifest_dir, [c.name for c in conds], config, out, progress)
+        report = run_bench_ray(scene_list, manifest_dir, names, config, out, spec, progress)
+    else:
+        adapter = load(model, device, dtype) if any(c.needs_model for c in conds) else None
+        from ..bench.runner import run_bench
+
+        report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
     typer.echo(
         f"wrote {report.rows_written} rows ({report.units_run} scenes run, {report.units_skipped} already "
         f"done) to {out}: {report.rows_total} rows in all, {report.seconds:.1f} s"
+        + (ray_counts(report) if spec is not None else "")
     )
+    check_failed(report, out)
 
 
 @bench_app.command("summary")
@@ -169,8 +228,14 @@ def bench_sweep(
             "shards' grid points are in OUT (rerun it then; finished work is kept)."
         ),
     ] = None,
+    ray: RayOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
-    """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
+    """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split.
+
+    With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
+    """
+    spec = ray_spec(ray, workers, shard, model, device, dtype)
     from ..bench.conditions import parse_conditions
     from ..bench.config import bench_config
     from ..bench.inputs import load_scenes, manifest_path
@@ -190,20 +255,14 @@ def bench_sweep(
     config = bench_config(None, None, queries.value, query, seed, positions=value(positions))
     check_output(out, [manifest_path(scenes)], directory=True, option="--out")
     scene_list, manifest_dir = load_scenes(scenes, config)
-    adapter = load(model, device, dtype)
-    report = sweep(
-        adapter,
-        scene_list,
-        manifest_dir,
-        layer_sets,
-        alpha_list,
-        dev_fraction,
-        names,
-        config,
-        out,
-        progress,
-        part,
-    )
+    args = (layer_sets, alpha_list, dev_fraction, names, config, out)
+    if spec is not None:
+        from ..bench.cluster import sweep_ray
+
+        report = sweep_ray(scene_list, manifest_dir, *args, spec, progress)
+    else:
+        adapter = load(model, device, dtype)
+        report = sweep(adapter, scene_list, manifest_dir, *args, progress, part)
     best, run = report.best, report.run
     if best is None or run is None:
         typer.echo(
@@ -215,7 +274,9 @@ def bench_sweep(
         f"chose layers {best['layers']} alpha {best['alpha']:g} (dev hit rate {best['hit_rate']:.1f}% on "
         f"{len(report.dev_ids)} scenes); {run.rows_total} test rows on "
         f"{run.units_run + run.units_skipped} of {len(report.test_ids)} test scenes in {report.results_path}"
+        + (f"; on Ray: {report.units_retried} unit(s) of grid and test retried" if spec is not None else "")
     )
+    check_failed(run, report.results_path or out)
 
 
 @app.command("report")

@@ -1,0 +1,200 @@
+"""Benchmarks and sweeps on a Ray cluster: one command, from a laptop's local instance to many GPU nodes.
+
+The driver (this process) reads the scenes, opens the results file and keeps it: it is the one writer,
+in the local runner's format (:func:`~.runner.open_run`), so a rerun resumes and ``bench summary``
+reads the file as it reads any. Workers (:mod:`.cluster_pool`) load the model once and compute units.
+Ray is optional (``pip install "wheretolisten[ray]"``); nothing here imports it, or torch, at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import OptionError, WTLError
+from .conditions import get_conditions, parse_conditions
+from .config import BenchConfig
+
+if TYPE_CHECKING:
+    from ..progress import Advance
+    from ..records import ResultRow
+    from ..scenes import Scene
+    from .cluster_pool import Pool
+    from .runner import RunReport
+    from .sweep import Point, SweepReport
+
+INSTALL_HINT = 'pip install "wheretolisten[ray]"'
+log = logging.getLogger("wheretolisten")
+
+
+def require_ray() -> ModuleType:
+    """The ``ray`` module, or one WTLError line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise WTLError(f"--ray needs Ray, which is not installed; install it with: {INSTALL_HINT}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """Where to run and with what: the cluster, the workers, the model each loads, the fault bounds."""
+
+    #: None: this process's Ray connection if it has one, else a new local instance; "local": a new
+    #: local instance; "auto": the cluster this machine belongs to; "ray://HOST:PORT": a remote one.
+    address: str | None = None
+    #: Workers (actors); None: one per GPU of the cluster, or 1 on a cluster without GPUs.
+    workers: int | None = None
+    model: str | None = None  # None: the organism shipped in each worker's installation
+    device: str = "auto"
+    dtype: str = "auto"
+    #: How often a unit whose worker died (or ran out of memory) is resubmitted before it is given up.
+    retries: int = 2
+    #: How often Ray restarts each worker after it died.
+    restarts: int = 4
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise OptionError(f"--workers must be at least 1, got {self.workers}")
+
+
+def _connect(ray: ModuleType, spec: RaySpec) -> bool:
+    """Connect to (or start) Ray with its own logs kept quiet; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if spec.address in (None, "local"):
+        cpus = max(os.cpu_count() or 1, spec.workers or 1)
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
+    else:
+        try:
+            ray.init(address=spec.address, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise WTLError(f"cannot connect to the Ray cluster at {spec.address!r}: {exc}") from None
+    return True
+
+
+def _actor_options(ray: ModuleType, spec: RaySpec, needs_model: bool) -> tuple[int, str, dict[str, Any]]:
+    """(workers, each worker's device, actor options): one GPU per worker where the cluster has GPUs."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    on_gpu = needs_model and gpus > 0 and spec.device != "cpu"
+    if needs_model and spec.device.startswith("cuda") and gpus == 0:
+        raise WTLError(f"--device {spec.device}, but the Ray cluster has no GPU")
+    count = spec.workers or (gpus if on_gpu else 1)
+    device = "auto" if on_gpu else spec.device  # a GPU worker uses the GPU Ray gave it
+    options = {
+        "num_cpus": 1,
+        "num_gpus": 1 if on_gpu else 0,
+        "max_restarts": spec.restarts,
+        "max_task_retries": 0,  # the driver resubmits, and counts, the units of a dead worker
+    }
+    return count, device, options
+
+
+@contextlib.contextmanager
+def ray_pool(spec: RaySpec, conditions: Sequence[str]) -> Iterator[Pool]:
+    """Workers for ``conditions`` (their model loaded once each); removed, and Ray stopped if started here."""
+    from .cluster_pool import Pool, UnitWorker
+
+    ray = require_ray()
+    conds = get_conditions(conditions)
+    needs_model = any(c.needs_model for c in conds)
+    started = _connect(ray, spec)
+    actors: list[Any] = []
+    try:
+        count, device, options = _actor_options(ray, spec, needs_model)
+        worker = ray.remote(**options)(UnitWorker)
+        actors = [worker.remote(spec.model, device, spec.dtype, conds, needs_model) for _ in range(count)]
+        yield Pool(ray, actors, spec.retries)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        if started:
+            ray.shutdown()
+
+
+def _warn_failed(scene_id: str, why: str) -> None:
+    log.warning("scene %s failed: %s", scene_id, why)
+
+
+def run_bench_ray(
+    scenes: Sequence[Scene],
+    manifest_dir: str | os.PathLike[str],
+    conditions: Sequence[str],
+    config: BenchConfig,
+    out: str | os.PathLike[str],
+    spec: RaySpec = RaySpec(),
+    show_progress: bool = True,
+) -> RunReport:
+    """:func:`~.runner.run_bench` on Ray: the same rows in the same file, units spread over workers.
+
+    A unit that fails for a user reason (a :class:`~wheretolisten.errors.WTLError`, e.g. bad audio) is
+    not written; it is listed in the report's ``failed`` and logged, and a rerun computes it again.
+    """
+    from .cluster_pool import run_on_pool
+
+    names = parse_conditions(conditions)
+    with ray_pool(spec, names) as pool:
+        cfg, model = pool.ask("describe", config)
+        return run_on_pool(pool, scenes, manifest_dir, names, cfg, model, out, show_progress, _warn_failed)
+
+
+def sweep_ray(
+    scenes: Sequence[Scene],
+    manifest_dir: str | os.PathLike[str],
+    layers_grid: Sequence[Sequence[int]],
+    alphas: Sequence[float],
+    dev_fraction: float,
+    conditions: Sequence[str],
+    config: BenchConfig,
+    out_dir: str | os.PathLike[str],
+    spec: RaySpec = RaySpec(),
+    show_progress: bool = True,
+) -> SweepReport:
+    """:func:`~.sweep.sweep` on Ray in one launch: grid points × dev scenes as units, then the chosen
+    setting on the held-out scenes, on the same workers; the same ``sweep.jsonl`` and ``results.jsonl``."""
+    from .cluster_pool import Failed, run_on_pool
+    from .sweep import check_sweep, run_sweep
+
+    names, dev, test = check_sweep(layers_grid, alphas, conditions, scenes, dev_fraction)
+    root = str(Path(manifest_dir))
+    with ray_pool(spec, list(dict.fromkeys(["steered", *names]))) as pool:
+        points, model = pool.ask("grid", layers_grid, alphas, config)
+
+        def evaluate(
+            todo: list[Point], advance: Advance
+        ) -> Iterator[tuple[BenchConfig, str, list[ResultRow]]]:
+            jobs = [(p, d) for p in range(len(todo)) for d in range(len(dev))]
+            found: list[dict[int, list[ResultRow]]] = [{} for _ in todo]
+            failed = 0
+
+            def submit(actor: Any, job: tuple[int, int]) -> Any:
+                return actor.run.remote(dev[job[1]], root, ["steered"], todo[job[0]][0], None)
+
+            for (p, d), result in pool.map(jobs, submit):
+                advance(1, dev[d].scene_id)
+                if isinstance(result, Failed):
+                    failed += 1
+                    _warn_failed(dev[d].scene_id, result.why)
+                    continue
+                found[p][d] = result
+                if len(found[p]) == len(dev):  # rows in dev order, as the local sweep summarizes them
+                    yield todo[p][0], todo[p][1], [r for k in range(len(dev)) for r in found[p][k]]
+            if failed:
+                raise WTLError(
+                    f"{failed} dev unit(s) failed (see the warnings above): the grid is incomplete; "
+                    f"fix them and rerun (finished grid points are kept)"
+                )
+
+        def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
+            return run_on_pool(pool, part, manifest_dir, names, cfg, model, path, show_progress, _warn_failed)
+
+        report = run_sweep(points, model, dev, test, out_dir, evaluate, run_test, show_progress)
+        report.units_retried = pool.retried
+        return report
