@@ -92,14 +92,15 @@ class Engine(ABC):
         """
         cfg = self.config
         neutral = list(cfg.neutral_templates)
-        prompts = [cfg.prompt, *neutral]
+        first = 1 if prompted else 0  # the probe prompt's row: the prompted baseline
+        prompts = [cfg.prompt, *neutral] if prompted else list(neutral)
         query_rows: list[list[int]] = []
         for q in queries:
             start = len(prompts)
             prompts.extend(t.format(query=q) for t in cfg.instructed_templates)
             query_rows.append(list(range(start, len(prompts))))
         run = self.run(prompts, cfg.layers, cfg.probe_layers if prompted else ())
-        neutral_rows = list(range(1, 1 + len(neutral)))
+        neutral_rows = list(range(first, first + len(neutral)))
         vectors, attention = [], []
         for q, rows in zip(queries, query_rows, strict=True):
             vectors.append(mean_difference(run.residual, rows, neutral_rows, self.vector_metadata(q)))
