@@ -1,7 +1,8 @@
-"""Detections from a score curve: non-maximum suppression, thresholds, the TSV, and sed_eval's view of them."""
+"""Detections from a score curve: non-maximum suppression, thresholds, the TSV, and sed_eval reading it."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -64,7 +65,9 @@ def test_min_gap_top_k_and_min_score() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), threshold=st.floats(0.0, 3.0), top_k=st.integers(1, 8))
-def test_a_higher_threshold_or_fewer_detections_keep_a_prefix(seed: int, threshold: float, top_k: int) -> None:
+def test_a_higher_threshold_or_fewer_detections_keep_a_prefix(
+    seed: int, threshold: float, top_k: int
+) -> None:
     """Detections come highest first, so min_score = t and top_k = k keep a prefix of the full list."""
     curve = np.random.default_rng(seed).standard_normal(400)
     everything = detect(curve, TOKEN, DetectConfig(min_score=0.0, smooth_s=0.2))
@@ -73,7 +76,7 @@ def test_a_higher_threshold_or_fewer_detections_keep_a_prefix(seed: int, thresho
     ]
     assert detect(curve, TOKEN, DetectConfig(min_score=0.0, smooth_s=0.2, top_k=top_k)) == everything[:top_k]
     spans = sorted((d.onset_s, d.offset_s) for d in everything)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # never overlapping
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never overlapping
 
 
 def test_scores_are_in_units_of_the_uniform_share() -> None:
@@ -125,4 +128,6 @@ def test_detections_of_repeated_events_are_scored_by_sed_eval(tmp_path: Path) ->
     assert mine["f1"] == pytest.approx(metric.results_overall_metrics()["f_measure"]["f_measure"])
     sed_io = pytest.importorskip("sed_scores_eval.base_modules.io")
     events = sed_io.read_ground_truth_events(str(tsv))
-    assert sorted(tuple(e) for e in events["rec"]) == sorted((d.onset_s, d.offset_s, "a siren") for d in found)
+    assert sorted(tuple(e) for e in events["rec"]) == sorted(
+        (d.onset_s, d.offset_s, "a siren") for d in found
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -34,7 +36,7 @@ def test_plans_cover_the_recording_on_the_token_grid(duration: float, segment: f
     assert [w.index for w in plan] == list(range(len(plan)))
     for w in plan:
         assert w.duration_s <= segment + 1e-6 and w.start_s == pytest.approx(w.start_token * TOKEN, abs=1e-6)
-    for a, b in zip(plan, plan[1:], strict=False):
+    for a, b in itertools.pairwise(plan):
         assert b.start_s > a.start_s
         assert a.end_s - b.start_s >= overlap - TOKEN - 1e-6  # every seam overlaps (grid rounding aside)
     if duration <= segment:
