@@ -131,3 +131,45 @@ def test_detections_of_repeated_events_are_scored_by_sed_eval(tmp_path: Path) ->
     assert sorted(tuple(e) for e in events["rec"]) == sorted(
         (d.onset_s, d.offset_s, "a siren") for d in found
     )
+
+
+def test_help_texts_show_the_code_defaults() -> None:
+    from wheretolisten.cli.options import _check_defaults
+
+    _check_defaults()
+
+
+def test_onset_only_event_f1_matches_sed_eval() -> None:
+    """``evaluate_offset=False`` (the onset F1 of the detection summary) is sed_eval's onset-only mode."""
+    sed_eval = _sed_eval()
+    ref = [
+        {"filename": "a", "onset": 1.0, "offset": 6.0, "event_label": "x"},
+        {"filename": "a", "onset": 9.0, "offset": 9.5, "event_label": "x"},
+        {"filename": "b", "onset": 2.0, "offset": 3.0, "event_label": "y"},
+    ]
+    est = [
+        {"filename": "a", "onset": 1.1, "offset": 1.9, "event_label": "x"},  # onset right, offset far off
+        {"filename": "a", "onset": 9.5, "offset": 9.9, "event_label": "x"},  # onset outside the collar
+        {"filename": "b", "onset": 2.0, "offset": 3.0, "event_label": "x"},  # wrong label
+    ]
+    metric = sed_eval.sound_event.EventBasedMetrics(
+        event_label_list=["x", "y"], t_collar=0.2, evaluate_onset=True, evaluate_offset=False
+    )
+    for f in ("a", "b"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metric.evaluate(
+                reference_event_list=[e for e in ref if e["filename"] == f],
+                estimated_event_list=[e for e in est if e["filename"] == f],
+            )
+    mine = event_f1(est, ref, 0.2, 0.2, evaluate_offset=False)
+    assert (
+        (mine["tp"], mine["fp"], mine["fn"])
+        == (1, 2, 2)
+        == (
+            metric.overall["Ntp"],
+            metric.overall["Nsys"] - metric.overall["Ntp"],
+            metric.overall["Nref"] - metric.overall["Ntp"],
+        )
+    )
+    assert event_f1(est, ref, 0.2, 0.2)["tp"] == 0  # with offsets, the first match is lost

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: Settings defaults, for help texts (the same values the code uses: ``settings.Resolved``).
 _DEFAULTS = {"probe": "fast", "positions": "last", "interval": "threshold", "window_s": 1.0, "alpha": 4.0}
+#: Detection defaults, for help texts (``detections.DetectConfig``'s).
+_DETECT_DEFAULTS = {"min_score": 3.5, "min_gap_s": 1.0}
 
 
 class Probe(str, Enum):
@@ -74,6 +76,10 @@ def _check_defaults() -> None:
     for name, value in _DEFAULTS.items():
         default = fields[name].default
         assert getattr(default, "value", default) == value, (name, default, value)
+    from ..detections import DetectConfig
+
+    for name, value in _DETECT_DEFAULTS.items():
+        assert getattr(DetectConfig(), name) == value, (name, value)
 
 
 ModelOpt = Annotated[
@@ -140,12 +146,13 @@ TopKOpt = Annotated[
 MinScoreOpt = Annotated[
     float | None,
     typer.Option(
-        help="Lowest detection score: the rise of attention in units of the uniform share (default: "
-        "wheretolisten.detections.DEFAULT_MIN_SCORE)."
+        help="Lowest detection score: the rise of a token's attention share in units of the uniform share "
+        f"(default: {_DETECT_DEFAULTS['min_score']:g}, chosen on the shipped model's dev scenes)."
     ),
 ]
 MinGapOpt = Annotated[
-    float | None, typer.Option(help="Least gap between two detections in seconds (default: 1).")
+    float | None,
+    typer.Option(help=f"Least gap between detections, s (default: {_DETECT_DEFAULTS['min_gap_s']:g})."),
 ]
 StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
 EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
