@@ -123,6 +123,7 @@ def localize_long(
                 _mean_norms(per_window),
                 segment,
                 overlap,
+                curves["score"],
             )
         )
     return results

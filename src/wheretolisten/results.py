@@ -107,6 +107,8 @@ class WindowedResult:
     vector_norms: dict[int, float]
     segment_s: float
     overlap_s: float
+    #: The stitched detection score (Δ · N of each window, see ``wheretolisten.detections``), per token.
+    score: np.ndarray
 
     @property
     def peak_s(self) -> float | None:
