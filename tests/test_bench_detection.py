@@ -14,7 +14,13 @@ from wheretolisten.bench import bench_config, run_bench, select_events
 from wheretolisten.bench.detection import energy_detections, random_detections
 from wheretolisten.detections import DetectConfig, Detection
 from wheretolisten.metrics import summary_text
-from wheretolisten.metrics.detection import counts, detection_f1, detection_psds, has_detections
+from wheretolisten.metrics.detection import (
+    counts,
+    detection_f1,
+    detection_psds,
+    f1_difference,
+    has_detections,
+)
 from wheretolisten.records import check_row, read_results
 from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
 
@@ -120,8 +126,13 @@ def test_detection_scores_and_summary(rows: list[dict[str, Any]]) -> None:
     ]
     assert detection_psds(perfect) == pytest.approx(1.0)
     assert detection_f1(perfect, n_boot=0)["f1"] == 1.0
+    same = f1_difference(steered, steered, n_boot=200)
+    assert same["diff"] == 0.0 and same["ci"] == [0.0, 0.0]
+    better = f1_difference(perfect, steered, n_boot=200)
+    assert better["diff"] == pytest.approx(1.0 - f1["f1"]) and better["ci"][0] > 0
     text = summary_text(rows, n_boot=200)
     assert "## Detection of every occurrence" in text and "PSDS" in text and "Onset F1 by query class" in text
+    assert "## Detection F1 vs steered-det" in text
     assert max(len(line) for line in text.splitlines()) <= 100
 
 

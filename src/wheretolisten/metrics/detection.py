@@ -20,7 +20,15 @@ from .curves import _require_sed, _writable_frame_type
 from .events import event_f1
 from .rows import Row, by_condition
 
-__all__ = ["detection_f1", "detection_psds", "detection_scores", "f1_by_class", "has_detections"]
+__all__ = [
+    "detection_f1",
+    "detection_psds",
+    "detection_scores",
+    "f1_by_class",
+    "f1_difference",
+    "has_detections",
+    "paired_differences",
+]
 
 #: DCASE's collars: onset 0.2 s, offset max(0.2 s, 20 % of the event).
 T_COLLAR = 0.2
@@ -112,6 +120,35 @@ def detection_f1(
     }
 
 
+def _aligned(group: Sequence[Row], scenes: list[str], labels: list[str], evaluate_offset: bool) -> np.ndarray:
+    """A condition's counts on a given (scenes, labels) grid (zeros where it has no rows)."""
+    c = counts(group, evaluate_offset)
+    out = np.zeros((len(scenes), len(labels), 3))
+    for i, scene in enumerate(c.scenes):
+        for j, label in enumerate(c.labels):
+            out[scenes.index(scene), labels.index(label)] = c.counts[i, j]
+    return out
+
+
+def f1_difference(
+    group: Sequence[Row],
+    reference: Sequence[Row],
+    evaluate_offset: bool = True,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Macro F1 of ``group`` minus that of ``reference`` (same scenes), with a paired bootstrap CI: each
+    resample draws scenes once for both conditions."""
+    scenes = sorted({str(r["scene_id"]) for r in [*group, *reference]})
+    labels = sorted({_label(r) for r in [*group, *reference]})
+    mine, ref = (_aligned(g, scenes, labels, evaluate_offset) for g in (group, reference))
+    diff = float(_macro(mine.sum(axis=0)) - _macro(ref.sum(axis=0)))
+    weights = _resample_weights(len(scenes), n_boot, seed)
+    boot = _macro(np.einsum("bs,sct->bct", weights, mine)) - _macro(np.einsum("bs,sct->bct", weights, ref))
+    lo, hi = (float(x) for x in np.nanpercentile(boot, [2.5, 97.5]))
+    return {"diff": diff, "ci": [lo, hi], "share_above_zero": float(np.mean(boot > 0))}
+
+
 def _score_frame(rows: Sequence[Row], labels: list[str], duration_s: float) -> Any:
     """One scene's score frame: per class, the highest detection score covering each time (0 elsewhere)."""
     bounds = {0.0, duration_s}
@@ -182,6 +219,30 @@ def detection_scores(
             line["psds"] = detection_psds(group)
             line["psds_lenient"] = detection_psds(group, 0.1, 0.1)
         out.append(line)
+    return out
+
+
+def paired_differences(rows: Sequence[Row], reference: str, n_boot: int = 2000) -> list[dict[str, Any]]:
+    """Each other detection condition's F1 minus the reference condition's (DCASE collars; onsets only),
+    paired by scene, with bootstrap CIs."""
+    groups = _with_detections(rows)
+    if reference not in groups:
+        return []
+    out = []
+    for cond, group in groups.items():
+        if cond == reference:
+            continue
+        full = f1_difference(group, groups[reference], True, n_boot)
+        onset = f1_difference(group, groups[reference], False, n_boot)
+        out.append(
+            {
+                "condition": cond,
+                "f1_diff": full["diff"],
+                "f1_diff_ci": full["ci"],
+                "onset_f1_diff": onset["diff"],
+                "onset_f1_diff_ci": onset["ci"],
+            }
+        )
     return out
 
 

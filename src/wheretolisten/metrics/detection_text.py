@@ -6,13 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .curves import SED_HINT, sed_available
-from .detection import detection_scores, f1_by_class, has_detections
+from .detection import detection_scores, f1_by_class, has_detections, paired_differences
 from .rows import Row
 from .tables import format_number
 
 __all__ = ["detection_sections"]
 
 Compact = Callable[[list[dict[str, Any]]], list[dict[str, str]]]
+Table = tuple[str, list[dict[str, Any]], Compact, list[str]]
+#: The detection condition the others are compared with.
+REFERENCE = "steered-det"
 
 
 def _ci(value: Any, ci: Any) -> str:
@@ -41,6 +44,17 @@ def _view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
+def _paired_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {
+            "condition": str(s["condition"]),
+            f"F1 − {REFERENCE} (95% CI)": _ci(s["f1_diff"], s["f1_diff_ci"]),
+            f"onset F1 − {REFERENCE} (95% CI)": _ci(s["onset_f1_diff"], s["onset_f1_diff_ci"]),
+        }
+        for s in table
+    ]
+
+
 def _classes_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{("query class" if k == "label" else k): format_number(v) for k, v in s.items()} for s in table]
 
@@ -62,16 +76,20 @@ def _legend(table: list[dict[str, Any]]) -> list[str]:
     return legend
 
 
-def detection_sections(
-    rows: Sequence[Row], n_boot: int = 2000
-) -> list[tuple[str, list[dict[str, Any]], Compact, list[str]]]:
+def detection_sections(rows: Sequence[Row], n_boot: int = 2000) -> list[Table]:
     """(title, data, compact view, legend) of the detection tables; none without detection rows."""
     if not has_detections(rows):
         return []
     table = detection_scores(rows, n_boot, psds=sed_available())
     classes = f1_by_class(rows)
     class_legend = ["n: queries of that class; one column per condition, its onset F1 on those queries."]
-    return [
-        ("Detection of every occurrence", table, _view, _legend(table)),
-        ("Onset F1 by query class", classes, _classes_view, class_legend),
-    ]
+    sections: list[Table] = [("Detection of every occurrence", table, _view, _legend(table))]
+    paired = paired_differences(rows, REFERENCE, n_boot)
+    if paired:
+        legend = [
+            f"Macro F1 of each condition minus {REFERENCE}'s on the same scenes; 95 % CI of a paired "
+            "bootstrap over scenes (each resample draws the scenes once for both conditions)."
+        ]
+        sections.append((f"Detection F1 vs {REFERENCE}", paired, _paired_view, legend))
+    sections.append(("Onset F1 by query class", classes, _classes_view, class_legend))
+    return sections
