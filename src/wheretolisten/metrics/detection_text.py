@@ -31,11 +31,11 @@ def _view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
         line = {
             "condition": str(s["condition"]),
             "n": format_number(s["n"]),
-            "det / events": f"{s['detections']} / {s['events']}",
+            "det/events": f"{s['detections']}/{s['events']}",
             "F1 (95% CI)": _ci(s["f1"], s["f1_ci"]),
             "P": format_number(s["precision"]),
             "R": format_number(s["recall"]),
-            "onset F1 (95% CI)": _ci(s["onset_f1"], s["onset_f1_ci"]),
+            "onset F1 (CI)": _ci(s["onset_f1"], s["onset_f1_ci"]),
         }
         if "psds" in s:
             line["PSDS"] = format_number(s["psds"])
@@ -61,7 +61,7 @@ def _classes_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def _legend(table: list[dict[str, Any]]) -> list[str]:
     legend = [
-        "Every occurrence of the queried class. n: queries; det / events: detections made / occurrences. "
+        "Every occurrence of the queried class. n: queries; det/events: detections made / occurrences. "
         "F1: DCASE event-based F1 (onset collar 0.2 s, offset collar max(0.2 s, 20 % of the event)), "
         "macro over query classes; P, R: micro precision and recall; onset F1: the same on onsets alone. "
         "CIs: 95 % percentile bootstrap over scenes.",
