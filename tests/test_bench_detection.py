@@ -20,6 +20,7 @@ from wheretolisten.metrics.detection import (
     detection_psds,
     f1_difference,
     has_detections,
+    psds_ci,
 )
 from wheretolisten.records import check_row, read_results
 from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
@@ -125,6 +126,9 @@ def test_detection_scores_and_summary(rows: list[dict[str, Any]]) -> None:
         for r in steered
     ]
     assert detection_psds(perfect) == pytest.approx(1.0)
+    assert psds_ci(perfect, n_boot=3) == pytest.approx((1.0, 1.0))
+    lo, hi = psds_ci(steered, n_boot=5, dtc=0.1, gtc=0.1)
+    assert 0.0 <= lo <= hi <= 1.0
     assert detection_f1(perfect, n_boot=0)["f1"] == 1.0
     same = f1_difference(steered, steered, n_boot=200)
     assert same["diff"] == 0.0 and same["ci"] == [0.0, 0.0]

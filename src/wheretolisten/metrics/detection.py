@@ -28,6 +28,7 @@ __all__ = [
     "f1_difference",
     "has_detections",
     "paired_differences",
+    "psds_ci",
 ]
 
 #: DCASE's collars: onset 0.2 s, offset max(0.2 s, 20 % of the event).
@@ -186,6 +187,32 @@ def detection_psds(
             scores, truth, durations, dtc_threshold=dtc, gtc_threshold=gtc, max_efpr=max_efpr
         )
     return float(value)
+
+
+def psds_ci(
+    group: Sequence[Row],
+    n_boot: int = 200,
+    seed: int = 0,
+    dtc: float = 0.7,
+    gtc: float = 0.7,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of :func:`detection_psds` over scenes (a drawn scene's copies count as
+    distinct recordings). Each resample recomputes PSDS, so this takes ``n_boot`` times as long."""
+    by_scene: dict[str, list[Row]] = {}
+    for r in group:
+        by_scene.setdefault(str(r["scene_id"]), []).append(r)
+    scenes = sorted(by_scene)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        draw = rng.integers(0, len(scenes), len(scenes))
+        rows = [
+            {**r, "scene_id": f"{scenes[i]}#{k}"} for k, i in enumerate(draw) for r in by_scene[scenes[i]]
+        ]
+        values.append(detection_psds(rows, dtc, gtc))
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
 
 
 def _with_detections(rows: Sequence[Row]) -> dict[str, list[Row]]:
