@@ -197,3 +197,19 @@ def test_an_event_across_a_window_seam_is_detected_once(tmp_path: Path) -> None:
     assert len(inside) == 1 and abs(inside[0].onset_s - 7.0) < 0.5
     alone = [localize(organism, wav, query, span=span).detections for span in ((0.0, 10.0), (8.0, 18.0))]
     assert all(any(d.offset_s > 7.0 and d.onset_s < 11.0 for d in found) for found in alone)
+
+
+def test_cli_jsonl_refuses_other_window_settings(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wav, log = tmp_path / "long.wav", tmp_path / "log.jsonl"
+    sf.write(wav, noise(40.0, seed=3), SR)
+    base = ("localize", wav, "-q", "x", "--model", tiny_dirs["qwen2-audio"], "--jsonl", log, "--no-progress")
+    assert run_cli(monkeypatch, capsys, *base)[0] == 0
+    assert json.loads(log.read_text())["windows"]["segment_s"] == 30.0
+    assert run_cli(monkeypatch, capsys, *base)[0] == 0  # the same settings resume
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--segment-s", "20")
+    assert code == 2 and "another model or configuration" in err

@@ -181,14 +181,14 @@ def localize(
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
     adapter = load(model, device, dtype)
     cfg = resolved(adapter, config, steer)
-    windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # a segment the model cannot take: refused
+    segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
     from .found import emit, is_long, localize_file, refuse_window_outputs, tsv_rows, write_tsv
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
     settings = (cfg, steer, windows, detection)
-    with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json()) as (done, log):
+    with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
         todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
@@ -232,13 +232,18 @@ def _log_problem(row: Any) -> str | None:
 
 @contextmanager
 def _results_log(
-    path: Path | None, model: str, config: dict[str, Any], detection: dict[str, Any]
+    path: Path | None,
+    model: str,
+    config: dict[str, Any],
+    detection: dict[str, Any],
+    segments: tuple[float, float],
 ) -> Iterator[tuple[dict[tuple[str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
     """(done (audio path, query) pairs → their detections, append function) for --jsonl; a no-op pair
     without it.
 
-    The file is locked while in use; lines of another model, configuration or detection settings are
-    refused, so a resumed file never mixes settings (lines older than detections carry none).
+    The file is locked while in use; lines of another model, configuration, detection or window
+    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
+    detections carry none).
     """
     if path is None:
         yield {}, lambda _rows: None
@@ -249,7 +254,9 @@ def _results_log(
     with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
         for i, row in enumerate(rows, start=1):
             same = row.get("model") == model and row.get("config") == wanted
-            if not same or row.get("detection", detection) != detection:
+            cut = row.get("windows")
+            cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
+            if not same or not cut_same or row.get("detection", detection) != detection:
                 raise WTLError(
                     f"{path}: line {i} was computed with another model or configuration; use the same "
                     f"options or another --jsonl"
