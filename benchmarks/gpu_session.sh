@@ -2,11 +2,15 @@
 # The whole performance check in one call, for a session that has a GPU for a few minutes:
 #   bash benchmarks/gpu_session.sh          # cuda: full-size random-weight architectures, bf16
 #   bash benchmarks/gpu_session.sh cpu      # the same steps on tiny models (rehearsal, ~1 min)
-# Results go to $OUT (default ./perf-out): perf.jsonl, perf_audio.jsonl, scaling.jsonl, *.err, env.txt.
+#   bash benchmarks/gpu_session.sh cuda long   # only step 5, 60-minute recordings (a call of its own:
+#                                             # steps 1-4 already use most of one 10-minute call)
+# Results go to $OUT (default ./perf-out): perf.jsonl, perf_audio.jsonl, scaling.jsonl, long.jsonl, *.err,
+# env.txt.
 # If soundfile or soxr is missing there, the wheels in .whl/ (from benchmarks/fetch_device_wheels.sh, carried
 # with the call) are installed first.
 set -uo pipefail
 device="${1:-cuda}"
+steps="${2:-all}"
 out="${OUT:-perf-out}"
 mkdir -p "$out"
 if ! python3 -c "import soundfile, soxr" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
@@ -16,10 +20,10 @@ if ! python3 -c "import soundfile, soxr" 2>/dev/null && compgen -G ".whl/*.whl" 
 fi
 export PYTHONPATH="$PWD/src:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE
 if [ "$device" = cuda ]; then
-    size=full dtype=bfloat16 clips=4
+    size=full dtype=bfloat16 clips=4 minutes=60
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$out/env.txt" 2>&1
 else
-    size=tiny dtype=float32 clips=3
+    size=tiny dtype=float32 clips=3 minutes=1
 fi
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" \
     >>"$out/env.txt" 2>&1
@@ -33,6 +37,14 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, JSON lines to N
     local rc="${PIPESTATUS[0]}"
     [ "$rc" = 0 ] || { echo "$name: exit $rc; last lines of $out/$name.err:"; tail -5 "$out/$name.err"; }
 }
+
+if [ "$steps" = long ]; then
+    # 5. Recordings of any length: Qwen2-Audio (30-s windows) and AF3 (10-minute windows) on 60 minutes of
+    #    audio, windowed and stitched (benchmarks/long_perf.py: time, peak memory beyond the weights).
+    step long 560 python3 benchmarks/long_perf.py --device "$device" --size "$size" --dtype "$dtype" \
+        --minutes "$minutes"
+    exit 0
+fi
 
 # 1. The measurement: naive vs optimized, 30-s clips x 3 queries, and AF3 on 10 minutes.
 step perf 240 python3 benchmarks/perf.py --device "$device" --size "$size" --dtype "$dtype" --clips "$clips"

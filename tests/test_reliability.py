@@ -202,7 +202,12 @@ def _bad_input_cases() -> list[Case]:
         ("corrupt audio", lambda w: ["localize", w / "corrupt.wav", "-q", "x"], ("cannot read audio",), 2),
         ("empty audio", lambda w: ["localize", w / "empty.wav", "-q", "x"], ("empty",), 2),
         ("silent audio", lambda w: ["localize", w / "silent.wav", "-q", "x"], ("silent",), 2),
-        ("audio too long", lambda w: ["localize", w / "long.wav", "-q", "x"], ("--start/--end",), 2),
+        (
+            "--plot of a windowed recording",
+            lambda w: ["localize", w / "long.wav", "-q", "x", "--plot", w / "l.png"],
+            ("--start/--end",),
+            2,
+        ),
         ("--start past the end", lambda w: [*_abs(w, loc), "--start", "9"], ("past its end",), 2),
         (
             "--end before --start",

@@ -147,17 +147,28 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return np.asarray(soxr.resample(audio, source_rate, target_rate, quality="HQ"), dtype=np.float32)
 
 
-def validate(audio: np.ndarray, sample_rate: int, name: str = "audio", max_s: float | None = None) -> None:
-    """Reject audio a model cannot meaningfully read: empty, non-finite, silent, or too long."""
+def validate(
+    audio: np.ndarray,
+    sample_rate: int,
+    name: str = "audio",
+    max_s: float | None = None,
+    allow_silent: bool = False,
+) -> None:
+    """Reject audio a model cannot meaningfully read: empty, non-finite, silent (unless allowed), too long."""
     if audio.ndim != 1:
         raise AudioError(f"{name}: expected mono audio, got shape {audio.shape}")
     if audio.size == 0:
         raise AudioError(f"{name}: the audio is empty (0 samples)")
     if not np.all(np.isfinite(audio)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
-    if float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS:
+    if not allow_silent and is_silent(audio):
         raise AudioError(f"{name}: the audio is silent (RMS below {SILENCE_RMS:g})")
     check_length(audio.size / sample_rate, name, max_s)
+
+
+def is_silent(audio: np.ndarray) -> bool:
+    """Whether a clip's RMS is below :data:`SILENCE_RMS` (digital silence)."""
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS
 
 
 def check_length(duration_s: float, name: str, max_s: float | None) -> None:
@@ -190,11 +201,13 @@ def load_audio(
     max_s: float | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    allow_silent: bool = False,
 ) -> tuple[np.ndarray, AudioInfo]:
     """Read [start, end) of an audio file as mono float32 at ``sample_rate``, validated.
 
     The header is checked first (length against ``max_s``, the span against the file); only the span
     is decoded. A file whose data ends before its header says is read as far as it goes, with a warning.
+    ``allow_silent``: a silent span is returned (the windows of a long recording), not refused.
     """
     head = audio_info(path, warn=True)
     name = str(head.path)
@@ -214,7 +227,7 @@ def load_audio(
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     audio = resample(mono, int(source_rate), sample_rate)
-    validate(audio, sample_rate, name=name, max_s=max_s)
+    validate(audio, sample_rate, name=name, max_s=max_s, allow_silent=allow_silent)
     info = AudioInfo(name, audio.size / sample_rate, sample_rate, int(source_rate), head.channels, start)
     return audio, info
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, from_array, load_audio
+from .detections import DetectConfig, detect, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
 from .models.base import Adapter
@@ -86,13 +87,21 @@ def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
 
 
 def _result(
-    engine: Engine, query: str, info: AudioInfo, base: np.ndarray, steered: np.ndarray, vector: SteeringVector
+    engine: Engine,
+    query: str,
+    info: AudioInfo,
+    rows: tuple[np.ndarray, np.ndarray],
+    vector: SteeringVector,
+    detection: DetectConfig | None,
 ) -> LocalizeResult:
-    """One query's result; times are in the file's seconds (shifted by the span's start)."""
-    adapter, cfg = engine.adapter, engine.config
+    """One query's result from its (base, steered) rows; times are in the file's seconds."""
+    adapter, cfg, det = engine.adapter, engine.config, detection or DetectConfig()
+    base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
     found = readout(profile.delta, adapter.token_s, cfg).shifted(info.start_s)
-    return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector)
+    peaks = detect(score_curve(profile.delta), adapter.token_s, det)
+    events = [d.shifted(info.start_s) for d in peaks]
+    return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector, events, det)
 
 
 @torch.no_grad()
@@ -104,10 +113,12 @@ def localize(
     sample_rate: int | None = None,
     vector: SteeringVector | None = None,
     span: Span | None = None,
+    detection: DetectConfig | None = None,
 ) -> LocalizeResult:
     """Build the instruction vector for ``query`` on this clip (or use ``vector``), steer, read out.
 
-    Settings not given come from the checkpoint's ``wheretolisten.json``, then the package defaults.
+    Settings not given come from the checkpoint's ``wheretolisten.json``, then the package defaults;
+    ``detection`` picks the detections (every occurrence) from Δ.
     """
     cfg = resolve(adapter, config, vector)
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
@@ -115,7 +126,7 @@ def localize(
     if vector is None:
         vector = engine.vectors([query], prompted=False).vectors[0]
     base, (steered,) = engine.profiles([vector])
-    return _result(engine, query, info, base, steered, vector)
+    return _result(engine, query, info, (base, steered), vector, detection)
 
 
 @torch.no_grad()
@@ -127,6 +138,7 @@ def localize_many(
     sample_rate: int | None = None,
     engine: Engine | None = None,
     span: Span | None = None,
+    detection: DetectConfig | None = None,
 ) -> ClipProfiles:
     """Localize several queries in one clip: one batch for all vectors, one for all steered rows.
 
@@ -140,7 +152,7 @@ def localize_many(
     # one batch and α = 0 gives a Δ of exactly zero.
     base, steered_rows = engine.profiles(first.vectors)
     results = [
-        _result(engine, q, info, base, steered, vec)
+        _result(engine, q, info, (base, steered), vec, detection)
         for q, vec, steered in zip(queries, first.vectors, steered_rows, strict=True)
     ]
     return ClipProfiles(results, first.prompted, first.prompted_base)

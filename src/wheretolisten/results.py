@@ -5,15 +5,17 @@ These are plain data: the engine fills them, figures and reports draw and score 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .audio import AudioInfo
+from .detections import DetectConfig, Detection, detections_json
 from .readout import Readout
 from .settings import Resolved
 from .vectors import SteeringVector
+from .windows import Window
 
 
 @dataclass
@@ -40,6 +42,9 @@ class LocalizeResult:
     readout: Readout
     config: Resolved
     vector: SteeringVector
+    #: Every occurrence (``wheretolisten.detections``), highest score first, and how they were picked.
+    detections: list[Detection] = field(default_factory=list)
+    detection: DetectConfig = field(default_factory=DetectConfig)
 
     @property
     def peak_s(self) -> float | None:
@@ -51,25 +56,79 @@ class LocalizeResult:
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON layout of ``wheretolisten localize --json``."""
-        return {
-            "model": self.model,
-            "audio": {
-                "path": self.audio.path,
-                "duration_s": self.audio.duration_s,
-                "sample_rate": self.audio.sample_rate,
-            },
-            "query": self.query,
-            "peak_s": self.peak_s,
-            "interval_s": list(self.interval_s) if self.interval_s else None,
-            "profile": {
-                "time_s": self.profile.time_s.round(6).tolist(),
-                "base": self.profile.base.tolist(),
-                "steered": self.profile.steered.tolist(),
-                "delta": self.profile.delta.tolist(),
-            },
-            "config": self.config.to_json(),
-            "vector_norms": {str(k): v for k, v in self.vector.norms().items()},
+        norms = {str(k): v for k, v in self.vector.norms().items()}
+        return result_json(self, norms)
+
+
+def result_json(result: LocalizeResult | WindowedResult, vector_norms: dict[str, float]) -> dict[str, Any]:
+    """The JSON of one query's result; windowed results add ``windows``."""
+    return {
+        "model": result.model,
+        "audio": {
+            "path": result.audio.path,
+            "duration_s": result.audio.duration_s,
+            "sample_rate": result.audio.sample_rate,
+        },
+        "query": result.query,
+        "peak_s": result.peak_s,
+        "interval_s": list(result.interval_s) if result.interval_s else None,
+        "profile": {
+            "time_s": result.profile.time_s.round(6).tolist(),
+            "base": result.profile.base.tolist(),
+            "steered": result.profile.steered.tolist(),
+            "delta": result.profile.delta.tolist(),
+        },
+        "config": result.config.to_json(),
+        "vector_norms": vector_norms,
+        "detections": detections_json(result.detections),
+        "detection": result.detection.to_json(),
+    }
+
+
+@dataclass
+class WindowedResult:
+    """One query in a recording cut into windows: stitched profiles, readout and detections.
+
+    ``profile`` is on the recording's one time axis (``wheretolisten.windows``); ``vector_norms`` are
+    the mean over windows of each window's instruction vector norms (one vector per window).
+    """
+
+    model: str
+    query: str
+    audio: AudioInfo
+    profile: Profile
+    readout: Readout
+    config: Resolved
+    detections: list[Detection]
+    detection: DetectConfig
+    windows: list[Window]
+    #: Windows whose audio was digitally silent: not run, they add nothing to the profile.
+    silent: list[int]
+    vector_norms: dict[int, float]
+    segment_s: float
+    overlap_s: float
+    #: The stitched detection score (Δ · N of each window, see ``wheretolisten.detections``), per token.
+    score: np.ndarray
+
+    @property
+    def peak_s(self) -> float | None:
+        return self.readout.peak_s
+
+    @property
+    def interval_s(self) -> tuple[float, float] | None:
+        return self.readout.interval_s
+
+    def to_json(self) -> dict[str, Any]:
+        """``localize --json`` for a windowed recording: the same keys, plus ``windows``."""
+        data = result_json(self, {str(k): v for k, v in self.vector_norms.items()})
+        offset = self.audio.start_s
+        data["windows"] = {
+            "segment_s": self.segment_s,
+            "overlap_s": self.overlap_s,
+            "spans_s": [[round(w.start_s + offset, 6), round(w.end_s + offset, 6)] for w in self.windows],
+            "silent": self.silent,
         }
+        return data
 
 
 @dataclass

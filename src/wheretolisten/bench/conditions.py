@@ -17,6 +17,7 @@ from ..readout import Readout
 from ..readout import read_profile as readout
 from .baselines import energy_prediction, erase_event, item_rng, random_prediction
 from .config import BenchConfig
+from .detection import DETECTION_CONDITIONS
 from .outcome import Outcome
 
 if TYPE_CHECKING:
@@ -230,6 +231,8 @@ register(
 
 #: The conditions of the paper's setting, in the order tables show them.
 CONDITIONS = tuple(REGISTRY)
+#: Detection of every occurrence in long recordings (``bench/detection.py``).
+DETECTION = tuple(register(Condition(**spec)).name for spec in DETECTION_CONDITIONS)
 MODEL_FREE = frozenset(name for name, c in REGISTRY.items() if not c.needs_model)
 
 
@@ -240,6 +243,7 @@ def condition_settings(name: str, config: BenchConfig) -> dict[str, Any]:
 
 __all__ = [
     "CONDITIONS",
+    "DETECTION",
     "MODEL_FREE",
     "REGISTRY",
     "Condition",

@@ -8,15 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..detections import DetectConfig
 from ..errors import OptionError
 from ..settings import LocalizeConfig, Resolved, resolve
+from ..windows import WindowConfig
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
 
 #: Bump when a condition's algorithm changes: rows of another version are not resumed into.
 BENCH_VERSION = 2
-QUERY_MODES = ("target", "all")
+QUERY_MODES = ("target", "all", "classes")
+#: The energy detector's threshold: dB above the recording's noise floor (``bench/detection.py``).
+ENERGY_MIN_DB = 45.0
 DIRECT_PROMPT = "When does {query} start and end? Answer in seconds."
 PROMPTED_TEMPLATE = "Listen for {query}."
 
@@ -26,7 +30,8 @@ class BenchConfig:
     """Benchmark settings; ``localize`` is resolved against the model once, by :meth:`resolved`."""
 
     localize: LocalizeConfig | Resolved = field(default_factory=LocalizeConfig)
-    queries: str = "target"  # "target": the scene's target event only; "all": every event
+    #: "target": the scene's target event; "all": every event; "classes": each label once (its first event)
+    queries: str = "target"
     query: str | None = None  # one query (event query text or label) asked in every scene
     seed: int = 0  # random baseline and the noise used to erase events
     energy_window_s: float = 1.0
@@ -35,12 +40,17 @@ class BenchConfig:
     max_new_tokens: int = 24
     #: Also store each row's profiles (time_s, base, steered, delta): larger files, Δ curves in reports.
     save_profiles: bool = False
+    #: Detection conditions (``bench/detection.py``): windows, peak picking, the energy detector's threshold.
+    windows: WindowConfig = field(default_factory=WindowConfig)
+    detection: DetectConfig = field(default_factory=DetectConfig)
+    energy_min_db: float = ENERGY_MIN_DB
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
-        """A copy whose localize settings are resolved for ``adapter`` (unchanged without one)."""
+        """A copy with localize and window settings resolved for ``adapter`` (unchanged without one)."""
         if adapter is None:
             return self
-        return replace(self, localize=resolve(adapter, self.localize))
+        segment, overlap = self.windows.resolved(adapter.max_audio_limit_s, adapter.token_s)
+        return replace(self, localize=resolve(adapter, self.localize), windows=WindowConfig(segment, overlap))
 
     @property
     def loc(self) -> Resolved:
@@ -67,17 +77,28 @@ def bench_config(
     save_profiles: bool = False,
     direct_prompt: str | None = None,
     positions: str | None = None,
+    windows: WindowConfig | None = None,
+    detection: DetectConfig | None = None,
+    energy_min_db: float | None = None,
 ) -> BenchConfig:
     """A BenchConfig from command-line options, every value checked (one OptionError line)."""
     if queries not in QUERY_MODES:
-        raise OptionError(f"unknown --queries {queries!r}; choose target or all")
+        raise OptionError(f"unknown --queries {queries!r}; choose {', '.join(QUERY_MODES)}")
     if direct_prompt is not None and not _has_only_query_placeholder(direct_prompt):
         raise OptionError(
             f"--direct-prompt must contain {{query}} and no other placeholder, got {direct_prompt!r}"
         )
     loc = LocalizeConfig(layers=layers, alpha=alpha, positions=positions)
     return BenchConfig(
-        loc, queries, query, seed, direct_prompt=direct_prompt or DIRECT_PROMPT, save_profiles=save_profiles
+        loc,
+        queries,
+        query,
+        seed,
+        direct_prompt=direct_prompt or DIRECT_PROMPT,
+        save_profiles=save_profiles,
+        windows=windows or WindowConfig(),
+        detection=detection or DetectConfig(),
+        energy_min_db=ENERGY_MIN_DB if energy_min_db is None else energy_min_db,
     )
 
 

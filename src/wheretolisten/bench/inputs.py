@@ -26,7 +26,10 @@ def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
         return [(scene.target, scene.target_event)]
     if config.queries == "all":
         return list(enumerate(scene.events))
-    raise OptionError(f"unknown --queries {config.queries!r}; choose target or all")
+    if config.queries == "classes":  # each label once (its first event): detection of every occurrence
+        first = {e.label: k for k, e in reversed(list(enumerate(scene.events)))}
+        return [(k, scene.events[k]) for k in sorted(first.values())]
+    raise OptionError(f"unknown --queries {config.queries!r}; choose target, all or classes")
 
 
 #: Manifest duration and wav duration may differ by this much (sample rounding, resampling).

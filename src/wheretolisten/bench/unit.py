@@ -47,6 +47,8 @@ class Unit:
         self._prompted: dict[str, np.ndarray] = {}
         self._prompted_base: np.ndarray | None = None
         self.shared_s = 0.0  # seconds spent in pass 1, shared by the conditions that use it
+        #: Work that conditions share beyond pass 1 (e.g. the windowed detections, ``bench/detection.py``).
+        self.cache: dict[str, Any] = {}
 
     @property
     def model(self) -> Adapter:

@@ -15,16 +15,23 @@ from .options import (
     DtypeOpt,
     Format,
     LayersOpt,
+    MinGapOpt,
+    MinScoreOpt,
     ModelOpt,
+    OverlapOpt,
     PositionsOpt,
     ProgressOpt,
     Queries,
+    SegmentOpt,
+    TopKOpt,
     check_outputs,
+    detect_config,
     finite,
     load,
     parse_floats,
     parse_layers,
     value,
+    window_config,
 )
 
 if TYPE_CHECKING:
@@ -36,9 +43,15 @@ ScenesArg = Annotated[
 ]
 ConditionsOpt = Annotated[
     str,
-    typer.Option(help="Comma-separated: steered, prompted, audio-steered, direct, random, energy."),
+    typer.Option(
+        help="Comma-separated: steered, prompted, audio-steered, direct, random, energy; for every "
+        "occurrence in long recordings: steered-det, energy-det, random-det."
+    ),
 ]
-QueriesOpt = Annotated[Queries, typer.Option(help="target (the scene's target event) or all (every event).")]
+QueriesOpt = Annotated[
+    Queries,
+    typer.Option(help="target (the scene's target event), all (every event) or classes (each class once)."),
+]
 QueryOpt = Annotated[
     str | None,
     typer.Option("--query", "-q", help="Ask this query (an event's query text or label) in every scene."),
@@ -126,6 +139,15 @@ def bench_run(
     ] = None,
     ray: RayOpt = None,
     workers: WorkersOpt = None,
+    segment_s: SegmentOpt = None,
+    overlap_s: OverlapOpt = None,
+    top_k: TopKOpt = None,
+    min_score: MinScoreOpt = None,
+    min_gap_s: MinGapOpt = None,
+    energy_min_db: Annotated[
+        float | None,
+        typer.Option(help="energy-det: lowest level of a detection, dB above the noise floor (default: 45)."),
+    ] = None,
 ) -> None:
     """Run the benchmark conditions on every scene; append one JSON line per (scene, query, condition).
 
@@ -140,6 +162,7 @@ def bench_run(
 
     conds = get_conditions(conditions)
     part = parse_shard(shard)
+    finite(energy_min_db, "--energy-min-db")
     config = bench_config(
         parse_layers(layers),
         finite(alpha, "--alpha"),
@@ -149,6 +172,9 @@ def bench_run(
         save_profiles,
         direct_prompt,
         value(positions),
+        window_config(segment_s, overlap_s),
+        detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")),
+        energy_min_db,
     )
     manifest = manifest_path(scenes)
     check_outputs([("--out", out)], [manifest])

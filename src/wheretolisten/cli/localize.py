@@ -21,23 +21,29 @@ from .options import (
     GTManifestOpt,
     IntervalOpt,
     LayersOpt,
+    MinGapOpt,
+    MinScoreOpt,
     ModelOpt,
+    OverlapOpt,
     PositionsOpt,
     ProbeOpt,
     ProgressOpt,
+    SegmentOpt,
     StartOpt,
+    TopKOpt,
     WindowOpt,
     check_audio,
     check_outputs,
+    detect_config,
     finite,
     load,
     localize_config,
     numbered,
     resolved,
+    window_config,
 )
 
 if TYPE_CHECKING:
-    from ..results import LocalizeResult
     from ..scenes.lookup import GTSpan
 
 AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", metavar="AUDIO")]
@@ -118,14 +124,29 @@ def localize(
         ),
     ] = None,
     progress: ProgressOpt = True,
+    segment_s: SegmentOpt = None,
+    overlap_s: OverlapOpt = None,
+    top_k: TopKOpt = None,
+    min_score: MinScoreOpt = None,
+    min_gap_s: MinGapOpt = None,
+    tsv: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every detection to this DESED/DCASE TSV (filename onset offset event_label; "
+            "the label is the query), for sed_eval, sed_scores_eval and the DCASE tools."
+        ),
+    ] = None,
 ) -> None:
-    """Find when QUERY happens in AUDIO by instruction steering; print the peak time and interval.
+    """Find when QUERY happens in AUDIO by instruction steering; print the peak, the interval and every
+    occurrence (detections).
 
+    Audio longer than the model takes at once (or than --segment-s) is cut into overlapping windows,
+    each localized on its own and stitched onto one time axis.
     With several --query options the audio is encoded once and every query shares it. --json and
     --save-vector then write one file per query, numbered in query order (OUT.1.json, OUT.2.json, ...),
     and --plot draws every query's Δ in one figure.
-    With several audio files, results go to stdout and --jsonl; a file that cannot be read is reported
-    on stderr and skipped, and the exit status is 2 if any was.
+    With several audio files, results go to stdout, --jsonl and --tsv; a file that cannot be read is
+    reported on stderr and skipped, and the exit status is 2 if any was.
     """
     queries = [q for q in (query or []) if q.strip()]
     steer = None
@@ -143,6 +164,8 @@ def localize(
     if several and (json_out or plot or save_vector):
         raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
+    windows = window_config(segment_s, overlap_s)
+    detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
     finite(start, "--start")
     finite(end, "--end")
     if not several:
@@ -154,20 +177,28 @@ def localize(
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
         outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
-    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl)], inputs)
+    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
     adapter = load(model, device, dtype)
     cfg = resolved(adapter, config, steer)
+    segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
+    from .found import emit, is_long, localize_file, refuse_window_outputs, tsv_rows, write_tsv
 
-    with _results_log(jsonl, adapter.name, cfg.to_json()) as (done, log):
+    if not several and is_long(adapter, audio[0], (start, end), windows):
+        refuse_window_outputs(plot, save_vector)
+    settings = (cfg, steer, windows, detection)
+    with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
         todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
+        asked = {(str(f), q) for f in audio for q in queries}
+        found = [tsv_rows(p, q, d) for (p, q), d in done.items() if (p, q) in asked]  # resumed pairs
         with progress_bar(len(todo), "localize", progress and several, unit="file") as advance:
             for path, wanted in todo:
                 try:
-                    results = _localize_file(adapter, path, wanted, cfg, steer, (start, end))
+                    bar = progress and not several  # one bar at a time: windows of one file, or files
+                    results = localize_file(adapter, path, wanted, settings, (start, end), bar)
                 except WTLError as exc:
                     if not several:
                         raise
@@ -176,67 +207,18 @@ def localize(
                     failed += 1
                     advance(1, path.name)
                     continue
-                _emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
-                log([r.to_json() for r in results])
+                emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
+                rows = [r.to_json() for r in results]
+                found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
+                log(rows)
                 advance(1, path.name)
+    if tsv is not None:
+        write_tsv(tsv, found)
     skipped = len(audio) - len(todo)
     if jsonl is not None and skipped:
         typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
     if failed:
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
-
-
-def _localize_file(
-    adapter: Any,
-    path: Path,
-    queries: list[str],
-    config: Any,
-    steer: Any,
-    span: tuple[float | None, float | None],
-) -> list[LocalizeResult]:
-    """Every query of one file: the shared pass for several queries, one localize otherwise."""
-    from ..localize import localize as run_localize
-    from ..localize import localize_many
-
-    if len(queries) == 1:
-        return [run_localize(adapter, path, queries[0], config, vector=steer, span=span)]
-    return localize_many(adapter, path, queries, config, span=span).results
-
-
-def _emit(
-    results: list[LocalizeResult],
-    path: Path,
-    several: bool,
-    outputs: tuple[Path | None, Path | None, Path | None],
-    gt: list[GTSpan],
-    sample_rate: int,
-) -> None:
-    """Print one line per result (prefixed with the file when several run); write --json, --save-vector
-    and --plot (``outputs``) for it."""
-    from ..files import write_atomic
-
-    json_out, save_vector, plot = outputs
-    where = f"{path}: " if several else ""
-    for i, result in enumerate(results):
-        if result.peak_s is None or result.interval_s is None:
-            typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
-        else:
-            start, end = result.interval_s
-            typer.echo(
-                f"{where}{result.query!r}: peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s"
-            )
-        if json_out is not None:
-            write_atomic(numbered(json_out, i, len(results)), json.dumps(result.to_json(), indent=2) + "\n")
-        if save_vector is not None:
-            result.vector.save(numbered(save_vector, i, len(results)))
-    if plot is not None:
-        from ..figures import plot_localization, plot_queries
-
-        if len(results) == 1:
-            plot_localization(results[0], path, sample_rate, plot, gt)
-        else:
-            plot_queries(results, path, sample_rate, plot, gt)
-        typer.echo(f"wrote {plot}")
 
 
 def _log_problem(row: Any) -> str | None:
@@ -250,27 +232,39 @@ def _log_problem(row: Any) -> str | None:
 
 @contextmanager
 def _results_log(
-    path: Path | None, model: str, config: dict[str, Any]
-) -> Iterator[tuple[set[tuple[str, str]], Callable[[list[dict[str, Any]]], None]]]:
-    """(done (audio path, query) pairs, append function) for --jsonl; a no-op pair without it.
+    path: Path | None,
+    model: str,
+    config: dict[str, Any],
+    detection: dict[str, Any],
+    segments: tuple[float, float],
+) -> Iterator[tuple[dict[tuple[str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
+    """(done (audio path, query) pairs → their detections, append function) for --jsonl; a no-op pair
+    without it.
 
-    The file is locked while in use; lines of another model or configuration are refused, so a
-    resumed file never mixes settings.
+    The file is locked while in use; lines of another model, configuration, detection or window
+    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
+    detections carry none).
     """
     if path is None:
-        yield set(), lambda _rows: None
+        yield {}, lambda _rows: None
         return
     from ..records import open_jsonl
 
     wanted = json.loads(json.dumps(config))
     with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
         for i, row in enumerate(rows, start=1):
-            if row.get("model") != model or row.get("config") != wanted:
+            same = row.get("model") == model and row.get("config") == wanted
+            cut = row.get("windows")
+            cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
+            if not same or not cut_same or row.get("detection", detection) != detection:
                 raise WTLError(
                     f"{path}: line {i} was computed with another model or configuration; use the same "
                     f"options or another --jsonl"
                 )
-        yield {(str(r["audio"].get("path")), str(r["query"])) for r in rows}, append
+        yield (
+            {(str(r["audio"].get("path")), str(r["query"])): r.get("detections") or [] for r in rows},
+            append,
+        )
 
 
 @app.command()

@@ -17,12 +17,16 @@ import typer
 from ..errors import OptionError
 
 if TYPE_CHECKING:
+    from ..detections import DetectConfig
     from ..models.base import Adapter
     from ..settings import LocalizeConfig, Resolved
     from ..vectors import SteeringVector
+    from ..windows import WindowConfig
 
 #: Settings defaults, for help texts (the same values the code uses: ``settings.Resolved``).
 _DEFAULTS = {"probe": "fast", "positions": "last", "interval": "threshold", "window_s": 1.0, "alpha": 4.0}
+#: Detection defaults, for help texts (``detections.DetectConfig``'s).
+_DETECT_DEFAULTS = {"min_score": 3.5, "min_gap_s": 1.0}
 
 
 class Probe(str, Enum):
@@ -54,6 +58,7 @@ class Queries(str, Enum):
 
     target = "target"
     all = "all"
+    classes = "classes"
 
 
 class Format(str, Enum):
@@ -71,6 +76,10 @@ def _check_defaults() -> None:
     for name, value in _DEFAULTS.items():
         default = fields[name].default
         assert getattr(default, "value", default) == value, (name, default, value)
+    from ..detections import DetectConfig
+
+    for name, value in _DETECT_DEFAULTS.items():
+        assert getattr(DetectConfig(), name) == value, (name, value)
 
 
 ModelOpt = Annotated[
@@ -116,6 +125,34 @@ IntervalOpt = Annotated[
 WindowOpt = Annotated[
     float | None,
     typer.Option(help=f"Window width in seconds for --interval window. Default: {_DEFAULTS['window_s']:g}."),
+]
+SegmentOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Cut audio longer than this into windows of this many seconds, each localized on its own and "
+        "stitched onto one time axis (default: the longest input the model takes: 10 s for the shipped "
+        "model, 30 s for Qwen2-Audio, 600 s for AF3). Not --window-s, the width of --interval window."
+    ),
+]
+OverlapOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Least overlap of neighbouring windows, seconds (default: min(5 s, 20 % of --segment-s))."
+    ),
+]
+TopKOpt = Annotated[
+    int | None, typer.Option(help="Keep at most this many detections per query (default: all).")
+]
+MinScoreOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Lowest detection score: the rise of a token's attention share in units of the uniform share "
+        f"(default: {_DETECT_DEFAULTS['min_score']:g}, chosen on the shipped model's dev scenes)."
+    ),
+]
+MinGapOpt = Annotated[
+    float | None,
+    typer.Option(help=f"Least gap between detections, s (default: {_DETECT_DEFAULTS['min_gap_s']:g})."),
 ]
 StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
 EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
@@ -214,6 +251,25 @@ def localize_config(
         interval=value(interval),
         window_s=finite(window_s, "--window-s", positive=True),
     )
+
+
+def detect_config(top_k: int | None, min_score: float | None, min_gap_s: float | None) -> DetectConfig:
+    """The detection settings the options give (defaults for those not given), checked."""
+    from ..detections import DetectConfig
+
+    defaults = DetectConfig()
+    return DetectConfig(
+        top_k,
+        defaults.min_score if min_score is None else min_score,
+        defaults.min_gap_s if min_gap_s is None else min_gap_s,
+    )
+
+
+def window_config(segment_s: float | None, overlap_s: float | None) -> WindowConfig:
+    """The window settings the options give (checked against the model once it is loaded)."""
+    from ..windows import WindowConfig
+
+    return WindowConfig(finite(segment_s, "--segment-s", positive=True), finite(overlap_s, "--overlap-s"))
 
 
 def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | None = None) -> Resolved:

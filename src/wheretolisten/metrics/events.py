@@ -21,18 +21,18 @@ def _event_key(ev: Mapping[str, Any]) -> Event:
     return (str(ev.get("filename", "")), float(onset), float(offset), str(ev["event_label"]))
 
 
-def _matches(refs: list[Event], preds: list[Event], t_collar: float, percentage_of_length: float) -> int:
+def _matches(
+    refs: list[Event], preds: list[Event], t_collar: float, percentage_of_length: float, offsets: bool = True
+) -> int:
     """Size of a maximum one-to-one matching of the events of one file (scipy's Hopcroft–Karp)."""
     r_on, r_off = np.array([e[1] for e in refs]), np.array([e[2] for e in refs])
     p_on, p_off = np.array([e[1] for e in preds]), np.array([e[2] for e in preds])
     r_lab = np.array([e[3] for e in refs], dtype=object)
     p_lab = np.array([e[3] for e in preds], dtype=object)
     off_collar = np.maximum(t_collar, percentage_of_length * (r_off - r_on))
-    adj = (
-        (r_lab[:, None] == p_lab[None, :])
-        & (np.abs(r_on[:, None] - p_on[None, :]) <= t_collar)
-        & (np.abs(r_off[:, None] - p_off[None, :]) <= off_collar[:, None])
-    )
+    adj = (r_lab[:, None] == p_lab[None, :]) & (np.abs(r_on[:, None] - p_on[None, :]) <= t_collar)
+    if offsets:
+        adj &= np.abs(r_off[:, None] - p_off[None, :]) <= off_collar[:, None]
     matched = maximum_bipartite_matching(csr_matrix(np.asarray(adj, dtype=np.int8)), perm_type="column")
     return int(np.count_nonzero(matched >= 0))
 
@@ -42,6 +42,7 @@ def event_f1(
     ref_events: Iterable[Mapping[str, Any]],
     t_collar: float = 0.2,
     percentage_of_length: float = 0.2,
+    evaluate_offset: bool = True,
 ) -> dict[str, float | int]:
     """DCASE event-based F1 (micro-averaged over all events) with onset and offset collars.
 
@@ -49,6 +50,7 @@ def event_f1(
     |onset difference| <= t_collar and |offset difference| <= max(t_collar, percentage_of_length *
     reference length). Matching is one-to-one and maximal per file, as sed_eval's "optimal" mode.
     Precision (recall) is 0 when there are no predictions (references), instead of sed_eval's NaN.
+    ``evaluate_offset=False`` matches on the onset alone (sed_eval's ``evaluate_offset=False``).
     """
     preds = [_event_key(e) for e in pred_events]
     refs = [_event_key(e) for e in ref_events]
@@ -57,7 +59,8 @@ def event_f1(
         by_file.setdefault(e[0], ([], []))[0].append(e)
     for e in preds:
         by_file.setdefault(e[0], ([], []))[1].append(e)
-    tp = sum(_matches(r, p, t_collar, percentage_of_length) for r, p in by_file.values() if r and p)
+    pairs = [(r, p) for r, p in by_file.values() if r and p]
+    tp = sum(_matches(r, p, t_collar, percentage_of_length, evaluate_offset) for r, p in pairs)
     n_sys, n_ref = len(preds), len(refs)
     prec = tp / n_sys if n_sys else 0.0
     rec = tp / n_ref if n_ref else 0.0

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from wheretolisten.errors import DataError, OptionError
 
 from .curves import SED_HINT, curve_scores, has_curves, sed_available
+from .detection_text import detection_sections
 from .rows import Row, check_rows
 from .summary import breakdown_by_position, hit_rate_by_label, paired_tests, random_hit_expectation, summarize
 from .tables import format_number, format_p, format_table
@@ -224,6 +225,7 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
     if has_curves(rows) and sed_available():
         title = "Δ curves as detectors (collar F1 at the best threshold, PSDS)"
         sections.append(Section(title, curve_scores(rows), _curves_view, _curves_legend()))
+    sections.extend(Section(*s) for s in detection_sections(rows, n_boot))
     return sections
 
 

@@ -25,6 +25,14 @@ class Profile(TypedDict):
     steered: NotRequired[list[float]]
 
 
+class DetectionItem(TypedDict):
+    """One detected occurrence (``wheretolisten.detections.Detection``)."""
+
+    onset_s: float
+    offset_s: float
+    score: float
+
+
 class ResultRow(TypedDict):
     """One results line of ``bench run``: the prediction for one query of one scene under one condition."""
 
@@ -53,6 +61,8 @@ class ResultRow(TypedDict):
     parse_failed: NotRequired[bool]
     answer: NotRequired[str]
     profile: NotRequired[Profile]
+    detections: NotRequired[list[DetectionItem]]  # every predicted occurrence (detection conditions)
+    gt_events: NotRequired[list[list[float]]]  # [onset, offset] of every event of the queried class
 
 
 def _is_number(value: Any) -> bool:
@@ -78,6 +88,22 @@ def _profile_problem(profile: Any) -> str | None:
     return None if n > 0 else "'profile.time_s' is empty"
 
 
+def _detections_problem(row: dict[str, Any]) -> str | None:
+    found, truth = row.get("detections"), row.get("gt_events")
+    if found is not None:
+        if not isinstance(found, list):
+            return "'detections' must be a list of {onset_s, offset_s, score}"
+        for d in found:
+            ok = isinstance(d, dict) and all(_is_number(d.get(k)) for k in ("onset_s", "offset_s", "score"))
+            if not ok or d["offset_s"] < d["onset_s"]:
+                return f"'detections' must hold {{onset_s, offset_s, score}} with onset <= offset, got {d!r}"
+    if truth is not None and (
+        not isinstance(truth, list) or not all(_is_pair(p) and p[0] <= p[1] for p in truth)
+    ):
+        return f"'gt_events' must be a list of [onset, offset], got {truth!r}"
+    return None
+
+
 def check_row(row: Any) -> str | None:
     """Why a parsed line is not a usable result row, or None when it is (the one row validation)."""
     if not isinstance(row, dict):
@@ -99,7 +125,7 @@ def check_row(row: Any) -> str | None:
     for key in OPTIONAL_NUMBERS:
         if row.get(key) is not None and not _is_number(row[key]):
             return f"'{key}' must be a number or null, got {row[key]!r}"
-    return _profile_problem(row.get("profile"))
+    return _profile_problem(row.get("profile")) or _detections_problem(row)
 
 
 def row_key(row: Mapping[str, Any]) -> RowKey:

@@ -1,0 +1,141 @@
+"""What ``localize`` computes for one file and how it reports it: lines, --json, --tsv, --plot.
+
+A file no longer than one segment runs as one clip (``localize`` / ``localize_many``); a longer one is
+cut into windows (``long.localize_long``). Either way every result carries its detections.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import WTLError
+from .options import numbered
+
+if TYPE_CHECKING:
+    from ..detections import DetectConfig
+    from ..results import LocalizeResult, WindowedResult
+    from ..scenes.lookup import GTSpan
+    from ..windows import WindowConfig
+
+    Result = LocalizeResult | WindowedResult
+
+#: Detections printed per query on the terminal (all of them go to --json and --tsv).
+SHOWN = 5
+
+
+def is_long(adapter: Any, path: Path, span: tuple[float | None, float | None], windows: WindowConfig) -> bool:
+    """Whether the file (or its span) is longer than one segment, i.e. is cut into windows."""
+    from ..audio import audio_info, check_span
+    from ..long import needs_windows
+
+    head = audio_info(path)
+    start, end = check_span(*span, head.duration_s, str(head.path))
+    return needs_windows(adapter, end - start, windows)
+
+
+def localize_file(
+    adapter: Any,
+    path: Path,
+    queries: list[str],
+    settings: tuple[Any, Any, WindowConfig, DetectConfig],
+    span: tuple[float | None, float | None],
+    show_progress: bool,
+) -> list[Result]:
+    """Every query of one file: windowed when it is long, else the shared pass (or one localize)."""
+    from ..localize import localize as run_localize
+    from ..localize import localize_many
+    from ..long import localize_long
+
+    config, steer, windows, detection = settings
+    if is_long(adapter, path, span, windows):
+        return list(
+            localize_long(
+                adapter,
+                path,
+                queries,
+                config,
+                windows=windows,
+                detection=detection,
+                vector=steer,
+                span=span,
+                show_progress=show_progress,
+            )
+        )
+    if len(queries) == 1:
+        return [run_localize(adapter, path, queries[0], config, vector=steer, span=span, detection=detection)]
+    return list(localize_many(adapter, path, queries, config, span=span, detection=detection).results)
+
+
+def _detections_text(result: Result) -> str:
+    found = result.detections
+    if not found:
+        return f"no detection (none scores >= {result.detection.min_score:g})"
+    shown = ", ".join(f"{d.onset_s:.2f}–{d.offset_s:.2f} s ({d.score:.2g})" for d in found[:SHOWN])
+    more = f", … {len(found) - SHOWN} more (--json, --tsv)" if len(found) > SHOWN else ""
+    return f"{len(found)} detection(s): {shown}{more}"
+
+
+def emit(
+    results: list[Result],
+    path: Path,
+    several: bool,
+    outputs: tuple[Path | None, Path | None, Path | None],
+    gt: list[GTSpan],
+    sample_rate: int,
+) -> None:
+    """Print one line per result, its peak and detections (prefixed with the file when several run);
+    write --json, --save-vector and --plot (``outputs``) for it."""
+    from ..files import write_atomic
+    from ..results import LocalizeResult
+
+    json_out, save_vector, plot = outputs
+    where = f"{path}: " if several else ""
+    for i, result in enumerate(results):
+        if result.peak_s is None or result.interval_s is None:
+            typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
+        else:
+            start, end = result.interval_s
+            peak = f"peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s"
+            typer.echo(f"{where}{result.query!r}: {peak}; {_detections_text(result)}")
+        if json_out is not None:
+            write_atomic(numbered(json_out, i, len(results)), json.dumps(result.to_json(), indent=2) + "\n")
+        if save_vector is not None and isinstance(result, LocalizeResult):
+            result.vector.save(numbered(save_vector, i, len(results)))
+    single = [r for r in results if isinstance(r, LocalizeResult)]
+    if plot is not None and len(single) == len(results):
+        from ..figures import plot_localization, plot_queries
+
+        if len(single) == 1:
+            plot_localization(single[0], path, sample_rate, plot, gt)
+        else:
+            plot_queries(single, path, sample_rate, plot, gt)
+        typer.echo(f"wrote {plot}")
+
+
+def refuse_window_outputs(plot: Path | None, save_vector: Path | None) -> None:
+    """--plot and --save-vector need one clip: a windowed recording has one vector per window."""
+    if plot is not None or save_vector is not None:
+        raise WTLError(
+            "the audio is longer than one segment and is cut into windows (one vector each): --plot and "
+            "--save-vector need one clip; pick a span with --start/--end, or use --json / --tsv"
+        )
+
+
+def tsv_rows(
+    path: str, query: str, detections: list[dict[str, Any]]
+) -> tuple[str, str, list[dict[str, Any]]]:
+    """One (filename, label, detections) item of the --tsv output: the file's name, the query as label."""
+    return Path(path).name, query, detections
+
+
+def write_tsv(out: Path, items: list[tuple[str, str, list[dict[str, Any]]]]) -> None:
+    """Write the DESED/DCASE detection TSV atomically and say so."""
+    from ..detections import tsv_text
+    from ..files import write_atomic
+
+    write_atomic(out, tsv_text(items))
+    typer.echo(f"wrote {sum(len(d) for _, _, d in items)} detections to {out}")

@@ -1,0 +1,144 @@
+"""Every occurrence, not only the peak: detections ``{onset_s, offset_s, score}`` from a score curve.
+
+Score: Δ times the number of audio tokens the attention was normalized over (:func:`score_curve`),
+i.e. the rise of a token's attention share in units of the uniform share 1/N. A window of 250 tokens
+and one of 15,000 thus give comparable scores, and so do the windows of a long recording: score 1 at a
+token means steering moved as much attention onto it as a uniform profile gives every token.
+
+Peak picking (:func:`detect`) is greedy non-maximum suppression on the curve smoothed over
+``smooth_s``: take the highest local maximum not yet suppressed; its interval is the contiguous region
+around it where the curve stays at or above ``fraction`` of the peak and outside earlier detections;
+then suppress that interval widened by ``min_gap_s`` on both sides. Stop at ``top_k`` detections or when
+the next peak scores below ``min_score``. Detections come out in descending score, so keeping those
+with score >= t is exactly what ``min_score = t`` would have given.
+
+Defaults (min_score 3.5, smooth_s 0.6, fraction 0.25, min_gap_s 1) were chosen on dev scenes of the
+shipped organism (120-s scenes, seed 50000; ``docs/long.md``); choose them on a dev split for another model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import OptionError
+from .readout import smooth
+
+#: Default lowest detection score (units of the uniform attention share), chosen on dev scenes.
+DEFAULT_MIN_SCORE = 3.5
+#: Default least gap between two detections, seconds.
+DEFAULT_MIN_GAP_S = 1.0
+#: Default smoothing of the score curve before peak picking, seconds.
+DEFAULT_SMOOTH_S = 0.6
+#: Default share of a peak's score that bounds its interval.
+DEFAULT_FRACTION = 0.25
+#: Columns of the DESED/DCASE detection TSV.
+TSV_HEADER = ("filename", "onset", "offset", "event_label")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One occurrence: [onset_s, offset_s) in the file's seconds and its score (see the module doc)."""
+
+    onset_s: float
+    offset_s: float
+    score: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"onset_s": self.onset_s, "offset_s": self.offset_s, "score": self.score}
+
+    def shifted(self, offset_s: float) -> Detection:
+        """The same detection moved by ``offset_s`` (a span cut from later in its file)."""
+        if offset_s == 0:
+            return self
+        return Detection(round(self.onset_s + offset_s, 6), round(self.offset_s + offset_s, 6), self.score)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """How many detections, how strong and how far apart (checked when made: one OptionError line)."""
+
+    top_k: int | None = None
+    min_score: float = DEFAULT_MIN_SCORE
+    min_gap_s: float = DEFAULT_MIN_GAP_S
+    smooth_s: float = DEFAULT_SMOOTH_S
+    fraction: float = DEFAULT_FRACTION
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None and (isinstance(self.top_k, bool) or int(self.top_k) < 1):
+            raise OptionError(f"--top-k must be at least 1, got {self.top_k!r}")
+        if not math.isfinite(self.min_score):
+            raise OptionError(f"--min-score must be a finite number, got {self.min_score!r}")
+        if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):
+            raise OptionError(f"--min-gap-s must be a finite number >= 0, got {self.min_gap_s!r}")
+        if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
+            raise OptionError(f"detection smoothing must be a finite number >= 0, got {self.smooth_s!r}")
+        if not 0 <= self.fraction <= 1:
+            raise OptionError(f"detection fraction must be in [0, 1], got {self.fraction!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_curve(delta: np.ndarray, n_tokens: int | None = None) -> np.ndarray:
+    """Δ in units of the uniform share: Δ · N, N the tokens the profile was normalized over."""
+    return np.asarray(delta, dtype=np.float64) * float(delta.size if n_tokens is None else n_tokens)
+
+
+def _local_maxima(curve: np.ndarray) -> np.ndarray:
+    """Whether each token is >= both neighbours (plateaus count)."""
+    left = np.concatenate([[True], curve[1:] >= curve[:-1]])
+    right = np.concatenate([curve[:-1] >= curve[1:], [True]])
+    return left & right
+
+
+def detect(score: np.ndarray, token_s: float, config: DetectConfig | None = None) -> list[Detection]:
+    """Detections on a score curve (token i covers [i·token_s, (i+1)·token_s)), highest score first."""
+    cfg = config or DetectConfig()
+    values = np.asarray(score, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError("the score curve is empty or not finite")
+    curve = smooth(values, int(round(cfg.smooth_s / token_s)) | 1 if cfg.smooth_s > 0 else 1)
+    free = np.ones(curve.size, dtype=bool)
+    peaks = np.flatnonzero(_local_maxima(curve) & (curve > 0) & (curve >= cfg.min_score))
+    gap = int(round(cfg.min_gap_s / token_s))
+    found: list[Detection] = []
+    for peak in (int(p) for p in peaks[np.argsort(-curve[peaks], kind="stable")]):
+        if cfg.top_k is not None and len(found) >= cfg.top_k:
+            break
+        if not free[peak]:
+            continue
+        blocked = (curve < cfg.fraction * curve[peak]) | ~free
+        before = np.flatnonzero(blocked[:peak])
+        after = np.flatnonzero(blocked[peak + 1 :])
+        start = int(before[-1]) + 1 if before.size else 0
+        end = peak + 1 + int(after[0]) if after.size else curve.size
+        found.append(Detection(round(start * token_s, 6), round(end * token_s, 6), float(curve[peak])))
+        free[max(0, start - gap) : end + gap] = False
+    return found
+
+
+def detections_json(detections: Iterable[Detection]) -> list[dict[str, float]]:
+    """Detections as JSON objects (``localize --json``'s ``detections``, result rows)."""
+    return [d.to_json() for d in detections]
+
+
+def tsv_text(rows: Iterable[tuple[str, str, Sequence[Mapping[str, Any]]]]) -> str:
+    """A DESED/DCASE detection TSV: header, then ``filename onset offset event_label`` per detection.
+
+    ``rows`` are (filename, label, detections as JSON objects); lines are sorted by file, then onset.
+    Tabs or newlines in a label or file name would break the format and are refused.
+    """
+    lines: list[tuple[str, float, float, str]] = []
+    for filename, label, found in rows:
+        for text in (filename, label):
+            if any(c in text for c in "\t\r\n"):
+                raise OptionError(f"{text!r} contains a tab or newline: it cannot go in a TSV column")
+        lines.extend((filename, float(d["onset_s"]), float(d["offset_s"]), label) for d in found)
+    lines.sort(key=lambda x: (x[0], x[1], x[2], x[3]))
+    body = "".join(f"{f}\t{a:.3f}\t{b:.3f}\t{label}\n" for f, a, b, label in lines)
+    return "\t".join(TSV_HEADER) + "\n" + body

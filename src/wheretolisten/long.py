@@ -1,0 +1,129 @@
+"""Recordings of any length: localize and detect every occurrence, window by window.
+
+Audio longer than the model's input (or than ``segment_s``) is cut into overlapping windows
+(:mod:`wheretolisten.windows`). Each window is read from the file on its own (``audio.load_audio`` with
+its span), gets its own engine and, for every query, its own instruction vector built on that window's
+audio, as the method prescribes; its base and steered profiles are stitched onto the recording's time
+axis. Memory therefore holds one window and the stitched profiles, whatever the length. Windows run one
+after another (an engine serves one clip); every query of a window shares that window's audio prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
+from .detections import DetectConfig, detect, score_curve
+from .engine import make_engine
+from .errors import AudioError
+from .localize import Config, Span
+from .models.base import Adapter
+from .progress import progress
+from .readout import read_profile
+from .results import Profile, WindowedResult
+from .settings import resolve
+from .vectors import SteeringVector
+from .windows import Stitcher, WindowConfig, plan_windows
+
+__all__ = ["WindowConfig", "localize_long", "needs_windows"]
+
+_CURVES = ("base", "steered", "score")
+
+
+def needs_windows(adapter: Adapter, duration_s: float, windows: WindowConfig | None = None) -> bool:
+    """Whether audio of ``duration_s`` is longer than one segment (the model's input by default)."""
+    segment, _ = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, adapter.token_s)
+    return duration_s > segment + 1e-9
+
+
+def _mean_norms(per_window: list[dict[int, float]]) -> dict[int, float]:
+    if not per_window:
+        return {}
+    return {k: float(np.mean([n[k] for n in per_window])) for k in per_window[0]}
+
+
+@torch.no_grad()
+def localize_long(
+    adapter: Adapter,
+    audio: str | os.PathLike[str],
+    queries: Sequence[str],
+    config: Config = None,
+    *,
+    windows: WindowConfig | None = None,
+    detection: DetectConfig | None = None,
+    vector: SteeringVector | None = None,
+    span: Span | None = None,
+    show_progress: bool = False,
+) -> list[WindowedResult]:
+    """Every query in a recording of any length: stitched profiles, readout and detections per query.
+
+    ``vector`` steers every window with one saved vector (one query) instead of building one per window.
+    """
+    cfg = resolve(adapter, config, vector)
+    det = detection or DetectConfig()
+    token_s = adapter.token_s
+    segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)
+    head = audio_info(audio)
+    name = str(head.path)
+    start, end = check_span(*(span or (None, None)), head.duration_s, name)
+    plan = plan_windows(end - start, segment, overlap, token_s)
+    stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
+    norms: list[list[dict[int, float]]] = [[] for _ in queries]
+    silent: list[int] = []
+    with progress(len(plan), "windows", show_progress, unit="window") as advance:
+        for window in plan:
+            clip, _ = load_audio(
+                audio,
+                adapter.sample_rate,
+                max_s=adapter.max_audio_limit_s,
+                start_s=start + window.start_s,
+                end_s=start + window.end_s,
+                allow_silent=True,
+            )
+            if is_silent(clip):
+                silent.append(window.index)
+            else:
+                engine = make_engine(adapter, clip, cfg)
+                if vector is None:
+                    vectors = engine.vectors(list(queries), prompted=False).vectors
+                else:
+                    vectors = [vector] * len(queries)
+                base, rows = engine.profiles(vectors)
+                for i, (steered, vec) in enumerate(zip(rows, vectors, strict=True)):
+                    curves = {"base": base, "steered": steered, "score": score_curve(steered - base)}
+                    stitchers[i].add(window, curves)
+                    norms[i].append(vec.norms())
+            advance(1, f"{start + window.end_s:.0f} s")
+    if len(silent) == len(plan):
+        raise AudioError(f"{name}: the audio is silent in every window")
+    info = AudioInfo(name, round(end - start, 6), adapter.sample_rate, head.sample_rate, head.channels, start)
+    results = []
+    for query, stitcher, per_window in zip(queries, stitchers, norms, strict=True):
+        curves = stitcher.result()
+        profile = Profile(adapter.time_axis(curves["base"].size) + start, curves["base"], curves["steered"])
+        found = read_profile(profile.delta, token_s, cfg).shifted(start)
+        peaks = detect(curves["score"], token_s, det)
+        events = [d.shifted(start) for d in peaks]
+        results.append(
+            WindowedResult(
+                adapter.name,
+                query,
+                info,
+                profile,
+                found,
+                cfg,
+                events,
+                det,
+                plan,
+                silent,
+                _mean_norms(per_window),
+                segment,
+                overlap,
+                curves["score"],
+            )
+        )
+    return results
