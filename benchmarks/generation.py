@@ -1,4 +1,4 @@
-"""Steered generation on the shipped model: does the answer stay sane, and does it name the queried sound?
+"""Steered generation (default: on the shipped model): does the answer stay sane, and does it name the queried sound?
 
 For held-out scenes (the organism's test stream), the model describes the audio ("Describe the audio.")
 without steering and steered towards the target event, at several α, steering either the prompt only or
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from wheretolisten.localize import instruction_vector
+from wheretolisten.models import load_model
 from wheretolisten.organism import TEST_SEED_BASE, load_organism
 from wheretolisten.scenes import ProceduralBank, make_scene, scene_seed
 from wheretolisten.settings import resolve
@@ -44,9 +45,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=60)
     parser.add_argument("--alphas", default="1,2,4,8")
+    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped organism)")
     opts = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    adapter = load_organism(device="cpu", dtype="float32")
+    adapter = load_organism(device="cpu", dtype="float32") if opts.model is None else load_model(opts.model)
     cfg = resolve(adapter)
     bank = ProceduralBank()
     alphas = [float(a) for a in opts.alphas.split(",")]
