@@ -1,4 +1,4 @@
-"""Steered generation (default: on the shipped model): does the answer stay sane, and does it name the queried sound?
+"""Steered generation (default: the shipped model): does the answer stay sane, does it name the sound?
 
 For held-out scenes (the organism's test stream), the model describes the audio ("Describe the audio.")
 without steering and steered towards the target event, at several α, steering either the prompt only or
