@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
+from ..intervals import ReadoutRule
 from ..settings import LocalizeConfig, Resolved, resolve
 
 if TYPE_CHECKING:
@@ -35,6 +36,15 @@ class BenchConfig:
     max_new_tokens: int = 24
     #: Also store each row's profiles (time_s, base, steered, delta): larger files, Δ curves in reports.
     save_profiles: bool = False
+    #: Peak and interval of every row (None: each condition's own); ``bench protocol`` picks it on dev.
+    readout_rule: ReadoutRule | None = None
+    #: More rules whose intervals every row also records (``intervals``, by rule name), for comparison.
+    compare_rules: tuple[ReadoutRule, ...] = ()
+    #: Where the settings came from, recorded in every row (e.g. "dev"); None: given or defaults.
+    tuned: str | None = None
+    #: Control conditions: random directions per query, and queries of classes absent from the scenes.
+    random_draws: int = 5
+    absent_queries: tuple[str, ...] = ()
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
         """A copy whose localize settings are resolved for ``adapter`` (unchanged without one)."""
