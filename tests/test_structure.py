@@ -66,6 +66,7 @@ def _calls(path: Path) -> set[str]:
                 "models/registry.py",
                 "models/tiny/tokenizer.py",
                 "scenes/annotations.py",
+                "bench/protocol_file.py",
                 "cli/localize.py",
             },
         ),
