@@ -32,7 +32,10 @@ ScenesArg = Annotated[
 ]
 ConditionsOpt = Annotated[
     str,
-    typer.Option(help="Comma-separated: steered, prompted, audio-steered, direct, random, energy."),
+    typer.Option(
+        help="Comma-separated: steered, prompted, audio-steered, direct, random, energy; audio-steered-norm; "
+        "controls random-vector, wrong-query, absent-class, neutral-contrast, negative."
+    ),
 ]
 QueriesOpt = Annotated[Queries, typer.Option(help="target (the scene's target event) or all (every event).")]
 QueryOpt = Annotated[
@@ -82,8 +85,8 @@ def bench_run(
     To use several GPUs, run one process per GPU with --shard K/N and its own --out, then give all the
     files to 'bench summary' or 'report'.
     """
-    from ..bench.conditions import get_conditions
     from ..bench.config import bench_config
+    from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
     from ..shards import parse_shard, shard_of
 
@@ -171,8 +174,8 @@ def bench_sweep(
     ] = None,
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split."""
-    from ..bench.conditions import parse_conditions
     from ..bench.config import bench_config
+    from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
     from ..bench.sweep import sweep
     from ..files import check_output
@@ -216,6 +219,61 @@ def bench_sweep(
         f"{len(report.dev_ids)} scenes); {run.rows_total} test rows on "
         f"{run.units_run + run.units_skipped} of {len(report.test_ids)} test scenes in {report.results_path}"
     )
+
+
+@bench_app.command("protocol")
+def bench_protocol(
+    out: Annotated[
+        Path, typer.Option(help="Directory of the run (scenes, tuning, results, summary, report).")
+    ],
+    model: ModelOpt = None,
+    protocol: Annotated[
+        Path | None, typer.Option(help="Protocol file (.toml or .json); default: the built-in protocol.")
+    ] = None,
+    bank: Annotated[
+        str | None, typer.Option(help="Sound bank of every set: procedural, esc50:DIR[:folds=..], or DIR.")
+    ] = None,
+    write_protocol: Annotated[
+        Path | None,
+        typer.Option(help="Only write the protocol that would run to this file (.toml or .json), and exit."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+    shard: ShardOpt = None,
+) -> None:
+    """The whole benchmark protocol: dev split and held-out test sets, every tunable condition tuned on dev
+    with the same budget, every condition and control on every test set, one summary and one report.
+
+    Resumable (rerun the same command after a kill) and shardable (--shard K/N with the same --out; a
+    shard that finishes a stage before the others exits: rerun it once they are done).
+    """
+    from dataclasses import replace
+
+    from ..bench.protocol_file import load_protocol, save_protocol
+    from ..files import check_output
+    from ..shards import parse_shard
+
+    chosen = load_protocol(protocol)
+    if bank is not None:
+        chosen = replace(chosen, bank=bank)
+    if write_protocol is not None:
+        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [])
+        typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
+        return
+    part = parse_shard(shard)
+    check_output(out, [protocol] if protocol else [], directory=True, option="--out")
+    adapter = load(model, device, dtype)
+    from ..bench.protocol import REPORT_NAME, run_protocol
+
+    report = run_protocol(adapter, chosen, out, part, progress)
+    if report.stage != "done":
+        typer.echo(f"shard {shard}: {report.waiting}; rerun this command when the other shards are done")
+        return
+    from ..report.protocol import write_protocol_report
+
+    paths = [*report.written, write_protocol_report(out, chosen, out / REPORT_NAME)]
+    typer.echo(f"protocol done in {report.seconds:.0f} s: " + ", ".join(str(p) for p in paths))
 
 
 @app.command("report")

@@ -7,15 +7,16 @@ headers); ``wide=True`` shows every column, and CSV keeps every column for machi
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 from wheretolisten.errors import DataError, OptionError
 
 from .curves import SED_HINT, curve_scores, has_curves, sed_available
+from .rigor_text import Section, rigor_sections
 from .rows import Row, check_rows
 from .summary import breakdown_by_position, hit_rate_by_label, paired_tests, random_hit_expectation, summarize
-from .tables import format_number, format_p, format_table
+from .tables import format_ci, format_number, format_p, format_table
 
 __all__ = ["WIDTH", "summary_text"]
 
@@ -26,23 +27,7 @@ REFERENCE = "steered"
 _CI = "95% percentile bootstrap over queries"
 
 
-class Section(NamedTuple):
-    """A titled table: its dicts (every column), their compact view, and its legend."""
-
-    title: str
-    data: list[dict[str, Any]]
-    compact: Callable[[list[dict[str, Any]]], list[dict[str, str]]]
-    legend: list[str]
-
-
-def _with_ci(value: Any, ci: Any, digits: int) -> str:
-    """``value (lo–hi)``, or the value alone when there is no CI; empty when there is no value."""
-    text = format_number(value, digits)
-    if text and isinstance(ci, (list, tuple)) and len(ci) == 2:
-        lo, hi = (format_number(c, digits) for c in ci)
-        if lo and hi:
-            return f"{text} ({lo}–{hi})"
-    return text
+_with_ci = format_ci
 
 
 def _signed(value: Any, digits: int) -> str:
@@ -224,7 +209,7 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
     if has_curves(rows) and sed_available():
         title = "Δ curves as detectors (collar F1 at the best threshold, PSDS)"
         sections.append(Section(title, curve_scores(rows), _curves_view, _curves_legend()))
-    return sections
+    return sections + rigor_sections(rows, n_boot)
 
 
 def summary_text(rows: Sequence[Row], fmt: str = "markdown", wide: bool = False, n_boot: int = 2000) -> str:
