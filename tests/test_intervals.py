@@ -137,3 +137,14 @@ def test_interval_tables_and_tests() -> None:
     assert set(tests) == {"energy", "random"}
     assert tests["energy"]["difference"] > 0.8 and tests["energy"]["wilcoxon_p"] < 0.01
     assert tests["random"]["wilcoxon_p_holm"] >= tests["random"]["wilcoxon_p"]
+
+
+def test_padding_past_the_clip_is_never_active() -> None:
+    rate = 16000
+    audio = np.random.default_rng(1).standard_normal(rate * 8) * 1e-3  # an 8-s clip, noise floor only
+    audio[rate * 2 : rate * 3] += 0.1
+    env = energy_db(audio, rate, TOKEN, 250)  # a 10-s encoder window
+    assert np.isnan(env[200:]).all() and not np.isnan(env[:200]).any()
+    active = active_mask(env, 10.0, 5)
+    assert active[50:75].all() and active.sum() == 25  # the noise floor is not lifted by the padding
+    assert snap_span(env, 230, 10.0, 5) == (50, 75)

@@ -94,19 +94,26 @@ class ReadoutRule:
 
 
 def energy_db(audio: np.ndarray, sample_rate: int, token_s: float, n_tokens: int) -> np.ndarray:
-    """Mean power in dB of each token's span of ``audio`` ([n_tokens]; spans past the end are silence)."""
+    """Mean power in dB of each token's span of ``audio`` ([n_tokens]); NaN for tokens that start after the
+    audio ends (the encoder's padding: never active, and left out of the clip's quiet level)."""
     hop = max(1, int(round(token_s * sample_rate)))
     x = np.zeros(n_tokens * hop)
     take = min(x.size, audio.size)
     x[:take] = np.asarray(audio[:take], dtype=np.float64)
     power = np.mean(np.square(x.reshape(n_tokens, hop)), axis=1)
-    return np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), _FLOOR_DB)
+    level = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), _FLOOR_DB)
+    level[np.arange(n_tokens) * hop >= audio.size] = np.nan
+    return level
 
 
 def active_mask(envelope_db: np.ndarray, margin_db: float, bridge: int) -> np.ndarray:
-    """Tokens more than ``margin_db`` above the clip's quiet level (5th percentile), pauses of up to
-    ``bridge`` tokens between active tokens filled."""
-    active = envelope_db > np.percentile(envelope_db, 5) + margin_db
+    """Tokens more than ``margin_db`` above the clip's quiet level (5th percentile; NaN tokens left out),
+    pauses of up to ``bridge`` tokens between active tokens filled."""
+    known = envelope_db[~np.isnan(envelope_db)]
+    if known.size == 0:
+        return np.zeros(envelope_db.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        active = envelope_db > np.percentile(known, 5) + margin_db
     on = np.flatnonzero(active)
     for a, b in itertools.pairwise(on):
         if 1 < b - a <= bridge + 1:

@@ -115,7 +115,7 @@ class Unit:
         ``intervals`` (the condition's own interval and each comparison rule's, by name)."""
         cfg = self.config
         rules = [r for r in (cfg.readout_rule, *cfg.compare_rules) if r is not None]
-        if not rules or (outcome.readout.peak_s is None and outcome.profile is None):
+        if not rules:
             return outcome.readout, {}
         p = outcome.profile
         profile = (p.base, p.steered) if p is not None else None
