@@ -89,7 +89,8 @@ def test_controls_are_scored_and_named_in_the_settings(tiny: Adapter, scenes_dir
     steered = [r for r in rows if r["condition"] == "steered"]
     assert table["steered"]["chance"] == pytest.approx(100 * float(np.mean(chance_per_row(steered))))
     confusion = {c["condition"]: c for c in confusion_table(rows, n_boot=50)}
-    assert set(confusion) == {"wrong-query", "absent-class"}
+    assert set(confusion) == set(ALL)  # every row of the runner lists the scene's events
+    assert table["steered"]["event_chance"] == pytest.approx(100 / 3)
     places = ("vector's event", "queried event", "other event", "gap", "no peak")
     assert sum(confusion["wrong-query"][p] for p in places) == pytest.approx(100.0)
     assert "vector's event" not in confusion["absent-class"]

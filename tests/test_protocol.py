@@ -166,7 +166,7 @@ def test_summary_names_settings_controls_and_tests(full: Path) -> None:
         "Hit rate % by test set",
         "Steered vs each condition",
         "Controls vs chance (pooled)",
-        "Where the peaks of other queries land (pooled)",
+        "Where the peaks land (pooled)",
         "Interval IoU vs the baselines (pooled)",
         "Dev study of the readout",
     ):

@@ -52,10 +52,6 @@ def _queries(unit: Unit, indices: Sequence[int]) -> list[str]:
     return [unit.scene.events[k].query for k in indices]
 
 
-def _events(unit: Unit) -> list[list[float]]:
-    return [[e.onset_s, e.offset_s] for e in unit.scene.events]
-
-
 def _rng(unit: Unit, control: str, query: str) -> Any:
     return item_rng(unit.config.seed, unit.scene.scene_id, f"{control}\0{query}")
 
@@ -102,7 +98,7 @@ def _wrong_query(unit: Unit, indices: list[int]) -> list[Outcome]:
     found = unit.vector_pass([events[j].query for j in chosen])
     base, rows = unit.engine.profiles(found.vectors)
     return [
-        _outcome(unit, base, steered, vector_query=events[j].query, vector_event=j, events=_events(unit))
+        _outcome(unit, base, steered, vector_query=events[j].query, vector_event=j)
         for j, steered in zip(chosen, rows, strict=True)
     ]
 
@@ -125,10 +121,7 @@ def _absent_class(unit: Unit, indices: list[int]) -> list[Outcome]:
     """The vector of a class the scene does not hold, read against the queried event."""
     asked = [_absent_query(unit, k) for k in indices]
     base, rows = unit.engine.profiles(unit.vector_pass(asked).vectors)
-    return [
-        _outcome(unit, base, steered, vector_query=q, events=_events(unit))
-        for q, steered in zip(asked, rows, strict=True)
-    ]
+    return [_outcome(unit, base, steered, vector_query=q) for q, steered in zip(asked, rows, strict=True)]
 
 
 def _neutral_contrast(unit: Unit, indices: list[int]) -> list[Outcome]:

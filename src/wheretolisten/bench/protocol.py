@@ -36,7 +36,7 @@ from .controls import CONTROLS, parse_conditions
 from .protocol_file import TUNABLE, Protocol, SceneSet, read_json, sets_of
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
-from .tuning import Point, choose, grid_points, peak_rule, point_config
+from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
 from .tuning_eval import tune
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def run_protocol(
     chosen = {c: Point.from_json(tuned[c]["point"]) for c in tunable}
     stage1 = {c: point_config(c, chosen[c], base) for c in tunable}
     plain = [c for c in names if c not in CONTROLS]
-    dev_groups = {c: ((c,), replace(stage1.get(c, base), save_profiles=True, tuned="dev")) for c in plain}
+    dev_groups = {c: ((c,), _dev_config(c, stage1, chosen, base)) for c in plain}
     dev_jobs = _jobs(dev, sets, dev_groups, out, shard)
     runner(adapter, dev_jobs, show_progress)
     dev_rows = set_rows(out, dev)
@@ -223,6 +223,18 @@ def run_protocol(
         return ProtocolReport("test", out, f"{missing} test row(s) of other shards are not in yet", tuned)
     written = write_outputs(out, protocol)
     return ProtocolReport("done", out, "", tuned, written, time.perf_counter() - started)
+
+
+def _dev_config(
+    condition: str, stage1: Mapping[str, BenchConfig], chosen: Mapping[str, Point], base: BenchConfig
+) -> BenchConfig:
+    """A condition's dev-run settings: its dev-chosen ones, its dev-chosen peak with the half-height interval
+    (the study's starting point), and profiles kept for the study."""
+    cfg = stage1.get(condition, base)
+    rule = None
+    if condition in chosen and peak_rule(condition, chosen[condition], base).peak != "native":
+        rule = scoring_rule(peak_rule(condition, chosen[condition], base), cfg)
+    return replace(cfg, save_profiles=True, tuned="dev", readout_rule=rule)
 
 
 def _study(

@@ -147,10 +147,16 @@ def extent_facts(rows: Sequence[Mapping[str, Any]], token_s: float) -> dict[str,
             for r in misses
             if r["peak_s"] is not None
         ]
+        in_event = [
+            any(a <= r["peak_s"] <= b for a, b in r.get("events") or [])
+            for r in misses
+            if r["peak_s"] is not None
+        ]
         by_position[pos] = {
             "n": len(mine),
             "hit_rate": 100.0 * (1 - len(misses) / len(mine)) if mine else math.nan,
             "median_miss_distance_s": float(np.median(distance)) if distance else math.nan,
+            "misses_in_another_event": 100.0 * float(np.mean(in_event)) if in_event else math.nan,
         }
     out["by_position"] = by_position
     return out

@@ -164,7 +164,8 @@ def outcome_fields(
 ) -> dict[str, Any]:
     """The prediction fields of a row (plus attention statistics and the saved profile when present).
 
-    With ``unit``, the peak and interval are read with the configured readout rule (:meth:`Unit.read`)."""
+    With ``unit``, the peak and interval are read with the configured readout rule (:meth:`Unit.read`), and
+    the row lists the scene's events."""
     r, ruled = unit.read(outcome, token_s) if unit is not None else (outcome.readout, {})
     fields: dict[str, Any] = {
         "peak_s": r.peak_s,
@@ -173,6 +174,8 @@ def outcome_fields(
     }
     if config.tuned is not None:
         fields["tuned"] = config.tuned
+    if unit is not None:  # every event of the scene: where a peak that missed went (metrics.controls)
+        fields["events"] = [[e.onset_s, e.offset_s] for e in unit.scene.events]
     if outcome.profile is not None:
         p = outcome.profile
         fields.update(attention_stats(p, gt, token_s))

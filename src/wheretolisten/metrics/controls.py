@@ -2,8 +2,10 @@
 vectors of other queries send the peak (the wrong-query confusion table).
 
 Rows of a control condition carry ``control``; random-vector rows carry every draw's peak
-(``draw_peaks_s``); wrong-query and absent-class rows carry the scene's events (``events``) and, for
-wrong-query, which event built the vector (``vector_event``).
+(``draw_peaks_s``); wrong-query rows say which event built the vector (``vector_event``). Rows of the
+runner list the scene's events (``events``), so two chance levels are known: a uniformly random peak
+(event length / clip) and a peak on a random event (1 / events), the level of a readout that finds sounds
+but not which one.
 """
 
 from __future__ import annotations
@@ -109,11 +111,21 @@ def _hit_per_row(group: Sequence[Row]) -> FloatArray:
     return row_scores(group)["hit"]
 
 
+def _versus(hit: FloatArray, chance: FloatArray, name: str, n_boot: int, seed: int) -> dict[str, Any]:
+    """A chance level (%) and the paired hit − chance with its CI (percentage points)."""
+    above = hit - chance
+    return {
+        name: 100.0 * float(np.mean(chance)),
+        f"above_{name}": 100.0 * float(np.mean(above)),
+        f"above_{name}_ci": [100.0 * x for x in bootstrap_ci(above, n_boot=n_boot, seed=seed)],
+    }
+
+
 def controls_table(
     rows: Sequence[Row], n_boot: int = 2000, seed: int = 0, reference: str = "steered"
 ) -> list[dict[str, Any]]:
-    """The reference and every control: hit % with CI, chance, hit − chance with CI, McNemar vs reference
-    (random-vector: its first draw) with Holm's correction over the controls."""
+    """The reference and every control: hit % with CI, the two chance levels and hit − chance with CIs,
+    McNemar vs reference (random-vector: its first draw) with Holm's correction over the controls."""
     check_rows(rows)
     groups = by_condition(rows)
     names = [c for c, g in groups.items() if g[0].get("control")]
@@ -136,10 +148,11 @@ def controls_table(
             "draws": len(group[0].get("draw_peaks_s", [])) or 1,
             "hit_rate": 100.0 * float(np.mean(per_row)),
             "hit_rate_ci": [100.0 * x for x in bootstrap_ci(per_row, n_boot=n_boot, seed=seed)],
-            "chance": 100.0 * float(np.mean(chance)),
-            "above_chance": 100.0 * float(np.mean(per_row - chance)),
-            "above_chance_ci": [100.0 * x for x in bootstrap_ci(per_row - chance, n_boot=n_boot, seed=seed)],
+            **_versus(per_row, chance, "chance", n_boot, seed),
         }
+        if all(r.get("events") for r in group):
+            event_chance = np.asarray([1.0 / len(r["events"]) for r in group])
+            line.update(_versus(per_row, event_chance, "event_chance", n_boot, seed))
         if cond != reference and ref_hit:
             keys = [(r["scene_id"], r["query"]) for r in group]
             pairs = [(ref_hit[k], bool(h)) for k, h in zip(keys, first, strict=True) if k in ref_hit]
@@ -167,7 +180,7 @@ def _landing(row: Row) -> str:
 
 
 def confusion_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
-    """Where the peaks of conditions built from another query land: % of rows per place, with CIs."""
+    """Where each condition's peaks land (rows listing the scene's events): % of rows per place, with CIs."""
     check_rows(rows)
     out = []
     for cond, group in by_condition(rows).items():

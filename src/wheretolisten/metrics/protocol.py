@@ -204,11 +204,14 @@ def _verdicts(vs: Sequence[Mapping[str, Any]], controls: Sequence[Mapping[str, A
         p = format_p(t["mcnemar_p_holm"])
         lines.append(f"- {t['set']}: steered − prompted = {diff:+.1f} pp (Holm p {p}): {verdict}.")
     for c in controls:
-        lo, hi = c["above_chance_ci"]
-        where = "within chance" if lo <= 0 <= hi else ("above chance" if lo > 0 else "below chance")
-        lines.append(
-            f"- {c['condition']}: hit − chance {c['above_chance']:+.1f} pp ({lo:.1f} to {hi:.1f}): {where}."
-        )
+        parts = []
+        for key, name in (("chance", "uniform"), ("event_chance", "one-event")):
+            if f"above_{key}" not in c:
+                continue
+            lo, hi = c[f"above_{key}_ci"]
+            where = "within" if lo <= 0 <= hi else ("above" if lo > 0 else "below")
+            parts.append(f"{c[f'above_{key}']:+.1f} pp ({lo:.1f} to {hi:.1f}) vs {name} chance: {where}")
+        lines.append(f"- {c['condition']} hits {c['hit_rate']:.1f} %: " + "; ".join(parts) + ".")
     return lines
 
 
@@ -273,9 +276,15 @@ def protocol_summary(
     return "\n".join(parts), data
 
 
-def miss_text(distance: float) -> str:
-    text = format_number(distance, 2)
-    return f"misses a median {text} s from the event" if text else "no misses"
+def miss_text(facts: Mapping[str, Any]) -> str:
+    """How far a position's misses land from the event, and how many of them in another event."""
+    text = format_number(facts["median_miss_distance_s"], 2)
+    if not text:
+        return "no misses"
+    share = format_number(facts.get("misses_in_another_event"), 0)
+    return f"misses a median {text} s from the event" + (
+        f", {share} % of them in another event" if share else ""
+    )
 
 
 def _part(title: str, table: list[dict[str, Any]]) -> str:
@@ -307,7 +316,7 @@ def _study_text(facts: Mapping[str, Any], candidates: Mapping[str, Sequence[Mapp
                 f"{f['uniform_share_0_2s']:.3f})."
             )
         pos = "; ".join(
-            f"{p}: hit {v['hit_rate']:.0f} %, " + miss_text(v["median_miss_distance_s"])
+            f"{p}: hit {v['hit_rate']:.0f} %, " + miss_text(v)
             for p, v in f.get("by_position", {}).items()
             if v["n"]
         )

@@ -43,8 +43,10 @@ def _controls_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
             "condition": c["condition"] + (f" ({c['draws']} draws)" if c["draws"] > 1 else ""),
             "n": format_number(c["n"]),
             "hit % (95% CI)": format_ci(c["hit_rate"], c["hit_rate_ci"], 1),
-            "chance %": format_number(c["chance"], 1),
-            "hit − chance pp (CI)": format_ci(c["above_chance"], c["above_chance_ci"], 1),
+            "chance % uniform / event": " / ".join(
+                format_number(c.get(k), 1) for k in ("chance", "event_chance")
+            ),
+            "hit − uniform chance pp (CI)": format_ci(c["above_chance"], c["above_chance_ci"], 1),
             "vs steered p (Holm)": format_p(c.get("mcnemar_p_holm")),
         }
         for c in table
@@ -99,13 +101,15 @@ _CONTROLS_LEGEND = (
     "Controls run with steered's settings and change one thing: random-vector (random directions with the "
     "instruction vector's norm at every layer; hit % over all draws), wrong-query (the vector of another "
     "event of the scene), absent-class (a class not in the scene), neutral-contrast (neutral minus neutral "
-    "paraphrase), negative (−α). chance %: a uniformly random peak (event length / clip); hit − chance: "
-    "paired per query. vs steered p: exact McNemar (random-vector: its first draw), Holm-corrected over "
-    "the controls."
+    "paraphrase), negative (−α). chance %: a uniformly random peak (uniform: event length / clip) and a "
+    "peak on a random event of the scene (event: 1 / events, the level of a readout that finds sounds but "
+    "not which one); hit − chance: paired per query. vs steered p: exact McNemar (random-vector: its first "
+    "draw), Holm-corrected over the controls."
 )
 _CONFUSION_LEGEND = (
     "Where the peak lands: in the event whose query built the vector (wrong-query), in the queried event, "
-    "in another event of the scene, or in a gap between events. 95% bootstrap CIs."
+    "in another event of the scene, or in a gap between events (a miss in another event is a confusion of "
+    "sounds; one in a gap, of nothing). 95% bootstrap CIs."
 )
 _INTERVALS_LEGEND = (
     "Every interval each row records: own (the condition's readout: half-height threshold on Δ, the "
@@ -132,7 +136,7 @@ def rigor_sections(rows: Sequence[Row], n_boot: int) -> list[Section]:
         sections.append(Section("Controls vs chance", controls, _controls_view, [_CONTROLS_LEGEND]))
     confusion = confusion_table(rows, n_boot=n_boot)
     if confusion:
-        title = "Where the peaks of other queries land"
+        title = "Where the peaks land"
         sections.append(Section(title, confusion, _confusion_view, [_CONFUSION_LEGEND]))
     intervals = interval_table(rows, n_boot=n_boot)
     if intervals:

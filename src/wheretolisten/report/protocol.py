@@ -90,7 +90,9 @@ def _controls(data: Mapping[str, Any]) -> str:
                 "draws",
                 "n",
                 "hit % [CI]",
-                "chance %",
+                "chance % (uniform)",
+                "hit − chance pp [CI]",
+                "chance % (one event)",
                 "hit − chance pp [CI]",
                 "vs steered p (Holm)",
             ],
@@ -102,6 +104,8 @@ def _controls(data: Mapping[str, Any]) -> str:
                     fmt_ci(c["hit_rate"], c["hit_rate_ci"], 1),
                     fmt(c["chance"], 1),
                     fmt_ci(c["above_chance"], c["above_chance_ci"], 1),
+                    fmt(c.get("event_chance"), 1),
+                    fmt_ci(c.get("above_event_chance"), c.get("above_event_chance_ci"), 1),
                     format_p(c.get("mcnemar_p_holm")),
                 ]
                 for c in controls
@@ -113,7 +117,7 @@ def _controls(data: Mapping[str, Any]) -> str:
         body += f"<h3>{esc(name)}</h3>" + table(controls)
     confusion = data["confusion"]
     places = [p for p in CONFUSION if any(p in c for c in confusion)]
-    body += "<h3>Where the peaks of other queries land (pooled)</h3>" + html_table(
+    body += "<h3>Where the peaks land (pooled)</h3>" + html_table(
         ["condition", "n", *(f"{p} % [CI]" for p in places)],
         [
             [esc(c["condition"]), fmt(c["n"]), *(fmt_ci(c.get(p), c.get(f"{p}_ci"), 1) for p in places)]
@@ -125,7 +129,8 @@ def _controls(data: Mapping[str, Any]) -> str:
         "directions with the instruction vector's norm at every layer; hit % over every draw), wrong-query "
         "(the vector of another event of the same scene), absent-class (a class not in the scene), "
         "neutral-contrast (neutral minus neutral paraphrase, at the instruction vector's norm), negative "
-        "(−α). Chance: a uniformly random peak; hit − chance is paired per query."
+        "(−α). Chance: a uniformly random peak (event length / clip), and a peak on a random event of the "
+        "scene (1 / events: a readout that finds sounds but not which one); hit − chance is paired per query."
     )
     return section("controls", "Controls", body + text)
 
@@ -200,7 +205,7 @@ def _study(data: Mapping[str, Any]) -> str:
             if v["n"]:
                 items.append(
                     f"<li>{esc(cond)}, {esc(pos)} targets: hit {v['hit_rate']:.0f} %, "
-                    f"{esc(miss_text(v['median_miss_distance_s']))}.</li>"
+                    f"{esc(miss_text(v))}.</li>"
                 )
     rows = [
         [esc(c), esc(x["family"]), esc(x["rule"]), fmt(x["iou"], 3), fmt(x["hit_rate"], 1)]
