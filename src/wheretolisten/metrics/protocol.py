@@ -147,6 +147,7 @@ def protocol_data(
         "confusion": confusion_table(pooled, n_boot=n_boot),
         "intervals": interval_table(pooled, n_boot=n_boot),
         "interval_tests": interval_tests(pooled, n_boot=n_boot),
+        "steered_intervals": interval_tests(pooled, n_boot=n_boot, every_interval_of="steered"),
         "interval_tests_by_set": interval_by_set,
         "positions": breakdown_by_position([r for r in pooled if not r.get("control")], n_boot=n_boot),
         "dev_study": readouts.get("facts", {}),
@@ -260,6 +261,9 @@ def protocol_summary(
         for t in tests
         if t["condition"] == "steered"
     ]
+    if data["steered_intervals"]:
+        title = "Every interval steered's rows record vs the baselines' readouts (pooled, Holm)"
+        parts.append(_part(title, _tests_rows(data["steered_intervals"], holm=True)))
     if per_set_tests:
         parts.append(_part("Steered's interval IoU vs the baselines, per set", _tests_rows(per_set_tests)))
     positions = [
@@ -291,17 +295,20 @@ def _part(title: str, table: list[dict[str, Any]]) -> str:
     return f"## {title}\n\n{format_table(table)}"
 
 
-def _tests_rows(tests: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    return [
-        {
-            "set: condition": t["condition"],
+def _tests_rows(tests: Sequence[Mapping[str, Any]], holm: bool = False) -> list[dict[str, str]]:
+    out = []
+    for t in tests:
+        line = {
+            "interval": t["condition"],
             "baseline": t["baseline"],
             "IoU this / base": f"{format_number(t['iou'], 3)} / {format_number(t['iou_baseline'], 3)}",
             "difference (CI)": format_ci(t["difference"], t["difference_ci"], 3),
             "Wilcoxon p": format_p(t["wilcoxon_p"]),
         }
-        for t in tests
-    ]
+        if holm:
+            line["Holm p"] = format_p(t["wilcoxon_p_holm"])
+        out.append(line)
+    return out
 
 
 def _study_text(facts: Mapping[str, Any], candidates: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:

@@ -58,9 +58,14 @@ def _paired(
     return ua[[i for i, _ in keep]], ub[[j for _, j in keep]]
 
 
-def interval_tests(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
+def interval_tests(
+    rows: Sequence[Row], n_boot: int = 2000, seed: int = 0, every_interval_of: str | None = None
+) -> list[dict[str, Any]]:
     """Each condition's IoU (its readout's interval) vs each baseline's (its readout's and its own),
-    paired by (scene, query): mean difference with CI, Wilcoxon p, Holm's correction over the table."""
+    paired by (scene, query): mean difference with CI, Wilcoxon p, Holm's correction over the table.
+
+    ``every_interval_of``: test only that condition, with every interval its rows record (its own, the
+    dev-chosen rule's and the best other rule of each family), each against each baseline's readout."""
     check_rows(rows)
     groups = by_condition(rows)
     out: list[dict[str, Any]] = []
@@ -74,13 +79,21 @@ def interval_tests(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> li
         for cond, group in groups.items():
             if cond in BASELINES or group[0].get("control"):
                 continue
-            mine = row_scores(group)["iou"]
-            for which, values in refs.items():
+            pairs: list[tuple[str, FloatArray, str, FloatArray]] = []
+            if every_interval_of is None:
+                mine = row_scores(group)["iou"]
+                pairs = [(cond, mine, which, values) for which, values in refs.items()]
+            elif cond == every_interval_of:
+                names = dict.fromkeys(k for r in group for k in (r.get("intervals") or {}))
+                pairs = [
+                    (f"{cond}: {name}", _ious(group, name), "readout", refs["readout"]) for name in names
+                ]
+            for label, mine, which, values in pairs:
                 a, b = _paired(group, ref, mine, values)
                 diff = a - b
                 out.append(
                     {
-                        "condition": cond,
+                        "condition": label,
                         "baseline": base if which == "readout" else f"{base} (own interval)",
                         "pairs": int(a.size),
                         "iou": float(np.mean(a)) if a.size else float("nan"),

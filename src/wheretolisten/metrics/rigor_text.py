@@ -43,11 +43,11 @@ def _controls_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
             "condition": c["condition"] + (f" ({c['draws']} draws)" if c["draws"] > 1 else ""),
             "n": format_number(c["n"]),
             "hit % (95% CI)": format_ci(c["hit_rate"], c["hit_rate_ci"], 1),
-            "chance % uniform / event": " / ".join(
+            "chance % unif / event": " / ".join(
                 format_number(c.get(k), 1) for k in ("chance", "event_chance")
             ),
-            "hit − uniform chance pp (CI)": format_ci(c["above_chance"], c["above_chance_ci"], 1),
-            "vs steered p (Holm)": format_p(c.get("mcnemar_p_holm")),
+            "hit − unif pp (CI)": format_ci(c["above_chance"], c["above_chance_ci"], 1),
+            "p vs steered": format_p(c.get("mcnemar_p_holm")),
         }
         for c in table
     ]
@@ -101,7 +101,7 @@ _CONTROLS_LEGEND = (
     "Controls run with steered's settings and change one thing: random-vector (random directions with the "
     "instruction vector's norm at every layer; hit % over all draws), wrong-query (the vector of another "
     "event of the scene), absent-class (a class not in the scene), neutral-contrast (neutral minus neutral "
-    "paraphrase), negative (−α). chance %: a uniformly random peak (uniform: event length / clip) and a "
+    "paraphrase), negative (−α). chance %: a uniformly random peak (unif: event length / clip) and a "
     "peak on a random event of the scene (event: 1 / events, the level of a readout that finds sounds but "
     "not which one); hit − chance: paired per query. vs steered p: exact McNemar (random-vector: its first "
     "draw), Holm-corrected over the controls."

@@ -174,7 +174,18 @@ def _fit(lines: list[dict[str, str]], width: int) -> list[dict[str, str]]:
             keep = max(8, len(line[first]) - (length - width) - 1)
             line = {**line, first: line[first][:keep] + "…"}
         out.append(line)
-    return out
+    return _fit_header(out, width)
+
+
+def _fit_header(lines: list[dict[str, str]], width: int) -> list[dict[str, str]]:
+    """Shorten the longest column names (ellipsis; at least 8 characters) while the header is too wide."""
+    short = {k: k for line in lines for k in line}
+    while 1 + sum(len(v) + 3 for v in short.values()) > width:
+        longest = max(short, key=lambda k: len(short[k]))
+        if len(short[longest]) <= 8:
+            break
+        short[longest] = short[longest].rstrip("…")[:-1] + "…"
+    return [{short[k]: v for k, v in line.items()} for line in lines]
 
 
 def _legend_text(legend: Sequence[str]) -> str:
@@ -201,7 +212,10 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
     ]
     if len({str(r.get("label")) for r in rows}) > 1:
         legend = ["n: queries of that class; one column per condition, its hit % on those queries."]
-        sections.append(Section("Hit rate (%) by event class", hit_rate_by_label(rows), _labels_view, legend))
+        plain = [r for r in rows if not r.get("control")]  # controls: their own section
+        sections.append(
+            Section("Hit rate (%) by event class", hit_rate_by_label(plain), _labels_view, legend)
+        )
     conditions = {str(r["condition"]) for r in rows}
     if REFERENCE in conditions and len(conditions) > 1:
         tests = paired_tests(rows, REFERENCE)

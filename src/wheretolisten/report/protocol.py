@@ -179,6 +179,7 @@ def _intervals(data: Mapping[str, Any]) -> str:
         )
 
     body = table + "<h3>pooled</h3>" + tests(data["interval_tests"])
+    body += "<h3>every interval steered's rows record, pooled</h3>" + tests(data.get("steered_intervals", []))
     for name, rows in data["interval_tests_by_set"].items():
         body += f"<h3>{esc(name)}</h3>" + tests(rows)
     text = note(
