@@ -193,9 +193,7 @@ def test_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "p.toml"
-    code, _, err = run_cli(
-        monkeypatch, capsys, "bench", "protocol", "--out", tmp_path / "run", "--write-protocol", path
-    )
+    code, _, err = run_cli(monkeypatch, capsys, "bench", "protocol", "--write-protocol", path)
     assert code == 0, err
     assert load_protocol(path) == Protocol()
     bad = tmp_path / "bad.json"
@@ -205,4 +203,6 @@ def test_command_line(
     )
     assert code == 2 and len(err.strip().splitlines()) == 1 and "at least one test set" in err
     assert not (tmp_path / "run").exists()
+    code, _, err = run_cli(monkeypatch, capsys, "bench", "protocol")
+    assert code == 2 and "give --out DIR" in err
     assert protocol_module.PROTOCOL_NAME == "protocol.json"

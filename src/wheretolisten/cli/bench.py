@@ -224,8 +224,8 @@ def bench_sweep(
 @bench_app.command("protocol")
 def bench_protocol(
     out: Annotated[
-        Path, typer.Option(help="Directory of the run (scenes, tuning, results, summary, report).")
-    ],
+        Path | None, typer.Option(help="Directory of the run (scenes, tuning, results, summary, report).")
+    ] = None,
     model: ModelOpt = None,
     protocol: Annotated[
         Path | None, typer.Option(help="Protocol file (.toml or .json); default: the built-in protocol.")
@@ -261,6 +261,8 @@ def bench_protocol(
         check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [])
         typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
         return
+    if out is None:
+        raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
     check_output(out, [protocol] if protocol else [], directory=True, option="--out")
     adapter = load(model, device, dtype)
