@@ -27,6 +27,7 @@ __all__ = [
     "protocol_summary",
     "set_table",
     "steering_vs",
+    "study_lines",
 ]
 
 POOLED = "pooled"
@@ -311,13 +312,14 @@ def _tests_rows(tests: Sequence[Mapping[str, Any]], holm: bool = False) -> list[
     return out
 
 
-def _study_text(facts: Mapping[str, Any], candidates: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
-    """The dev study: why half-height intervals are short, edges, misses by position, best rule per family."""
-    lines = ["## Dev study of the readout (dev split only)\n"]
+def study_lines(facts: Mapping[str, Any]) -> list[str]:
+    """The dev study's facts as sentences: why half-height intervals are short, the attention at the
+    clip's edges, and where each position's misses land."""
+    lines = []
     for cond, f in facts.items():
         if "median_event_s" in f:
             lines.append(
-                f"- {cond}: median event {f['median_event_s']:.2f} s, median half-height interval "
+                f"{cond}: median event {f['median_event_s']:.2f} s, median half-height interval "
                 f"{f['median_half_height_s']:.2f} s; base attention share in the first / last 0.2 s "
                 f"{f['base_share_first_0_2s']:.3f} / {f['base_share_last_0_2s']:.3f} (uniform "
                 f"{f['uniform_share_0_2s']:.3f})."
@@ -328,7 +330,13 @@ def _study_text(facts: Mapping[str, Any], candidates: Mapping[str, Sequence[Mapp
             if v["n"]
         )
         if pos:
-            lines.append(f"- {cond} by target position: {pos}.")
+            lines.append(f"{cond} by target position: {pos}.")
+    return lines
+
+
+def _study_text(facts: Mapping[str, Any], candidates: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """The dev study: its facts, and the best rule of each family per condition."""
+    lines = ["## Dev study of the readout (dev split only)\n", *(f"- {line}" for line in study_lines(facts))]
     best = []
     for cond, cands in candidates.items():
         for fam in dict.fromkeys(c["family"] for c in cands):

@@ -11,7 +11,15 @@ from .readouts import interval_table, interval_tests
 from .rows import Row
 from .tables import format_ci, format_number, format_p
 
-__all__ = ["Section", "rigor_sections"]
+__all__ = [
+    "CONFUSION_LEGEND",
+    "CONTROLS_LEGEND",
+    "INTERVALS_LEGEND",
+    "SETTINGS_LEGEND",
+    "TESTS_LEGEND",
+    "Section",
+    "rigor_sections",
+]
 
 
 class Section(NamedTuple):
@@ -91,13 +99,13 @@ def _tests_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-_SETTINGS_LEGEND = (
+SETTINGS_LEGEND = (
     "steered layers / readout layers / α: where the vector was added, the layers whose attention was "
     "read, and its strength (— : the condition does not steer or read attention). readout: where the peak "
     "and the interval were read. tuned on dev: whether these were chosen on the dev split (dev: every "
     "setting; dev (readout): the readout only; controls run with steered's settings)."
 )
-_CONTROLS_LEGEND = (
+CONTROLS_LEGEND = (
     "Controls run with steered's settings and change one thing: random-vector (random directions with the "
     "instruction vector's norm at every layer; hit % over all draws), wrong-query (the vector of another "
     "event of the scene), absent-class (a class not in the scene), neutral-contrast (neutral minus neutral "
@@ -106,18 +114,18 @@ _CONTROLS_LEGEND = (
     "not which one); hit − chance: paired per query. vs steered p: exact McNemar (random-vector: its first "
     "draw), Holm-corrected over the controls."
 )
-_CONFUSION_LEGEND = (
+CONFUSION_LEGEND = (
     "Where the peak lands: in the event whose query built the vector (wrong-query), in the queried event, "
     "in another event of the scene, or in a gap between events (a miss in another event is a confusion of "
     "sounds; one in a gap, of nothing). 95% bootstrap CIs."
 )
-_INTERVALS_LEGEND = (
+INTERVALS_LEGEND = (
     "Every interval each row records: own (the condition's readout: half-height threshold on Δ, the "
     "loudest window, a uniform interval, the model's answer) and each rule's (the dev-chosen one and the "
     "best of each other family on dev). snap: the audio's own active span (energy above the clip's quiet "
     "level) around the peak."
 )
-_TESTS_LEGEND = (
+TESTS_LEGEND = (
     "Each condition's readout interval against the baselines' (their dev-chosen readout, and their own "
     "interval), paired by (scene, query): mean IoU difference with a 95% bootstrap CI, Wilcoxon signed-rank "
     "p, and Holm's correction over every test of this table."
@@ -130,19 +138,19 @@ def rigor_sections(rows: Sequence[Row], n_boot: int) -> list[Section]:
     if all(r.get("config") for r in rows):
         table = settings_table(rows)
         extra = [f"{s['condition']}: {s['setting']}" for s in table if s["setting"]]
-        sections.append(Section("Settings per condition", table, _settings_view, [_SETTINGS_LEGEND, *extra]))
+        sections.append(Section("Settings per condition", table, _settings_view, [SETTINGS_LEGEND, *extra]))
     controls = controls_table(rows, n_boot=n_boot)
     if controls:
-        sections.append(Section("Controls vs chance", controls, _controls_view, [_CONTROLS_LEGEND]))
+        sections.append(Section("Controls vs chance", controls, _controls_view, [CONTROLS_LEGEND]))
     confusion = confusion_table(rows, n_boot=n_boot)
     if confusion:
         title = "Where the peaks land"
-        sections.append(Section(title, confusion, _confusion_view, [_CONFUSION_LEGEND]))
+        sections.append(Section(title, confusion, _confusion_view, [CONFUSION_LEGEND]))
     intervals = interval_table(rows, n_boot=n_boot)
     if intervals:
-        sections.append(Section("Interval readouts (IoU)", intervals, _intervals_view, [_INTERVALS_LEGEND]))
+        sections.append(Section("Interval readouts (IoU)", intervals, _intervals_view, [INTERVALS_LEGEND]))
         tests = interval_tests(rows, n_boot=n_boot)
         if tests:
             title = "Interval IoU vs the baselines"
-            sections.append(Section(title, tests, _tests_view, [_TESTS_LEGEND]))
+            sections.append(Section(title, tests, _tests_view, [TESTS_LEGEND]))
     return sections

@@ -17,7 +17,8 @@ from ..bench.protocol_file import Protocol, read_json
 from ..files import write_atomic
 from ..metrics import format_p
 from ..metrics.controls import CONFUSION
-from ..metrics.protocol import POOLED, miss_text, pooled_rows, protocol_data
+from ..metrics.protocol import POOLED, pooled_rows, protocol_data, study_lines
+from ..metrics.rigor_text import CONFUSION_LEGEND, CONTROLS_LEGEND, INTERVALS_LEGEND, TESTS_LEGEND
 from .html import esc, fmt, fmt_ci, html_table, note, page, section
 from .sections import label_section, position_section
 
@@ -124,14 +125,7 @@ def _controls(data: Mapping[str, Any]) -> str:
             for c in confusion
         ],
     )
-    text = note(
-        "Controls use steered's dev-chosen settings and change one thing: random-vector (random "
-        "directions with the instruction vector's norm at every layer; hit % over every draw), wrong-query "
-        "(the vector of another event of the same scene), absent-class (a class not in the scene), "
-        "neutral-contrast (neutral minus neutral paraphrase, at the instruction vector's norm), negative "
-        "(−α). Chance: a uniformly random peak (event length / clip), and a peak on a random event of the "
-        "scene (1 / events: a readout that finds sounds but not which one); hit − chance is paired per query."
-    )
+    text = note(esc(f"{CONTROLS_LEGEND} {CONFUSION_LEGEND}"))
     return section("controls", "Controls", body + text)
 
 
@@ -182,32 +176,12 @@ def _intervals(data: Mapping[str, Any]) -> str:
     body += "<h3>every interval steered's rows record, pooled</h3>" + tests(data.get("steered_intervals", []))
     for name, rows in data["interval_tests_by_set"].items():
         body += f"<h3>{esc(name)}</h3>" + tests(rows)
-    text = note(
-        "own: the condition's readout (half-height threshold on Δ, the loudest window, a uniform interval, "
-        "the model's answer); the other rows: the dev-chosen rule and the best of each other family on dev. "
-        "snap: the audio's own active span around the peak (it uses the clip's energy, not Δ). Wilcoxon "
-        "signed-rank on paired IoU, Holm's correction within each table."
-    )
+    text = note(esc(f"{INTERVALS_LEGEND} {TESTS_LEGEND}"))
     return section("intervals", "Interval readouts (held-out)", body + text)
 
 
 def _study(data: Mapping[str, Any]) -> str:
-    facts = data["dev_study"]
-    items = []
-    for cond, f in facts.items():
-        if "median_event_s" in f:
-            items.append(
-                f"<li>{esc(cond)}: median event {f['median_event_s']:.2f} s; median half-height interval "
-                f"{f['median_half_height_s']:.2f} s; base attention share in the first / last 0.2 s "
-                f"{f['base_share_first_0_2s']:.3f} / {f['base_share_last_0_2s']:.3f} (uniform "
-                f"{f['uniform_share_0_2s']:.3f}).</li>"
-            )
-        for pos, v in f.get("by_position", {}).items():
-            if v["n"]:
-                items.append(
-                    f"<li>{esc(cond)}, {esc(pos)} targets: hit {v['hit_rate']:.0f} %, "
-                    f"{esc(miss_text(v))}.</li>"
-                )
+    items = [f"<li>{esc(line)}</li>" for line in study_lines(data["dev_study"])]
     rows = [
         [esc(c), esc(x["family"]), esc(x["rule"]), fmt(x["iou"], 3), fmt(x["hit_rate"], 1)]
         for c, cands in data["dev_readouts"].items()
