@@ -484,5 +484,5 @@ def test_figures_and_report_on_the_shipped_model(
     assert '<section id="curves">' in text
     code, summary, err = run_cli(monkeypatch, capsys, "bench", "summary", results)
     assert code == 0, err
-    curves = summary.split("## Δ curves as detectors")[1]
+    curves = summary.split("## Δ curves as detectors")[1].split("\n## ")[0]  # up to the next section
     assert "| steered | 3 |" in curves and "random" not in curves  # random rows carry no profile

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..detections import DetectConfig
 from ..errors import OptionError
+from ..intervals import ReadoutRule
 from ..settings import LocalizeConfig, Resolved, resolve
 from ..windows import WindowConfig
 
@@ -44,6 +45,15 @@ class BenchConfig:
     windows: WindowConfig = field(default_factory=WindowConfig)
     detection: DetectConfig = field(default_factory=DetectConfig)
     energy_min_db: float = ENERGY_MIN_DB
+    #: Peak and interval of every row (None: each condition's own); ``bench protocol`` picks it on dev.
+    readout_rule: ReadoutRule | None = None
+    #: More rules whose intervals every row also records (``intervals``, by rule name), for comparison.
+    compare_rules: tuple[ReadoutRule, ...] = ()
+    #: Where the settings came from, recorded in every row (e.g. "dev"); None: given or defaults.
+    tuned: str | None = None
+    #: Control conditions: random directions per query, and queries of classes absent from the scenes.
+    random_draws: int = 5
+    absent_queries: tuple[str, ...] = ()
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
         """A copy with localize and window settings resolved for ``adapter`` (unchanged without one)."""

@@ -23,10 +23,11 @@ from ..records import Appender, ResultRow, check_resumable, check_row, open_json
 from ..records.rows import RowKey
 from ..records.runs import FIRST_KEY
 from ..scenes import Scene
+from . import controls  # noqa: F401  (registers the control conditions)
 from .conditions import get_conditions
 from .config import BenchConfig, config_hash
 from .inputs import select_events
-from .unit import Unit, outcome_fields
+from .unit import Unit, outcome_fields, row_settings
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
@@ -62,7 +63,7 @@ def run_unit(
     for i, (index, event) in enumerate(events):
         gt = (event.onset_s, event.offset_s)
         for cond in conds:
-            settings = cond.settings(cfg)
+            settings = row_settings(cond, cfg)
             elapsed = (seconds[cond.name] + (share if cond.name in sharing else 0.0)) / len(events)
             row: dict[str, Any] = {
                 "scene_id": scene.scene_id,
@@ -72,7 +73,7 @@ def run_unit(
                 "control": cond.control,
                 "gt": [event.onset_s, event.offset_s],
                 "gt_active": [event.active[0], event.active[1]],
-                **outcome_fields(outcomes[cond.name][i], gt, cfg, token_s),
+                **outcome_fields(outcomes[cond.name][i], gt, cfg, token_s, unit),
                 "duration_s": scene.duration_s,
                 "position": event.position,
                 "event_index": index,
@@ -110,7 +111,7 @@ def unit_keys(scene: Scene, conditions: Sequence[str], config: BenchConfig) -> l
 
 def run_hashes(conditions: Sequence[str], config: BenchConfig) -> dict[str, str]:
     """Config hash of each condition of a run (``config`` resolved)."""
-    return {c.name: config_hash(c.name, c.settings(config)) for c in get_conditions(conditions)}
+    return {c.name: config_hash(c.name, row_settings(c, config)) for c in get_conditions(conditions)}
 
 
 def check_needs_model(has_model: bool, conditions: Sequence[str]) -> list[str]:

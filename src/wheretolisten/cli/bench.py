@@ -44,7 +44,8 @@ ScenesArg = Annotated[
 ConditionsOpt = Annotated[
     str,
     typer.Option(
-        help="Comma-separated: steered, prompted, audio-steered, direct, random, energy; for every "
+        help="Comma-separated: steered, prompted, audio-steered, direct, random, energy; audio-steered-norm; "
+        "controls random-vector, wrong-query, absent-class, neutral-contrast, negative; for every "
         "occurrence in long recordings: steered-det, energy-det, random-det."
     ),
 ]
@@ -155,8 +156,8 @@ def bench_run(
     per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
     spec = ray_spec(ray, workers, shard, model, device, dtype)
-    from ..bench.conditions import get_conditions
     from ..bench.config import bench_config
+    from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
     from ..shards import parse_shard, shard_of
 
@@ -262,8 +263,8 @@ def bench_sweep(
     With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
     """
     spec = ray_spec(ray, workers, shard, model, device, dtype)
-    from ..bench.conditions import parse_conditions
     from ..bench.config import bench_config
+    from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
     from ..bench.sweep import sweep
     from ..files import check_output
@@ -303,6 +304,63 @@ def bench_sweep(
         + (f"; on Ray: {report.units_retried} unit(s) of grid and test retried" if spec is not None else "")
     )
     check_failed(run, report.results_path or out)
+
+
+@bench_app.command("protocol")
+def bench_protocol(
+    out: Annotated[
+        Path | None, typer.Option(help="Directory of the run (scenes, tuning, results, summary, report).")
+    ] = None,
+    model: ModelOpt = None,
+    protocol: Annotated[
+        Path | None, typer.Option(help="Protocol file (.toml or .json); default: the built-in protocol.")
+    ] = None,
+    bank: Annotated[
+        str | None, typer.Option(help="Sound bank of every set: procedural, esc50:DIR[:folds=..], or DIR.")
+    ] = None,
+    write_protocol: Annotated[
+        Path | None,
+        typer.Option(help="Only write the protocol that would run to this file (.toml or .json), and exit."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    progress: ProgressOpt = True,
+    shard: ShardOpt = None,
+) -> None:
+    """The whole benchmark protocol: dev split and held-out test sets, every tunable condition tuned on dev
+    with the same budget, every condition and control on every test set, one summary and one report.
+
+    Resumable (rerun the same command after a kill) and shardable (--shard K/N with the same --out; a
+    shard that finishes a stage before the others exits: rerun it once they are done).
+    """
+    from dataclasses import replace
+
+    from ..bench.protocol_file import load_protocol, save_protocol
+    from ..files import check_output
+    from ..shards import parse_shard
+
+    chosen = load_protocol(protocol)
+    if bank is not None:
+        chosen = replace(chosen, bank=bank)
+    if write_protocol is not None:
+        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [])
+        typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
+        return
+    if out is None:
+        raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
+    part = parse_shard(shard)
+    check_output(out, [protocol] if protocol else [], directory=True, option="--out")
+    adapter = load(model, device, dtype)
+    from ..bench.protocol import REPORT_NAME, run_protocol
+
+    report = run_protocol(adapter, chosen, out, part, progress)
+    if report.stage != "done":
+        typer.echo(f"shard {shard}: {report.waiting}; rerun this command when the other shards are done")
+        return
+    from ..report.protocol import write_protocol_report
+
+    paths = [*report.written, write_protocol_report(out, chosen, out / REPORT_NAME)]
+    typer.echo(f"protocol done in {report.seconds:.0f} s: " + ", ".join(str(p) for p in paths))
 
 
 @app.command("report")

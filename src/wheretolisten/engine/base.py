@@ -69,6 +69,10 @@ class Engine(ABC):
         ``config.positions`` of ``config.layers`` with strength ``alphas[i]``.
         """
 
+    def derive(self, config: Resolved) -> Engine:
+        """An engine of the same kind for the same clip with other settings (e.g. other steered layers)."""
+        return type(self)(self.adapter, self.clip, config)
+
     # ---- built on run --------------------------------------------------------------------------------
     def time_axis(self, n_tokens: int) -> np.ndarray:
         """Start time in seconds of each audio token of this clip."""
@@ -154,7 +158,7 @@ class Engine(ABC):
 
         Base and steered rows are computed alike, so α = 0 gives a Δ of exactly zero.
         """
-        run = self._probe_run(vectors, alphas, self.config.probe_layers)
+        run = self.probe_run(vectors, alphas, self.config.probe_layers)
         rows = [self.profile(run, i) for i in range(len(vectors) + 1)]
         return rows[0], rows[1:]
 
@@ -163,12 +167,14 @@ class Engine(ABC):
     ) -> np.ndarray:
         """Δ of each layer alone ([layers, tokens]); layers up to the first steered one are exactly zero."""
         chosen = list(range(self.adapter.num_layers)) if layers is None else list(layers)
-        run = self._probe_run([vector], alpha, chosen)
+        run = self.probe_run([vector], alpha, chosen)
         return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in chosen])
 
-    def _probe_run(
+    def probe_run(
         self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]
     ) -> Run:
+        """One batch: the unsteered probe row, then one row per vector steered with its α; attention probed
+        at ``layers`` (aggregate any subset of them with :meth:`profile`)."""
         if alphas is None:
             alphas = self.config.alpha
         values = [float(alphas)] * len(vectors) if isinstance(alphas, (int, float)) else list(alphas)

@@ -11,6 +11,7 @@ from ..positions import SUFFIX_POSITIONS
 from ..session import ClipSession
 from ..vectors import SteeringVector
 from .base import Engine, Run
+from .full import FullEngine
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
@@ -35,6 +36,15 @@ class SharedEngine(Engine):
         super().__init__(adapter, clip, config)
         touches_prefix = config.positions not in SUFFIX_POSITIONS
         self.session = ClipSession(adapter, clip, keep_hidden=[min(config.layers)] if touches_prefix else [])
+
+    def derive(self, config: Resolved) -> Engine:
+        """The same clip with other settings; its audio prefix is shared, not recomputed."""
+        if not applies(config):
+            return FullEngine(self.adapter, self.clip, config)
+        derived = object.__new__(SharedEngine)
+        Engine.__init__(derived, self.adapter, self.clip, config)
+        derived.session = self.session
+        return derived
 
     def run(
         self,

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["bootstrap_ci", "mcnemar", "wilcoxon"]
+__all__ = ["bootstrap_ci", "holm", "mcnemar", "wilcoxon"]
 
 #: scipy >= 1.15 takes ``rng``; older releases (the floor is 1.10) only ``random_state``. Same draws.
 _RNG_ARG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
@@ -97,3 +97,16 @@ def wilcoxon(a: npt.ArrayLike, b: npt.ArrayLike) -> dict[str, float | int]:
         return {"statistic": 0.0, "p_value": 1.0, "n": int(x.size)}
     res = stats.wilcoxon(x, y)
     return {"statistic": float(res.statistic), "p_value": float(res.pvalue), "n": int(x.size)}
+
+
+def holm(p_values: npt.ArrayLike) -> list[float]:
+    """Holm–Bonferroni adjusted p-values of one family of tests (NaNs stay NaN and do not count)."""
+    p = np.asarray(p_values, dtype=float).ravel()
+    out = np.full(p.shape, math.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * float(p[i])))
+        out[i] = running
+    return [float(v) for v in out]

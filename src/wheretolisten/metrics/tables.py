@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_number", "format_p", "format_table"]
+__all__ = ["format_ci", "format_number", "format_p", "format_table"]
 
 
 def _is_p_value(key: str) -> bool:
@@ -30,6 +30,16 @@ def format_number(value: Any, digits: int = 2) -> str:
         v = float(value)
         return "" if math.isnan(v) else f"{v:.{digits}f}"
     return str(value)
+
+
+def format_ci(value: Any, ci: Any, digits: int = 2) -> str:
+    """``value (lo–hi)``, or the value alone when there is no CI; empty when there is no value."""
+    text = format_number(value, digits)
+    if text and isinstance(ci, (list, tuple)) and len(ci) == 2:
+        lo, hi = (format_number(c, digits) for c in ci)
+        if lo and hi:
+            return f"{text} ({lo}–{hi})"
+    return text
 
 
 def format_p(value: Any) -> str:

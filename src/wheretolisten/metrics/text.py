@@ -7,16 +7,17 @@ headers); ``wide=True`` shows every column, and CSV keeps every column for machi
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 from wheretolisten.errors import DataError, OptionError
 
 from .curves import SED_HINT, curve_scores, has_curves, sed_available
 from .detection_text import detection_sections
+from .rigor_text import Section, rigor_sections
 from .rows import Row, check_rows
 from .summary import breakdown_by_position, hit_rate_by_label, paired_tests, random_hit_expectation, summarize
-from .tables import format_number, format_p, format_table
+from .tables import format_ci, format_number, format_p, format_table
 
 __all__ = ["WIDTH", "summary_text"]
 
@@ -27,23 +28,7 @@ REFERENCE = "steered"
 _CI = "95% percentile bootstrap over queries"
 
 
-class Section(NamedTuple):
-    """A titled table: its dicts (every column), their compact view, and its legend."""
-
-    title: str
-    data: list[dict[str, Any]]
-    compact: Callable[[list[dict[str, Any]]], list[dict[str, str]]]
-    legend: list[str]
-
-
-def _with_ci(value: Any, ci: Any, digits: int) -> str:
-    """``value (lo–hi)``, or the value alone when there is no CI; empty when there is no value."""
-    text = format_number(value, digits)
-    if text and isinstance(ci, (list, tuple)) and len(ci) == 2:
-        lo, hi = (format_number(c, digits) for c in ci)
-        if lo and hi:
-            return f"{text} ({lo}–{hi})"
-    return text
+_with_ci = format_ci
 
 
 def _signed(value: Any, digits: int) -> str:
@@ -190,7 +175,18 @@ def _fit(lines: list[dict[str, str]], width: int) -> list[dict[str, str]]:
             keep = max(8, len(line[first]) - (length - width) - 1)
             line = {**line, first: line[first][:keep] + "…"}
         out.append(line)
-    return out
+    return _fit_header(out, width)
+
+
+def _fit_header(lines: list[dict[str, str]], width: int) -> list[dict[str, str]]:
+    """Shorten the longest column names (ellipsis; at least 8 characters) while the header is too wide."""
+    short = {k: k for line in lines for k in line}
+    while 1 + sum(len(v) + 3 for v in short.values()) > width:
+        longest = max(short, key=lambda k: len(short[k]))
+        if len(short[longest]) <= 8:
+            break
+        short[longest] = short[longest].rstrip("…")[:-1] + "…"
+    return [{short[k]: v for k, v in line.items()} for line in lines]
 
 
 def _legend_text(legend: Sequence[str]) -> str:
@@ -217,7 +213,10 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
     ]
     if len({str(r.get("label")) for r in rows}) > 1:
         legend = ["n: queries of that class; one column per condition, its hit % on those queries."]
-        sections.append(Section("Hit rate (%) by event class", hit_rate_by_label(rows), _labels_view, legend))
+        plain = [r for r in rows if not r.get("control")]  # controls: their own section
+        sections.append(
+            Section("Hit rate (%) by event class", hit_rate_by_label(plain), _labels_view, legend)
+        )
     conditions = {str(r["condition"]) for r in rows}
     if REFERENCE in conditions and len(conditions) > 1:
         tests = paired_tests(rows, REFERENCE)
@@ -226,7 +225,7 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
         title = "Δ curves as detectors (collar F1 at the best threshold, PSDS)"
         sections.append(Section(title, curve_scores(rows), _curves_view, _curves_legend()))
     sections.extend(Section(*s) for s in detection_sections(rows, n_boot))
-    return sections
+    return sections + rigor_sections(rows, n_boot)
 
 
 def summary_text(rows: Sequence[Row], fmt: str = "markdown", wide: bool = False, n_boot: int = 2000) -> str:

@@ -58,6 +58,13 @@ class ResultRow(TypedDict):
     attn_entropy: NotRequired[float | None]
     attn_share_base: NotRequired[float | None]
     attn_entropy_base: NotRequired[float | None]
+    readout_rule: NotRequired[str]  # the readout rule the peak and interval were read with
+    intervals: NotRequired[dict[str, list[float] | None]]  # interval of each recorded rule, by name
+    tuned: NotRequired[str]  # where the settings were chosen (e.g. "dev")
+    draw_peaks_s: NotRequired[list[float | None]]  # random-vector: the peak of every draw
+    events: NotRequired[list[list[float]]]  # [onset, offset] of every event of the scene (controls)
+    vector_event: NotRequired[int]  # wrong-query: the event whose query built the vector
+    vector_query: NotRequired[str]  # wrong-query and absent-class: the query that built the vector
     parse_failed: NotRequired[bool]
     answer: NotRequired[str]
     profile: NotRequired[Profile]

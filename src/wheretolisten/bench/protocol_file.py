@@ -1,0 +1,303 @@
+"""The protocol file of ``bench protocol``: scene sets, tuning grids and their budget, conditions.
+
+JSON or TOML (by suffix); :func:`load_protocol` and :func:`save_protocol` round-trip. Every field has a
+default, so an empty file (or none) is the default protocol: a dev split and four held-out test sets of
+procedural scenes of different seeds, clip lengths and event counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, OptionError
+from ..files import write_atomic
+from ..intervals import PEAKS
+from ..scenes.manifest import read_text
+from .config import DIRECT_PROMPT, QUERY_MODES
+
+#: Model conditions whose settings are chosen on dev, and the model-free ones (their interval rule only).
+TUNABLE = ("steered", "prompted", "audio-steered", "audio-steered-norm", "direct", "energy")
+STEERING = ("steered", "audio-steered", "audio-steered-norm")
+READOUT_MODES = ("singles+all", "ranges")
+DEFAULT_CONDITIONS = (
+    "steered",
+    "prompted",
+    "audio-steered",
+    "audio-steered-norm",
+    "direct",
+    "random",
+    "energy",
+    "random-vector",
+    "wrong-query",
+    "absent-class",
+    "neutral-contrast",
+    "negative",
+)
+#: The question the organism was trained on (the direct condition's second candidate).
+TRAINED_QUESTION = "When does {query} start and end?"
+
+
+@dataclass(frozen=True)
+class SceneSet:
+    """One split: ``n`` synthesized scenes of ``events`` events in ``duration_s`` s, from ``seed``."""
+
+    name: str
+    n: int
+    seed: int
+    events: int = 3
+    duration_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One tunable condition's grid: the cross product of the knobs it has (the others are ignored).
+
+    ``layers`` empty: four single layers spread over the lower half of the decoder. ``readout``:
+    ``singles+all`` (all layers the condition can move, and each alone) or ``ranges`` (every contiguous
+    range of them). ``templates``: indices of the instructed templates (averaged into the vector, or the
+    one put in the prompt). ``peaks``: where the peak is read (``intervals.PEAKS``).
+    """
+
+    layers: tuple[tuple[int, ...], ...] = ()
+    alphas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    readout: str = "singles+all"
+    templates: tuple[tuple[int, ...], ...] = ((0, 1, 2),)
+    peaks: tuple[str, ...] = ("delta", "logratio")
+    windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+    prompts: tuple[str, ...] = (DIRECT_PROMPT, TRAINED_QUESTION)
+
+
+def _default_grids() -> dict[str, Grid]:
+    prompted = Grid(readout="ranges", templates=((0,), (1,), (2,)))
+    return {name: prompted if name == "prompted" else Grid() for name in TUNABLE}
+
+
+@dataclass(frozen=True)
+class IntervalGrid:
+    """Candidate interval rules tried on dev for every condition (``intervals.ReadoutRule`` fields)."""
+
+    fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
+    smooths_s: tuple[float, ...] = (0.2, 0.4, 0.8)
+    windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+    margins_db: tuple[float, ...] = (6.0, 10.0, 20.0)
+    bridges_s: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+
+
+def _default_tests() -> tuple[SceneSet, ...]:
+    return (
+        SceneSet("test-10s-3ev", 150, 0),
+        SceneSet("test-8s-3ev", 120, 1, 3, 8.0),
+        SceneSet("test-10s-4ev", 120, 2, 4, 10.0),
+        SceneSet("test-6s-2ev", 120, 3, 2, 6.0),
+    )
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything ``bench protocol`` runs: scene sets, conditions, grids, budget, interval candidates."""
+
+    dev: SceneSet = SceneSet("dev", 100, 50_000)
+    tests: tuple[SceneSet, ...] = field(default_factory=_default_tests)
+    bank: str = "procedural"
+    conditions: tuple[str, ...] = DEFAULT_CONDITIONS
+    #: At most this many grid points per tunable condition (a seeded subset of a larger grid).
+    budget: int = 144
+    grids: dict[str, Grid] = field(default_factory=_default_grids)
+    intervals: IntervalGrid = IntervalGrid()
+    queries: str = "target"
+    random_draws: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        names = [self.dev.name, *(t.name for t in self.tests)]
+        if len(set(names)) != len(names) or not self.tests:
+            raise OptionError("protocol: give at least one test set, and distinct set names")
+        for s in (self.dev, *self.tests):
+            if s.n < 1 or not s.name or "/" in s.name or s.name.startswith("."):
+                raise OptionError(f"protocol: set {s.name!r} needs n >= 1 and a plain name")
+        if self.budget < 1 or self.random_draws < 1:
+            raise OptionError("protocol: budget and random_draws must be at least 1")
+        if self.queries not in QUERY_MODES:
+            raise OptionError(f"protocol: queries must be one of {', '.join(QUERY_MODES)}")
+        unknown = sorted(set(self.grids) - set(TUNABLE))
+        if unknown:
+            raise OptionError(f"protocol: no grid for {unknown[0]!r}; tunable: {', '.join(TUNABLE)}")
+        for name, grid in self.grids.items():
+            if grid.readout not in READOUT_MODES:
+                raise OptionError(f"protocol: grids.{name}.readout must be one of {', '.join(READOUT_MODES)}")
+            if not grid.peaks or not set(grid.peaks) <= set(PEAKS) - {"native"}:
+                raise OptionError(f"protocol: grids.{name}.peaks must name some of delta, logratio")
+
+    def grid(self, condition: str) -> Grid:
+        """The grid of a tunable condition (the default one when the file names none)."""
+        return self.grids.get(condition) or _default_grids()[condition]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/TOML-ready nested dicts and lists (every field)."""
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise DataError(f"protocol: {where} must be a table/object")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise DataError(f"protocol: unknown field {where}.{unknown[0]}")
+    try:
+        return cls(**{k: _tuples(v) for k, v in data.items()})
+    except TypeError as exc:
+        raise DataError(f"protocol: {where}: {exc}") from None
+
+
+def protocol_from_dict(data: Mapping[str, Any]) -> Protocol:
+    """A Protocol from nested dicts (a parsed file); unknown fields and bad values are one error line."""
+    values = dict(data)
+    unknown = sorted(set(values) - {f.name for f in fields(Protocol)})
+    if unknown:
+        raise DataError(f"protocol: unknown field {unknown[0]!r}")
+    if "dev" in values:
+        values["dev"] = _build(SceneSet, values["dev"], "dev")
+    if "tests" in values:
+        tests = values["tests"]
+        if not isinstance(tests, list):
+            raise DataError("protocol: tests must be a list of sets")
+        values["tests"] = tuple(_build(SceneSet, t, f"tests[{i}]") for i, t in enumerate(tests))
+    if "grids" in values:
+        grids = values["grids"]
+        if not isinstance(grids, Mapping):
+            raise DataError("protocol: grids must be a table of conditions")
+        values["grids"] = {k: _build(Grid, g, f"grids.{k}") for k, g in grids.items()}
+    if "intervals" in values:
+        values["intervals"] = _build(IntervalGrid, values["intervals"], "intervals")
+    for key in ("conditions",):
+        if key in values:
+            values[key] = _tuples(values[key])
+    try:
+        return Protocol(**values)
+    except TypeError as exc:
+        raise DataError(f"protocol: {exc}") from None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").isalnum() else json.dumps(key)
+
+
+def _toml_table(header: str, table: Mapping[str, Any]) -> list[str]:
+    lines = [header] if header else []
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, Mapping)]
+    return lines
+
+
+def protocol_toml(protocol: Protocol) -> str:
+    """The protocol as TOML (read back by :func:`load_protocol`)."""
+    data = protocol.to_dict()
+    tests, grids = data.pop("tests"), data.pop("grids")
+    lines = _toml_table("", data)
+    for name in ("dev", "intervals"):
+        lines += ["", *_toml_table(f"[{name}]", data[name])]
+    for t in tests:
+        lines += ["", *_toml_table("[[tests]]", t)]
+    for name, grid in grids.items():
+        lines += ["", *_toml_table(f"[grids.{_toml_key(name)}]", grid)]
+    return "\n".join(lines) + "\n"
+
+
+def load_protocol(path: str | os.PathLike[str] | None) -> Protocol:
+    """Read a protocol file (``.toml``, else JSON); None gives the default protocol."""
+    if path is None:
+        return Protocol()
+    source = Path(path)
+    text = read_text(source, "protocol file")
+    try:
+        if source.suffix == ".toml":
+            import tomllib  # Python >= 3.11
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ModuleNotFoundError:
+        raise DataError(
+            f"protocol file {source}: reading TOML needs Python 3.11 or later; use JSON"
+        ) from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError and json.JSONDecodeError are ValueErrors
+        raise DataError(
+            f"protocol file {source}: not valid {source.suffix.lstrip('.') or 'JSON'} ({exc})"
+        ) from None
+    if not isinstance(data, dict):
+        raise DataError(f"protocol file {source}: expected a table/object at the top")
+    try:
+        return protocol_from_dict(data)
+    except OptionError as exc:
+        raise DataError(f"protocol file {source}: {exc}") from None
+
+
+def save_protocol(protocol: Protocol, path: str | os.PathLike[str]) -> Path:
+    """Write ``protocol`` atomically as TOML (``.toml``) or JSON."""
+    target = Path(path)
+    text = (
+        protocol_toml(protocol)
+        if target.suffix == ".toml"
+        else json.dumps(protocol.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    )
+    return write_atomic(target, text)
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> Any:
+    """One JSON document (a protocol record, tuning choices, a summary); unreadable is one DataError line."""
+    source = Path(path)
+    try:
+        return json.loads(read_text(source, what))
+    except ValueError as exc:
+        raise DataError(f"{what} {source} is not valid JSON ({exc})") from None
+
+
+def sets_of(protocol: Protocol) -> Sequence[SceneSet]:
+    """The dev set, then the test sets."""
+    return (protocol.dev, *protocol.tests)
+
+
+__all__ = [
+    "DEFAULT_CONDITIONS",
+    "STEERING",
+    "TUNABLE",
+    "Grid",
+    "IntervalGrid",
+    "Protocol",
+    "SceneSet",
+    "load_protocol",
+    "protocol_from_dict",
+    "protocol_toml",
+    "read_json",
+    "save_protocol",
+    "sets_of",
+]

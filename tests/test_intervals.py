@@ -1,0 +1,150 @@
+"""Readout rules (peak Δ or log ratio; threshold, window, the audio's own span), Holm's correction, and the
+interval tables of the summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from wheretolisten.errors import OptionError
+from wheretolisten.intervals import ReadoutRule, active_mask, apply_rule, energy_db, snap_span
+from wheretolisten.metrics.readouts import interval_table, interval_tests
+from wheretolisten.metrics.stats import holm
+from wheretolisten.readout import Readout, read_out
+
+TOKEN = 0.04
+NONE = Readout(None, None, None)
+
+
+def bump(n: int = 250, centre: int = 100, width: float = 20.0, spike: int | None = None) -> np.ndarray:
+    """A broad plateau of Δ around ``centre`` with an optional sharp spike."""
+    x = np.arange(n)
+    delta = np.exp(-0.5 * ((x - centre) / width) ** 2)
+    if spike is not None:
+        delta[spike] += 3.0
+    return delta
+
+
+def test_rules_round_trip_and_refuse_bad_values() -> None:
+    rule = ReadoutRule(peak="logratio", interval="snap", margin_db=6.0, bridge_s=0.2)
+    assert ReadoutRule.from_json(rule.to_json()) == rule
+    assert rule.name == "peak log-ratio, snap (+6 dB, bridge 0.2 s)"
+    for bad in ({"peak": "max"}, {"interval": "box"}, {"fraction": 0.0}, {"window_s": -1.0}):
+        with pytest.raises(OptionError):
+            ReadoutRule(**bad)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="unknown field"):
+        ReadoutRule.from_json({"peaks": "delta"})
+
+
+def test_native_rule_is_the_condition_own_readout_and_delta_matches_read_out() -> None:
+    delta = bump(spike=100) + np.where(np.arange(250) == 100, 7.0, 0.0)
+    base = np.full(delta.size, 1.0 / delta.size)
+    native = read_out(delta, TOKEN, 0.2)
+    assert apply_rule(ReadoutRule(), native, TOKEN, delta.size, (base, base + delta)) == native
+    same = apply_rule(
+        ReadoutRule(peak="delta", interval="threshold"), NONE, TOKEN, delta.size, (base, base + delta)
+    )
+    assert (same.peak_s, same.interval_s) == (native.peak_s, native.interval_s)
+    # a low threshold on a smoothed Δ takes the plateau, not the spike
+    wide = apply_rule(
+        ReadoutRule(peak="delta", interval="threshold", fraction=0.1, smooth_s=0.8),
+        NONE,
+        TOKEN,
+        delta.size,
+        (base, base + delta),
+    )
+    assert wide.interval_s is not None and native.interval_s is not None
+    assert wide.interval_s[1] - wide.interval_s[0] > 5 * (native.interval_s[1] - native.interval_s[0])
+    flat = apply_rule(ReadoutRule(peak="delta"), NONE, TOKEN, 10, (np.ones(10), np.ones(10)))
+    assert flat == NONE
+
+
+def test_log_ratio_peak_prefers_a_relative_rise() -> None:
+    base = np.full(100, 0.01)
+    base[80:] = 0.05  # the base already attends to the end
+    steered = base.copy()
+    steered[20] += 0.02  # tripled
+    steered[90] += 0.03  # larger absolute rise, smaller relative one
+    profile = (base, steered)
+    by_delta = apply_rule(ReadoutRule(peak="delta", peak_smooth_s=0.0), NONE, TOKEN, 100, profile)
+    by_ratio = apply_rule(ReadoutRule(peak="logratio", peak_smooth_s=0.0), NONE, TOKEN, 100, profile)
+    assert by_delta.peak_index == 90 and by_ratio.peak_index == 20
+
+
+def test_window_is_centred_and_clipped() -> None:
+    native = Readout(0.1, (0.0, 0.2), None)
+    r = apply_rule(ReadoutRule(interval="window", window_s=1.0), native, TOKEN, 250)
+    assert r.peak_s == 0.1 and r.interval_s == (0.0, 1.0)
+    r = apply_rule(ReadoutRule(interval="window", window_s=1.0), Readout(5.0, None, None), TOKEN, 250)
+    assert r.interval_s == (4.52, 5.52)
+    with pytest.raises(ValueError, match="needs an attention profile"):
+        apply_rule(ReadoutRule(interval="threshold"), native, TOKEN, 250)
+
+
+def test_snap_takes_the_active_span_around_the_peak() -> None:
+    rate = 16000
+    audio = np.random.default_rng(0).standard_normal(rate * 4) * 1e-4
+    audio[int(1.0 * rate) : int(2.0 * rate)] += 0.1 * np.sin(np.arange(rate) * 0.3)
+    audio[int(2.5 * rate) : int(2.6 * rate)] += 0.1  # another, short sound
+    audio[int(1.4 * rate) : int(1.5 * rate)] = 0.0  # a pause inside the first sound
+    env = energy_db(audio, rate, TOKEN, 100)
+    assert env.shape == (100,) and env[30] > env[5] + 40
+    assert snap_span(env, 30, 10.0, bridge=0) == (25, 35)
+    assert snap_span(env, 30, 10.0, bridge=3) == (25, 50)  # the 0.1-s pause is bridged
+    assert snap_span(env, 58, 10.0, bridge=3) == (62, 65)  # a peak in a gap goes to the nearest sound
+    assert not active_mask(np.zeros(10), 10.0, 2).any()
+    assert snap_span(np.zeros(10), 4, 10.0, 2) == (4, 5)
+    rule = ReadoutRule(interval="snap", bridge_s=0.2)
+    r = apply_rule(rule, Readout(1.2, None, None), TOKEN, 100, envelope_db=env)
+    assert r.interval_s == (1.0, 2.0)
+
+
+def test_holm_adjusts_a_family() -> None:
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([]) == []
+    adjusted = holm([0.2, float("nan")])
+    assert adjusted[0] == 0.2 and np.isnan(adjusted[1])
+
+
+def _row(cond: str, i: int, interval: list[float], extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "scene_id": f"s{i}",
+        "query": "q",
+        "condition": cond,
+        "gt": [2.0, 4.0],
+        "peak_s": 3.0,
+        "interval_s": interval,
+        "duration_s": 10.0,
+        **extra,
+    }
+
+
+def test_interval_tables_and_tests() -> None:
+    rows = []
+    for i in range(12):
+        good, own = [2.0, 4.0 - 0.05 * i], [2.9, 3.1]
+        rows.append(
+            _row("steered", i, good, {"readout_rule": "snap", "intervals": {"own": own, "snap": good}})
+        )
+        rows.append(_row("energy", i, [6.0, 7.0], {}))
+        rows.append(_row("random", i, [0.0, 10.0], {}))
+    table = {(t["condition"], t["interval"]): t for t in interval_table(rows, n_boot=100)}
+    assert table[("steered", "snap")]["chosen_on_dev"] and table[("steered", "snap")]["iou"] > 0.8
+    assert table[("steered", "own (the condition's readout)")]["iou"] == pytest.approx(0.1)
+    tests = {t["baseline"]: t for t in interval_tests(rows, n_boot=100)}
+    assert set(tests) == {"energy", "random"}
+    assert tests["energy"]["difference"] > 0.8 and tests["energy"]["wilcoxon_p"] < 0.01
+    assert tests["random"]["wilcoxon_p_holm"] >= tests["random"]["wilcoxon_p"]
+
+
+def test_padding_past_the_clip_is_never_active() -> None:
+    rate = 16000
+    audio = np.random.default_rng(1).standard_normal(rate * 8) * 1e-3  # an 8-s clip, noise floor only
+    audio[rate * 2 : rate * 3] += 0.1
+    env = energy_db(audio, rate, TOKEN, 250)  # a 10-s encoder window
+    assert np.isnan(env[200:]).all() and not np.isnan(env[:200]).any()
+    active = active_mask(env, 10.0, 5)
+    assert active[50:75].all() and active.sum() == 25  # the noise floor is not lifted by the padding
+    assert snap_span(env, 230, 10.0, 5) == (50, 75)

@@ -1,0 +1,208 @@
+"""``bench protocol``: the protocol file round-trips, a killed run resumes with no duplicate, shards give the
+one-piece result, a directory of another protocol is refused, the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from helpers import run_cli
+from wheretolisten.bench import protocol as protocol_module
+from wheretolisten.bench import runner as runner_module
+from wheretolisten.bench.protocol import SUMMARY_JSON_NAME, SUMMARY_NAME, run_protocol
+from wheretolisten.bench.protocol_file import (
+    Grid,
+    IntervalGrid,
+    Protocol,
+    SceneSet,
+    load_protocol,
+    protocol_from_dict,
+    save_protocol,
+)
+from wheretolisten.errors import DataError, OptionError
+from wheretolisten.models import Adapter, wrap
+from wheretolisten.models.tiny import build_tiny_model
+
+TINY = Protocol(
+    dev=SceneSet("dev", 3, 50_000, 3, 6.0),
+    tests=(SceneSet("a", 2, 0, 3, 6.0), SceneSet("b", 2, 1, 2, 4.0)),
+    conditions=("steered", "prompted", "energy", "random", "random-vector", "wrong-query"),
+    grids={
+        "steered": Grid(layers=((1,),), alphas=(2.0,), peaks=("delta",)),
+        "prompted": Grid(templates=((0,),), peaks=("delta", "logratio")),
+        "energy": Grid(windows_s=(0.5, 1.0)),
+    },
+    intervals=IntervalGrid(
+        fractions=(0.2, 0.5), smooths_s=(0.2,), windows_s=(1.0,), margins_db=(10.0,), bridges_s=(0.2,)
+    ),
+    random_draws=2,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Adapter:
+    return wrap(*build_tiny_model("qwen2-audio", seed=0), name="tiny-qwen2-audio")
+
+
+@pytest.fixture(scope="module")
+def full(tiny: Adapter, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("protocol") / "full"
+    report = run_protocol(tiny, TINY, out, show_progress=False)
+    assert report.stage == "done" and (out / SUMMARY_NAME).is_file()
+    return out
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _results(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every results file's rows (elapsed time dropped), shard files merged, sorted."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((out / "results").glob("*.jsonl")):
+        rows = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in _lines(path)]
+        found.setdefault(path.name.split(".")[0], []).extend(rows)
+    return {k: sorted(v, key=lambda r: (r["scene_id"], r["query"], r["condition"])) for k, v in found.items()}
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_protocol_file_round_trips(tmp_path: Path, suffix: str) -> None:
+    for protocol in (Protocol(), TINY, replace(TINY, bank="esc50:/data/ESC-50:folds=1,2", budget=7)):
+        path = save_protocol(protocol, tmp_path / f"p{suffix}")
+        assert load_protocol(path) == protocol
+    assert load_protocol(None) == Protocol()
+    partial = tmp_path / f"partial{suffix}"
+    partial.write_text(
+        'budget = 9\n[dev]\nname = "d"\nn = 5\nseed = 1\n' if suffix == ".toml" else '{"budget": 9}'
+    )
+    loaded = load_protocol(partial)
+    assert loaded.budget == 9 and loaded.tests == Protocol().tests
+
+
+def test_bad_protocols_are_one_error_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unknown field 'budgte'"):
+        protocol_from_dict({"budgte": 3})
+    with pytest.raises(DataError, match=r"unknown field grids.steered.alpha"):
+        protocol_from_dict({"grids": {"steered": {"alpha": [1]}}})
+    with pytest.raises(OptionError, match="distinct set names"):
+        Protocol(tests=(SceneSet("dev", 2, 0),))
+    with pytest.raises(OptionError, match="no grid for 'random'"):
+        protocol_from_dict({"grids": {"random": {}}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("budget = [")
+    with pytest.raises(DataError, match="not valid toml"):
+        load_protocol(bad)
+
+
+def test_a_killed_protocol_resumes_with_no_duplicate(
+    tiny: Adapter, full: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed in the tuning stage, then every few units of the dev and test stages, until it finishes."""
+    from wheretolisten.bench import tuning_eval
+
+    out = tmp_path / "part"
+    real_score, real_unit = tuning_eval.score_scene, runner_module.run_unit
+    calls = {"score": 0, "unit": 0}
+
+    def dying_score(*args: Any, **kwargs: Any) -> Any:
+        calls["score"] += 1
+        if calls["score"] == 2:
+            raise KeyboardInterrupt
+        return real_score(*args, **kwargs)
+
+    def dying_unit(*args: Any, **kwargs: Any) -> Any:
+        calls["unit"] += 1
+        if calls["unit"] % 7 == 0:
+            raise KeyboardInterrupt
+        return real_unit(*args, **kwargs)
+
+    monkeypatch.setattr(tuning_eval, "score_scene", dying_score)
+    monkeypatch.setattr(runner_module, "run_unit", dying_unit)
+    kills = 0
+    for _ in range(20):
+        try:
+            report = run_protocol(tiny, TINY, out, show_progress=False)
+            break
+        except KeyboardInterrupt:
+            kills += 1
+    assert report.stage == "done" and kills >= 4
+    for path in [out / "tuning.jsonl", *(out / "results").glob("*.jsonl")]:
+        rows = _lines(path)
+        ids = [(r["scene_id"], r.get("query"), r.get("condition")) for r in rows]
+        assert len(ids) == len(set(ids)), path
+    assert _results(out) == _results(full)
+    assert (out / SUMMARY_NAME).read_text() == (full / SUMMARY_NAME).read_text()
+
+
+def test_shards_give_the_one_piece_result(tiny: Adapter, full: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sharded"
+    stages = [run_protocol(tiny, TINY, out, (k, 2), show_progress=False).stage for k in (0, 1, 0, 1)]
+    assert stages == ["tuning", "dev", "test", "done"]
+    assert sorted(p.name for p in out.glob("tuning*.jsonl")) == ["tuning.0-of-2.jsonl", "tuning.1-of-2.jsonl"]
+    assert _results(out) == _results(full)
+    assert json.loads((out / SUMMARY_JSON_NAME).read_text()) == json.loads(
+        (full / SUMMARY_JSON_NAME).read_text()
+    )
+
+
+def test_summary_names_settings_controls_and_tests(full: Path) -> None:
+    text = (full / SUMMARY_NAME).read_text()
+    for title in (
+        "Settings chosen on dev",
+        "Hit rate % by test set",
+        "Steered vs each condition",
+        "Controls vs chance (pooled)",
+        "Where the peaks land (pooled)",
+        "Interval IoU vs the baselines (pooled)",
+        "Dev study of the readout",
+    ):
+        assert f"## {title}" in text, title
+    tuned = json.loads((full / "tuned.json").read_text())
+    assert (
+        tuned["steered"]["grid_points"] == 3
+    )  # steer layer 1 of 4; read layers 2–3, 2 or 3; one α, one peak
+    assert tuned["prompted"]["grid_points"] == 10  # read every layer, or each alone (5); two peak rules
+    rows = _lines(full / "results" / "a.jsonl")
+    assert {r["tuned"] for r in rows} == {"dev", "dev (readout)"}
+    assert all(r["readout_rule"] and "own" in r["intervals"] for r in rows)
+    controls = [r for r in rows if r["control"]]
+    steered = next(r for r in rows if r["condition"] == "steered")
+    assert all(r["config"]["layers"] == steered["config"]["layers"] for r in controls)
+
+
+def test_another_protocol_in_the_directory_is_refused(tiny: Adapter, full: Path) -> None:
+    with pytest.raises(DataError, match="another protocol or model"):
+        run_protocol(tiny, replace(TINY, random_draws=3), full, show_progress=False)
+
+
+def test_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.toml"
+    code, _, err = run_cli(monkeypatch, capsys, "bench", "protocol", "--write-protocol", path)
+    assert code == 0, err
+    assert load_protocol(path) == Protocol()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"tests": []}')
+    code, _, err = run_cli(
+        monkeypatch, capsys, "bench", "protocol", "--out", tmp_path / "run", "--protocol", bad
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "at least one test set" in err
+    assert not (tmp_path / "run").exists()
+    code, _, err = run_cli(monkeypatch, capsys, "bench", "protocol")
+    assert code == 2 and "give --out DIR" in err
+    assert protocol_module.PROTOCOL_NAME == "protocol.json"
