@@ -191,6 +191,7 @@ def test_full_size_architecture_on_the_meta_device(family: str) -> None:
     assert cls.checkpoints, "name the real checkpoint(s) this adapter serves"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_cli_localize_on_a_tiny_checkpoint(
     family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: run by the full suite and CI, skipped by -m "not slow"
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from wheretolisten.bench import bench_config, run_unit
 from wheretolisten.metrics import hit, random_hit_expectation
 from wheretolisten.scenes import ProceduralBank, make_scene, scene_seed
+
+pytestmark = pytest.mark.slow  # end to end: run by the full suite and CI, skipped by -m "not slow"
 
 
 def test_random_hit_rate_matches_the_analytic_value_over_2000_scenes(tmp_path: Path) -> None:

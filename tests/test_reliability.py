@@ -23,6 +23,8 @@ from helpers import SR, noise, run_cli
 from wheretolisten.models.tiny import make_tiny_model
 from wheretolisten.scenes import ProceduralBank, make_scenes
 
+pytestmark = pytest.mark.slow  # end to end: run by the full suite and CI, skipped by -m "not slow"
+
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
