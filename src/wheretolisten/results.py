@@ -31,8 +31,22 @@ class Profile:
         return self.steered - self.base
 
 
+class _ReadTimes:
+    """The readout's peak and interval as attributes of a result."""
+
+    readout: Readout
+
+    @property
+    def peak_s(self) -> float | None:
+        return self.readout.peak_s
+
+    @property
+    def interval_s(self) -> tuple[float, float] | None:
+        return self.readout.interval_s
+
+
 @dataclass
-class LocalizeResult:
+class LocalizeResult(_ReadTimes):
     """One query in one clip: profiles, the readout, and everything needed to rerun it."""
 
     model: str
@@ -45,14 +59,6 @@ class LocalizeResult:
     #: Every occurrence (``wheretolisten.detections``), highest score first, and how they were picked.
     detections: list[Detection] = field(default_factory=list)
     detection: DetectConfig = field(default_factory=DetectConfig)
-
-    @property
-    def peak_s(self) -> float | None:
-        return self.readout.peak_s
-
-    @property
-    def interval_s(self) -> tuple[float, float] | None:
-        return self.readout.interval_s
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON layout of ``wheretolisten localize --json``."""
@@ -86,7 +92,7 @@ def result_json(result: LocalizeResult | WindowedResult, vector_norms: dict[str,
 
 
 @dataclass
-class WindowedResult:
+class WindowedResult(_ReadTimes):
     """One query in a recording cut into windows: stitched profiles, readout and detections.
 
     ``profile`` is on the recording's one time axis (``wheretolisten.windows``); ``vector_norms`` are
@@ -109,14 +115,6 @@ class WindowedResult:
     overlap_s: float
     #: The stitched detection score (Δ · N of each window, see ``wheretolisten.detections``), per token.
     score: np.ndarray
-
-    @property
-    def peak_s(self) -> float | None:
-        return self.readout.peak_s
-
-    @property
-    def interval_s(self) -> tuple[float, float] | None:
-        return self.readout.interval_s
 
     def to_json(self) -> dict[str, Any]:
         """``localize --json`` for a windowed recording: the same keys, plus ``windows``."""
