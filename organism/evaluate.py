@@ -37,14 +37,15 @@ import numpy as np
 import torch
 from scipy.stats import binomtest
 
-from wheretolisten.localize import LocalizeConfig, default_probe_layers, localize
+from wheretolisten.localize import LocalizeConfig, default_probe_layers, instruction_vector, localize
 from wheretolisten.models.base import Adapter
 from wheretolisten.models.registry import load_model
-from wheretolisten.organism import DEV_SEED_BASE, TEST_SEED_BASE
+from wheretolisten.organism import DEV_SEED_BASE, TEST_SEED_BASE, default_model_path
 from wheretolisten.probe import temporal_attention
 from wheretolisten.readout import aggregate, read_out
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
-from wheretolisten.steering import PROBE_PROMPT, add_steering, instruction_vector
+from wheretolisten.settings import DEFAULT_ALPHA, PROBE_PROMPT, default_layers, resolve
+from wheretolisten.steering import add_steering
 
 SPLITS = {"dev": DEV_SEED_BASE, "test": TEST_SEED_BASE}
 
@@ -84,9 +85,10 @@ class Setting:
         probe = ",".join(map(str, self.probe_layers)) if self.probe_layers else "downstream"
         return f"layers={steer} probe={probe} alpha={self.alpha:g}"
 
-    def config(self) -> LocalizeConfig:
+    def config(self, adapter: Adapter) -> LocalizeConfig:
+        """The setting, explicit: no layers means the package's generic band (not the checkpoint's own)."""
         return LocalizeConfig(
-            layers=list(self.layers) if self.layers else None,
+            layers=list(self.layers) if self.layers else default_layers(adapter.num_layers),
             probe_layers=list(self.probe_layers) if self.probe_layers else None,
             alpha=self.alpha,
         )
@@ -133,7 +135,7 @@ def sweep(
 ) -> dict[str, Any]:
     """Dev-set grid: steered layers × alpha × probe layers (all downstream, or one downstream layer)."""
     bank = ProceduralBank()
-    cfg = LocalizeConfig()
+    cfg = resolve(adapter)  # only its readout settings (smoothing, interval rule) are used here
     union = sorted({layer for st in steer_sets for layer in st})
     settings: list[Setting] = []
     for st in steer_sets:
@@ -147,7 +149,7 @@ def sweep(
         scene, audio = held_out_scene(base, i, bank)
         target = scene.target_event
         lengths.append(target.offset_s - target.onset_s)
-        vector = instruction_vector(adapter, audio, target.query, union)
+        vector = instruction_vector(adapter, audio, target.query, layers=union)
         for st in steer_sets:
             for a in alphas:
                 base_p, steered_p = layer_profiles(adapter, audio, vector, st, a)
@@ -186,7 +188,7 @@ def sweep(
 def evaluate(adapter: Adapter, base: int, n: int, setting: Setting) -> dict[str, Any]:
     """``localize`` itself on ``n`` scenes: Δ-peak hit rate; unsteered and steered peaks as baselines."""
     bank = ProceduralBank()
-    cfg = setting.config()
+    cfg = setting.config(adapter)
     hits, steered_hits, base_hits, lengths = [], [], [], []
     by_position: dict[str, list[bool]] = {}
     seconds: list[float] = []
@@ -276,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    adapter = load_model(args.model, device="cpu", dtype="float32")
+    adapter = load_model(args.model or default_model_path(), device="cpu", dtype="float32")
     split = "dev" if args.mode == "sweep" else args.mode
     report: dict[str, Any] = {"model": adapter.name, "mode": args.mode, "split": split,
                               "seed_base": SPLITS[split], "n": args.n}
@@ -289,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.layers is not None:
             settings.append(Setting(args.layers, args.probe_layers, args.alpha))
         if not args.no_default:
-            settings.append(Setting(None, None, LocalizeConfig().alpha))
+            settings.append(Setting(None, None, DEFAULT_ALPHA))
         report["results"] = [evaluate(adapter, SPLITS[split], args.n, s) for s in settings]
     if args.generate:
         report["generation"] = generation_check(adapter, SPLITS[split], args.generate)
