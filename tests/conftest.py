@@ -6,9 +6,11 @@ registered family.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers import CORE_FAMILIES
 from wheretolisten.models import Adapter, load_model
@@ -31,3 +33,12 @@ def adapters(tiny_dirs: dict[str, Path]) -> dict[str, Adapter]:
 @pytest.fixture(params=FAMILIES)
 def adapter(request: pytest.FixtureRequest, adapters: dict[str, Adapter]) -> Adapter:
     return adapters[request.param]
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a module (tiny models run faster so, sharing the cores); restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

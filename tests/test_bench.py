@@ -6,13 +6,11 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from helpers import CORE_FAMILIES
 from helpers import run_cli as cli
@@ -34,21 +32,14 @@ from wheretolisten.probe import temporal_attention
 from wheretolisten.readout import aggregate, read_out
 from wheretolisten.scenes import Event, ProceduralBank, load_manifest, make_scenes
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 FAMILIES = CORE_FAMILIES
 ALL = ",".join(CONDITIONS)
 MODEL_OPTS = ("--device", "cpu", "--dtype", "float32", "--no-progress")
 
 
 # ---- fixtures and helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread (and do not fight other processes for the cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

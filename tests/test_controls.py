@@ -3,7 +3,6 @@ controls (random directions and other queries' vectors do not find the queried e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,9 @@ from wheretolisten.models.tiny import build_tiny_model
 from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
 from wheretolisten.vectors import SteeringVector
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ALL = ["steered", *CONTROLS, "audio-steered-norm"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,8 @@ from wheretolisten.settings import default_layers, resolve
 from wheretolisten.steering import steering
 from wheretolisten.vectors import SteeringVector
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 FAMILIES = tuple(REGISTERED)
 PROMPTS = ["Listen for the dog barking.", "Describe the audio."]
 
@@ -49,7 +51,6 @@ def tiny() -> dict[str, Adapter]:
 
 @pytest.fixture(params=FAMILIES)
 def family_adapter(request: pytest.FixtureRequest, tiny: dict[str, Adapter]) -> Adapter:
-    torch.set_num_threads(1)
     return tiny[request.param]
 
 

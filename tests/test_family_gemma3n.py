@@ -20,6 +20,8 @@ from wheretolisten.settings import LocalizeConfig, resolve
 from wheretolisten.steering import hook_layers
 from wheretolisten.vectors import SteeringVector
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROMPT = "Listen for the dog barking."
 
 
@@ -30,7 +32,6 @@ def needs_timm() -> None:
 @pytest.fixture(scope="module")
 def adapter() -> Gemma3nAdapter:
     needs_timm()
-    torch.set_num_threads(1)
     a = wrap(*build_tiny_model("gemma3n", seed=0), name="tiny-gemma3n")
     assert isinstance(a, Gemma3nAdapter)
     return a

@@ -19,10 +19,11 @@ from wheretolisten.models.granite_speech import (
 )
 from wheretolisten.models.tiny import build_tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def granite() -> GraniteSpeechAdapter:
-    torch.set_num_threads(1)
     adapter = wrap(*build_tiny_model("granite-speech", seed=0), name="tiny-granite")
     assert isinstance(adapter, GraniteSpeechAdapter)
     return adapter

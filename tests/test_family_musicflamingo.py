@@ -18,12 +18,13 @@ from wheretolisten.models import MusicFlamingoAdapter, wrap
 from wheretolisten.models.base import frames_to_tokens
 from wheretolisten.models.tiny import build_tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROMPT = "Describe the audio."
 
 
 @pytest.fixture(scope="module")
 def mf() -> MusicFlamingoAdapter:
-    torch.set_num_threads(1)
     adapter = wrap(*build_tiny_model("musicflamingo", seed=0), name="tiny-musicflamingo")
     assert isinstance(adapter, MusicFlamingoAdapter)
     return adapter

@@ -15,12 +15,13 @@ from wheretolisten.models import Phi4MultimodalAdapter, load_model, wrap
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
 from wheretolisten.probe import ATTN_NAME, install, temporal_attention
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PROMPT = "Listen for the dog barking."
 
 
 @pytest.fixture(scope="module")
 def adapter() -> Phi4MultimodalAdapter:
-    torch.set_num_threads(1)
     a = wrap(*build_tiny_model("phi4-multimodal", seed=0), name="tiny-phi4")
     assert isinstance(a, Phi4MultimodalAdapter)
     return a

@@ -26,6 +26,8 @@ from wheretolisten.models.tiny.qwen_omni import build_processor
 from wheretolisten.models.tiny.tokenizer import train_tokenizer
 from wheretolisten.probe import temporal_attention
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 OMNI = ("qwen2.5-omni", "qwen3-omni")
 #: The composite checkpoint's model_type (thinker + talker + vocoder) for each family.
 COMPOSITE = {"qwen2.5-omni": "qwen2_5_omni", "qwen3-omni": "qwen3_omni_moe"}
@@ -33,7 +35,6 @@ COMPOSITE = {"qwen2.5-omni": "qwen2_5_omni", "qwen3-omni": "qwen3_omni_moe"}
 
 @pytest.fixture(scope="module")
 def omni() -> dict[str, Adapter]:
-    torch.set_num_threads(1)
     return {family: wrap(*build_tiny_model(family, seed=0), name=f"tiny-{family}") for family in OMNI}
 
 

@@ -4,13 +4,11 @@ one-piece result, a directory of another protocol is refused, the command line."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from helpers import run_cli
 from wheretolisten.bench import protocol as protocol_module
@@ -29,6 +27,8 @@ from wheretolisten.errors import DataError, OptionError
 from wheretolisten.models import Adapter, wrap
 from wheretolisten.models.tiny import build_tiny_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = Protocol(
     dev=SceneSet("dev", 3, 50_000, 3, 6.0),
     tests=(SceneSet("a", 2, 0, 3, 6.0), SceneSet("b", 2, 1, 2, 4.0)),
@@ -43,14 +43,6 @@ TINY = Protocol(
     ),
     random_draws=2,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
