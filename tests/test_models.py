@@ -12,7 +12,7 @@ from wheretolisten.errors import ModelError
 from wheretolisten.models import FAMILIES as REGISTERED
 from wheretolisten.models import Adapter, AudioFlamingo3Adapter, Qwen2AudioAdapter, load_model, wrap
 from wheretolisten.models.tiny import build_tiny_model
-from wheretolisten.probe import ATTN_NAME
+from wheretolisten.probe import ATTN_NAME, install
 
 FAMILIES = CORE_FAMILIES
 
@@ -21,6 +21,7 @@ def test_registry_picks_adapter_by_model_type(adapters: dict[str, Adapter]) -> N
     assert isinstance(adapters["qwen2-audio"], Qwen2AudioAdapter)
     assert isinstance(adapters["audioflamingo3"], AudioFlamingo3Adapter)
     for a in adapters.values():
+        install(a)  # what every probing call does first (the models layer knows nothing of the probe)
         assert a.language_model.config._attn_implementation == ATTN_NAME
         # The audio tower keeps plain SDPA: only the decoder is probed.
         assert a.audio_tower.config._attn_implementation == "sdpa"

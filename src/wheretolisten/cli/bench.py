@@ -93,6 +93,10 @@ def ray_spec(
     require_ray()
     if shard is not None:
         raise OptionError("--shard and --ray do not mix: on Ray the units are spread over the workers")
+    if model is not None:  # a bad --model is one line here, not after Ray and its workers have started
+        from ..models.registry import check_source
+
+        check_source(model)
     return RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype)
 
 

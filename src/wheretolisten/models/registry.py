@@ -116,11 +116,7 @@ def load_model(
     from transformers import AutoConfig
     from transformers.utils import logging as hf_logging
 
-    local = Path(name).exists()
-    if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
-        raise ModelError(f"{name}: no such model directory")
-    if local:
-        _check_local_weights(Path(name))
+    local = check_source(name)
     # A hub id is checked against the cache and the network first: no minutes of retries offline.
     offline = {"local_files_only": True} if not local and local_files_only(name) else {}
     verbosity = hf_logging.get_verbosity()
@@ -153,6 +149,17 @@ def load_model(
     adapter = wrap(model, processor, name)
     adapter.recommended = read_recommended(Path(name)) if local else {}
     return adapter
+
+
+def check_source(name: str) -> bool:
+    """Whether ``name`` is a local checkpoint (checked: a directory with safetensors weights) rather than a
+    hub id; a path that does not exist is one ModelError. Cheap: no weights are read."""
+    local = Path(name).exists()
+    if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+        raise ModelError(f"{name}: no such model directory")
+    if local:
+        _check_local_weights(Path(name))
+    return local
 
 
 def _check_local_weights(path: Path) -> None:
