@@ -182,9 +182,8 @@ def bench_run(
         energy_min_db,
     )
     manifest = manifest_path(scenes)
-    check_outputs([("--out", out)], [manifest])
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
-    check_outputs([("--out", out)], [s.audio_path(manifest_dir) for s in scene_list])
+    check_outputs([("--out", out)], [manifest, *(s.audio_path(manifest_dir) for s in scene_list)])
     scene_list = shard_of(scene_list, part)
     names = [c.name for c in conds]
     if spec is not None:
