@@ -188,7 +188,9 @@ def _get(variables: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) ->
     return _t(variables[name])
 
 
-def _linear(out: dict[str, torch.Tensor], prefix: str, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+def _linear(
+    out: dict[str, torch.Tensor], prefix: str, weight: torch.Tensor, bias: torch.Tensor | None
+) -> None:
     out[f"{prefix}.weight"] = weight
     if bias is not None:
         out[f"{prefix}.bias"] = bias
@@ -233,7 +235,9 @@ def encoder_state_dict(
     500 positions = 1000 mel frames = 10 s).
     """
     if not 1 <= max_source_positions <= MAX_SOURCE_POSITIONS:
-        raise ModelError(f"max_source_positions must be in [1, {MAX_SOURCE_POSITIONS}], got {max_source_positions}")
+        raise ModelError(
+            f"max_source_positions must be in [1, {MAX_SOURCE_POSITIONS}], got {max_source_positions}"
+        )
     out: dict[str, torch.Tensor] = {
         "conv1.weight": _get(variables, "encoder/conv1/weight", (D_MODEL, MEL_BINS, 3)),
         "conv1.bias": _get(variables, "encoder/conv1/bias", (D_MODEL,)),
@@ -274,7 +278,9 @@ def decoder_state_dict(variables: dict[str, np.ndarray]) -> dict[str, torch.Tens
         _split_qkv(variables, f"{src}/self_attention/linear_0", f"{dst}.self_attn", out)
         _out_proj(variables, f"{src}/self_attention/linear_1", f"{dst}.self_attn", out)
         _norm(variables, out, f"{src}/attention/layer_norm", f"{dst}.encoder_attn_layer_norm")
-        out[f"{dst}.encoder_attn.q_proj.weight"] = _get(variables, f"{src}/attention/linear_0/weight", (D_MODEL, D_MODEL))
+        out[f"{dst}.encoder_attn.q_proj.weight"] = _get(
+            variables, f"{src}/attention/linear_0/weight", (D_MODEL, D_MODEL)
+        )
         out[f"{dst}.encoder_attn.q_proj.bias"] = _get(variables, f"{src}/attention/linear_0/bias", (D_MODEL,))
         kv_weight = _get(variables, f"{src}/attention/linear_1/weight", (2 * D_MODEL, D_MODEL))
         kv_bias = _get(variables, f"{src}/attention/linear_1/bias", (2 * D_MODEL,))
