@@ -133,19 +133,42 @@ def make_training_scene(bank: Any, k: int) -> tuple[Any, np.ndarray]:
 def build_model_and_processor(tokenizer: Any) -> tuple[Any, Any]:
     """The full model: converted Whisper-base encoder, fresh projector and decoder (seed 0)."""
     from wheretolisten.models.tiny.whisper_qwen import build_processor, build_tiny_model
-    from wheretolisten.models.whisper_ct2 import WHISPER_BASE, load_encoder_state
 
-    size = {"enc_dim": WHISPER_BASE["d_model"], "enc_layers": WHISPER_BASE["encoder_layers"],
-            "enc_heads": WHISPER_BASE["encoder_attention_heads"], "enc_ffn": WHISPER_BASE["encoder_ffn_dim"],
-            **SIZE}
+    cfg = encoder_kwargs()
+    size = {"enc_dim": cfg["d_model"], "enc_layers": cfg["encoder_layers"],
+            "enc_heads": cfg["encoder_attention_heads"], "enc_ffn": cfg["encoder_ffn_dim"], **SIZE}
     model, _ = build_tiny_model("qwen2-audio", 0, size, chunk_s=CHUNK_S, tokenizer=tokenizer, n_mels=N_MELS)
     processor = build_processor("qwen2-audio", tokenizer, chunk_s=CHUNK_S, n_mels=N_MELS)
-    state = load_encoder_state(max_source_positions=50 * CHUNK_S)
+    state = encoder_weights()
     missing, unexpected = model.model.audio_tower.load_state_dict(
         {k: v.float() for k, v in state.items()}, strict=True)
     assert not missing and not unexpected
     model.model.audio_tower.requires_grad_(False)
     return model, processor
+
+
+def encoder_kwargs() -> dict[str, Any]:
+    """Whisper base's encoder configuration with this model's window."""
+    from wheretolisten.models.whisper_ct2 import encoder_config_kwargs
+
+    return encoder_config_kwargs(max_source_positions=50 * CHUNK_S)
+
+
+def encoder_weights() -> dict[str, torch.Tensor]:
+    """The converted encoder (``Qwen2AudioEncoder`` names, fp16 as released) from the two packages."""
+    from wheretolisten.models.whisper_ct2 import encoder_state_dict, load_variables
+
+    return encoder_state_dict(load_variables(), max_source_positions=50 * CHUNK_S)
+
+
+def encoder_model() -> Any:
+    """A ``Qwen2AudioEncoder`` (fp32) with the converted weights, for caching its outputs."""
+    from transformers.models.qwen2_audio.configuration_qwen2_audio import Qwen2AudioEncoderConfig
+    from transformers.models.qwen2_audio.modeling_qwen2_audio import Qwen2AudioEncoder
+
+    encoder = Qwen2AudioEncoder(Qwen2AudioEncoderConfig(**encoder_kwargs()))
+    encoder.load_state_dict({k: v.float() for k, v in encoder_weights().items()}, strict=True)
+    return encoder.eval()
 
 
 def _data_worker(args: tuple[Path, list[int], str, int]) -> int:
@@ -155,12 +178,9 @@ def _data_worker(args: tuple[Path, list[int], str, int]) -> int:
     from safetensors.torch import save_file
     from transformers import AutoProcessor
 
-    from wheretolisten.models.tiny import build_tiny_model  # noqa: F401  (import check only)
-    from wheretolisten.models.whisper_ct2 import encoder_model
-
     processor = AutoProcessor.from_pretrained(proc_dir)
     fe = processor.feature_extractor
-    encoder = encoder_model(max_source_positions=50 * CHUNK_S).eval()
+    encoder = encoder_model()
     bank = training_bank()
     done = 0
     for shard in shards:
