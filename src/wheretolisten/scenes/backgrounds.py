@@ -46,6 +46,7 @@ BABBLE_LOOP_S = 20.0  # each talker speaks at most this long, then loops (keeps 
 SOUNDS_COUNT = (2, 4)  # number of quiet background sounds, inclusive
 SOUNDS_S = (0.5, 3.0)
 _NOISE_LOW_HZ = 20.0
+_SILENT_RMS = 1e-7
 
 
 def _unit_rms(x: F64) -> F64:
@@ -76,8 +77,8 @@ def babble(rng: np.random.Generator, n: int, sample_rate: int) -> F64:
         at = int(rng.integers(0, max(1, round(0.5 * sample_rate))))
         while at < loop:
             sentence = BABBLE_SENTENCES[int(rng.integers(len(BABBLE_SENTENCES)))]
-            said = speak(sentence, voice, sample_rate)[: loop - at]
-            talker[at : at + len(said)] += _unit_rms(said.astype(np.float64))
+            said = _unit_rms(speak(sentence, voice, sample_rate).astype(np.float64))[: loop - at]
+            talker[at : at + len(said)] += said
             at += len(said) + round(rng.uniform(0.1, 0.5) * sample_rate)
         shift = int(rng.integers(loop))
         mix += np.resize(np.roll(talker, shift), n)  # np.resize repeats the loop to fill the clip
@@ -104,8 +105,8 @@ def background_sounds(
         x = x * ramp_envelope(len(x), sample_rate, 0.01, 0.01)
         a0, a1 = active_span(x, sample_rate)
         rms = float(np.sqrt(np.mean(x[a0:a1] ** 2))) if a1 > a0 else 0.0
-        if rms <= 0:
-            continue
+        if rms < _SILENT_RMS:
+            continue  # a silent render adds nothing (and must not be blown up)
         start = int(rng.integers(0, n - len(x) + 1))
         mix[start : start + len(x)] += x / rms
     return mix
