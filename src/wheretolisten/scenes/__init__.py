@@ -13,6 +13,7 @@ from .annotations import ImportReport, default_query, import_annotations, read_a
 from .backgrounds import BABBLE_SENTENCES
 from .bank_spec import get_bank
 from .banks import Bank, ESC50Bank, FileBank, FolderBank, MixedBank, active_span
+from .debian import AsteriskWordsBank, FreedesktopBank
 from .manifest import (
     AUDIO_DIR_NAME,
     EVENTS_TSV_NAME,
@@ -40,11 +41,13 @@ __all__ = [
     "PROCEDURAL_CLASSES",
     "SPEECH_PHRASES",
     "SPEECH_WORDS",
+    "AsteriskWordsBank",
     "Bank",
     "ESC50Bank",
     "Event",
     "FileBank",
     "FolderBank",
+    "FreedesktopBank",
     "ImportReport",
     "MixedBank",
     "ProceduralBank",

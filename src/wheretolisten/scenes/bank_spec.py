@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from .banks import Bank, ESC50Bank, FolderBank, MixedBank
+from .debian import AsteriskWordsBank, FreedesktopBank
 from .procedural import ProceduralBank
 from .speech import SpeechBank
 
@@ -14,6 +15,8 @@ from .speech import SpeechBank
 NAMED_BANKS: dict[str, Callable[[], Bank]] = {
     "procedural": ProceduralBank,
     "speech": SpeechBank,
+    "asterisk-words": AsteriskWordsBank,
+    "freedesktop": FreedesktopBank,
 }
 
 
@@ -50,9 +53,10 @@ def _one_bank(spec: str) -> Bank:
 
 
 def get_bank(spec: str) -> Bank:
-    """A bank by name ('procedural', 'speech', ...), 'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an
-    existing directory (ESC-50 if it has meta/esc50.csv, else a label-folder bank); several joined
-    with '+' (e.g. 'procedural+speech') make one mixed bank."""
+    """A bank by name ('procedural', 'speech', 'asterisk-words', 'freedesktop'),
+    'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
+    meta/esc50.csv, else a label-folder bank); several joined with '+' (e.g. 'procedural+speech')
+    make one mixed bank."""
     if "+" in spec and not Path(spec).is_dir():
         parts = spec.split("+")
         if any(not part for part in parts):
