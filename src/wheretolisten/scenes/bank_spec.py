@@ -30,9 +30,21 @@ def _parse_folds(text: str, spec: str) -> list[int]:
     return folds
 
 
+def _telephone(text: str, spec: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise DataError(f"bank {spec!r}: telephone= takes a probability in [0, 1], got {text!r}")
+    return share
+
+
 def _one_bank(spec: str) -> Bank:
     if spec in NAMED_BANKS:
         return NAMED_BANKS[spec]()
+    if spec.startswith("speech:telephone="):
+        return SpeechBank(telephone_p=_telephone(spec[len("speech:telephone=") :], spec))
     if spec.startswith("esc50:"):
         rest = spec[len("esc50:") :]
         if ":folds=" in rest:
@@ -53,7 +65,7 @@ def _one_bank(spec: str) -> Bank:
 
 
 def get_bank(spec: str) -> Bank:
-    """A bank by name ('procedural', 'speech', 'asterisk-words', 'freedesktop'),
+    """A bank by name ('procedural', 'speech[:telephone=P]', 'asterisk-words', 'freedesktop'),
     'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
     meta/esc50.csv, else a label-folder bank); several joined with '+' (e.g. 'procedural+speech')
     make one mixed bank."""
