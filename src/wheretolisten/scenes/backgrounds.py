@@ -29,7 +29,7 @@ BABBLE_SENTENCES: tuple[str, ...] = (
     "The children built a castle of sand.",
     "A small boat drifted across the lake.",
     "The market sells fresh bread and cheese.",
-    "Please close the window behind you.",
+    "Please close the window.",
     "The bus was late again.",
     "Her brother plays the piano.",
     "The mountains were covered in snow.",
