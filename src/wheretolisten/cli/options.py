@@ -198,6 +198,14 @@ def parse_floats(text: str, option: str) -> list[float]:
     return values
 
 
+def parse_pair(text: str, option: str) -> tuple[float, float]:
+    """'-20,20' → (-20.0, 20.0): two finite numbers, the first not above the second."""
+    values = parse_floats(text, option)
+    if len(values) != 2 or values[0] > values[1]:
+        raise OptionError(f"{option} takes LO,HI with LO <= HI (e.g. '-20,20'), got {text!r}")
+    return values[0], values[1]
+
+
 def finite(value: float | None, option: str, positive: bool = False) -> float | None:
     """``value`` unless it is NaN, infinite (or not > 0 when ``positive``)."""
     if value is None:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import ProgressOpt, finite
+from .options import ProgressOpt, finite, parse_pair
 
 
 @app.command("env")
@@ -91,7 +91,11 @@ def scenes_make(
     out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
     n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
     bank: Annotated[
-        str, typer.Option(help="procedural, a folder DIR/label/<audio files>, or an ESC-50 directory.")
+        str,
+        typer.Option(
+            help="procedural, speech[:telephone=P], asterisk-words, freedesktop, a folder "
+            "DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'."
+        ),
     ] = "procedural",
     events: Annotated[int, typer.Option(help="Events per scene.")] = 3,
     duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
@@ -100,14 +104,43 @@ def scenes_make(
     repeats: Annotated[
         int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
     ] = 1,
+    placement: Annotated[
+        str, typer.Option(help="slots: one event per equal slot; free: anywhere (see --max-overlap).")
+    ] = "slots",
+    max_overlap: Annotated[
+        float, typer.Option(help="Free placement: largest fraction of an event that may overlap others.")
+    ] = 0.0,
+    level_db: Annotated[
+        str, typer.Option(help="LO,HI: per-event gain in dB drawn uniformly (relative to the usual level).")
+    ] = "0,0",
+    background: Annotated[
+        str,
+        typer.Option(
+            help="none, white, pink, brown, babble (synthetic talkers) or sounds (quiet other sounds)."
+        ),
+    ] = "none",
+    background_db: Annotated[
+        str, typer.Option(help="LO,HI: background level in dB relative to the events (-60..-10).")
+    ] = "-30,-20",
+    event_s: Annotated[str, typer.Option(help="MIN,MAX: event length in seconds (free placement).")] = "1,4",
     progress: ProgressOpt = True,
 ) -> None:
-    """Write N scenes of EVENTS non-overlapping sound events each (distinct classes unless --repeats)."""
-    from ..scenes import get_bank, make_scenes
+    """Write N scenes of EVENTS sound events each (distinct classes unless --repeats): one per slot by
+    default, or placed freely, at spread levels, over a background."""
+    from ..scenes import SceneOptions, get_bank, make_scenes
 
     if n < 1:
         raise OptionError("--n must be at least 1")
     finite(duration, "--duration", positive=True)
+    finite(max_overlap, "--max-overlap")
+    options = SceneOptions(
+        placement=placement,
+        max_overlap=max_overlap,
+        level_db=parse_pair(level_db, "--level-db"),
+        background=background,
+        background_db=parse_pair(background_db, "--background-db"),
+        event_s=parse_pair(event_s, "--event-s"),
+    )
     scenes = make_scenes(
         get_bank(bank),
         n,
@@ -118,6 +151,7 @@ def scenes_make(
         sample_rate=sample_rate,
         repeats=repeats,
         progress=progress,
+        options=options,
     )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 

@@ -185,3 +185,35 @@ class ESC50Bank(FileBank):
         self.labels = list(self.files)
         fold_part = f":folds={','.join(map(str, self.folds))}" if self.folds is not None else ""
         self.name = f"esc50:{self.root}{fold_part}"
+
+
+class MixedBank(Bank):
+    """Several banks as one (e.g. procedural classes and speech): each label renders from its own bank.
+
+    Labels must be distinct across the banks; a collision is refused with one DataError line.
+    """
+
+    def __init__(self, banks: Sequence[Bank]) -> None:
+        if len(banks) < 2:
+            raise DataError("a mixed bank needs at least two banks")
+        self.banks = list(banks)
+        self.owner: dict[str, Bank] = {}
+        for bank in self.banks:
+            for label in bank.labels:
+                if label in self.owner:
+                    raise DataError(
+                        f"banks {self.owner[label].name!r} and {bank.name!r} both have label {label!r}"
+                    )
+                self.owner[label] = bank
+        self.labels = list(self.owner)
+        self.name = "+".join(bank.name for bank in self.banks)
+
+    def query_text(self, label: str) -> str:
+        """The query of the bank that owns ``label``."""
+        self._check_label(label)
+        return self.owner[label].query_text(label)
+
+    def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
+        """One instance of ``label`` from the bank that owns it."""
+        self._check_label(label)
+        return self.owner[label].render(label, rng, sample_rate, max_duration_s)
