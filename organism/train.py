@@ -84,9 +84,19 @@ ABSENT_P = 0.3  # share of present/when/start questions about a sound the scene 
 def training_bank() -> Any:
     """The training sounds: the 8 procedural classes and the spoken vocabulary (espeak-ng)."""
     from wheretolisten.scenes import ProceduralBank
-    from wheretolisten.scenes.speech import MixedBank, SpeechBank
+    from wheretolisten.scenes.banks import MixedBank
+    from wheretolisten.scenes.speech import SpeechBank
 
-    return MixedBank([ProceduralBank(), SpeechBank()])
+    return MixedBank([ProceduralBank(), SpeechBank(telephone_p=0.3)])
+
+
+#: Which sounds a training scene draws from, and how often (balances 8 classes against 25 spoken texts).
+SCENE_BANKS = (("procedural", 0.4), ("speech", 0.25), ("mixed", 0.35))
+
+
+def scene_bank(bank: Any, kind: str) -> Any:
+    """The part of the training bank a scene of ``kind`` draws from."""
+    return {"procedural": bank.banks[0], "speech": bank.banks[1], "mixed": bank}[kind]
 
 
 def _choice(rng: np.random.Generator, table: Sequence[tuple[Any, float]]) -> Any:
@@ -122,7 +132,9 @@ def make_training_scene(bank: Any, k: int) -> tuple[Any, np.ndarray]:
     seed = scene_seed(TRAIN_SEED_BASE, k)
     rng = np.random.default_rng(seed)
     n, options = draw_layout(rng)
-    scene, audio = make_scene(bank, rng, f"train_{k}", n_events=n, duration_s=float(CHUNK_S),
+    source = scene_bank(bank, str(_choice(rng, SCENE_BANKS)))
+    n = min(n, len(source.labels))
+    scene, audio = make_scene(source, rng, f"train_{k}", n_events=n, duration_s=float(CHUNK_S),
                               sample_rate=SAMPLE_RATE, seed=seed, options=options)
     return scene, audio
 
@@ -560,8 +572,11 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
                 suffixes.append(s)
                 firsts.append(f)
                 rows.append(task)
+        # the schedule follows whichever budget runs out first: steps or minutes (a busy machine
+        # gets fewer steps, but always a full warmup-and-decay schedule)
+        progress = max(step / args.steps, (used_s + time.time() - t_run) / (args.max_minutes * 60))
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+            g["lr"] = lr_at(round(progress * args.steps), args.steps, args.lr, args.warmup)
         res = forward_loss(model, codec, hidden[idx], suffixes, firsts, args.questions)
         target = torch.from_numpy(np.stack([frame_targets(scenes[j], labels, codec.n_audio) for j in idx]))
         aux = F.binary_cross_entropy_with_logits(head(res.audio), target)
@@ -653,6 +668,8 @@ def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) ->
     keep = target / "wheretolisten.json"
     if keep.exists():
         shutil.copy2(keep, staging / "wheretolisten.json")
+    for f in staging.iterdir():
+        f.chmod(0o644)
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
