@@ -296,6 +296,11 @@ def test_telephone_speech_has_no_energy_above_the_band() -> None:
 
 def test_speech_without_espeak_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DataError, match="espeak-ng is not installed"):
+        make_scenes(
+            ProceduralBank(), 1, tmp_path / "o", options=SceneOptions(background="babble"), progress=False
+        )
+    assert not (tmp_path / "o").exists()
     with pytest.raises(
         DataError, match=r"espeak-ng is not installed \(Debian/Ubuntu: apt-get install espeak-ng\)"
     ):
