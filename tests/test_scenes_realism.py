@@ -33,6 +33,7 @@ from wheretolisten.scenes import (
 )
 from wheretolisten.scenes.debian import ASTERISK_DIGITS, FREEDESKTOP_DIR
 from wheretolisten.scenes.manifest import overlap_share
+from wheretolisten.scenes.speech import speak
 from wheretolisten.scenes.synthesis import NOISE_FLOOR_DB, TARGET_RMS
 
 SR = 8000
@@ -260,8 +261,11 @@ def test_speech_bank_labels_queries_and_determinism() -> None:
     assert len(SPEECH_WORDS) == 20 and "say_seven" in bank.labels and "say_good_morning" in bank.labels
     assert bank.query_text("say_seven") == "someone saying 'seven'"
     a = bank.render("say_seven", np.random.default_rng(3), 16000, 2.0)
+    hits = speak.cache_info().hits
     b = bank.render("say_seven", np.random.default_rng(3), 16000, 2.0)
-    assert np.array_equal(a, b)
+    assert np.array_equal(a, b) and speak.cache_info().hits == hits + 1  # the second came from the cache
+    b[:] = 0  # what a bank returns is the caller's: the cached waveform is untouched
+    assert np.array_equal(bank.render("say_seven", np.random.default_rng(3), 16000, 2.0), a)
     others = [bank.render("say_seven", np.random.default_rng(s), 16000, 2.0) for s in range(4, 8)]
     assert any(len(o) != len(a) or not np.array_equal(o, a) for o in others)  # voices differ
 
