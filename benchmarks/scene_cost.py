@@ -1,7 +1,8 @@
 """What one synthesized scene costs: ms per 10-s, 3-event scene for each set of scene options.
 
-Prints one JSON object: for each option set, the first scene's time (cold espeak-ng cache) and the
-median and max over ``--n`` scenes of successive seeds (in memory, no wav written), plus the machine
+Prints one JSON object: for each option set, the first scene's time (espeak-ng cache emptied before
+each set) and the median and max over ``--n`` scenes of successive seeds (in memory, no wav written;
+the cache warms up along them, as it does when a scene set is made), plus the machine
 (CPU count, load average, threads, Python, numpy, espeak-ng). Run it with one thread:
 
     OMP_NUM_THREADS=1 python benchmarks/scene_cost.py [--n 50] [--sample-rate 16000]
@@ -21,6 +22,7 @@ from importlib import metadata
 import numpy as np
 
 from wheretolisten.scenes import SceneOptions, get_bank, make_scene, scene_seed
+from wheretolisten.scenes.speech import speak
 
 CASES: dict[str, tuple[str, SceneOptions]] = {
     "procedural, slots (default)": ("procedural", SceneOptions()),
@@ -57,6 +59,7 @@ def main() -> None:
     results: dict[str, object] = {}
     for name, (spec, options) in CASES.items():
         bank = get_bank(spec)
+        speak.cache_clear()  # every case starts cold (the cases share seeds, hence voices)
         times = []
         for i in range(opts.n):
             seed = scene_seed(0, i)
