@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,11 @@ from wheretolisten.scenes import (
 )
 from wheretolisten.scenes.debian import ASTERISK_DIGITS, FREEDESKTOP_DIR
 from wheretolisten.scenes.manifest import overlap_share
+from wheretolisten.scenes.speech import speak
 from wheretolisten.scenes.synthesis import NOISE_FLOOR_DB, TARGET_RMS
 
 SR = 8000
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
 def _rms_db(x: np.ndarray) -> float:
@@ -159,6 +162,7 @@ def test_bad_options_are_one_option_error(kwargs: dict, message: str) -> None:
         SceneOptions(**kwargs)
 
 
+@needs_espeak
 def test_free_scene_that_cannot_fit_is_refused_before_rendering() -> None:
     options = SceneOptions(placement="free", event_s=(4, 5))
     with pytest.raises(OptionError, match="do not fit"):
@@ -192,7 +196,7 @@ def test_event_levels_follow_the_drawn_gain() -> None:
     assert max(levels) - min(levels) > 15  # the levels really are spread
 
 
-@pytest.mark.parametrize("kind", ["white", "pink", "brown", "babble"])
+@pytest.mark.parametrize("kind", ["white", "pink", "brown", pytest.param("babble", marks=needs_espeak)])
 def test_background_level_is_measured_where_no_event_is(kind: str) -> None:
     options = SceneOptions(placement="free", background=kind, background_db=(-20, -20), event_s=(0.5, 0.5))
     scene, audio = make_scene(
@@ -233,11 +237,9 @@ def test_sounds_background_uses_other_labels_below_the_events() -> None:
         bank, np.random.default_rng(4), "s", n_events=2, duration_s=8.0, sample_rate=SR, options=options
     )
     _, plain = make_scene(bank, np.random.default_rng(4), "s", n_events=2, duration_s=8.0, sample_rate=SR)
-    gap = slice(_samples(scene.events[0].offset_s), _samples(scene.events[1].onset_s))
     assert _rms_db(audio) - _rms_db(plain) < 0.5  # quiet: the events dominate the mix
     assert np.max(np.abs(audio - plain)) > 10 ** (-40 / 20) * TARGET_RMS  # but something was added
     assert scene.background == "sounds" and scene.background_db == -30.0
-    assert gap.stop > gap.start
 
 
 def test_babble_sentences_never_say_a_query() -> None:
@@ -253,17 +255,22 @@ def test_babble_sentences_never_say_a_query() -> None:
 # ---- speech ----------------------------------------------------------------------------------------
 
 
+@needs_espeak
 def test_speech_bank_labels_queries_and_determinism() -> None:
     bank = SpeechBank()
     assert len(SPEECH_WORDS) == 20 and "say_seven" in bank.labels and "say_good_morning" in bank.labels
     assert bank.query_text("say_seven") == "someone saying 'seven'"
     a = bank.render("say_seven", np.random.default_rng(3), 16000, 2.0)
+    hits = speak.cache_info().hits
     b = bank.render("say_seven", np.random.default_rng(3), 16000, 2.0)
-    assert np.array_equal(a, b)
+    assert np.array_equal(a, b) and speak.cache_info().hits == hits + 1  # the second came from the cache
+    b[:] = 0  # what a bank returns is the caller's: the cached waveform is untouched
+    assert np.array_equal(bank.render("say_seven", np.random.default_rng(3), 16000, 2.0), a)
     others = [bank.render("say_seven", np.random.default_rng(s), 16000, 2.0) for s in range(4, 8)]
     assert any(len(o) != len(a) or not np.array_equal(o, a) for o in others)  # voices differ
 
 
+@needs_espeak
 @pytest.mark.parametrize(("label", "lo", "hi"), [("say_seven", 0.2, 1.2), ("say_call_me_back", 0.5, 2.0)])
 def test_spoken_word_is_non_silent_and_about_word_length(label: str, lo: float, hi: float) -> None:
     for seed in range(3):
@@ -272,6 +279,7 @@ def test_spoken_word_is_non_silent_and_about_word_length(label: str, lo: float, 
         assert np.sqrt(np.mean(x**2)) > 0.01 and np.all(np.isfinite(x))
 
 
+@needs_espeak
 def test_too_long_speech_is_spoken_faster_then_cropped() -> None:
     bank = SpeechBank()
     slow = bank.render("say_see_you_later", np.random.default_rng(0), 16000, 5.0)
@@ -279,6 +287,7 @@ def test_too_long_speech_is_spoken_faster_then_cropped() -> None:
     assert len(short) <= round(0.6 * len(slow)) + 1
 
 
+@needs_espeak
 def test_telephone_speech_has_no_energy_above_the_band() -> None:
     def high(p: float) -> float:
         x = SpeechBank(telephone_p=p).render("say_six", np.random.default_rng(1), 16000, 2.0)
@@ -291,12 +300,18 @@ def test_telephone_speech_has_no_energy_above_the_band() -> None:
 
 def test_speech_without_espeak_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DataError, match="espeak-ng is not installed"):
+        make_scenes(
+            ProceduralBank(), 1, tmp_path / "o", options=SceneOptions(background="babble"), progress=False
+        )
+    assert not (tmp_path / "o").exists()
     with pytest.raises(
         DataError, match=r"espeak-ng is not installed \(Debian/Ubuntu: apt-get install espeak-ng\)"
     ):
         SpeechBank()
 
 
+@needs_espeak
 def test_mixed_bank_dispatches_and_refuses_collisions() -> None:
     mixed = get_bank("procedural+speech")
     assert isinstance(mixed, MixedBank) and mixed.name == "procedural+speech"
@@ -408,6 +423,7 @@ needs_freedesktop = pytest.mark.skipif(
 )
 
 
+@needs_espeak
 @needs_asterisk
 def test_asterisk_words_share_the_speech_banks_labels_and_queries() -> None:
     bank = get_bank("asterisk-words")
@@ -438,6 +454,7 @@ def test_missing_debian_packages_are_one_line(tmp_path: Path) -> None:
 # ---- command line ---------------------------------------------------------------------------------
 
 
+@needs_espeak
 def test_scenes_make_with_realistic_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from .banks import Bank, active_span
 from .procedural import ProceduralBank, ramp_envelope
-from .speech import draw_voice, speak
+from .speech import Voice, speak
 
 F64 = npt.NDArray[np.float64]
 
@@ -42,6 +42,22 @@ BABBLE_SENTENCES: tuple[str, ...] = (
     "The old bridge is made of stone.",
 )
 BABBLE_VOICES = (4, 8)  # number of overlapped talkers, inclusive
+#: The talkers of babble, each drawn at most once per scene: a fixed pool, so that after a few scenes
+#: every (sentence, talker) is in espeak-ng's cache and babble costs only the mixing.
+BABBLE_POOL: tuple[Voice, ...] = (
+    Voice("en-us+m1", 150, 40),
+    Voice("en-us+f2", 160, 60),
+    Voice("en-gb+m3", 140, 50),
+    Voice("en-gb+f1", 170, 55),
+    Voice("en+m7", 150, 35),
+    Voice("en+f4", 145, 65),
+    Voice("en-us+m5", 175, 45),
+    Voice("en-gb+f3", 155, 70),
+    Voice("en+m2", 165, 30),
+    Voice("en-us+f1", 150, 50),
+    Voice("en-gb+m6", 160, 40),
+    Voice("en+f2", 140, 60),
+)
 BABBLE_LOOP_S = 20.0  # each talker speaks at most this long, then loops (keeps long scenes cheap)
 SOUNDS_COUNT = (2, 4)  # number of quiet background sounds, inclusive
 SOUNDS_S = (0.5, 3.0)
@@ -68,11 +84,12 @@ def coloured_noise(kind: str, rng: np.random.Generator, n: int, sample_rate: int
 
 
 def babble(rng: np.random.Generator, n: int, sample_rate: int) -> F64:
-    """4-8 synthetic talkers reading neutral sentences at once, unit RMS; each talker loops after 20 s."""
+    """4-8 distinct synthetic talkers reading neutral sentences at once, unit RMS; each loops after 20 s."""
     mix = np.zeros(n)
     loop = min(n, round(BABBLE_LOOP_S * sample_rate))
-    for _ in range(int(rng.integers(BABBLE_VOICES[0], BABBLE_VOICES[1] + 1))):
-        voice = draw_voice(rng)
+    talkers = int(rng.integers(BABBLE_VOICES[0], BABBLE_VOICES[1] + 1))
+    for index in rng.choice(len(BABBLE_POOL), talkers, replace=False):
+        voice = BABBLE_POOL[int(index)]
         talker = np.zeros(loop)
         at = int(rng.integers(0, max(1, round(0.5 * sample_rate))))
         while at < loop:
@@ -125,4 +142,11 @@ def make_background(
     raise ValueError(f"no background of kind {kind!r}")  # SceneOptions validated it: a bug
 
 
-__all__ = ["BABBLE_SENTENCES", "babble", "background_sounds", "coloured_noise", "make_background"]
+__all__ = [
+    "BABBLE_POOL",
+    "BABBLE_SENTENCES",
+    "babble",
+    "background_sounds",
+    "coloured_noise",
+    "make_background",
+]

@@ -107,7 +107,10 @@ def _optional_str(d: Mapping[str, Any], key: str, where: str, choices: Sequence[
 
 @dataclass(frozen=True)
 class Event:
-    """One placed sound event: where its audio sits, its slot, and its energy-trimmed active span."""
+    """One placed sound event: where its audio sits, its slot, and its energy-trimmed active span.
+
+    ``slot`` is the span the event was placed in: its equal slot, or the whole clip (free placement).
+    """
 
     label: str
     onset_s: float

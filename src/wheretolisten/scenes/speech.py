@@ -38,7 +38,7 @@ PITCH = (20, 80)
 MAX_SPEED_WPM = 350  # a word too long for its slot is re-spoken faster, up to this speed
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 ESPEAK = "espeak-ng"
-_CACHE_SIZE = 4096
+_CACHE_SIZE = 2048  # float32 at the scene rate: a word is ~40 kB at 16 kHz, a babble sentence ~130 kB
 _TRIM_DB = -45.0
 _PAD_S = 0.015  # kept around the trimmed speech so the scene's 10-ms fades never cut into it
 
@@ -80,9 +80,8 @@ def draw_voice(rng: np.random.Generator) -> Voice:
     return Voice(name, speed, pitch)
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def _espeak(text: str, voice: Voice) -> tuple[F32, int]:
-    """Raw espeak-ng output (float32, its own rate), read-only; cached per (text, voice)."""
+def _espeak(text: str, voice: Voice) -> tuple[npt.NDArray[np.int16], int]:
+    """Raw espeak-ng output: 16-bit samples and their rate."""
     args = [espeak_binary(), "-v", voice.name, "-s", str(voice.speed), "-p", str(voice.pitch), "--stdout"]
     try:
         done = subprocess.run([*args, text], capture_output=True, check=True, timeout=60)
@@ -94,20 +93,25 @@ def _espeak(text: str, voice: Voice) -> tuple[F32, int]:
         raise AudioError(f"{ESPEAK} wrote no usable audio for {text!r} with voice {voice.name}")
     rate = int.from_bytes(data[24:28], "little")
     body = data[44 : 44 + (len(data) - 44) // 2 * 2]
-    audio = (np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0).copy()
-    audio.flags.writeable = False
-    return audio, rate
+    return np.frombuffer(body, dtype="<i2").astype(np.int16), rate
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def speak(text: str, voice: Voice, sample_rate: int) -> F32:
-    """``text`` spoken by ``voice`` at ``sample_rate``, silence trimmed (a few ms kept at each end)."""
-    raw, rate = _espeak(text, voice)
+    """``text`` spoken by ``voice`` at ``sample_rate``, silence trimmed (a few ms kept at each end).
+
+    Cached per (text, voice, rate) in an in-process LRU: the array is read-only, copy it to change it.
+    """
+    pcm, rate = _espeak(text, voice)
+    raw = pcm.astype(np.float32) / 32768.0
     start, stop = active_span(raw, rate, threshold_db=_TRIM_DB)
     if stop <= start:
         raise AudioError(f"{ESPEAK} produced silence for {text!r} with voice {voice.name}")
     pad = round(_PAD_S * rate)
     trimmed = raw[max(0, start - pad) : min(len(raw), stop + pad)]
-    return np.array(resample(trimmed, rate, sample_rate), dtype=np.float32)  # a copy: the cache stays intact
+    audio = np.array(resample(trimmed, rate, sample_rate), dtype=np.float32)
+    audio.flags.writeable = False
+    return audio
 
 
 def telephone(audio: F32, sample_rate: int) -> F32:

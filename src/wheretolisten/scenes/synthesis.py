@@ -35,6 +35,7 @@ from .manifest import (
 )
 from .options import SceneOptions
 from .procedural import ramp_envelope
+from .speech import espeak_binary
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -87,6 +88,8 @@ def check_request(
         raise OptionError(f"sample_rate must be positive, got {sample_rate}")
     if not math.isfinite(duration_s) or duration_s <= 0:
         raise OptionError(f"duration_s must be a positive finite number of seconds, got {duration_s}")
+    if options.background == "babble":
+        espeak_binary()  # babble speaks: refuse now, not after the first scenes were written
     if options.placement == "free":
         options.check(n_events, duration_s)
     elif duration_s / n_events * EVENT_FRACTION[1] < MIN_EVENT_S:
