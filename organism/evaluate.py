@@ -149,7 +149,7 @@ def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> 
         folder = out / "long" / label
         if not (folder / "manifest.jsonl").exists():
             run(["wheretolisten", "scenes", "make", "--out", str(folder), "--n", "1", "--events", "3",
-                 "--duration", "180", "--bank", f"procedural:only={label}", "--repeats", "3",
+                 "--duration", "180", "--bank", f"procedural:labels={label}", "--repeats", "3",
                  "--placement", "free", "--event-s", "1,2.5", "--seed", str(210 + i), "--no-progress"], log)
         scene = json.loads((folder / "manifest.jsonl").read_text().splitlines()[0])
         onsets = sorted(e["onset_s"] for e in scene["events"])

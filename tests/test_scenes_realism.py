@@ -497,3 +497,16 @@ def test_scenes_make_bad_realism_options_are_one_line(
     assert code == 2 and len(lines) == 1 and lines[0].startswith("wheretolisten: error:"), err
     assert message in lines[0]
     assert not out.exists()
+
+
+def test_subset_bank_keeps_only_the_named_labels_and_refuses_unknown_ones() -> None:
+    from wheretolisten.errors import DataError
+    from wheretolisten.scenes.bank_spec import get_bank
+
+    bank = get_bank("procedural:labels=tone,bell")
+    assert bank.labels == ["tone", "bell"] and bank.query_text("bell") == "a bell ringing"
+    scene, _ = make_scene(bank, np.random.default_rng(0), "s", n_events=3, duration_s=30.0, repeats=3,
+                          options=SceneOptions(placement="free"))
+    assert {e.label for e in scene.events} <= {"tone", "bell"}
+    with pytest.raises(DataError, match="no label 'dog'"):
+        get_bank("procedural:labels=dog")

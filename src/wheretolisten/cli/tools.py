@@ -94,7 +94,8 @@ def scenes_make(
         str,
         typer.Option(
             help="procedural, speech[:telephone=P], asterisk-words, freedesktop, a folder "
-            "DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'."
+            "DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'; add "
+            "':labels=a,b' to keep only some labels."
         ),
     ] = "procedural",
     events: Annotated[int, typer.Option(help="Events per scene.")] = 3,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError
-from .banks import Bank, ESC50Bank, FolderBank, MixedBank
+from .banks import Bank, ESC50Bank, FolderBank, MixedBank, SubsetBank
 from .debian import AsteriskWordsBank, FreedesktopBank
 from .procedural import ProceduralBank
 from .speech import SpeechBank
@@ -41,6 +41,9 @@ def _telephone(text: str, spec: str) -> float:
 
 
 def _one_bank(spec: str) -> Bank:
+    if ":labels=" in spec:
+        inner, labels = spec.rsplit(":labels=", 1)
+        return SubsetBank(_one_bank(inner), [x.strip() for x in labels.split(",") if x.strip()])
     if spec in NAMED_BANKS:
         return NAMED_BANKS[spec]()
     if spec.startswith("speech:telephone="):
@@ -67,8 +70,8 @@ def _one_bank(spec: str) -> Bank:
 def get_bank(spec: str) -> Bank:
     """A bank by name ('procedural', 'speech[:telephone=P]', 'asterisk-words', 'freedesktop'),
     'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
-    meta/esc50.csv, else a label-folder bank); several joined with '+' (e.g. 'procedural+speech')
-    make one mixed bank."""
+    meta/esc50.csv, else a label-folder bank); any of them followed by ':labels=a,b' keeps only those
+    labels; several joined with '+' (e.g. 'procedural+speech') make one mixed bank."""
     if "+" in spec and not Path(spec).is_dir():
         parts = spec.split("+")
         if any(not part for part in parts):

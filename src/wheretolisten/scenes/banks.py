@@ -217,3 +217,28 @@ class MixedBank(Bank):
         """One instance of ``label`` from the bank that owns it."""
         self._check_label(label)
         return self.owner[label].render(label, rng, sample_rate, max_duration_s)
+
+
+class SubsetBank(Bank):
+    """Some labels of a bank (e.g. scenes in which one class occurs several times); renders from it."""
+
+    def __init__(self, bank: Bank, labels: Sequence[str]) -> None:
+        unknown = [label for label in labels if label not in bank.labels]
+        if unknown or not labels:
+            raise DataError(
+                f"bank {bank.name!r} has no label {', '.join(map(repr, unknown)) or '(none given)'}"
+                f" (labels: {', '.join(bank.labels)})"
+            )
+        self.bank = bank
+        self.labels = list(dict.fromkeys(labels))
+        self.name = f"{bank.name}:labels={','.join(self.labels)}"
+
+    def query_text(self, label: str) -> str:
+        """The parent bank's query."""
+        self._check_label(label)
+        return self.bank.query_text(label)
+
+    def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
+        """One instance of ``label`` from the parent bank."""
+        self._check_label(label)
+        return self.bank.render(label, rng, sample_rate, max_duration_s)
