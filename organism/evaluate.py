@@ -36,21 +36,82 @@ from scipy.stats import binomtest
 
 #: name → (scenes make arguments, description). Seeds 201-299 are this script's (no other set uses them).
 SETS: dict[str, tuple[list[str], str]] = {
-    "single": (["--n", "160", "--events", "1", "--placement", "free", "--event-s", "1,2.5",
-                "--level-db", "-20,20", "--seed", "201"],
-               "one procedural event in 10 s of quiet, anywhere (first and last seconds included), ±20 dB"),
-    "white-10": (["--n", "100", "--events", "3", "--background", "white", "--background-db", "-10,-10",
-                  "--seed", "202"], "three events over white noise at -10 dB"),
-    "babble-10": (["--n", "100", "--events", "3", "--background", "babble", "--background-db", "-10,-10",
-                   "--seed", "203"], "three events over babble at -10 dB"),
-    "asterisk": (["--n", "100", "--events", "3", "--bank", "asterisk-words", "--seed", "204"],
-                 "three real recorded words (asterisk prompts, not trained on) in 10 s"),
-    "three": (["--n", "150", "--events", "3", "--seed", "0"],
-              "three procedural events in 10 s of quiet (the old organism's held-out test scenes)"),
-    "overlap": (["--n", "100", "--events", "3", "--placement", "free", "--max-overlap", "0.5",
-                 "--level-db", "-10,10", "--seed", "205"], "three events placed freely, overlapping"),
-    "freedesktop": (["--n", "60", "--events", "3", "--bank", "freedesktop", "--seed", "206"],
-                    "three real recorded sounds (freedesktop theme; not in the vocabulary)"),
+    "single": (
+        [
+            "--n",
+            "160",
+            "--events",
+            "1",
+            "--placement",
+            "free",
+            "--event-s",
+            "1,2.5",
+            "--level-db",
+            "-20,20",
+            "--seed",
+            "201",
+        ],
+        "one procedural event in 10 s of quiet, anywhere (first and last seconds included), ±20 dB",
+    ),
+    "white-10": (
+        [
+            "--n",
+            "100",
+            "--events",
+            "3",
+            "--background",
+            "white",
+            "--background-db",
+            "-10,-10",
+            "--seed",
+            "202",
+        ],
+        "three events over white noise at -10 dB",
+    ),
+    "babble-10": (
+        [
+            "--n",
+            "100",
+            "--events",
+            "3",
+            "--background",
+            "babble",
+            "--background-db",
+            "-10,-10",
+            "--seed",
+            "203",
+        ],
+        "three events over babble at -10 dB",
+    ),
+    "asterisk": (
+        ["--n", "100", "--events", "3", "--bank", "asterisk-words", "--seed", "204"],
+        "three real recorded words (asterisk prompts, not trained on) in 10 s",
+    ),
+    "three": (
+        ["--n", "150", "--events", "3", "--seed", "0"],
+        "three procedural events in 10 s of quiet (the old organism's held-out test scenes)",
+    ),
+    "overlap": (
+        [
+            "--n",
+            "100",
+            "--events",
+            "3",
+            "--placement",
+            "free",
+            "--max-overlap",
+            "0.5",
+            "--level-db",
+            "-10,10",
+            "--seed",
+            "205",
+        ],
+        "three events placed freely, overlapping",
+    ),
+    "freedesktop": (
+        ["--n", "60", "--events", "3", "--bank", "freedesktop", "--seed", "206"],
+        "three real recorded sounds (freedesktop theme; not in the vocabulary)",
+    ),
 }
 CONDITIONS = ("steered", "energy", "random")
 
@@ -105,8 +166,9 @@ def score_set(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for base in ("energy", "random"):
         if base in by and steered:
             keys = sorted(set(steered) & set(by[base]))
-            out["steered"][f"p_vs_{base}"] = mcnemar_greater([steered[q] for q in keys],
-                                                             [by[base][q] for q in keys])
+            out["steered"][f"p_vs_{base}"] = mcnemar_greater(
+                [steered[q] for q in keys], [by[base][q] for q in keys]
+            )
     return out
 
 
@@ -130,8 +192,21 @@ def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]
     if not (scenes / "manifest.jsonl").exists():
         run(["wheretolisten", "scenes", "make", "--out", str(scenes), "--no-progress", *args], log)
     rows_path = out / f"{name}.jsonl"
-    wall = run(["wheretolisten", "bench", "run", str(scenes), "--out", str(rows_path), "--conditions",
-                ",".join(CONDITIONS), "--no-progress", *model], log)
+    wall = run(
+        [
+            "wheretolisten",
+            "bench",
+            "run",
+            str(scenes),
+            "--out",
+            str(rows_path),
+            "--conditions",
+            ",".join(CONDITIONS),
+            "--no-progress",
+            *model,
+        ],
+        log,
+    )
     rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
     res = {"what": what, "scenes_make": args, "wall_s": round(wall, 1), **score_set(rows)}
     if name == "single":
@@ -148,21 +223,64 @@ def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> 
     for i, label in enumerate(classes):
         folder = out / "long" / label
         if not (folder / "manifest.jsonl").exists():
-            run(["wheretolisten", "scenes", "make", "--out", str(folder), "--n", "1", "--events", "3",
-                 "--duration", "180", "--bank", f"procedural:labels={label}", "--repeats", "3",
-                 "--placement", "free", "--event-s", "1,2.5", "--seed", str(210 + i), "--no-progress"], log)
+            run(
+                [
+                    "wheretolisten",
+                    "scenes",
+                    "make",
+                    "--out",
+                    str(folder),
+                    "--n",
+                    "1",
+                    "--events",
+                    "3",
+                    "--duration",
+                    "180",
+                    "--bank",
+                    f"procedural:labels={label}",
+                    "--repeats",
+                    "3",
+                    "--placement",
+                    "free",
+                    "--event-s",
+                    "1,2.5",
+                    "--seed",
+                    str(210 + i),
+                    "--no-progress",
+                ],
+                log,
+            )
         scene = json.loads((folder / "manifest.jsonl").read_text().splitlines()[0])
         onsets = sorted(e["onset_s"] for e in scene["events"])
         result = out / "long" / f"{label}.json"
-        wall = run(["wheretolisten", "localize", str(folder / scene["path"]), "-q", bank.query_text(label),
-                    "--json", str(result), *model], log)
+        wall = run(
+            [
+                "wheretolisten",
+                "localize",
+                str(folder / scene["path"]),
+                "-q",
+                bank.query_text(label),
+                "--json",
+                str(result),
+                *model,
+            ],
+            log,
+        )
         data = json.loads(result.read_text())
         dets = sorted(d["onset_s"] for d in data.get("detections", []))
         found = [any(abs(d - o) <= 0.5 for d in dets) for o in onsets]
         false = [d for d in dets if all(abs(d - o) > 0.5 for o in onsets)]
-        results.append({"label": label, "onsets_s": onsets, "detections_s": dets, "found": sum(found),
-                        "false_alarms": len(false), "ok": all(found) and len(false) <= 1,
-                        "wall_s": round(wall, 1)})
+        results.append(
+            {
+                "label": label,
+                "onsets_s": onsets,
+                "detections_s": dets,
+                "found": sum(found),
+                "false_alarms": len(false),
+                "ok": all(found) and len(false) <= 1,
+                "wall_s": round(wall, 1),
+            }
+        )
     return {"recordings": results, "all_ok": sum(r["ok"] for r in results), "n": len(results)}
 
 
@@ -190,7 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, results_path)
         brief = results[name].get("steered", results[name].get("all_ok"))
-        print(f"[{time.strftime('%H:%M:%S')}] {name}: {json.dumps(brief)} ({time.time() - t0:.0f} s)", flush=True)
+        print(
+            f"[{time.strftime('%H:%M:%S')}] {name}: {json.dumps(brief)} ({time.time() - t0:.0f} s)",
+            flush=True,
+        )
     return 0
 
 

@@ -64,13 +64,28 @@ SHARD = 100  # scenes per cache shard
 #: Number of events per training scene and its probability.
 N_EVENTS = ((1, 0.15), (2, 0.2), (3, 0.3), (4, 0.2), (5, 0.1), (6, 0.05))
 #: Background kinds and their probabilities.
-BACKGROUNDS = (("none", 0.3), ("white", 0.12), ("pink", 0.1), ("brown", 0.08), ("babble", 0.2), ("sounds", 0.2))
+BACKGROUNDS = (
+    ("none", 0.3),
+    ("white", 0.12),
+    ("pink", 0.1),
+    ("brown", 0.08),
+    ("babble", 0.2),
+    ("sounds", 0.2),
+)
 
-DESCRIBE = ("Describe the audio.", "What do you hear?", "What can you hear in this recording?",
-            "List the sounds in the recording.")
+DESCRIBE = (
+    "Describe the audio.",
+    "What do you hear?",
+    "What can you hear in this recording?",
+    "List the sounds in the recording.",
+)
 PRESENT = ("Is there {query} in the recording?", "Do you hear {query}?", "Can you hear {query}?")
-WHEN = ("When does {query} start and end?", "When does {query} start and end? Answer in seconds.",
-        "At what time do you hear {query}?", "Between which times is there {query}?")
+WHEN = (
+    "When does {query} start and end?",
+    "When does {query} start and end? Answer in seconds.",
+    "At what time do you hear {query}?",
+    "Between which times is there {query}?",
+)
 START = ("When does {query} start?", "At what time does {query} begin?")
 WHAT_AT = ("What sound plays at {t:.1f} seconds?", "What do you hear at {t:.1f} seconds?")
 #: Task name and sampling weight of each question.
@@ -134,8 +149,16 @@ def make_training_scene(bank: Any, k: int) -> tuple[Any, np.ndarray]:
     n, options = draw_layout(rng)
     source = scene_bank(bank, str(_choice(rng, SCENE_BANKS)))
     n = min(n, len(source.labels))
-    scene, audio = make_scene(source, rng, f"train_{k}", n_events=n, duration_s=float(CHUNK_S),
-                              sample_rate=SAMPLE_RATE, seed=seed, options=options)
+    scene, audio = make_scene(
+        source,
+        rng,
+        f"train_{k}",
+        n_events=n,
+        duration_s=float(CHUNK_S),
+        sample_rate=SAMPLE_RATE,
+        seed=seed,
+        options=options,
+    )
     return scene, audio
 
 
@@ -147,13 +170,19 @@ def build_model_and_processor(tokenizer: Any) -> tuple[Any, Any]:
     from wheretolisten.models.tiny.whisper_qwen import build_processor, build_tiny_model
 
     cfg = encoder_kwargs()
-    size = {"enc_dim": cfg["d_model"], "enc_layers": cfg["encoder_layers"],
-            "enc_heads": cfg["encoder_attention_heads"], "enc_ffn": cfg["encoder_ffn_dim"], **SIZE}
+    size = {
+        "enc_dim": cfg["d_model"],
+        "enc_layers": cfg["encoder_layers"],
+        "enc_heads": cfg["encoder_attention_heads"],
+        "enc_ffn": cfg["encoder_ffn_dim"],
+        **SIZE,
+    }
     model, _ = build_tiny_model("qwen2-audio", 0, size, chunk_s=CHUNK_S, tokenizer=tokenizer, n_mels=N_MELS)
     processor = build_processor("qwen2-audio", tokenizer, chunk_s=CHUNK_S, n_mels=N_MELS)
     state = encoder_weights()
     missing, unexpected = model.model.audio_tower.load_state_dict(
-        {k: v.float() for k, v in state.items()}, strict=True)
+        {k: v.float() for k, v in state.items()}, strict=True
+    )
     assert not missing and not unexpected
     model.model.audio_tower.requires_grad_(False)
     return model, processor
@@ -210,8 +239,9 @@ def _data_worker(args: tuple[Path, list[int], str, int]) -> int:
                 x = torch.from_numpy(np.stack(feats[i : i + 10])).float()
                 hidden.append(encoder(x).last_hidden_state.to(torch.float16))
         tmp = path.with_suffix(".tmp")
-        save_file({"hidden": torch.cat(hidden).contiguous()}, str(tmp),
-                  metadata={"scenes": json.dumps(scenes)})
+        save_file(
+            {"hidden": torch.cat(hidden).contiguous()}, str(tmp), metadata={"scenes": json.dumps(scenes)}
+        )
         os.replace(tmp, path)
         done += 1
         print(f"[{time.strftime('%H:%M:%S')}] shard {shard} written ({SHARD} scenes)", flush=True)
@@ -286,7 +316,11 @@ def make_question(task: str, scene: Any, queries: Sequence[str], rng: np.random.
         return pick(DESCRIBE), describe_answer(scene)
     if task in ("present", "when", "start"):
         ask_absent = bool(absent) and rng.random() < ABSENT_P
-        q = absent[int(rng.integers(len(absent)))] if ask_absent else events[int(rng.integers(len(events)))].query
+        q = (
+            absent[int(rng.integers(len(absent)))]
+            if ask_absent
+            else events[int(rng.integers(len(events)))].query
+        )
         template = pick({"present": PRESENT, "when": WHEN, "start": START}[task])
         if task == "present":
             return template.format(query=q), "No." if ask_absent else "Yes."
@@ -341,7 +375,9 @@ class PromptCodec:
     def suffix(self, instruction: str, answer: str) -> tuple[list[int], int]:
         """Ids of the question turn plus answer, and the index (in the suffix) of the first answer token."""
         tok = self.tokenizer
-        prompt = tok(f"\n{instruction}<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+        prompt = tok(f"\n{instruction}<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)[
+            "input_ids"
+        ]
         reply = tok(f"{answer}<|im_end|>", add_special_tokens=False)["input_ids"]
         return prompt + reply, len(prompt)
 
@@ -356,8 +392,9 @@ def build_codec(processor: Any, instructions: Sequence[str]) -> PromptCodec:
     for instruction in instructions:
         messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
         text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = processor(text=[text], audio=[silence], sampling_rate=SAMPLE_RATE,
-                        return_tensors="pt")["input_ids"][0].tolist()
+        ids = processor(text=[text], audio=[silence], sampling_rate=SAMPLE_RATE, return_tensors="pt")[
+            "input_ids"
+        ][0].tolist()
         cut = ids.index(eos) + 1
         if codec is None:
             pos = [i for i, t in enumerate(ids) if t == audio_id]
@@ -378,8 +415,9 @@ class StepOutput:
     row_loss: torch.Tensor
 
 
-def forward_loss(model: Any, codec: PromptCodec, hidden: torch.Tensor, suffixes: list[list[int]],
-                 firsts: list[int], k: int) -> StepOutput:
+def forward_loss(
+    model: Any, codec: PromptCodec, hidden: torch.Tensor, suffixes: list[list[int]], firsts: list[int], k: int
+) -> StepOutput:
     """Answer-token loss for ``len(hidden)`` scenes × ``k`` questions each (rows scene-major).
 
     The prefix (system prompt + audio) runs once per scene and its key/value cache serves every
@@ -408,8 +446,13 @@ def forward_loss(model: Any, codec: PromptCodec, hidden: torch.Tensor, suffixes:
     p = len(codec.prefix)
     attention = torch.cat([torch.ones(rows, p, dtype=torch.long), mask], dim=1)
     positions = torch.arange(p, p + width)[None].expand(rows, width)
-    out = lm(inputs_embeds=lm.embed_tokens(ids), attention_mask=attention, position_ids=positions,
-             past_key_values=cache, use_cache=True)
+    out = lm(
+        inputs_embeds=lm.embed_tokens(ids),
+        attention_mask=attention,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+    )
     logits = model.lm_head(out.last_hidden_state).float()
     token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
     valid = labels != -100
@@ -473,8 +516,9 @@ def get_processor(out: Path, queries: Sequence[str]) -> Any:
     return processor
 
 
-def evaluate(model: Any, codec: PromptCodec, hidden: torch.Tensor, scenes: list[Any], queries: Sequence[str],
-             seed: int) -> dict[str, float]:
+def evaluate(
+    model: Any, codec: PromptCodec, hidden: torch.Tensor, scenes: list[Any], queries: Sequence[str], seed: int
+) -> dict[str, float]:
     """First-answer-token accuracy per task on held-out cached scenes (no gradient)."""
     rng = np.random.default_rng([seed, 7])
     acc: dict[str, list[float]] = {}
@@ -510,7 +554,9 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
     model.train()
     codec = build_codec(processor, [*DESCRIBE, WHAT_AT[0].format(t=3.5)])
     for forms in (PRESENT, WHEN, START):
-        build_codec(processor, [t.format(query=q) for t in forms for q in queries[:: max(1, len(queries) // 6)]])
+        build_codec(
+            processor, [t.format(query=q) for t in forms for q in queries[:: max(1, len(queries) // 6)]]
+        )
     while not (shard_path(out, 0).exists() and len(ready_shards(out, args.n)) >= 2):
         time.sleep(10)
     val_hidden, val_scenes = load_shards(out, [0])
@@ -522,8 +568,11 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr,
+        betas=(0.9, 0.98),
+    )
     ckpt = out / "checkpoint.pt"
     start, used_s, history = 0, 0.0, []
     if ckpt.exists():
@@ -536,17 +585,28 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
     else:
         n_train = sum(p.numel() for p in params) - sum(p.numel() for p in head.parameters())
         log(f"fit: new run {json.dumps({k: str(v) for k, v in vars(args).items()})}")
-        log(f"fit: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters "
+        log(
+            f"fit: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters "
             f"({n_train / 1e6:.2f} M trained), decoder {SIZE}, vocab {len(processor.tokenizer)}, "
             f"{len(scenes)} train + {n_val} val cached scenes, prefix {len(codec.prefix)} tokens, "
-            f"threads {torch.get_num_threads()}")
+            f"threads {torch.get_num_threads()}"
+        )
     task_names = [t for t, _ in TASKS]
     task_p = np.array([w for _, w in TASKS]) / sum(w for _, w in TASKS)
 
     def save(step: int, elapsed: float) -> None:
         tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": trainable_state(model), "head": head.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "seconds": elapsed, "history": history}, tmp)
+        torch.save(
+            {
+                "model": trainable_state(model),
+                "head": head.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "seconds": elapsed,
+                "history": history,
+            },
+            tmp,
+        )
         os.replace(tmp, ckpt)
 
     t_run = time.time()
@@ -601,7 +661,10 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
                 line += " | val first-token acc " + " ".join(f"{k}={v:.2f}" for k, v in val.items())
             rec["step"], rec["elapsed_s"] = done, elapsed
             history.append(rec)
-            log(f"step {done}/{args.steps} {line} | lr {opt.param_groups[0]['lr']:.1e} | {elapsed / 60:.1f} min")
+            log(
+                f"step {done}/{args.steps} {line} | lr {opt.param_groups[0]['lr']:.1e} "
+                f"| {elapsed / 60:.1f} min"
+            )
         if done % args.ckpt_every == 0 or done == args.steps:
             save(done, elapsed)
         if elapsed > args.max_minutes * 60:
@@ -612,6 +675,21 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
 
 
 # ---- export ---------------------------------------------------------------------------------------
+
+
+def checkpoint_settings(bank: Any) -> dict[str, Any]:
+    """The checkpoint's ``wheretolisten.json``: what it knows and the question it answers (the
+    steering settings are added by ``organism/tune.py`` on the dev scenes)."""
+    procedural, speech = bank.banks
+    return {
+        "vocabulary": {
+            "sounds": [procedural.query_text(label) for label in procedural.labels],
+            "speech": [speech.texts[label] for label in speech.labels],
+            "speech_query": "someone saying '{text}'",
+        },
+        "direct_question": WHEN[0],
+        "note": "trained by organism/train.py; see organism/README.md",
+    }
 
 
 def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) -> None:
@@ -642,32 +720,45 @@ def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) ->
     enc = {k: v.to(torch.float16).contiguous() for k, v in full.items() if k.startswith("model.audio_tower.")}
     rest = {k: v.contiguous() for k, v in full.items() if not k.startswith("model.audio_tower.")}
     rest.pop("lm_head.weight", None) if model.config.text_config.tie_word_embeddings else None
-    save_file(enc, str(staging / names["encoder"]), metadata={"format": "pt", "source": "OpenAI Whisper base (MIT)"})
+    save_file(
+        enc, str(staging / names["encoder"]), metadata={"format": "pt", "source": "OpenAI Whisper base (MIT)"}
+    )
     save_file(rest, str(staging / names["rest"]), metadata={"format": "pt"})
     weight_map = {k: names["encoder"] for k in enc} | {k: names["rest"] for k in rest}
     total = sum(v.numel() * v.element_size() for v in [*enc.values(), *rest.values()])
     (staging / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, indent=2)
-        + "\n")
+        json.dumps(
+            {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, indent=2
+        )
+        + "\n"
+    )
     processor.save_pretrained(staging)
     hist = state["history"]
     summary = {
         "architecture": "Qwen2AudioForConditionalGeneration",
         "encoder": "OpenAI Whisper base encoder (MIT), converted by organism/convert_whisper.py, frozen",
-        "decoder_size": SIZE, "chunk_s": CHUNK_S, "n_mels": N_MELS,
+        "decoder_size": SIZE,
+        "chunk_s": CHUNK_S,
+        "n_mels": N_MELS,
         "parameters": sum(p.numel() for p in model.parameters()),
         "trained_parameters": sum(v.numel() for v in rest.values()),
-        "steps_done": int(state["step"]), "training_minutes": float(state["seconds"]) / 60,
-        "cached_scenes": args.n, "final": hist[-1] if hist else None,
-        "tasks": [t for t, _ in TASKS], "question_forms": {
-            "describe": list(DESCRIBE), "present": list(PRESENT), "when": list(WHEN), "start": list(START),
-            "what_at": list(WHAT_AT)},
-        "steering_templates_trained": False, "residual_stream_losses": False,
+        "steps_done": int(state["step"]),
+        "training_minutes": float(state["seconds"]) / 60,
+        "cached_scenes": args.n,
+        "final": hist[-1] if hist else None,
+        "tasks": [t for t, _ in TASKS],
+        "question_forms": {
+            "describe": list(DESCRIBE),
+            "present": list(PRESENT),
+            "when": list(WHEN),
+            "start": list(START),
+            "what_at": list(WHAT_AT),
+        },
+        "steering_templates_trained": False,
+        "residual_stream_losses": False,
     }
     (staging / "training.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    keep = target / "wheretolisten.json"
-    if keep.exists():
-        shutil.copy2(keep, staging / "wheretolisten.json")
+    (staging / "wheretolisten.json").write_text(json.dumps(checkpoint_settings(bank), indent=2) + "\n")
     for f in staging.iterdir():
         f.chmod(0o644)
     if target.exists():
@@ -692,7 +783,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token tagging loss")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of fit while data runs")
-    ap.add_argument("--threads-after-data", type=int, default=2, help="torch threads of fit once all shards exist")
+    ap.add_argument(
+        "--threads-after-data", type=int, default=2, help="torch threads of fit once all shards exist"
+    )
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--ckpt-every", type=int, default=100)
@@ -709,8 +802,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stage == "all":  # write the cache in a background process while fit trains on what exists
         import subprocess
 
-        cmd = [sys.executable, __file__, "data", "--out", str(args.out), "--n", str(args.n),
-               "--workers", str(args.workers)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "data",
+            "--out",
+            str(args.out),
+            "--n",
+            str(args.n),
+            "--workers",
+            str(args.workers),
+        ]
         data_proc = subprocess.Popen(cmd)
     if args.stage in ("all", "fit"):
         try:

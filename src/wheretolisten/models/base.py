@@ -70,6 +70,8 @@ class Adapter(ABC):
         #: Settings the checkpoint recommends (``wheretolisten.json`` beside its weights), e.g. tuned
         #: steering layers and α under the key ``localize``; empty for ordinary checkpoints.
         self.recommended: dict[str, Any] = {}
+        #: Queries already warned about as outside the checkpoint's declared vocabulary (one line each).
+        self.warned_queries: set[str] = set()
 
     # ---- modules -------------------------------------------------------------------------------
     #: Attribute path from the model to its decoder-only language model (``layers`` below it).
