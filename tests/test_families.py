@@ -124,6 +124,28 @@ def test_time_axis_follows_the_encoder(family_adapter: Adapter) -> None:
         )
 
 
+def test_batching_with_a_longer_clip_as_the_adapter_says(family_adapter: Adapter) -> None:
+    """``batch_invariant``: a clip's decoder inputs at its audio tokens are the same alone and batched with a
+    longer clip (to float rounding), or they are not, as the adapter declares (the engines never batch two
+    clips, so this concerns callers of ``encode`` only)."""
+    a = family_adapter
+    short, longer = noise(2.0, seed=3), noise(3.1, seed=4)
+
+    def audio_inputs(clips: list[np.ndarray]) -> torch.Tensor:
+        batch = a.encode(clips, ["Describe the audio."] * len(clips))
+        with torch.no_grad():
+            out = a.model(**batch, output_hidden_states=True, use_cache=False)
+        return a.layer_hidden(out.hidden_states[0])[0][a.audio_mask(batch["input_ids"])[0]].float()
+
+    alone, batched = audio_inputs([short]), audio_inputs([short, longer])
+    n = min(len(alone), len(batched))
+    change = float((alone[:n] - batched[:n]).abs().max() / alone.abs().max())
+    if a.batch_invariant:
+        assert len(alone) == len(batched) and change < 1e-5, change
+    else:
+        assert len(alone) != len(batched) or change > 1e-4, change
+
+
 @pytest.mark.parametrize("padding_side", ["left", "right"])
 def test_fast_probe_equals_eager_attention(family_adapter: Adapter, padding_side: str) -> None:
     a = family_adapter

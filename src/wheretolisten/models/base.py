@@ -57,6 +57,10 @@ class Adapter(ABC):
     #: decoder makes that unsound (e.g. positions that depend on the whole prompt) says False and runs
     #: every prompt whole.
     shared_prefix: ClassVar[bool] = True
+    #: Whether a clip's audio tokens are the same alone and batched with longer clips. An encoder that sees
+    #: the batch's padding is not; the engines batch prompts of one clip only, so only a caller that batches
+    #: different clips itself (``encode``) meets this (``tests/test_families.py`` checks both ways).
+    batch_invariant: ClassVar[bool] = True
     #: Hub ids of the real checkpoints this adapter serves (documentation and ``env``).
     checkpoints: ClassVar[tuple[str, ...]] = ()
     #: Other ``config.model_type`` values whose checkpoints this adapter loads: a composite checkpoint
