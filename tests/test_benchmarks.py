@@ -62,3 +62,17 @@ def test_perf_table_renders_the_measurements(tmp_path: Path) -> None:
     assert "**4.70 GiB beyond the weights**" in out and "| overall | last token | | | **8.0×** |" in out
     empty = subprocess.run([*command[:2], str(tmp_path / "none")], capture_output=True, text=True)
     assert empty.returncode == 2 and "no perf.jsonl" in empty.stderr
+
+
+def test_batch_invariance_script_agrees_with_the_adapters() -> None:
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "batch_invariance.py"),
+        "--families", "qwen2-audio", "phi4-multimodal",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0]["size"] == "tiny"
+    assert [row["family"] for row in lines[1:]] == ["qwen2-audio", "phi4-multimodal"]
+    for row in lines[1:]:
+        assert (row["relative_change"] < 1e-5) == row["batch_invariant"], row
