@@ -28,7 +28,9 @@ def env(
     from .. import __version__
     from ..models import FAMILIES
     from ..models.registry import UNAVAILABLE_FAMILIES
+    from ..models.registry import read_recommended
     from ..organism import default_model_path
+    from ..vocabulary import declared_vocabulary
 
     def version(name: str) -> str:
         try:
@@ -51,6 +53,10 @@ def env(
     }
     try:
         info["shipped_model"] = str(default_model_path())
+        vocab = declared_vocabulary(read_recommended(default_model_path()))
+        if vocab is not None:  # what a query to the shipped model may name
+            info["shipped_model_sounds"] = list(vocab.sounds)
+            info["shipped_model_speech"] = [vocab.speech_query.format(text=t) for t in vocab.speech]
     except WTLError as exc:  # a broken install should still be describable
         info["shipped_model"] = f"missing ({exc})"
     if json_out:
