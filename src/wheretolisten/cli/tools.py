@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import ProgressOpt, finite
+from .options import OverwriteOpt, ProgressOpt, finite
 
 
 @app.command("env")
@@ -132,13 +132,14 @@ def scenes_import(
     queries: Annotated[
         Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
     ] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
     from ..scenes.annotations import import_annotations, read_query_map
 
     check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
-    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
+    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None, overwrite)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
     if len(report.skipped) > 10:
