@@ -27,8 +27,14 @@ class _OneLine(logging.Handler):
         typer.echo(f"wheretolisten: {record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
-#: How torch words a failed CPU allocation in a plain RuntimeError.
-_OOM_WORDS = ("DefaultCPUAllocator: can't allocate memory", "CUDA out of memory", "MPS backend out of memory")
+#: How torch words a failed allocation in a plain RuntimeError. oneDNN's "could not create a primitive"
+#: is what a CPU convolution raises when its workspace cannot be allocated (seen under ``ulimit -v``).
+_OOM_WORDS = (
+    "DefaultCPUAllocator: can't allocate memory",
+    "CUDA out of memory",
+    "MPS backend out of memory",
+    "could not create a primitive",
+)
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -80,7 +80,11 @@ def make_tiny_model(
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     check_output(out, directory=True, option="--out")
+    from transformers.utils import logging as hf_logging
+
     from ..models.tiny import make_tiny_model as build
+
+    hf_logging.disable_progress_bar()  # a shard-writing bar is noise (and not one error line on failure)
 
     path = build(family, out, seed)
     typer.echo(f"wrote a tiny {family} model to {path}")

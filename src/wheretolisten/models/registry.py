@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
-from ..errors import ModelError
+from ..errors import ModelError, ResourceError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .gemma3n import Gemma3nAdapter
@@ -142,6 +143,11 @@ def load_model(
                 name, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True, **offline
             )
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            if _no_memory(exc):  # the weights do not fit: a resource limit (exit 3), not a bad model
+                raise ResourceError(
+                    f"out of memory loading the weights of {name!r} ({_first_line(exc)}); try "
+                    "--dtype bfloat16 or a machine with more memory"
+                ) from None
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -229,6 +235,13 @@ def _recommended_problem(section: Any) -> str | None:
     if "normalize" in section and not isinstance(section["normalize"], bool):
         return f"'localize.normalize' must be true or false, got {section['normalize']!r}"
     return None
+
+
+def _no_memory(exc: BaseException) -> bool:
+    """Whether loading failed for want of memory (ENOMEM from mmap or the allocator)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        return True
+    return "Cannot allocate memory" in str(exc) or "can't allocate memory" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:
