@@ -281,6 +281,9 @@ def _results_log(
             same = row.get("model") == model and row.get("config") == wanted
             cut = row.get("windows")
             cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
+            key = row.get("resume")
+            if isinstance(key, dict) and isinstance(key.get("windows"), list):  # short clips' lines too
+                cut_same = cut_same and tuple(key["windows"]) == segments
             if not same or not cut_same or row.get("detection", detection) != detection:
                 raise WTLError(
                     f"{path}: line {i} was computed with another model or configuration; use the same "
