@@ -373,6 +373,9 @@ def bench_protocol(
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
     check_output(out, [protocol] if protocol else [], directory=True, option="--out")
+    from ..scenes import get_bank
+
+    get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
     adapter = load(model, device, dtype)
     from ..bench.protocol import REPORT_NAME, run_protocol
 
