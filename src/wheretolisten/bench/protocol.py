@@ -160,6 +160,13 @@ def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
         raise OptionError(
             "protocol: the control conditions use the steered condition's settings; add steered"
         )
+    for condition, grid in protocol.grids.items():
+        wrong = [layer for layers in grid.layers for layer in layers if layer >= adapter.num_layers]
+        if wrong:
+            raise OptionError(
+                f"protocol: grids.{condition}.layers: layer {wrong[0]} is out of range for {adapter.name} "
+                f"(layers 0..{adapter.num_layers - 1})"
+            )
     limit = adapter.max_audio_limit_s
     longest = max(s.duration_s for s in sets_of(protocol))
     if longest > limit:
@@ -180,12 +187,7 @@ def run_protocol(
     """Run (or resume) the whole protocol into ``out_dir``; see the module docstring for the stages."""
     started, out = time.perf_counter(), Path(out_dir)
     names = _check(protocol, adapter)
-    _record(protocol, adapter, out)
     bank = get_bank(protocol.bank)
-    sets = _Sets({}, {})
-    for spec in sets_of(protocol):
-        sets.scenes[spec.name] = _scenes(spec, bank, out, show_progress)
-        sets.dirs[spec.name] = out / SCENES_DIR / spec.name
     base = BenchConfig(
         queries=protocol.queries,
         seed=protocol.seed,
@@ -193,7 +195,12 @@ def run_protocol(
         absent_queries=tuple(bank.query_text(label) for label in bank.labels),
     ).resolved(adapter)
     tunable = [c for c in TUNABLE if c in names]
-    points = {c: grid_points(protocol, c, adapter, base) for c in tunable}
+    points = {c: grid_points(protocol, c, adapter, base) for c in tunable}  # checks the grids: before
+    _record(protocol, adapter, out)  # anything is written
+    sets = _Sets({}, {})
+    for spec in sets_of(protocol):
+        sets.scenes[spec.name] = _scenes(spec, bank, out, show_progress)
+        sets.dirs[spec.name] = out / SCENES_DIR / spec.name
     dev, dev_scenes = protocol.dev.name, sets.scenes[protocol.dev.name]
     lines = tune(adapter, dev_scenes, sets.dirs[dev], base, points, out, shard, show_progress)
     left = sum(s.scene_id not in lines for s in dev_scenes)

@@ -8,7 +8,9 @@ procedural scenes of different seeds, clip lengths and event counts.
 from __future__ import annotations
 
 import json
+import math
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,6 +44,66 @@ DEFAULT_CONDITIONS = (
 TRAINED_QUESTION = "When does {query} start and end?"
 
 
+def _formats(template: str) -> bool:
+    try:
+        template.format(query="x")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
+def _plural(hint: Any) -> str:
+    if typing.get_origin(hint) is tuple:
+        return f"lists of {_plural(typing.get_args(hint)[0])}"
+    names = {int: "integers", float: "finite numbers", str: "strings", bool: "booleans"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _type_name(hint: Any) -> str:
+    """How a field's type reads in an error line: 'an integer', 'a list of lists of integers'."""
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_plural(typing.get_args(hint)[0])}"
+    names = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}
+    return names.get(hint, f"a {getattr(hint, '__name__', hint)} table")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (as parsed from JSON/TOML) is of type ``hint``: an int is not a bool, a float
+    is a finite int or float, a tuple is a list or tuple of fitting items."""
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, (list, tuple)) and all(_fits(v, item) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _check_values(cls: Any, data: Mapping[str, Any], prefix: str, skip: Sequence[str] = ()) -> None:
+    """Refuse a parsed value that is not of its field's type, naming it as the file does (``dev.n``)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if key in hints and key not in skip and not _fits(value, hints[key]):
+            raise DataError(f"protocol: {prefix}{key} must be {_type_name(hints[key])}, got {value!r}")
+
+
+def _check_types(obj: Any, where: str, skip: Sequence[str] = ()) -> None:
+    """Refuse a field whose value is not of its declared type (one line naming the field and value)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        if f.name in skip:
+            continue
+        value = getattr(obj, f.name)
+        if not _fits(value, hints[f.name]):
+            wanted = _type_name(hints[f.name])
+            raise OptionError(f"protocol: {where}.{f.name} must be {wanted}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class SceneSet:
     """One split: ``n`` synthesized scenes of ``events`` events in ``duration_s`` s, from ``seed``."""
@@ -51,6 +113,16 @@ class SceneSet:
     seed: int
     events: int = 3
     duration_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check_types(self, f"set {self.name!r}")
+        if self.n < 1 or not self.name or "/" in self.name or self.name.startswith("."):
+            raise OptionError(f"protocol: set {self.name!r} needs n >= 1 and a plain name")
+        if self.seed < 0 or self.events < 1 or self.duration_s <= 0:
+            raise OptionError(
+                f"protocol: set {self.name!r} needs seed >= 0, events >= 1 and duration_s > 0, got "
+                f"{self.seed}, {self.events}, {self.duration_s}"
+            )
 
 
 @dataclass(frozen=True)
@@ -71,6 +143,26 @@ class Grid:
     windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     prompts: tuple[str, ...] = (DIRECT_PROMPT, TRAINED_QUESTION)
 
+    def __post_init__(self) -> None:
+        _check_types(self, "grid")
+        if any(not s or min(s) < 0 for s in self.layers):
+            raise OptionError(
+                f"protocol: grid layers must be non-empty lists of indices >= 0, got {self.layers}"
+            )
+        if not self.alphas or not self.templates or not self.windows_s or not self.prompts:
+            raise OptionError("protocol: grid alphas, templates, windows_s and prompts must not be empty")
+        if any(not t or min(t) < 0 for t in self.templates):
+            raise OptionError(
+                f"protocol: grid templates must be non-empty lists of indices >= 0, got {self.templates}"
+            )
+        if any(w <= 0 for w in self.windows_s):
+            raise OptionError(f"protocol: grid windows_s must be > 0, got {self.windows_s}")
+        for prompt in self.prompts:
+            if "{query}" not in prompt or not _formats(prompt):
+                raise OptionError(
+                    f"protocol: grid prompt {prompt!r} must use the placeholder {{query}} (only)"
+                )
+
 
 def _default_grids() -> dict[str, Grid]:
     prompted = Grid(readout="ranges", templates=((0,), (1,), (2,)))
@@ -86,6 +178,24 @@ class IntervalGrid:
     windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     margins_db: tuple[float, ...] = (6.0, 10.0, 20.0)
     bridges_s: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+
+    def __post_init__(self) -> None:
+        _check_types(self, "intervals")
+        ranges = {
+            "fractions": lambda v: 0 < v <= 1,
+            "smooths_s": lambda v: v >= 0,
+            "windows_s": lambda v: v > 0,
+            "margins_db": lambda v: v > 0,
+            "bridges_s": lambda v: v >= 0,
+        }
+        words = {"fractions": "in (0, 1]", "smooths_s": ">= 0", "windows_s": "> 0", "margins_db": "> 0"}
+        for name, ok in ranges.items():
+            values = getattr(self, name)
+            if not values or not all(ok(v) for v in values):
+                raise OptionError(
+                    f"protocol: intervals.{name} must be a non-empty list of numbers "
+                    f"{words.get(name, '>= 0')}, got {list(values)}"
+                )
 
 
 def _default_tests() -> tuple[SceneSet, ...]:
@@ -114,14 +224,22 @@ class Protocol:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_types(self, "protocol", skip=("grids",))
         names = [self.dev.name, *(t.name for t in self.tests)]
         if len(set(names)) != len(names) or not self.tests:
             raise OptionError("protocol: give at least one test set, and distinct set names")
-        for s in (self.dev, *self.tests):
-            if s.n < 1 or not s.name or "/" in s.name or s.name.startswith("."):
-                raise OptionError(f"protocol: set {s.name!r} needs n >= 1 and a plain name")
         if self.budget < 1 or self.random_draws < 1:
             raise OptionError("protocol: budget and random_draws must be at least 1")
+        if self.seed < 0:
+            raise OptionError(f"protocol: seed must be >= 0, got {self.seed}")
+        if not isinstance(self.grids, Mapping) or not all(isinstance(g, Grid) for g in self.grids.values()):
+            raise OptionError("protocol: grids must be a table of condition grids")
+        from .controls import parse_conditions  # the registry with the controls registered
+
+        try:  # the bank is checked where it is read (it may live on another machine)
+            parse_conditions(list(self.conditions))
+        except OptionError as exc:
+            raise OptionError(f"protocol: {exc}") from None
         if self.queries not in QUERY_MODES:
             raise OptionError(f"protocol: queries must be one of {', '.join(QUERY_MODES)}")
         unknown = sorted(set(self.grids) - set(TUNABLE))
@@ -163,6 +281,7 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise DataError(f"protocol: unknown field {where}.{unknown[0]}")
+    _check_values(cls, data, f"{where}.")
     try:
         return cls(**{k: _tuples(v) for k, v in data.items()})
     except TypeError as exc:
@@ -175,6 +294,7 @@ def protocol_from_dict(data: Mapping[str, Any]) -> Protocol:
     unknown = sorted(set(values) - {f.name for f in fields(Protocol)})
     if unknown:
         raise DataError(f"protocol: unknown field {unknown[0]!r}")
+    _check_values(Protocol, values, "", skip=("dev", "tests", "grids", "intervals"))
     if "dev" in values:
         values["dev"] = _build(SceneSet, values["dev"], "dev")
     if "tests" in values:
@@ -257,8 +377,8 @@ def load_protocol(path: str | os.PathLike[str] | None) -> Protocol:
         raise DataError(f"protocol file {source}: expected a table/object at the top")
     try:
         return protocol_from_dict(data)
-    except OptionError as exc:
-        raise DataError(f"protocol file {source}: {exc}") from None
+    except (OptionError, DataError) as exc:
+        raise DataError(f"protocol file {source}: {str(exc).removeprefix('protocol: ')}") from None
 
 
 def save_protocol(protocol: Protocol, path: str | os.PathLike[str]) -> Path:

@@ -77,18 +77,34 @@ WorkersOpt = Annotated[
     int | None,
     typer.Option(help="With --ray: workers, each loading the model once (default: one per GPU, else 1)."),
 ]
+#: Default --ray-timeout, seconds (``bench.cluster.DEFAULT_TIMEOUT_S``; a test keeps them equal).
+RAY_TIMEOUT_S = 30.0
+RayTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--ray-timeout",
+        metavar="SECONDS",
+        help="With --ray ADDRESS: how long to wait for the cluster to answer before giving up.",
+    ),
+]
 ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
 
 
 def ray_spec(
-    ray: str | None, workers: int | None, shard: str | None, model: str | None, device: str, dtype: str
+    ray: str | None,
+    workers: int | None,
+    shard: str | None,
+    model: str | None,
+    device: str,
+    dtype: str,
+    timeout_s: float = RAY_TIMEOUT_S,
 ) -> RaySpec | None:
     """The Ray settings of --ray/--workers (None: run here); Ray missing is one line, before any work."""
     if ray is None:
         if workers is not None:
             raise OptionError("--workers needs --ray")
         return None
-    from ..bench.cluster import RaySpec, require_ray
+    from ..bench.cluster import RaySpec, check_address, require_ray
 
     require_ray()
     if shard is not None:
@@ -97,7 +113,9 @@ def ray_spec(
         from ..models.registry import check_source
 
         check_source(model)
-    return RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype)
+    spec = RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype, timeout_s=timeout_s)
+    check_address(spec)  # nothing answering is one line within --ray-timeout, not minutes of retries
+    return spec
 
 
 def ray_counts(report: RunReport) -> str:
@@ -144,6 +162,7 @@ def bench_run(
     ] = None,
     ray: RayOpt = None,
     workers: WorkersOpt = None,
+    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
     segment_s: SegmentOpt = None,
     overlap_s: OverlapOpt = None,
     top_k: TopKOpt = None,
@@ -159,7 +178,7 @@ def bench_run(
     To use several GPUs, give --ray (one worker per GPU, the rows in the one --out), or run one process
     per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype)
+    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
     from ..bench.config import bench_config
     from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -260,12 +279,13 @@ def bench_sweep(
     ] = None,
     ray: RayOpt = None,
     workers: WorkersOpt = None,
+    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split.
 
     With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype)
+    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -353,6 +373,9 @@ def bench_protocol(
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
     check_output(out, [protocol] if protocol else [], directory=True, option="--out")
+    from ..scenes import get_bank
+
+    get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
     adapter = load(model, device, dtype)
     from ..bench.protocol import REPORT_NAME, run_protocol
 

@@ -25,6 +25,7 @@ from .options import (
     MinScoreOpt,
     ModelOpt,
     OverlapOpt,
+    OverwriteOpt,
     PositionsOpt,
     ProbeOpt,
     ProgressOpt,
@@ -34,6 +35,7 @@ from .options import (
     WindowOpt,
     check_audio,
     check_outputs,
+    check_vector_outputs,
     detect_config,
     finite,
     load,
@@ -136,6 +138,7 @@ def localize(
             "the label is the query), for sed_eval, sed_scores_eval and the DCASE tools."
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak, the interval and every
     occurrence (detections).
@@ -176,7 +179,7 @@ def localize(
     for i in range(n if save_vector else 0):
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
-        outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
+        outputs += check_vector_outputs(target, "--save-vector", overwrite)
     check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
     adapter = load(model, device, dtype)
@@ -188,12 +191,13 @@ def localize(
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
     settings = (cfg, steer, windows, detection)
+    keys = {f: resume_key(f, (start, end), vector, segments) for f in audio} if jsonl else {}
     with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
-        todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
+        todo = [(f, [q for q in queries if _done_key(f, q, keys) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
-        asked = {(str(f), q) for f in audio for q in queries}
-        found = [tsv_rows(p, q, d) for (p, q), d in done.items() if (p, q) in asked]  # resumed pairs
+        asked = {_done_key(f, q, keys) for f in audio for q in queries}
+        found = [tsv_rows(k[0], k[1], d) for k, d in done.items() if k in asked]  # resumed pairs
         with progress_bar(len(todo), "localize", progress and several, unit="file") as advance:
             for path, wanted in todo:
                 try:
@@ -208,7 +212,7 @@ def localize(
                     advance(1, path.name)
                     continue
                 emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
-                rows = [r.to_json() for r in results]
+                rows = [{**r.to_json(), **({"resume": keys[path]} if jsonl else {})} for r in results]
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)
@@ -219,6 +223,26 @@ def localize(
         typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
     if failed:
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
+
+
+def resume_key(
+    audio: Path, span: tuple[float | None, float | None], vector: Path | None, segments: tuple[float, float]
+) -> dict[str, Any]:
+    """What a ``--jsonl`` line was computed from beyond model, configuration and detection settings
+    (which must match, or the file is refused): the audio's bytes, the span, the vector file's bytes
+    and the window plan. A line whose key differs is other work, computed and written as a new line."""
+    from ..files import file_sha256
+
+    return {
+        "audio_sha256": file_sha256(audio),
+        "span_s": list(span),
+        "vector_sha256": file_sha256(vector) if vector is not None else None,
+        "windows": list(segments),
+    }
+
+
+def _done_key(audio: Path, query: str, keys: dict[Path, dict[str, Any]]) -> tuple[str, str, str]:
+    return str(audio), query, json.dumps(keys.get(audio), sort_keys=True)
 
 
 def _log_problem(row: Any) -> str | None:
@@ -237,13 +261,14 @@ def _results_log(
     config: dict[str, Any],
     detection: dict[str, Any],
     segments: tuple[float, float],
-) -> Iterator[tuple[dict[tuple[str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
-    """(done (audio path, query) pairs → their detections, append function) for --jsonl; a no-op pair
-    without it.
+) -> Iterator[tuple[dict[tuple[str, str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
+    """(done (audio path, query, resume key) → their detections, append function) for --jsonl; a no-op
+    pair without it.
 
     The file is locked while in use; lines of another model, configuration, detection or window
     (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
-    detections carry none).
+    detections carry none). A line is done work only if its resume key (:func:`resume_key`: audio
+    bytes, span, vector bytes, windows) is this run's; lines without one (older files) never are.
     """
     if path is None:
         yield {}, lambda _rows: None
@@ -256,13 +281,21 @@ def _results_log(
             same = row.get("model") == model and row.get("config") == wanted
             cut = row.get("windows")
             cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
+            key = row.get("resume")
+            if isinstance(key, dict) and isinstance(key.get("windows"), list):  # short clips' lines too
+                cut_same = cut_same and tuple(key["windows"]) == segments
             if not same or not cut_same or row.get("detection", detection) != detection:
                 raise WTLError(
                     f"{path}: line {i} was computed with another model or configuration; use the same "
                     f"options or another --jsonl"
                 )
         yield (
-            {(str(r["audio"].get("path")), str(r["query"])): r.get("detections") or [] for r in rows},
+            {
+                (str(r["audio"].get("path")), str(r["query"]), json.dumps(r.get("resume"), sort_keys=True)): (
+                    r.get("detections") or []
+                )
+                for r in rows
+            },
             append,
         )
 
@@ -342,13 +375,13 @@ def vector_build(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
     from ..settings import LocalizeConfig
 
     check_audio([audio])
-    target = out.with_suffix(".safetensors")
-    check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio])
+    check_outputs(check_vector_outputs(out, "--out", overwrite), [audio])
     base = localize_config(layers)
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
     adapter = load(model, device, dtype)

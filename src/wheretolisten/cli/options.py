@@ -288,13 +288,42 @@ def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | 
 
 
 def check_outputs(outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = ()) -> None:
-    """Refuse unwritable outputs, and outputs that are inputs, before any computation."""
-    from ..files import check_output
+    """Refuse unwritable outputs, outputs that are inputs, and two outputs that are one file, before any
+    computation."""
+    from ..files import check_distinct, check_output
 
     sources = list(inputs)
-    for option, path in outputs:
-        if path is not None:
-            check_output(path, sources, option=option)
+    given = [(option, path) for option, path in outputs if path is not None]
+    for option, path in given:
+        check_output(path, sources, option=option)
+    check_distinct(given)
+
+
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace existing files the command would write but was not pointed at (a metadata .json "
+        "beside a vector, a scenes manifest).",
+    ),
+]
+
+
+def check_vector_outputs(
+    path: Path, option: str, overwrite: bool, inputs: Iterable[Path] = ()
+) -> list[tuple[str, Path | None]]:
+    """A vector's two outputs (``.safetensors`` and its ``.json``); a ``.json`` of the user's that is not
+    a vector's metadata is refused unless ``--overwrite``."""
+    from ..files import check_replace
+
+    target = path.with_suffix(".safetensors")
+    meta = target.with_suffix(".json")
+    if meta.is_file():
+        from ..vectors import is_vector_metadata
+
+        if not is_vector_metadata(meta):
+            check_replace(meta, option, overwrite)
+    return [(option, target), (option, meta)]
 
 
 def check_audio(paths: Iterable[Path]) -> None:

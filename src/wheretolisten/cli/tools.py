@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import ProgressOpt, finite, parse_pair
+from .options import OverwriteOpt, ProgressOpt, finite, parse_pair
 
 
 @app.command("env")
@@ -27,8 +27,7 @@ def env(
 
     from .. import __version__
     from ..models import FAMILIES
-    from ..models.registry import UNAVAILABLE_FAMILIES
-    from ..models.registry import read_recommended
+    from ..models.registry import UNAVAILABLE_FAMILIES, read_recommended
     from ..organism import default_model_path
     from ..vocabulary import declared_vocabulary
 
@@ -86,7 +85,11 @@ def make_tiny_model(
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     check_output(out, directory=True, option="--out")
+    from transformers.utils import logging as hf_logging
+
     from ..models.tiny import make_tiny_model as build
+
+    hf_logging.disable_progress_bar()  # a shard-writing bar is noise (and not one error line on failure)
 
     path = build(family, out, seed)
     typer.echo(f"wrote a tiny {family} model to {path}")
@@ -173,13 +176,14 @@ def scenes_import(
     queries: Annotated[
         Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
     ] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
     from ..scenes.annotations import import_annotations, read_query_map
 
     check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
-    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
+    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None, overwrite)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
     if len(report.skipped) > 10:

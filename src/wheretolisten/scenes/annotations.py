@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,17 @@ from pathlib import Path
 
 from ..audio import audio_info
 from ..errors import DataError, WTLError
-from .manifest import Event, Scene, check_manifest_output, position_name, read_text, write_manifest
+from ..files import check_replace
+from .manifest import (
+    EVENTS_TSV_NAME,
+    MANIFEST_NAME,
+    Event,
+    Scene,
+    check_manifest_output,
+    position_name,
+    read_text,
+    write_manifest,
+)
 
 #: Columns of a DCASE/DESED strong-label TSV.
 TSV_COLUMNS = ("filename", "onset", "offset", "event_label")
@@ -61,6 +72,11 @@ def read_annotations(tsv: str | os.PathLike[str]) -> dict[str, list[tuple[float,
             raise DataError(
                 f"{path}: line {lineno} has no numeric onset/offset (weak labels cannot be localized)"
             ) from None
+        if not (math.isfinite(onset) and math.isfinite(offset)) or onset < 0:
+            raise DataError(
+                f"{path}: line {lineno}: onset and offset must be finite numbers >= 0, got "
+                f"{row['onset']!r} and {row['offset']!r}"
+            )
         label = (row["event_label"] or "").strip()
         if not label or offset <= onset:
             raise DataError(f"{path}: line {lineno} needs a label and offset > onset")
@@ -89,16 +105,20 @@ def import_annotations(
     audio_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     queries: Mapping[str, str] | None = None,
+    overwrite: bool = False,
 ) -> ImportReport:
     """Write ``out_dir/manifest.jsonl`` for the annotated clips that fit, and report the others.
 
     Each kept clip's events are ordered by onset (first / middle / last); their query is
     ``queries[label]`` or :func:`default_query`; the target event cycles through the positions over the
     clips (sorted by name), as in synthesized scenes. Paths in the manifest are relative to ``out_dir``.
-    The output is checked first (writable, not the TSV itself); nothing is written when no clip fits.
+    The output is checked first (writable, not the TSV itself, no existing manifest unless
+    ``overwrite``); nothing is written when no clip fits.
     """
     audio_root, out = Path(audio_dir), Path(out_dir)
     check_manifest_output(out, inputs=[Path(tsv)])
+    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
+        check_replace(out / name, "--out", overwrite)
     annotations = read_annotations(tsv)
     report = ImportReport([])
     for name in sorted(annotations):

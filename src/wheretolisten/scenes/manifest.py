@@ -290,7 +290,14 @@ def position_name(index: int, n_events: int) -> str:
 
 
 def _manifest_text(scenes: Iterable[Scene]) -> str:
-    return "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in scenes)
+    """Strict JSON lines: a NaN or infinite number is refused, never written as a bare ``NaN``."""
+    lines = []
+    for s in scenes:
+        try:
+            lines.append(json.dumps(s.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
+        except ValueError:
+            raise DataError(f"scene {s.scene_id!r} holds a number that is not finite (NaN or inf)") from None
+    return "".join(lines)
 
 
 def _events_tsv_text(scenes: Iterable[Scene]) -> str:
