@@ -306,8 +306,14 @@ def describe_answer(scene: Any) -> str:
     return "I hear " + ", then ".join(e.query for e in events) + "."
 
 
-def make_question(task: str, scene: Any, queries: Sequence[str], rng: np.random.Generator) -> tuple[str, str]:
-    """One (instruction, answer) pair of ``task`` about ``scene``."""
+def make_question(
+    task: str, scene: Any, queries: Sequence[str], rng: np.random.Generator, onset_first: bool = True
+) -> tuple[str, str]:
+    """One (instruction, answer) pair of ``task`` about ``scene``.
+
+    ``onset_first``: a when/start answer begins with the onset ("3.4 to 5.0 seconds.") rather than with
+    "From"/"At" (the first form of the shipped run, see ``--onset-first-from``).
+    """
     events = list(scene.events)
     present = {e.query for e in events}
     absent = [q for q in queries if q not in present]
@@ -328,8 +334,10 @@ def make_question(task: str, scene: Any, queries: Sequence[str], rng: np.random.
             return template.format(query=q), "Not present."
         e = next(e for e in events if e.query == q)
         if task == "when":
-            return template.format(query=q), f"From {_s(e.onset_s)} to {_s(e.offset_s)} seconds."
-        return template.format(query=q), f"At {_s(e.onset_s)} seconds."
+            when = f"{_s(e.onset_s)} to {_s(e.offset_s)} seconds."
+            return template.format(query=q), when if onset_first else f"From {when}"
+        start = f"{_s(e.onset_s)} seconds."
+        return template.format(query=q), start if onset_first else f"At {start}"
     if task == "what_at":
         if rng.random() < 0.7:
             e = events[int(rng.integers(len(events)))]
@@ -517,7 +525,13 @@ def get_processor(out: Path, queries: Sequence[str]) -> Any:
 
 
 def evaluate(
-    model: Any, codec: PromptCodec, hidden: torch.Tensor, scenes: list[Any], queries: Sequence[str], seed: int
+    model: Any,
+    codec: PromptCodec,
+    hidden: torch.Tensor,
+    scenes: list[Any],
+    queries: Sequence[str],
+    seed: int,
+    onset_first: bool = True,
 ) -> dict[str, float]:
     """First-answer-token accuracy per task on held-out cached scenes (no gradient)."""
     rng = np.random.default_rng([seed, 7])
@@ -529,7 +543,7 @@ def evaluate(
             suffixes, firsts, tasks = [], [], []
             for j in idx:
                 for task, _ in TASKS:
-                    instruction, answer = make_question(task, scenes[j], queries, rng)
+                    instruction, answer = make_question(task, scenes[j], queries, rng, onset_first)
                     s, f = codec.suffix(instruction, answer)
                     suffixes.append(s)
                     firsts.append(f)
@@ -622,12 +636,15 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
             if args.threads_after_data and len(loaded) == math.ceil(args.n / SHARD) - 1:
                 torch.set_num_threads(args.threads_after_data)
         rng = np.random.default_rng([args.seed, step, 3])
+        onset_first = step >= args.onset_first_from
+        if step == args.onset_first_from:
+            log(f"fit: step {step}: when/start answers now begin with the onset time")
         idx = [int(i) for i in rng.choice(len(scenes), args.scenes, replace=False)]
         suffixes, firsts, rows = [], [], []
         for j in idx:
             for _ in range(args.questions):
                 task = task_names[int(rng.choice(len(task_names), p=task_p))]
-                instruction, answer = make_question(task, scenes[j], queries, rng)
+                instruction, answer = make_question(task, scenes[j], queries, rng, onset_first)
                 s, f = codec.suffix(instruction, answer)
                 suffixes.append(s)
                 firsts.append(f)
@@ -656,7 +673,7 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
             sums = {}
             line = " ".join(f"{k}={v:.3f}" for k, v in rec.items())
             if done % args.eval_every == 0:
-                val = evaluate(model, codec, val_hidden, val_scenes, queries, args.seed)
+                val = evaluate(model, codec, val_hidden, val_scenes, queries, args.seed, onset_first)
                 rec["val_first_token_acc"] = val  # type: ignore[assignment]
                 line += " | val first-token acc " + " ".join(f"{k}={v:.2f}" for k, v in val.items())
             rec["step"], rec["elapsed_s"] = done, elapsed
@@ -789,7 +806,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--ckpt-every", type=int, default=100)
-    ap.add_argument("--max-minutes", type=float, default=60.0, help="training-time budget of fit")
+    ap.add_argument("--max-minutes", type=float, default=75.0, help="training-time budget of fit")
+    ap.add_argument(
+        "--onset-first-from",
+        type=int,
+        default=1700,
+        help="step from which when/start answers begin with the onset ('3.4 to 5.0 seconds.') instead of "
+        "'From'/'At' (the shipped run switched at 1700: see organism/README.md)",
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = Log(args.out / "train.log")
