@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, by_condition, check_rows, row_scores
-from .scores import FloatArray, interval_scores
+from .rows import Row, by_condition, check_rows, query_intervals, row_scores
+from .scores import FloatArray, best_interval_scores
 from .stats import bootstrap_ci, holm, wilcoxon
 
 __all__ = ["BASELINES", "interval_table", "interval_tests"]
@@ -19,8 +19,8 @@ BASELINES = ("energy", "random")
 
 
 def _ious(group: Sequence[Row], name: str) -> FloatArray:
-    gts = [r["gt"] for r in group]
-    return interval_scores([(r.get("intervals") or {}).get(name) for r in group], gts)["iou"]
+    gts = [query_intervals(r) for r in group]
+    return best_interval_scores([(r.get("intervals") or {}).get(name) for r in group], gts)["iou"]
 
 
 def interval_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:

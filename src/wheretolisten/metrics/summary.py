@@ -14,7 +14,7 @@ import numpy as np
 
 from wheretolisten.errors import DataError
 
-from .rows import Row, by_condition, check_rows, optional_values, row_scores
+from .rows import Row, by_condition, check_rows, optional_values, query_intervals, row_scores
 from .scores import FloatArray, interval_scores, intervals_array
 from .stats import bootstrap_ci, mcnemar, wilcoxon
 
@@ -192,12 +192,24 @@ def _gt_and_duration(rows: Sequence[Row]) -> tuple[FloatArray, FloatArray]:
 
 
 def random_hit_expectation(rows: Sequence[Row]) -> float:
-    """Expected hit rate (fraction) of a peak drawn uniformly in [0, duration]: mean GT length / duration."""
+    """Expected hit rate (fraction) of a peak drawn uniformly in [0, duration]: mean length of the query's
+    intervals (their union, inside the clip) / duration."""
     if not rows:
         return math.nan
-    gt, dur = _gt_and_duration(rows)
-    inside = np.clip(np.minimum(gt[:, 1], dur) - np.clip(gt[:, 0], 0.0, None), 0.0, None)
+    _, dur = _gt_and_duration(rows)
+    inside = np.asarray([_covered(query_intervals(r), d) for r, d in zip(rows, dur, strict=True)])
     return float(np.mean(inside / dur))
+
+
+def _covered(intervals: Sequence[Sequence[float]], duration: float) -> float:
+    """Seconds of [0, duration] inside the union of ``intervals``."""
+    total, reach = 0.0, 0.0
+    for a, b in sorted((max(0.0, float(a)), min(duration, float(b))) for a, b in intervals):
+        start = max(a, reach)
+        if b > start:
+            total += b - start
+        reach = max(reach, b)
+    return total
 
 
 def random_iou_expectation(rows: Sequence[Row], n_samples: int = 20_000, seed: int = 0) -> float:

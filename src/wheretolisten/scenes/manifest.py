@@ -148,6 +148,8 @@ class Scene:
     target: int
     seed: int
     bank: str = ""
+    #: Events may overlap and a label may repeat (real recordings); synthesized scenes keep them apart.
+    overlaps: bool = False
 
     @property
     def target_event(self) -> Event:
@@ -194,6 +196,7 @@ class Scene:
             "target": self.target,
             "seed": self.seed,
             "bank": self.bank,
+            **({"overlaps": True} if self.overlaps else {}),
         }
 
     @classmethod
@@ -213,6 +216,9 @@ class Scene:
         if sample_rate <= 0 or duration <= 0:
             raise DataError(f"{_where(where)}sample_rate and duration_s must be positive")
         bank = d.get("bank", "")
+        overlaps = d.get("overlaps", False)
+        if not isinstance(overlaps, bool):
+            raise DataError(f"{_where(where)}field 'overlaps' must be true or false, got {overlaps!r}")
         return cls(
             scene_id=_as_str(_get(d, "scene_id", where), "scene_id", where),
             path=_as_str(_get(d, "path", where), "path", where),
@@ -222,6 +228,7 @@ class Scene:
             target=target,
             seed=_as_int(_get(d, "seed", where), "seed", where),
             bank=_as_str(bank, "bank", where),
+            overlaps=overlaps,
         )
 
 
@@ -268,7 +275,8 @@ def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> 
 
 
 def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
-    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps."""
+    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps
+    (unless the scene says its events overlap)."""
     wav = scene.audio_path(manifest_dir)
     if not wav.is_file():
         raise DataError(f"{where}: audio file {wav} does not exist")
@@ -280,6 +288,8 @@ def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
             )
         if e.active[0] < e.onset_s - _EPS or e.active[1] > e.offset_s + _EPS:
             raise DataError(f"{where}: event {k} ({e.label}) active span {e.active} is outside onset/offset")
+    if scene.overlaps:  # real recordings: overlapping and repeated events are the ground truth
+        return
     ordered = sorted(scene.events, key=lambda e: e.onset_s)
     for prev, nxt in itertools.pairwise(ordered):
         if nxt.onset_s < prev.offset_s - _EPS:
