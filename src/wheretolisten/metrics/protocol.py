@@ -14,7 +14,7 @@ from typing import Any
 from .controls import confusion_table, controls_table, layers_text, settings_table
 from .readouts import interval_table, interval_tests
 from .rigor_text import rigor_sections
-from .rows import Row, by_condition, row_scores
+from .rows import Row, by_condition, row_scores, scenes_of
 from .stats import bootstrap_ci, holm, mcnemar
 from .summary import breakdown_by_position
 from .tables import format_ci, format_number, format_p, format_table
@@ -47,7 +47,7 @@ def set_table(per_set: Mapping[str, Sequence[Row]], score: str, n_boot: int) -> 
         for cond, group in by_condition(rows).items():
             values = row_scores(group)[score]
             line = table.setdefault(cond, {"condition": cond})
-            ci = bootstrap_ci(values, n_boot=n_boot)
+            ci = bootstrap_ci(values, n_boot=n_boot, clusters=scenes_of(group))
             line[name] = [scale * float(values.mean()), [scale * ci[0], scale * ci[1]]]
     return list(table.values())
 
@@ -69,12 +69,12 @@ def steering_vs(per_set: Mapping[str, Sequence[Row]], reference: str = "steered"
             if cond == reference or group[0].get("control"):
                 continue
             pairs = [
-                (ref[(r["scene_id"], r["query"])], h > 0)
+                (ref[(r["scene_id"], r["query"])], h > 0, r["scene_id"])
                 for r, h in zip(group, row_scores(group)["hit"], strict=True)
                 if (r["scene_id"], r["query"]) in ref
             ]
             a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-            test = mcnemar(a, b)
+            test = mcnemar(a, b, clusters=[p[2] for p in pairs])
             family.append(
                 {
                     "set": name,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, by_condition, check_rows, query_intervals, row_scores
+from .rows import Row, by_condition, check_rows, query_intervals, row_scores, scenes_of
 from .scores import FloatArray, best_interval_scores
 from .stats import bootstrap_ci, holm, wilcoxon
 
@@ -39,7 +39,7 @@ def interval_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> li
                     "condition": cond,
                     "interval": "own (the condition's readout)" if name == "own" else name,
                     "iou": float(np.mean(values)),
-                    "iou_ci": list(bootstrap_ci(values, n_boot=n_boot, seed=seed)),
+                    "iou_ci": list(bootstrap_ci(values, n_boot=n_boot, seed=seed, clusters=scenes_of(group))),
                     "chosen_on_dev": name == chosen,
                 }
             )
@@ -48,14 +48,16 @@ def interval_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> li
 
 def _paired(
     a: Sequence[Row], b: Sequence[Row], ua: FloatArray, ub: FloatArray
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, list[str]]:
+    """The paired values (by scene and query) and each pair's scene."""
     index = {(r["scene_id"], r["query"]): i for i, r in enumerate(b)}
     keep = [
         (i, index[(r["scene_id"], r["query"])])
         for i, r in enumerate(a)
         if (r["scene_id"], r["query"]) in index
     ]
-    return ua[[i for i, _ in keep]], ub[[j for _, j in keep]]
+    scenes = [str(a[i]["scene_id"]) for i, _ in keep]
+    return ua[[i for i, _ in keep]], ub[[j for _, j in keep]], scenes
 
 
 def interval_tests(
@@ -89,7 +91,7 @@ def interval_tests(
                     (f"{cond}: {name}", _ious(group, name), "readout", refs["readout"]) for name in names
                 ]
             for label, mine, which, values in pairs:
-                a, b = _paired(group, ref, mine, values)
+                a, b, scenes = _paired(group, ref, mine, values)
                 diff = a - b
                 out.append(
                     {
@@ -99,8 +101,8 @@ def interval_tests(
                         "iou": float(np.mean(a)) if a.size else float("nan"),
                         "iou_baseline": float(np.mean(b)) if b.size else float("nan"),
                         "difference": float(np.mean(diff)) if diff.size else float("nan"),
-                        "difference_ci": list(bootstrap_ci(diff, n_boot=n_boot, seed=seed)),
-                        "wilcoxon_p": wilcoxon(a, b)["p_value"],
+                        "difference_ci": list(bootstrap_ci(diff, n_boot=n_boot, seed=seed, clusters=scenes)),
+                        "wilcoxon_p": wilcoxon(a, b, clusters=scenes)["p_value"],
                     }
                 )
     for line, p in zip(out, holm([t["wilcoxon_p"] for t in out]), strict=True):

@@ -13,7 +13,15 @@ from wheretolisten.records import ResultRow, check_row
 
 from .scores import FloatArray, best_interval_scores, hits_any
 
-__all__ = ["Row", "by_condition", "check_rows", "optional_values", "query_intervals", "row_scores"]
+__all__ = [
+    "Row",
+    "by_condition",
+    "check_rows",
+    "optional_values",
+    "query_intervals",
+    "row_scores",
+    "scenes_of",
+]
 
 #: A results row: the typed ``records.ResultRow``; plain mappings (parsed JSON) are accepted alike.
 Row: TypeAlias = ResultRow | Mapping[str, Any]
@@ -54,6 +62,12 @@ def row_scores(rows: Sequence[Row], key: str = "interval_s") -> dict[str, FloatA
     out = best_interval_scores((cast(Mapping[str, Any], r).get(key) for r in rows), gts)
     out["hit"] = hits_any((r["peak_s"] for r in rows), gts).astype(float)
     return out
+
+
+def scenes_of(rows: Sequence[Row]) -> list[str]:
+    """Each row's scene: the cluster of its queries (bootstrap and tests resample scenes when a scene
+    has several queries, ``stats``)."""
+    return [str(r["scene_id"]) for r in rows]
 
 
 def optional_values(rows: Sequence[Row], key: str) -> FloatArray:
