@@ -123,3 +123,20 @@ def test_clustered_mcnemar_and_wilcoxon_by_hand() -> None:
     x, y = [1.0, 3.0, 5.0, 2.0, 2.0, 9.0], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
     means = wilcoxon([3.0, 2.0, 9.0], [0.0, 1.0, 1.0])
     assert wilcoxon(x, y, clusters=ids) == means
+
+
+def test_per_set_verdicts_need_every_draw_to_agree() -> None:
+    from wheretolisten.metrics.protocol import verdict_lines
+
+    def vs(name: str, ref: float, hit: float, p: float) -> dict[str, object]:
+        return {"set": name, "condition": "prompted", "hit_reference": ref, "hit": hit, "mcnemar_p_holm": p}
+
+    table = [
+        vs("a-s0", 80, 60, 0.01), vs("a-s1", 82, 61, 0.02),  # both draws: steered wins
+        vs("b-s0", 80, 60, 0.01), vs("b-s1", 70, 69, 0.6),  # the draws disagree
+        vs("pooled", 78, 62, 0.001),
+    ]  # fmt: skip
+    (line,) = verdict_lines(table, {"a": ["a-s0", "a-s1"], "b": ["b-s0", "b-s1"]})
+    assert line.startswith("- steered vs prompted: pooled steered beats prompted (+16.0 pp")
+    assert "a: steered beats prompted (all 2 draws: +20.0 pp" in line
+    assert "b: draws disagree (+20.0 pp, Holm p 0.010; +1.0 pp, Holm p 0.600), no per-set verdict" in line

@@ -28,6 +28,7 @@ __all__ = [
     "set_table",
     "steering_vs",
     "study_lines",
+    "verdict_lines",
 ]
 
 POOLED = "pooled"
@@ -191,20 +192,54 @@ def _tuned_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def _verdicts(vs: Sequence[Mapping[str, Any]], controls: Sequence[Mapping[str, Any]]) -> list[str]:
+def _verdict(t: Mapping[str, Any]) -> str:
+    """One comparison's verdict: who wins at Holm p < 0.05, else no significant difference."""
+    if not t["mcnemar_p_holm"] < 0.05:
+        return "no significant difference"
+    winner, loser = (
+        ("steered", t["condition"]) if t["hit_reference"] > t["hit"] else (t["condition"], "steered")
+    )
+    return f"{winner} beats {loser}"
+
+
+def _compared(t: Mapping[str, Any]) -> str:
+    diff = t["hit_reference"] - t["hit"]
+    return f"{diff:+.1f} pp, Holm p {format_p(t['mcnemar_p_holm'])}"
+
+
+def verdict_lines(
+    vs: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """Steered vs each condition: the pooled verdict, then each test set's, stated only where every draw
+    of the set gives the same verdict (``groups``: set → its draws; default: each set is one draw)."""
+    by = {(t["set"], t["condition"]): t for t in vs}
+    sets = groups or {s: [s] for s in dict.fromkeys(t["set"] for t in vs) if s != POOLED}
     lines = []
-    for t in vs:
-        if t["condition"] != "prompted":
-            continue
-        diff = t["hit_reference"] - t["hit"]
-        better = t["mcnemar_p_holm"] < 0.05
-        verdict = (
-            ("steered beats prompted" if diff > 0 else "prompted beats steered")
-            if better
-            else "no significant difference"
+    for cond in dict.fromkeys(t["condition"] for t in vs):
+        pooled = by.get((POOLED, cond))
+        head = (
+            f"- steered vs {cond}: pooled {_verdict(pooled)} ({_compared(pooled)})" if pooled else f"- {cond}"
         )
-        p = format_p(t["mcnemar_p_holm"])
-        lines.append(f"- {t['set']}: steered − prompted = {diff:+.1f} pp (Holm p {p}): {verdict}.")
+        per = []
+        for name, draws in sets.items():
+            found = [by[(d, cond)] for d in draws if (d, cond) in by]
+            if not found:
+                continue
+            verdicts = {_verdict(t) for t in found}
+            detail = "; ".join(_compared(t) for t in found)
+            if len(found) < len(draws):
+                per.append(f"{name}: {len(found)} of {len(draws)} draws run, no per-set verdict")
+            elif len(verdicts) == 1:
+                every = f"all {len(found)} draws" if len(found) > 1 else "one draw"
+                per.append(f"{name}: {verdicts.pop()} ({every}: {detail})")
+            else:
+                per.append(f"{name}: draws disagree ({detail}), no per-set verdict")
+        lines.append(head + (". Per set: " + "; ".join(per) if per else "") + ".")
+    return lines
+
+
+def _control_lines(controls: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
     for c in controls:
         parts = []
         for key, name in (("chance", "uniform"), ("event_chance", "one-event")):
@@ -223,25 +258,36 @@ def protocol_summary(
     readouts: Mapping[str, Any],
     protocol: Mapping[str, Any],
     n_boot: int = 2000,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The protocol summary as markdown, and its tables as data."""
+    """The protocol summary as markdown, and its tables as data; ``groups``: each test set → its draws
+    (the keys of ``per_set``), per-set verdicts only where every draw agrees."""
     data = protocol_data(per_set, tuned, readouts, n_boot)
     dev = protocol.get("dev", {})
     sets = ", ".join(
-        f"{t['name']} ({t['n']} × {t['duration_s']:g} s, {t['events']} events, seed {t['seed']})"
+        f"{t['name']} ({t['n']} × {t['duration_s']:g} s, {t['events']} events, seed {t['seed']}"
+        + (
+            f", {t['draws']} draws: {', '.join((groups or {}).get(t['name'], []))}"
+            if t.get("draws", 1) > 1
+            else ""
+        )
+        + ")"
         for t in protocol.get("tests", [])
     )
     parts = [
         "# Benchmark protocol: held-out results\n",
         f"Dev split: {dev.get('n')} scenes ({dev.get('duration_s', 0):g} s, {dev.get('events')} events, seed "
         f"{dev.get('seed')}); every setting below was chosen there. Held-out test sets: {sets}. 95% CIs: "
-        "percentile bootstrap over queries. Paired tests: exact McNemar on hits, Wilcoxon signed-rank on "
-        "IoU; Holm's correction within each table's family of tests.\n",
+        "percentile bootstrap over queries (over scenes, whole, when a scene has several queries). Paired "
+        "tests: exact McNemar on hits (clustered by scene when a scene has several queries), Wilcoxon "
+        "signed-rank on IoU; Holm's correction within each table's family of tests. A per-set verdict is "
+        "stated only where every draw of the set agrees.\n",
         "## Verdicts (held-out)\n\n"
         + "\n".join(
-            _verdicts(
-                [t for t in data["steered_vs"]], [c for c in data["controls"] if c["condition"] != "steered"]
-            )
+            [
+                *verdict_lines(data["steered_vs"], groups),
+                *_control_lines([c for c in data["controls"] if c["condition"] != "steered"]),
+            ]
         )
         + "\n",
         _part("Settings chosen on dev (grid points per condition, budget equal)", _tuned_view(data["tuned"])),
