@@ -129,6 +129,11 @@ class IntervalGrid:
     windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     margins_db: tuple[float, ...] = (6.0, 10.0, 20.0)
     bridges_s: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    #: snap's background window: 0 the whole clip (the plain energy segmenter, fooled by noise and by
+    #: other sounds), > 0 ±this many seconds around the peak, inside Δ's interval (``adaptive_snap``)
+    locals_s: tuple[float, ...] = (2.0,)
+    #: adaptive snap: how far its span may reach beyond Δ's threshold interval, each side
+    reaches_s: tuple[float, ...] = (0.5, 1.0)
 
 
 def _default_tests() -> tuple[SceneSet, ...]:
