@@ -32,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = Protocol(
     dev=SceneSet("dev", 3, 50_000, 3, 6.0),
     tests=(SceneSet("a", 2, 0, 3, 6.0, draws=2), SceneSet("b", 2, 1, 2, 4.0)),
-    conditions=("steered", "prompted", "energy", "random", "random-vector", "wrong-query"),
+    conditions=("steered", "prompted", "energy", "random", "random-vector", "wrong-query", "negative"),
     grids={
         "steered": Grid(layers=((1,),), alphas=(2.0,), peaks=("delta",)),
         "prompted": Grid(templates=((0,),), peaks=("delta", "logratio")),
@@ -173,6 +173,14 @@ def test_summary_names_settings_controls_and_tests(full: Path) -> None:
         "Dev study of the readout",
     ):
         assert f"## {title}" in text, title
+    for title in ("IoU of every recorded interval rule, per set", "The floor: the negative control's IoU"):
+        assert f"## {title}" in text, title
+    data = json.loads((full / SUMMARY_JSON_NAME).read_text())
+    floor = {t["set"] for t in data["interval_floor"]}
+    assert floor == {"a-s0", "a-s1000", "b", "pooled"}
+    rules = {(line["condition"], line["interval"]) for line in data["rule_ious_by_set"]}
+    assert ("steered", "readout") in rules and ("negative", "readout") in rules
+    assert any("snap local" in i for _, i in rules)  # the adaptive snap is the snap recorded
     # set a is drawn twice: both draws are columns, and a per-set verdict needs both to agree
     assert "| a-s0 | a-s1000 | b | pooled |" in text and "2 draws: a-s0, a-s1000" in text
     verdicts = text.split("## Verdicts (held-out)")[1].split("##")[0]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .controls import confusion_table, controls_table, layers_text, settings_table
-from .readouts import interval_table, interval_tests
+from .readouts import interval_floor, interval_table, interval_tests, rule_ious_by_set
 from .rigor_text import rigor_sections
 from .rows import Row, by_condition, row_scores, scenes_of
 from .stats import bootstrap_ci, holm, mcnemar
@@ -151,6 +151,8 @@ def protocol_data(
         "interval_tests": interval_tests(pooled, n_boot=n_boot),
         "steered_intervals": interval_tests(pooled, n_boot=n_boot, every_interval_of="steered"),
         "interval_tests_by_set": interval_by_set,
+        "rule_ious_by_set": rule_ious_by_set({**per_set, POOLED: pooled}),
+        "interval_floor": interval_floor({**per_set, POOLED: pooled}),
         "positions": breakdown_by_position([r for r in pooled if not r.get("control")], n_boot=n_boot),
         "dev_study": readouts.get("facts", {}),
         "dev_readouts": {c: v["candidates"] for c, v in readouts.get("conditions", {}).items()},
@@ -161,6 +163,28 @@ def _by_set_view(table: Sequence[Mapping[str, Any]], digits: int) -> list[dict[s
     return [
         {k: (v if k == "condition" else format_ci(v[0], v[1], digits)) for k, v in line.items()}
         for line in table
+    ]
+
+
+def _rules_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for line in table:
+        row = {"condition": line["condition"], "interval": line["interval"]}
+        for name, v in line["sets"].items():
+            row[name] = f"{format_number(v['iou'], 3)} / {format_number(v['iou_misses'], 3) or '–'}"
+        out.append(row)
+    return out
+
+
+def _floor_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {
+            "set": t["set"],
+            "steered IoU": format_number(t["iou_reference"], 3),
+            "negative IoU (hit %)": f"{format_number(t['iou_floor'], 3)} ({t['hit_rate_floor']:.1f})",
+            "holds": "yes" if t["under_half"] else "NO",
+        }
+        for t in table
     ]
 
 
@@ -293,6 +317,18 @@ def protocol_summary(
         _part("Settings chosen on dev (grid points per condition, budget equal)", _tuned_view(data["tuned"])),
         _part("Hit rate % by test set (95% CI)", _by_set_view(data["hit_rate"], 1)),
         _part("IoU by test set (95% CI)", _by_set_view(data["iou"], 3)),
+        _part(
+            "IoU of every recorded interval rule, per set: all queries / misses only",
+            _rules_view(data["rule_ious_by_set"]),
+        )
+        + "\nreadout: the row's own interval (the rule chosen on dev); the others: each family's best rule "
+        "on dev, recorded beside it. misses: queries whose peak is outside every interval of the query; an "
+        "IoU there is what a rule gives without finding the sound.\n",
+        _part(
+            "The floor: the negative control's IoU vs steered's, per set", _floor_view(data["interval_floor"])
+        )
+        + "\nnegative: the steered condition's settings with −α (it almost never hits); its "
+        "IoU is what the interval rule gives for free. holds: the floor is under half of steered's IoU.\n",
         _part(
             "Steered vs each condition, per set and pooled (McNemar, Holm within set)",
             _vs_view(data["steered_vs"]),

@@ -3,7 +3,7 @@ and each readout rule's), and paired Wilcoxon tests of each condition's interval
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,17 @@ from .rows import Row, by_condition, check_rows, query_intervals, row_scores, sc
 from .scores import FloatArray, best_interval_scores
 from .stats import bootstrap_ci, holm, wilcoxon
 
-__all__ = ["BASELINES", "interval_table", "interval_tests"]
+__all__ = [
+    "BASELINES",
+    "FLOOR_CONTROL",
+    "interval_floor",
+    "interval_table",
+    "interval_tests",
+    "rule_ious_by_set",
+]
+
+#: The control whose IoU is the floor an interval rule gives for free (its peaks almost never hit).
+FLOOR_CONTROL = "negative"
 
 #: The model-free conditions every other condition's interval is tested against.
 BASELINES = ("energy", "random")
@@ -43,6 +53,53 @@ def interval_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> li
                     "chosen_on_dev": name == chosen,
                 }
             )
+    return out
+
+
+def rule_ious_by_set(per_set: Mapping[str, Sequence[Row]]) -> list[dict[str, Any]]:
+    """Per condition and recorded interval (its readout's and each rule's, ``intervals``): the mean IoU on
+    every set, over all queries and over the misses alone (a peak outside every interval of the query),
+    so a rule that scores on misses (wide spans) shows it."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, rows in per_set.items():
+        for cond, group in by_condition(rows).items():
+            miss = row_scores(group)["hit"] == 0
+            recorded = dict.fromkeys(k for r in group for k in (r.get("intervals") or {}))
+            for rule in ["readout", *recorded]:
+                values = row_scores(group)["iou"] if rule == "readout" else _ious(group, rule)
+                line = out.setdefault((cond, rule), {"condition": cond, "interval": rule, "sets": {}})
+                line["sets"][name] = {
+                    "iou": float(np.mean(values)),
+                    "iou_misses": float(np.mean(values[miss])) if miss.any() else float("nan"),
+                    "n": len(group),
+                    "misses": int(miss.sum()),
+                }
+    return list(out.values())
+
+
+def interval_floor(
+    per_set: Mapping[str, Sequence[Row]], control: str = FLOOR_CONTROL, reference: str = "steered"
+) -> list[dict[str, Any]]:
+    """Per set: the reference's IoU and the floor control's (same readout rule: the controls share the
+    reference's settings), and whether the floor is under half the reference (a rule that holds)."""
+    out = []
+    for name, rows in per_set.items():
+        groups = by_condition(rows)
+        if control not in groups or reference not in groups:
+            continue
+        ref, floor = (float(np.mean(row_scores(groups[c])["iou"])) for c in (reference, control))
+        hit = float(np.mean(row_scores(groups[control])["hit"]))
+        out.append(
+            {
+                "set": name,
+                "reference": reference,
+                "iou_reference": ref,
+                "control": control,
+                "iou_floor": floor,
+                "hit_rate_floor": 100.0 * hit,
+                "under_half": floor < ref / 2,
+            }
+        )
     return out
 
 
