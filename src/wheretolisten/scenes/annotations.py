@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..audio import AUDIO_SUFFIXES, audio_info
 from ..errors import DataError, WTLError
@@ -219,13 +220,19 @@ def import_annotations(
     return import_clips(clips, audio_dir, out_dir, f"import:{Path(tsv).name}", queries, single)
 
 
+def read_json_document(path: str | os.PathLike[str], what: str) -> Any:
+    """One JSON document (a query map, a data set's label file); unreadable is one DataError line."""
+    source = Path(path)
+    try:
+        return json.loads(read_text(source, what))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source}: not a readable JSON file ({exc})") from None
+
+
 def read_query_map(path: str | os.PathLike[str]) -> dict[str, str]:
     """A JSON object {label: query text}, for labels whose default query reads badly."""
     source = Path(path)
-    try:
-        data = json.loads(read_text(source, "query map"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{source}: not a readable JSON file ({exc})") from None
+    data = read_json_document(source, "query map")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise DataError(f"{source}: expected a JSON object mapping labels to query texts")
     return {str(k): v for k, v in data.items()}
@@ -240,5 +247,6 @@ __all__ = [
     "import_clips",
     "merge_repeats",
     "read_annotations",
+    "read_json_document",
     "read_query_map",
 ]

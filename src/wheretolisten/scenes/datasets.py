@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, OptionError
-from .annotations import Annotation, ImportReport, import_clips, read_annotations
+from .annotations import Annotation, ImportReport, import_clips, read_annotations, read_json_document
 from .manifest import check_manifest_output, read_text
 
 Clips = dict[str, list[Annotation]]
@@ -54,10 +53,7 @@ def _span(onset: Any, offset: Any, where: str) -> tuple[float, float]:
 
 
 def _json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(read_text(path, what))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not a readable JSON file ({exc})") from None
+    return read_json_document(path, what)
 
 
 def _table(path: Path, delimiter: str, columns: Sequence[str], what: str) -> list[tuple[int, dict[str, str]]]:
