@@ -33,7 +33,7 @@ from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_s
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
-from .protocol_file import TUNABLE, Protocol, SceneSet, read_json, sets_of
+from .protocol_file import TUNABLE, Protocol, SceneSet, draw_groups, held_out, read_json, sets_of
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
@@ -167,6 +167,11 @@ def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
                 f"protocol: grids.{condition}.layers: layer {wrong[0]} is out of range for {adapter.name} "
                 f"(layers 0..{adapter.num_layers - 1})"
             )
+    with_options = [s.name for s in sets_of(protocol) if s.options]
+    if with_options:  # carried and validated; synthesis does not take them in this build
+        raise OptionError(
+            f"protocol: set {with_options[0]!r} has scene options, which this build cannot synthesize yet"
+        )
     limit = adapter.max_audio_limit_s
     longest = max(s.duration_s for s in sets_of(protocol))
     if longest > limit:
@@ -222,7 +227,7 @@ def run_protocol(
     write_atomic(out / READOUTS_NAME, json.dumps(readouts, indent=1) + "\n")
     groups = _test_groups(names, stage1, base, readouts["conditions"])
     missing = 0
-    for spec in protocol.tests:
+    for spec in held_out(protocol):
         jobs = _jobs(spec.name, sets, groups, out, shard)
         runner(adapter, jobs, show_progress)
         missing += _missing(set_rows(out, spec.name), jobs, sets.scenes[spec.name])
@@ -294,7 +299,9 @@ def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     ``report.protocol.write_protocol_report``)."""
     from ..metrics.protocol import protocol_summary
 
-    text, data = protocol_summary(*protocol_inputs(out, protocol), protocol.to_dict())
+    text, data = protocol_summary(
+        *protocol_inputs(out, protocol), protocol.to_dict(), groups=draw_groups(protocol)
+    )
     return [
         write_atomic(out / SUMMARY_NAME, text),
         write_atomic(out / SUMMARY_JSON_NAME, json.dumps(data, indent=1, default=str) + "\n"),
@@ -304,8 +311,8 @@ def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
 def protocol_inputs(
     out: Path, protocol: Protocol
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], dict[str, Any]]:
-    """The rows of every test set, ``tuned.json`` and ``readouts.json`` of a finished run in ``out``."""
-    per_set = {spec.name: set_rows(out, spec.name) for spec in protocol.tests}
+    """The rows of every test set's every draw, ``tuned.json`` and ``readouts.json`` of a finished run."""
+    per_set = {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}
     tuned = read_json(out / TUNED_NAME, "tuning choices")
     readouts = read_json(out / READOUTS_NAME, "readout study")
     return per_set, tuned, readouts

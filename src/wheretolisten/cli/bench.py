@@ -156,8 +156,9 @@ def bench_run(
     direct_prompt: Annotated[
         str | None,
         typer.Option(
-            help="Question of the direct condition, with {query} (default: 'When does {query} start "
-            "and end? Answer in seconds.')."
+            help="Question of the direct condition, with {query} (default: the model's own, "
+            "'direct_question' in its wheretolisten.json, else 'When does {query} start and end? Answer in "
+            "seconds.')."
         ),
     ] = None,
     ray: RayOpt = None,

@@ -168,26 +168,62 @@ def scenes_make(
 
 @scenes_app.command("import")
 def scenes_import(
-    tsv: Annotated[
-        Path, typer.Option(help="Strong labels: tab-separated filename, onset, offset, event_label (DESED).")
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            "--tsv",
+            help="The data set's label file, as published (desed: a TSV filename, onset, offset, "
+            "event_label; see docs/datasets.md for the others).",
+        ),
     ],
     audio: Annotated[Path, typer.Option(help="Folder holding the annotated audio files.")],
     out: Annotated[Path, typer.Option(help="Output directory for manifest.jsonl (and events.tsv).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="desed, audiogrounding, tacos, audioset-strong or castella (docs/datasets.md)."
+        ),
+    ] = "desed",
     queries: Annotated[
-        Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
+        Path | None,
+        typer.Option(
+            help="JSON {label: query text} (default: the data set's text, else the label in lower case)."
+        ),
     ] = None,
+    label_map: Annotated[
+        Path | None,
+        typer.Option(help="audioset-strong: mid_to_display_name.tsv (MID, tab, display name per line)."),
+    ] = None,
+    single: Annotated[
+        bool,
+        typer.Option(
+            "--single",
+            help="Skip clips whose labels repeat or whose events overlap (default: keep them; a query "
+            "may have several intervals).",
+        ),
+    ] = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
-    from ..scenes.annotations import import_annotations, read_query_map
+    from ..scenes.annotations import read_query_map
+    from ..scenes.datasets import FORMATS, import_dataset
 
-    check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
-    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None, overwrite)
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+    inputs = [labels, *([queries] if queries else []), *([label_map] if label_map else [])]
+    check_output(out, inputs, directory=True, option="--out")
+    query_map = read_query_map(queries) if queries else None
+    report = import_dataset(fmt, labels, audio, out, query_map, label_map, single, overwrite)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
     if len(report.skipped) > 10:
         typer.echo(f"... and {len(report.skipped) - 10} more skipped")
     if report.manifest is None:
-        raise WTLError(f"no annotated clip fits the benchmark (one interval per label, no overlaps): {tsv}")
-    typer.echo(f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped)")
+        raise WTLError(f"no annotated clip could be imported from {labels}")
+    several = sum(len({e.query for e in s.events}) < len(s.events) for s in report.scenes)
+    typer.echo(
+        f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped; "
+        f"{several} with a query of several intervals)"
+    )

@@ -184,6 +184,8 @@ class Scene:
     #: Gain the peak limiter applied to the whole mix, dB (<= 0); event and background levels are
     #: relative to TARGET_RMS before it.
     gain_db: float | None = None
+    #: Events may overlap and a label may repeat (real recordings); synthesized scenes keep them apart.
+    overlaps: bool = False
 
     @property
     def target_event(self) -> Event:
@@ -240,6 +242,7 @@ class Scene:
             "background": self.background,
             "background_db": self.background_db,
             "gain_db": self.gain_db,
+            "overlaps": True if self.overlaps else None,
         }
 
     @classmethod
@@ -262,6 +265,9 @@ class Scene:
         max_overlap = _optional_float(d, "max_overlap", where)
         if max_overlap is not None and not 0 <= max_overlap < 1:
             raise DataError(f"{_where(where)}field 'max_overlap' must be in [0, 1), got {max_overlap!r}")
+        overlaps = d.get("overlaps", False)
+        if not isinstance(overlaps, bool):
+            raise DataError(f"{_where(where)}field 'overlaps' must be true or false, got {overlaps!r}")
         return cls(
             scene_id=_as_str(_get(d, "scene_id", where), "scene_id", where),
             path=_as_str(_get(d, "path", where), "path", where),
@@ -276,6 +282,7 @@ class Scene:
             background=_optional_str(d, "background", where, BACKGROUNDS),
             background_db=_optional_float(d, "background_db", where),
             gain_db=_optional_float(d, "gain_db", where),
+            overlaps=overlaps,
         )
 
 
@@ -329,7 +336,8 @@ def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> 
 
 
 def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
-    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps."""
+    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps
+    (unless the scene says its events overlap)."""
     wav = scene.audio_path(manifest_dir)
     if not wav.is_file():
         raise DataError(f"{where}: audio file {wav} does not exist")
@@ -349,6 +357,8 @@ def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
                     f"{where}: event {k} ({e.label}) overlaps others by {share:.3f} of its length, "
                     f"more than max_overlap={scene.max_overlap}"
                 )
+        return
+    if scene.overlaps:  # real recordings: overlapping and repeated events are the ground truth
         return
     ordered = sorted(scene.events, key=lambda e: e.onset_s)
     for prev, nxt in itertools.pairwise(ordered):

@@ -65,7 +65,9 @@ def build_processor(
     ``n_mels`` is 128 as in the real models, or 80 for a Whisper-base encoder.
     """
     tok = tokenizer if tokenizer is not None else build_tokenizer(family)
-    fe = WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=16000, hop_length=160, chunk_length=chunk_s)
+    fe = WhisperFeatureExtractor(
+        feature_size=n_mels, sampling_rate=16000, hop_length=160, chunk_length=chunk_s
+    )
     if family == "qwen2-audio":
         return Qwen2AudioProcessor(
             feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE
