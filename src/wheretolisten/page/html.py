@@ -49,12 +49,20 @@ def esc(value: Any) -> str:
 
 def script_json(value: Any) -> str:
     """JSON safe inside a <script> element (no ``</`` can close it early)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    return (
+        json.dumps(value, separators=(",", ":"), allow_nan=False)
+        .replace("</", "<\\/")
+        .replace("<!--", "<\\!--")
+    )
 
 
 def page_script() -> str:
     """The page's script, shipped with the package."""
     return (resources.files("wheretolisten") / "assets" / "page" / "page.js").read_text(encoding="utf-8")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _seconds(value: float) -> str:
@@ -68,7 +76,7 @@ def detections_table(queries: Sequence[Mapping[str, Any]]) -> str:
         key=lambda x: (x[0], x[1]),
     )
     if not found:
-        return '<p class="note" id="wtl-no-detections">No detection (no peak of the score reaches the minimum).</p>'
+        return '<p class="note" id="wtl-no-detections">No detection (no score peak reaches the minimum).</p>'
     rows = "".join(
         f'<tr class="click" data-t="{d["onset_s"]}" data-q="{k}"><td>{esc(queries[k]["query"])}</td>'
         f'<td class="num">{_seconds(d["onset_s"])}</td><td class="num">{_seconds(d["offset_s"])}</td>'
@@ -140,11 +148,13 @@ def render(
         '<div id="wtl-plots"><div id="wtl-playhead"></div></div>'
         f"<h2>Readout</h2>{readout_table(queries)}<h2>Detections</h2>{detections_table(queries)}"
         f"{gt_table(data['gt'])}<h2>Settings</h2>{settings_table(data['settings'])}</div>"
-        f'<img id="wtl-spec" hidden alt="" src="data:image/png;base64,{base64.b64encode(spectrogram_png).decode()}">'
+        f'<img id="wtl-spec" hidden alt="" src="data:image/png;base64,{_b64(spectrogram_png)}">'
         f'<script type="application/json" id="wtl-data">{script_json(data)}</script>'
     )
     if ogg is not None:
-        body += f'<script type="application/octet-stream" id="wtl-ogg">{base64.b64encode(ogg).decode()}</script>'
+        body += (
+            f'<script type="application/octet-stream" id="wtl-ogg">{base64.b64encode(ogg).decode()}</script>'
+        )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

@@ -60,7 +60,11 @@ def page_sound(
     spec = SpectrogramBuilder(RATE, end - start, max_columns)
     keep = int(round(CHUNK_S * RATE))
     buffer = io.BytesIO()
-    writer = sf.SoundFile(buffer, "w", RATE, 1, "OPUS", format="OGG", compression_level=OPUS_LEVEL) if embed else None
+    writer = (
+        sf.SoundFile(buffer, "w", RATE, 1, "OPUS", format="OGG", compression_level=OPUS_LEVEL)
+        if embed
+        else None
+    )
     try:
         for clip in _chunks(path, start, end, spec.pad_s):
             spec.add(clip, keep)
@@ -84,4 +88,3 @@ def array_sound(audio: np.ndarray, sample_rate: int, max_columns: int = 6000) ->
     sf.write(buffer, clip, RATE, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
     png, column_s = spec.png()
     return PageSound(buffer.getvalue(), png, column_s, 0.0, clip.size / RATE)
-
