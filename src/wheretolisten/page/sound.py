@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +24,36 @@ RATE = 16000
 OPUS_LEVEL = 0.97
 #: Seconds of audio read at once.
 CHUNK_S = 60.0
+
+
+#: The Ogg stream serial number of every page's audio (libsndfile draws a random one): same input,
+#: same bytes.
+SERIAL = 0x77746C31
+
+
+#: Each byte with its bits in reverse order.
+_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def _ogg_crc(data: bytes) -> int:
+    """Ogg's page checksum (CRC-32, polynomial 0x04C11DB7, not reflected, no initial or final xor),
+    computed with zlib's reflected CRC-32 on the bit-reversed bytes."""
+    reflected = zlib.crc32(data.translate(_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return int(f"{reflected:032b}"[::-1], 2)
+
+
+def fixed_serial(ogg: bytes, serial: int = SERIAL) -> bytes:
+    """The Ogg stream with every page's serial number set to ``serial`` (and its checksum redone)."""
+    out = bytearray(ogg)
+    at = 0
+    while at + 27 <= len(out) and out[at : at + 4] == b"OggS":
+        segments = out[at + 26]
+        size = 27 + segments + sum(out[at + 27 : at + 27 + segments])
+        out[at + 14 : at + 18] = serial.to_bytes(4, "little")
+        out[at + 22 : at + 26] = b"\0\0\0\0"
+        out[at + 22 : at + 26] = _ogg_crc(bytes(out[at : at + size])).to_bytes(4, "little")
+        at += size
+    return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -74,7 +105,7 @@ def page_sound(
         if writer is not None:
             writer.close()
     png, column_s = spec.png()
-    return PageSound(buffer.getvalue() if embed else None, png, column_s, start, end - start)
+    return PageSound(fixed_serial(buffer.getvalue()) if embed else None, png, column_s, start, end - start)
 
 
 def array_sound(audio: np.ndarray, sample_rate: int, max_columns: int = 6000) -> PageSound:
@@ -87,4 +118,4 @@ def array_sound(audio: np.ndarray, sample_rate: int, max_columns: int = 6000) ->
     buffer = io.BytesIO()
     sf.write(buffer, clip, RATE, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
     png, column_s = spec.png()
-    return PageSound(buffer.getvalue(), png, column_s, 0.0, clip.size / RATE)
+    return PageSound(fixed_serial(buffer.getvalue()), png, column_s, 0.0, clip.size / RATE)
