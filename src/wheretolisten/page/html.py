@@ -56,9 +56,14 @@ def script_json(value: Any) -> str:
     )
 
 
+def asset_script(name: str) -> str:
+    """A script shipped with the package (``assets/page/NAME``), to inline in a page."""
+    return (resources.files("wheretolisten") / "assets" / "page" / name).read_text(encoding="utf-8")
+
+
 def page_script() -> str:
-    """The page's script, shipped with the package."""
-    return (resources.files("wheretolisten") / "assets" / "page" / "page.js").read_text(encoding="utf-8")
+    """The page's script."""
+    return asset_script("page.js")
 
 
 def _b64(data: bytes) -> str:

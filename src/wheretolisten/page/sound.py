@@ -72,7 +72,7 @@ def _chunks(path: str | os.PathLike[str], start: float, end: float, pad_s: float
     """[start, end) of the file at :data:`RATE`, mono, one chunk at a time; each chunk reads ``pad_s``
     further (the spectrogram's last frames see the next samples), the Opus copy drops the extra."""
     at = start
-    while at < end - 1e-9:
+    while at < end - 1.0 / RATE:
         stop = min(at + CHUNK_S, end)
         clip, _ = load_audio(path, RATE, start_s=at, end_s=min(stop + pad_s, end), allow_silent=True)
         yield clip
