@@ -5,8 +5,8 @@ open it in headless Chromium. Targets: a 1-hour recording's page under 15 MB, op
 Writes a synthetic recording (``long_perf.write_recording``: a noise floor with a siren, bell or knock
 every 20 s), localizes two queries in it with the shipped model on the CPU (``wheretolisten localize
 REC.wav -q 'a siren' -q 'a bell' --json OUT`` in its own process), then in this process builds the page
-from the two results (embedded audio, and ``--link-audio``, each timed) and opens it in Debian's headless Chromium
-through selenium, timing the load event, the script being ready and the first full drawing, and one
+from the two results (embedded audio, and ``--link-audio``, each timed) and opens it in Debian's headless
+Chromium through selenium, timing the load event, the script being ready and the first full drawing, and one
 redraw of every plot (a zoom). Prints one JSON line with the machine, its load and threads, then one per
 recording.
 

@@ -213,7 +213,14 @@
   function redraw() {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => { pending = false; rows.forEach(drawRow); movePlayhead(); });
+    requestAnimationFrame(() => {
+      pending = false;
+      const start = performance.now();
+      rows.forEach(drawRow);
+      movePlayhead();
+      const page = window.wtlPage;
+      if (page) { page.lastDrawMs = performance.now() - start; if (!page.drawnAt && spectrogram.complete) page.drawnAt = performance.now(); }
+    });
   }
 
   // ----- the playhead and the audio ---------------------------------------------------------------------
@@ -324,5 +331,5 @@
   window.addEventListener("resize", redraw);
   if (spectrogram.complete) redraw(); else spectrogram.addEventListener("load", redraw);
   redraw();
-  window.wtlPage = { view, seek, setView, detections, ready: true };
+  window.wtlPage = { view, seek, setView, detections, ready: true, readyAt: performance.now(), drawnAt: 0, lastDrawMs: 0 };
 })();
