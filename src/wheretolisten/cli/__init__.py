@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from ..errors import WTLError
-from . import bench, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
+from . import bench, explore, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
 
 __all__ = ["app", "main"]
