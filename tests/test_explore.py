@@ -144,3 +144,39 @@ def test_cli_explore_refuses_a_missing_file_before_loading_a_model(
     assert code == 2 and err.strip() == f"wheretolisten: error: {tmp_path / 'nope.wav'}: no such file"
     code, _, err = run_cli(monkeypatch, capsys, "explore", "--port", "70000", "--model", tmp_path / "none")
     assert code == 2 and "--port must be in 0..65535" in err
+
+
+def test_cli_explore_serves_until_stopped(tiny_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """The command prints its URL on 127.0.0.1 and answers there; a signal stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(2.0, seed=1), SR)
+    command = [
+        sys.executable,
+        "-m",
+        "wheretolisten",
+        "explore",
+        str(wav),
+        "--model",
+        str(tiny_dirs["qwen2-audio"]),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen(
+        [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("wheretolisten explore on http://127.0.0.1:"), line + (
+            proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+        )
+        url = line.split()[3]
+        with urllib.request.urlopen(url + "audio", timeout=30) as response:
+            assert json.loads(response.read()) == [{"key": "1", "name": "clip.wav", "duration_s": 2.0}]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
