@@ -141,9 +141,11 @@
     g.strokeStyle = color; g.lineWidth = 1.2; g.setLineDash(dash ? [4, 3] : []);
     g.beginPath(); g.moveTo(x, 0); g.lineTo(x, h); g.stroke(); g.setLineDash([]);
   }
+  // A ground-truth label is "queried" when every word of it starts a word of some query (chirp: chirping).
+  function words(text) { return text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w); }
   function queried(label) {
-    const l = label.toLowerCase().replace(/_/g, " ");
-    return queries.some((q) => q.query.toLowerCase().includes(l));
+    const need = words(label);
+    return need.length > 0 && queries.some((q) => { const have = words(q.query); return need.every((w) => have.some((h) => h.startsWith(w))); });
   }
   function niceStep(span, w) {
     const raw = span / Math.max(1, w / 90), p = Math.pow(10, Math.floor(Math.log10(raw)));
