@@ -102,7 +102,8 @@ def test_plot_says_what_is_missing(
     from_array = localize(adapters["qwen2-audio"], clip, "a dog", CFG, sample_rate=SR)
     with pytest.raises(ValueError, match="pass audio="):
         from_array.plot()
-    assert "<iframe" in from_array._repr_html_()  # curves only: no audio to embed
+    assert "<iframe" in from_array._repr_html_() and 'id="wtl-ogg"' not in from_array.page()  # curves only
+    assert 'id="wtl-ogg"' in from_array.page(audio=clip, sample_rate=SR)  # the clip given again
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(WTLError, match=r"pip install 'wheretolisten\[plot\]'"):
         result.plot()
