@@ -168,6 +168,20 @@ def _audio(driver: Any, prop: str) -> Any:
     return driver.execute_script(f"return document.getElementById('wtl-audio').{prop}")
 
 
+def _watch_seeks(driver: Any) -> None:
+    """Record where every seek goes (``currentTime`` at its 'seeking' event), however slow the machine."""
+    driver.execute_script(
+        "window.seeks = []; const a = document.getElementById('wtl-audio');"
+        "a.addEventListener('seeking', () => seeks.push(a.currentTime));"
+    )
+
+
+def _next_seek(driver: Any, count: int) -> float:
+    """Where seek number ``count`` (from 1) went."""
+    wait_for(driver, f"window.seeks.length >= {count}")
+    return float(driver.execute_script(f"return seeks[{count - 1}]"))
+
+
 def test_a_click_on_a_detection_plays_from_its_onset(chrome: Any, run: tuple[Path, list[Any]]) -> None:
     from selenium.webdriver.common.by import By
 
@@ -178,9 +192,9 @@ def test_a_click_on_a_detection_plays_from_its_onset(chrome: Any, run: tuple[Pat
     assert [float(r.get_attribute("data-t")) for r in rows] == pytest.approx(onsets)
     target = rows[len(rows) // 2]
     onset = float(target.get_attribute("data-t"))
+    _watch_seeks(chrome)
     target.click()
-    now = _audio(chrome, "currentTime")
-    assert onset - 0.01 <= now <= onset + 0.5
+    assert _next_seek(chrome, 1) == pytest.approx(onset, abs=0.01)
     wait_for(chrome, "!document.getElementById('wtl-audio').paused")
     wait_for(chrome, f"document.getElementById('wtl-audio').currentTime > {onset + 0.05}")  # it plays
     assert console_errors(chrome) == []
@@ -201,15 +215,14 @@ def test_space_plays_and_pauses_and_n_p_step_through_detections(
     wait_for(chrome, "document.getElementById('wtl-audio').paused")
     onsets = sorted(d.onset_s for r in results for d in r.detections)
     chrome.execute_script("const a = document.getElementById('wtl-audio'); a.pause(); a.currentTime = 0;")
-    ActionChains(chrome).send_keys("n").perform()
-    assert abs(_audio(chrome, "currentTime") - onsets[0]) < 0.25
-    chrome.execute_script("document.getElementById('wtl-audio').pause()")
-    ActionChains(chrome).send_keys("n").perform()
-    second = next(o for o in onsets if o > onsets[0] + 0.05)
-    assert abs(_audio(chrome, "currentTime") - second) < 0.25
-    chrome.execute_script("document.getElementById('wtl-audio').pause()")
-    ActionChains(chrome).send_keys("p").perform()
-    assert abs(_audio(chrome, "currentTime") - onsets[0]) < 0.25
+    _watch_seeks(chrome)
+    first = next(o for o in onsets if o > 0.05)  # n: the next onset after now; p: the last one before
+    second = next(o for o in onsets if o > first + 0.05)  # now − 0.3 s (so p at an onset goes back one)
+    back = max(o for o in onsets if o < second - 0.3)
+    for count, (key, expected) in enumerate([("n", first), ("n", second), ("p", back)], start=1):
+        ActionChains(chrome).send_keys(key).perform()
+        assert _next_seek(chrome, count) == pytest.approx(expected, abs=0.01), key
+        chrome.execute_script("document.getElementById('wtl-audio').pause()")  # stay near the onset
     assert console_errors(chrome) == []
 
 
@@ -223,14 +236,18 @@ def test_a_click_on_a_curve_plays_from_there_and_the_playhead_follows(
     _open(chrome, root / "page.html")
     canvas = chrome.find_element(By.CSS_SELECTOR, "canvas[data-kind='delta']")
     width = canvas.size["width"]
+    _watch_seeks(chrome)
     ActionChains(chrome).move_to_element_with_offset(canvas, width // 4, 0).click().perform()
-    expected = 20.0 * 0.75
-    assert abs(_audio(chrome, "currentTime") - expected) < 0.3
-    chrome.execute_script("document.getElementById('wtl-audio').pause()")
+    assert _next_seek(chrome, 1) == pytest.approx(20.0 * 0.75, abs=0.1)  # 3/4 of the way along 20 s
+    wait_for(chrome, "!document.getElementById('wtl-audio').paused")
+    now = chrome.execute_script(
+        "const a = document.getElementById('wtl-audio'); a.pause(); return a.currentTime"
+    )
     head = chrome.find_element(By.ID, "wtl-playhead")
+    wait_for(chrome, "document.getElementById('wtl-playhead').style.display === 'block'")
     left = float(head.value_of_css_property("left").removesuffix("px"))
-    assert abs(left - (canvas.location["x"] - chrome.find_element(By.ID, "wtl-plots").location["x"]
-                       + 0.75 * width)) < 4  # fmt: skip
+    plots = chrome.find_element(By.ID, "wtl-plots").location["x"]
+    assert left == pytest.approx(canvas.location["x"] - plots + now / 20.0 * width, abs=4)
     assert console_errors(chrome) == []
 
 
