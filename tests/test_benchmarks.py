@@ -76,3 +76,24 @@ def test_batch_invariance_script_agrees_with_the_adapters() -> None:
     assert [row["family"] for row in lines[1:]] == ["qwen2-audio", "phi4-multimodal"]
     for row in lines[1:]:
         assert (row["relative_change"] < 1e-5) == row["batch_invariant"], row
+
+
+def test_page_size_script_on_a_short_recording(tmp_path: Path) -> None:
+    """benchmarks/page_size.py end to end on 15 s (the shipped model, headless Chromium)."""
+    from browser import MISSING, chromium_paths
+
+    if chromium_paths() is None:
+        pytest.skip(MISSING)
+    pytest.importorskip("selenium", reason=MISSING)
+    command = [sys.executable, str(ROOT / "benchmarks" / "page_size.py"), "--minutes", "0.25"]
+    command += ["--workdir", str(tmp_path)]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    run = lines[1]
+    assert run["minutes"] == 0.25 and run["tokens"] == 375 and run["queries"] == 2
+    assert 0 < run["linked_page_mb"] < run["page_mb"] and run["audio_duration_s"] == pytest.approx(
+        15.0, abs=0.1
+    )
+    assert 0 < run["first_drawing_s"] < run["open_wall_s"] + 1

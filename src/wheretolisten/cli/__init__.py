@@ -14,7 +14,7 @@ import typer
 
 from ..errors import WTLError
 from ..files import disk_full, is_disk_full
-from . import bench, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
+from . import bench, explore, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
 
 __all__ = ["app", "main"]

@@ -398,9 +398,13 @@ def report_html(
             help="A results.jsonl of the benchmark (or all shards of one run).", metavar="RESULTS..."
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images embedded).")],
+    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images and sounds embedded).")],
     scenes: Annotated[
-        Path | None, typer.Option(help="Scene manifest (or its directory): draws every event of a scene.")
+        Path | None,
+        typer.Option(
+            help="Scene manifest (or its directory): draws every event of a scene, and gives each gallery "
+            "figure its scene's audio (click the figure to hear it there)."
+        ),
     ] = None,
     sweep: Annotated[
         Path | None,

@@ -18,7 +18,6 @@ from .options import (
     DeviceOpt,
     DtypeOpt,
     EndOpt,
-    GTManifestOpt,
     IntervalOpt,
     LayersOpt,
     MinGapOpt,
@@ -53,18 +52,33 @@ AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", 
 LOG_FIRST_KEY = "model"
 
 
-def plot_ground_truth(out: Path | None, audio: Path, manifest: Path | None) -> list[GTSpan]:
-    """Check that plotting can work before the model runs, and find the clip's ground-truth events."""
-    if out is None:
+def plot_ground_truth(
+    out: Path | None, audio: Path, manifest: Path | None, page: Path | None = None
+) -> list[GTSpan]:
+    """Check that plotting (``out``) can work before the model runs, and find the clip's ground-truth
+    events for the figure or the page (``page``)."""
+    if out is None and page is None:
         if manifest is not None:
-            raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
+            raise WTLError("--gt-manifest only matters with --plot or --html (or plot-layers)")
         return []
-    from ..figures import figure_format, require_matplotlib
     from ..scenes.lookup import gt_for_audio
 
-    require_matplotlib()
-    figure_format(out)
+    if out is not None:
+        from ..figures import figure_format, require_matplotlib
+
+        require_matplotlib()
+        figure_format(out)
     return gt_for_audio(audio, manifest)
+
+
+def check_page(page: Path | None, link_audio: bool) -> None:
+    """--html needs an .html name; --link-audio only matters with it."""
+    if page is None:
+        if link_audio:
+            raise WTLError("--link-audio only matters with --html")
+        return
+    if page.suffix.lower() not in (".html", ".htm"):
+        raise WTLError(f"--html {page}: give a file name ending in .html")
 
 
 @app.command()
@@ -117,7 +131,31 @@ def localize(
             help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib)."
         ),
     ] = None,
-    gt_manifest: GTManifestOpt = None,
+    gt_manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--gt-manifest",
+            "--scenes",
+            help="Scene manifest listing AUDIO, for ground truth in --plot and --html (default: "
+            "DIR/manifest.jsonl when AUDIO is DIR/audio/*.wav).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write one self-contained page of the run: the audio with a player, its spectrogram, "
+            "base/steered/Δ per query, detections, ground truth and settings; click to play from there.",
+        ),
+    ] = None,
+    link_audio: Annotated[
+        bool,
+        typer.Option(
+            "--link-audio",
+            help="With --html: link the audio file (by its path relative to the page) instead of "
+            "embedding a compressed copy.",
+        ),
+    ] = False,
     jsonl: Annotated[
         Path | None,
         typer.Option(
@@ -164,8 +202,11 @@ def localize(
     if steer is not None and len(queries) > 1:
         raise WTLError("--vector steers one query; give at most one --query with it")
     several = len(audio) > 1
-    if several and (json_out or plot or save_vector):
-        raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
+    if several and (json_out or plot or save_vector or html):
+        raise WTLError(
+            "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
+        )
+    check_page(html, link_audio)
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
     windows = window_config(segment_s, overlap_s)
     detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
@@ -180,13 +221,21 @@ def localize(
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
         outputs += check_vector_outputs(target, "--save-vector", overwrite)
-    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
-    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
+    check_outputs([*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
+    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
     adapter = load(model, device, dtype)
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
-    from .found import emit, is_long, localize_file, refuse_window_outputs, tsv_rows, write_tsv
+    from .found import (
+        emit,
+        is_long,
+        localize_file,
+        refuse_window_outputs,
+        tsv_rows,
+        write_html,
+        write_tsv,
+    )
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
@@ -212,6 +261,8 @@ def localize(
                     advance(1, path.name)
                     continue
                 emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
+                if html is not None:
+                    write_html(results, path, html, gt, link_audio)
                 rows = [{**r.to_json(), **({"resume": keys[path]} if jsonl else {})} for r in results]
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)

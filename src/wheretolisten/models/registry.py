@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,10 @@ def load_model(
     local = check_source(name)
     # A hub id is checked against the cache and the network first: no minutes of retries offline.
     offline = {"local_files_only": True} if not local and local_files_only(name) else {}
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    if not sys.stderr.isatty():  # a notebook, a log file: no "Loading weights" bar (restored below)
+        hf_logging.disable_progress_bar()
     try:
         try:
             config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
@@ -151,6 +154,8 @@ def load_model(
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     model.to(dev)
     logging.getLogger(__name__).debug("loaded %s (%s) on %s as %s", name, cls.family, dev, torch_dtype)
     adapter = wrap(model, processor, name)
