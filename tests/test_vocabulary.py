@@ -29,7 +29,7 @@ def test_declared_queries_are_known_up_to_case_spaces_and_a_final_period() -> No
     [[], {"sounds": "a siren"}, {"sounds": [""]}, {"speech": [3]}, {"sounds": [], "speech_query": "no slot"}],
 )
 def test_a_malformed_vocabulary_is_one_model_error(bad: object) -> None:
-    with pytest.raises(ModelError, match="wheretolisten.json: vocabulary"):
+    with pytest.raises(ModelError, match=r"wheretolisten\.json: vocabulary"):
         declared_vocabulary({"vocabulary": bad})
 
 
