@@ -1,6 +1,8 @@
 """The README table: steered hit rate of two models on every set of organism/evaluate.py, with baselines.
 
-    python organism/compare.py out/eval-old/results.json out/eval-new/results.json > organism/comparison.md
+    python organism/compare.py OLD.json NEW.json [NEW2.json ...] > organism/comparison.md
+
+(several NEW files: sets evaluated in parallel processes, each with its own --out).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ def p(entry: dict[str, Any] | None, base: str) -> str:
     return "—" if value is None else ("< 0.001" if value < 1e-3 else f"{value:.3f}")
 
 
-def main(old_path: str, new_path: str) -> None:
-    old, new = (json.loads(Path(x).read_text()) for x in (old_path, new_path))
+def main(old_path: str, *new_paths: str) -> None:
+    old = json.loads(Path(old_path).read_text())
+    new: dict[str, Any] = {}
+    for path in new_paths:
+        new.update(json.loads(Path(path).read_text()))
     names = [k for k in new if not k.startswith("_") and k != "long"]
     print("| set | n | old model, steered | new model, steered | energy | random | new vs energy, vs random (p) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -48,4 +53,4 @@ def main(old_path: str, new_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])

@@ -6,7 +6,7 @@ Usage (from the repository root, after ``organism/train.py``)::
     python organism/tune.py --model DIR      # another checkpoint folder (its wheretolisten.json is updated)
 
 ``wheretolisten bench protocol --protocol organism/tune.toml`` scores every grid point of the steered
-condition (steered layer × α × readout layers, Δ peak: what ``localize`` reads) on the 100 dev scenes
+condition (steered layer × α × readout layers, Δ peak: what ``localize`` reads) on the first 50 dev scenes
 (seed base 50 000) and keeps the best; this script copies that point into the checkpoint's
 ``wheretolisten.json`` under ``localize`` (layers, probe_layers, alpha), keeping its other keys. The
 held-out sets are never looked at here.
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = json.loads(settings_path.read_text()) if settings_path.exists() else {}
     settings["localize"] = {"layers": point["layers"], "probe_layers": point["readout"], "alpha": point["alpha"]}
     settings["tuned"] = (
-        f"chosen on 100 dev scenes (seed base 50000) by organism/tune.py: dev hit rate "
+        f"chosen on 50 dev scenes (seed base 50000) by organism/tune.py: dev hit rate "
         f"{tuned['dev_hit_rate']:.1f} % over {tuned['grid_points']} grid points"
     )
     tmp = settings_path.with_suffix(".tmp")
