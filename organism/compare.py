@@ -32,7 +32,9 @@ def main(old_path: str, *new_paths: str) -> None:
     for path in new_paths:
         new.update(json.loads(Path(path).read_text()))
     names = [k for k in new if not k.startswith("_") and k != "long"]
-    print("| set | n | old model, steered | new model, steered | energy | random | new vs energy, vs random (p) |")
+    print(
+        "| set | n | old model, steered | new model, steered | energy | random | new vs energy, random (p) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in names:
         res, prev = new[name], old.get(name, {})
@@ -48,7 +50,10 @@ def main(old_path: str, *new_paths: str) -> None:
             print(
                 f"\n{label} model, 3-minute recordings (3 occurrences of one class each): all three found "
                 f"within 0.5 s with at most one false alarm in {long['all_ok']} of {long['n']}; "
-                + "; ".join(f"{r['label']} {r['found']}/3 found, {r['false_alarms']} false" for r in long["recordings"])
+                + "; ".join(
+                    f"{r['label']} {r['found']}/3 found, {r['false_alarms']} false"
+                    for r in long["recordings"]
+                )
             )
 
 

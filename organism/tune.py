@@ -31,15 +31,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path, default=REPO / "out" / "tune")
     args = ap.parse_args(argv)
-    cmd = ["wheretolisten", "bench", "protocol", "--protocol", str(REPO / "organism" / "tune.toml"),
-           "--out", str(args.out), "--model", str(args.model), "--no-progress"]
+    cmd = [
+        "wheretolisten",
+        "bench",
+        "protocol",
+        "--protocol",
+        str(REPO / "organism" / "tune.toml"),
+        "--out",
+        str(args.out),
+        "--model",
+        str(args.model),
+        "--no-progress",
+    ]
     if not (args.out / "tuned.json").exists():
         subprocess.run(cmd, check=True)
     tuned = json.loads((args.out / "tuned.json").read_text())["steered"]
     point = tuned["point"]
     settings_path = args.model / "wheretolisten.json"
     settings = json.loads(settings_path.read_text()) if settings_path.exists() else {}
-    settings["localize"] = {"layers": point["layers"], "probe_layers": point["readout"], "alpha": point["alpha"]}
+    settings["localize"] = {
+        "layers": point["layers"],
+        "probe_layers": point["readout"],
+        "alpha": point["alpha"],
+    }
     settings["tuned"] = (
         f"chosen on 50 dev scenes (seed base 50000) by organism/tune.py: dev hit rate "
         f"{tuned['dev_hit_rate']:.1f} % over {tuned['grid_points']} grid points"
