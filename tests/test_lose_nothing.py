@@ -253,7 +253,7 @@ def test_overwrite_replaces_what_the_command_did_not_create(
     assert code == 2 and "--overwrite" in one_line(err) and manifest.read_bytes() == before
     code, _, err = run_cli(monkeypatch, capsys, *args, "--overwrite")
     assert code == 0, err
-    assert "import:strong.tsv" in manifest.read_text()
+    assert "desed:strong.tsv" in manifest.read_text()
 
 
 def test_manifests_are_strict_json(tmp_path: Path) -> None:
