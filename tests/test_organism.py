@@ -124,3 +124,32 @@ def test_default_model_carries_its_dev_chosen_settings(organism: Adapter) -> Non
         tuned["alpha"],
     )
     assert resolve(organism, LocalizeConfig(alpha=7.0)).alpha == 7.0
+
+
+def test_the_shipped_model_declares_what_it_was_trained_on(organism: Adapter) -> None:
+    """Its vocabulary is exactly the training classes' queries; anything else is warned about."""
+    from wheretolisten.vocabulary import declared_vocabulary
+
+    vocab = declared_vocabulary(organism.recommended)
+    assert vocab is not None
+    bank = ProceduralBank()
+    assert set(vocab.queries()) == {bank.query_text(label) for label in bank.labels}
+    assert not vocab.knows("a dog barking") and not vocab.knows("speech") and not vocab.knows("xyzzy")
+
+
+def test_localize_warns_in_one_line_about_an_unknown_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile as sf
+
+    from helpers import run_cli
+
+    scene, audio = held_out(FIRST_INDEX, ProceduralBank())
+    wav = tmp_path / "scene.wav"
+    sf.write(wav, audio, 16000)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "a dog barking", "-q", scene.events[0].query
+    )
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "not in this model's vocabulary" in line]
+    assert len(warned) == 1 and "'a dog barking'" in warned[0], err
