@@ -505,8 +505,15 @@ def test_subset_bank_keeps_only_the_named_labels_and_refuses_unknown_ones() -> N
 
     bank = get_bank("procedural:labels=tone,bell")
     assert bank.labels == ["tone", "bell"] and bank.query_text("bell") == "a bell ringing"
-    scene, _ = make_scene(bank, np.random.default_rng(0), "s", n_events=3, duration_s=30.0, repeats=3,
-                          options=SceneOptions(placement="free"))
+    scene, _ = make_scene(
+        bank,
+        np.random.default_rng(0),
+        "s",
+        n_events=3,
+        duration_s=30.0,
+        repeats=3,
+        options=SceneOptions(placement="free"),
+    )
     assert {e.label for e in scene.events} <= {"tone", "bell"}
     with pytest.raises(DataError, match="no label 'dog'"):
         get_bank("procedural:labels=dog")
