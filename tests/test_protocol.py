@@ -26,6 +26,7 @@ from wheretolisten.bench.protocol_file import (
 from wheretolisten.errors import DataError, OptionError
 from wheretolisten.models import Adapter, wrap
 from wheretolisten.models.tiny import build_tiny_model
+from wheretolisten.scenes.options import SceneOptions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -221,3 +222,21 @@ def test_command_line(
     code, _, err = run_cli(monkeypatch, capsys, "bench", "protocol")
     assert code == 2 and "give --out DIR" in err
     assert protocol_module.PROTOCOL_NAME == "protocol.json"
+
+
+def test_a_set_with_scene_options_is_synthesized_with_them(tmp_path: Path) -> None:
+    """A held-out set can be noisy, overlapping, or drawn from its own bank (protocol file options)."""
+    from wheretolisten.bench.protocol import _scenes, set_layout
+    from wheretolisten.scenes import ProceduralBank
+
+    layout = {"background": "white", "background_db": [-10, -10], "placement": "free", "max_overlap": 0.25}
+    noisy = SceneSet("noisy", 2, 7, 3, 10.0, options=layout)
+    scenes = _scenes(noisy, ProceduralBank(), tmp_path, False)
+    assert [s.background for s in scenes] == ["white", "white"]
+    assert all(s.background_db == pytest.approx(-10.0) and s.placement == "free" for s in scenes)
+    assert _scenes(noisy, ProceduralBank(), tmp_path, False) == scenes  # found again, not remade
+    with pytest.raises(OptionError, match=r"set 'x': unknown scene option 'levels'"):
+        set_layout(SceneSet("x", 2, 0, options={"levels": [-1, 1]}))
+    with pytest.raises(OptionError, match=r"set 'x': background must be one of"):
+        set_layout(SceneSet("x", 2, 0, options={"background": "rain"}))
+    assert set_layout(SceneSet("x", 2, 0, options={"bank": "freedesktop"})) == (SceneOptions(), "freedesktop")

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from ..files import write_atomic
 from ..intervals import ReadoutRule
 from ..records import read_results, row_key
 from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_scenes, scene_seed
+from ..scenes.options import SceneOptions
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
@@ -104,8 +105,33 @@ def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
+def set_layout(spec: SceneSet) -> tuple[SceneOptions | None, str | None]:
+    """A set's scene options and its own bank (the option ``bank``), checked: one OptionError line."""
+    if not spec.options:
+        return None, None
+    given = dict(spec.options)
+    bank = given.pop("bank", None)
+    if bank is not None and not isinstance(bank, str):
+        raise OptionError(f"protocol: set {spec.name!r}: options.bank must be a bank name, got {bank!r}")
+    known = {f.name for f in fields(SceneOptions)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise OptionError(
+            f"protocol: set {spec.name!r}: unknown scene option {unknown[0]!r} (options: "
+            f"{', '.join(sorted(known | {'bank'}))})"
+        )
+    try:
+        options = SceneOptions(**given)
+        options.check(spec.events, spec.duration_s)
+    except OptionError as exc:
+        raise OptionError(f"protocol: set {spec.name!r}: {exc}") from None
+    return options, bank
+
+
 def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[Scene]:
     """The set's scenes: those in DIR/scenes/<set> when they are the set's, else synthesized there."""
+    options, own_bank = set_layout(spec)
+    bank = get_bank(own_bank) if own_bank else bank
     root = out / SCENES_DIR / spec.name
     if (root / MANIFEST_NAME).is_file():
         scenes = load_manifest(root)
@@ -118,7 +144,9 @@ def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[
                 f"{root} holds other scenes than set {spec.name!r} of the protocol; use another --out"
             )
         return scenes
-    return make_scenes(bank, spec.n, root, spec.events, spec.duration_s, spec.seed, progress=show_progress)
+    return make_scenes(
+        bank, spec.n, root, spec.events, spec.duration_s, spec.seed, progress=show_progress, options=options
+    )
 
 
 def results_path(out: Path, set_name: str) -> Path:
@@ -167,11 +195,10 @@ def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
                 f"protocol: grids.{condition}.layers: layer {wrong[0]} is out of range for {adapter.name} "
                 f"(layers 0..{adapter.num_layers - 1})"
             )
-    with_options = [s.name for s in sets_of(protocol) if s.options]
-    if with_options:  # carried and validated; synthesis does not take them in this build
-        raise OptionError(
-            f"protocol: set {with_options[0]!r} has scene options, which this build cannot synthesize yet"
-        )
+    for spec in sets_of(protocol):  # a set's own layout and bank, before anything is written
+        own_bank = set_layout(spec)[1]
+        if own_bank:
+            get_bank(own_bank)
     limit = adapter.max_audio_limit_s
     longest = max(s.duration_s for s in sets_of(protocol))
     if longest > limit:
