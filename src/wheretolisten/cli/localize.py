@@ -33,7 +33,9 @@ from .options import (
     TopKOpt,
     WindowOpt,
     check_audio,
+    MkdirOpt,
     check_outputs,
+    check_span,
     detect_config,
     finite,
     load,
@@ -136,6 +138,7 @@ def localize(
             "the label is the query), for sed_eval, sed_scores_eval and the DCASE tools."
         ),
     ] = None,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Find when QUERY happens in AUDIO by instruction steering; print the peak, the interval and every
     occurrence (detections).
@@ -166,10 +169,9 @@ def localize(
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
     windows = window_config(segment_s, overlap_s)
     detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
-    finite(start, "--start")
-    finite(end, "--end")
     if not several:
         check_audio(audio)
+    check_span(audio, start, end)
     n = len(queries)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
     outputs = [("--json", numbered(json_out, i, n) if json_out else None) for i in range(n)]
@@ -177,9 +179,9 @@ def localize(
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
         outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
-    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
+    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir)
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
-    adapter = load(model, device, dtype)
+    adapter = load(model, device, dtype, steer.layers if steer and config.layers is None else config.layers)
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
@@ -310,7 +312,8 @@ def generate(
         raise WTLError("--max-new-tokens must be at least 1")
     config = localize_config(layers, alpha, positions=positions)
     check_audio([audio])
-    adapter = load(model, device, dtype)
+    check_span([audio], start, end)
+    adapter = load(model, device, dtype, config.layers)
     cfg = resolved(adapter, config, steer)
     from ..localize import instruction_vector, prepare_audio
     from ..steering import steered_generate
@@ -342,16 +345,18 @@ def vector_build(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
     from ..settings import LocalizeConfig
 
     check_audio([audio])
+    check_span([audio], start, end)
     target = out.with_suffix(".safetensors")
-    check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio])
+    check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio], mkdir)
     base = localize_config(layers)
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
-    adapter = load(model, device, dtype)
+    adapter = load(model, device, dtype, config.layers)
     from ..localize import instruction_vector, prepare_audio
 
     cfg = resolved(adapter, config)

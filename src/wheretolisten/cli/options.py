@@ -156,6 +156,12 @@ MinGapOpt = Annotated[
 ]
 StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
 EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
+MkdirOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mkdir", help="Create missing parent folders of the outputs (else they are refused).", metavar=""
+    ),
+]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.", metavar="")
 ]
@@ -221,8 +227,40 @@ def model_source(model: str | None) -> str:
     return str(default_model_path())
 
 
-def load(model: str | None, device: str, dtype: str) -> Adapter:
-    """Load the model named by --model (default: the shipped organism), without progress bars."""
+def check_model(model: str | None, layers: list[int] | None = None) -> None:
+    """Before torch is imported: the model folder holds a config and whole weights (or the hub id can be
+    fetched), and ``layers`` exist in its language model (read from its ``config.json``)."""
+    from ..models.checkpoint import check_layer_indices, check_source, decoder_layers, read_config
+
+    source = model_source(model)
+    if check_source(source):
+        check_layer_indices(layers or [], decoder_layers(read_config(Path(source))))
+    else:
+        from ..models.hub import local_files_only
+
+        local_files_only(source)
+
+
+def check_span(paths: list[Path], start: float | None, end: float | None) -> None:
+    """--start/--end are finite and ordered; with one file, inside it and not digital silence."""
+    from ..audio import audio_info, check_audible
+    from ..audio import check_span as span_in
+
+    first, last = finite(start, "--start") or 0.0, finite(end, "--end")
+    if first < 0:
+        raise OptionError(f"--start must be >= 0, got {first:g}")
+    if last is not None:
+        span_in(first, last, math.inf, "the audio")  # --end after --start
+    if len(paths) == 1:
+        head = audio_info(paths[0])
+        span_in(start, end, head.duration_s, str(head.path))
+        check_audible(paths[0], start, end)
+
+
+def load(model: str | None, device: str, dtype: str, layers: list[int] | None = None) -> Adapter:
+    """Load the model named by --model (default: the shipped organism), without progress bars; what can
+    be checked without it (:func:`check_model`) is checked before torch is imported."""
+    check_model(model, layers)
     from transformers.utils import logging as hf_logging
 
     from ..models import load_model
@@ -279,14 +317,17 @@ def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | 
     return resolve(adapter, config, vector)
 
 
-def check_outputs(outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = ()) -> None:
-    """Refuse unwritable outputs, and outputs that are inputs, before any computation."""
+def check_outputs(
+    outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = (), mkdir: bool = False
+) -> None:
+    """Refuse unwritable outputs, and outputs that are inputs, before any computation; a missing parent
+    folder is refused unless ``mkdir`` (--mkdir)."""
     from ..files import check_output
 
     sources = list(inputs)
     for option, path in outputs:
         if path is not None:
-            check_output(path, sources, option=option)
+            check_output(path, sources, option=option, mkdir=mkdir)
 
 
 def check_audio(paths: Iterable[Path]) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import ProgressOpt, finite
+from .options import MkdirOpt, ProgressOpt, finite
 
 
 @app.command("env")
@@ -69,6 +69,7 @@ def make_tiny_model(
     family: Annotated[str, typer.Option(help="A supported family (see 'wheretolisten env').")],
     out: Annotated[Path, typer.Option(help="Directory to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
     from ..files import check_output
@@ -79,7 +80,7 @@ def make_tiny_model(
         raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    check_output(out, directory=True, option="--out")
+    check_output(out, directory=True, option="--out", mkdir=mkdir)
     from ..models.tiny import make_tiny_model as build
 
     path = build(family, out, seed)
@@ -101,6 +102,7 @@ def scenes_make(
         int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
     ] = 1,
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Write N scenes of EVENTS non-overlapping sound events each (distinct classes unless --repeats)."""
     from ..scenes import get_bank, make_scenes
@@ -108,6 +110,9 @@ def scenes_make(
     if n < 1:
         raise OptionError("--n must be at least 1")
     finite(duration, "--duration", positive=True)
+    from ..files import check_output
+
+    check_output(out, directory=True, option="--out", mkdir=mkdir)
     scenes = make_scenes(
         get_bank(bank),
         n,
@@ -132,12 +137,15 @@ def scenes_import(
     queries: Annotated[
         Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
     ] = None,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
     from ..scenes.annotations import import_annotations, read_query_map
 
-    check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out")
+    check_output(
+        out, [tsv, *([queries] if queries else [])], directory=True, option="--out", mkdir=mkdir
+    )
     report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
