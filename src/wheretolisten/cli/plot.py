@@ -16,13 +16,14 @@ from .options import (
     EndOpt,
     GTManifestOpt,
     LayersOpt,
+    MkdirOpt,
     ModelOpt,
     PositionsOpt,
     ProbeOpt,
     StartOpt,
     check_audio,
-    MkdirOpt,
     check_outputs,
+    check_span,
     load,
     localize_config,
     parse_floats,
@@ -36,9 +37,13 @@ QueryArg = Annotated[str, typer.Option("--query", "-q", help="The sound to find,
 FigureOut = Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")]
 
 
-def _figure_inputs(audio: Path, out: Path, gt_manifest: Path | None, mkdir: bool) -> list[GTSpan]:
-    """Check the audio and the figure's path before the model loads; the clip's ground truth, if known."""
+def _figure_inputs(
+    audio: Path, span: tuple[float | None, float | None], out: Path, gt_manifest: Path | None, mkdir: bool
+) -> list[GTSpan]:
+    """Check the audio, its span and the figure's path before the model loads; the clip's ground truth,
+    if known."""
     check_audio([audio])
+    check_span([audio], *span)
     check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])], mkdir)
     return plot_ground_truth(out, audio, gt_manifest)
 
@@ -61,7 +66,7 @@ def plot_layers(
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
     config = localize_config(layers, alpha, probe)
-    gt = _figure_inputs(audio, out, gt_manifest, mkdir)
+    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
     adapter = load(model, device, dtype, config.layers)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
@@ -92,7 +97,7 @@ def plot_alpha(
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
     config = localize_config(layers, positions=positions)
-    gt = _figure_inputs(audio, out, gt_manifest, mkdir)
+    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
     adapter = load(model, device, dtype, config.layers)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep

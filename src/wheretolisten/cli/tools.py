@@ -13,6 +13,16 @@ from .app import app, scenes_app
 from .options import MkdirOpt, ProgressOpt, finite
 
 
+def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
+    """Which torch build this is, in words: "CUDA 13.0", "ROCm 6.3" or "CPU only" (bug reports need it:
+    a CUDA build on a machine without a GPU is twice the memory of a CPU one)."""
+    if cuda:
+        return f"CUDA {cuda} ({version})"
+    if hip:
+        return f"ROCm {hip} ({version})"
+    return f"CPU only ({version})"
+
+
 @app.command("env")
 def env(
     json_out: Annotated[
@@ -43,7 +53,10 @@ def env(
         "python": platform.python_version(),
         "platform": platform.platform(),
         **{name: version(name) for name in (*packages, *extras)},
-        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "torch_build": torch_build(
+            torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None)
+        ),
+        "cuda": torch.version.cuda,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cpu_threads": torch.get_num_threads(),
         "families": sorted(FAMILIES),
@@ -143,9 +156,7 @@ def scenes_import(
     from ..files import check_output
     from ..scenes.annotations import import_annotations, read_query_map
 
-    check_output(
-        out, [tsv, *([queries] if queries else [])], directory=True, option="--out", mkdir=mkdir
-    )
+    check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out", mkdir=mkdir)
     report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
