@@ -73,6 +73,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
+    ("--threads 0", lambda w: _loc(w, "--threads", "0"), "--threads"),
     ("generate silent", lambda w: ["generate", w / "silent.wav", "-q", "x"], "silent"),
     (
         "vector build into a missing folder",
@@ -98,8 +99,10 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
 ]
 
 
-def _run(args: list[str | Path], cwd: Path) -> tuple[dict[str, object], str]:
-    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "COLUMNS": "200"}
+def _run(
+    args: list[str | Path], cwd: Path, extra: dict[str, str] | None = None
+) -> tuple[dict[str, object], str]:
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "COLUMNS": "200", **(extra or {})}
     env.pop("HF_HUB_OFFLINE", None)
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, *map(str, args)],
@@ -124,6 +127,12 @@ def test_refused_before_torch(
     assert word in lines[0], (name, lines[0])
     assert report["torch"] is False and report["transformers"] is False, (name, report)
     assert sorted(p.relative_to(work) for p in work.rglob("*")) == before  # no folder was created
+
+
+def test_a_bad_thread_variable_is_refused_before_torch(work: Path) -> None:
+    report, err = _run(_loc(work), work, {"WHERETOLISTEN_THREADS": "many"})
+    assert report == {"code": 2, "torch": False, "transformers": False}, err
+    assert "WHERETOLISTEN_THREADS" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_runner_sees_torch_when_the_model_loads(work: Path, tmp_path: Path) -> None:

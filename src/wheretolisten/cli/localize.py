@@ -31,6 +31,7 @@ from .options import (
     ProgressOpt,
     SegmentOpt,
     StartOpt,
+    ThreadsOpt,
     TopKOpt,
     WindowOpt,
     check_audio,
@@ -105,6 +106,7 @@ def localize(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")
     ] = None,
@@ -181,7 +183,9 @@ def localize(
         outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
     check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir)
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
-    adapter = load(model, device, dtype, steer.layers if steer and config.layers is None else config.layers)
+    adapter = load(
+        model, device, dtype, steer.layers if steer and config.layers is None else config.layers, threads
+    )
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
@@ -294,6 +298,7 @@ def generate(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
 ) -> None:
     """What the model says about AUDIO without and with steering towards QUERY (greedy decoding).
 
@@ -313,7 +318,7 @@ def generate(
     config = localize_config(layers, alpha, positions=positions)
     check_audio([audio])
     check_span([audio], start, end)
-    adapter = load(model, device, dtype, config.layers)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config, steer)
     from ..localize import instruction_vector, prepare_audio
     from ..steering import steered_generate
@@ -345,6 +350,7 @@ def vector_build(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
@@ -356,7 +362,7 @@ def vector_build(
     check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio], mkdir)
     base = localize_config(layers)
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
-    adapter = load(model, device, dtype, config.layers)
+    adapter = load(model, device, dtype, config.layers, threads)
     from ..localize import instruction_vector, prepare_audio
 
     cfg = resolved(adapter, config)

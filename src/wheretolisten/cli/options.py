@@ -162,6 +162,14 @@ MkdirOpt = Annotated[
         "--mkdir", help="Create missing parent folders of the outputs (else they are refused).", metavar=""
     ),
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="CPU threads for the model (default: chosen from the model's size and the free cores; "
+        "WHERETOLISTEN_THREADS or OMP_NUM_THREADS also set it; docs/performance.md).",
+    ),
+]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.", metavar="")
 ]
@@ -257,17 +265,28 @@ def check_span(paths: list[Path], start: float | None, end: float | None) -> Non
         check_audible(paths[0], start, end)
 
 
-def load(model: str | None, device: str, dtype: str, layers: list[int] | None = None) -> Adapter:
-    """Load the model named by --model (default: the shipped organism), without progress bars; what can
-    be checked without it (:func:`check_model`) is checked before torch is imported."""
+def load(
+    model: str | None,
+    device: str,
+    dtype: str,
+    layers: list[int] | None = None,
+    threads: int | None = None,
+) -> Adapter:
+    """Load the model named by --model (default: the shipped organism), without progress bars, and set
+    torch's CPU threads for it (``wheretolisten.threads``); what can be checked without the model
+    (:func:`check_model`, the thread settings) is checked before torch is imported."""
+    from ..threads import apply_threads, resolve_threads
+
+    resolve_threads(threads, 0)  # a bad --threads or WHERETOLISTEN_THREADS is refused now
     check_model(model, layers)
     from transformers.utils import logging as hf_logging
 
     from ..models import load_model
 
     hf_logging.disable_progress_bar()  # weight-loading bars are noise for a one-shot command
-
-    return load_model(model_source(model), device=device, dtype=dtype)
+    adapter = load_model(model_source(model), device=device, dtype=dtype)
+    apply_threads(resolve_threads(threads, sum(p.numel() for p in adapter.model.parameters())))
+    return adapter
 
 
 def localize_config(

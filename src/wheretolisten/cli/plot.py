@@ -21,6 +21,7 @@ from .options import (
     PositionsOpt,
     ProbeOpt,
     StartOpt,
+    ThreadsOpt,
     check_audio,
     check_outputs,
     check_span,
@@ -62,12 +63,13 @@ def plot_layers(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
     config = localize_config(layers, alpha, probe)
     gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
-    adapter = load(model, device, dtype, config.layers)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
     from ..localize import layer_delta
@@ -92,13 +94,14 @@ def plot_alpha(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
     config = localize_config(layers, positions=positions)
     gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
-    adapter = load(model, device, dtype, config.layers)
+    adapter = load(model, device, dtype, config.layers, threads)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep
 
@@ -133,6 +136,7 @@ def demo(
     ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
@@ -143,7 +147,7 @@ def demo(
 
         check_output(out_dir, directory=True, option="--out-dir", mkdir=mkdir)
         require_matplotlib()
-    adapter = load(model, device, dtype, config.layers)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config)
     import numpy as np
     from rich.console import Console
