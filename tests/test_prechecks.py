@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from helpers import SR, noise
-from wheretolisten.models.checkpoint import decoder_layers
+from wheretolisten.models.checkpoint import decoder_layers, parameter_count, read_config
 from wheretolisten.organism import default_model_path
 
 #: Runs ``wheretolisten ARGS`` in this fresh interpreter, then prints whether torch was imported.
@@ -151,10 +151,14 @@ def test_mkdir_creates_the_folder(work: Path, tmp_path: Path) -> None:
     assert check_output(target, mkdir=True) == target and not target.parent.exists()
 
 
-def test_config_layers_match_the_loaded_models(adapters: dict[str, object]) -> None:
-    """The layer count read from config.json (before loading) is the adapter's, for each core family."""
+def test_config_layers_match_the_loaded_models(
+    adapters: dict[str, object], tiny_dirs: dict[str, Path]
+) -> None:
+    """The layer count read from config.json and the parameter count read from the safetensors headers
+    (before loading) are the loaded adapter's, for each core family."""
     from wheretolisten.models.base import Adapter
 
-    for adapter in adapters.values():
+    for family, adapter in adapters.items():
         assert isinstance(adapter, Adapter)
-        assert decoder_layers(adapter.model.config.to_dict()) == adapter.num_layers
+        assert decoder_layers(read_config(tiny_dirs[family])) == adapter.num_layers
+        assert parameter_count(tiny_dirs[family]) == sum(p.numel() for p in adapter.model.parameters())

@@ -51,16 +51,27 @@ def check_folder(path: Path) -> None:
         _check_safetensors(file)
 
 
-def _check_safetensors(file: Path) -> None:
-    """The header of a safetensors file parses and the file holds every byte the header announces."""
+def _header(file: Path) -> tuple[int, dict[str, Any]]:
+    """(header length, tensors) of a safetensors file: name -> {dtype, shape, data_offsets}."""
     try:
         with file.open("rb") as handle:
             size = int.from_bytes(handle.read(8), "little")
             if size <= 0 or size > 100_000_000:
                 raise ValueError("bad header length")
             header = json.loads(handle.read(size))
-        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        if not isinstance(header, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError):
+        raise ModelError(f"cannot load model weights from {file}: not a safetensors file") from None
+    return size, {k: v for k, v in header.items() if k != "__metadata__"}
+
+
+def _check_safetensors(file: Path) -> None:
+    """The header of a safetensors file parses and the file holds every byte the header announces."""
+    size, tensors = _header(file)
+    try:
+        ends = [int(v["data_offsets"][1]) for v in tensors.values()]
+    except (KeyError, TypeError, IndexError, ValueError):
         raise ModelError(f"cannot load model weights from {file}: not a safetensors file") from None
     needed = 8 + size + max(ends, default=0)
     if file.stat().st_size < needed:
@@ -68,6 +79,18 @@ def _check_safetensors(file: Path) -> None:
             f"cannot load model weights from {file}: the file is cut off ({file.stat().st_size} of "
             f"{needed} bytes; download it again)"
         )
+
+
+def parameter_count(path: Path) -> int:
+    """How many parameters a checkpoint folder's safetensors files hold (from their headers only)."""
+    total = 0
+    for file in sorted(path.glob("*.safetensors")):
+        for tensor in _header(file)[1].values():
+            count = 1
+            for dim in tensor.get("shape", []):
+                count *= int(dim)
+            total += count
+    return total
 
 
 def read_config(path: Path) -> dict[str, Any]:
