@@ -100,7 +100,7 @@ def test_cli_three_minutes_with_a_tiny_qwen2_audio(
     assert data["windows"]["segment_s"] == 30.0 and data["windows"]["overlap_s"] == 5.0
     assert len(data["windows"]["spans_s"]) == 7 and data["windows"]["spans_s"][-1] == [150.0, 180.0]
     assert len(data["profile"]["delta"]) == 4500 and data["profile"]["time_s"][-1] == pytest.approx(179.96)
-    assert data["detections"] and "detection(s)" in stdout
+    assert data["detections"] and f"found {len(data['detections'])}× (score >= 0)" in stdout
     lines = tsv.read_text().splitlines()
     assert lines[0] == "filename\tonset\toffset\tevent_label" and len(lines) == 1 + len(data["detections"])
     assert all(line.split("\t")[0] == "three_minutes.wav" for line in lines[1:])
@@ -145,7 +145,12 @@ def test_cli_window_options(
         "0",
     )
     assert code == 0, err
-    assert "1 detection(s)" in stdout
+    assert "found 1× (score >= 0)" in stdout and "strongest moment" in stdout
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--segment-s", "10", "--min-score", "1e6"
+    )
+    assert code == 0, err
+    assert "not found: the best candidate" in stdout and "below the 1e+06 a detection needs" in stdout
 
 
 def test_cli_jsonl_resume_keeps_the_tsv_whole(

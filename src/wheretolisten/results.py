@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .audio import AudioInfo
-from .detections import DetectConfig, Detection, detections_json
+from .detections import DetectConfig, Detection, detections_json, score_curve, strongest
 from .readout import Readout
 from .settings import Resolved
 from .vectors import SteeringVector
@@ -32,9 +32,25 @@ class Profile:
 
 
 class _ReadTimes:
-    """The readout's peak and interval as attributes of a result."""
+    """The readout's peak and interval as attributes of a result, and its strongest detection candidate."""
 
     readout: Readout
+    profile: Profile
+    detection: DetectConfig
+    audio: AudioInfo
+
+    def score_curve(self) -> np.ndarray:
+        """The detection score per token (Δ · N, see ``wheretolisten.detections``)."""
+        return score_curve(self.profile.delta)
+
+    def strongest(self) -> Detection | None:
+        """The best detection candidate whatever its score (it is a detection only when it scores at
+        least ``detection.min_score``), in the file's seconds; None when nothing rose."""
+        times = self.profile.time_s
+        if times.size < 2:
+            return None
+        found = strongest(self.score_curve(), float(times[1] - times[0]), self.detection)
+        return None if found is None else found.shifted(self.audio.start_s)
 
     @property
     def peak_s(self) -> float | None:
@@ -115,6 +131,10 @@ class WindowedResult(_ReadTimes):
     overlap_s: float
     #: The stitched detection score (Δ · N of each window, see ``wheretolisten.detections``), per token.
     score: np.ndarray
+
+    def score_curve(self) -> np.ndarray:
+        """The stitched detection score (each window's own N, not the recording's)."""
+        return self.score
 
     def to_json(self) -> dict[str, Any]:
         """``localize --json`` for a windowed recording: the same keys, plus ``windows``."""
