@@ -15,6 +15,7 @@ import typer
 from ..errors import WTLError
 from . import bench, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
+from .help import arrange, wants_all
 
 __all__ = ["app", "main"]
 
@@ -46,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.addHandler(_OneLine(logging.WARNING))
         logger.propagate = False
     command = typer.main.get_command(app)
-    args = list(argv) if argv is not None else None
+    args, everything = wants_all(list(sys.argv[1:] if argv is None else argv))
+    arrange(command, short=not everything)
     try:
         code = command.main(args=args, prog_name="wheretolisten", standalone_mode=False)
     except WTLError as exc:

@@ -84,8 +84,7 @@ def localize(
             "--query",
             "-q",
             metavar="TEXT",
-            help="The sound to find, e.g. 'the dog barking' (or use --vector). Repeat it to find several "
-            "sounds in one pass over the audio.",
+            help="The sound to find, e.g. 'the dog barking'; repeat it for several sounds.",
         ),
     ] = None,
     vector: Annotated[
@@ -108,7 +107,7 @@ def localize(
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")
+        Path | None, typer.Option("--json", help="Write the full result (profiles, settings) here.")
     ] = None,
     save_vector: Annotated[
         Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
@@ -136,14 +135,13 @@ def localize(
     tsv: Annotated[
         Path | None,
         typer.Option(
-            help="Also write every detection to this DESED/DCASE TSV (filename onset offset event_label; "
-            "the label is the query), for sed_eval, sed_scores_eval and the DCASE tools."
+            help="Write every detection to this DCASE TSV (filename onset offset event_label; the "
+            "label is the query)."
         ),
     ] = None,
     mkdir: MkdirOpt = False,
 ) -> None:
-    """Find when QUERY happens in AUDIO by instruction steering; print the peak, the interval and every
-    occurrence (detections).
+    """Find when QUERY happens in AUDIO by steering where the model listens; print every occurrence.
 
     Audio longer than the model takes at once (or than --segment-s) is cut into overlapping windows,
     each localized on its own and stitched onto one time axis.

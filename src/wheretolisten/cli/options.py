@@ -85,7 +85,7 @@ def _check_defaults() -> None:
 ModelOpt = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."
+        "--model", "-m", help="Hub id or model folder (default: the small model shipped in the package)."
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")]
@@ -102,7 +102,7 @@ LayersOpt = Annotated[
 AlphaOpt = Annotated[
     float | None,
     typer.Option(
-        help=f"Steering strength α (0: unsteered; default: the model's own, else {_DEFAULTS['alpha']:g})."
+        help=f"Steering strength α (0: none; default: the model's own, else {_DEFAULTS['alpha']:g})."
     ),
 ]
 ProbeOpt = Annotated[
@@ -146,16 +146,16 @@ TopKOpt = Annotated[
 MinScoreOpt = Annotated[
     float | None,
     typer.Option(
-        help="Lowest detection score: the rise of a token's attention share in units of the uniform share "
-        f"(default: {_DETECT_DEFAULTS['min_score']:g}, chosen on the shipped model's dev scenes)."
+        help=f"Score a detection needs (default: {_DETECT_DEFAULTS['min_score']:g}): how many times the "
+        "uniform attention share steering added."
     ),
 ]
 MinGapOpt = Annotated[
     float | None,
     typer.Option(help=f"Least gap between detections, s (default: {_DETECT_DEFAULTS['min_gap_s']:g})."),
 ]
-StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
-EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
+StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on, s.")]
+EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time, s.")]
 MkdirOpt = Annotated[
     bool,
     typer.Option(
@@ -166,8 +166,8 @@ ThreadsOpt = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="CPU threads for the model (default: chosen from the model's size and the free cores; "
-        "WHERETOLISTEN_THREADS or OMP_NUM_THREADS also set it; docs/performance.md).",
+        help="CPU threads (default: from the model's size and the free cores; also "
+        "WHERETOLISTEN_THREADS, OMP_NUM_THREADS).",
     ),
 ]
 ProgressOpt = Annotated[
