@@ -180,3 +180,7 @@ def test_the_core_install_is_light_and_leaves_setuptools_alone() -> None:
         assert heavy not in core, heavy
     extras = project["optional-dependencies"]
     assert {"plot", "sed", "ray", "dev"} <= set(extras)
+    # dev leaves setuptools alone: the pin dcase_util needs comes with the sed extra only
+    dev = [re.split(r"[<>=!~\[ ;]", d)[0].lower() for d in extras["dev"]]
+    assert "setuptools" not in dev and "sed_scores_eval" not in dev
+    assert any(d.startswith("setuptools<") for d in extras["sed"])

@@ -145,7 +145,7 @@ def test_cli_window_options(
         "0",
     )
     assert code == 0, err
-    assert "found 1× (score >= 0)" in stdout and "strongest moment" in stdout
+    assert "found 1× (score >= 0)" in stdout and "attention peak" in stdout
     code, stdout, err = run_cli(
         monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--segment-s", "10", "--min-score", "1e6"
     )

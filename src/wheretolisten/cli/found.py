@@ -72,32 +72,33 @@ def localize_file(
 
 def summary_line(result: Result) -> str:
     """One line a newcomer can read: where the sound was found (detections: stretches scoring at least
-    --min-score), which of them holds the single strongest moment of the attention shift (the peak), and,
+    --min-score), which of them holds the attention peak (the single strongest moment of the shift), and,
     when none counts, the best candidate's score next to the threshold it missed."""
     query, threshold, peak = repr(result.query), result.detection.min_score, result.peak_s
     if peak is None:
-        return f"{query}: not found (steering moved no attention)"
+        return f"{query}: not found (steering moved no attention: Δ is flat, no peak)"
     found = result.detections
     if not found:
         best = result.strongest()
         if best is None:
-            return f"{query}: not found (no moment rose); the strongest moment is at {peak:.2f} s"
+            return f"{query}: not found (no moment rose); the attention peak is at {peak:.2f} s"
         span = f"{best.onset_s:.2f}–{best.offset_s:.2f} s"
         return (
             f"{query}: not found: the best candidate, {span}, scores {best.score:.2g}, below the "
-            f"{threshold:g} a detection needs (--min-score); the strongest moment is at {peak:.2f} s"
+            f"{threshold:g} a detection needs (--min-score); the attention peak (the single strongest "
+            f"moment) is at {peak:.2f} s"
         )
     holder = next((i for i, d in enumerate(found) if d.onset_s <= peak < d.offset_s), None)
     parts = []
     for i, d in enumerate(found[:SHOWN]):
-        note = f", holds the strongest moment {peak:.2f} s" if i == holder else ""
+        note = f", holds the attention peak {peak:.2f} s" if i == holder else ""
         parts.append(f"{d.onset_s:.2f}–{d.offset_s:.2f} s (score {d.score:.2g}{note})")
     more = f", … {len(found) - SHOWN} more (--json, --tsv)" if len(found) > SHOWN else ""
     line = f"{query}: found {len(found)}× (score >= {threshold:g}): {', '.join(parts)}{more}"
     if holder is None:
-        line += f"; the strongest moment, {peak:.2f} s, is outside every detection"
+        line += f"; the attention peak, {peak:.2f} s, is outside every detection"
     elif holder >= SHOWN:
-        line += f"; the strongest moment, {peak:.2f} s, is in detection {holder + 1}"
+        line += f"; the attention peak, {peak:.2f} s, is in detection {holder + 1}"
     return line
 
 
