@@ -23,6 +23,17 @@ def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
     return f"CPU only ({version})"
 
 
+def _thread_policy(model: Path) -> str:
+    """What ``wheretolisten.threads`` would choose for ``model`` now, and why."""
+    from ..models.checkpoint import parameter_count
+    from ..threads import physical_cores, resolve_threads, usable_cpus
+
+    cpus = usable_cpus()
+    choice = resolve_threads(None, parameter_count(model))
+    count = "torch's own" if choice.threads is None else str(choice.threads)
+    return f"{count} (from {choice.reason}; {len(cpus)} usable CPUs on {physical_cores(cpus)} physical cores)"
+
+
 @app.command("env")
 def env(
     json_out: Annotated[
@@ -64,6 +75,7 @@ def env(
     }
     try:
         info["shipped_model"] = str(default_model_path())
+        info["threads_for_shipped_model"] = _thread_policy(default_model_path())
     except WTLError as exc:  # a broken install should still be describable
         info["shipped_model"] = f"missing ({exc})"
     if json_out:
