@@ -149,7 +149,8 @@ def test_cli_env_describes_the_install(
     assert Version(info["torch"]).public == Version(torch.__version__).public
     assert info["transformers"] == transformers.__version__
     assert info["cuda"] == torch.version.cuda
-    assert info["threads_for_shipped_model"].split(" ")[0] in ("1", "2", "torch's")
+    chosen = info["threads_for_shipped_model"]
+    assert chosen.split(" ")[0].isdigit() or chosen.startswith("torch's own (from OMP_NUM_THREADS")
     assert info["torch_build"].startswith(
         f"CUDA {torch.version.cuda}" if torch.version.cuda else ("ROCm", "CPU")
     )
