@@ -64,6 +64,7 @@ def _calls(path: Path) -> set[str]:
                 "records/jsonl.py",
                 "vectors.py",
                 "models/registry.py",
+                "models/checkpoint.py",
                 "models/tiny/tokenizer.py",
                 "models/tiny/voxtral.py",
                 "scenes/annotations.py",
