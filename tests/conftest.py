@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
+from browser import new_driver
 from helpers import CORE_FAMILIES
 from wheretolisten.models import Adapter, load_model
 from wheretolisten.models.tiny import make_tiny_model
@@ -42,3 +44,13 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Any]:
+    """A headless Chromium for a module's browser tests (skips, saying what to install, without one)."""
+    driver = new_driver()
+    try:
+        yield driver
+    finally:
+        driver.quit()

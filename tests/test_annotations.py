@@ -47,7 +47,14 @@ def test_import_keeps_clips_that_fit_and_says_why_others_do_not(
     tmp_path: Path, recordings: tuple[Path, Path]
 ) -> None:
     tsv, audio = recordings
-    report = import_annotations(tsv, audio, tmp_path / "out", {"Dog": "a dog barking"})
+    kept = import_annotations(tsv, audio, tmp_path / "all", {"Dog": "a dog barking"})
+    assert [s.scene_id for s in kept.scenes] == ["good", "overlap", "repeat", "two"]  # real clips overlap
+    assert [s.overlaps for s in kept.scenes] == [False, True, True, False] and set(kept.skipped) == {
+        "missing.wav"
+    }
+    repeat = kept.scenes[2]
+    assert [(e.onset_s, e.query) for e in repeat.events] == [(1.0, "a dog barking"), (4.0, "a dog barking")]
+    report = import_annotations(tsv, audio, tmp_path / "out", {"Dog": "a dog barking"}, single=True)
     assert [s.scene_id for s in report.scenes] == ["good", "two"]
     assert set(report.skipped) == {"overlap.wav", "repeat.wav", "missing.wav"}
     assert "overlap" in report.skipped["overlap.wav"] and "more than once" in report.skipped["repeat.wav"]
@@ -122,11 +129,12 @@ def test_cli_import_then_bench(
     out = tmp_path / "scenes"
     code, stdout, err = run_cli(
         monkeypatch, capsys, "scenes", "import", "--tsv", tsv, "--audio", audio, "--out", out,
-        "--queries", names,
+        "--queries", names, "--single",
     )  # fmt: skip
     assert code == 0, err
     assert "skipped overlap.wav: events 'Dog' and 'Speech' overlap" in stdout
-    assert stdout.strip().endswith("(3 skipped)") and "wrote 2 scenes" in stdout
+    assert stdout.strip().endswith("(3 skipped; 0 with a query of several intervals)")
+    assert "wrote 2 scenes" in stdout
     results = tmp_path / "r.jsonl"
     code, _, err = run_cli(
         monkeypatch, capsys, "bench", "run", out, "--conditions", "random,energy", "--queries", "all",
@@ -140,4 +148,4 @@ def test_cli_import_then_bench(
         monkeypatch, capsys, "scenes", "import", "--tsv", tmp_path / "none.tsv", "--audio", audio,
         "--out", tmp_path / "o2",
     )  # fmt: skip
-    assert code == 2 and "no annotated clip fits" in err
+    assert code == 2 and "no annotated clip could be imported" in err

@@ -553,7 +553,7 @@ def test_saved_profiles_are_the_readout_inputs(scenes_dir: Path, tiny_adapters: 
 
 def test_direct_prompt_option() -> None:
     assert bench_config(direct_prompt="When is {query}?").direct_prompt == "When is {query}?"
-    assert "{query}" in bench_config().direct_prompt
+    assert bench_config().direct_prompt is None and "{query}" in bench_config().question
     with pytest.raises(WTLError, match="must contain"):
         bench_config(direct_prompt="When?")
 

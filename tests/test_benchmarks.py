@@ -62,3 +62,38 @@ def test_perf_table_renders_the_measurements(tmp_path: Path) -> None:
     assert "**4.70 GiB beyond the weights**" in out and "| overall | last token | | | **8.0×** |" in out
     empty = subprocess.run([*command[:2], str(tmp_path / "none")], capture_output=True, text=True)
     assert empty.returncode == 2 and "no perf.jsonl" in empty.stderr
+
+
+def test_batch_invariance_script_agrees_with_the_adapters() -> None:
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "batch_invariance.py"),
+        "--families", "qwen2-audio", "phi4-multimodal",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0]["size"] == "tiny"
+    assert [row["family"] for row in lines[1:]] == ["qwen2-audio", "phi4-multimodal"]
+    for row in lines[1:]:
+        assert (row["relative_change"] < 1e-5) == row["batch_invariant"], row
+
+
+def test_page_size_script_on_a_short_recording(tmp_path: Path) -> None:
+    """benchmarks/page_size.py end to end on 15 s (the shipped model, headless Chromium)."""
+    from browser import MISSING, chromium_paths
+
+    if chromium_paths() is None:
+        pytest.skip(MISSING)
+    pytest.importorskip("selenium", reason=MISSING)
+    command = [sys.executable, str(ROOT / "benchmarks" / "page_size.py"), "--minutes", "0.25"]
+    command += ["--workdir", str(tmp_path)]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    run = lines[1]
+    assert run["minutes"] == 0.25 and run["tokens"] == 375 and run["queries"] == 2
+    assert 0 < run["linked_page_mb"] < run["page_mb"] and run["audio_duration_s"] == pytest.approx(
+        15.0, abs=0.1
+    )
+    assert 0 < run["first_drawing_s"] < run["open_wall_s"] + 1

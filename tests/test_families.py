@@ -2,12 +2,14 @@
 
 A family is an adapter (``wheretolisten.models``) plus a tiny builder (``wheretolisten.models.tiny``); these
 tests run on each, with no family-specific code: token counts against the processor, the time axis against
-the encoder, fast probe == eager attention, shared prefix == whole prompts, steered generation with a KV
-cache == decoding by full forwards, the prompt, the real architecture's shape, and the CLI end to end.
+the encoder, fast probe == eager attention, shared prefix == whole prompts (also with sliding-window layers,
+where the family's decoder has them), steered generation with a KV cache == decoding by full forwards, the
+prompt, the real architecture's shape, and the CLI end to end.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -15,17 +17,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from transformers import DynamicCache
 
 from helpers import SR, noise, run_cli
 from wheretolisten.engine import FullEngine, SharedEngine, make_engine
-from wheretolisten.localize import LocalizeConfig, localize_many
+from wheretolisten.errors import ModelError
+from wheretolisten.localize import LocalizeConfig, localize, localize_many
 from wheretolisten.models import FAMILIES as REGISTERED
-from wheretolisten.models import Adapter, wrap
+from wheretolisten.models import Adapter, load_model, wrap
 from wheretolisten.models.registry import FAMILIES as BY_FAMILY
 from wheretolisten.models.tiny import FAMILIES as TINY_FAMILIES
 from wheretolisten.models.tiny import build_tiny_model
 from wheretolisten.positions import last_positions
 from wheretolisten.probe import temporal_attention
+from wheretolisten.session import ClipSession, check_prefix_cache
 from wheretolisten.settings import default_layers, resolve
 from wheretolisten.steering import steering
 from wheretolisten.vectors import SteeringVector
@@ -119,6 +124,28 @@ def test_time_axis_follows_the_encoder(family_adapter: Adapter) -> None:
         )
 
 
+def test_batching_with_a_longer_clip_as_the_adapter_says(family_adapter: Adapter) -> None:
+    """``batch_invariant``: a clip's decoder inputs at its audio tokens are the same alone and batched with a
+    longer clip (to float rounding), or they are not, as the adapter declares (the engines never batch two
+    clips, so this concerns callers of ``encode`` only)."""
+    a = family_adapter
+    short, longer = noise(2.0, seed=3), noise(3.1, seed=4)
+
+    def audio_inputs(clips: list[np.ndarray]) -> torch.Tensor:
+        batch = a.encode(clips, ["Describe the audio."] * len(clips))
+        with torch.no_grad():
+            out = a.model(**batch, output_hidden_states=True, use_cache=False)
+        return a.layer_hidden(out.hidden_states[0])[0][a.audio_mask(batch["input_ids"])[0]].float()
+
+    alone, batched = audio_inputs([short]), audio_inputs([short, longer])
+    n = min(len(alone), len(batched))
+    change = float((alone[:n] - batched[:n]).abs().max() / alone.abs().max())
+    if a.batch_invariant:
+        assert len(alone) == len(batched) and change < 1e-5, change
+    else:
+        assert len(alone) != len(batched) or change > 1e-4, change
+
+
 @pytest.mark.parametrize("padding_side", ["left", "right"])
 def test_fast_probe_equals_eager_attention(family_adapter: Adapter, padding_side: str) -> None:
     a = family_adapter
@@ -148,6 +175,162 @@ def test_shared_prefix_equals_whole_prompts(family_adapter: Adapter) -> None:
             np.testing.assert_allclose(s.profile.delta, f.profile.delta, atol=1e-6)
             assert np.abs(s.profile.delta).max() > 1e-8
             assert s.peak_s == f.peak_s
+
+
+# ---- sliding-window layers ---------------------------------------------------------------------------------
+#: Which decoder layers slide: the upper half (as Qwen2's ``max_window_layers`` does it) or all of them.
+LAYOUTS = ("upper", "all")
+
+
+def sliding_variant(adapter: Adapter, window: int, layout: str) -> Adapter | None:
+    """The same tiny model (same weights) with a ``window``-key sliding window on the ``layout`` layers of
+    its decoder; None where the decoder config has no ``sliding_window`` field or cannot slide some layers."""
+    config = copy.deepcopy(adapter.model.config)
+    text = config.get_text_config(decoder=True)
+    if not hasattr(type(text), "sliding_window"):
+        return None
+    n = adapter.num_layers
+    sliding = range(n // 2 if layout == "upper" else 0, n)
+    text.sliding_window = window
+    if hasattr(text, "use_sliding_window"):
+        text.use_sliding_window = True
+    if hasattr(type(text), "layer_types"):
+        text.layer_types = ["sliding_attention" if i in sliding else "full_attention" for i in range(n)]
+    elif len(sliding) != n:
+        return None
+    model = type(adapter.model)(config)
+    model.load_state_dict(adapter.model.state_dict())
+    return wrap(model, adapter.processor, name=f"{adapter.name}-window{window}-{layout}")
+
+
+def variant_or_skip(adapter: Adapter, window: int, layout: str) -> Adapter:
+    variant = sliding_variant(adapter, window, layout)
+    if variant is None:
+        pytest.skip(f"{adapter.family}'s decoder has no {layout}-layer sliding window")
+    return variant
+
+
+def prefix_length(adapter: Adapter, seconds: float) -> int:
+    """Tokens before the instruction (the shared prefix) for a clip of ``seconds``."""
+    return adapter.instruction_span(adapter.encode([noise(seconds)], ["A"])["input_ids"][0])[0]
+
+
+def assert_shared_equals_whole(adapter: Adapter, clip: np.ndarray, positions: str) -> None:
+    """The default engine gives the whole-prompt (eager) profiles, prompted profiles and peaks."""
+    default = LocalizeConfig(alpha=8.0, positions=positions)
+    engine = make_engine(adapter, clip, resolve(adapter, default))
+    assert isinstance(engine, SharedEngine if adapter.shared_prefix else FullEngine)
+    queries = ["a siren"]
+    shared = localize_many(adapter, clip, queries, default, engine=engine)
+    whole = LocalizeConfig(alpha=8.0, positions=positions, engine="full", probe="eager")
+    full = localize_many(adapter, clip, queries, whole)
+    for s, f in zip(shared.results, full.results, strict=True):
+        np.testing.assert_allclose(s.profile.base, f.profile.base, atol=1e-6)
+        np.testing.assert_allclose(s.profile.delta, f.profile.delta, atol=1e-6)
+        assert np.abs(s.profile.delta).max() > 1e-8
+        assert s.peak_s == f.peak_s
+    for p, q in zip(shared.prompted, full.prompted, strict=True):
+        np.testing.assert_allclose(p, q, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sliding_window_narrower_than_the_prefix(family_adapter: Adapter, layout: str) -> None:
+    """Window 19 on a 3-s clip (issue 26): shared prefix == whole prompts, and the window acts."""
+    a = family_adapter
+    variant = variant_or_skip(a, 19, layout)
+    clip = noise(3.0, seed=5)
+    assert prefix_length(variant, 3.0) > 19
+    windowed = "sliding_attention" in variant.layer_types
+    # The window changes the whole prompt's attention exactly where the family's decoder honours it.
+    cfg = LocalizeConfig(engine="full", probe="eager")
+    before = FullEngine(a, clip, resolve(a, cfg)).attention(["Describe the audio."])[0]
+    after = FullEngine(variant, clip, resolve(variant, cfg)).attention(["Describe the audio."])[0]
+    assert (np.abs(after - before).max() > 1e-6) == windowed
+    assert_shared_equals_whole(variant, clip, "all")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_sliding_windows_around_the_prefix(family_adapter: Adapter, layout: str) -> None:
+    """Windows at the 2-s clip's prefix length and past the whole prompt; clips just shorter and longer."""
+    a = family_adapter
+    at = prefix_length(a, 2.0)
+    for window, lengths in ((at, (1.8, 2.0, 2.2)), (at + 64, (2.0,))):
+        variant = variant_or_skip(a, window, layout)
+        for seconds in lengths:
+            for positions in ("last", "all"):
+                assert_shared_equals_whole(variant, noise(seconds, seed=5), positions)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_truncated_prefix_cache_is_refused(family_adapter: Adapter, layout: str) -> None:
+    """The guard: the model's own cache (window - 1 keys on a sliding layer) cannot serve suffixes exactly, so
+    it is refused at the session (prefix) and at every probed suffix pass, never read with shifted columns."""
+    variant = variant_or_skip(family_adapter, 19, layout)
+    if not variant.shared_prefix:
+        pytest.skip(f"{variant.family} runs whole prompts only")
+    session = ClipSession(variant, noise(3.0, seed=5))
+    inputs = {"input_ids": session.prefix_ids[None], **session._inputs}
+    own = DynamicCache(config=variant.model.config)
+    with torch.no_grad():
+        variant.model(**inputs, use_cache=True, **{session._cache_kwarg: own})
+    # transformers sizes its cache from the config's window even where the decoder ignores it (Qwen3-Omni).
+    assert own.layers[0].get_seq_length() == session.prefix_len
+    assert min(x.keys.shape[-2] for x in own.layers) == 18  # type: ignore[union-attr]
+    with pytest.raises(ModelError, match="kept 18 of the prefix's"):
+        check_prefix_cache(own, session.prefix_len, variant.num_layers)
+    # What the session did before issue 26: suffixes on those keys. Refused, not silently wrong.
+    session._layers = [(x.keys, x.values) for x in own.layers]
+    with pytest.raises((ModelError, RuntimeError)):
+        session.run(["Describe the audio."], probe_layers=[variant.num_layers - 1])
+    if layout == "all":  # no shape error on the way: the guard on the probed rows is what refuses it
+        with pytest.raises(ModelError, match="cannot serve this model exactly"):
+            session.run(["Describe the audio."], probe_layers=[variant.num_layers - 1])
+
+
+def test_unserved_layer_types_are_refused(tiny: dict[str, Adapter]) -> None:
+    """A decoder layer kind the session does not know (here chunked attention) never reaches it."""
+    a = tiny["qwen2-audio"]
+    config = copy.deepcopy(a.model.config)
+    config.text_config.layer_types = ["chunked_attention"] + ["full_attention"] * (a.num_layers - 1)
+    model = type(a.model)(config)
+    model.load_state_dict(a.model.state_dict())
+    chunked = wrap(model, a.processor, name="chunked")
+    with pytest.raises(ModelError, match="chunked_attention decoder layers"):
+        ClipSession(chunked, noise(1.0))
+
+
+def test_cli_on_the_issue_26_reproduction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tiny Qwen2-Audio checkpoint with the upper half sliding (window 19) on a 3-s clip: the CLI exits 0
+    through the default (shared) engine with the whole-prompt profile."""
+    model_dir = tmp_path / "model"
+    code, _, err = run_cli(
+        monkeypatch, capsys, "make-tiny-model", "--family", "qwen2-audio", "--out", model_dir
+    )
+    assert code == 0, err
+    config_path = model_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["text_config"].update(use_sliding_window=True, sliding_window=19, max_window_layers=2)
+    config["text_config"].pop("layer_types", None)
+    config_path.write_text(json.dumps(config))
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0, seed=7), SR)
+    out = tmp_path / "out.json"
+    args = ("localize", wav, "-q", "a bell", "--model", model_dir, "--device", "cpu", "--json", out)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    data = json.loads(out.read_text())
+    assert data["config"]["engine"] == "shared" and data["config"]["probe"] == "fast"
+    adapter = load_model(model_dir, device="cpu", dtype="float32")
+    assert adapter.layer_types == ["full_attention"] * 2 + ["sliding_attention"] * 2
+    assert set(data["config"]["probe_layers"]) <= {2, 3}  # the profile is read on the sliding layers
+    whole = localize(adapter, wav, "a bell", LocalizeConfig(engine="full", probe="eager"))
+    np.testing.assert_allclose(data["profile"]["base"], whole.profile.base, atol=1e-6)
+    np.testing.assert_allclose(data["profile"]["delta"], whole.profile.delta, atol=1e-6)
+    assert np.abs(whole.profile.delta).max() > 1e-8
+    assert data["peak_s"] == pytest.approx(whole.peak_s)
 
 
 @pytest.mark.parametrize("positions", ["last", "all"])

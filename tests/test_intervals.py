@@ -148,3 +148,49 @@ def test_padding_past_the_clip_is_never_active() -> None:
     active = active_mask(env, 10.0, 5)
     assert active[50:75].all() and active.sum() == 25  # the noise floor is not lifted by the padding
     assert snap_span(env, 230, 10.0, 5) == (50, 75)
+
+
+def _scene_audio(background: str, seed: int = 0) -> np.ndarray:
+    """10 s at 16 kHz: a modulated tone over 3–5 s (about −14 dBFS); ``background``: none, white noise at
+    −10 dBFS, or other sounds at −10 dBFS (a tone over 0.5–4 s and 4.5–9.5 s, overlapping the event)."""
+    sr, rng = 16000, np.random.default_rng(seed)
+    t = np.arange(10 * sr) / sr
+    tone = np.where(
+        (t >= 3) & (t < 5), np.sin(2 * np.pi * 440 * t) * (0.7 + 0.3 * np.sin(2 * np.pi * 3 * t)), 0
+    )
+    x = 0.3 * tone + 1e-4 * rng.standard_normal(t.size)
+    level = 10 ** (-10 / 20)  # RMS of the background
+    if background == "white":
+        x += level * rng.standard_normal(t.size)
+    elif background == "sounds":
+        other = ((t >= 0.5) & (t < 4.0)) | ((t >= 4.5) & (t < 9.5))
+        x += np.where(other, level * np.sqrt(2) * np.sin(2 * np.pi * 1250 * t), 0)
+    return x
+
+
+@pytest.mark.parametrize("background", ["none", "white", "sounds"])
+def test_adaptive_snap_holds_in_noise_and_over_other_sounds(background: str) -> None:
+    """The plain snap collapses to one token in −10 dB white noise and covers the other sounds; the
+    adaptive one (local floor, inside Δ's interval) is never worse than Δ's own interval, here."""
+    env = energy_db(_scene_audio(background), 16000, TOKEN, 250)
+    delta = bump(centre=105, width=25.0)  # Δ peaks inside the event (3–5 s) and overshoots it
+    profile = (np.zeros(250), delta)
+    gt = (3.0, 5.0)
+    delta_only = ReadoutRule(peak="delta", interval="threshold", fraction=0.5, smooth_s=0.2)
+    plain = ReadoutRule(peak="delta", interval="snap", margin_db=10.0, bridge_s=0.4)
+    adaptive = ReadoutRule(peak="delta", interval="snap", margin_db=10.0, bridge_s=0.4, local_s=2.0)
+
+    def iou(rule: ReadoutRule) -> float:
+        from wheretolisten.metrics import iou as score
+
+        return score(apply_rule(rule, NONE, TOKEN, 250, profile, env).interval_s, gt)
+
+    assert iou(adaptive) >= iou(delta_only) > 0.5
+    if background == "none":
+        assert iou(plain) > 0.9 and iou(adaptive) > 0.9  # clean audio: the audio's edges are the event's
+    elif background == "white":
+        assert iou(plain) < 0.05  # every span one token
+    else:
+        assert iou(plain) < 0.3  # the span covers the other sounds
+    assert adaptive.name.startswith("snap local") is False and "local ±2 s" in adaptive.name
+    assert ReadoutRule.from_json(adaptive.to_json()) == adaptive and "local_s" not in plain.to_json()

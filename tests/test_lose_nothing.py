@@ -176,3 +176,97 @@ def test_a_truncated_wav_is_said_so(
     line = one_line(err)
     assert line.startswith("wheretolisten: warning:") and "truncated" in line and "4.00 s" in line
     assert "'a siren': " in out and "peak" in out
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_the_localize_resume_key_holds_everything_that_changes_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 25: another span or another --vector with the same -q used to be 'skipped'. Now: the same
+    work is skipped, other work is computed and written as new lines, other settings are refused."""
+    wav = tmp_path / "a.wav"
+    sf.write(wav, noise(8.0, seed=5), SR)
+    log = tmp_path / "l.jsonl"
+    base = ("localize", wav, "-q", "a siren", "--no-progress", "--jsonl", log)
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--start", "0", "--end", "4")
+    assert code == 0, err
+    first = log.read_bytes()
+    code, out, err = run_cli(monkeypatch, capsys, *base, "--start", "0", "--end", "4")
+    assert code == 0 and "already in" in out and log.read_bytes() == first  # the same work: skipped
+    code, out, err = run_cli(monkeypatch, capsys, *base, "--start", "3", "--end", "7")
+    assert code == 0 and "already in" not in out, out
+    second = log.read_bytes()
+    assert second.startswith(first) and len(_lines(log)) == 2
+    rows = _lines(log)
+    assert [r["resume"]["span_s"] for r in rows] == [[0.0, 4.0], [3.0, 7.0]]  # type: ignore[index]
+    # Another vector with the same query: new work.
+    for name, query in (("v1", "a siren"), ("v2", "a dog")):
+        code, _, err = run_cli(
+            monkeypatch, capsys, "vector", "build", wav, "-q", query, "--out", tmp_path / name
+        )
+        assert code == 0, err
+    with_vector = (*base, "--start", "0", "--end", "4", "--vector")
+    assert run_cli(monkeypatch, capsys, *with_vector, tmp_path / "v1.safetensors")[0] == 0
+    code, out, err = run_cli(monkeypatch, capsys, *with_vector, tmp_path / "v2.safetensors")
+    assert code == 0 and "already in" not in out, (out, err)
+    assert len(_lines(log)) == 4 and log.read_bytes().startswith(second)
+    # The same path with other audio in it: new work.
+    before = log.read_bytes()
+    sf.write(wav, noise(8.0, seed=6), SR)
+    code, out, err = run_cli(monkeypatch, capsys, *base, "--start", "0", "--end", "4")
+    assert code == 0 and "already in" not in out
+    assert len(_lines(log)) == 5 and log.read_bytes().startswith(before)
+    # Another steering strength or window plan changes every line's configuration: refused, one line.
+    before = log.read_bytes()
+    for extra in (("--alpha", "7"), ("--segment-s", "3")):
+        code, _, err = run_cli(monkeypatch, capsys, *base, "--start", "0", "--end", "4", *extra)
+        assert code == 2 and "another model or configuration" in one_line(err), (extra, err)
+        assert log.read_bytes() == before
+
+
+def test_overwrite_replaces_what_the_command_did_not_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's X.json beside --save-vector X, and a scenes manifest under scenes import --out, are kept
+    unless --overwrite; a vector's own metadata .json is replaced by a new save without it."""
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0), SR)
+    notes = tmp_path / "v.json"
+    notes.write_text('{"my": "notes"}\n')
+    save = ("localize", wav, "-q", "a siren", "--save-vector", tmp_path / "v")
+    code, _, err = run_cli(monkeypatch, capsys, *save)
+    assert code == 2 and "--overwrite" in one_line(err)
+    assert notes.read_text() == '{"my": "notes"}\n' and not (tmp_path / "v.safetensors").exists()
+    assert run_cli(monkeypatch, capsys, *save, "--overwrite")[0] == 0
+    assert "format_version" in json.loads(notes.read_text())
+    assert run_cli(monkeypatch, capsys, *save)[0] == 0  # its own metadata: no --overwrite needed
+    tsv = tmp_path / "strong.tsv"
+    tsv.write_text("filename\tonset\toffset\tevent_label\nclip.wav\t0.5\t1.5\tdog\n")
+    make_scenes(ProceduralBank(), 1, tmp_path / "scenes", seed=0, progress=False)
+    manifest = tmp_path / "scenes" / "manifest.jsonl"
+    before = manifest.read_bytes()
+    args = ("scenes", "import", "--tsv", tsv, "--audio", tmp_path, "--out", tmp_path / "scenes")
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and "--overwrite" in one_line(err) and manifest.read_bytes() == before
+    code, _, err = run_cli(monkeypatch, capsys, *args, "--overwrite")
+    assert code == 0, err
+    assert "desed:strong.tsv" in manifest.read_text()
+
+
+def test_manifests_are_strict_json(tmp_path: Path) -> None:
+    """A NaN reaching the manifest writer is refused, never written as a bare NaN."""
+    from dataclasses import replace
+
+    from wheretolisten.errors import DataError
+    from wheretolisten.scenes import load_manifest
+    from wheretolisten.scenes.manifest import write_manifest
+
+    make_scenes(ProceduralBank(), 1, tmp_path / "s", seed=0, progress=False)
+    scene = load_manifest(tmp_path / "s")[0]
+    bad = replace(scene, duration_s=float("nan"))
+    with pytest.raises(DataError, match="not finite"):
+        write_manifest([bad], tmp_path / "t")
+    assert not (tmp_path / "t" / "manifest.jsonl").exists()

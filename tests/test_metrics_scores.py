@@ -81,3 +81,19 @@ def test_profile_entropy() -> None:
     assert m.profile_entropy([1.0, 1.0, 0.0, 0.0]) == pytest.approx(math.log(2) / math.log(4))
     assert m.profile_entropy([3.0]) == 0.0
     assert math.isnan(m.profile_entropy([0.0, 0.0]))
+
+
+def test_a_query_with_several_intervals_scores_against_the_best() -> None:
+    """gt_events: a hit is a peak inside any interval, IoU is against the best-matching one."""
+    from wheretolisten.metrics.rows import row_scores
+
+    base = {"scene_id": "s", "query": "dog", "condition": "c", "gt": [1.0, 2.0], "duration_s": 10.0}
+    rows = [
+        {**base, "peak_s": 6.5, "interval_s": [6.0, 7.0], "gt_events": [[1.0, 2.0], [6.0, 8.0]]},
+        {**base, "peak_s": 6.5, "interval_s": [6.0, 7.0]},  # the same prediction, one interval: a miss
+        {**base, "peak_s": 1.5, "interval_s": [1.0, 7.0], "gt_events": [[1.0, 2.0], [6.0, 8.0]]},
+    ]
+    scores = row_scores(rows)
+    assert scores["hit"].tolist() == [1.0, 0.0, 1.0]
+    assert scores["iou"] == pytest.approx([0.5, 0.0, 1 / 6])
+    assert scores["coverage"] == pytest.approx([0.5, 0.0, 1.0])

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from wheretolisten import metrics as m
+from wheretolisten.metrics.stats import bootstrap_ci, mcnemar, wilcoxon
 
 
 def test_bootstrap_ci_contains_mean_and_shrinks() -> None:
@@ -88,3 +89,54 @@ def test_bootstrap_ci_degenerate_samples_and_order() -> None:
     # a builtin without an inspectable signature is applied to one resample at a time
     lo, hi = m.bootstrap_ci([1.0, 2.0, 3.0], n_boot=100, statistic=max)
     assert 1.0 <= lo <= hi == 3.0
+
+
+def test_clusters_of_one_change_nothing() -> None:
+    rng = np.random.default_rng(3)
+    x, y = rng.random(40), rng.random(40) > 0.4
+    ids = [f"s{i}" for i in range(40)]
+    assert bootstrap_ci(x, clusters=ids) == bootstrap_ci(x)
+    assert mcnemar(y, x > 0.5, clusters=ids) == mcnemar(y, x > 0.5)
+    assert wilcoxon(x, x[::-1], clusters=ids) == wilcoxon(x, x[::-1])
+
+
+def test_cluster_bootstrap_resamples_scenes() -> None:
+    """Four identical queries per scene: the clustered CI is that of the 10 scene means, not of 40
+    independent values (wider)."""
+    per_scene = np.random.default_rng(0).random(10)
+    x = np.repeat(per_scene, 4)
+    ids = np.repeat([f"s{i}" for i in range(10)], 4)
+    naive, clustered_ci = bootstrap_ci(x), bootstrap_ci(x, clusters=ids)
+    scene_ci = bootstrap_ci(per_scene)
+    assert clustered_ci[1] - clustered_ci[0] > 1.5 * (naive[1] - naive[0])
+    assert clustered_ci == pytest.approx(scene_ci, abs=0.03)
+
+
+def test_clustered_mcnemar_and_wilcoxon_by_hand() -> None:
+    # scene a: 3 pairs, b01 twice and b10 once (d = +1); scene b: 2 pairs, b01 twice (d = +2); c: d = -1
+    a = [False, False, True, False, False, True]
+    b = [True, True, False, True, True, False]
+    ids = ["a", "a", "a", "b", "b", "c"]
+    test = mcnemar(a, b, clusters=ids)
+    assert (test["b01"], test["b10"]) == (4, 2)
+    assert test["p_value"] == pytest.approx(float(stats.chi2.sf((1 + 2 - 1) ** 2 / (1 + 4 + 1), 1)))
+    x, y = [1.0, 3.0, 5.0, 2.0, 2.0, 9.0], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    means = wilcoxon([3.0, 2.0, 9.0], [0.0, 1.0, 1.0])
+    assert wilcoxon(x, y, clusters=ids) == means
+
+
+def test_per_set_verdicts_need_every_draw_to_agree() -> None:
+    from wheretolisten.metrics.protocol import verdict_lines
+
+    def vs(name: str, ref: float, hit: float, p: float) -> dict[str, object]:
+        return {"set": name, "condition": "prompted", "hit_reference": ref, "hit": hit, "mcnemar_p_holm": p}
+
+    table = [
+        vs("a-s0", 80, 60, 0.01), vs("a-s1", 82, 61, 0.02),  # both draws: steered wins
+        vs("b-s0", 80, 60, 0.01), vs("b-s1", 70, 69, 0.6),  # the draws disagree
+        vs("pooled", 78, 62, 0.001),
+    ]  # fmt: skip
+    (line,) = verdict_lines(table, {"a": ["a-s0", "a-s1"], "b": ["b-s0", "b-s1"]})
+    assert line.startswith("- steered vs prompted: pooled steered beats prompted (+16.0 pp")
+    assert "a: steered beats prompted (all 2 draws: +20.0 pp" in line
+    assert "b: draws disagree (+20.0 pp, Holm p 0.010; +1.0 pp, Holm p 0.600), no per-set verdict" in line

@@ -20,7 +20,14 @@ import pytest
 import soundfile as sf
 
 from helpers import SR, noise
-from wheretolisten.models.checkpoint import decoder_layers, parameter_count, read_config
+from wheretolisten.models.checkpoint import (
+    INDEX_SUFFIX,
+    check_folder,
+    decoder_layers,
+    parameter_count,
+    read_config,
+    weight_files,
+)
 from wheretolisten.organism import default_model_path
 
 #: Runs ``wheretolisten ARGS`` in this fresh interpreter, then prints whether torch was imported.
@@ -44,12 +51,34 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shipped = default_model_path()
     for name in ("truncated", "noconfig", "noweights", "pickled"):
         shutil.copytree(shipped, root / name)
-    weights = root / "truncated" / "model.safetensors"
+    weights = weight_files(root / "truncated")[-1]  # one file, or the last shard
     weights.write_bytes(weights.read_bytes()[:-1000])
     (root / "noconfig" / "config.json").unlink()
-    (root / "noweights" / "model.safetensors").unlink()
-    (root / "pickled" / "model.safetensors").rename(root / "pickled" / "pytorch_model.bin")
+    for file in [*(root / "noweights").glob("*.safetensors*"), *(root / "pickled").glob("*.safetensors*")]:
+        if file.parent.name == "pickled" and file.suffix == ".safetensors":
+            file.rename(file.with_suffix(".bin"))
+        else:
+            file.unlink()
+    _write_sharded(shipped, root / "sharded")
+    shutil.copytree(root / "sharded", root / "lostshard")
+    weight_files(root / "lostshard")[0].unlink()
     return root
+
+
+def _write_sharded(source: Path, out: Path) -> None:
+    """``source`` saved again by transformers in shards of at most 1 MB (with their index), beside the
+    source's other files: how a model too large for one file is published."""
+    from wheretolisten.models.registry import load_model
+
+    adapter = load_model(source, device="cpu", dtype="float32")
+    adapter.model.save_pretrained(out, max_shard_size="1MB")
+    for file in source.iterdir():
+        if (
+            file.is_file()
+            and not file.name.startswith("model.safetensors")
+            and not file.name.startswith("model-")
+        ):
+            shutil.copy2(file, out / file.name)  # processor, tokenizer, tuned settings; the source's config
 
 
 def _loc(w: Path, *more: str | Path) -> list[str | Path]:
@@ -69,6 +98,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("model folder without weights", lambda w: _loc(w, "--model", w / "noweights"), "safetensors"),
     ("pickle-only model", lambda w: _loc(w, "--model", w / "pickled"), "pickle"),
     ("truncated weights", lambda w: _loc(w, "--model", w / "truncated"), "cut off"),
+    ("sharded, a shard missing", lambda w: _loc(w, "--model", w / "lostshard"), "is not here"),
     ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
@@ -162,3 +192,37 @@ def test_config_layers_match_the_loaded_models(
         assert isinstance(adapter, Adapter)
         assert decoder_layers(read_config(tiny_dirs[family])) == adapter.num_layers
         assert parameter_count(tiny_dirs[family]) == sum(p.numel() for p in adapter.model.parameters())
+
+
+def test_a_sharded_checkpoint_passes_the_checks_and_loads(work: Path) -> None:
+    """Shards plus ``model.safetensors.index.json`` (what save_pretrained writes past max_shard_size) pass
+    the folder checks, count the shipped model's parameters, and load to the same weights."""
+    import torch
+
+    from wheretolisten.models.registry import load_model
+
+    sharded, shipped = work / "sharded", default_model_path()
+    shards = weight_files(sharded)
+    assert len(shards) > 1 and all(f.name.startswith("model-") for f in shards)
+    assert (sharded / f"model{INDEX_SUFFIX}").is_file() and not (sharded / "model.safetensors").exists()
+    check_folder(sharded)
+    assert parameter_count(sharded) == parameter_count(shipped)
+    assert decoder_layers(read_config(sharded)) == decoder_layers(read_config(shipped))
+    one, many = load_model(shipped, "cpu", "float32"), load_model(sharded, "cpu", "float32")
+    a, b = one.model.state_dict(), many.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_shard_from_another_download_is_refused(work: Path, tmp_path: Path) -> None:
+    """An index whose tensors are not in the shard it names (mixed downloads) is one ModelError line."""
+    from wheretolisten.errors import ModelError
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(work / "sharded", mixed)
+    index = mixed / f"model{INDEX_SUFFIX}"
+    data = json.loads(index.read_text())
+    first, second = sorted(set(data["weight_map"].values()))[:2]
+    data["weight_map"] = {k: (second if v == first else v) for k, v in data["weight_map"].items()}
+    index.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="different downloads"):
+        check_folder(mixed)

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = Protocol(
     dev=SceneSet("dev", 3, 50_000, 3, 6.0),
-    tests=(SceneSet("a", 2, 0, 3, 6.0), SceneSet("b", 2, 1, 2, 4.0)),
-    conditions=("steered", "prompted", "energy", "random", "random-vector", "wrong-query"),
+    tests=(SceneSet("a", 2, 0, 3, 6.0, draws=2), SceneSet("b", 2, 1, 2, 4.0)),
+    conditions=("steered", "prompted", "energy", "random", "random-vector", "wrong-query", "negative"),
     grids={
         "steered": Grid(layers=((1,),), alphas=(2.0,), peaks=("delta",)),
         "prompted": Grid(templates=((0,),), peaks=("delta", "logratio")),
@@ -77,6 +77,10 @@ def test_protocol_file_round_trips(tmp_path: Path, suffix: str) -> None:
         path = save_protocol(protocol, tmp_path / f"p{suffix}")
         assert load_protocol(path) == protocol
     assert load_protocol(None) == Protocol()
+    assert all(t.draws >= 2 for t in Protocol().tests)  # every default held-out set is drawn twice
+    options = {"background": "pink", "level_db": -20.0, "overlap": True, "sounds": ["a", "b"]}
+    carried = replace(TINY, tests=(replace(TINY.tests[0], options=options), TINY.tests[1]))
+    assert load_protocol(save_protocol(carried, tmp_path / f"o{suffix}")) == carried
     partial = tmp_path / f"partial{suffix}"
     partial.write_text(
         'budget = 9\n[dev]\nname = "d"\nn = 5\nseed = 1\n' if suffix == ".toml" else '{"budget": 9}'
@@ -92,6 +96,12 @@ def test_bad_protocols_are_one_error_line(tmp_path: Path) -> None:
         protocol_from_dict({"grids": {"steered": {"alpha": [1]}}})
     with pytest.raises(OptionError, match="distinct set names"):
         Protocol(tests=(SceneSet("dev", 2, 0),))
+    with pytest.raises(OptionError, match=r"options\.level must be a string, number"):
+        SceneSet("s", 2, 0, options={"level": {"db": -10}})
+    with pytest.raises(OptionError, match="needs draws >= 1"):
+        SceneSet("s", 2, 0, draws=0)
+    with pytest.raises(OptionError, match="distinct set names"):  # a draw's name taken by another set
+        Protocol(tests=(SceneSet("x", 2, 0, draws=2), SceneSet("x-s1000", 2, 5)))
     with pytest.raises(OptionError, match="no grid for 'random'"):
         protocol_from_dict({"grids": {"random": {}}})
     bad = tmp_path / "bad.toml"
@@ -163,12 +173,25 @@ def test_summary_names_settings_controls_and_tests(full: Path) -> None:
         "Dev study of the readout",
     ):
         assert f"## {title}" in text, title
+    for title in ("IoU of every recorded interval rule, per set", "The floor: the negative control's IoU"):
+        assert f"## {title}" in text, title
+    data = json.loads((full / SUMMARY_JSON_NAME).read_text())
+    floor = {t["set"] for t in data["interval_floor"]}
+    assert floor == {"a-s0", "a-s1000", "b", "pooled"}
+    rules = {(line["condition"], line["interval"]) for line in data["rule_ious_by_set"]}
+    assert ("steered", "readout") in rules and ("negative", "readout") in rules
+    assert any("snap local" in i for _, i in rules)  # the adaptive snap is the snap recorded
+    # set a is drawn twice: both draws are columns, and a per-set verdict needs both to agree
+    assert "| a-s0 | a-s1000 | b | pooled |" in text and "2 draws: a-s0, a-s1000" in text
+    verdicts = text.split("## Verdicts (held-out)")[1].split("##")[0]
+    assert "- steered vs prompted: pooled " in verdicts
+    assert "a: " in verdicts and ("all 2 draws" in verdicts or "draws disagree" in verdicts)
     tuned = json.loads((full / "tuned.json").read_text())
     assert (
         tuned["steered"]["grid_points"] == 3
     )  # steer layer 1 of 4; read layers 2–3, 2 or 3; one α, one peak
     assert tuned["prompted"]["grid_points"] == 10  # read every layer, or each alone (5); two peak rules
-    rows = _lines(full / "results" / "a.jsonl")
+    rows = _lines(full / "results" / "a-s0.jsonl")
     assert {r["tuned"] for r in rows} == {"dev", "dev (readout)"}
     assert all(r["readout_rule"] and "own" in r["intervals"] for r in rows)
     controls = [r for r in rows if r["control"]]

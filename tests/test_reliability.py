@@ -504,7 +504,206 @@ def _mixed_results(w: Path) -> Path:
     return path
 
 
-CASES = _out_cases() + _input_as_output_cases() + _bad_input_cases()
+def _round_three_cases() -> list[Case]:
+    """Issue 25: outputs that are one file, files the command did not create, numbers read from files,
+    protocol files of wrong types, a tiny --segment-s, a checkpoint's bad wheretolisten.json."""
+    loc = ["localize", CLIP, "-q", "a siren"]
+    cases: list[Case] = [
+        (
+            "--jsonl and --tsv are one existing file",
+            lambda w: [*_abs(w, loc), "--jsonl", w / "res.jsonl", "--tsv", w / "res.jsonl"],
+            ("same file",),
+            2,
+        ),
+        (
+            "--json and --jsonl are one new file",
+            lambda w: [*_abs(w, loc), "--json", w / "x.out", "--jsonl", w / "x.out"],
+            ("same file",),
+            2,
+        ),
+        (
+            "--jsonl and --tsv are one new file",
+            lambda w: [*_abs(w, loc), "--jsonl", w / "x.out", "--tsv", w / "x.out"],
+            ("same file",),
+            2,
+        ),
+        (
+            "--tsv is a symlink to --jsonl",
+            lambda w: [*_abs(w, loc), "--jsonl", w / "res.jsonl", "--tsv", _link(w, "alias.tsv", False)],
+            ("same file",),
+            2,
+        ),
+        (
+            "--tsv is a hard link to --jsonl",
+            lambda w: [*_abs(w, loc), "--jsonl", w / "res.jsonl", "--tsv", _link(w, "hard.tsv", True)],
+            ("same file",),
+            2,
+        ),
+        (
+            "--json is --save-vector's .json",
+            lambda w: [*_abs(w, loc), "--json", w / "sv.json", "--save-vector", w / "sv"],
+            ("same file",),
+            2,
+        ),
+        (
+            "--save-vector beside a user's .json",
+            lambda w: [*_abs(w, loc), "--save-vector", _notes(w)],
+            ("--overwrite",),
+            2,
+        ),
+        (
+            "vector build beside a user's .json",
+            lambda w: [
+                "vector",
+                "build",
+                w / CLIP,
+                "-q",
+                "x",
+                "--out",
+                _notes(w).with_suffix(".safetensors"),
+            ],
+            ("--overwrite",),
+            2,
+        ),
+        (
+            "scenes import into a scenes folder",
+            lambda w: ["scenes", "import", "--tsv", w / "strong.tsv", "--audio", w, "--out", w / "scenes"],
+            ("--overwrite",),
+            2,
+        ),
+        (
+            "scenes import nan onset",
+            lambda w: ["scenes", "import", "--tsv", _tsv(w, "nan", "nan"), "--audio", w, "--out", w / "imp"],
+            ("finite",),
+            2,
+        ),
+        (
+            "scenes import inf offset",
+            lambda w: [
+                "scenes",
+                "import",
+                "--tsv",
+                _tsv(w, "inf", "0.5", "inf"),
+                "--audio",
+                w,
+                "--out",
+                w / "imp",
+            ],
+            ("finite",),
+            2,
+        ),
+        ("--segment-s 0.01", lambda w: [*_abs(w, loc), "--segment-s", "0.01"], ("--segment-s",), 2),
+        (
+            "checkpoint layers 'abc'",
+            lambda w: [*_abs(w, loc), "--model", _recommending(w, "abc", {"layers": "abc"})],
+            ("layers",),
+            2,
+        ),
+        (
+            "checkpoint alpha NaN",
+            lambda w: [*_abs(w, loc), "--model", _recommending(w, "nan", {"alpha": math.nan})],
+            ("alpha",),
+            2,
+        ),
+    ]
+    protocols: list[tuple[str, dict[str, object], str]] = [
+        ("dev.n 2.5", {"dev": {"name": "dev", "n": 2.5, "seed": 0}}, "dev.n"),
+        ("dev.n true", {"dev": {"name": "dev", "n": True, "seed": 0}}, "dev.n"),
+        ("random_draws 1.5", {"random_draws": 1.5}, "random_draws"),
+        ("seed 'zero'", {"seed": "zero"}, "seed"),
+        ("bank 7", {"bank": 7}, "bank"),
+        ("unknown bank", {"bank": "nowhere"}, "bank"),
+        ("alphas ['x']", {"grids": {"steered": {"alphas": ["x"]}}}, "grids.steered.alphas"),
+        ("layers [1, 2]", {"grids": {"steered": {"layers": [1, 2]}}}, "grids.steered.layers"),
+        ("budget 0", {"budget": 0}, "budget"),
+        ("unknown condition", {"conditions": ["steered", "bogus"]}, "bogus"),
+        ("fractions [2]", {"intervals": {"fractions": [2.0]}}, "fractions"),
+        ("test set duration 0", {"tests": [{"name": "t", "n": 1, "seed": 0, "duration_s": 0}]}, "duration_s"),
+    ]
+    for name, content, words in protocols:
+        cases.append(
+            (
+                f"bench protocol {name}",
+                lambda w, name=name, content=content: [
+                    "bench",
+                    "protocol",
+                    "--protocol",
+                    _protocol(w, name, content),
+                    "--out",
+                    w / "run",
+                    "--no-progress",
+                ],
+                (words,),
+                2,
+            )
+        )
+    cases.append(
+        (
+            "bench protocol layer out of range for the model",
+            lambda w: [
+                "bench",
+                "protocol",
+                "--protocol",
+                _protocol(w, "layer 99", {"grids": {"steered": {"layers": [[99]]}}}),
+                "--model",
+                w / "tiny",
+                "--device",
+                "cpu",
+                "--out",
+                w / "run",
+                "--no-progress",
+            ],
+            ("out of range",),
+            2,
+        )
+    )
+    return cases
+
+
+def _link(w: Path, name: str, hard: bool) -> Path:
+    """A symlink or hard link to res.jsonl."""
+    path = w / name
+    if not path.exists():
+        if hard:
+            os.link(w / "res.jsonl", path)
+        else:
+            path.symlink_to(w / "res.jsonl")
+    return path
+
+
+def _notes(w: Path) -> Path:
+    """A user's notes.json (not a vector's metadata): --save-vector notes would replace it."""
+    path = w / "notes.json"
+    if not path.exists():
+        path.write_text('{"my": "notes"}\n')
+    return w / "notes"
+
+
+def _tsv(w: Path, name: str, onset: str, offset: str = "1.5") -> Path:
+    path = w / f"strong_{name}.tsv"
+    if not path.exists():
+        path.write_text(f"filename\tonset\toffset\tevent_label\nclip.wav\t{onset}\t{offset}\tdog\n")
+    return path
+
+
+def _recommending(w: Path, name: str, localize: dict[str, object]) -> Path:
+    """A copy of the tiny model whose wheretolisten.json recommends ``localize`` settings."""
+    d = w / f"rec_{name}"
+    if not d.exists():
+        shutil.copytree(w / "tiny", d)
+        (d / "wheretolisten.json").write_text(json.dumps({"localize": localize}))
+    return d
+
+
+def _protocol(w: Path, name: str, content: dict[str, object]) -> Path:
+    path = w / "protocols" / f"{name.replace(' ', '_').replace('/', '_')}.json"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(content))
+    return path
+
+
+CASES = _out_cases() + _input_as_output_cases() + _bad_input_cases() + _round_three_cases()
 
 
 def test_there_are_at_least_sixty_cases() -> None:

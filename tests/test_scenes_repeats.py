@@ -59,3 +59,18 @@ def test_one_repeat_is_the_default_scene(tmp_path: Path) -> None:
     make_scenes(bank, 2, tmp_path / "a", duration_s=3.0, seed=4, sample_rate=SR, progress=False)
     make_scenes(bank, 2, tmp_path / "b", duration_s=3.0, seed=4, sample_rate=SR, progress=False, repeats=1)
     assert _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")
+
+
+def test_a_repeated_label_is_one_query_with_every_interval() -> None:
+    """--queries all asks a repeated sound once; its rows carry every interval (scored against all)."""
+    from wheretolisten.bench.config import BenchConfig
+    from wheretolisten.bench.inputs import query_intervals, select_events
+
+    bank = ProceduralBank()
+    scene, _ = make_scene(bank, np.random.default_rng(5), "r", 12, 12.0, SR, seed=5, repeats=2)
+    picked = select_events(scene, BenchConfig(queries="all"))
+    assert [e.query for _, e in picked] == list(dict.fromkeys(e.query for e in scene.events))
+    for k, e in picked:
+        spans = query_intervals(scene, k) or [[e.onset_s, e.offset_s]]
+        assert spans == sorted([x.onset_s, x.offset_s] for x in scene.events if x.query == e.query)
+    assert any(query_intervals(scene, k) for k, _ in picked)  # 12 events of 8 labels: some repeat

@@ -135,3 +135,21 @@ def test_prefix_steering_at_zero_strength_changes_nothing(
     )
     assert recomputed == [[False], [True]]
     assert torch.equal(chunked.attention[3][0], chunked.attention[3][1])
+
+
+def test_the_engines_never_batch_two_clips(adapter: Adapter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``encode`` call of both engines holds one clip (some encoders are not batch-invariant)."""
+    calls: list[list[np.ndarray]] = []
+    encode = adapter.encode
+
+    def recording(audios: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(audios))
+        return encode(audios, *args, **kwargs)
+
+    monkeypatch.setattr(adapter, "encode", recording)
+    clip = noise(2.0, seed=4)
+    for engine in ("shared", "full"):
+        for positions in ("last", "audio"):
+            localize_many(adapter, clip, QUERIES[:2], LocalizeConfig(positions=positions, engine=engine))
+    assert calls and sum(len(c) > 1 for c in calls) > 0  # whole prompts batch several rows
+    assert all(np.array_equal(a, clip) for c in calls for a in c)

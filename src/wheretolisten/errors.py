@@ -36,3 +36,9 @@ class ResourceError(WTLError):
     """The machine ran out of a resource (memory); exit status 3."""
 
     exit_code = 3
+
+
+class DiskFullError(WTLError):
+    """The disk (or the user's quota) is full: exit status 4; files already written are kept whole."""
+
+    exit_code = 4

@@ -1,25 +1,56 @@
 """Writing outputs safely: the one atomic writer, and output paths checked before any computation.
 
-Every file the package writes appears whole or not at all (a temp file beside it, then ``os.replace``),
-with the permissions the user's umask gives a new file. :func:`check_output` refuses, before anything
-is computed, an output that could not be written or that is one of the command's inputs.
+Every file the package writes appears whole or not at all (a temp file beside it, then ``os.replace``;
+a folder of files: a temp folder, then a rename), with the permissions the user's umask gives a new
+file. :func:`check_output` refuses, before anything is computed, an output that could not be written or
+that is one of the command's inputs; :func:`check_distinct`, two outputs of one command that are one
+file; :func:`check_replace`, an existing file the command did not create. A full disk or quota is a
+:class:`~wheretolisten.errors.DiskFullError` (exit 4), never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import DiskFullError, OutputError, WTLError
 
 PathLike = str | os.PathLike[str]
 
 
+#: errno values of a full disk and of an exhausted quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: How libraries that wrap the OS error (safetensors' Rust I/O, tokenizers) word a full disk.
+_DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded", "StorageFull", "os error 28")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk or quota is full (an OSError ENOSPC/EDQUOT, or a wrapped one)."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    return any(words in str(exc) for words in _DISK_FULL_WORDS)
+
+
+def disk_full(target: PathLike) -> DiskFullError:
+    """The one-line error of a write to ``target`` that found the disk full."""
+    return DiskFullError(
+        f"{target}: cannot write, the disk (or quota) is full; free some space and rerun "
+        "(files already written are kept whole, nothing partial is left)"
+    )
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
+
+
+def _write_error(target: Path, exc: OSError) -> WTLError:
+    return disk_full(target) if is_disk_full(exc) else OutputError(f"{target}: cannot write ({_reason(exc)})")
 
 
 def _umask_mode() -> int:
@@ -42,14 +73,18 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
+        raise _write_error(target, exc) from None
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
+        raise _write_error(target, exc) from None
+    except Exception as exc:  # a library's own error type around a full disk (safetensors)
+        if is_disk_full(exc):
+            raise disk_full(target) from None
+        raise
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -61,6 +96,50 @@ def write_atomic(path: PathLike, data: bytes | str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(blob)
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a temp folder beside ``path``; when the block succeeds it becomes ``path``, else it is removed.
+
+    A new (or empty) ``path`` appears whole or not at all (one rename); into an existing non-empty folder
+    the files are moved one by one, each whole. A full disk is one :class:`DiskFullError` line.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise _write_error(target, exc) from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        if target.exists():
+            for item in sorted(tmp.rglob("*")):
+                dest = target / item.relative_to(tmp)
+                if item.is_dir():
+                    dest.mkdir(exist_ok=True)
+                else:
+                    os.replace(item, dest)
+        else:
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise disk_full(target) from None
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -121,3 +200,37 @@ def check_output(
     if target.exists() and not directory and not os.access(target, os.W_OK):
         raise OutputError(f"{name} exists and is not writable")
     return target
+
+
+def check_distinct(outputs: Sequence[tuple[str, PathLike]]) -> None:
+    """Refuse two outputs of one command that are one file (the same path, a symlink or a hard link)."""
+    named = [(option, Path(path)) for option, path in outputs]
+    for i, (first_option, first) in enumerate(named):
+        for option, other in named[i + 1 :]:
+            if _same_file(first, other):
+                raise OutputError(
+                    f"{first_option} {first} and {option} {other} are the same file; give each output "
+                    "its own path"
+                )
+
+
+def check_replace(path: PathLike, option: str, overwrite: bool = False) -> None:
+    """Refuse to replace an existing ``path`` the user did not name as the output, unless ``overwrite``."""
+    target = Path(path)
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise OutputError(
+            f"{option} would replace {target}, which exists and was not written by this command; "
+            "pass --overwrite to replace it, or choose another path"
+        )
+
+
+def file_sha256(path: PathLike, chunk: int = 1 << 20) -> str | None:
+    """The sha256 of a file's bytes (hex, 16 digits), read in chunks; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(chunk), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()[:16]

@@ -23,8 +23,11 @@ from .readout import Readout, smooth, threshold_interval
 #: log(steered / base), a relative rise that does not favour tokens the base already attends to.
 PEAKS = ("native", "delta", "logratio")
 #: native: the condition's own interval; threshold: where smoothed Δ stays above a fraction of its value at
-#: the peak; window: a fixed width centred on the peak; snap: the audio's active span around the peak.
+#: the peak; window: a fixed width centred on the peak; snap: the audio's active span around the peak (with
+#: ``local_s`` > 0 adaptive: measured against the local background, and kept inside Δ's threshold interval).
 INTERVALS = ("native", "threshold", "window", "snap")
+#: adaptive snap: a peak less than this far above its local background gives no audio span (Δ's is used).
+_MIN_RISE_DB = 3.0
 #: Levels under this are treated as silence when a clip's energy is measured (dB re full scale).
 _FLOOR_DB = -120.0
 
@@ -46,6 +49,12 @@ class ReadoutRule:
     window_s: float = 1.0  # window: width
     margin_db: float = 10.0  # snap: active = more than this above the clip's quiet level
     bridge_s: float = 0.4  # snap: pauses up to this long inside a sound are bridged
+    #: snap: 0 measures the quiet level over the whole clip (the energy segmenter); > 0 over ±local_s
+    #: around the peak, caps the margin at half the peak's rise above it, and keeps the span inside Δ's
+    #: threshold interval (``fraction``, ``smooth_s``) widened by ``reach_s`` on each side when there is a
+    #: profile: see :func:`adaptive_snap`.
+    local_s: float = 0.0
+    reach_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.peak not in PEAKS:
@@ -74,13 +83,19 @@ class ReadoutRule:
             "native": "own interval",
             "threshold": f"threshold {self.fraction:g} (s {self.smooth_s:g})",
             "window": f"window {self.window_s:g} s",
-            "snap": f"snap (+{self.margin_db:g} dB, bridge {self.bridge_s:g} s)",
+            "snap": f"snap (+{self.margin_db:g} dB, bridge {self.bridge_s:g} s)"
+            if self.local_s <= 0
+            else f"snap local ±{self.local_s:g} s (+{self.margin_db:g} dB, bridge {self.bridge_s:g} s) "
+            f"in Δ {self.fraction:g} (s {self.smooth_s:g}) ± {self.reach_s:g} s",
         }[self.interval]
         return f"{peak}, {interval}"
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict (every field)."""
-        return asdict(self)
+        """JSON-ready dict (every field; ``local_s`` only when set, so older rules keep their hash)."""
+        data = asdict(self)
+        if not self.local_s:
+            del data["local_s"], data["reach_s"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReadoutRule:
@@ -140,6 +155,57 @@ def snap_span(envelope_db: np.ndarray, k: int, margin_db: float, bridge: int) ->
     return _run_around(active, k if active[k] else int(on[np.argmin(np.abs(on - k))]))
 
 
+def adaptive_snap(
+    envelope_db: np.ndarray,
+    k: int,
+    margin_db: float,
+    bridge: int,
+    local: int,
+    within: tuple[int, int] | None = None,
+    reach: int = 0,
+) -> tuple[int, int]:
+    """The audio's active span around token ``k``, measured against the local background.
+
+    The floor is the 10th percentile of the level over ``k ± local`` tokens (not the clip's quietest
+    part: a noise floor or another sound raises it); a token is active above floor + min(margin, half the
+    peak's rise over the floor), so an event only a few dB above the noise still has a span, but never
+    within 3 spreads of the background's own fluctuation; a peak that rises less than 3 dB (or 6 spreads)
+    over the floor gives no audio span. Pauses up to
+    ``bridge`` tokens are bridged. With ``within`` (Δ's threshold interval and how far the span may
+    reach beyond it), the span is cut to the widened interval, and when the audio gives no span wider than
+    one token, Δ's interval is the answer: over loud overlapping sounds or in noise the rule stays near Δ
+    instead of covering the clip or one token.
+    """
+    n = envelope_db.size
+    near = envelope_db[max(0, k - local) : min(n, k + local + 1)]
+    near = near[~np.isnan(near)]
+    top = envelope_db[max(0, k - 1) : min(n, k + 2)]
+    top = top[~np.isnan(top)]
+    if near.size == 0 or top.size == 0:
+        return within or (k, k + 1)
+    floor, peak = float(np.percentile(near, 10)), float(np.max(top))
+    quiet = near[near <= np.median(near)]
+    spread = float(np.std(quiet)) if quiet.size > 1 else 0.0  # how much the background itself moves
+    if peak - floor < max(_MIN_RISE_DB, 6 * spread):  # the sound hardly stands out: no audio span to trust
+        return within or (k, k + 1)
+    level = floor + max(min(margin_db, (peak - floor) / 2), 3 * spread)
+    with np.errstate(invalid="ignore"):
+        active = envelope_db > level
+    on = np.flatnonzero(active)
+    for a, b in itertools.pairwise(on):
+        if 1 < b - a <= bridge + 1:
+            active[a:b] = True
+    if within is not None:
+        active[: max(0, within[0] - reach)] = False
+        active[within[1] + reach :] = False
+    if not active[min(max(k, 0), n - 1)]:
+        return within or (k, k + 1)
+    start, end = _run_around(active, k)
+    if within is not None and end - start <= 1:
+        return within
+    return start, end
+
+
 def _peak_curve(rule: ReadoutRule, base: np.ndarray, steered: np.ndarray, token_s: float) -> np.ndarray:
     if rule.peak == "logratio":
         curve = np.log(np.maximum(steered, 1e-12)) - np.log(np.maximum(base, 1e-12))
@@ -184,7 +250,17 @@ def apply_rule(
     else:
         if envelope_db is None:
             raise ValueError("the snap interval needs the clip's energy envelope")
-        start, end = snap_span(envelope_db, k, rule.margin_db, int(round(rule.bridge_s / token_s)))
+        bridge = int(round(rule.bridge_s / token_s))
+        if rule.local_s > 0:
+            within = None
+            if profile is not None:
+                delta = smooth(profile[1] - profile[0], _width(rule.smooth_s, token_s))
+                within = threshold_interval(delta, k, rule.fraction) if delta[k] > 0 else None
+            local = max(1, int(round(rule.local_s / token_s)))
+            reach = int(round(rule.reach_s / token_s))
+            start, end = adaptive_snap(envelope_db, k, rule.margin_db, bridge, local, within, reach)
+        else:
+            start, end = snap_span(envelope_db, k, rule.margin_db, bridge)
     return Readout(peak_s, (round(start * token_s, 6), round(end * token_s, 6)), k)
 
 
@@ -193,6 +269,7 @@ __all__ = [
     "PEAKS",
     "ReadoutRule",
     "active_mask",
+    "adaptive_snap",
     "apply_rule",
     "energy_db",
     "snap_span",

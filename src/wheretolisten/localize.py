@@ -32,6 +32,7 @@ from .settings import (
     resolve,
 )
 from .vectors import SteeringVector
+from .vocabulary import warn_unknown
 
 AudioLike = str | os.PathLike[str] | np.ndarray
 Config = LocalizeConfig | Resolved | None
@@ -124,6 +125,7 @@ def localize(
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
     engine = make_engine(adapter, clip, cfg)
     if vector is None:
+        warn_unknown(adapter.recommended, [query], adapter.warned_queries)
         vector = engine.vectors([query], prompted=False).vectors[0]
     base, (steered,) = engine.profiles([vector])
     return _result(engine, query, info, (base, steered), vector, detection)
@@ -146,6 +148,7 @@ def localize_many(
     """
     cfg = resolve(adapter, config)
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
+    warn_unknown(adapter.recommended, queries, adapter.warned_queries)
     engine = engine or make_engine(adapter, clip, cfg)
     first = engine.vectors(list(queries))
     # Pass 2: the unsteered probe row again beside the steered ones, so that base and steered come from
@@ -205,6 +208,7 @@ def layer_delta(
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
     engine = make_engine(adapter, clip, cfg)
     if vector is None:
+        warn_unknown(adapter.recommended, [query], adapter.warned_queries)
         vector = engine.vectors([query], prompted=False).vectors[0]
     chosen = list(range(adapter.num_layers)) if layers is None else check_layers(adapter, layers)
     matrix = engine.layer_deltas(vector, cfg.alpha, chosen)

@@ -30,6 +30,7 @@ from .readout import read_profile
 from .results import Profile, WindowedResult
 from .settings import resolve
 from .vectors import SteeringVector
+from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows
 
 __all__ = ["WindowConfig", "localize_long", "needs_windows"]
@@ -78,6 +79,8 @@ def localize_long(
     shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
     """
     cfg = resolve(adapter, config, vector)
+    if vector is None:
+        warn_unknown(adapter.recommended, queries, adapter.warned_queries)
     det = detection or DetectConfig()
     token_s = adapter.token_s
     segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)

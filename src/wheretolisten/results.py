@@ -1,12 +1,17 @@
 """What a localization produces: profiles over audio tokens, readouts, and their JSON form.
 
-These are plain data: the engine fills them, figures and reports draw and score them.
+These are plain data: the engine fills them, figures and reports draw and score them. In a notebook a
+result shows itself: a short ``repr``, the interactive page (``_repr_html_``) and ``.plot()``.
 """
 
 from __future__ import annotations
 
+import html
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -16,6 +21,12 @@ from .readout import Readout
 from .settings import Resolved
 from .vectors import SteeringVector
 from .windows import Window
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Longest query, file and model name a repr shows (a repr stays under 300 characters).
+_SHOWN = 48
 
 
 @dataclass
@@ -30,14 +41,39 @@ class Profile:
     def delta(self) -> np.ndarray:
         return self.steered - self.base
 
+    def __repr__(self) -> str:
+        return f"Profile({_span_text(self.time_s)})"
+
+
+def _short(text: str, limit: int = _SHOWN) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _span_text(time_s: np.ndarray) -> str:
+    if time_s.size == 0:
+        return "0 audio tokens"
+    return f"{time_s.size} audio tokens, {float(time_s[0]):.2f}–{float(time_s[-1]):.2f} s"
+
+
+def _layers_text(layers: Sequence[int]) -> str:
+    items = [int(x) for x in layers]
+    if len(items) > 2 and items == list(range(items[0], items[-1] + 1)):
+        return f"{items[0]}–{items[-1]}"
+    return _short(",".join(map(str, items)), 24)
+
 
 class _ReadTimes:
-    """The readout's peak and interval as attributes of a result, and its strongest detection candidate."""
+    """The readout's peak and interval as attributes of a result, its strongest detection candidate, and
+    how a result shows itself."""
 
     readout: Readout
     profile: Profile
     detection: DetectConfig
+    model: str
+    query: str
     audio: AudioInfo
+    config: Resolved
+    detections: list[Detection]
 
     def score_curve(self) -> np.ndarray:
         """The detection score per token (Δ · N, see ``wheretolisten.detections``)."""
@@ -52,6 +88,62 @@ class _ReadTimes:
         found = strongest(self.score_curve(), float(times[1] - times[0]), self.detection)
         return None if found is None else found.shifted(self.audio.start_s)
 
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        """One line: query, file, model, readout, detections and steering (under 300 characters)."""
+        where = "no peak" if self.peak_s is None else f"peak {self.peak_s:.2f} s"
+        if self.interval_s is not None:
+            where += f", interval {self.interval_s[0]:.2f}–{self.interval_s[1]:.2f} s"
+        name = Path(self.audio.path).name if self.audio.path else "array"
+        return (
+            f"{type(self).__name__}(query={_short(self.query)!r}, audio={_short(name)!r} "
+            f"({self.audio.duration_s:.1f} s), model={_short(Path(self.model).name)!r}, {where}, "
+            f"{len(self.detections)} detection(s), layers {_layers_text(self.config.layers)}, "
+            f"α={self.config.alpha:g})"
+        )
+
+    def _audio_file(self) -> str | None:
+        path = self.audio.path
+        return path if path is not None and Path(path).is_file() else None
+
+    def page(
+        self, audio: str | os.PathLike[str] | np.ndarray | None = None, sample_rate: int | None = None
+    ) -> str:
+        """The interactive page of this result (``wheretolisten.page``) as HTML text; ``audio``: the clip
+        when the result came from an array (default: the result's file, when it is still there)."""
+        from .page import render_page
+
+        return render_page([self], self._audio_file() if audio is None else audio, sample_rate=sample_rate)
+
+    def _repr_html_(self) -> str:
+        """The page of this result in an iframe: what a notebook shows (scripts and ids stay inside it)."""
+        height = 480 + 170 + 26 * min(len(self.detections), 8)
+        return (
+            f'<iframe srcdoc="{html.escape(self.page(), quote=True)}" title="{html.escape(self.query)}" '
+            f'style="width:100%;height:{height}px;border:1px solid #ddd"></iframe>'
+        )
+
+    def plot(
+        self,
+        audio: str | os.PathLike[str] | np.ndarray | None = None,
+        sample_rate: int | None = None,
+        gt: Sequence[tuple[str, float, float]] = (),
+    ) -> Figure:
+        """Waveform, log-mel, attention and Δ with the readout (``figures.draw_localization``), as a
+        matplotlib figure; needs the ``plot`` extra. ``audio``: as for :meth:`page`."""
+        from .figures import draw_localization, plot_style, require_matplotlib
+        from .figures.localization import audio_array
+
+        require_matplotlib()
+        source = self._audio_file() if audio is None else audio
+        if source is None:
+            raise ValueError("the result's audio file is not there (or it came from an array): pass audio=")
+        clip, rate = audio_array(source, sample_rate)
+        with plot_style():
+            return draw_localization(self, clip, rate, gt)
+
     @property
     def peak_s(self) -> float | None:
         return self.readout.peak_s
@@ -61,7 +153,7 @@ class _ReadTimes:
         return self.readout.interval_s
 
 
-@dataclass
+@dataclass(repr=False)
 class LocalizeResult(_ReadTimes):
     """One query in one clip: profiles, the readout, and everything needed to rerun it."""
 
@@ -107,7 +199,7 @@ def result_json(result: LocalizeResult | WindowedResult, vector_norms: dict[str,
     }
 
 
-@dataclass
+@dataclass(repr=False)
 class WindowedResult(_ReadTimes):
     """One query in a recording cut into windows: stitched profiles, readout and detections.
 
@@ -159,6 +251,11 @@ class ClipProfiles:
     #: Attention under the probe prompt computed alongside ``prompted`` (its baseline).
     prompted_base: np.ndarray
 
+    def __repr__(self) -> str:
+        queries = ", ".join(repr(_short(r.query, 24)) for r in self.results[:4])
+        more = f", … {len(self.results) - 4} more" if len(self.results) > 4 else ""
+        return f"ClipProfiles({len(self.results)} queries: {queries}{more})"
+
     def prompted_delta(self, index: int) -> np.ndarray:
         """Instructed − neutral attention for query ``index``: what prompting alone moves."""
         return self.prompted[index] - self.prompted_base
@@ -175,6 +272,12 @@ class AlphaSweep:
     readouts: list[Readout]
     config: Resolved
 
+    def __repr__(self) -> str:
+        peaks = ", ".join("none" if r.peak_s is None else f"{r.peak_s:.2f}" for r in self.readouts[:8])
+        alphas = ", ".join(f"{a:g}" for a in self.alphas[:8])
+        more = ", …" if len(self.alphas) > 8 else ""
+        return f"AlphaSweep(query={_short(self.query)!r}, α [{alphas}{more}], peaks s [{peaks}{more}])"
+
 
 class LayerDelta(NamedTuple):
     """Δ attention of each probed layer alone (mean over its heads): ``matrix`` is [layers, tokens]."""
@@ -182,3 +285,6 @@ class LayerDelta(NamedTuple):
     layers: list[int]
     time_s: np.ndarray
     matrix: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"LayerDelta(layers {_layers_text(self.layers)}, {_span_text(self.time_s)})"

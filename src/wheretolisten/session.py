@@ -8,6 +8,13 @@ prompts of every query. Only the short suffixes (instruction + assistant header)
 Steering that writes into the prefix (``audio``, ``text``, ``all`` positions) changes the prefix only from
 the first steered layer on: below it the shared keys and values stay exact, so each steered row recomputes
 the prefix from the cached hidden states entering that layer, not from the audio.
+
+Sliding-window layers: the model's own cache keeps only the last ``window - 1`` keys of such a layer (and,
+when layer 0 slides, reports the window as the past length). The prefix pass gets a cache of plain layers
+instead, so every layer keeps every prefix key: the suffix pass sees the whole prefix on every layer, its
+positions continue at the prefix length, and the model's sliding-window mask hides the keys outside each
+query's window, exactly as in a whole prompt. :func:`check_prefix_cache` and a check on every probed row
+refuse a cache or a pass that does not line up with the prefix, instead of reading shifted audio columns.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from .errors import OptionError
+from .errors import ModelError, OptionError
 from .models.base import cache_param
 from .positions import SUFFIX_POSITIONS, Positions, PositionTable
 from .probe import PROBE_KWARG, ProbeRequest, install
@@ -38,6 +45,39 @@ class SuffixRun:
 
     residual: dict[int, torch.Tensor]  # layer -> [rows, hidden], float32
     attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio_tokens], float32
+
+
+#: What the two guards below tell the user: the way round a model the shared prefix cannot serve.
+USE_FULL = "the shared prefix cannot serve this model exactly; run it with LocalizeConfig(engine='full')"
+
+KeysValues = list[tuple[torch.Tensor, torch.Tensor]]
+
+#: Decoder attention kinds the session serves exactly (``Adapter.layer_types``); anything else is refused.
+SERVED_LAYER_TYPES = frozenset({"full_attention", "sliding_attention"})
+
+
+def check_prefix_cache(cache: Any, prefix_len: int, num_layers: int) -> KeysValues:
+    """Each decoder layer's (keys, values) in ``cache``, checked to hold all ``prefix_len`` prefix tokens.
+
+    A cache that kept fewer (a sliding-window layer of the model's own cache) or lacks layers would shift
+    the suffixes' positions and audio columns: it is refused (ModelError), never used.
+    """
+    layers = getattr(cache, "layers", None)
+    if layers is None or len(layers) != num_layers:
+        found = "no KV cache" if layers is None else f"a KV cache of {len(layers)} layers"
+        raise ModelError(f"the prefix pass returned {found} for {num_layers} decoder layers: {USE_FULL}")
+    out = []
+    for index, layer in enumerate(layers):
+        keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
+        if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)):
+            raise ModelError(f"decoder layer {index} cached no keys for the prefix: {USE_FULL}")
+        if keys.shape[-2] != prefix_len or values.shape[-2] != prefix_len:
+            raise ModelError(
+                f"decoder layer {index} ({type(layer).__name__}) kept {keys.shape[-2]} of the prefix's "
+                f"{prefix_len} keys: {USE_FULL}"
+            )
+        out.append((keys, values))
+    return out
 
 
 #: Default memory for the per-row copies of the prefix's keys and values in one suffix pass.
@@ -62,6 +102,9 @@ class ClipSession:
         keep_hidden: Sequence[int] = (),
     ) -> None:
         """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering."""
+        unserved = sorted(set(adapter.layer_types) - SERVED_LAYER_TYPES)
+        if unserved:
+            raise ModelError(f"{adapter.family} has {', '.join(unserved)} decoder layers: {USE_FULL}")
         self.adapter = adapter
         self.cache_budget_bytes = cache_budget_bytes
         clips = [clip] if isinstance(clip, np.ndarray) else list(clip)
@@ -84,19 +127,19 @@ class ClipSession:
         self._cache_kwarg = cache_param(adapter.model.forward)
         self._inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
         self._hidden: dict[int, torch.Tensor] = {}
-        out = self._run_prefix(check_layers(adapter, keep_hidden) if keep_hidden else [], use_cache=True)
+        # Plain cache layers, not the model's own (which truncates sliding-window layers): see the docstring.
+        out = self._run_prefix(check_layers(adapter, keep_hidden) if keep_hidden else [], DynamicCache())
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-        if cache is None:
-            raise RuntimeError("the model returned no KV cache for the audio prefix")
-        self._layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self._layers = check_prefix_cache(cache, self.prefix_len, adapter.num_layers)
         self.prefix_bytes = sum(
             k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers
         ) // len(clips)  # one clip's
         self._suffixes: dict[str, list[int]] = {}
 
     @torch.no_grad()
-    def _run_prefix(self, keep: Sequence[int], use_cache: bool) -> Any:
-        """One forward over the prefix, storing the hidden states entering each layer of ``keep``."""
+    def _run_prefix(self, keep: Sequence[int], cache: DynamicCache | None) -> Any:
+        """One forward over the prefix, storing the hidden states entering each layer of ``keep``; the
+        prefix's keys and values go into ``cache`` (None: no cache)."""
         handles = []
         for layer in keep:
 
@@ -111,7 +154,8 @@ class ClipSession:
             return self.adapter.model(
                 input_ids=self.prefix_ids[None].expand(self.clips, -1),
                 attention_mask=torch.ones_like(self.prefix_ids)[None].expand(self.clips, -1),
-                use_cache=use_cache,
+                use_cache=cache is not None,
+                **({self._cache_kwarg: cache} if cache is not None else {}),
                 **self._inputs,
             )
         finally:
@@ -125,7 +169,7 @@ class ClipSession:
         forward computes them (and they are kept from then on).
         """
         if layer not in self._hidden:
-            self._run_prefix([layer], use_cache=False)
+            self._run_prefix([layer], None)
         return self._hidden[layer]
 
     def suffix_ids(self, prompt: str) -> list[int]:
@@ -271,6 +315,12 @@ class ClipSession:
         finally:
             for h in handles:
                 h.remove()
+        seen = {layer: r.shape[-1] for layer, r in request.rows.items()}
+        if any(n != self.prefix_len + width for n in seen.values()):  # the audio columns would shift
+            raise ModelError(
+                f"the suffix pass saw {seen} keys (layer: keys) for {self.prefix_len} prefix and {width} "
+                f"suffix tokens: {USE_FULL}"
+            )
         cols = self.audio_columns.to(device)
         attention = {layer: r[:, :, 0, :][..., cols].float().cpu() for layer, r in request.rows.items()}
         return SuffixRun({k: v.cpu() for k, v in residual.items()}, attention)

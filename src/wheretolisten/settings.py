@@ -78,6 +78,23 @@ PROBE_PROMPT = "Describe the audio."
 DEFAULT_ALPHA = 4.0
 
 
+def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
+    """'1,3,5-7' → [1, 3, 5, 6, 7]; None or blank → None. A reversed or malformed range is an error."""
+    if text is None or not text.strip():
+        return None
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise OptionError(f"cannot parse {option} {text!r}; use e.g. '8,9,10' or '8-12'") from None
+        if first < 0 or last < first:
+            raise OptionError(f"{option} {text!r}: {part!r} is not an increasing range of layer indices")
+        out.extend(range(first, last + 1))
+    return out
+
+
 def default_layers(num_layers: int) -> list[int]:
     """Steer a band in the lower middle of the decoder (about layers n/3 to n/2)."""
     start = num_layers // 3

@@ -116,6 +116,20 @@ def metadata_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
+#: Keys every metadata file written by :meth:`SteeringVector.save` holds.
+_METADATA_KEYS = ("format_version", "layers", "norms")
+
+
+def is_vector_metadata(path: Path) -> bool:
+    """Whether ``path`` is a metadata JSON that :meth:`SteeringVector.save` wrote (so a new save may
+    replace it), rather than a file of the user's that happens to sit beside the vector."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(key in data for key in _METADATA_KEYS)
+
+
 def mean_difference(
     acts: Mapping[int, torch.Tensor], positive: list[int], negative: list[int], meta: dict[str, Any]
 ) -> SteeringVector:

@@ -22,6 +22,8 @@ from .errors import OptionError
 MAX_DEFAULT_OVERLAP_S = 5.0
 #: Default overlap as a share of the segment when segments are short.
 DEFAULT_OVERLAP_SHARE = 0.2
+#: Shortest segment: a window must hold enough audio for the encoder (a few dozen 40-ms tokens).
+MIN_SEGMENT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ def check_segment(segment_s: float, overlap_s: float, limit_s: float | None = No
     """Refuse a segment or overlap no plan can use (one OptionError line)."""
     if not (math.isfinite(segment_s) and segment_s > 0):
         raise OptionError(f"--segment-s must be a finite number > 0, got {segment_s!r}")
+    if segment_s < MIN_SEGMENT_S:
+        raise OptionError(
+            f"--segment-s must be at least {MIN_SEGMENT_S:g} s (a window the model can read), "
+            f"got {segment_s:g}"
+        )
     if not (math.isfinite(overlap_s) and 0 <= overlap_s < segment_s):
         raise OptionError(f"--overlap-s must be >= 0 and shorter than the segment, got {overlap_s!r}")
     if limit_s is not None and segment_s > limit_s + 1e-9:

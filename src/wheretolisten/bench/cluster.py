@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import socket
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from .sweep import Point, SweepReport
 
 INSTALL_HINT = 'pip install "wheretolisten[ray]"'
+#: Default seconds to wait for a Ray cluster's address to answer (``--ray-timeout``).
+DEFAULT_TIMEOUT_S = 30.0
 log = logging.getLogger("wheretolisten")
 
 
@@ -58,10 +64,60 @@ class RaySpec:
     retries: int = 2
     #: How often Ray restarts each worker after it died.
     restarts: int = 4
+    #: Seconds to wait for a cluster's address to answer before giving up with one line.
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise OptionError(f"--workers must be at least 1, got {self.workers}")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise OptionError(f"--ray-timeout must be a finite number of seconds > 0, got {self.timeout_s!r}")
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``HOST:PORT`` or ``ray://HOST:PORT``; for ``auto``, of the cluster this machine
+    joined (``RAY_ADDRESS``, else Ray's own record of it); None when there is none to check."""
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+        record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if not address and record.is_file():
+            with contextlib.suppress(OSError):
+                address = record.read_text().strip()
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_address(spec: RaySpec) -> None:
+    """Refuse, within ``spec.timeout_s``, a cluster address nothing answers on (before any work)."""
+    if spec.address not in (None, "local"):
+        wait_for(spec.address, spec.timeout_s)
+
+
+def wait_for(address: str, timeout_s: float) -> None:
+    """Wait until ``address`` accepts a TCP connection, at most ``timeout_s`` seconds; else one line.
+
+    Ray's own connection retries for many minutes when nothing listens; this deadline comes first.
+    """
+    target = _host_port(address)
+    if target is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    why = "no answer"
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection(target, timeout=max(0.1, min(left, 5.0))):
+                return
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+        if time.monotonic() + 1.0 > deadline:
+            raise WTLError(
+                f"cannot connect to the Ray cluster at {address!r} within {timeout_s:g} s ({why}); is it "
+                "running? (--ray-timeout sets the wait)"
+            )
+        time.sleep(1.0)
 
 
 def _connect(ray: ModuleType, spec: RaySpec) -> bool:
@@ -73,6 +129,7 @@ def _connect(ray: ModuleType, spec: RaySpec) -> bool:
         cpus = max(os.cpu_count() or 1, spec.workers or 1)
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
     else:
+        wait_for(spec.address, spec.timeout_s)
         try:
             ray.init(address=spec.address, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:

@@ -139,7 +139,7 @@ def ask_when(unit: Unit, query: str) -> str:
     import torch
 
     adapter, cfg = unit.model, unit.config
-    batch = adapter.encode([unit.clip], [cfg.direct_prompt.format(query=query)])
+    batch = adapter.encode([unit.clip], [cfg.question.format(query=query)])
     with torch.no_grad():
         out = adapter.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, do_sample=False, num_beams=1)
     new = out[0, batch["input_ids"].shape[1] :]
@@ -209,7 +209,7 @@ register(
         "the model is asked for start and end times",
         True,
         False,
-        lambda c: {"prompt": c.direct_prompt, "max_new_tokens": c.max_new_tokens},
+        lambda c: {"prompt": c.question, "max_new_tokens": c.max_new_tokens},
         _direct,
     )
 )

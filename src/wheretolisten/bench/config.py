@@ -36,7 +36,9 @@ class BenchConfig:
     query: str | None = None  # one query (event query text or label) asked in every scene
     seed: int = 0  # random baseline and the noise used to erase events
     energy_window_s: float = 1.0
-    direct_prompt: str = DIRECT_PROMPT
+    #: The direct condition's question; None: the checkpoint's (:func:`checkpoint_question`), else
+    #: DIRECT_PROMPT.
+    direct_prompt: str | None = None
     prompted_template: str = PROMPTED_TEMPLATE
     max_new_tokens: int = 24
     #: Also store each row's profiles (time_s, base, steered, delta): larger files, Δ curves in reports.
@@ -60,7 +62,17 @@ class BenchConfig:
         if adapter is None:
             return self
         segment, overlap = self.windows.resolved(adapter.max_audio_limit_s, adapter.token_s)
-        return replace(self, localize=resolve(adapter, self.localize), windows=WindowConfig(segment, overlap))
+        return replace(
+            self,
+            localize=resolve(adapter, self.localize),
+            windows=WindowConfig(segment, overlap),
+            direct_prompt=self.direct_prompt or checkpoint_question(adapter) or DIRECT_PROMPT,
+        )
+
+    @property
+    def question(self) -> str:
+        """The direct condition's question (the default when not resolved against a model)."""
+        return self.direct_prompt or DIRECT_PROMPT
 
     @property
     def loc(self) -> Resolved:
@@ -68,6 +80,24 @@ class BenchConfig:
         if not isinstance(self.localize, Resolved):
             raise RuntimeError("the benchmark settings were not resolved against a model")
         return self.localize
+
+
+#: Key of ``wheretolisten.json`` naming the question the checkpoint answers with times (with {query}).
+QUESTION_KEY = "direct_question"
+
+
+def checkpoint_question(adapter: Adapter) -> str | None:
+    """The direct question the checkpoint declares in its ``wheretolisten.json`` (``direct_question``), or
+    None; a value without exactly the {query} placeholder is refused (OptionError)."""
+    question = adapter.recommended.get(QUESTION_KEY)
+    if question is None:
+        return None
+    if not isinstance(question, str) or not _has_only_query_placeholder(question):
+        raise OptionError(
+            f"the checkpoint's wheretolisten.json: {QUESTION_KEY!r} must be a string with {{query}} and no "
+            f"other placeholder, got {question!r}"
+        )
+    return question
 
 
 def _has_only_query_placeholder(text: str) -> bool:
@@ -104,7 +134,7 @@ def bench_config(
         queries,
         query,
         seed,
-        direct_prompt=direct_prompt or DIRECT_PROMPT,
+        direct_prompt=direct_prompt,
         save_profiles=save_profiles,
         windows=windows or WindowConfig(),
         detection=detection or DetectConfig(),

@@ -13,7 +13,10 @@ from .config import BenchConfig
 
 
 def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
-    """The (index, event) pairs queried in ``scene``: the target, all events, or the one named by --query."""
+    """The (index, event) pairs queried in ``scene``: the target, all events, or the one named by --query.
+
+    A query with several intervals (a repeated sound) is asked once; its rows list them all
+    (:func:`query_intervals`)."""
     if config.query is not None:
         found = [(k, e) for k, e in enumerate(scene.events) if config.query in (e.query, e.label)]
         if not found:
@@ -24,12 +27,20 @@ def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
         return found[:1]
     if config.queries == "target":
         return [(scene.target, scene.target_event)]
-    if config.queries == "all":
-        return list(enumerate(scene.events))
+    if config.queries == "all":  # each query text once (its first event): a repeated sound is one query
+        first = {e.query: k for k, e in reversed(list(enumerate(scene.events)))}
+        return [(k, scene.events[k]) for k in sorted(first.values())]
     if config.queries == "classes":  # each label once (its first event): detection of every occurrence
         first = {e.label: k for k, e in reversed(list(enumerate(scene.events)))}
         return [(k, scene.events[k]) for k in sorted(first.values())]
     raise OptionError(f"unknown --queries {config.queries!r}; choose target, all or classes")
+
+
+def query_intervals(scene: Scene, index: int) -> list[list[float]] | None:
+    """Every interval of event ``index``'s query text in ``scene`` (by onset), or None when it has one."""
+    query = scene.events[index].query
+    spans = sorted([e.onset_s, e.offset_s] for e in scene.events if e.query == query)
+    return spans if len(spans) > 1 else None
 
 
 #: Manifest duration and wav duration may differ by this much (sample rounding, resampling).

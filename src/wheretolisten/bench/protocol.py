@@ -33,7 +33,7 @@ from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_s
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
-from .protocol_file import TUNABLE, Protocol, SceneSet, read_json, sets_of
+from .protocol_file import TUNABLE, Protocol, SceneSet, draw_groups, held_out, read_json, sets_of
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
@@ -160,6 +160,18 @@ def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
         raise OptionError(
             "protocol: the control conditions use the steered condition's settings; add steered"
         )
+    for condition, grid in protocol.grids.items():
+        wrong = [layer for layers in grid.layers for layer in layers if layer >= adapter.num_layers]
+        if wrong:
+            raise OptionError(
+                f"protocol: grids.{condition}.layers: layer {wrong[0]} is out of range for {adapter.name} "
+                f"(layers 0..{adapter.num_layers - 1})"
+            )
+    with_options = [s.name for s in sets_of(protocol) if s.options]
+    if with_options:  # carried and validated; synthesis does not take them in this build
+        raise OptionError(
+            f"protocol: set {with_options[0]!r} has scene options, which this build cannot synthesize yet"
+        )
     limit = adapter.max_audio_limit_s
     longest = max(s.duration_s for s in sets_of(protocol))
     if longest > limit:
@@ -180,12 +192,7 @@ def run_protocol(
     """Run (or resume) the whole protocol into ``out_dir``; see the module docstring for the stages."""
     started, out = time.perf_counter(), Path(out_dir)
     names = _check(protocol, adapter)
-    _record(protocol, adapter, out)
     bank = get_bank(protocol.bank)
-    sets = _Sets({}, {})
-    for spec in sets_of(protocol):
-        sets.scenes[spec.name] = _scenes(spec, bank, out, show_progress)
-        sets.dirs[spec.name] = out / SCENES_DIR / spec.name
     base = BenchConfig(
         queries=protocol.queries,
         seed=protocol.seed,
@@ -193,7 +200,12 @@ def run_protocol(
         absent_queries=tuple(bank.query_text(label) for label in bank.labels),
     ).resolved(adapter)
     tunable = [c for c in TUNABLE if c in names]
-    points = {c: grid_points(protocol, c, adapter, base) for c in tunable}
+    points = {c: grid_points(protocol, c, adapter, base) for c in tunable}  # checks the grids: before
+    _record(protocol, adapter, out)  # anything is written
+    sets = _Sets({}, {})
+    for spec in sets_of(protocol):
+        sets.scenes[spec.name] = _scenes(spec, bank, out, show_progress)
+        sets.dirs[spec.name] = out / SCENES_DIR / spec.name
     dev, dev_scenes = protocol.dev.name, sets.scenes[protocol.dev.name]
     lines = tune(adapter, dev_scenes, sets.dirs[dev], base, points, out, shard, show_progress)
     left = sum(s.scene_id not in lines for s in dev_scenes)
@@ -215,7 +227,7 @@ def run_protocol(
     write_atomic(out / READOUTS_NAME, json.dumps(readouts, indent=1) + "\n")
     groups = _test_groups(names, stage1, base, readouts["conditions"])
     missing = 0
-    for spec in protocol.tests:
+    for spec in held_out(protocol):
         jobs = _jobs(spec.name, sets, groups, out, shard)
         runner(adapter, jobs, show_progress)
         missing += _missing(set_rows(out, spec.name), jobs, sets.scenes[spec.name])
@@ -287,7 +299,9 @@ def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     ``report.protocol.write_protocol_report``)."""
     from ..metrics.protocol import protocol_summary
 
-    text, data = protocol_summary(*protocol_inputs(out, protocol), protocol.to_dict())
+    text, data = protocol_summary(
+        *protocol_inputs(out, protocol), protocol.to_dict(), groups=draw_groups(protocol)
+    )
     return [
         write_atomic(out / SUMMARY_NAME, text),
         write_atomic(out / SUMMARY_JSON_NAME, json.dumps(data, indent=1, default=str) + "\n"),
@@ -297,8 +311,8 @@ def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
 def protocol_inputs(
     out: Path, protocol: Protocol
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], dict[str, Any]]:
-    """The rows of every test set, ``tuned.json`` and ``readouts.json`` of a finished run in ``out``."""
-    per_set = {spec.name: set_rows(out, spec.name) for spec in protocol.tests}
+    """The rows of every test set's every draw, ``tuned.json`` and ``readouts.json`` of a finished run."""
+    per_set = {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}
     tuned = read_json(out / TUNED_NAME, "tuning choices")
     readouts = read_json(out / READOUTS_NAME, "readout study")
     return per_set, tuned, readouts

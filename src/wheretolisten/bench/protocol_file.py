@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from ..files import write_atomic
 from ..intervals import PEAKS
 from ..scenes.manifest import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
+from .protocol_types import check_types, check_values
 
 #: Model conditions whose settings are chosen on dev, and the model-free ones (their interval rule only).
 TUNABLE = ("steered", "prompted", "audio-steered", "audio-steered-norm", "direct", "energy")
@@ -42,15 +43,74 @@ DEFAULT_CONDITIONS = (
 TRAINED_QUESTION = "When does {query} start and end?"
 
 
+def _formats(template: str) -> bool:
+    try:
+        template.format(query="x")
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
+#: Seed distance between the draws of one held-out set (draw k: ``seed + k * DRAW_SEED_STEP``).
+DRAW_SEED_STEP = 1000
+#: Value types a set's scene options may hold (a flat table: scalars, or lists of scalars).
+_OPTION_SCALARS = (str, int, float, bool)
+
+
+def _check_options(name: str, options: Any) -> None:
+    """Refuse scene options that are not a flat table of plain values (one OptionError line)."""
+    if options is None:
+        return
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) and k for k in options):
+        raise OptionError(f"protocol: set {name!r}: options must be a table of named values")
+    for key, value in options.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, _OPTION_SCALARS) for v in items):
+            raise OptionError(
+                f"protocol: set {name!r}: options.{key} must be a string, number, true/false or a list "
+                f"of them, got {value!r}"
+            )
+
+
 @dataclass(frozen=True)
 class SceneSet:
-    """One split: ``n`` synthesized scenes of ``events`` events in ``duration_s`` s, from ``seed``."""
+    """One split: ``n`` synthesized scenes of ``events`` events in ``duration_s`` s, from ``seed``.
+
+    ``draws``: a held-out set is drawn this many times (seeds ``seed + k * DRAW_SEED_STEP``), so that a
+    per-set claim can be checked on every draw. ``options``: scene options (background, overlaps, ...)
+    handed to scene synthesis, a flat table; None: plain scenes.
+    """
 
     name: str
     n: int
     seed: int
     events: int = 3
     duration_s: float = 10.0
+    draws: int = 1
+    options: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        check_types(self, f"set {self.name!r}")
+        if self.n < 1 or not self.name or "/" in self.name or self.name.startswith("."):
+            raise OptionError(f"protocol: set {self.name!r} needs n >= 1 and a plain name")
+        if self.seed < 0 or self.events < 1 or self.duration_s <= 0:
+            raise OptionError(
+                f"protocol: set {self.name!r} needs seed >= 0, events >= 1 and duration_s > 0, got "
+                f"{self.seed}, {self.events}, {self.duration_s}"
+            )
+        if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 1:
+            raise OptionError(f"protocol: set {self.name!r} needs draws >= 1, got {self.draws!r}")
+        _check_options(self.name, self.options)
+        if self.options is not None:  # one form however given: a dict, lists as tuples
+            plain = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in self.options.items()}
+            object.__setattr__(self, "options", plain)
+
+    def draw_sets(self) -> tuple[SceneSet, ...]:
+        """The set's draws as sets of one draw each: itself when ``draws`` is 1, else ``<name>-s<seed>``."""
+        if self.draws == 1:
+            return (self,)
+        seeds = [self.seed + k * DRAW_SEED_STEP for k in range(self.draws)]
+        return tuple(replace(self, name=f"{self.name}-s{s}", seed=s, draws=1) for s in seeds)
 
 
 @dataclass(frozen=True)
@@ -71,6 +131,26 @@ class Grid:
     windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     prompts: tuple[str, ...] = (DIRECT_PROMPT, TRAINED_QUESTION)
 
+    def __post_init__(self) -> None:
+        check_types(self, "grid")
+        if any(not s or min(s) < 0 for s in self.layers):
+            raise OptionError(
+                f"protocol: grid layers must be non-empty lists of indices >= 0, got {self.layers}"
+            )
+        if not self.alphas or not self.templates or not self.windows_s or not self.prompts:
+            raise OptionError("protocol: grid alphas, templates, windows_s and prompts must not be empty")
+        if any(not t or min(t) < 0 for t in self.templates):
+            raise OptionError(
+                f"protocol: grid templates must be non-empty lists of indices >= 0, got {self.templates}"
+            )
+        if any(w <= 0 for w in self.windows_s):
+            raise OptionError(f"protocol: grid windows_s must be > 0, got {self.windows_s}")
+        for prompt in self.prompts:
+            if "{query}" not in prompt or not _formats(prompt):
+                raise OptionError(
+                    f"protocol: grid prompt {prompt!r} must use the placeholder {{query}} (only)"
+                )
+
 
 def _default_grids() -> dict[str, Grid]:
     prompted = Grid(readout="ranges", templates=((0,), (1,), (2,)))
@@ -86,14 +166,37 @@ class IntervalGrid:
     windows_s: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     margins_db: tuple[float, ...] = (6.0, 10.0, 20.0)
     bridges_s: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    #: snap's background window: 0 the whole clip (the plain energy segmenter, fooled by noise and by
+    #: other sounds), > 0 ±this many seconds around the peak, inside Δ's interval (``adaptive_snap``)
+    locals_s: tuple[float, ...] = (2.0,)
+    #: adaptive snap: how far its span may reach beyond Δ's threshold interval, each side
+    reaches_s: tuple[float, ...] = (0.5, 1.0)
+
+    def __post_init__(self) -> None:
+        check_types(self, "intervals")
+        ranges = {
+            "fractions": lambda v: 0 < v <= 1,
+            "smooths_s": lambda v: v >= 0,
+            "windows_s": lambda v: v > 0,
+            "margins_db": lambda v: v > 0,
+            "bridges_s": lambda v: v >= 0,
+        }
+        words = {"fractions": "in (0, 1]", "smooths_s": ">= 0", "windows_s": "> 0", "margins_db": "> 0"}
+        for name, ok in ranges.items():
+            values = getattr(self, name)
+            if not values or not all(ok(v) for v in values):
+                raise OptionError(
+                    f"protocol: intervals.{name} must be a non-empty list of numbers "
+                    f"{words.get(name, '>= 0')}, got {list(values)}"
+                )
 
 
 def _default_tests() -> tuple[SceneSet, ...]:
     return (
-        SceneSet("test-10s-3ev", 150, 0),
-        SceneSet("test-8s-3ev", 120, 1, 3, 8.0),
-        SceneSet("test-10s-4ev", 120, 2, 4, 10.0),
-        SceneSet("test-6s-2ev", 120, 3, 2, 6.0),
+        SceneSet("test-10s-3ev", 150, 0, draws=2),
+        SceneSet("test-8s-3ev", 120, 1, 3, 8.0, draws=2),
+        SceneSet("test-10s-4ev", 120, 2, 4, 10.0, draws=2),
+        SceneSet("test-6s-2ev", 120, 3, 2, 6.0, draws=2),
     )
 
 
@@ -114,14 +217,29 @@ class Protocol:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_types(self, "protocol", skip=("grids",))
         names = [self.dev.name, *(t.name for t in self.tests)]
+        names += [d.name for t in self.tests if t.draws > 1 for d in t.draw_sets()]
         if len(set(names)) != len(names) or not self.tests:
             raise OptionError("protocol: give at least one test set, and distinct set names")
+            raise OptionError("protocol: give at least one test set, and distinct set names (and draw names)")
+        if self.dev.draws != 1:
+            raise OptionError("protocol: the dev split is one draw (draws = 1)")
         for s in (self.dev, *self.tests):
             if s.n < 1 or not s.name or "/" in s.name or s.name.startswith("."):
                 raise OptionError(f"protocol: set {s.name!r} needs n >= 1 and a plain name")
         if self.budget < 1 or self.random_draws < 1:
             raise OptionError("protocol: budget and random_draws must be at least 1")
+        if self.seed < 0:
+            raise OptionError(f"protocol: seed must be >= 0, got {self.seed}")
+        if not isinstance(self.grids, Mapping) or not all(isinstance(g, Grid) for g in self.grids.values()):
+            raise OptionError("protocol: grids must be a table of condition grids")
+        from .controls import parse_conditions  # the registry with the controls registered
+
+        try:  # the bank is checked where it is read (it may live on another machine)
+            parse_conditions(list(self.conditions))
+        except OptionError as exc:
+            raise OptionError(f"protocol: {exc}") from None
         if self.queries not in QUERY_MODES:
             raise OptionError(f"protocol: queries must be one of {', '.join(QUERY_MODES)}")
         unknown = sorted(set(self.grids) - set(TUNABLE))
@@ -153,6 +271,8 @@ def _plain(value: Any) -> Any:
 
 
 def _tuples(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _tuples(v) for k, v in value.items()}
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
@@ -163,6 +283,7 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise DataError(f"protocol: unknown field {where}.{unknown[0]}")
+    check_values(cls, data, f"{where}.")
     try:
         return cls(**{k: _tuples(v) for k, v in data.items()})
     except TypeError as exc:
@@ -175,6 +296,7 @@ def protocol_from_dict(data: Mapping[str, Any]) -> Protocol:
     unknown = sorted(set(values) - {f.name for f in fields(Protocol)})
     if unknown:
         raise DataError(f"protocol: unknown field {unknown[0]!r}")
+    check_values(Protocol, values, "", skip=("dev", "tests", "grids", "intervals"))
     if "dev" in values:
         values["dev"] = _build(SceneSet, values["dev"], "dev")
     if "tests" in values:
@@ -213,8 +335,18 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_table(header: str, table: Mapping[str, Any]) -> list[str]:
+    """A table's plain values (None left out: absent is the default); sub-tables follow as
+    ``[<header>.<key>]`` (for an array of tables, of its last element)."""
     lines = [header] if header else []
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, Mapping)]
+    lines += [
+        f"{_toml_key(k)} = {_toml_value(v)}"
+        for k, v in table.items()
+        if v is not None and not isinstance(v, Mapping)
+    ]
+    name = header.strip("[]")
+    for k, v in table.items():
+        if isinstance(v, Mapping) and name:
+            lines += ["", *_toml_table(f"[{name}.{_toml_key(k)}]", v)]
     return lines
 
 
@@ -257,8 +389,8 @@ def load_protocol(path: str | os.PathLike[str] | None) -> Protocol:
         raise DataError(f"protocol file {source}: expected a table/object at the top")
     try:
         return protocol_from_dict(data)
-    except OptionError as exc:
-        raise DataError(f"protocol file {source}: {exc}") from None
+    except (OptionError, DataError) as exc:
+        raise DataError(f"protocol file {source}: {str(exc).removeprefix('protocol: ')}") from None
 
 
 def save_protocol(protocol: Protocol, path: str | os.PathLike[str]) -> Path:
@@ -281,9 +413,19 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
         raise DataError(f"{what} {source} is not valid JSON ({exc})") from None
 
 
+def held_out(protocol: Protocol) -> tuple[SceneSet, ...]:
+    """Every draw of every test set, each a set of one draw (``SceneSet.draw_sets``)."""
+    return tuple(d for t in protocol.tests for d in t.draw_sets())
+
+
+def draw_groups(protocol: Protocol) -> dict[str, list[str]]:
+    """Each test set's name → the names of its draws (the per-set verdicts need every draw to agree)."""
+    return {t.name: [d.name for d in t.draw_sets()] for t in protocol.tests}
+
+
 def sets_of(protocol: Protocol) -> Sequence[SceneSet]:
-    """The dev set, then the test sets."""
-    return (protocol.dev, *protocol.tests)
+    """The dev set, then every draw of the test sets."""
+    return (protocol.dev, *held_out(protocol))
 
 
 __all__ = [
@@ -294,6 +436,8 @@ __all__ = [
     "IntervalGrid",
     "Protocol",
     "SceneSet",
+    "draw_groups",
+    "held_out",
     "load_protocol",
     "protocol_from_dict",
     "protocol_toml",

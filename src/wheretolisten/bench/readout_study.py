@@ -2,7 +2,8 @@
 
 The dev rows carry their profiles (``save_profiles``); each candidate keeps the condition's dev-chosen peak
 and changes only the interval: the condition's own, a threshold on smoothed Δ (fraction × smoothing), a
-window centred on the peak, or the audio's own active span around the peak (``intervals.snap_span``). The
+window centred on the peak, or the audio's own active span around the peak (``intervals.snap_span``; by
+default the adaptive one, against the local background and inside Δ's interval: ``adaptive_snap``). The
 best rule by mean dev IoU is the condition's benchmark readout; the best of each family is recorded beside
 it for comparison. The study also measures why the half-height interval is short (widths, the attention
 at the clip's edges, where misses land by target position).
@@ -40,11 +41,30 @@ def candidates(peak: ReadoutRule, grid: IntervalGrid, has_profile: bool) -> list
             for s in grid.smooths_s
         ]
     out += [("window", replace(peak, interval="window", window_s=w)) for w in grid.windows_s]
-    out += [
-        ("snap", replace(peak, interval="snap", margin_db=m, bridge_s=b))
-        for m in grid.margins_db
-        for b in grid.bridges_s
-    ]
+    for local in grid.locals_s:
+        # adaptive snap sits near Δ's threshold interval: one per (fraction, smoothing, reach) with a profile
+        adaptive = local > 0 and has_profile
+        within = [(f, s) for f in grid.fractions for s in grid.smooths_s] if adaptive else [(0.5, 0.2)]
+        reaches = grid.reaches_s if adaptive else (0.5,)
+        out += [
+            (
+                "snap",
+                replace(
+                    peak,
+                    interval="snap",
+                    margin_db=m,
+                    bridge_s=b,
+                    local_s=local,
+                    fraction=f,
+                    smooth_s=s,
+                    reach_s=r,
+                ),
+            )
+            for m in grid.margins_db
+            for b in grid.bridges_s
+            for f, s in within
+            for r in reaches
+        ]
     return out
 
 

@@ -26,7 +26,7 @@ from ..scenes import Scene
 from . import controls  # noqa: F401  (registers the control conditions)
 from .conditions import get_conditions
 from .config import BenchConfig, config_hash
-from .inputs import select_events
+from .inputs import query_intervals, select_events
 from .unit import Unit, outcome_fields, row_settings
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def run_unit(
                 "control": cond.control,
                 "gt": [event.onset_s, event.offset_s],
                 "gt_active": [event.active[0], event.active[1]],
+                **({"gt_events": several} if (several := query_intervals(scene, index)) else {}),
                 **outcome_fields(outcomes[cond.name][i], gt, cfg, token_s, unit),
                 "duration_s": scene.duration_s,
                 "position": event.position,

@@ -1,19 +1,21 @@
 """Command line: ``wheretolisten localize | generate | plot-layers | report | demo | env | vector | …``
 
 User errors (bad files, options, models) print one line on stderr and exit 2, out of memory exits 3,
-Ctrl-C exits 130 with one line; never a traceback for any of them.
+a full disk or quota exits 4, Ctrl-C exits 130 with one line; never a traceback for any of them.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
 
 from ..errors import WTLError
-from . import bench, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
+from ..files import disk_full, is_disk_full
+from . import bench, explore, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
 from .help import arrange, wants_all
 
@@ -27,8 +29,20 @@ class _OneLine(logging.Handler):
         typer.echo(f"wheretolisten: {record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
+#: How torch words a failed allocation in a plain RuntimeError. oneDNN's "could not create a primitive"
+#: is what a CPU convolution raises when its workspace cannot be allocated (seen under ``ulimit -v``).
+_OOM_WORDS = (
+    "DefaultCPUAllocator: can't allocate memory",
+    "CUDA out of memory",
+    "MPS backend out of memory",
+    "could not create a primitive",
+)
+
+
 def _out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and any(words in str(exc) for words in _OOM_WORDS)
 
 
 def _kind(exc: BaseException) -> str:
@@ -40,12 +54,28 @@ def _kind(exc: BaseException) -> str:
     return ""
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the app; errors become one stderr line and an exit status (2, 3 or 130)."""
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Library warnings go to stderr as one line each while the command runs; the logger is restored
+    afterwards (a program or test calling ``main`` keeps its own logging)."""
     logger = logging.getLogger("wheretolisten")
-    if not any(isinstance(h, _OneLine) for h in logger.handlers):
-        logger.addHandler(_OneLine(logging.WARNING))
-        logger.propagate = False
+    handler, propagate = _OneLine(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the app; errors become one stderr line and an exit status (2, 3, 4 or 130)."""
+    with _warnings_as_lines():
+        _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     command = typer.main.get_command(app)
     args, everything = wants_all(list(sys.argv[1:] if argv is None else argv))
     arrange(command, short=not everything)
@@ -60,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         kind = _kind(exc)
         if kind in ("Exit", "Abort"):
             _exit_or_abort(exc, kind)
+        if is_disk_full(exc):
+            _disk_full(exc)
         if not _out_of_memory(exc):
             raise  # a bug, not a resource limit: keep the traceback
         first = (str(exc).strip().splitlines() or ["no details"])[0]
@@ -70,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(3)
     except Exception as exc:
+        if is_disk_full(exc):  # a write outside the atomic writer (an append, a library's save)
+            _disk_full(exc)
         kind = _kind(exc)
         if kind == "NoArgsIsHelpError":  # the help was shown
             sys.exit(0)
@@ -85,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if code == 130:  # typer turned Ctrl-C into an exit status: say so
         _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _disk_full(exc: BaseException) -> None:
+    """One line and exit 4 for a full disk met outside the atomic writer (an append, a library's save)."""
+    typer.echo(f"wheretolisten: error: {disk_full(getattr(exc, 'filename', None) or 'an output')}", err=True)
+    sys.exit(4)
 
 
 def _interrupted() -> None:

@@ -78,18 +78,34 @@ WorkersOpt = Annotated[
     int | None,
     typer.Option(help="With --ray: workers, each loading the model once (default: one per GPU, else 1)."),
 ]
+#: Default --ray-timeout, seconds (``bench.cluster.DEFAULT_TIMEOUT_S``; a test keeps them equal).
+RAY_TIMEOUT_S = 30.0
+RayTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--ray-timeout",
+        metavar="SECONDS",
+        help="With --ray ADDRESS: how long to wait for the cluster to answer before giving up.",
+    ),
+]
 ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
 
 
 def ray_spec(
-    ray: str | None, workers: int | None, shard: str | None, model: str | None, device: str, dtype: str
+    ray: str | None,
+    workers: int | None,
+    shard: str | None,
+    model: str | None,
+    device: str,
+    dtype: str,
+    timeout_s: float = RAY_TIMEOUT_S,
 ) -> RaySpec | None:
     """The Ray settings of --ray/--workers (None: run here); Ray missing is one line, before any work."""
     if ray is None:
         if workers is not None:
             raise OptionError("--workers needs --ray")
         return None
-    from ..bench.cluster import RaySpec, require_ray
+    from ..bench.cluster import RaySpec, check_address, require_ray
 
     require_ray()
     if shard is not None:
@@ -98,7 +114,9 @@ def ray_spec(
         from ..models.checkpoint import check_source
 
         check_source(model)
-    return RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype)
+    spec = RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype, timeout_s=timeout_s)
+    check_address(spec)  # nothing answering is one line within --ray-timeout, not minutes of retries
+    return spec
 
 
 def ray_counts(report: RunReport) -> str:
@@ -140,12 +158,14 @@ def bench_run(
     direct_prompt: Annotated[
         str | None,
         typer.Option(
-            help="Question of the direct condition, with {query} (default: 'When does {query} start "
-            "and end? Answer in seconds.')."
+            help="Question of the direct condition, with {query} (default: the model's own, "
+            "'direct_question' in its wheretolisten.json, else 'When does {query} start and end? Answer in "
+            "seconds.')."
         ),
     ] = None,
     ray: RayOpt = None,
     workers: WorkersOpt = None,
+    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
     segment_s: SegmentOpt = None,
     overlap_s: OverlapOpt = None,
     top_k: TopKOpt = None,
@@ -161,7 +181,7 @@ def bench_run(
     To use several GPUs, give --ray (one worker per GPU, the rows in the one --out), or run one process
     per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype)
+    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
     from ..bench.config import bench_config
     from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -263,12 +283,13 @@ def bench_sweep(
     ] = None,
     ray: RayOpt = None,
     workers: WorkersOpt = None,
+    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split.
 
     With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype)
+    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -357,6 +378,9 @@ def bench_protocol(
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
     check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=mkdir)
+    from ..scenes import get_bank
+
+    get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
     adapter = load(model, device, dtype)
     from ..bench.protocol import REPORT_NAME, run_protocol
 
@@ -378,9 +402,13 @@ def report_html(
             help="A results.jsonl of the benchmark (or all shards of one run).", metavar="RESULTS..."
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images embedded).")],
+    out: Annotated[Path, typer.Option(help="Output HTML file (self-contained: images and sounds embedded).")],
     scenes: Annotated[
-        Path | None, typer.Option(help="Scene manifest (or its directory): draws every event of a scene.")
+        Path | None,
+        typer.Option(
+            help="Scene manifest (or its directory): draws every event of a scene, and gives each gallery "
+            "figure its scene's audio (click the figure to hear it there)."
+        ),
     ] = None,
     sweep: Annotated[
         Path | None,

@@ -134,6 +134,17 @@ def emit(
         typer.echo(f"wrote {plot}")
 
 
+def write_html(results: list[Result], path: Path, out: Path, gt: list[GTSpan], link_audio: bool) -> None:
+    """The page of one file's run (every query), with its audio embedded or linked; say so."""
+    from ..page import write_page
+
+    write_page(results, path, out, gt=gt, link_audio=link_audio)
+    typer.echo(
+        f"wrote {out}"
+        + (f" (the audio is linked: keep {path} where the page finds it)" if link_audio else "")
+    )
+
+
 def refuse_window_outputs(plot: Path | None, save_vector: Path | None) -> None:
     """--plot and --save-vector need one clip: a windowed recording has one vector per window."""
     if plot is not None or save_vector is not None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +15,6 @@ from .options import (
     DeviceOpt,
     DtypeOpt,
     EndOpt,
-    GTManifestOpt,
     IntervalOpt,
     LayersOpt,
     MinGapOpt,
@@ -26,6 +22,7 @@ from .options import (
     MkdirOpt,
     ModelOpt,
     OverlapOpt,
+    OverwriteOpt,
     PositionsOpt,
     ProbeOpt,
     ProgressOpt,
@@ -37,6 +34,7 @@ from .options import (
     check_audio,
     check_outputs,
     check_span,
+    check_vector_outputs,
     detect_config,
     finite,
     load,
@@ -50,22 +48,35 @@ if TYPE_CHECKING:
     from ..scenes.lookup import GTSpan
 
 AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", metavar="AUDIO")]
-#: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
-LOG_FIRST_KEY = "model"
 
 
-def plot_ground_truth(out: Path | None, audio: Path, manifest: Path | None) -> list[GTSpan]:
-    """Check that plotting can work before the model runs, and find the clip's ground-truth events."""
-    if out is None:
+def plot_ground_truth(
+    out: Path | None, audio: Path, manifest: Path | None, page: Path | None = None
+) -> list[GTSpan]:
+    """Check that plotting (``out``) can work before the model runs, and find the clip's ground-truth
+    events for the figure or the page (``page``)."""
+    if out is None and page is None:
         if manifest is not None:
-            raise WTLError("--gt-manifest only matters with --plot (or plot-layers)")
+            raise WTLError("--gt-manifest only matters with --plot or --html (or plot-layers)")
         return []
-    from ..figures import figure_format, require_matplotlib
     from ..scenes.lookup import gt_for_audio
 
-    require_matplotlib()
-    figure_format(out)
+    if out is not None:
+        from ..figures import figure_format, require_matplotlib
+
+        require_matplotlib()
+        figure_format(out)
     return gt_for_audio(audio, manifest)
+
+
+def check_page(page: Path | None, link_audio: bool) -> None:
+    """--html needs an .html name; --link-audio only matters with it."""
+    if page is None:
+        if link_audio:
+            raise WTLError("--link-audio only matters with --html")
+        return
+    if page.suffix.lower() not in (".html", ".htm"):
+        raise WTLError(f"--html {page}: give a file name ending in .html")
 
 
 @app.command()
@@ -118,7 +129,31 @@ def localize(
             help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib)."
         ),
     ] = None,
-    gt_manifest: GTManifestOpt = None,
+    gt_manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--gt-manifest",
+            "--scenes",
+            help="Scene manifest listing AUDIO, for ground truth in --plot and --html (default: "
+            "DIR/manifest.jsonl when AUDIO is DIR/audio/*.wav).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write one self-contained page of the run: the audio with a player, its spectrogram, "
+            "base/steered/Δ per query, detections, ground truth and settings; click to play from there.",
+        ),
+    ] = None,
+    link_audio: Annotated[
+        bool,
+        typer.Option(
+            "--link-audio",
+            help="With --html: link the audio file (by its path relative to the page) instead of "
+            "embedding a compressed copy.",
+        ),
+    ] = False,
     jsonl: Annotated[
         Path | None,
         typer.Option(
@@ -139,6 +174,7 @@ def localize(
             "label is the query)."
         ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Find when QUERY happens in AUDIO by steering where the model listens; print every occurrence.
@@ -164,8 +200,11 @@ def localize(
     if steer is not None and len(queries) > 1:
         raise WTLError("--vector steers one query; give at most one --query with it")
     several = len(audio) > 1
-    if several and (json_out or plot or save_vector):
-        raise WTLError("--json, --plot and --save-vector take one audio file; with several, use --jsonl")
+    if several and (json_out or plot or save_vector or html):
+        raise WTLError(
+            "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
+        )
+    check_page(html, link_audio)
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
     windows = window_config(segment_s, overlap_s)
     detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
@@ -178,26 +217,38 @@ def localize(
     for i in range(n if save_vector else 0):
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
-        outputs += [("--save-vector", target), ("--save-vector", target.with_suffix(".json"))]
-    check_outputs([*outputs, ("--plot", plot), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir)
-    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest)
+        outputs += check_vector_outputs(target, "--save-vector", overwrite)
+    check_outputs(
+        [*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir
+    )
+    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
     adapter = load(
         model, device, dtype, steer.layers if steer and config.layers is None else config.layers, threads
     )
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
-    from .found import emit, is_long, localize_file, refuse_window_outputs, tsv_rows, write_tsv
+    from .found import (
+        emit,
+        is_long,
+        localize_file,
+        refuse_window_outputs,
+        tsv_rows,
+        write_html,
+        write_tsv,
+    )
+    from .resume import done_key, results_log, resume_key
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
     settings = (cfg, steer, windows, detection)
-    with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
+    keys = {f: resume_key(f, (start, end), vector, segments) for f in audio} if jsonl else {}
+    with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
-        todo = [(f, [q for q in queries if (str(f), q) not in done]) for f in audio]
+        todo = [(f, [q for q in queries if done_key(f, q, keys) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
-        asked = {(str(f), q) for f in audio for q in queries}
-        found = [tsv_rows(p, q, d) for (p, q), d in done.items() if (p, q) in asked]  # resumed pairs
+        asked = {done_key(f, q, keys) for f in audio for q in queries}
+        found = [tsv_rows(k[0], k[1], d) for k, d in done.items() if k in asked]  # resumed pairs
         with progress_bar(len(todo), "localize", progress and several, unit="file") as advance:
             for path, wanted in todo:
                 try:
@@ -212,7 +263,9 @@ def localize(
                     advance(1, path.name)
                     continue
                 emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
-                rows = [r.to_json() for r in results]
+                if html is not None:
+                    write_html(results, path, html, gt, link_audio)
+                rows = [{**r.to_json(), **({"resume": keys[path]} if jsonl else {})} for r in results]
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)
@@ -223,52 +276,6 @@ def localize(
         typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
     if failed:
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
-
-
-def _log_problem(row: Any) -> str | None:
-    if not isinstance(row, dict):
-        return f"expected a JSON object, got {type(row).__name__}"
-    missing = [k for k in ("model", "audio", "query", "config") if k not in row]
-    if missing or not isinstance(row["audio"], dict):
-        return f"not a localize line (missing {', '.join(missing) or 'audio'})"
-    return None
-
-
-@contextmanager
-def _results_log(
-    path: Path | None,
-    model: str,
-    config: dict[str, Any],
-    detection: dict[str, Any],
-    segments: tuple[float, float],
-) -> Iterator[tuple[dict[tuple[str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
-    """(done (audio path, query) pairs → their detections, append function) for --jsonl; a no-op pair
-    without it.
-
-    The file is locked while in use; lines of another model, configuration, detection or window
-    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
-    detections carry none).
-    """
-    if path is None:
-        yield {}, lambda _rows: None
-        return
-    from ..records import open_jsonl
-
-    wanted = json.loads(json.dumps(config))
-    with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
-        for i, row in enumerate(rows, start=1):
-            same = row.get("model") == model and row.get("config") == wanted
-            cut = row.get("windows")
-            cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
-            if not same or not cut_same or row.get("detection", detection) != detection:
-                raise WTLError(
-                    f"{path}: line {i} was computed with another model or configuration; use the same "
-                    f"options or another --jsonl"
-                )
-        yield (
-            {(str(r["audio"].get("path")), str(r["query"])): r.get("detections") or [] for r in rows},
-            append,
-        )
 
 
 @app.command()
@@ -349,6 +356,7 @@ def vector_build(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = None,
+    overwrite: OverwriteOpt = False,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
@@ -356,8 +364,7 @@ def vector_build(
 
     check_audio([audio])
     check_span([audio], start, end)
-    target = out.with_suffix(".safetensors")
-    check_outputs([("--out", target), ("--out", target.with_suffix(".json"))], [audio], mkdir)
+    check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
     base = localize_config(layers)
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
     adapter = load(model, device, dtype, config.layers, threads)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import OptionError
+from ..settings import parse_layers
 
 if TYPE_CHECKING:
     from ..detections import DetectConfig
@@ -182,23 +183,6 @@ GTManifestOpt = Annotated[
 ]
 
 
-def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
-    """'1,3,5-7' → [1, 3, 5, 6, 7]; None or blank → None. A reversed or malformed range is an error."""
-    if text is None or not text.strip():
-        return None
-    out: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        lo, sep, hi = part.partition("-")
-        try:
-            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
-        except ValueError:
-            raise OptionError(f"cannot parse {option} {text!r}; use e.g. '8,9,10' or '8-12'") from None
-        if first < 0 or last < first:
-            raise OptionError(f"{option} {text!r}: {part!r} is not an increasing range of layer indices")
-        out.extend(range(first, last + 1))
-    return out
-
-
 def parse_floats(text: str, option: str) -> list[float]:
     """'0.5,1,2' → [0.5, 1.0, 2.0]; every value finite, at least one."""
     try:
@@ -210,6 +194,14 @@ def parse_floats(text: str, option: str) -> list[float]:
     for v in values:
         finite(v, option)
     return values
+
+
+def parse_pair(text: str, option: str) -> tuple[float, float]:
+    """'-20,20' → (-20.0, 20.0): two finite numbers, the first not above the second."""
+    values = parse_floats(text, option)
+    if len(values) != 2 or values[0] > values[1]:
+        raise OptionError(f"{option} takes LO,HI with LO <= HI (e.g. '-20,20'), got {text!r}")
+    return values[0], values[1]
 
 
 def finite(value: float | None, option: str, positive: bool = False) -> float | None:
@@ -339,14 +331,42 @@ def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | 
 def check_outputs(
     outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = (), mkdir: bool = False
 ) -> None:
-    """Refuse unwritable outputs, and outputs that are inputs, before any computation; a missing parent
-    folder is refused unless ``mkdir`` (--mkdir)."""
-    from ..files import check_output
+    """Refuse unwritable outputs, outputs that are inputs, and two outputs that are one file, before any
+    computation; a missing parent folder is refused unless ``mkdir`` (--mkdir)."""
+    from ..files import check_distinct, check_output
 
     sources = list(inputs)
-    for option, path in outputs:
-        if path is not None:
-            check_output(path, sources, option=option, mkdir=mkdir)
+    given = [(option, path) for option, path in outputs if path is not None]
+    for option, path in given:
+        check_output(path, sources, option=option, mkdir=mkdir)
+    check_distinct(given)
+
+
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace existing files the command would write but was not pointed at (a metadata .json "
+        "beside a vector, a scenes manifest).",
+    ),
+]
+
+
+def check_vector_outputs(
+    path: Path, option: str, overwrite: bool, inputs: Iterable[Path] = ()
+) -> list[tuple[str, Path | None]]:
+    """A vector's two outputs (``.safetensors`` and its ``.json``); a ``.json`` of the user's that is not
+    a vector's metadata is refused unless ``--overwrite``."""
+    from ..files import check_replace
+
+    target = path.with_suffix(".safetensors")
+    meta = target.with_suffix(".json")
+    if meta.is_file():
+        from ..vectors import is_vector_metadata
+
+        if not is_vector_metadata(meta):
+            check_replace(meta, option, overwrite)
+    return [(option, target), (option, meta)]
 
 
 def check_audio(paths: Iterable[Path]) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import MkdirOpt, ProgressOpt, finite
+from .options import MkdirOpt, OverwriteOpt, ProgressOpt, finite, parse_pair
 
 
 def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
@@ -48,8 +48,9 @@ def env(
 
     from .. import __version__
     from ..models import FAMILIES
-    from ..models.registry import UNAVAILABLE_FAMILIES
+    from ..models.registry import UNAVAILABLE_FAMILIES, read_recommended
     from ..organism import default_model_path
+    from ..vocabulary import declared_vocabulary
 
     def version(name: str) -> str:
         try:
@@ -76,6 +77,10 @@ def env(
     try:
         info["shipped_model"] = str(default_model_path())
         info["threads_for_shipped_model"] = _thread_policy(default_model_path())
+        vocab = declared_vocabulary(read_recommended(default_model_path()))
+        if vocab is not None:  # what a query to the shipped model may name
+            info["shipped_model_sounds"] = list(vocab.sounds)
+            info["shipped_model_speech"] = [vocab.speech_query.format(text=t) for t in vocab.speech]
     except WTLError as exc:  # a broken install should still be describable
         info["shipped_model"] = f"missing ({exc})"
     if json_out:
@@ -106,7 +111,11 @@ def make_tiny_model(
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     check_output(out, directory=True, option="--out", mkdir=mkdir)
+    from transformers.utils import logging as hf_logging
+
     from ..models.tiny import make_tiny_model as build
+
+    hf_logging.disable_progress_bar()  # a shard-writing bar is noise (and not one error line on failure)
 
     path = build(family, out, seed)
     typer.echo(f"wrote a tiny {family} model to {path}")
@@ -117,7 +126,12 @@ def scenes_make(
     out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
     n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
     bank: Annotated[
-        str, typer.Option(help="procedural, a folder DIR/label/<audio files>, or an ESC-50 directory.")
+        str,
+        typer.Option(
+            help="procedural, speech[:telephone=P], asterisk-words, freedesktop, a folder "
+            "DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'; add "
+            "':labels=a,b' to keep only some labels."
+        ),
     ] = "procedural",
     events: Annotated[int, typer.Option(help="Events per scene.")] = 3,
     duration: Annotated[float, typer.Option(help="Scene duration in seconds.")] = 10.0,
@@ -126,15 +140,44 @@ def scenes_make(
     repeats: Annotated[
         int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
     ] = 1,
+    placement: Annotated[
+        str, typer.Option(help="slots: one event per equal slot; free: anywhere (see --max-overlap).")
+    ] = "slots",
+    max_overlap: Annotated[
+        float, typer.Option(help="Free placement: largest fraction of an event that may overlap others.")
+    ] = 0.0,
+    level_db: Annotated[
+        str, typer.Option(help="LO,HI: per-event gain in dB drawn uniformly (relative to the usual level).")
+    ] = "0,0",
+    background: Annotated[
+        str,
+        typer.Option(
+            help="none, white, pink, brown, babble (synthetic talkers) or sounds (quiet other sounds)."
+        ),
+    ] = "none",
+    background_db: Annotated[
+        str, typer.Option(help="LO,HI: background level in dB relative to the events (-60..-10).")
+    ] = "-30,-20",
+    event_s: Annotated[str, typer.Option(help="MIN,MAX: event length in seconds (free placement).")] = "1,4",
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
 ) -> None:
-    """Write N scenes of EVENTS non-overlapping sound events each (distinct classes unless --repeats)."""
-    from ..scenes import get_bank, make_scenes
+    """Write N scenes of EVENTS sound events each (distinct classes unless --repeats): one per slot by
+    default, or placed freely, at spread levels, over a background."""
+    from ..scenes import SceneOptions, get_bank, make_scenes
 
     if n < 1:
         raise OptionError("--n must be at least 1")
     finite(duration, "--duration", positive=True)
+    finite(max_overlap, "--max-overlap")
+    options = SceneOptions(
+        placement=placement,
+        max_overlap=max_overlap,
+        level_db=parse_pair(level_db, "--level-db"),
+        background=background,
+        background_db=parse_pair(background_db, "--background-db"),
+        event_s=parse_pair(event_s, "--event-s"),
+    )
     from ..files import check_output
 
     check_output(out, directory=True, option="--out", mkdir=mkdir)
@@ -148,32 +191,70 @@ def scenes_make(
         sample_rate=sample_rate,
         repeats=repeats,
         progress=progress,
+        options=options,
     )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 
 
 @scenes_app.command("import")
 def scenes_import(
-    tsv: Annotated[
-        Path, typer.Option(help="Strong labels: tab-separated filename, onset, offset, event_label (DESED).")
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            "--tsv",
+            help="The data set's label file, as published (desed: a TSV filename, onset, offset, "
+            "event_label; see docs/datasets.md for the others).",
+        ),
     ],
     audio: Annotated[Path, typer.Option(help="Folder holding the annotated audio files.")],
     out: Annotated[Path, typer.Option(help="Output directory for manifest.jsonl (and events.tsv).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="desed, audiogrounding, tacos, audioset-strong or castella (docs/datasets.md)."
+        ),
+    ] = "desed",
     queries: Annotated[
-        Path | None, typer.Option(help="JSON {label: query text} (default: the label, lower case).")
+        Path | None,
+        typer.Option(
+            help="JSON {label: query text} (default: the data set's text, else the label in lower case)."
+        ),
     ] = None,
+    label_map: Annotated[
+        Path | None,
+        typer.Option(help="audioset-strong: mid_to_display_name.tsv (MID, tab, display name per line)."),
+    ] = None,
+    single: Annotated[
+        bool,
+        typer.Option(
+            "--single",
+            help="Skip clips whose labels repeat or whose events overlap (default: keep them; a query "
+            "may have several intervals).",
+        ),
+    ] = False,
+    overwrite: OverwriteOpt = False,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
-    from ..scenes.annotations import import_annotations, read_query_map
+    from ..scenes.annotations import read_query_map
+    from ..scenes.datasets import FORMATS, import_dataset
 
-    check_output(out, [tsv, *([queries] if queries else [])], directory=True, option="--out", mkdir=mkdir)
-    report = import_annotations(tsv, audio, out, read_query_map(queries) if queries else None)
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+    inputs = [labels, *([queries] if queries else []), *([label_map] if label_map else [])]
+    check_output(out, inputs, directory=True, option="--out", mkdir=mkdir)
+    query_map = read_query_map(queries) if queries else None
+    report = import_dataset(fmt, labels, audio, out, query_map, label_map, single, overwrite)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
     if len(report.skipped) > 10:
         typer.echo(f"... and {len(report.skipped) - 10} more skipped")
     if report.manifest is None:
-        raise WTLError(f"no annotated clip fits the benchmark (one interval per label, no overlaps): {tsv}")
-    typer.echo(f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped)")
+        raise WTLError(f"no annotated clip could be imported from {labels}")
+    several = sum(len({e.query for e in s.events}) < len(s.events) for s in report.scenes)
+    typer.echo(
+        f"wrote {len(report.scenes)} scenes to {report.manifest} ({len(report.skipped)} skipped; "
+        f"{several} with a query of several intervals)"
+    )

@@ -11,7 +11,18 @@ import numpy as np
 from ..scenes.lookup import gt_from_scene
 from .labels import format_layers
 from .marks import gid, mark_prediction, prediction_handles, token_step
-from .style import C_DELTA, C_GT, C_OTHER, C_PEAK, C_PRED, CYCLE, drawn_png, new_figure
+from .style import (
+    C_DELTA,
+    C_GT,
+    C_OTHER,
+    C_PEAK,
+    C_PRED,
+    CYCLE,
+    drawn_png,
+    figure_bytes,
+    new_figure,
+    plot_style,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -99,6 +110,16 @@ def draw_result_row(row: Row, scene: Scene | None = None) -> Figure:
 def row_figure_png(row: Row, scene: Scene | None = None) -> bytes:
     """PNG bytes of :func:`draw_result_row` (for embedding in the HTML report)."""
     return drawn_png(lambda: draw_result_row(row, scene))
+
+
+def row_figure_axis(row: Row, scene: Scene | None = None) -> tuple[bytes, tuple[float, float]]:
+    """PNG bytes of :func:`draw_result_row` and where its time axis (0 to the row's duration) lies across
+    the image, as fractions of its width: what maps a click on the image to a time."""
+    with plot_style():
+        fig = draw_result_row(row, scene)
+        png = figure_bytes(fig, "png")  # lays the figure out: the axes' positions are final after it
+        box = fig.axes[0].get_position()
+    return png, (float(box.x0), float(box.x1))
 
 
 def draw_conditions(rows: Sequence[Row], scene: Scene | None = None) -> Figure:

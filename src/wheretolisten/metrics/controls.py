@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, by_condition, check_rows, row_scores
+from .rows import Row, by_condition, check_rows, row_scores, scenes_of
 from .scores import FloatArray, hits, intervals_array
 from .stats import bootstrap_ci, holm, mcnemar
 
@@ -111,13 +111,16 @@ def _hit_per_row(group: Sequence[Row]) -> FloatArray:
     return row_scores(group)["hit"]
 
 
-def _versus(hit: FloatArray, chance: FloatArray, name: str, n_boot: int, seed: int) -> dict[str, Any]:
+def _versus(
+    hit: FloatArray, chance: FloatArray, name: str, n_boot: int, seed: int, scenes: Sequence[str]
+) -> dict[str, Any]:
     """A chance level (%) and the paired hit − chance with its CI (percentage points)."""
     above = hit - chance
+    ci = bootstrap_ci(above, n_boot=n_boot, seed=seed, clusters=scenes)
     return {
         name: 100.0 * float(np.mean(chance)),
         f"above_{name}": 100.0 * float(np.mean(above)),
-        f"above_{name}_ci": [100.0 * x for x in bootstrap_ci(above, n_boot=n_boot, seed=seed)],
+        f"above_{name}_ci": [100.0 * x for x in ci],
     }
 
 
@@ -140,24 +143,30 @@ def controls_table(
     out = []
     for cond in ([reference] if ref else []) + names:
         group = groups[cond]
-        per_row, chance = _hit_per_row(group), chance_per_row(group)
+        per_row, chance, scenes = _hit_per_row(group), chance_per_row(group), scenes_of(group)
         first = row_scores(group)["hit"] > 0
         line: dict[str, Any] = {
             "condition": cond,
             "n": len(group),
             "draws": len(group[0].get("draw_peaks_s", [])) or 1,
             "hit_rate": 100.0 * float(np.mean(per_row)),
-            "hit_rate_ci": [100.0 * x for x in bootstrap_ci(per_row, n_boot=n_boot, seed=seed)],
-            **_versus(per_row, chance, "chance", n_boot, seed),
+            "hit_rate_ci": [
+                100.0 * x for x in bootstrap_ci(per_row, n_boot=n_boot, seed=seed, clusters=scenes)
+            ],
+            **_versus(per_row, chance, "chance", n_boot, seed, scenes),
         }
         if all(r.get("events") for r in group):
             event_chance = np.asarray([1.0 / len(r["events"]) for r in group])
-            line.update(_versus(per_row, event_chance, "event_chance", n_boot, seed))
+            line.update(_versus(per_row, event_chance, "event_chance", n_boot, seed, scenes))
         if cond != reference and ref_hit:
             keys = [(r["scene_id"], r["query"]) for r in group]
-            pairs = [(ref_hit[k], bool(h)) for k, h in zip(keys, first, strict=True) if k in ref_hit]
+            pairs = [(ref_hit[k], bool(h), k[0]) for k, h in zip(keys, first, strict=True) if k in ref_hit]
             line["mcnemar_p"] = (
-                mcnemar([a for a, _ in pairs], [b for _, b in pairs])["p_value"] if pairs else None
+                mcnemar([p[0] for p in pairs], [p[1] for p in pairs], clusters=[p[2] for p in pairs])[
+                    "p_value"
+                ]
+                if pairs
+                else None
             )
         out.append(line)
     tested = [i for i, line in enumerate(out) if line.get("mcnemar_p") is not None]

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .controls import confusion_table, controls_table, layers_text, settings_table
-from .readouts import interval_table, interval_tests
+from .readouts import interval_floor, interval_table, interval_tests, rule_ious_by_set
 from .rigor_text import rigor_sections
-from .rows import Row, by_condition, row_scores
+from .rows import Row, by_condition, row_scores, scenes_of
 from .stats import bootstrap_ci, holm, mcnemar
 from .summary import breakdown_by_position
 from .tables import format_ci, format_number, format_p, format_table
@@ -28,6 +28,7 @@ __all__ = [
     "set_table",
     "steering_vs",
     "study_lines",
+    "verdict_lines",
 ]
 
 POOLED = "pooled"
@@ -47,7 +48,7 @@ def set_table(per_set: Mapping[str, Sequence[Row]], score: str, n_boot: int) -> 
         for cond, group in by_condition(rows).items():
             values = row_scores(group)[score]
             line = table.setdefault(cond, {"condition": cond})
-            ci = bootstrap_ci(values, n_boot=n_boot)
+            ci = bootstrap_ci(values, n_boot=n_boot, clusters=scenes_of(group))
             line[name] = [scale * float(values.mean()), [scale * ci[0], scale * ci[1]]]
     return list(table.values())
 
@@ -69,12 +70,12 @@ def steering_vs(per_set: Mapping[str, Sequence[Row]], reference: str = "steered"
             if cond == reference or group[0].get("control"):
                 continue
             pairs = [
-                (ref[(r["scene_id"], r["query"])], h > 0)
+                (ref[(r["scene_id"], r["query"])], h > 0, r["scene_id"])
                 for r, h in zip(group, row_scores(group)["hit"], strict=True)
                 if (r["scene_id"], r["query"]) in ref
             ]
             a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-            test = mcnemar(a, b)
+            test = mcnemar(a, b, clusters=[p[2] for p in pairs])
             family.append(
                 {
                     "set": name,
@@ -150,6 +151,8 @@ def protocol_data(
         "interval_tests": interval_tests(pooled, n_boot=n_boot),
         "steered_intervals": interval_tests(pooled, n_boot=n_boot, every_interval_of="steered"),
         "interval_tests_by_set": interval_by_set,
+        "rule_ious_by_set": rule_ious_by_set({**per_set, POOLED: pooled}),
+        "interval_floor": interval_floor({**per_set, POOLED: pooled}),
         "positions": breakdown_by_position([r for r in pooled if not r.get("control")], n_boot=n_boot),
         "dev_study": readouts.get("facts", {}),
         "dev_readouts": {c: v["candidates"] for c, v in readouts.get("conditions", {}).items()},
@@ -160,6 +163,28 @@ def _by_set_view(table: Sequence[Mapping[str, Any]], digits: int) -> list[dict[s
     return [
         {k: (v if k == "condition" else format_ci(v[0], v[1], digits)) for k, v in line.items()}
         for line in table
+    ]
+
+
+def _rules_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for line in table:
+        row = {"condition": line["condition"], "interval": line["interval"]}
+        for name, v in line["sets"].items():
+            row[name] = f"{format_number(v['iou'], 3)} / {format_number(v['iou_misses'], 3) or '–'}"
+        out.append(row)
+    return out
+
+
+def _floor_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {
+            "set": t["set"],
+            "steered IoU": format_number(t["iou_reference"], 3),
+            "negative IoU (hit %)": f"{format_number(t['iou_floor'], 3)} ({t['hit_rate_floor']:.1f})",
+            "holds": "yes" if t["under_half"] else "NO",
+        }
+        for t in table
     ]
 
 
@@ -191,20 +216,54 @@ def _tuned_view(table: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def _verdicts(vs: Sequence[Mapping[str, Any]], controls: Sequence[Mapping[str, Any]]) -> list[str]:
+def _verdict(t: Mapping[str, Any]) -> str:
+    """One comparison's verdict: who wins at Holm p < 0.05, else no significant difference."""
+    if not t["mcnemar_p_holm"] < 0.05:
+        return "no significant difference"
+    winner, loser = (
+        ("steered", t["condition"]) if t["hit_reference"] > t["hit"] else (t["condition"], "steered")
+    )
+    return f"{winner} beats {loser}"
+
+
+def _compared(t: Mapping[str, Any]) -> str:
+    diff = t["hit_reference"] - t["hit"]
+    return f"{diff:+.1f} pp, Holm p {format_p(t['mcnemar_p_holm'])}"
+
+
+def verdict_lines(
+    vs: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """Steered vs each condition: the pooled verdict, then each test set's, stated only where every draw
+    of the set gives the same verdict (``groups``: set → its draws; default: each set is one draw)."""
+    by = {(t["set"], t["condition"]): t for t in vs}
+    sets = groups or {s: [s] for s in dict.fromkeys(t["set"] for t in vs) if s != POOLED}
     lines = []
-    for t in vs:
-        if t["condition"] != "prompted":
-            continue
-        diff = t["hit_reference"] - t["hit"]
-        better = t["mcnemar_p_holm"] < 0.05
-        verdict = (
-            ("steered beats prompted" if diff > 0 else "prompted beats steered")
-            if better
-            else "no significant difference"
+    for cond in dict.fromkeys(t["condition"] for t in vs):
+        pooled = by.get((POOLED, cond))
+        head = (
+            f"- steered vs {cond}: pooled {_verdict(pooled)} ({_compared(pooled)})" if pooled else f"- {cond}"
         )
-        p = format_p(t["mcnemar_p_holm"])
-        lines.append(f"- {t['set']}: steered − prompted = {diff:+.1f} pp (Holm p {p}): {verdict}.")
+        per = []
+        for name, draws in sets.items():
+            found = [by[(d, cond)] for d in draws if (d, cond) in by]
+            if not found:
+                continue
+            verdicts = {_verdict(t) for t in found}
+            detail = "; ".join(_compared(t) for t in found)
+            if len(found) < len(draws):
+                per.append(f"{name}: {len(found)} of {len(draws)} draws run, no per-set verdict")
+            elif len(verdicts) == 1:
+                every = f"all {len(found)} draws" if len(found) > 1 else "one draw"
+                per.append(f"{name}: {verdicts.pop()} ({every}: {detail})")
+            else:
+                per.append(f"{name}: draws disagree ({detail}), no per-set verdict")
+        lines.append(head + (". Per set: " + "; ".join(per) if per else "") + ".")
+    return lines
+
+
+def _control_lines(controls: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
     for c in controls:
         parts = []
         for key, name in (("chance", "uniform"), ("event_chance", "one-event")):
@@ -223,30 +282,53 @@ def protocol_summary(
     readouts: Mapping[str, Any],
     protocol: Mapping[str, Any],
     n_boot: int = 2000,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The protocol summary as markdown, and its tables as data."""
+    """The protocol summary as markdown, and its tables as data; ``groups``: each test set → its draws
+    (the keys of ``per_set``), per-set verdicts only where every draw agrees."""
     data = protocol_data(per_set, tuned, readouts, n_boot)
     dev = protocol.get("dev", {})
     sets = ", ".join(
-        f"{t['name']} ({t['n']} × {t['duration_s']:g} s, {t['events']} events, seed {t['seed']})"
+        f"{t['name']} ({t['n']} × {t['duration_s']:g} s, {t['events']} events, seed {t['seed']}"
+        + (
+            f", {t['draws']} draws: {', '.join((groups or {}).get(t['name'], []))}"
+            if t.get("draws", 1) > 1
+            else ""
+        )
+        + ")"
         for t in protocol.get("tests", [])
     )
     parts = [
         "# Benchmark protocol: held-out results\n",
         f"Dev split: {dev.get('n')} scenes ({dev.get('duration_s', 0):g} s, {dev.get('events')} events, seed "
         f"{dev.get('seed')}); every setting below was chosen there. Held-out test sets: {sets}. 95% CIs: "
-        "percentile bootstrap over queries. Paired tests: exact McNemar on hits, Wilcoxon signed-rank on "
-        "IoU; Holm's correction within each table's family of tests.\n",
+        "percentile bootstrap over queries (over scenes, whole, when a scene has several queries). Paired "
+        "tests: exact McNemar on hits (clustered by scene when a scene has several queries), Wilcoxon "
+        "signed-rank on IoU; Holm's correction within each table's family of tests. A per-set verdict is "
+        "stated only where every draw of the set agrees.\n",
         "## Verdicts (held-out)\n\n"
         + "\n".join(
-            _verdicts(
-                [t for t in data["steered_vs"]], [c for c in data["controls"] if c["condition"] != "steered"]
-            )
+            [
+                *verdict_lines(data["steered_vs"], groups),
+                *_control_lines([c for c in data["controls"] if c["condition"] != "steered"]),
+            ]
         )
         + "\n",
         _part("Settings chosen on dev (grid points per condition, budget equal)", _tuned_view(data["tuned"])),
         _part("Hit rate % by test set (95% CI)", _by_set_view(data["hit_rate"], 1)),
         _part("IoU by test set (95% CI)", _by_set_view(data["iou"], 3)),
+        _part(
+            "IoU of every recorded interval rule, per set: all queries / misses only",
+            _rules_view(data["rule_ious_by_set"]),
+        )
+        + "\nreadout: the row's own interval (the rule chosen on dev); the others: each family's best rule "
+        "on dev, recorded beside it. misses: queries whose peak is outside every interval of the query; an "
+        "IoU there is what a rule gives without finding the sound.\n",
+        _part(
+            "The floor: the negative control's IoU vs steered's, per set", _floor_view(data["interval_floor"])
+        )
+        + "\nnegative: the steered condition's settings with −α (it almost never hits); its "
+        "IoU is what the interval rule gives for free. holds: the floor is under half of steered's IoU.\n",
         _part(
             "Steered vs each condition, per set and pooled (McNemar, Holm within set)",
             _vs_view(data["steered_vs"]),

@@ -11,9 +11,17 @@ import numpy as np
 from wheretolisten.errors import DataError
 from wheretolisten.records import ResultRow, check_row
 
-from .scores import FloatArray, hits, interval_scores
+from .scores import FloatArray, best_interval_scores, hits_any
 
-__all__ = ["Row", "by_condition", "check_rows", "optional_values", "row_scores"]
+__all__ = [
+    "Row",
+    "by_condition",
+    "check_rows",
+    "optional_values",
+    "query_intervals",
+    "row_scores",
+    "scenes_of",
+]
 
 #: A results row: the typed ``records.ResultRow``; plain mappings (parsed JSON) are accepted alike.
 Row: TypeAlias = ResultRow | Mapping[str, Any]
@@ -41,12 +49,25 @@ def by_condition(rows: Sequence[Row]) -> dict[str, list[Row]]:
     return groups
 
 
-def row_scores(rows: Sequence[Row]) -> dict[str, FloatArray]:
-    """Hit (0/1), IoU, coverage and precision per row."""
-    gts = [r["gt"] for r in rows]
-    out = interval_scores((r["interval_s"] for r in rows), gts)
-    out["hit"] = hits((r["peak_s"] for r in rows), gts).astype(float)
+def query_intervals(row: Row) -> list[list[float]]:
+    """Every interval of the row's query: ``gt_events`` (a query with several intervals: repeated
+    sounds), else the one ``gt``."""
+    return [list(iv) for iv in (cast(Mapping[str, Any], row).get("gt_events") or [row["gt"]])]
+
+
+def row_scores(rows: Sequence[Row], key: str = "interval_s") -> dict[str, FloatArray]:
+    """Hit (0/1), IoU, coverage and precision per row: a hit is a peak inside any of the query's
+    intervals, the overlaps are against the best-matching one. ``key``: the interval scored."""
+    gts = [query_intervals(r) for r in rows]
+    out = best_interval_scores((cast(Mapping[str, Any], r).get(key) for r in rows), gts)
+    out["hit"] = hits_any((r["peak_s"] for r in rows), gts).astype(float)
     return out
+
+
+def scenes_of(rows: Sequence[Row]) -> list[str]:
+    """Each row's scene: the cluster of its queries (bootstrap and tests resample scenes when a scene
+    has several queries, ``stats``)."""
+    return [str(r["scene_id"]) for r in rows]
 
 
 def optional_values(rows: Sequence[Row], key: str) -> FloatArray:

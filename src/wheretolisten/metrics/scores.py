@@ -14,9 +14,11 @@ __all__ = [
     "FloatArray",
     "IntervalLike",
     "attention_share",
+    "best_interval_scores",
     "coverage",
     "hit",
     "hits",
+    "hits_any",
     "interval_scores",
     "intervals_array",
     "iou",
@@ -83,6 +85,40 @@ def interval_scores(intervals: Iterable[IntervalLike], gts: Iterable[IntervalLik
         "coverage": np.where(valid, cov_v, zero).astype(float),
         "precision": np.where(valid, prec_v, zero).astype(float),
     }
+
+
+def best_interval_scores(
+    intervals: Iterable[IntervalLike], gt_lists: Iterable[Sequence[IntervalLike]]
+) -> dict[str, FloatArray]:
+    """:func:`interval_scores` against the best-matching (highest IoU) of each row's ground-truth intervals,
+    (a query with several intervals). A row with one interval scores as :func:`interval_scores`."""
+    preds = intervals_array(intervals)
+    lists = [list(g) for g in gt_lists]
+    if len(lists) != preds.shape[0]:
+        raise ValueError(f"{preds.shape[0]} predictions but {len(lists)} ground-truth lists")
+    owner = np.repeat(np.arange(len(lists)), [len(g) for g in lists])
+    flat = interval_scores(preds[owner], [iv for g in lists for iv in g])
+    out = {k: np.zeros(len(lists)) for k in flat}
+    best = np.full(len(lists), -1.0)
+    for j, i in enumerate(owner):  # the first interval of the highest IoU wins
+        if flat["iou"][j] > best[i]:
+            best[i] = flat["iou"][j]
+            for k in flat:
+                out[k][i] = flat[k][j]
+    return out
+
+
+def hits_any(peaks: Iterable[float | None], gt_lists: Iterable[Sequence[IntervalLike]]) -> BoolArray:
+    """Whether each peak lies inside any of its row's ground-truth intervals (inclusive)."""
+    p = _peaks_array(peaks)
+    lists = [list(g) for g in gt_lists]
+    if p.shape[0] != len(lists):
+        raise ValueError(f"{p.shape[0]} peaks but {len(lists)} ground-truth lists")
+    owner = np.repeat(np.arange(len(lists)), [len(g) for g in lists])
+    inside = hits(p[owner], [iv for g in lists for iv in g])
+    out = np.zeros(len(lists), dtype=bool)
+    np.logical_or.at(out, owner, inside)
+    return out
 
 
 def hit(peak_s: float | None, gt: IntervalLike) -> bool:

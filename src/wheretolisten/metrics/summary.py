@@ -14,7 +14,7 @@ import numpy as np
 
 from wheretolisten.errors import DataError
 
-from .rows import Row, by_condition, check_rows, optional_values, row_scores
+from .rows import Row, by_condition, check_rows, optional_values, query_intervals, row_scores, scenes_of
 from .scores import FloatArray, interval_scores, intervals_array
 from .stats import bootstrap_ci, mcnemar, wilcoxon
 
@@ -67,9 +67,10 @@ def summarize(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> list[di
         sc = row_scores(group)
         s: dict[str, Any] = {"condition": cond, "n": len(group)}
         s["hit_rate"] = 100.0 * float(np.mean(sc["hit"]))
-        s["hit_rate_ci"] = _pct(bootstrap_ci(sc["hit"], n_boot=n_boot, seed=seed))
+        scenes = scenes_of(group)
+        s["hit_rate_ci"] = _pct(bootstrap_ci(sc["hit"], n_boot=n_boot, seed=seed, clusters=scenes))
         s["iou"] = float(np.mean(sc["iou"]))
-        s["iou_ci"] = list(bootstrap_ci(sc["iou"], n_boot=n_boot, seed=seed))
+        s["iou_ci"] = list(bootstrap_ci(sc["iou"], n_boot=n_boot, seed=seed, clusters=scenes))
         s["coverage"] = float(np.mean(sc["coverage"]))
         s["precision"] = float(np.mean(sc["precision"]))
         s["r_at_iou_0.3"] = 100.0 * float(np.mean(sc["iou"] >= 0.3))
@@ -160,8 +161,9 @@ def paired_tests(rows: Sequence[Row], reference: str = "steered") -> list[dict[s
         ib = np.asarray([idx[k] for k in common], dtype=int)
         ha, hb = ref_sc["hit"][ia] > 0, sc["hit"][ib] > 0
         ua, ub = ref_sc["iou"][ia], sc["iou"][ib]
-        mc = mcnemar(ha, hb)
-        wx = wilcoxon(ua, ub)
+        pair_scenes = [k[0] for k in common]
+        mc = mcnemar(ha, hb, clusters=pair_scenes)
+        wx = wilcoxon(ua, ub, clusters=pair_scenes)
         empty = len(common) == 0
         out.append(
             {
@@ -192,12 +194,24 @@ def _gt_and_duration(rows: Sequence[Row]) -> tuple[FloatArray, FloatArray]:
 
 
 def random_hit_expectation(rows: Sequence[Row]) -> float:
-    """Expected hit rate (fraction) of a peak drawn uniformly in [0, duration]: mean GT length / duration."""
+    """Expected hit rate (fraction) of a peak drawn uniformly in [0, duration]: mean length of the query's
+    intervals (their union, inside the clip) / duration."""
     if not rows:
         return math.nan
-    gt, dur = _gt_and_duration(rows)
-    inside = np.clip(np.minimum(gt[:, 1], dur) - np.clip(gt[:, 0], 0.0, None), 0.0, None)
+    _, dur = _gt_and_duration(rows)
+    inside = np.asarray([_covered(query_intervals(r), d) for r, d in zip(rows, dur, strict=True)])
     return float(np.mean(inside / dur))
+
+
+def _covered(intervals: Sequence[Sequence[float]], duration: float) -> float:
+    """Seconds of [0, duration] inside the union of ``intervals``."""
+    total, reach = 0.0, 0.0
+    for a, b in sorted((max(0.0, float(a)), min(duration, float(b))) for a, b in intervals):
+        start = max(a, reach)
+        if b > start:
+            total += b - start
+        reach = max(reach, b)
+    return total
 
 
 def random_iou_expectation(rows: Sequence[Row], n_samples: int = 20_000, seed: int = 0) -> float:

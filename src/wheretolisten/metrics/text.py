@@ -128,8 +128,9 @@ def _conditions_legend(table: list[dict[str, Any]], wide: bool) -> list[str]:
     n = _NAMES[wide]
     r03 = "r_at_iou_0.3 / 0.5: % of queries with IoU ≥ 0.3 / 0.5" if wide else "R@IoU≥0.3: % with IoU ≥ 0.3"
     legend = [
-        f"{n['hit']}: share of queries whose predicted peak lies inside the queried event. {n['iou']}: "
-        f"overlap of the predicted interval with the event (0–1; no answer scores 0). {r03}. "
+        f"{n['hit']}: share of queries whose predicted peak lies inside the queried event (any of its "
+        f"intervals when it repeats). {n['iou']}: overlap of the predicted interval with the event (the "
+        f"best-matching interval; 0–1; no answer scores 0). {r03}. "
         f"{n['ci']}: {_CI}.",
         f"{RANDOM_ROW}: the hit rate of a peak drawn uniformly over each clip (analytic chance level).",
     ]

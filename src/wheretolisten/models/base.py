@@ -57,6 +57,10 @@ class Adapter(ABC):
     #: decoder makes that unsound (e.g. positions that depend on the whole prompt) says False and runs
     #: every prompt whole.
     shared_prefix: ClassVar[bool] = True
+    #: Whether a clip's audio tokens are the same alone and batched with longer clips. An encoder that sees
+    #: the batch's padding is not; the engines batch prompts of one clip only, so only a caller that batches
+    #: different clips itself (``encode``) meets this (``tests/test_families.py`` checks both ways).
+    batch_invariant: ClassVar[bool] = True
     #: Hub ids of the real checkpoints this adapter serves (documentation and ``env``).
     checkpoints: ClassVar[tuple[str, ...]] = ()
     #: Other ``config.model_type`` values whose checkpoints this adapter loads: a composite checkpoint
@@ -70,6 +74,8 @@ class Adapter(ABC):
         #: Settings the checkpoint recommends (``wheretolisten.json`` beside its weights), e.g. tuned
         #: steering layers and α under the key ``localize``; empty for ordinary checkpoints.
         self.recommended: dict[str, Any] = {}
+        #: Queries already warned about as outside the checkpoint's declared vocabulary (one line each).
+        self.warned_queries: set[str] = set()
 
     # ---- modules -------------------------------------------------------------------------------
     #: Attribute path from the model to its decoder-only language model (``layers`` below it).
@@ -123,7 +129,7 @@ class Adapter(ABC):
             cache_name: None,
             "position_ids": position_ids,
         }
-        layer_types = getattr(config, "layer_types", None) or ["full_attention"] * self.num_layers
+        layer_types = self.layer_types
         masks = {"full_attention": create_causal_mask(**mask_kwargs)}
         if "sliding_attention" in layer_types:
             masks["sliding_attention"] = create_sliding_window_causal_mask(**mask_kwargs)
@@ -143,6 +149,22 @@ class Adapter(ABC):
             )
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
+
+    @property
+    def layer_types(self) -> list[str]:
+        """Each decoder layer's attention, as the decoder picks its mask: ``full_attention``,
+        ``sliding_attention`` (``sliding_window`` keys) or another kind (which the shared prefix refuses).
+
+        The config's ``layer_types`` when it has them; else every layer slides when the config sets a
+        ``sliding_window`` (the Mistral and Phi-3/4 convention), else none does. A family whose decoder reads
+        its config otherwise overrides this.
+        """
+        config = self.language_model.config
+        types = getattr(config, "layer_types", None)
+        if types:
+            return [str(t) for t in types]
+        sliding = getattr(config, "sliding_window", None) is not None
+        return ["sliding_attention" if sliding else "full_attention"] * self.num_layers
 
     def rotary_positions(self, position_ids: torch.Tensor) -> torch.Tensor:
         """What the language model's rotary embedding takes for [rows, seq] text positions (themselves,

@@ -17,6 +17,8 @@ from ..errors import ModelError
 
 #: The file every transformers checkpoint folder holds.
 CONFIG_FILE = "config.json"
+#: How transformers names the index of a sharded safetensors checkpoint (tensor name -> shard file).
+INDEX_SUFFIX = ".safetensors.index.json"
 #: Nested configs searched (in this order) for the language model's own config.
 _TEXT_KEYS = ("thinker_config", "text_config")
 
@@ -33,8 +35,8 @@ def check_source(name: str) -> bool:
 
 
 def check_folder(path: Path) -> None:
-    """A local checkpoint: a folder with ``config.json`` and safetensors weights whose files are whole
-    (pickle files are never loaded)."""
+    """A local checkpoint: a folder with ``config.json`` and safetensors weights (one file, or shards and
+    their ``model.safetensors.index.json``) whose files are whole (pickle files are never loaded)."""
     if not path.is_dir():
         raise ModelError(f"{path}: is not a model directory")
     weights = sorted(path.glob("*.safetensors"))
@@ -47,8 +49,52 @@ def check_folder(path: Path) -> None:
         raise ModelError(f"{path}: no {CONFIG_FILE} here, so it is not a model directory")
     if not weights:
         raise ModelError(f"{path}: no model weights (*.safetensors) in this directory")
+    for index in sorted(path.glob(f"*{INDEX_SUFFIX}")):
+        _check_index(index)
     for file in weights:
         _check_safetensors(file)
+
+
+def _shard_map(index: Path) -> dict[str, str]:
+    """The ``weight_map`` (tensor name -> shard file name) of a sharded checkpoint's index."""
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+        shards = data["weight_map"]
+        if not (isinstance(shards, dict) and all(isinstance(v, str) for v in shards.values())):
+            raise ValueError("weight_map is not an object of file names")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{index}: not a readable safetensors index ({exc})") from None
+    return shards
+
+
+def _check_index(index: Path) -> None:
+    """Every shard a sharded checkpoint's index names is in the folder and holds the tensors it is named
+    for (a shard missing or from another download is one line, not a failure inside the loader)."""
+    shards = _shard_map(index)
+    by_file: dict[str, set[str]] = {}
+    for tensor, name in shards.items():
+        by_file.setdefault(name, set()).add(tensor)
+    for name, tensors in sorted(by_file.items()):
+        file = index.parent / name
+        if Path(name).name != name or not file.is_file():
+            raise ModelError(
+                f"{index.parent}: the shard {name} named in {index.name} is not here (download it)"
+            )
+        missing = sorted(tensors - set(_header(file)[1]))
+        if missing:
+            raise ModelError(
+                f"{file}: lacks {len(missing)} tensor(s) {index.name} places there (e.g. {missing[0]}); "
+                "the shards come from different downloads"
+            )
+
+
+def weight_files(path: Path) -> list[Path]:
+    """The safetensors files a checkpoint folder loads: the shards its index names, else every
+    ``*.safetensors`` file."""
+    indexes = sorted(path.glob(f"*{INDEX_SUFFIX}"))
+    if indexes:
+        return [path / name for name in sorted({n for i in indexes for n in _shard_map(i).values()})]
+    return sorted(path.glob("*.safetensors"))
 
 
 def _header(file: Path) -> tuple[int, dict[str, Any]]:
@@ -82,9 +128,10 @@ def _check_safetensors(file: Path) -> None:
 
 
 def parameter_count(path: Path) -> int:
-    """How many parameters a checkpoint folder's safetensors files hold (from their headers only)."""
+    """How many parameters a checkpoint folder's safetensors files (one file, or the shards of its index)
+    hold, from their headers only."""
     total = 0
-    for file in sorted(path.glob("*.safetensors")):
+    for file in weight_files(path):
         for tensor in _header(file)[1].values():
             count = 1
             for dim in tensor.get("shape", []):

@@ -76,6 +76,8 @@ class Gemma3nAdapter(Adapter):
     token_s: ClassVar[float] = 0.16
     end_of_turn_token: ClassVar[str] = "<end_of_turn>"
     shared_prefix: ClassVar[bool] = False
+    #: Batched with a longer clip, a short clip can get one more audio token (see ``audio_mask``).
+    batch_invariant: ClassVar[bool] = False
     checkpoints: ClassVar[tuple[str, ...]] = ("google/gemma-3n-E4B-it", "google/gemma-3n-E2B-it")
 
     language_model_path: ClassVar[str] = "model.language_model"

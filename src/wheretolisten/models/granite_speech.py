@@ -150,6 +150,8 @@ class GraniteSpeechAdapter(Adapter):
     token_cover_s: ClassVar[float | None] = 0.3
     system_prompt: ClassVar[str] = GRANITE_SYSTEM_PROMPT
     end_of_turn_token: ClassVar[str] = "<|end_of_text|>"
+    #: The conformer has no padding mask: a shorter clip's tokens read the batch's padding frames.
+    batch_invariant: ClassVar[bool] = False
     checkpoints: ClassVar[tuple[str, ...]] = (
         "ibm-granite/granite-speech-3.3-8b",
         "ibm-granite/granite-speech-3.3-2b",

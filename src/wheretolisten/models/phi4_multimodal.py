@@ -83,6 +83,8 @@ class Phi4MultimodalAdapter(Adapter):
     window_s: ClassVar[float] = 40.0
     token_s: ClassVar[float] = 0.08
     end_of_turn_token: ClassVar[str] = "<|end|>"
+    #: A shorter clip's tokens change when it is batched with a longer one (measured on the tiny model).
+    batch_invariant: ClassVar[bool] = False
     checkpoints: ClassVar[tuple[str, ...]] = ("microsoft/Phi-4-multimodal-instruct",)
 
     language_model_path: ClassVar[str] = "model"

@@ -84,6 +84,12 @@ class Qwen3OmniMoeAdapter(QwenOmniAdapter):
         "Qwen/Qwen3-Omni-30B-A3B-Thinking",
     )
 
+    @property
+    def layer_types(self) -> list[str]:
+        """Every layer full: the thinker's text model builds one causal mask and gives its attention no
+        window, whatever its config's ``sliding_window`` says (transformers 5.17 to 5.25)."""
+        return ["full_attention"] * self.num_layers
+
     def clip_frames(self, n_samples: int) -> int:
         """Valid mel frames: the processor pads to the longest clip, which keeps floor(samples / hop)."""
         return n_samples // int(self.processor.feature_extractor.hop_length)

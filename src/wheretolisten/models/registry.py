@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 
-from ..errors import ModelError
+from ..errors import ModelError, ResourceError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
 from .checkpoint import check_source
@@ -120,8 +123,10 @@ def load_model(
     local = check_source(name)
     # A hub id is checked against the cache and the network first: no minutes of retries offline.
     offline = {"local_files_only": True} if not local and local_files_only(name) else {}
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    if not sys.stderr.isatty():  # a notebook, a log file: no "Loading weights" bar (restored below)
+        hf_logging.disable_progress_bar()
     try:
         try:
             config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code, **offline)
@@ -142,9 +147,16 @@ def load_model(
                 name, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True, **offline
             )
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            if _no_memory(exc):  # the weights do not fit: a resource limit (exit 3), not a bad model
+                raise ResourceError(
+                    f"out of memory loading the weights of {name!r} ({_first_line(exc)}); try "
+                    "--dtype bfloat16 or a machine with more memory"
+                ) from None
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     model.to(dev)
     logging.getLogger(__name__).debug("loaded %s (%s) on %s as %s", name, cls.family, dev, torch_dtype)
     adapter = wrap(model, processor, name)
@@ -167,7 +179,53 @@ def read_recommended(path: Path) -> dict[str, Any]:
         raise ModelError(f"{file}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ModelError(f"{file}: expected a JSON object")
+    problem = _recommended_problem(data.get("localize", {}))
+    if problem is not None:
+        raise ModelError(f"{file}: {problem}")
     return data
+
+
+#: Numbers of the ``localize`` section, and whether 0 is allowed (alpha may be any finite number).
+_RECOMMENDED_NUMBERS = {"alpha": None, "smooth_s": True, "window_s": False, "fraction": False}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _recommended_problem(section: Any) -> str | None:
+    """Why a checkpoint's ``localize`` settings cannot be used (types and ranges), or None.
+
+    Checked when the model loads, so a bad file is one line naming it, not an error deep in a run.
+    """
+    if not isinstance(section, dict):
+        return f"'localize' must be an object, got {section!r}"
+    for key in ("layers", "probe_layers"):
+        value = section.get(key)
+        if value is not None and not (isinstance(value, list) and all(_is_int(v) and v >= 0 for v in value)):
+            return f"'localize.{key}' must be a list of layer indices (integers >= 0), got {value!r}"
+    for key, zero_ok in _RECOMMENDED_NUMBERS.items():
+        value = section.get(key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        in_range = number and (zero_ok is None or value > 0 or (zero_ok and value == 0))
+        if not in_range:
+            kind = "a finite number" if zero_ok is None else f"a finite number {'>= 0' if zero_ok else '> 0'}"
+            return f"'localize.{key}' must be {kind}, got {value!r}"
+    for key in ("probe", "positions", "read_positions", "interval", "engine", "prompt"):
+        if key in section and not isinstance(section[key], str):
+            return f"'localize.{key}' must be a string, got {section[key]!r}"
+    if "normalize" in section and not isinstance(section["normalize"], bool):
+        return f"'localize.normalize' must be true or false, got {section['normalize']!r}"
+    return None
+
+
+def _no_memory(exc: BaseException) -> bool:
+    """Whether loading failed for want of memory (ENOMEM from mmap or the allocator)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        return True
+    return "Cannot allocate memory" in str(exc) or "can't allocate memory" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:

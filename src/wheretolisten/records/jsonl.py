@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DataError, OutputError, WTLError
+from ..files import disk_full, is_disk_full
 
 #: Why a parsed line is not a usable record (None: it is).
 Check = Callable[[Any], "str | None"]
@@ -108,11 +109,16 @@ def read_jsonl(
 
 
 class Appender:
-    """Appends whole lines to an open store in one write, then flush and fsync."""
+    """Appends whole lines to an open store in one write, then fsync; a failed write is cut back off.
 
-    def __init__(self, handle: IO[bytes], needs_newline: bool) -> None:
+    A full disk (or any failed write) truncates the file back to its size before the append, so no
+    unfinished line is left, and is one :class:`~wheretolisten.errors.DiskFullError` (or OutputError).
+    """
+
+    def __init__(self, handle: IO[bytes], needs_newline: bool, path: Path | None = None) -> None:
         self._handle = handle
         self._needs_newline = needs_newline
+        self._path = path
         self.written = 0
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -122,9 +128,21 @@ class Appender:
         if self._needs_newline:
             data = b"\n" + data
             self._needs_newline = False
-        self._handle.write(data)
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        fd = self._handle.fileno()
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]  # O_APPEND: every write lands at the end
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            target = self._path or Path(getattr(self._handle, "name", "results file"))
+            if is_disk_full(exc):
+                raise disk_full(target) from None
+            raise OutputError(f"{target}: cannot write ({exc.strerror or type(exc).__name__})") from None
         self.written += len(rows)
 
 
@@ -169,7 +187,7 @@ def open_jsonl(
                 handle.truncate(keep)
                 handle.flush()
                 os.fsync(handle.fileno())
-            append = Appender(handle, newline)
+            append = Appender(handle, newline, target)
             yield append, [row for _, row in numbered]
     finally:
         if created and target.exists() and target.stat().st_size == 0:

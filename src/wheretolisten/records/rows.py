@@ -69,7 +69,9 @@ class ResultRow(TypedDict):
     answer: NotRequired[str]
     profile: NotRequired[Profile]
     detections: NotRequired[list[DetectionItem]]  # every predicted occurrence (detection conditions)
-    gt_events: NotRequired[list[list[float]]]  # [onset, offset] of every event of the queried class
+    #: [onset, offset] of every interval of the queried sound (detection: every event of its class; any
+    #: condition: a query with several intervals, scored against all: ``metrics.rows.query_intervals``)
+    gt_events: NotRequired[list[list[float]]]
 
 
 def _is_number(value: Any) -> bool:

@@ -23,6 +23,9 @@ th,td{border:1px solid #ddd;padding:.3em .6em}th{background:#f4f4f4;text-align:l
 td.num{text-align:right;font-variant-numeric:tabular-nums}.ci{color:#777;font-size:.85em}
 .note{color:#555;font-size:.9em}figure{margin:1em 0}figure img{max-width:100%}
 figcaption{font-size:.85em;color:#444}.gallery{display:grid;grid-template-columns:1fr 1fr;gap:.5em}
+figure.play{position:relative}figure.play img{cursor:pointer;display:block}figure.play audio{width:100%;
+height:2em}figure.play .playhead{position:absolute;width:0;border-left:2px solid #d62728;display:none;
+pointer-events:none}
 """
 
 

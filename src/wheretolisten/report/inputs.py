@@ -32,6 +32,8 @@ class ReportInputs:
     rows: list[Row]
     name: str
     scenes: dict[str, Any] = field(default_factory=dict)
+    #: The folder the scenes' audio paths are relative to (the manifest's), when a manifest was given.
+    scenes_dir: Path | None = None
     sweep: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -81,6 +83,7 @@ def load_inputs(
         from ..scenes import load_manifest
 
         inputs.scenes = {s.scene_id: s for s in load_manifest(scenes)}
+        inputs.scenes_dir = Path(scenes) if Path(scenes).is_dir() else Path(scenes).parent
         unknown = sorted({str(r["scene_id"]) for r in merged} - set(inputs.scenes))
         if unknown:
             inputs.notes.append(f"{len(unknown)} scene(s) of the results are not in the manifest")

@@ -197,7 +197,9 @@ def render_protocol_report(
     """The whole page (deterministic for the same inputs)."""
     pooled = [r for r in pooled_rows(per_set) if not r.get("control")]
     sets = ", ".join(
-        f"{t.name} ({t.n} scenes, {t.duration_s:g} s, {t.events} events)" for t in protocol.tests
+        f"{t.name} ({t.n} scenes, {t.duration_s:g} s, {t.events} events"
+        + (f", {t.draws} draws)" if t.draws > 1 else ")")
+        for t in protocol.tests
     )
     dev = protocol.dev
     text = (

@@ -1,9 +1,10 @@
 """Real recordings with DCASE-style annotations → a scenes manifest the benchmark runs on.
 
-The benchmark's setting is one clip, a few sound events, each queried once: every event of a clip needs
-its own label (so a query names exactly one interval) and events must not overlap. Annotated recordings
-(e.g. a DESED-format ``filename onset offset event_label`` TSV beside a folder of wavs) are imported clip
-by clip; a clip that does not fit is skipped with its reason, never silently changed.
+Annotated recordings (e.g. a DESED-format ``filename onset offset event_label`` TSV beside a folder of
+wavs) are imported clip by clip. Real recordings repeat and overlap sounds: a query may name several
+intervals (one label, several events) and the scene is marked ``overlaps``. A clip that cannot be read is
+skipped with its reason, never silently changed. The public data sets' own label files are read by
+``scenes.datasets``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,29 @@ import csv
 import io
 import itertools
 import json
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..audio import audio_info
+from ..audio import AUDIO_SUFFIXES, audio_info
 from ..errors import DataError, WTLError
-from .manifest import Event, Scene, check_manifest_output, position_name, read_text, write_manifest
+from ..files import check_replace
+from .manifest import (
+    EVENTS_TSV_NAME,
+    MANIFEST_NAME,
+    Event,
+    Scene,
+    check_manifest_output,
+    position_name,
+    read_text,
+    write_manifest,
+)
 
+#: Suffixes that label files put on audio names (dropped to look for the same clip in another format).
+_NAMED_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")
 #: Columns of a DCASE/DESED strong-label TSV.
 TSV_COLUMNS = ("filename", "onset", "offset", "event_label")
 
@@ -61,6 +76,11 @@ def read_annotations(tsv: str | os.PathLike[str]) -> dict[str, list[tuple[float,
             raise DataError(
                 f"{path}: line {lineno} has no numeric onset/offset (weak labels cannot be localized)"
             ) from None
+        if not (math.isfinite(onset) and math.isfinite(offset)) or onset < 0:
+            raise DataError(
+                f"{path}: line {lineno}: onset and offset must be finite numbers >= 0, got "
+                f"{row['onset']!r} and {row['offset']!r}"
+            )
         label = (row["event_label"] or "").strip()
         if not label or offset <= onset:
             raise DataError(f"{path}: line {lineno} needs a label and offset > onset")
@@ -70,72 +90,128 @@ def read_annotations(tsv: str | os.PathLike[str]) -> dict[str, list[tuple[float,
     return out
 
 
-def _why_not(events: list[tuple[float, float, str]], duration_s: float) -> str | None:
-    """Why a clip's events do not fit the benchmark's setting, or None when they do."""
-    labels = [label for _, _, label in events]
+@dataclass(frozen=True)
+class Annotation:
+    """One labelled interval of a clip; ``query`` is the data set's own text (a phrase, a caption), or None
+    when the query is made from the label."""
+
+    onset_s: float
+    offset_s: float
+    label: str
+    query: str | None = None
+
+
+def _why_not(events: list[Annotation], duration_s: float) -> str | None:
+    """Why a clip does not fit the one-interval-per-label, no-overlap setting (``single``), or None."""
+    labels = [a.label for a in events]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         return f"label {repeated[0]!r} occurs more than once (a query must name one interval)"
-    for (_, end, a), (start, _, b) in itertools.pairwise(events):
-        if start < end:
-            return f"events {a!r} and {b!r} overlap"
-    if events[-1][1] > duration_s + 0.05:
-        return f"event {events[-1][2]!r} ends at {events[-1][1]:g} s, after the clip ({duration_s:.2f} s)"
+    for a, b in itertools.pairwise(events):
+        if b.onset_s < a.offset_s:
+            return f"events {a.label!r} and {b.label!r} overlap"
+    if events[-1].offset_s > duration_s + 0.05:
+        last = events[-1]
+        return f"event {last.label!r} ends at {last.offset_s:g} s, after the clip ({duration_s:.2f} s)"
     return None
 
 
-def import_annotations(
-    tsv: str | os.PathLike[str],
-    audio_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    queries: Mapping[str, str] | None = None,
-) -> ImportReport:
-    """Write ``out_dir/manifest.jsonl`` for the annotated clips that fit, and report the others.
+def merge_repeats(events: list[Annotation]) -> list[Annotation]:
+    """Intervals of one label that overlap or touch become one (a query's intervals are disjoint); sorted."""
+    merged: list[Annotation] = []
+    for a in sorted(events, key=lambda e: (e.label, e.onset_s, e.offset_s)):
+        last = merged[-1] if merged else None
+        if last is not None and last.label == a.label and a.onset_s <= last.offset_s:
+            merged[-1] = Annotation(last.onset_s, max(last.offset_s, a.offset_s), a.label, last.query)
+        else:
+            merged.append(a)
+    return sorted(merged, key=lambda e: (e.onset_s, e.offset_s, e.label))
 
-    Each kept clip's events are ordered by onset (first / middle / last); their query is
-    ``queries[label]`` or :func:`default_query`; the target event cycles through the positions over the
-    clips (sorted by name), as in synthesized scenes. Paths in the manifest are relative to ``out_dir``.
-    The output is checked first (writable, not the TSV itself); nothing is written when no clip fits.
+
+def find_audio(audio_root: Path, names: Sequence[str]) -> Path | None:
+    """The first of ``names`` under ``audio_root`` that exists, as named or with another audio suffix
+    (labels often name ``.mp3`` or ``.wav`` files that were converted)."""
+    for name in names:
+        stem = name[: -len(Path(name).suffix)] if Path(name).suffix.lower() in _NAMED_SUFFIXES else name
+        for candidate in (name, *(stem + suffix for suffix in AUDIO_SUFFIXES)):
+            if (audio_root / candidate).is_file():
+                return audio_root / candidate
+    return None
+
+
+def import_clips(
+    clips: Mapping[str, list[Annotation]],
+    audio_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    source: str,
+    queries: Mapping[str, str] | None = None,
+    single: bool = False,
+    audio_names: Callable[[str], Sequence[str]] = lambda name: [name],
+) -> ImportReport:
+    """Write ``out_dir/manifest.jsonl`` for the annotated clips, and report those skipped and why.
+
+    Repeated and overlapping events are kept (the scene is marked ``overlaps``): a query with several
+    intervals is one label with several events; a label's own overlapping intervals are merged. With
+    ``single``, clips whose labels repeat or whose events overlap are skipped instead (the synthetic
+    setting). Events are ordered by onset (first / middle / last); their query is ``queries[label]``, the
+    data set's own text, or :func:`default_query`; the target cycles through the events over the clips
+    (sorted by name). Events past the clip's end are cut at it (dropped, and reported, when they start
+    after it). ``audio_names(clip)`` lists the file names to look for. Nothing is written when no clip fits.
     """
-    audio_root, out = Path(audio_dir), Path(out_dir)
-    check_manifest_output(out, inputs=[Path(tsv)])
-    annotations = read_annotations(tsv)
+    root, out = Path(audio_root), Path(out_dir)
     report = ImportReport([])
-    for name in sorted(annotations):
-        wav = audio_root / name
+    for name in sorted(clips):
+        wav = find_audio(root, audio_names(name))
+        if wav is None:
+            report.skipped[name] = f"cannot read audio: no file {' or '.join(audio_names(name))} in {root}"
+            continue
         try:
             info = audio_info(wav)
         except WTLError as exc:
             report.skipped[name] = f"cannot read audio: {exc}"
             continue
         duration = info.duration_s
-        events = sorted(annotations[name])
-        reason = _why_not(events, duration)
-        if reason is not None:
-            report.skipped[name] = reason
+        events = sorted(clips[name], key=lambda e: (e.onset_s, e.offset_s, e.label))
+        if single:
+            reason = _why_not(events, duration)
+            if reason is not None:
+                report.skipped[name] = reason
+                continue
+        kept = []
+        for a in events:
+            if a.onset_s >= duration:
+                report.skipped[f"{name}: {a.label}"] = (
+                    f"starts at {a.onset_s:g} s, after the clip ({duration:.2f} s)"
+                )
+            else:
+                kept.append(Annotation(a.onset_s, min(a.offset_s, duration), a.label, a.query))
+        events = merge_repeats(kept)
+        if not events:
+            report.skipped.setdefault(name, "no event inside the clip")
             continue
         placed = [
             Event(
-                label=label,
-                onset_s=onset,
-                offset_s=min(offset, duration),
-                slot=(onset, min(offset, duration)),
-                active=(onset, min(offset, duration)),
+                label=a.label,
+                onset_s=a.onset_s,
+                offset_s=a.offset_s,
+                slot=(a.onset_s, a.offset_s),
+                active=(a.onset_s, a.offset_s),
                 position=position_name(i, len(events)),
-                query=(queries or {}).get(label, default_query(label)),
+                query=(queries or {}).get(a.label, a.query or default_query(a.label)),
             )
-            for i, (onset, offset, label) in enumerate(events)
+            for i, a in enumerate(events)
         ]
         report.scenes.append(
             Scene(
-                scene_id=Path(name).stem,
+                scene_id=Path(name).stem if Path(name).suffix else name,
                 path=os.path.relpath(wav.resolve(), out.resolve()),
                 duration_s=duration,
                 sample_rate=info.sample_rate,
                 events=placed,
                 target=len(report.scenes) % len(placed),
                 seed=0,
-                bank=f"import:{Path(tsv).name}",
+                bank=source,
+                overlaps=not single and _why_not(events, duration) is not None,
             )
         )
     if report.scenes:
@@ -143,16 +219,60 @@ def import_annotations(
     return report
 
 
+def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse an output folder that cannot be written, is an input, or holds a manifest (unless
+    ``overwrite``): an import never replaces scenes it did not make."""
+    check_manifest_output(out, inputs=list(inputs))
+    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
+        check_replace(out / name, "--out", overwrite)
+
+
+def import_annotations(
+    tsv: str | os.PathLike[str],
+    audio_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    queries: Mapping[str, str] | None = None,
+    single: bool = False,
+    overwrite: bool = False,
+) -> ImportReport:
+    """A DESED-style TSV (``filename onset offset event_label``) beside a folder of audio → a manifest
+    (:func:`import_clips`). The output is checked first (writable, not the TSV itself, no existing
+    manifest unless ``overwrite``)."""
+    check_import_output(Path(out_dir), [Path(tsv)], overwrite)
+    clips = {
+        name: [Annotation(on, off, label) for on, off, label in events]
+        for name, events in read_annotations(tsv).items()
+    }
+    return import_clips(clips, audio_dir, out_dir, f"import:{Path(tsv).name}", queries, single)
+
+
+def read_json_document(path: str | os.PathLike[str], what: str) -> Any:
+    """One JSON document (a query map, a data set's label file); unreadable is one DataError line."""
+    source = Path(path)
+    try:
+        return json.loads(read_text(source, what))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source}: not a readable JSON file ({exc})") from None
+
+
 def read_query_map(path: str | os.PathLike[str]) -> dict[str, str]:
     """A JSON object {label: query text}, for labels whose default query reads badly."""
     source = Path(path)
-    try:
-        data = json.loads(read_text(source, "query map"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{source}: not a readable JSON file ({exc})") from None
+    data = read_json_document(source, "query map")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise DataError(f"{source}: expected a JSON object mapping labels to query texts")
     return {str(k): v for k, v in data.items()}
 
 
-__all__ = ["ImportReport", "default_query", "import_annotations", "read_annotations", "read_query_map"]
+__all__ = [
+    "Annotation",
+    "ImportReport",
+    "default_query",
+    "find_audio",
+    "import_annotations",
+    "import_clips",
+    "merge_repeats",
+    "read_annotations",
+    "read_json_document",
+    "read_query_map",
+]

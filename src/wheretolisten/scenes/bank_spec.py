@@ -1,12 +1,23 @@
-"""Choose a sound bank from a command-line specification (procedural, a folder, or ESC-50)."""
+"""Choose a sound bank from a command-line specification (built-in, a folder, ESC-50, or a mix)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError
-from .banks import Bank, ESC50Bank, FolderBank
+from .banks import Bank, ESC50Bank, FolderBank, MixedBank, SubsetBank
+from .debian import AsteriskWordsBank, FreedesktopBank
 from .procedural import ProceduralBank
+from .speech import SpeechBank
+
+#: Banks named by a word: built in, or read from installed packages.
+NAMED_BANKS: dict[str, Callable[[], Bank]] = {
+    "procedural": ProceduralBank,
+    "speech": SpeechBank,
+    "asterisk-words": AsteriskWordsBank,
+    "freedesktop": FreedesktopBank,
+}
 
 
 def _parse_folds(text: str, spec: str) -> list[int]:
@@ -19,11 +30,24 @@ def _parse_folds(text: str, spec: str) -> list[int]:
     return folds
 
 
-def get_bank(spec: str) -> Bank:
-    """'procedural', 'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
-    meta/esc50.csv, else a label-folder bank)."""
-    if spec == "procedural":
-        return ProceduralBank()
+def _telephone(text: str, spec: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise DataError(f"bank {spec!r}: telephone= takes a probability in [0, 1], got {text!r}")
+    return share
+
+
+def _one_bank(spec: str) -> Bank:
+    if ":labels=" in spec:
+        inner, labels = spec.rsplit(":labels=", 1)
+        return SubsetBank(_one_bank(inner), [x.strip() for x in labels.split(",") if x.strip()])
+    if spec in NAMED_BANKS:
+        return NAMED_BANKS[spec]()
+    if spec.startswith("speech:telephone="):
+        return SpeechBank(telephone_p=_telephone(spec[len("speech:telephone=") :], spec))
     if spec.startswith("esc50:"):
         rest = spec[len("esc50:") :]
         if ":folds=" in rest:
@@ -38,5 +62,19 @@ def get_bank(spec: str) -> Bank:
             return ESC50Bank(path)
         return FolderBank(path)
     raise DataError(
-        f"unknown bank {spec!r}: expected 'procedural', 'esc50:DIR[:folds=1,2]', or an existing directory"
+        f"unknown bank {spec!r}: expected {', '.join(repr(n) for n in NAMED_BANKS)}, "
+        "'esc50:DIR[:folds=1,2]', or an existing directory (join several with '+')"
     )
+
+
+def get_bank(spec: str) -> Bank:
+    """A bank by name ('procedural', 'speech[:telephone=P]', 'asterisk-words', 'freedesktop'),
+    'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
+    meta/esc50.csv, else a label-folder bank); any of them followed by ':labels=a,b' keeps only those
+    labels; several joined with '+' (e.g. 'procedural+speech') make one mixed bank."""
+    if "+" in spec and not Path(spec).is_dir():
+        parts = spec.split("+")
+        if any(not part for part in parts):
+            raise DataError(f"bank {spec!r}: empty part between '+' signs")
+        return MixedBank([_one_bank(part) for part in parts])
+    return _one_bank(spec)

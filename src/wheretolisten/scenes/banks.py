@@ -185,3 +185,60 @@ class ESC50Bank(FileBank):
         self.labels = list(self.files)
         fold_part = f":folds={','.join(map(str, self.folds))}" if self.folds is not None else ""
         self.name = f"esc50:{self.root}{fold_part}"
+
+
+class MixedBank(Bank):
+    """Several banks as one (e.g. procedural classes and speech): each label renders from its own bank.
+
+    Labels must be distinct across the banks; a collision is refused with one DataError line.
+    """
+
+    def __init__(self, banks: Sequence[Bank]) -> None:
+        if len(banks) < 2:
+            raise DataError("a mixed bank needs at least two banks")
+        self.banks = list(banks)
+        self.owner: dict[str, Bank] = {}
+        for bank in self.banks:
+            for label in bank.labels:
+                if label in self.owner:
+                    raise DataError(
+                        f"banks {self.owner[label].name!r} and {bank.name!r} both have label {label!r}"
+                    )
+                self.owner[label] = bank
+        self.labels = list(self.owner)
+        self.name = "+".join(bank.name for bank in self.banks)
+
+    def query_text(self, label: str) -> str:
+        """The query of the bank that owns ``label``."""
+        self._check_label(label)
+        return self.owner[label].query_text(label)
+
+    def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
+        """One instance of ``label`` from the bank that owns it."""
+        self._check_label(label)
+        return self.owner[label].render(label, rng, sample_rate, max_duration_s)
+
+
+class SubsetBank(Bank):
+    """Some labels of a bank (e.g. scenes in which one class occurs several times); renders from it."""
+
+    def __init__(self, bank: Bank, labels: Sequence[str]) -> None:
+        unknown = [label for label in labels if label not in bank.labels]
+        if unknown or not labels:
+            raise DataError(
+                f"bank {bank.name!r} has no label {', '.join(map(repr, unknown)) or '(none given)'}"
+                f" (labels: {', '.join(bank.labels)})"
+            )
+        self.bank = bank
+        self.labels = list(dict.fromkeys(labels))
+        self.name = f"{bank.name}:labels={','.join(self.labels)}"
+
+    def query_text(self, label: str) -> str:
+        """The parent bank's query."""
+        self._check_label(label)
+        return self.bank.query_text(label)
+
+    def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
+        """One instance of ``label`` from the parent bank."""
+        self._check_label(label)
+        return self.bank.render(label, rng, sample_rate, max_duration_s)

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import DataError
 from ..files import check_output, write_atomic
 from ..records import read_numbered
+from .options import BACKGROUNDS, PLACEMENTS
 
 POSITIONS = ("first", "middle", "last")
 MANIFEST_NAME = "manifest.jsonl"
@@ -86,12 +87,30 @@ def _as_span(value: Any, key: str, where: str) -> tuple[float, float]:
     return start, end
 
 
+def _optional_float(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    """A finite number when the field is present (and not null), else None: fields added later."""
+    value = d.get(key)
+    return None if value is None else _as_float(value, key, where)
+
+
+def _optional_str(d: Mapping[str, Any], key: str, where: str, choices: Sequence[str]) -> str | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if _as_str(value, key, where) not in choices:
+        raise DataError(f"{_where(where)}field {key!r} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
 # ---- rows -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Event:
-    """One placed sound event: where its audio sits, its slot, and its energy-trimmed active span."""
+    """One placed sound event: where its audio sits, its slot, and its energy-trimmed active span.
+
+    ``slot`` is the span the event was placed in: its equal slot, or the whole clip (free placement).
+    """
 
     label: str
     onset_s: float
@@ -100,10 +119,12 @@ class Event:
     active: tuple[float, float]
     position: str
     query: str
+    #: Gain of the event in dB relative to the synthesizer's TARGET_RMS (None: not recorded, 0 dB).
+    level_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (spans as lists)."""
-        return {
+        """JSON-ready dict (spans as lists); ``level_db`` only when recorded."""
+        row: dict[str, Any] = {
             "label": self.label,
             "onset_s": self.onset_s,
             "offset_s": self.offset_s,
@@ -112,6 +133,9 @@ class Event:
             "position": self.position,
             "query": self.query,
         }
+        if self.level_db is not None:
+            row["level_db"] = self.level_db
+        return row
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "") -> Event:
@@ -133,6 +157,7 @@ class Event:
             active=_as_span(_get(d, "active", where), "active", where),
             position=position,
             query=_as_str(_get(d, "query", where), "query", where),
+            level_db=_optional_float(d, "level_db", where),
         )
 
 
@@ -148,6 +173,19 @@ class Scene:
     target: int
     seed: int
     bank: str = ""
+    #: The layout (see ``scenes.options``), recorded for scenes made with non-default options only;
+    #: None in older manifests and for the original slot scenes.
+    placement: str | None = None
+    #: Largest fraction of an event that overlaps others (None or 0: events never overlap).
+    max_overlap: float | None = None
+    background: str | None = None
+    #: Background level in dB relative to TARGET_RMS (None when there is no background).
+    background_db: float | None = None
+    #: Gain the peak limiter applied to the whole mix, dB (<= 0); event and background levels are
+    #: relative to TARGET_RMS before it.
+    gain_db: float | None = None
+    #: Events may overlap and a label may repeat (real recordings); synthesized scenes keep them apart.
+    overlaps: bool = False
 
     @property
     def target_event(self) -> Event:
@@ -194,6 +232,17 @@ class Scene:
             "target": self.target,
             "seed": self.seed,
             "bank": self.bank,
+            **{key: value for key, value in self._layout().items() if value is not None},
+        }
+
+    def _layout(self) -> dict[str, Any]:
+        return {
+            "placement": self.placement,
+            "max_overlap": self.max_overlap,
+            "background": self.background,
+            "background_db": self.background_db,
+            "gain_db": self.gain_db,
+            "overlaps": True if self.overlaps else None,
         }
 
     @classmethod
@@ -213,6 +262,12 @@ class Scene:
         if sample_rate <= 0 or duration <= 0:
             raise DataError(f"{_where(where)}sample_rate and duration_s must be positive")
         bank = d.get("bank", "")
+        max_overlap = _optional_float(d, "max_overlap", where)
+        if max_overlap is not None and not 0 <= max_overlap < 1:
+            raise DataError(f"{_where(where)}field 'max_overlap' must be in [0, 1), got {max_overlap!r}")
+        overlaps = d.get("overlaps", False)
+        if not isinstance(overlaps, bool):
+            raise DataError(f"{_where(where)}field 'overlaps' must be true or false, got {overlaps!r}")
         return cls(
             scene_id=_as_str(_get(d, "scene_id", where), "scene_id", where),
             path=_as_str(_get(d, "path", where), "path", where),
@@ -222,6 +277,12 @@ class Scene:
             target=target,
             seed=_as_int(_get(d, "seed", where), "seed", where),
             bank=_as_str(bank, "bank", where),
+            placement=_optional_str(d, "placement", where, PLACEMENTS),
+            max_overlap=max_overlap,
+            background=_optional_str(d, "background", where, BACKGROUNDS),
+            background_db=_optional_float(d, "background_db", where),
+            gain_db=_optional_float(d, "gain_db", where),
+            overlaps=overlaps,
         )
 
 
@@ -236,7 +297,14 @@ def position_name(index: int, n_events: int) -> str:
 
 
 def _manifest_text(scenes: Iterable[Scene]) -> str:
-    return "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in scenes)
+    """Strict JSON lines: a NaN or infinite number is refused, never written as a bare ``NaN``."""
+    lines = []
+    for s in scenes:
+        try:
+            lines.append(json.dumps(s.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
+        except ValueError:
+            raise DataError(f"scene {s.scene_id!r} holds a number that is not finite (NaN or inf)") from None
+    return "".join(lines)
 
 
 def _events_tsv_text(scenes: Iterable[Scene]) -> str:
@@ -268,7 +336,8 @@ def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> 
 
 
 def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
-    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps."""
+    """Consistency checks of one parsed row: wav exists, events inside the clip, in slots, no overlaps
+    (unless the scene says its events overlap)."""
     wav = scene.audio_path(manifest_dir)
     if not wav.is_file():
         raise DataError(f"{where}: audio file {wav} does not exist")
@@ -280,6 +349,17 @@ def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
             )
         if e.active[0] < e.onset_s - _EPS or e.active[1] > e.offset_s + _EPS:
             raise DataError(f"{where}: event {k} ({e.label}) active span {e.active} is outside onset/offset")
+    if scene.max_overlap:
+        for k, e in enumerate(scene.events):
+            share = overlap_share(e, [o for j, o in enumerate(scene.events) if j != k])
+            if share > scene.max_overlap + _EPS:
+                raise DataError(
+                    f"{where}: event {k} ({e.label}) overlaps others by {share:.3f} of its length, "
+                    f"more than max_overlap={scene.max_overlap}"
+                )
+        return
+    if scene.overlaps:  # real recordings: overlapping and repeated events are the ground truth
+        return
     ordered = sorted(scene.events, key=lambda e: e.onset_s)
     for prev, nxt in itertools.pairwise(ordered):
         if nxt.onset_s < prev.offset_s - _EPS:
@@ -287,6 +367,21 @@ def _check_scene(scene: Scene, manifest_dir: Path, where: str) -> None:
                 f"{where}: overlapping ground truth: {prev.label} [{prev.onset_s}, {prev.offset_s}] and "
                 f"{nxt.label} [{nxt.onset_s}, {nxt.offset_s}]"
             )
+
+
+def overlap_share(event: Event, others: Sequence[Event]) -> float:
+    """Fraction of ``event``'s [onset, offset) covered by the union of the ``others``."""
+    spans = sorted(
+        (max(event.onset_s, o.onset_s), min(event.offset_s, o.offset_s))
+        for o in others
+        if o.onset_s < event.offset_s and o.offset_s > event.onset_s
+    )
+    covered, reach = 0.0, event.onset_s
+    for start, stop in spans:
+        if stop > reach:
+            covered += stop - max(start, reach)
+            reach = stop
+    return covered / (event.offset_s - event.onset_s)
 
 
 def manifest_file(path: str | os.PathLike[str]) -> Path:

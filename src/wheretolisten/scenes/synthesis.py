@@ -1,8 +1,9 @@
 """Controlled multi-event scene synthesis: the clips and exact ground truth of the benchmark.
 
-A scene is a clip divided into ``n_events`` equal slots; each slot holds one event, shorter than its
-slot and placed with gaps, so the ground truth (which event, where) is exact. Labels are distinct
-unless ``repeats`` lets a label fill several slots (for long recordings).
+By default a scene is a clip divided into ``n_events`` equal slots; each slot holds one event, shorter
+than its slot and placed with gaps. :class:`~.options.SceneOptions` can instead place events anywhere
+(possibly overlapping), spread their levels and add a background; the ground truth (which event,
+where, how loud) stays exact. Labels are distinct unless ``repeats`` lets a label recur.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..errors import AudioError, DataError, OptionError, OutputError
 from ..files import atomic_path, check_output
 from ..progress import track
 from ..records import read_numbered
+from .backgrounds import make_background
 from .banks import Bank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
@@ -31,7 +33,9 @@ from .manifest import (
     position_name,
     write_manifest,
 )
+from .options import SceneOptions
 from .procedural import ramp_envelope
+from .speech import espeak_binary
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -43,6 +47,7 @@ PEAK_LIMIT = 0.9  # the mix is scaled down to this peak if it would exceed it
 MIN_EVENT_S = 0.5
 EVENT_FRACTION = (0.35, 0.75)  # event length as a fraction of the slot width
 _TIME_DECIMALS = 6
+_PLACEMENT_TRIES = 200
 #: The wavs make_scenes writes (manifest paths); only such files are ever removed as stale.
 _SCENE_WAV = re.compile(rf"{AUDIO_DIR_NAME}/scene_\d+\.wav")
 
@@ -58,8 +63,18 @@ def _t(samples: int | float, sample_rate: int) -> float:
     return round(samples / sample_rate, _TIME_DECIMALS)
 
 
-def check_request(bank: Bank, n_events: int, duration_s: float, sample_rate: int, repeats: int = 1) -> None:
+def check_request(
+    bank: Bank,
+    n_events: int,
+    duration_s: float,
+    sample_rate: int,
+    repeats: int = 1,
+    options: SceneOptions | None = None,
+) -> None:
     """Refuse settings no scene can be made with (one OptionError line), before anything is computed."""
+    options = options or SceneOptions()
+    if not isinstance(options, SceneOptions):
+        raise OptionError(f"options must be a SceneOptions, got {type(options).__name__}")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise OptionError(f"repeats must be an integer of at least 1, got {repeats!r}")
     if n_events < 1:
@@ -73,11 +88,83 @@ def check_request(bank: Bank, n_events: int, duration_s: float, sample_rate: int
         raise OptionError(f"sample_rate must be positive, got {sample_rate}")
     if not math.isfinite(duration_s) or duration_s <= 0:
         raise OptionError(f"duration_s must be a positive finite number of seconds, got {duration_s}")
-    if duration_s / n_events * EVENT_FRACTION[1] < MIN_EVENT_S:
+    if options.background == "babble":
+        espeak_binary()  # babble speaks: refuse now, not after the first scenes were written
+    if options.placement == "free":
+        options.check(n_events, duration_s)
+    elif duration_s / n_events * EVENT_FRACTION[1] < MIN_EVENT_S:
         raise OptionError(
             f"duration_s={duration_s} is too short for n_events={n_events}: each slot must be at least "
             f"{MIN_EVENT_S / EVENT_FRACTION[1]:.2f} s"
         )
+
+
+def _level(x: F64, sample_rate: int) -> tuple[tuple[int, int], float]:
+    """The active span of a faded event and its RMS over that span."""
+    a0, a1 = active_span(x, sample_rate)
+    return (a0, a1), float(np.sqrt(np.mean(x[a0:a1] ** 2))) if a1 > a0 else 0.0
+
+
+def _render(bank: Bank, label: str, rng: np.random.Generator, sample_rate: int, want: int) -> F64:
+    """``label`` rendered at most ``want`` samples long, faded, checked usable."""
+    raw = np.asarray(bank.render(label, rng, sample_rate, want / sample_rate), dtype=np.float64)[:want]
+    if raw.ndim != 1 or raw.size == 0 or not np.all(np.isfinite(raw)):
+        raise AudioError(f"bank {bank.name!r} rendered unusable audio for label {label!r}")
+    return _fade(raw, sample_rate)
+
+
+def _gain_db(options: SceneOptions, rng: np.random.Generator) -> float:
+    """Per-event gain: drawn only when the range is not a single value (so the default draws nothing)."""
+    lo, hi = options.level_db
+    return float(rng.uniform(lo, hi)) if hi > lo else lo
+
+
+def _free_lengths(
+    options: SceneOptions, rng: np.random.Generator, n_events: int, total: int, sr: int
+) -> list[int]:
+    """Event lengths (samples) drawn from ``event_s``, shrunk towards its minimum when they cannot all fit
+    side by side (SceneOptions.check guaranteed the minimums fit)."""
+    lo = max(1, round(options.event_s[0] * sr))
+    hi = max(lo, round(min(options.event_s[1], total / sr) * sr))
+    lengths = [int(rng.integers(lo, hi + 1)) for _ in range(n_events)]
+    spare, excess = total - n_events * lo, sum(lengths) - n_events * lo
+    if sum(lengths) > total and excess > 0:
+        lengths = [lo + (length - lo) * spare // excess for length in lengths]
+    return lengths
+
+
+def _overlap_ok(spans: list[tuple[int, int]], max_overlap: float) -> bool:
+    """Whether no span is covered by the union of the others for more than ``max_overlap`` of its length."""
+    for k, (s0, s1) in enumerate(spans):
+        cuts = sorted(
+            (max(s0, a), min(s1, b)) for j, (a, b) in enumerate(spans) if j != k and a < s1 and b > s0
+        )
+        covered, reach = 0, s0
+        for a, b in cuts:
+            if b > reach:
+                covered += b - max(a, reach)
+                reach = b
+        if covered > max_overlap * (s1 - s0):
+            return False
+    return True
+
+
+def _free_starts(lengths: list[int], total: int, max_overlap: float, rng: np.random.Generator) -> list[int]:
+    """Start samples anywhere in the clip: uniform draws until the overlap limit holds (up to 200 tries),
+    else the events side by side in random order with random gaps (always possible: they fit)."""
+    for _ in range(_PLACEMENT_TRIES):
+        starts = [int(rng.integers(0, total - length + 1)) for length in lengths]
+        if _overlap_ok([(s, s + n) for s, n in zip(starts, lengths, strict=True)], max_overlap):
+            return starts
+    order = rng.permutation(len(lengths))
+    gaps = np.diff(np.sort(rng.integers(0, total - sum(lengths) + 1, len(lengths))), prepend=0)
+    starts = [0] * len(lengths)
+    at = 0
+    for k, gap in zip(order, gaps, strict=True):
+        at += int(gap)
+        starts[int(k)] = at
+        at += lengths[int(k)]
+    return starts
 
 
 def make_scene(
@@ -91,15 +178,18 @@ def make_scene(
     *,
     seed: int = 0,
     repeats: int = 1,
+    options: SceneOptions | None = None,
 ) -> tuple[Scene, F32]:
-    """Synthesize one scene: ``n_events`` labels, one per equal slot, gaps between them.
+    """Synthesize one scene of ``n_events`` labels laid out as ``options`` says (default: one per equal
+    slot with gaps, all at TARGET_RMS over a -45 dB floor: the original scenes, bit for bit).
 
-    Labels are distinct, or with ``repeats > 1`` each drawn at most ``repeats`` times. Returns the Scene
-    (its ``path`` is ``audio/<scene_id>.wav``) and the mono float32 mix. ``seed`` is only recorded in
-    the Scene (pass the integer that seeded ``rng`` so the scene can be regenerated).
+    Labels are distinct, or with ``repeats > 1`` each drawn at most ``repeats`` times. Events are listed
+    in onset order (``position`` and ``target`` follow it). Returns the Scene (its ``path`` is
+    ``audio/<scene_id>.wav``) and the mono float32 mix. ``seed`` is only recorded in the Scene (pass
+    the integer that seeded ``rng`` so the scene can be regenerated).
     """
-    check_request(bank, n_events, duration_s, sample_rate, repeats)
-    slot_s = duration_s / n_events
+    options = options or SceneOptions()
+    check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     if target is None:
         target = int(rng.integers(n_events))
     if not 0 <= target < n_events:
@@ -109,40 +199,63 @@ def make_scene(
     mix = np.zeros(total)
     pool = np.array(bank.labels * repeats, dtype=object)
     labels = [str(x) for x in rng.choice(pool, n_events, replace=False)]
-    events: list[Event] = []
-    for k, label in enumerate(labels):
-        s0, s1 = round(k * total / n_events), round((k + 1) * total / n_events)
-        frac = rng.uniform(*EVENT_FRACTION)
-        length_s = min(max(frac * slot_s, MIN_EVENT_S), EVENT_FRACTION[1] * slot_s)
-        want = max(1, int(length_s * sample_rate))
-        raw = np.asarray(bank.render(label, rng, sample_rate, want / sample_rate), dtype=np.float64)[:want]
-        if raw.ndim != 1 or raw.size == 0 or not np.all(np.isfinite(raw)):
-            raise AudioError(f"bank {bank.name!r} rendered unusable audio for label {label!r}")
-        x = _fade(raw, sample_rate)
-        a0, a1 = active_span(x, sample_rate)
-        rms = float(np.sqrt(np.mean(x[a0:a1] ** 2))) if a1 > a0 else 0.0
-        if rms < 1e-7:
-            raise AudioError(f"bank {bank.name!r} rendered silent audio for label {label!r}")
-        x *= TARGET_RMS / rms
-        slack = (s1 - s0) - len(x)
-        margin = max(1, min(round(0.05 * sample_rate), slack // 4))
-        start = s0 + int(rng.integers(margin, max(margin, slack - margin) + 1))
-        mix[start : start + len(x)] += x
-        events.append(
-            Event(
-                label=label,
-                onset_s=_t(start, sample_rate),
-                offset_s=_t(start + len(x), sample_rate),
-                slot=(_t(s0, sample_rate), _t(s1, sample_rate)),
-                active=(_t(start + a0, sample_rate), _t(start + a1, sample_rate)),
-                position=position_name(k, n_events),
-                query=bank.query_text(label),
-            )
-        )
+    # (label, start, audio, active span, slot in samples, level dB) per event
+    placed: list[tuple[str, int, F64, tuple[int, int], tuple[int, int], float]] = []
+    if options.placement == "slots":
+        slot_s = duration_s / n_events
+        for k, label in enumerate(labels):
+            s0, s1 = round(k * total / n_events), round((k + 1) * total / n_events)
+            frac = rng.uniform(*EVENT_FRACTION)
+            length_s = min(max(frac * slot_s, MIN_EVENT_S), EVENT_FRACTION[1] * slot_s)
+            x = _render(bank, label, rng, sample_rate, max(1, int(length_s * sample_rate)))
+            span, rms = _level(x, sample_rate)
+            if rms < 1e-7:
+                raise AudioError(f"bank {bank.name!r} rendered silent audio for label {label!r}")
+            x *= TARGET_RMS / rms
+            slack = (s1 - s0) - len(x)
+            margin = max(1, min(round(0.05 * sample_rate), slack // 4))
+            start = s0 + int(rng.integers(margin, max(margin, slack - margin) + 1))
+            level = _gain_db(options, rng)
+            placed.append((label, start, x, span, (s0, s1), level))
+    else:
+        lengths = _free_lengths(options, rng, n_events, total, sample_rate)
+        rendered: list[tuple[F64, tuple[int, int]]] = []
+        for label, want in zip(labels, lengths, strict=True):
+            x = _render(bank, label, rng, sample_rate, want)
+            span, rms = _level(x, sample_rate)
+            if rms < 1e-7:
+                raise AudioError(f"bank {bank.name!r} rendered silent audio for label {label!r}")
+            rendered.append((x * (TARGET_RMS / rms), span))
+        starts = _free_starts([len(x) for x, _ in rendered], total, options.max_overlap, rng)
+        for label, (x, span), start in zip(labels, rendered, starts, strict=True):
+            placed.append((label, start, x, span, (0, total), _gain_db(options, rng)))
+        placed.sort(key=lambda p: p[1])
+    for _, start, x, _, _, level in placed:
+        mix[start : start + len(x)] += x * 10 ** (level / 20) if level else x
     mix += rng.standard_normal(total) * TARGET_RMS * 10 ** (NOISE_FLOOR_DB / 20)
+    background_db = None
+    if options.background != "none":
+        background_db = float(rng.uniform(*options.background_db))
+        floor = make_background(options.background, bank, labels, rng, total, sample_rate)
+        mix += floor * TARGET_RMS * 10 ** (background_db / 20)
     peak = float(np.max(np.abs(mix)))
-    if peak > PEAK_LIMIT:
-        mix *= PEAK_LIMIT / peak
+    gain = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0
+    if gain < 1.0:
+        mix *= gain
+    recorded = not options.is_default
+    events = [
+        Event(
+            label=label,
+            onset_s=_t(start, sample_rate),
+            offset_s=_t(start + len(x), sample_rate),
+            slot=(_t(slot[0], sample_rate), _t(slot[1], sample_rate)),
+            active=(_t(start + span[0], sample_rate), _t(start + span[1], sample_rate)),
+            position=position_name(k, n_events),
+            query=bank.query_text(label),
+            level_db=round(level, 3) if recorded else None,
+        )
+        for k, (label, start, x, span, slot, level) in enumerate(placed)
+    ]
     scene = Scene(
         scene_id=scene_id,
         path=f"{AUDIO_DIR_NAME}/{scene_id}.wav",
@@ -153,6 +266,12 @@ def make_scene(
         seed=seed,
         bank=bank.name,
     )
+    if recorded:
+        scene.placement = options.placement
+        scene.max_overlap = options.max_overlap
+        scene.background = options.background
+        scene.background_db = None if background_db is None else round(background_db, 3)
+        scene.gain_db = round(20 * math.log10(gain), 3)
     return scene, mix.astype(np.float32)
 
 
@@ -212,16 +331,18 @@ def make_scenes(
     sample_rate: int = 16000,
     progress: bool = True,
     repeats: int = 1,
+    options: SceneOptions | None = None,
 ) -> list[Scene]:
     """Write ``n`` scenes to ``out_dir`` (audio/*.wav, manifest.jsonl, events.tsv), deterministically.
 
-    Scene ``i`` is seeded from (seed, i) and its target index is ``i % n_events`` (balanced positions).
+    Scene ``i`` is seeded from (seed, i) and its target index is ``i % n_events`` (balanced positions);
+    ``options`` lays every scene out (see :class:`SceneOptions`; default: the original slot scenes).
     Settings and the output are checked before anything is written. When ``out_dir`` held scenes
     already, the wavs its old manifest listed that the new one does not are removed afterwards.
     """
     if n < 1:
         raise OptionError(f"number of scenes must be at least 1, got {n}")
-    check_request(bank, n_events, duration_s, sample_rate, repeats)
+    check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
     previous = _scene_wavs_listed(out)
@@ -238,6 +359,7 @@ def make_scenes(
             target=i % n_events,
             seed=child,
             repeats=repeats,
+            options=options,
         )
         _write_wav(scene.audio_path(out), audio, sample_rate)
         scenes.append(scene)

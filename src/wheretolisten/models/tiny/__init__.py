@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
+from ...files import atomic_dir
 from ..registry import FAMILIES as RUNNABLE
 from . import gemma3n, granite_speech, musicflamingo, phi4_multimodal, qwen_omni, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
@@ -49,12 +50,15 @@ def build_tiny_model(
 
 
 def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
-    """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint."""
+    """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint.
+
+    Written into a temporary folder and renamed: a failure (a full disk) leaves no partial model.
+    """
     model, processor = build_tiny_model(family, seed)
     path = Path(out)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
     return path
 
 

@@ -56,13 +56,18 @@ def build_tokenizer(
     return tok
 
 
-def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None, chunk_s: int = 30) -> Any:
-    """The family's real processor class around an offline tokenizer and a 128-bin Whisper front end.
+def build_processor(
+    family: str, tokenizer: Qwen2Tokenizer | None = None, chunk_s: int = 30, n_mels: int = 128
+) -> Any:
+    """The family's real processor class around an offline tokenizer and a Whisper front end.
 
-    ``chunk_s`` is the encoder window (30 s in the real models; a small model may use a shorter one).
+    ``chunk_s`` is the encoder window (30 s in the real models; a small model may use a shorter one);
+    ``n_mels`` is 128 as in the real models, or 80 for a Whisper-base encoder.
     """
     tok = tokenizer if tokenizer is not None else build_tokenizer(family)
-    fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=chunk_s)
+    fe = WhisperFeatureExtractor(
+        feature_size=n_mels, sampling_rate=16000, hop_length=160, chunk_length=chunk_s
+    )
     if family == "qwen2-audio":
         return Qwen2AudioProcessor(
             feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE
@@ -71,7 +76,12 @@ def build_processor(family: str, tokenizer: Qwen2Tokenizer | None = None, chunk_
 
 
 def tiny_config(
-    family: str, vocab_size: int, audio_token_id: int, size: dict[str, int] | None = None, chunk_s: int = 30
+    family: str,
+    vocab_size: int,
+    audio_token_id: int,
+    size: dict[str, int] | None = None,
+    chunk_s: int = 30,
+    n_mels: int = 128,
 ) -> Any:
     """A few-MB config of the family's exact architecture (AF3 with grouped-query attention)."""
     s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
@@ -90,11 +100,11 @@ def tiny_config(
         "tie_word_embeddings": False,
     }
     audio: dict[str, Any] = {
-        "num_mel_bins": 128,
+        "num_mel_bins": n_mels,
         "d_model": s["enc_dim"],
         "encoder_layers": s["enc_layers"],
         "encoder_attention_heads": s["enc_heads"],
-        "encoder_ffn_dim": 2 * s["enc_dim"],
+        "encoder_ffn_dim": s.get("enc_ffn", 2 * s["enc_dim"]),
         # 100 mel frames per second, halved by the strided conv: 1500 positions for a 30-s window.
         "max_source_positions": 50 * chunk_s,
     }
@@ -113,12 +123,13 @@ def build_tiny_model(
     size: dict[str, int] | None = None,
     chunk_s: int = 30,
     tokenizer: Qwen2Tokenizer | None = None,
+    n_mels: int = 128,
 ) -> tuple[Any, Any]:
     """(model, processor) with random weights drawn from ``seed``."""
-    processor = build_processor(family, tokenizer, chunk_s)
+    processor = build_processor(family, tokenizer, chunk_s, n_mels)
     tok = processor.tokenizer
     audio_token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
-    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size, chunk_s)
+    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size, chunk_s, n_mels)
     cls = (
         Qwen2AudioForConditionalGeneration
         if family == "qwen2-audio"

@@ -1,0 +1,59 @@
+"""``explore``: the local web app (``wheretolisten.explore``) on the shipped model or any other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..audio import FORMATS_TEXT
+from ..errors import OptionError
+from .app import app
+from .options import DeviceOpt, DtypeOpt, ModelOpt, check_audio, detect_config, load
+
+
+@app.command()
+def explore(
+    audio: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help=f"Audio files to offer in the app ({FORMATS_TEXT}); more can be dropped in.",
+            metavar="[AUDIO]...",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 8765,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the app in the default browser.", metavar="")
+    ] = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """A local web app on 127.0.0.1: drop in audio, type queries, change layers and α, and see and play
+    where the model listens (the page of each run). Ctrl-C stops it."""
+    files = list(audio or [])
+    check_audio(files)
+    if not 0 <= port <= 65535:
+        raise OptionError(f"--port must be in 0..65535, got {port}")
+    adapter = load(model, device, dtype)
+    from ..explore import Explorer, ExploreServer
+
+    explorer = Explorer(adapter, files, detect_config(None, None, None))
+    try:
+        server = ExploreServer(explorer, port)
+    except OSError as exc:
+        explorer.close()
+        raise OptionError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); try --port 0"
+        ) from None
+    typer.echo(f"wheretolisten explore on {server.url} (model {adapter.name}); Ctrl-C stops it")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        explorer.close()
