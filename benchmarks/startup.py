@@ -27,7 +27,12 @@ def timed(args: list[str], repeats: int) -> dict[str, object]:
     times, code = [], 0
     for _ in range(repeats):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "wheretolisten", *args], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "wheretolisten", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9"},  # a closed port: no hub
+        )
         times.append(time.perf_counter() - started)
         code = done.returncode
     return {"median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3), "exit": code}
@@ -44,7 +49,19 @@ def main() -> None:
         import soundfile as sf
 
         sf.write(wav, (np.random.default_rng(0).standard_normal(16000 * 3) * 0.1).astype("float32"), 16000)
+        silent = Path(tmp) / "silent.wav"
+        sf.write(silent, np.zeros(16000 * 2, dtype="float32"), 16000)
+        loc = ["localize", str(wav), "-q", "a siren"]
         cases = {
+            # checked before torch is imported (tests/test_prechecks.py asserts it)
+            "localize: --start 6 --end 3": [*loc, "--start", "6", "--end", "3"],
+            "localize: --start past the end": [*loc, "--start", "9"],
+            "localize: silent audio": ["localize", str(silent), "-q", "a siren"],
+            "localize: --layers 99": [*loc, "--layers", "99"],
+            "localize: mistyped model folder": [*loc, "--model", str(Path(tmp) / "modle")],
+            "localize: folder without a model": [*loc, "--model", tmp],
+            "localize: hub id, hub unreachable": [*loc, "--model", "nobody/not-a-model"],
+            "localize: --json in a missing folder": [*loc, "--json", "/nonexistent_dir/x.json"],
             "--version": ["--version"],
             "--help": ["--help"],
             "localize: missing audio file": ["localize", str(Path(tmp) / "missing.wav"), "-q", "a siren"],

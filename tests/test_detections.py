@@ -173,3 +173,16 @@ def test_onset_only_event_f1_matches_sed_eval() -> None:
         )
     )
     assert event_f1(est, ref, 0.2, 0.2)["tp"] == 0  # with offsets, the first match is lost
+
+
+def test_strongest_names_the_best_candidate_below_the_threshold() -> None:
+    from wheretolisten.detections import strongest
+
+    curve = np.zeros(200)
+    curve[50:60] = 2.0
+    curve[120:125] = 1.0
+    cfg = DetectConfig(min_score=3.5, smooth_s=0.0)
+    assert detect(curve, 0.04, cfg) == []
+    best = strongest(curve, 0.04, cfg)
+    assert best is not None and best.score == 2.0 and (best.onset_s, best.offset_s) == (2.0, 2.4)
+    assert strongest(np.zeros(10), 0.04, cfg) is None

@@ -339,7 +339,7 @@ def test_cli_localize_plot_with_scene_ground_truth(
     wav = scene_dir / "audio" / "scene_00000.wav"
     out = tmp_path / "fig" / "loc.svg"
     args = ("localize", wav, "-q", "a siren", "--model", tiny_dirs["audioflamingo3"], "--alpha", "8")
-    code, stdout, err = run_cli(monkeypatch, capsys, *args, "--layers", "1", "--plot", out)
+    code, stdout, err = run_cli(monkeypatch, capsys, *args, "--layers", "1", "--plot", out, "--mkdir")
     assert code == 0, err
     assert "peak" in stdout and f"wrote {out}" in stdout
     svg = out.read_text(encoding="utf-8")

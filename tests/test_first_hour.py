@@ -135,9 +135,33 @@ def test_help_says_what_the_code_does(
     assert not re.search(r"--version\s+<bool>", root)
     loc = _help(monkeypatch, capsys, "localize")
     assert "{audio}" not in loc and "{AUDIO}..." in loc  # typer's notation for "one or more"
-    assert "wheretolisten.json" in loc  # the layers' default is the model's own, said so
+    assert "wheretolisten.json" not in loc and "--help-all" in loc  # --layers is behind --help-all
+    everything = _help(monkeypatch, capsys, "localize", "--help-all")
+    assert "wheretolisten.json" in everything  # the layers' default is the model's own, said so
+    assert "cut into overlapping windows" in everything  # the whole description
     assert all(s.lstrip(".") in loc for s in AUDIO_SUFFIXES)  # the formats the loader reads
     assert "demo_all.png" in _help(monkeypatch, capsys, "demo")
+
+
+@pytest.mark.parametrize("command", ["localize", "generate"])
+def test_help_is_short_at_80_columns_and_help_all_has_everything(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wheretolisten.cli.help import SHOWN
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, short, _ = run_cli(monkeypatch, capsys, command, "--help")
+    assert code == 0 and len(short.splitlines()) <= 60, len(short.splitlines())
+    assert all(len(line) <= 80 for line in short.splitlines())
+    code, full, _ = run_cli(monkeypatch, capsys, command, "--help-all")
+    assert code == 0 and len(full.splitlines()) > len(short.splitlines())
+    for option in ("--layers", "--device", "--dtype"):
+        assert option not in short and option in full
+    for panel in ("What to find", "Steering", "Running"):
+        assert panel in short and panel in full
+    assert len(SHOWN[(command,)]) >= 5
+    code, again, _ = run_cli(monkeypatch, capsys, command, "--help")
+    assert again == short  # --help-all changed nothing for the next call
 
 
 def test_the_core_install_is_light_and_leaves_setuptools_alone() -> None:
@@ -156,3 +180,7 @@ def test_the_core_install_is_light_and_leaves_setuptools_alone() -> None:
         assert heavy not in core, heavy
     extras = project["optional-dependencies"]
     assert {"plot", "sed", "ray", "dev"} <= set(extras)
+    # dev leaves setuptools alone: the pin dcase_util needs comes with the sed extra only
+    dev = [re.split(r"[<>=!~\[ ;]", d)[0].lower() for d in extras["dev"]]
+    assert "setuptools" not in dev and "sed_scores_eval" not in dev
+    assert any(d.startswith("setuptools<") for d in extras["sed"])

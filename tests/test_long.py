@@ -100,7 +100,7 @@ def test_cli_three_minutes_with_a_tiny_qwen2_audio(
     assert data["windows"]["segment_s"] == 30.0 and data["windows"]["overlap_s"] == 5.0
     assert len(data["windows"]["spans_s"]) == 7 and data["windows"]["spans_s"][-1] == [150.0, 180.0]
     assert len(data["profile"]["delta"]) == 4500 and data["profile"]["time_s"][-1] == pytest.approx(179.96)
-    assert data["detections"] and "detection(s)" in stdout
+    assert data["detections"] and f"found {len(data['detections'])}× (score >= 0)" in stdout
     lines = tsv.read_text().splitlines()
     assert lines[0] == "filename\tonset\toffset\tevent_label" and len(lines) == 1 + len(data["detections"])
     assert all(line.split("\t")[0] == "three_minutes.wav" for line in lines[1:])
@@ -145,7 +145,12 @@ def test_cli_window_options(
         "0",
     )
     assert code == 0, err
-    assert "1 detection(s)" in stdout
+    assert "found 1× (score >= 0)" in stdout and "attention peak" in stdout
+    code, stdout, err = run_cli(
+        monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--segment-s", "10", "--min-score", "1e6"
+    )
+    assert code == 0, err
+    assert "not found: the best candidate" in stdout and "below the 1e+06 a detection needs" in stdout
 
 
 def test_cli_jsonl_resume_keeps_the_tsv_whole(
@@ -213,3 +218,72 @@ def test_cli_jsonl_refuses_other_window_settings(
     assert run_cli(monkeypatch, capsys, *base)[0] == 0  # the same settings resume
     code, _, err = run_cli(monkeypatch, capsys, *base, "--segment-s", "20")
     assert code == 2 and "another model or configuration" in err
+
+
+@pytest.mark.parametrize("positions", ["last", "audio"])
+def test_batched_windows_give_the_sequential_results(
+    adapters: dict[str, Adapter],
+    tmp_path: Path,
+    one_thread: None,
+    positions: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows run in batches (one prefix pass, one pass per step) give the very detections and curves of
+    windows run one by one: with a last window shorter than the rest, two queries, a saved vector, and
+    batches of every size; steering inside the prefix ("audio") runs one by one whatever is asked."""
+    from wheretolisten import long
+    from wheretolisten.detections import DetectConfig
+    from wheretolisten.engine import WindowBatch, batchable
+
+    sizes: list[int] = []
+
+    class Counted(WindowBatch):
+        def __init__(self, adapter: Adapter, clips: list[np.ndarray], config: object) -> None:
+            sizes.append(len(clips))
+            super().__init__(adapter, clips, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(long, "WindowBatch", Counted)
+
+    adapter = adapters["qwen2-audio"]
+    wav = tmp_path / "rec.wav"
+    sig = noise(47.37, seed=4)
+    sig[int(20.0 * SR) : int(21.5 * SR)] += np.sin(np.arange(int(1.5 * SR)) * 0.3).astype(np.float32)
+    sf.write(wav, sig, SR)
+    config = LocalizeConfig(layers=[1], alpha=8.0, positions=positions)
+    windows, detection = WindowConfig(segment_s=6.0, overlap_s=1.0), DetectConfig(min_score=0.0)
+    assert batchable(adapter, config.resolved(adapter)) is (positions == "last")
+
+    def run(batch: int | None, **kw: object) -> list:
+        return localize_long(
+            adapter,
+            wav,
+            ["a siren", "a dog"],
+            config,
+            windows=windows,
+            detection=detection,
+            batch_windows=batch,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    one_by_one = run(1)
+    assert len(one_by_one[0].windows) == 10
+    lengths = {round(w.duration_s, 6) for w in one_by_one[0].windows}
+    assert len(lengths) == 2  # the last window is shorter: it cannot share a batch with the others
+    assert sizes == []
+    expected = {None: [8], 3: [3, 3, 2], 16: [8]} if positions == "last" else {None: [], 3: [], 16: []}
+    for batch in (None, 3, 16):
+        sizes.clear()
+        batched = run(batch)
+        assert sizes == expected[batch]  # the first window alone, then batches; the short last one alone
+        for seq, bat in zip(one_by_one, batched, strict=True):
+            assert bat.detections == seq.detections
+            np.testing.assert_allclose(bat.score, seq.score, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(bat.profile.base, seq.profile.base, rtol=1e-5, atol=1e-7)
+            assert bat.vector_norms == pytest.approx(seq.vector_norms, rel=1e-5)
+    saved = localize(adapter, noise(3.0, seed=5), "a siren", config)
+    (seq,) = localize_long(
+        adapter, wav, ["a siren"], config, windows=windows, vector=saved.vector, batch_windows=1
+    )
+    (bat,) = localize_long(adapter, wav, ["a siren"], config, windows=windows, vector=saved.vector)
+    assert bat.detections == seq.detections
+    np.testing.assert_allclose(bat.score, seq.score, rtol=1e-5, atol=1e-6)

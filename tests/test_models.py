@@ -137,16 +137,40 @@ def test_cli_env_describes_the_install(
 
     import torch
     import transformers
+    from packaging.version import Version
 
     from helpers import run_cli
 
     code, stdout, err = run_cli(monkeypatch, capsys, "env", "--json")
     assert code == 0, err
     info = json.loads(stdout)
-    assert info["torch"] == torch.__version__ and info["transformers"] == transformers.__version__
+    # The installed distribution's version may lack the build's local part (PyPI: 2.14.1, torch.__version__:
+    # 2.14.1+cu130), so the public versions are compared.
+    assert Version(info["torch"]).public == Version(torch.__version__).public
+    assert info["transformers"] == transformers.__version__
+    assert info["cuda"] == torch.version.cuda
+    chosen = info["threads_for_shipped_model"]
+    assert chosen.split(" ")[0].isdigit() or chosen.startswith("torch's own (from OMP_NUM_THREADS")
+    assert info["torch_build"].startswith(
+        f"CUDA {torch.version.cuda}" if torch.version.cuda else ("ROCm", "CPU")
+    )
     assert info["families"] == sorted(REGISTERED) and info["shipped_model"].endswith("organism")
     code, stdout, _ = run_cli(monkeypatch, capsys, "env")
     assert code == 0 and f"transformers: {transformers.__version__}" in stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("version", "cuda", "hip", "shown"),
+    [
+        ("2.14.1+cu130", "13.0", None, "CUDA 13.0 (2.14.1+cu130)"),
+        ("2.13.0+cpu", None, None, "CPU only (2.13.0+cpu)"),
+        ("2.14.1", None, "6.3.4", "ROCm 6.3.4 (2.14.1)"),
+    ],
+)
+def test_env_names_the_torch_build(version: str, cuda: str | None, hip: str | None, shown: str) -> None:
+    from wheretolisten.cli.tools import torch_build
+
+    assert torch_build(version, cuda, hip) == shown
 
 
 def test_version_and_module_entry_point(

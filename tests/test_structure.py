@@ -64,11 +64,12 @@ def _calls(path: Path) -> set[str]:
                 "records/jsonl.py",
                 "vectors.py",
                 "models/registry.py",
+                "models/checkpoint.py",
                 "models/tiny/tokenizer.py",
                 "models/tiny/voxtral.py",
                 "scenes/annotations.py",
                 "bench/protocol_file.py",
-                "cli/localize.py",
+                "cli/resume.py",  # the localize --jsonl settings check
                 "explore/server.py",  # one request body
             },
         ),

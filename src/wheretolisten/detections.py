@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -120,6 +120,15 @@ def detect(score: np.ndarray, token_s: float, config: DetectConfig | None = None
         found.append(Detection(round(start * token_s, 6), round(end * token_s, 6), float(curve[peak])))
         free[max(0, start - gap) : end + gap] = False
     return found
+
+
+def strongest(score: np.ndarray, token_s: float, config: DetectConfig | None = None) -> Detection | None:
+    """The candidate :func:`detect` would pick first with no score threshold: what the line "no
+    detection" can still name (its time and how far below ``min_score`` it is); None when no token
+    scores above 0."""
+    cfg = replace(config or DetectConfig(), top_k=1, min_score=0.0)
+    found = detect(score, token_s, cfg)
+    return found[0] if found else None
 
 
 def detections_json(detections: Iterable[Detection]) -> list[dict[str, float]]:

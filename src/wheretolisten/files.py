@@ -167,11 +167,17 @@ def _probe_writable(directory: Path, target: Path) -> None:
 
 
 def check_output(
-    path: PathLike, inputs: Iterable[PathLike] = (), directory: bool = False, option: str = ""
+    path: PathLike,
+    inputs: Iterable[PathLike] = (),
+    directory: bool = False,
+    option: str = "",
+    mkdir: bool = True,
 ) -> Path:
     """Refuse an output that cannot be written or that names an input, before anything is computed.
 
-    ``directory``: the output is a folder (created later) rather than a file. Nothing is created here.
+    ``directory``: the output is a folder (created later) rather than a file. ``mkdir``: missing parent
+    folders may be created when writing (the command line passes False unless ``--mkdir`` is given, so
+    a mistyped folder is refused rather than created). Nothing is created here.
     """
     target = Path(path)
     name = f"{option} {target}" if option else str(target)
@@ -184,6 +190,10 @@ def check_output(
         if not directory and target.is_dir():
             raise OutputError(f"{name} is a directory; give a file name")
     anchor = _nearest_existing(target if directory else target.parent)
+    if not mkdir and not target.parent.exists():
+        raise OutputError(
+            f"{name}: the folder {target.parent} does not exist; create it first or pass --mkdir"
+        )
     if not anchor.is_dir():
         raise OutputError(f"{name}: {anchor} is not a directory")
     _probe_writable(anchor, target)

@@ -4,8 +4,11 @@ Audio longer than the model's input (or than ``segment_s``) is cut into overlapp
 (:mod:`wheretolisten.windows`). Each window is read from the file on its own (``audio.load_audio`` with
 its span), gets its own engine and, for every query, its own instruction vector built on that window's
 audio, as the method prescribes; its base and steered profiles are stitched onto the recording's time
-axis. Memory therefore holds one window and the stitched profiles, whatever the length. Windows run one
-after another (an engine serves one clip); every query of a window shares that window's audio prefix.
+axis. Windows of one length run in batches (``engine.WindowBatch``: one prefix pass and one pass per step
+for the whole batch, each row on its own window's prefix), as many per batch as the shared prefix's memory
+budget allows; memory therefore holds one batch of windows and the stitched profiles, whatever the length.
+Settings that steer inside the audio prefix run the windows one after another. Every query of a window
+shares that window's audio prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
 from .detections import DetectConfig, detect, score_curve
-from .engine import make_engine
+from .engine import SharedEngine, WindowBatch, batchable, make_engine, windows_per_batch
 from .errors import AudioError
 from .localize import Config, Span
 from .models.base import Adapter
@@ -28,11 +31,19 @@ from .results import Profile, WindowedResult
 from .settings import resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
-from .windows import Stitcher, WindowConfig, plan_windows
+from .windows import Stitcher, Window, WindowConfig, plan_windows
 
 __all__ = ["WindowConfig", "localize_long", "needs_windows"]
 
 _CURVES = ("base", "steered", "score")
+
+
+def _same_length(clips: list[tuple[Window, np.ndarray]]) -> list[list[tuple[Window, np.ndarray]]]:
+    """Clips grouped by their sample count (only clips of one length share a batch), in order."""
+    groups: dict[int, list[tuple[Window, np.ndarray]]] = {}
+    for window, clip in clips:
+        groups.setdefault(clip.size, []).append((window, clip))
+    return list(groups.values())
 
 
 def needs_windows(adapter: Adapter, duration_s: float, windows: WindowConfig | None = None) -> bool:
@@ -59,10 +70,13 @@ def localize_long(
     vector: SteeringVector | None = None,
     span: Span | None = None,
     show_progress: bool = False,
+    batch_windows: int | None = None,
 ) -> list[WindowedResult]:
     """Every query in a recording of any length: stitched profiles, readout and detections per query.
 
     ``vector`` steers every window with one saved vector (one query) instead of building one per window.
+    ``batch_windows``: windows run together in one batch (None: as many as the memory budget of the
+    shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
     """
     cfg = resolve(adapter, config, vector)
     if vector is None:
@@ -77,30 +91,60 @@ def localize_long(
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
     norms: list[list[dict[int, float]]] = [[] for _ in queries]
     silent: list[int] = []
+
+    def add(window: Window, base: np.ndarray, rows: list[np.ndarray], vectors: list[SteeringVector]) -> None:
+        for i, (steered, vec) in enumerate(zip(rows, vectors, strict=True)):
+            curves = {"base": base, "steered": steered, "score": score_curve(steered - base)}
+            stitchers[i].add(window, curves)
+            norms[i].append(vec.norms())
+
+    def load(window: Window) -> np.ndarray:
+        clip, _ = load_audio(
+            audio,
+            adapter.sample_rate,
+            max_s=adapter.max_audio_limit_s,
+            start_s=start + window.start_s,
+            end_s=start + window.end_s,
+            allow_silent=True,
+        )
+        return clip
+
+    per_batch = 1  # the first window runs alone; its prefix's size then sets the batch (by memory)
+    batched = batchable(adapter, cfg) and batch_windows != 1
+    rows_per_window = len(queries) * (len(cfg.instructed_templates) + 1) + len(cfg.neutral_templates) + 1
+    todo = list(plan)
     with progress(len(plan), "windows", show_progress, unit="window") as advance:
-        for window in plan:
-            clip, _ = load_audio(
-                audio,
-                adapter.sample_rate,
-                max_s=adapter.max_audio_limit_s,
-                start_s=start + window.start_s,
-                end_s=start + window.end_s,
-                allow_silent=True,
-            )
-            if is_silent(clip):
-                silent.append(window.index)
-            else:
-                engine = make_engine(adapter, clip, cfg)
-                if vector is None:
-                    vectors = engine.vectors(list(queries), prompted=False).vectors
-                else:
-                    vectors = [vector] * len(queries)
-                base, rows = engine.profiles(vectors)
-                for i, (steered, vec) in enumerate(zip(rows, vectors, strict=True)):
-                    curves = {"base": base, "steered": steered, "score": score_curve(steered - base)}
-                    stitchers[i].add(window, curves)
-                    norms[i].append(vec.norms())
-            advance(1, f"{start + window.end_s:.0f} s")
+        while todo:
+            chunk, todo = todo[:per_batch], todo[per_batch:]
+            clips = [(window, load(window)) for window in chunk]
+            silent.extend(window.index for window, clip in clips if is_silent(clip))
+            sounding = [(w, c) for w, c in clips if w.index not in silent]
+            for group in _same_length(sounding):
+                if len(group) == 1:
+                    window, clip = group[0]
+                    engine = make_engine(adapter, clip, cfg)
+                    vectors = (
+                        engine.vectors(list(queries), prompted=False).vectors
+                        if vector is None
+                        else [vector] * len(queries)
+                    )
+                    base, rows = engine.profiles(vectors)
+                    add(window, base, rows, vectors)
+                    if batched and isinstance(engine, SharedEngine):
+                        budget = engine.session.cache_budget_bytes
+                        per_batch = batch_windows or windows_per_batch(
+                            engine.session.prefix_bytes, rows_per_window, budget
+                        )
+                    continue
+                batch = WindowBatch(adapter, [c for _, c in group], cfg)
+                built = (
+                    batch.vectors(list(queries)) if vector is None else [[vector] * len(queries)] * len(group)
+                )
+                for (window, _), vectors, (base, rows) in zip(
+                    group, built, batch.profiles(built), strict=True
+                ):
+                    add(window, base, rows, vectors)
+            advance(len(chunk), f"{start + chunk[-1].end_s:.0f} s")
     if len(silent) == len(plan):
         raise AudioError(f"{name}: the audio is silent in every window")
     info = AudioInfo(name, round(end - start, 6), adapter.sample_rate, head.sample_rate, head.channels, start)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .audio import AudioInfo
-from .detections import DetectConfig, Detection, detections_json
+from .detections import DetectConfig, Detection, detections_json, score_curve, strongest
 from .readout import Readout
 from .settings import Resolved
 from .vectors import SteeringVector
@@ -63,14 +63,30 @@ def _layers_text(layers: Sequence[int]) -> str:
 
 
 class _ReadTimes:
-    """The readout's peak and interval as attributes of a result, and how a result shows itself."""
+    """The readout's peak and interval as attributes of a result, its strongest detection candidate, and
+    how a result shows itself."""
 
     readout: Readout
+    profile: Profile
+    detection: DetectConfig
     model: str
     query: str
     audio: AudioInfo
     config: Resolved
     detections: list[Detection]
+
+    def score_curve(self) -> np.ndarray:
+        """The detection score per token (Δ · N, see ``wheretolisten.detections``)."""
+        return score_curve(self.profile.delta)
+
+    def strongest(self) -> Detection | None:
+        """The best detection candidate whatever its score (it is a detection only when it scores at
+        least ``detection.min_score``), in the file's seconds; None when nothing rose."""
+        times = self.profile.time_s
+        if times.size < 2:
+            return None
+        found = strongest(self.score_curve(), float(times[1] - times[0]), self.detection)
+        return None if found is None else found.shifted(self.audio.start_s)
 
     def to_json(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -207,6 +223,10 @@ class WindowedResult(_ReadTimes):
     overlap_s: float
     #: The stitched detection score (Δ · N of each window, see ``wheretolisten.detections``), per token.
     score: np.ndarray
+
+    def score_curve(self) -> np.ndarray:
+        """The stitched detection score (each window's own N, not the recording's)."""
+        return self.score
 
     def to_json(self) -> dict[str, Any]:
         """``localize --json`` for a windowed recording: the same keys, plus ``windows``."""

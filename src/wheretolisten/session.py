@@ -89,12 +89,15 @@ class ClipSession:
 
     Each suffix pass needs the prefix's keys and values once per row; rows are processed in chunks so
     that those copies stay within ``cache_budget_bytes`` (a 10-min AF3 clip's prefix is ~0.9 GB in bf16).
+
+    Several clips of the same length (the windows of a long recording) can share one session: their
+    prefixes run as one batch, and each suffix row names its clip (``run(..., clips=...)``).
     """
 
     def __init__(
         self,
         adapter: Adapter,
-        clip: np.ndarray,
+        clip: np.ndarray | Sequence[np.ndarray],
         cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES,
         keep_hidden: Sequence[int] = (),
     ) -> None:
@@ -104,9 +107,17 @@ class ClipSession:
             raise ModelError(f"{adapter.family} has {', '.join(unserved)} decoder layers: {USE_FULL}")
         self.adapter = adapter
         self.cache_budget_bytes = cache_budget_bytes
+        clips = [clip] if isinstance(clip, np.ndarray) else list(clip)
+        if len({c.size for c in clips}) != 1:
+            raise ValueError("the clips of one session must have the same number of samples")
+        if len(clips) > 1 and keep_hidden:
+            raise ValueError("steering inside the prefix runs one clip per session")
+        self.clips = len(clips)
         install(adapter)
-        first = adapter.encode([clip], ["A"])
+        first = adapter.encode(clips, ["A"] * len(clips))
         ids = first["input_ids"][0]
+        if any(not torch.equal(row, ids) for row in first["input_ids"]):
+            raise RuntimeError("clips of the same length gave different prompts")
         self.n_audio = int(adapter.audio_mask(first["input_ids"])[0].sum())
         self.prefix_len = adapter.instruction_span(ids)[0]
         self.prefix_ids = ids[: self.prefix_len]
@@ -122,7 +133,8 @@ class ClipSession:
         self._layers = check_prefix_cache(cache, self.prefix_len, adapter.num_layers)
         self.prefix_bytes = sum(
             k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers
-        )
+        ) // len(clips)  # one clip's
+        self._suffixes: dict[str, list[int]] = {}
 
     @torch.no_grad()
     def _run_prefix(self, keep: Sequence[int], cache: DynamicCache | None) -> Any:
@@ -140,8 +152,8 @@ class ClipSession:
             )
         try:
             return self.adapter.model(
-                input_ids=self.prefix_ids[None],
-                attention_mask=torch.ones_like(self.prefix_ids)[None],
+                input_ids=self.prefix_ids[None].expand(self.clips, -1),
+                attention_mask=torch.ones_like(self.prefix_ids)[None].expand(self.clips, -1),
                 use_cache=cache is not None,
                 **({self._cache_kwarg: cache} if cache is not None else {}),
                 **self._inputs,
@@ -161,17 +173,25 @@ class ClipSession:
         return self._hidden[layer]
 
     def suffix_ids(self, prompt: str) -> list[int]:
-        """Token ids of ``prompt`` after the shared prefix (checked against the prefix)."""
-        ids = self.adapter.prompt_ids(prompt, self.n_audio)
-        if ids[: self.prefix_len] != self.prefix_ids.tolist():
-            raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
-        return list(ids[self.prefix_len :])
+        """Token ids of ``prompt`` after the shared prefix (checked against the prefix; tokenized once)."""
+        if prompt not in self._suffixes:
+            ids = self.adapter.prompt_ids(prompt, self.n_audio)
+            if ids[: self.prefix_len] != self.prefix_ids.tolist():
+                raise RuntimeError(f"prompt {prompt!r} does not start with the shared prefix")
+            self._suffixes[prompt] = list(ids[self.prefix_len :])
+        return self._suffixes[prompt]
 
-    def _cache(self, rows: int, layers: int | None = None) -> DynamicCache:
-        """The shared prefix's keys and values for ``rows`` rows, for the first ``layers`` layers (all)."""
+    def _cache(self, rows: int, layers: int | None = None, clips: torch.Tensor | None = None) -> DynamicCache:
+        """The shared prefix's keys and values for ``rows`` rows (row i: clip ``clips[i]``, default 0), for
+        the first ``layers`` layers (all)."""
         cache = DynamicCache()
         for idx, (keys, values) in enumerate(self._layers[:layers]):
-            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), idx)
+            if self.clips == 1:
+                cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), idx)
+            else:
+                where = torch.zeros(rows, dtype=torch.long) if clips is None else clips
+                where = where.to(keys.device)
+                cache.update(keys.index_select(0, where), values.index_select(0, where), idx)
         return cache
 
     @property
@@ -189,14 +209,18 @@ class ClipSession:
         alpha: float | Sequence[float] = 0.0,
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
+        clips: Sequence[int] | None = None,
     ) -> SuffixRun:
         """Run the suffixes of ``prompts`` on top of the cached prefix, in right-padded batches.
 
         ``vectors[i]`` (if given) is added to row i at ``steer_positions`` with strength ``alpha`` (one
-        for all rows or one per row). Results are the same whatever the chunking (each row only attends
-        to the prefix and itself).
+        for all rows or one per row). ``clips[i]``: the clip of the session row i reads (default 0).
+        Results are the same whatever the chunking (each row only attends to its prefix and itself).
         """
         step = self.rows_per_pass
+        which = torch.tensor([0] * len(prompts) if clips is None else list(clips), dtype=torch.long)
+        if which.numel() != len(prompts) or bool((which < 0).any() | (which >= self.clips).any()):
+            raise ValueError(f"clips must name one of the session's {self.clips} clips per prompt")
         alphas = row_alphas(alpha, None, len(prompts))
         if vectors is not None and Positions.parse(steer_positions) not in SUFFIX_POSITIONS:
             # Every chunk recomputes the prefix from the same first layer, unsteered rows included, so
@@ -218,6 +242,7 @@ class ClipSession:
                     alphas[chunk],
                     steer_positions,
                     steer_layers,
+                    which[chunk],
                 )
             )
         if len(parts) == 1:
@@ -237,8 +262,9 @@ class ClipSession:
         alphas: torch.Tensor | None = None,
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
+        clips: torch.Tensor | None = None,
     ) -> SuffixRun:
-        """One right-padded batch of suffixes on top of the cached prefix."""
+        """One right-padded batch of suffixes on top of the cached prefix (row i on clip ``clips[i]``)."""
         adapter = self.adapter
         read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
         if read_spec not in SUFFIX_POSITIONS:
@@ -261,9 +287,11 @@ class ClipSession:
         alphas = torch.zeros(rows) if alphas is None else alphas
         steered = vectors is not None and any(v is not None for v in vectors)
         if vectors is not None and steer_layers is not None and steer_spec not in SUFFIX_POSITIONS:
+            if self.clips > 1:
+                raise OptionError("steering inside the prefix runs one clip per session")
             cache = self._steered_prefix(list(vectors), alphas, steer_spec, steer_layers)
         else:
-            cache = self._cache(rows)
+            cache = self._cache(rows, clips=clips)
         residual: dict[int, torch.Tensor] = {}
         handles = (
             record_residual(adapter, read_layers, table.mask(read_spec), residual) if read_layers else []

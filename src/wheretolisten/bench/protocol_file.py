@@ -8,9 +8,7 @@ procedural scenes of different seeds, clip lengths and event counts.
 from __future__ import annotations
 
 import json
-import math
 import os
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from ..files import write_atomic
 from ..intervals import PEAKS
 from ..scenes.manifest import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
+from .protocol_types import check_types, check_values
 
 #: Model conditions whose settings are chosen on dev, and the model-free ones (their interval rule only).
 TUNABLE = ("steered", "prompted", "audio-steered", "audio-steered-norm", "direct", "energy")
@@ -50,58 +49,6 @@ def _formats(template: str) -> bool:
     except (KeyError, IndexError, ValueError):
         return False
     return True
-
-
-def _plural(hint: Any) -> str:
-    if typing.get_origin(hint) is tuple:
-        return f"lists of {_plural(typing.get_args(hint)[0])}"
-    names = {int: "integers", float: "finite numbers", str: "strings", bool: "booleans"}
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def _type_name(hint: Any) -> str:
-    """How a field's type reads in an error line: 'an integer', 'a list of lists of integers'."""
-    if typing.get_origin(hint) is tuple:
-        return f"a list of {_plural(typing.get_args(hint)[0])}"
-    names = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}
-    return names.get(hint, f"a {getattr(hint, '__name__', hint)} table")
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether ``value`` (as parsed from JSON/TOML) is of type ``hint``: an int is not a bool, a float
-    is a finite int or float, a tuple is a list or tuple of fitting items."""
-    if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        return isinstance(value, (list, tuple)) and all(_fits(v, item) for v in value)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if hint is str:
-        return isinstance(value, str)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _check_values(cls: Any, data: Mapping[str, Any], prefix: str, skip: Sequence[str] = ()) -> None:
-    """Refuse a parsed value that is not of its field's type, naming it as the file does (``dev.n``)."""
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        if key in hints and key not in skip and not _fits(value, hints[key]):
-            raise DataError(f"protocol: {prefix}{key} must be {_type_name(hints[key])}, got {value!r}")
-
-
-def _check_types(obj: Any, where: str, skip: Sequence[str] = ()) -> None:
-    """Refuse a field whose value is not of its declared type (one line naming the field and value)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        if f.name in skip:
-            continue
-        value = getattr(obj, f.name)
-        if not _fits(value, hints[f.name]):
-            wanted = _type_name(hints[f.name])
-            raise OptionError(f"protocol: {where}.{f.name} must be {wanted}, got {value!r}")
 
 
 #: Seed distance between the draws of one held-out set (draw k: ``seed + k * DRAW_SEED_STEP``).
@@ -143,7 +90,7 @@ class SceneSet:
     options: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
-        _check_types(self, f"set {self.name!r}")
+        check_types(self, f"set {self.name!r}")
         if self.n < 1 or not self.name or "/" in self.name or self.name.startswith("."):
             raise OptionError(f"protocol: set {self.name!r} needs n >= 1 and a plain name")
         if self.seed < 0 or self.events < 1 or self.duration_s <= 0:
@@ -185,7 +132,7 @@ class Grid:
     prompts: tuple[str, ...] = (DIRECT_PROMPT, TRAINED_QUESTION)
 
     def __post_init__(self) -> None:
-        _check_types(self, "grid")
+        check_types(self, "grid")
         if any(not s or min(s) < 0 for s in self.layers):
             raise OptionError(
                 f"protocol: grid layers must be non-empty lists of indices >= 0, got {self.layers}"
@@ -226,7 +173,7 @@ class IntervalGrid:
     reaches_s: tuple[float, ...] = (0.5, 1.0)
 
     def __post_init__(self) -> None:
-        _check_types(self, "intervals")
+        check_types(self, "intervals")
         ranges = {
             "fractions": lambda v: 0 < v <= 1,
             "smooths_s": lambda v: v >= 0,
@@ -270,7 +217,7 @@ class Protocol:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_types(self, "protocol", skip=("grids",))
+        check_types(self, "protocol", skip=("grids",))
         names = [self.dev.name, *(t.name for t in self.tests)]
         names += [d.name for t in self.tests if t.draws > 1 for d in t.draw_sets()]
         if len(set(names)) != len(names) or not self.tests:
@@ -336,7 +283,7 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise DataError(f"protocol: unknown field {where}.{unknown[0]}")
-    _check_values(cls, data, f"{where}.")
+    check_values(cls, data, f"{where}.")
     try:
         return cls(**{k: _tuples(v) for k, v in data.items()})
     except TypeError as exc:
@@ -349,7 +296,7 @@ def protocol_from_dict(data: Mapping[str, Any]) -> Protocol:
     unknown = sorted(set(values) - {f.name for f in fields(Protocol)})
     if unknown:
         raise DataError(f"protocol: unknown field {unknown[0]!r}")
-    _check_values(Protocol, values, "", skip=("dev", "tests", "grids", "intervals"))
+    check_values(Protocol, values, "", skip=("dev", "tests", "grids", "intervals"))
     if "dev" in values:
         values["dev"] = _build(SceneSet, values["dev"], "dev")
     if "tests" in values:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import typer
 
@@ -16,6 +17,7 @@ from ..errors import WTLError
 from ..files import disk_full, is_disk_full
 from . import bench, explore, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
+from .help import arrange, wants_all
 
 __all__ = ["app", "main"]
 
@@ -52,14 +54,31 @@ def _kind(exc: BaseException) -> str:
     return ""
 
 
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Library warnings go to stderr as one line each while the command runs; the logger is restored
+    afterwards (a program or test calling ``main`` keeps its own logging)."""
+    logger = logging.getLogger("wheretolisten")
+    handler, propagate = _OneLine(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the app; errors become one stderr line and an exit status (2, 3, 4 or 130)."""
-    logger = logging.getLogger("wheretolisten")
-    if not any(isinstance(h, _OneLine) for h in logger.handlers):
-        logger.addHandler(_OneLine(logging.WARNING))
-        logger.propagate = False
+    with _warnings_as_lines():
+        _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     command = typer.main.get_command(app)
-    args = list(argv) if argv is not None else None
+    args, everything = wants_all(list(sys.argv[1:] if argv is None else argv))
+    arrange(command, short=not everything)
     try:
         code = command.main(args=args, prog_name="wheretolisten", standalone_mode=False)
     except WTLError as exc:

@@ -17,6 +17,7 @@ from .options import (
     LayersOpt,
     MinGapOpt,
     MinScoreOpt,
+    MkdirOpt,
     ModelOpt,
     OverlapOpt,
     PositionsOpt,
@@ -110,7 +111,7 @@ def ray_spec(
     if shard is not None:
         raise OptionError("--shard and --ray do not mix: on Ray the units are spread over the workers")
     if model is not None:  # a bad --model is one line here, not after Ray and its workers have started
-        from ..models.registry import check_source
+        from ..models.checkpoint import check_source
 
         check_source(model)
     spec = RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype, timeout_s=timeout_s)
@@ -148,6 +149,7 @@ def bench_run(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
     shard: ShardOpt = None,
     positions: PositionsOpt = None,
     save_profiles: Annotated[
@@ -203,7 +205,7 @@ def bench_run(
     )
     manifest = manifest_path(scenes)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
-    check_outputs([("--out", out)], [manifest, *(s.audio_path(manifest_dir) for s in scene_list)])
+    check_outputs([("--out", out)], [manifest, *(s.audio_path(manifest_dir) for s in scene_list)], mkdir)
     scene_list = shard_of(scene_list, part)
     names = [c.name for c in conds]
     if spec is not None:
@@ -270,6 +272,7 @@ def bench_sweep(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
     positions: PositionsOpt = None,
     shard: Annotated[
         str | None,
@@ -304,7 +307,7 @@ def bench_sweep(
         raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     part = parse_shard(shard)
     config = bench_config(None, None, queries.value, query, seed, positions=value(positions))
-    check_output(out, [manifest_path(scenes)], directory=True, option="--out")
+    check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=mkdir)
     scene_list, manifest_dir = load_scenes(scenes, config)
     args = (layer_sets, alpha_list, dev_fraction, names, config, out)
     if spec is not None:
@@ -349,6 +352,7 @@ def bench_protocol(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
     shard: ShardOpt = None,
 ) -> None:
     """The whole benchmark protocol: dev split and held-out test sets, every tunable condition tuned on dev
@@ -367,13 +371,13 @@ def bench_protocol(
     if bank is not None:
         chosen = replace(chosen, bank=bank)
     if write_protocol is not None:
-        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [])
+        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [], mkdir)
         typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
         return
     if out is None:
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
-    check_output(out, [protocol] if protocol else [], directory=True, option="--out")
+    check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=mkdir)
     from ..scenes import get_bank
 
     get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
@@ -416,12 +420,13 @@ def report_html(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of the random gallery sample.")] = 0,
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Write one self-contained HTML report: tables with CIs, position breakdown, attention, gallery."""
     if gallery < 0:
         raise OptionError("--gallery must be at least 0")
     inputs = [*results, *(p for p in (scenes, sweep) if p is not None)]
-    check_outputs([("--out", out)], inputs)
+    check_outputs([("--out", out)], inputs, mkdir)
     from ..report import write_report
 
     path = write_report(results, out, scenes, sweep, gallery, seed, condition, progress=progress)

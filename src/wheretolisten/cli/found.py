@@ -70,13 +70,36 @@ def localize_file(
     return list(localize_many(adapter, path, queries, config, span=span, detection=detection).results)
 
 
-def _detections_text(result: Result) -> str:
+def summary_line(result: Result) -> str:
+    """One line a newcomer can read: where the sound was found (detections: stretches scoring at least
+    --min-score), which of them holds the attention peak (the single strongest moment of the shift), and,
+    when none counts, the best candidate's score next to the threshold it missed."""
+    query, threshold, peak = repr(result.query), result.detection.min_score, result.peak_s
+    if peak is None:
+        return f"{query}: not found (steering moved no attention: Δ is flat, no peak)"
     found = result.detections
     if not found:
-        return f"no detection (none scores >= {result.detection.min_score:g})"
-    shown = ", ".join(f"{d.onset_s:.2f}–{d.offset_s:.2f} s ({d.score:.2g})" for d in found[:SHOWN])
+        best = result.strongest()
+        if best is None:
+            return f"{query}: not found (no moment rose); the attention peak is at {peak:.2f} s"
+        span = f"{best.onset_s:.2f}–{best.offset_s:.2f} s"
+        return (
+            f"{query}: not found: the best candidate, {span}, scores {best.score:.2g}, below the "
+            f"{threshold:g} a detection needs (--min-score); the attention peak (the single strongest "
+            f"moment) is at {peak:.2f} s"
+        )
+    holder = next((i for i, d in enumerate(found) if d.onset_s <= peak < d.offset_s), None)
+    parts = []
+    for i, d in enumerate(found[:SHOWN]):
+        note = f", holds the attention peak {peak:.2f} s" if i == holder else ""
+        parts.append(f"{d.onset_s:.2f}–{d.offset_s:.2f} s (score {d.score:.2g}{note})")
     more = f", … {len(found) - SHOWN} more (--json, --tsv)" if len(found) > SHOWN else ""
-    return f"{len(found)} detection(s): {shown}{more}"
+    line = f"{query}: found {len(found)}× (score >= {threshold:g}): {', '.join(parts)}{more}"
+    if holder is None:
+        line += f"; the attention peak, {peak:.2f} s, is outside every detection"
+    elif holder >= SHOWN:
+        line += f"; the attention peak, {peak:.2f} s, is in detection {holder + 1}"
+    return line
 
 
 def emit(
@@ -95,12 +118,7 @@ def emit(
     json_out, save_vector, plot = outputs
     where = f"{path}: " if several else ""
     for i, result in enumerate(results):
-        if result.peak_s is None or result.interval_s is None:
-            typer.echo(f"{where}{result.query!r}: no attention shift (Δ is flat); peak undefined")
-        else:
-            start, end = result.interval_s
-            peak = f"peak {result.peak_s:.2f} s, interval {start:.2f}–{end:.2f} s"
-            typer.echo(f"{where}{result.query!r}: {peak}; {_detections_text(result)}")
+        typer.echo(f"{where}{summary_line(result)}")
         if json_out is not None:
             write_atomic(numbered(json_out, i, len(results)), json.dumps(result.to_json(), indent=2) + "\n")
         if save_vector is not None and isinstance(result, LocalizeResult):

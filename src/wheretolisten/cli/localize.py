@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +19,7 @@ from .options import (
     LayersOpt,
     MinGapOpt,
     MinScoreOpt,
+    MkdirOpt,
     ModelOpt,
     OverlapOpt,
     OverwriteOpt,
@@ -30,10 +28,12 @@ from .options import (
     ProgressOpt,
     SegmentOpt,
     StartOpt,
+    ThreadsOpt,
     TopKOpt,
     WindowOpt,
     check_audio,
     check_outputs,
+    check_span,
     check_vector_outputs,
     detect_config,
     finite,
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from ..scenes.lookup import GTSpan
 
 AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", metavar="AUDIO")]
-#: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
-LOG_FIRST_KEY = "model"
 
 
 def plot_ground_truth(
@@ -97,8 +95,7 @@ def localize(
             "--query",
             "-q",
             metavar="TEXT",
-            help="The sound to find, e.g. 'the dog barking' (or use --vector). Repeat it to find several "
-            "sounds in one pass over the audio.",
+            help="The sound to find, e.g. 'the dog barking'; repeat it for several sounds.",
         ),
     ] = None,
     vector: Annotated[
@@ -119,8 +116,9 @@ def localize(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the full result (profiles, config) here.")
+        Path | None, typer.Option("--json", help="Write the full result (profiles, settings) here.")
     ] = None,
     save_vector: Annotated[
         Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
@@ -172,14 +170,14 @@ def localize(
     tsv: Annotated[
         Path | None,
         typer.Option(
-            help="Also write every detection to this DESED/DCASE TSV (filename onset offset event_label; "
-            "the label is the query), for sed_eval, sed_scores_eval and the DCASE tools."
+            help="Write every detection to this DCASE TSV (filename onset offset event_label; the "
+            "label is the query)."
         ),
     ] = None,
     overwrite: OverwriteOpt = False,
+    mkdir: MkdirOpt = False,
 ) -> None:
-    """Find when QUERY happens in AUDIO by instruction steering; print the peak, the interval and every
-    occurrence (detections).
+    """Find when QUERY happens in AUDIO by steering where the model listens; print every occurrence.
 
     Audio longer than the model takes at once (or than --segment-s) is cut into overlapping windows,
     each localized on its own and stitched onto one time axis.
@@ -210,10 +208,9 @@ def localize(
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
     windows = window_config(segment_s, overlap_s)
     detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
-    finite(start, "--start")
-    finite(end, "--end")
     if not several:
         check_audio(audio)
+    check_span(audio, start, end)
     n = len(queries)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
     outputs = [("--json", numbered(json_out, i, n) if json_out else None) for i in range(n)]
@@ -221,9 +218,13 @@ def localize(
         assert save_vector is not None
         target = numbered(save_vector.with_suffix(".safetensors"), i, n)
         outputs += check_vector_outputs(target, "--save-vector", overwrite)
-    check_outputs([*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs)
+    check_outputs(
+        [*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir
+    )
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
-    adapter = load(model, device, dtype)
+    adapter = load(
+        model, device, dtype, steer.layers if steer and config.layers is None else config.layers, threads
+    )
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..progress import progress as progress_bar
@@ -236,16 +237,17 @@ def localize(
         write_html,
         write_tsv,
     )
+    from .resume import done_key, results_log, resume_key
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
     settings = (cfg, steer, windows, detection)
     keys = {f: resume_key(f, (start, end), vector, segments) for f in audio} if jsonl else {}
-    with _results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
+    with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
-        todo = [(f, [q for q in queries if _done_key(f, q, keys) not in done]) for f in audio]
+        todo = [(f, [q for q in queries if done_key(f, q, keys) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
-        asked = {_done_key(f, q, keys) for f in audio for q in queries}
+        asked = {done_key(f, q, keys) for f in audio for q in queries}
         found = [tsv_rows(k[0], k[1], d) for k, d in done.items() if k in asked]  # resumed pairs
         with progress_bar(len(todo), "localize", progress and several, unit="file") as advance:
             for path, wanted in todo:
@@ -276,81 +278,6 @@ def localize(
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
 
 
-def resume_key(
-    audio: Path, span: tuple[float | None, float | None], vector: Path | None, segments: tuple[float, float]
-) -> dict[str, Any]:
-    """What a ``--jsonl`` line was computed from beyond model, configuration and detection settings
-    (which must match, or the file is refused): the audio's bytes, the span, the vector file's bytes
-    and the window plan. A line whose key differs is other work, computed and written as a new line."""
-    from ..files import file_sha256
-
-    return {
-        "audio_sha256": file_sha256(audio),
-        "span_s": list(span),
-        "vector_sha256": file_sha256(vector) if vector is not None else None,
-        "windows": list(segments),
-    }
-
-
-def _done_key(audio: Path, query: str, keys: dict[Path, dict[str, Any]]) -> tuple[str, str, str]:
-    return str(audio), query, json.dumps(keys.get(audio), sort_keys=True)
-
-
-def _log_problem(row: Any) -> str | None:
-    if not isinstance(row, dict):
-        return f"expected a JSON object, got {type(row).__name__}"
-    missing = [k for k in ("model", "audio", "query", "config") if k not in row]
-    if missing or not isinstance(row["audio"], dict):
-        return f"not a localize line (missing {', '.join(missing) or 'audio'})"
-    return None
-
-
-@contextmanager
-def _results_log(
-    path: Path | None,
-    model: str,
-    config: dict[str, Any],
-    detection: dict[str, Any],
-    segments: tuple[float, float],
-) -> Iterator[tuple[dict[tuple[str, str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
-    """(done (audio path, query, resume key) → their detections, append function) for --jsonl; a no-op
-    pair without it.
-
-    The file is locked while in use; lines of another model, configuration, detection or window
-    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
-    detections carry none). A line is done work only if its resume key (:func:`resume_key`: audio
-    bytes, span, vector bytes, windows) is this run's; lines without one (older files) never are.
-    """
-    if path is None:
-        yield {}, lambda _rows: None
-        return
-    from ..records import open_jsonl
-
-    wanted = json.loads(json.dumps(config))
-    with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
-        for i, row in enumerate(rows, start=1):
-            same = row.get("model") == model and row.get("config") == wanted
-            cut = row.get("windows")
-            cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
-            key = row.get("resume")
-            if isinstance(key, dict) and isinstance(key.get("windows"), list):  # short clips' lines too
-                cut_same = cut_same and tuple(key["windows"]) == segments
-            if not same or not cut_same or row.get("detection", detection) != detection:
-                raise WTLError(
-                    f"{path}: line {i} was computed with another model or configuration; use the same "
-                    f"options or another --jsonl"
-                )
-        yield (
-            {
-                (str(r["audio"].get("path")), str(r["query"]), json.dumps(r.get("resume"), sort_keys=True)): (
-                    r.get("detections") or []
-                )
-                for r in rows
-            },
-            append,
-        )
-
-
 @app.command()
 def generate(
     audio: AudioArg,
@@ -376,6 +303,7 @@ def generate(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
 ) -> None:
     """What the model says about AUDIO without and with steering towards QUERY (greedy decoding).
 
@@ -394,7 +322,8 @@ def generate(
         raise WTLError("--max-new-tokens must be at least 1")
     config = localize_config(layers, alpha, positions=positions)
     check_audio([audio])
-    adapter = load(model, device, dtype)
+    check_span([audio], start, end)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config, steer)
     from ..localize import instruction_vector, prepare_audio
     from ..steering import steered_generate
@@ -426,16 +355,19 @@ def vector_build(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     overwrite: OverwriteOpt = False,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
     from ..settings import LocalizeConfig
 
     check_audio([audio])
-    check_outputs(check_vector_outputs(out, "--out", overwrite), [audio])
+    check_span([audio], start, end)
+    check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
     base = localize_config(layers)
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
-    adapter = load(model, device, dtype)
+    adapter = load(model, device, dtype, config.layers, threads)
     from ..localize import instruction_vector, prepare_audio
 
     cfg = resolved(adapter, config)

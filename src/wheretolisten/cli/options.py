@@ -86,7 +86,7 @@ def _check_defaults() -> None:
 ModelOpt = Annotated[
     str | None,
     typer.Option(
-        "--model", "-m", help="Hub id or local directory (default: the small model shipped in the package)."
+        "--model", "-m", help="Hub id or model folder (default: the small model shipped in the package)."
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N, mps.")]
@@ -103,7 +103,7 @@ LayersOpt = Annotated[
 AlphaOpt = Annotated[
     float | None,
     typer.Option(
-        help=f"Steering strength α (0: unsteered; default: the model's own, else {_DEFAULTS['alpha']:g})."
+        help=f"Steering strength α (0: none; default: the model's own, else {_DEFAULTS['alpha']:g})."
     ),
 ]
 ProbeOpt = Annotated[
@@ -147,16 +147,30 @@ TopKOpt = Annotated[
 MinScoreOpt = Annotated[
     float | None,
     typer.Option(
-        help="Lowest detection score: the rise of a token's attention share in units of the uniform share "
-        f"(default: {_DETECT_DEFAULTS['min_score']:g}, chosen on the shipped model's dev scenes)."
+        help=f"Score a detection needs (default: {_DETECT_DEFAULTS['min_score']:g}): how many times the "
+        "uniform attention share steering added."
     ),
 ]
 MinGapOpt = Annotated[
     float | None,
     typer.Option(help=f"Least gap between detections, s (default: {_DETECT_DEFAULTS['min_gap_s']:g})."),
 ]
-StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on (seconds).")]
-EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time (seconds).")]
+StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on, s.")]
+EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time, s.")]
+MkdirOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mkdir", help="Create missing parent folders of the outputs (else they are refused).", metavar=""
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="CPU threads (default: from the model's size and the free cores; also "
+        "WHERETOLISTEN_THREADS, OMP_NUM_THREADS).",
+    ),
+]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.", metavar="")
 ]
@@ -213,15 +227,58 @@ def model_source(model: str | None) -> str:
     return str(default_model_path())
 
 
-def load(model: str | None, device: str, dtype: str) -> Adapter:
-    """Load the model named by --model (default: the shipped organism), without progress bars."""
+def check_model(model: str | None, layers: list[int] | None = None) -> None:
+    """Before torch is imported: the model folder holds a config and whole weights (or the hub id can be
+    fetched), and ``layers`` exist in its language model (read from its ``config.json``)."""
+    from ..models.checkpoint import check_layer_indices, check_source, decoder_layers, read_config
+
+    source = model_source(model)
+    if check_source(source):
+        check_layer_indices(layers or [], decoder_layers(read_config(Path(source))))
+    else:
+        from ..models.hub import local_files_only
+
+        local_files_only(source)
+
+
+def check_span(paths: list[Path], start: float | None, end: float | None) -> None:
+    """--start/--end are finite and ordered; with one file, inside it and not digital silence."""
+    from ..audio import audio_info, check_audible
+    from ..audio import check_span as span_in
+
+    first, last = finite(start, "--start") or 0.0, finite(end, "--end")
+    if first < 0:
+        raise OptionError(f"--start must be >= 0, got {first:g}")
+    if last is not None:
+        span_in(first, last, math.inf, "the audio")  # --end after --start
+    if len(paths) == 1:
+        head = audio_info(paths[0])
+        span_in(start, end, head.duration_s, str(head.path))
+        check_audible(paths[0], start, end)
+
+
+def load(
+    model: str | None,
+    device: str,
+    dtype: str,
+    layers: list[int] | None = None,
+    threads: int | None = None,
+) -> Adapter:
+    """Load the model named by --model (default: the shipped organism), without progress bars, and set
+    torch's CPU threads for it (``wheretolisten.threads``); what can be checked without the model
+    (:func:`check_model`, the thread settings) is checked before torch is imported."""
+    from ..threads import apply_threads, resolve_threads
+
+    resolve_threads(threads, 0)  # a bad --threads or WHERETOLISTEN_THREADS is refused now
+    check_model(model, layers)
     from transformers.utils import logging as hf_logging
 
     from ..models import load_model
 
     hf_logging.disable_progress_bar()  # weight-loading bars are noise for a one-shot command
-
-    return load_model(model_source(model), device=device, dtype=dtype)
+    adapter = load_model(model_source(model), device=device, dtype=dtype)
+    apply_threads(resolve_threads(threads, sum(p.numel() for p in adapter.model.parameters())))
+    return adapter
 
 
 def localize_config(
@@ -271,15 +328,17 @@ def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | 
     return resolve(adapter, config, vector)
 
 
-def check_outputs(outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = ()) -> None:
+def check_outputs(
+    outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path] = (), mkdir: bool = False
+) -> None:
     """Refuse unwritable outputs, outputs that are inputs, and two outputs that are one file, before any
-    computation."""
+    computation; a missing parent folder is refused unless ``mkdir`` (--mkdir)."""
     from ..files import check_distinct, check_output
 
     sources = list(inputs)
     given = [(option, path) for option, path in outputs if path is not None]
     for option, path in given:
-        check_output(path, sources, option=option)
+        check_output(path, sources, option=option, mkdir=mkdir)
     check_distinct(given)
 
 

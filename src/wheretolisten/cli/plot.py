@@ -16,12 +16,15 @@ from .options import (
     EndOpt,
     GTManifestOpt,
     LayersOpt,
+    MkdirOpt,
     ModelOpt,
     PositionsOpt,
     ProbeOpt,
     StartOpt,
+    ThreadsOpt,
     check_audio,
     check_outputs,
+    check_span,
     load,
     localize_config,
     parse_floats,
@@ -35,10 +38,14 @@ QueryArg = Annotated[str, typer.Option("--query", "-q", help="The sound to find,
 FigureOut = Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")]
 
 
-def _figure_inputs(audio: Path, out: Path, gt_manifest: Path | None) -> list[GTSpan]:
-    """Check the audio and the figure's path before the model loads; the clip's ground truth, if known."""
+def _figure_inputs(
+    audio: Path, span: tuple[float | None, float | None], out: Path, gt_manifest: Path | None, mkdir: bool
+) -> list[GTSpan]:
+    """Check the audio, its span and the figure's path before the model loads; the clip's ground truth,
+    if known."""
     check_audio([audio])
-    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])])
+    check_span([audio], *span)
+    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])], mkdir)
     return plot_ground_truth(out, audio, gt_manifest)
 
 
@@ -56,11 +63,13 @@ def plot_layers(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
     config = localize_config(layers, alpha, probe)
-    gt = _figure_inputs(audio, out, gt_manifest)
-    adapter = load(model, device, dtype)
+    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
     from ..localize import layer_delta
@@ -85,12 +94,14 @@ def plot_alpha(
     end: EndOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
     config = localize_config(layers, positions=positions)
-    gt = _figure_inputs(audio, out, gt_manifest)
-    adapter = load(model, device, dtype)
+    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
+    adapter = load(model, device, dtype, config.layers, threads)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep
 
@@ -125,6 +136,8 @@ def demo(
     ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
     config = localize_config(layers, alpha)
@@ -132,9 +145,9 @@ def demo(
         from ..figures import require_matplotlib
         from ..files import check_output
 
-        check_output(out_dir, directory=True, option="--out-dir")
+        check_output(out_dir, directory=True, option="--out-dir", mkdir=mkdir)
         require_matplotlib()
-    adapter = load(model, device, dtype)
+    adapter = load(model, device, dtype, config.layers, threads)
     cfg = resolved(adapter, config)
     import numpy as np
     from rich.console import Console

@@ -10,7 +10,28 @@ import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
-from .options import OverwriteOpt, ProgressOpt, finite, parse_pair
+from .options import MkdirOpt, OverwriteOpt, ProgressOpt, finite, parse_pair
+
+
+def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
+    """Which torch build this is, in words: "CUDA 13.0", "ROCm 6.3" or "CPU only" (bug reports need it:
+    a CUDA build on a machine without a GPU is twice the memory of a CPU one)."""
+    if cuda:
+        return f"CUDA {cuda} ({version})"
+    if hip:
+        return f"ROCm {hip} ({version})"
+    return f"CPU only ({version})"
+
+
+def _thread_policy(model: Path) -> str:
+    """What ``wheretolisten.threads`` would choose for ``model`` now, and why."""
+    from ..models.checkpoint import parameter_count
+    from ..threads import physical_cores, resolve_threads, usable_cpus
+
+    cpus = usable_cpus()
+    choice = resolve_threads(None, parameter_count(model))
+    count = "torch's own" if choice.threads is None else str(choice.threads)
+    return f"{count} (from {choice.reason}; {len(cpus)} usable CPUs on {physical_cores(cpus)} physical cores)"
 
 
 @app.command("env")
@@ -44,7 +65,10 @@ def env(
         "python": platform.python_version(),
         "platform": platform.platform(),
         **{name: version(name) for name in (*packages, *extras)},
-        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "torch_build": torch_build(
+            torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None)
+        ),
+        "cuda": torch.version.cuda,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cpu_threads": torch.get_num_threads(),
         "families": sorted(FAMILIES),
@@ -52,6 +76,7 @@ def env(
     }
     try:
         info["shipped_model"] = str(default_model_path())
+        info["threads_for_shipped_model"] = _thread_policy(default_model_path())
         vocab = declared_vocabulary(read_recommended(default_model_path()))
         if vocab is not None:  # what a query to the shipped model may name
             info["shipped_model_sounds"] = list(vocab.sounds)
@@ -74,6 +99,7 @@ def make_tiny_model(
     family: Annotated[str, typer.Option(help="A supported family (see 'wheretolisten env').")],
     out: Annotated[Path, typer.Option(help="Directory to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
     from ..files import check_output
@@ -84,7 +110,7 @@ def make_tiny_model(
         raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    check_output(out, directory=True, option="--out")
+    check_output(out, directory=True, option="--out", mkdir=mkdir)
     from transformers.utils import logging as hf_logging
 
     from ..models.tiny import make_tiny_model as build
@@ -134,6 +160,7 @@ def scenes_make(
     ] = "-30,-20",
     event_s: Annotated[str, typer.Option(help="MIN,MAX: event length in seconds (free placement).")] = "1,4",
     progress: ProgressOpt = True,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Write N scenes of EVENTS sound events each (distinct classes unless --repeats): one per slot by
     default, or placed freely, at spread levels, over a background."""
@@ -151,6 +178,9 @@ def scenes_make(
         background_db=parse_pair(background_db, "--background-db"),
         event_s=parse_pair(event_s, "--event-s"),
     )
+    from ..files import check_output
+
+    check_output(out, directory=True, option="--out", mkdir=mkdir)
     scenes = make_scenes(
         get_bank(bank),
         n,
@@ -204,6 +234,7 @@ def scenes_import(
         ),
     ] = False,
     overwrite: OverwriteOpt = False,
+    mkdir: MkdirOpt = False,
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
@@ -213,7 +244,7 @@ def scenes_import(
     if fmt not in FORMATS:
         raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
     inputs = [labels, *([queries] if queries else []), *([label_map] if label_map else [])]
-    check_output(out, inputs, directory=True, option="--out")
+    check_output(out, inputs, directory=True, option="--out", mkdir=mkdir)
     query_map = read_query_map(queries) if queries else None
     report = import_dataset(fmt, labels, audio, out, query_map, label_map, single, overwrite)
     for name, reason in list(report.skipped.items())[:10]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Engine, Run, VectorPass
+from .batch import WindowBatch, batchable, windows_per_batch
 from .full import FullEngine
 from .shared import SharedEngine, applies
 
@@ -23,4 +24,15 @@ def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
     return FullEngine(adapter, clip, config)
 
 
-__all__ = ["Engine", "FullEngine", "Run", "SharedEngine", "VectorPass", "applies", "make_engine"]
+__all__ = [
+    "Engine",
+    "FullEngine",
+    "Run",
+    "SharedEngine",
+    "VectorPass",
+    "WindowBatch",
+    "applies",
+    "batchable",
+    "make_engine",
+    "windows_per_batch",
+]

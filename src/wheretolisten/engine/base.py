@@ -94,17 +94,29 @@ class Engine(ABC):
         Each query's vector is the mean over paraphrases of (instructed − neutral) residuals; with
         ``prompted`` the same batch gives the unsteered attention under the first instructed prompt.
         """
+        prompts, query_rows = self.vector_prompts(queries, prompted)
         cfg = self.config
-        neutral = list(cfg.neutral_templates)
-        first = 1 if prompted else 0  # the probe prompt's row: the prompted baseline
-        prompts = [cfg.prompt, *neutral] if prompted else list(neutral)
+        run = self.run(prompts, cfg.layers, cfg.probe_layers if prompted else ())
+        return self.vector_pass(run, queries, query_rows, prompted)
+
+    def vector_prompts(self, queries: Sequence[str], prompted: bool) -> tuple[list[str], list[list[int]]]:
+        """The prompts of :meth:`vectors` (probe prompt if ``prompted``, neutral, then every query's
+        instructed ones) and each query's rows among them."""
+        cfg = self.config
+        prompts = [cfg.prompt, *cfg.neutral_templates] if prompted else list(cfg.neutral_templates)
         query_rows: list[list[int]] = []
         for q in queries:
             start = len(prompts)
             prompts.extend(t.format(query=q) for t in cfg.instructed_templates)
             query_rows.append(list(range(start, len(prompts))))
-        run = self.run(prompts, cfg.layers, cfg.probe_layers if prompted else ())
-        neutral_rows = list(range(first, first + len(neutral)))
+        return prompts, query_rows
+
+    def vector_pass(
+        self, run: Run, queries: Sequence[str], query_rows: list[list[int]], prompted: bool
+    ) -> VectorPass:
+        """The vectors (and prompted attention) from the run of :meth:`vector_prompts`' prompts."""
+        first = 1 if prompted else 0  # the probe prompt's row: the prompted baseline
+        neutral_rows = list(range(first, first + len(self.config.neutral_templates)))
         vectors, attention = [], []
         for q, rows in zip(queries, query_rows, strict=True):
             vectors.append(mean_difference(run.residual, rows, neutral_rows, self.vector_metadata(q)))
@@ -175,8 +187,15 @@ class Engine(ABC):
     ) -> Run:
         """One batch: the unsteered probe row, then one row per vector steered with its α; attention probed
         at ``layers`` (aggregate any subset of them with :meth:`profile`)."""
+        prompts, rows, values = self.probe_rows(vectors, alphas)
+        return self.run(prompts, probe_layers=layers, vectors=rows, alphas=values)
+
+    def probe_rows(
+        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None = None
+    ) -> tuple[list[str], list[SteeringVector | None], list[float]]:
+        """The rows of :meth:`probe_run`: the probe prompt unsteered, then once per vector with its α."""
         if alphas is None:
             alphas = self.config.alpha
         values = [float(alphas)] * len(vectors) if isinstance(alphas, (int, float)) else list(alphas)
         prompts = [self.config.prompt] * (len(vectors) + 1)
-        return self.run(prompts, probe_layers=layers, vectors=[None, *vectors], alphas=[0.0, *values])
+        return prompts, [None, *vectors], [0.0, *values]

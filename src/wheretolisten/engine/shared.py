@@ -36,15 +36,23 @@ class SharedEngine(Engine):
         super().__init__(adapter, clip, config)
         touches_prefix = config.positions not in SUFFIX_POSITIONS
         self.session = ClipSession(adapter, clip, keep_hidden=[min(config.layers)] if touches_prefix else [])
+        self.clip_index = 0  # this clip's index in the session (several windows may share one)
+
+    @classmethod
+    def on_session(
+        cls, adapter: Adapter, clip: np.ndarray, config: Resolved, session: ClipSession, index: int
+    ) -> SharedEngine:
+        """The engine of clip ``index`` of a session that holds several clips (``engine.batch``)."""
+        engine = object.__new__(cls)
+        Engine.__init__(engine, adapter, clip, config)
+        engine.session, engine.clip_index = session, index
+        return engine
 
     def derive(self, config: Resolved) -> Engine:
         """The same clip with other settings; its audio prefix is shared, not recomputed."""
         if not applies(config):
             return FullEngine(self.adapter, self.clip, config)
-        derived = object.__new__(SharedEngine)
-        Engine.__init__(derived, self.adapter, self.clip, config)
-        derived.session = self.session
-        return derived
+        return SharedEngine.on_session(self.adapter, self.clip, config, self.session, self.clip_index)
 
     def run(
         self,
@@ -64,5 +72,6 @@ class SharedEngine(Engine):
             alpha=list(alphas) if alphas is not None else 0.0,
             steer_positions=cfg.positions,
             steer_layers=cfg.layers if vectors is not None else None,
+            clips=[self.clip_index] * len(prompts),
         )
         return Run(out.residual, out.attention)

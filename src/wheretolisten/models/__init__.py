@@ -1,16 +1,51 @@
-"""Per-family adapters, the registry that picks one by ``config.model_type``, and tiny model builders."""
+"""Per-family adapters, the registry that picks one by ``config.model_type``, and tiny model builders.
 
-from .audioflamingo3 import AudioFlamingo3Adapter
-from .base import Adapter
-from .gemma3n import Gemma3nAdapter
-from .granite_speech import GraniteSpeechAdapter
-from .musicflamingo import MusicFlamingoAdapter
-from .phi4_multimodal import Phi4MultimodalAdapter
-from .qwen2_5_omni import Qwen2_5OmniAdapter
-from .qwen2_audio import Qwen2AudioAdapter
-from .qwen3_omni_moe import Qwen3OmniMoeAdapter
-from .registry import ADAPTERS, FAMILIES, load_model, wrap
-from .voxtral import VoxtralAdapter
+The names below are imported on first use, so that ``wheretolisten.models.checkpoint`` and
+``wheretolisten.models.hub`` (the checks made before a model is loaded) do not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audioflamingo3 import AudioFlamingo3Adapter
+    from .base import Adapter
+    from .gemma3n import Gemma3nAdapter
+    from .granite_speech import GraniteSpeechAdapter
+    from .musicflamingo import MusicFlamingoAdapter
+    from .phi4_multimodal import Phi4MultimodalAdapter
+    from .qwen2_5_omni import Qwen2_5OmniAdapter
+    from .qwen2_audio import Qwen2AudioAdapter
+    from .qwen3_omni_moe import Qwen3OmniMoeAdapter
+    from .registry import ADAPTERS, FAMILIES, load_model, wrap
+    from .voxtral import VoxtralAdapter
+
+#: Public name -> the submodule that defines it.
+_WHERE = {
+    "ADAPTERS": "registry",
+    "FAMILIES": "registry",
+    "load_model": "registry",
+    "wrap": "registry",
+    "Adapter": "base",
+    "AudioFlamingo3Adapter": "audioflamingo3",
+    "Gemma3nAdapter": "gemma3n",
+    "GraniteSpeechAdapter": "granite_speech",
+    "MusicFlamingoAdapter": "musicflamingo",
+    "Phi4MultimodalAdapter": "phi4_multimodal",
+    "Qwen2AudioAdapter": "qwen2_audio",
+    "Qwen2_5OmniAdapter": "qwen2_5_omni",
+    "Qwen3OmniMoeAdapter": "qwen3_omni_moe",
+    "VoxtralAdapter": "voxtral",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+
 
 __all__ = [
     "ADAPTERS",

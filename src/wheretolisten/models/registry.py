@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from ..errors import ModelError, ResourceError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
+from .checkpoint import check_source
 from .gemma3n import Gemma3nAdapter
 from .granite_speech import GraniteSpeechAdapter
 from .hub import local_files_only
@@ -161,28 +162,6 @@ def load_model(
     adapter = wrap(model, processor, name)
     adapter.recommended = read_recommended(Path(name)) if local else {}
     return adapter
-
-
-def check_source(name: str) -> bool:
-    """Whether ``name`` is a local checkpoint (checked: a directory with safetensors weights) rather than a
-    hub id; a path that does not exist is one ModelError. Cheap: no weights are read."""
-    local = Path(name).exists()
-    if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
-        raise ModelError(f"{name}: no such model directory")
-    if local:
-        _check_local_weights(Path(name))
-    return local
-
-
-def _check_local_weights(path: Path) -> None:
-    """A local checkpoint must hold safetensors weights: pickle files are never loaded."""
-    if not path.is_dir():
-        raise ModelError(f"{path}: is not a model directory")
-    if not any(path.glob("*.safetensors")) and any(path.glob("*.bin")) | any(path.glob("*.pt")):
-        raise ModelError(
-            f"{path} holds only pickle weights (.bin/.pt), which wheretolisten never loads (no pickle): "
-            "convert them to safetensors"
-        )
 
 
 #: Optional file beside a checkpoint with the settings wheretolisten should default to for it.

@@ -1,0 +1,91 @@
+"""``localize --jsonl``: the resumable results log (its resume keys, and the check that a resumed file was
+made with this run's settings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import WTLError
+
+#: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
+LOG_FIRST_KEY = "model"
+
+
+def resume_key(
+    audio: Path, span: tuple[float | None, float | None], vector: Path | None, segments: tuple[float, float]
+) -> dict[str, Any]:
+    """What a ``--jsonl`` line was computed from beyond model, configuration and detection settings
+    (which must match, or the file is refused): the audio's bytes, the span, the vector file's bytes
+    and the window plan. A line whose key differs is other work, computed and written as a new line."""
+    from ..files import file_sha256
+
+    return {
+        "audio_sha256": file_sha256(audio),
+        "span_s": list(span),
+        "vector_sha256": file_sha256(vector) if vector is not None else None,
+        "windows": list(segments),
+    }
+
+
+def done_key(audio: Path, query: str, keys: dict[Path, dict[str, Any]]) -> tuple[str, str, str]:
+    """What identifies one (file, query) pair's work in the log: path, query and its resume key."""
+    return str(audio), query, json.dumps(keys.get(audio), sort_keys=True)
+
+
+def _log_problem(row: Any) -> str | None:
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    missing = [k for k in ("model", "audio", "query", "config") if k not in row]
+    if missing or not isinstance(row["audio"], dict):
+        return f"not a localize line (missing {', '.join(missing) or 'audio'})"
+    return None
+
+
+@contextmanager
+def results_log(
+    path: Path | None,
+    model: str,
+    config: dict[str, Any],
+    detection: dict[str, Any],
+    segments: tuple[float, float],
+) -> Iterator[tuple[dict[tuple[str, str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
+    """(done (audio path, query, resume key) → their detections, append function) for --jsonl; a no-op
+    pair without it.
+
+    The file is locked while in use; lines of another model, configuration, detection or window
+    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
+    detections carry none). A line is done work only if its resume key (:func:`resume_key`: audio
+    bytes, span, vector bytes, windows) is this run's; lines without one (older files) never are.
+    """
+    if path is None:
+        yield {}, lambda _rows: None
+        return
+    from ..records import open_jsonl
+
+    wanted = json.loads(json.dumps(config))
+    with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
+        for i, row in enumerate(rows, start=1):
+            same = row.get("model") == model and row.get("config") == wanted
+            cut = row.get("windows")
+            cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
+            key = row.get("resume")
+            if isinstance(key, dict) and isinstance(key.get("windows"), list):  # short clips' lines too
+                cut_same = cut_same and tuple(key["windows"]) == segments
+            if not same or not cut_same or row.get("detection", detection) != detection:
+                raise WTLError(
+                    f"{path}: line {i} was computed with another model or configuration; use the same "
+                    f"options or another --jsonl"
+                )
+        yield (
+            {
+                (str(r["audio"].get("path")), str(r["query"]), json.dumps(r.get("resume"), sort_keys=True)): (
+                    r.get("detections") or []
+                )
+                for r in rows
+            },
+            append,
+        )

@@ -1,0 +1,117 @@
+"""Several clips of one length (the windows of a long recording) as one batch: one pass per step for all.
+
+Windows are independent, so instead of one engine per window run one after another, their audio
+prefixes run as one batch on one :class:`~wheretolisten.session.ClipSession`, and each step (the
+vector prompts, then the probe rows) runs every window's rows in one suffix pass, each row on its own
+window's prefix. Each window's vectors and profiles are then computed from its rows exactly as its own
+engine would (:meth:`Engine.vector_pass`, :meth:`Engine.profile`). Only settings the shared prefix serves
+with steering after the audio (``positions`` last or instruction) can be batched: :func:`batchable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..positions import SUFFIX_POSITIONS
+from ..session import ClipSession
+from ..vectors import SteeringVector
+from .base import Run
+from .shared import SharedEngine, applies
+
+if TYPE_CHECKING:
+    from ..models.base import Adapter
+    from ..settings import Resolved
+
+#: Most windows in one batch (beyond this the passes gain little and memory grows).
+MAX_WINDOWS_PER_BATCH = 16
+
+
+def batchable(adapter: Adapter, config: Resolved) -> bool:
+    """Whether windows can share one session: the shared prefix applies and steering stays after it."""
+    return adapter.shared_prefix and applies(config) and config.positions in SUFFIX_POSITIONS
+
+
+def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int) -> int:
+    """How many windows one batch takes: each suffix row copies its window's prefix keys and values, so a
+    window costs about ``prefix_bytes · rows_per_window``; as many as fit ``budget_bytes`` (1 to
+    :data:`MAX_WINDOWS_PER_BATCH`)."""
+    per_window = max(1, prefix_bytes * max(1, rows_per_window))
+    return max(1, min(MAX_WINDOWS_PER_BATCH, budget_bytes // per_window))
+
+
+def _rows(run: Run, rows: slice) -> Run:
+    return Run({k: v[rows] for k, v in run.residual.items()}, {k: v[rows] for k, v in run.attention.items()})
+
+
+class WindowBatch:
+    """Clips of one length on one session; :meth:`vectors` and :meth:`profiles` do one pass each."""
+
+    def __init__(self, adapter: Adapter, clips: Sequence[np.ndarray], config: Resolved) -> None:
+        if not batchable(adapter, config):
+            raise ValueError("these settings cannot batch windows (steering inside the audio prefix)")
+        self.adapter, self.config = adapter, config
+        self.session = ClipSession(adapter, clips)
+        self.engines = [
+            SharedEngine.on_session(adapter, clip, config, self.session, k) for k, clip in enumerate(clips)
+        ]
+
+    def _run(
+        self,
+        prompts: list[list[str]],
+        read_layers: Sequence[int] = (),
+        probe_layers: Sequence[int] = (),
+        vectors: list[list[SteeringVector | None]] | None = None,
+        alphas: list[list[float]] | None = None,
+    ) -> list[Run]:
+        """Every clip's prompts in one suffix pass (chunked by the session's budget); one Run per clip."""
+        cfg = self.config
+        clips = [k for k, rows in enumerate(prompts) for _ in rows]
+        out = self.session.run(
+            [p for rows in prompts for p in rows],
+            read_layers=read_layers,
+            read_positions=cfg.read_positions,
+            probe_layers=probe_layers,
+            vectors=None if vectors is None else [v for rows in vectors for v in rows],
+            alpha=0.0 if alphas is None else [a for rows in alphas for a in rows],
+            steer_positions=cfg.positions,
+            steer_layers=cfg.layers if vectors is not None else None,
+            clips=clips,
+        )
+        whole = Run(out.residual, out.attention)
+        runs, start = [], 0
+        for rows in prompts:
+            runs.append(_rows(whole, slice(start, start + len(rows))))
+            start += len(rows)
+        return runs
+
+    @torch.no_grad()
+    def vectors(self, queries: Sequence[str]) -> list[list[SteeringVector]]:
+        """Each clip's instruction vector for every query (as ``engine.vectors(queries, False)``)."""
+        prompts, query_rows = self.engines[0].vector_prompts(queries, prompted=False)
+        runs = self._run([prompts] * len(self.engines), read_layers=self.config.layers)
+        return [
+            engine.vector_pass(run, queries, query_rows, prompted=False).vectors
+            for engine, run in zip(self.engines, runs, strict=True)
+        ]
+
+    @torch.no_grad()
+    def profiles(
+        self, vectors: Sequence[Sequence[SteeringVector]]
+    ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        """Each clip's (unsteered probe row, steered rows) for its vectors (as ``engine.profiles``)."""
+        planned = [engine.probe_rows(list(vecs)) for engine, vecs in zip(self.engines, vectors, strict=True)]
+        runs = self._run(
+            [p for p, _, _ in planned],
+            probe_layers=self.config.probe_layers,
+            vectors=[v for _, v, _ in planned],
+            alphas=[a for _, _, a in planned],
+        )
+        out = []
+        for engine, run, (prompts, _, _) in zip(self.engines, runs, planned, strict=True):
+            rows = [engine.profile(run, i) for i in range(len(prompts))]
+            out.append((rows[0], rows[1:]))
+        return out

@@ -1,0 +1,228 @@
+"""Bad input that needs no model is refused before torch is imported: one stderr line, exit 2.
+
+Each case runs the command line's ``main`` in a fresh interpreter and reports, at the moment of the
+refusal, whether ``torch`` is in ``sys.modules``: a check that ran after the model was loaded fails
+here whatever the machine's speed (no timed test; ``benchmarks/startup.py`` measures the seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from helpers import SR, noise
+from wheretolisten.models.checkpoint import (
+    INDEX_SUFFIX,
+    check_folder,
+    decoder_layers,
+    parameter_count,
+    read_config,
+    weight_files,
+)
+from wheretolisten.organism import default_model_path
+
+#: Runs ``wheretolisten ARGS`` in this fresh interpreter, then prints whether torch was imported.
+RUNNER = """
+import json, sys
+from wheretolisten import cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+loaded = {name: name in sys.modules for name in ("torch", "transformers")}
+print(json.dumps({"code": code, **loaded}))
+"""
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("prechecks")
+    sf.write(root / "clip.wav", noise(3.0, seed=1), SR)
+    sf.write(root / "silent.wav", np.zeros(2 * SR, dtype=np.float32), SR)
+    shipped = default_model_path()
+    for name in ("truncated", "noconfig", "noweights", "pickled"):
+        shutil.copytree(shipped, root / name)
+    weights = weight_files(root / "truncated")[-1]  # one file, or the last shard
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    (root / "noconfig" / "config.json").unlink()
+    for file in [*(root / "noweights").glob("*.safetensors*"), *(root / "pickled").glob("*.safetensors*")]:
+        if file.parent.name == "pickled" and file.suffix == ".safetensors":
+            file.rename(file.with_suffix(".bin"))
+        else:
+            file.unlink()
+    _write_sharded(shipped, root / "sharded")
+    shutil.copytree(root / "sharded", root / "lostshard")
+    weight_files(root / "lostshard")[0].unlink()
+    return root
+
+
+def _write_sharded(source: Path, out: Path) -> None:
+    """``source`` saved again by transformers in shards of at most 1 MB (with their index), beside the
+    source's other files: how a model too large for one file is published."""
+    from wheretolisten.models.registry import load_model
+
+    adapter = load_model(source, device="cpu", dtype="float32")
+    adapter.model.save_pretrained(out, max_shard_size="1MB")
+    for file in source.iterdir():
+        if (
+            file.is_file()
+            and not file.name.startswith("model.safetensors")
+            and not file.name.startswith("model-")
+        ):
+            shutil.copy2(file, out / file.name)  # processor, tokenizer, tuned settings; the source's config
+
+
+def _loc(w: Path, *more: str | Path) -> list[str | Path]:
+    return ["localize", w / "clip.wav", "-q", "a siren", *more]
+
+
+#: (name, arguments, a word of the message).
+CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
+    ("--start after --end", lambda w: _loc(w, "--start", "6", "--end", "3"), "before --end"),
+    ("--start past the end", lambda w: _loc(w, "--start", "9"), "past its end"),
+    ("negative --start", lambda w: _loc(w, "--start", "-1"), ">= 0"),
+    ("silent audio", lambda w: ["localize", w / "silent.wav", "-q", "x"], "silent"),
+    ("silent span", lambda w: ["localize", w / "silent.wav", "-q", "x", "--start", "1"], "silent"),
+    ("--layers 99", lambda w: _loc(w, "--layers", "99"), "out of range"),
+    ("mistyped model folder", lambda w: _loc(w, "--model", w / "nope"), "no such model"),
+    ("model folder without config", lambda w: _loc(w, "--model", w / "noconfig"), "config.json"),
+    ("model folder without weights", lambda w: _loc(w, "--model", w / "noweights"), "safetensors"),
+    ("pickle-only model", lambda w: _loc(w, "--model", w / "pickled"), "pickle"),
+    ("truncated weights", lambda w: _loc(w, "--model", w / "truncated"), "cut off"),
+    ("sharded, a shard missing", lambda w: _loc(w, "--model", w / "lostshard"), "is not here"),
+    ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),
+    ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
+    ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
+    ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
+    ("--threads 0", lambda w: _loc(w, "--threads", "0"), "--threads"),
+    ("generate silent", lambda w: ["generate", w / "silent.wav", "-q", "x"], "silent"),
+    (
+        "vector build into a missing folder",
+        lambda w: ["vector", "build", w / "clip.wav", "-q", "x", "--out", w / "nodir" / "v.safetensors"],
+        "--mkdir",
+    ),
+    (
+        "plot-layers --end before --start",
+        lambda w: [
+            "plot-layers",
+            w / "clip.wav",
+            "-q",
+            "x",
+            "--out",
+            w / "f.png",
+            "--start",
+            "2",
+            "--end",
+            "1",
+        ],
+        "before --end",
+    ),
+]
+
+
+def _run(
+    args: list[str | Path], cwd: Path, extra: dict[str, str] | None = None
+) -> tuple[dict[str, object], str]:
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "COLUMNS": "200", **(extra or {})}
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+@pytest.mark.parametrize(("name", "build", "word"), CASES, ids=[c[0] for c in CASES])
+def test_refused_before_torch(
+    name: str, build: Callable[[Path], list[str | Path]], word: str, work: Path
+) -> None:
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    report, err = _run(build(work), work)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert report["code"] == 2, (name, report, err)
+    assert len(lines) == 1 and lines[0].startswith("wheretolisten: error: "), (name, err)
+    assert word in lines[0], (name, lines[0])
+    assert report["torch"] is False and report["transformers"] is False, (name, report)
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before  # no folder was created
+
+
+def test_a_bad_thread_variable_is_refused_before_torch(work: Path) -> None:
+    report, err = _run(_loc(work), work, {"WHERETOLISTEN_THREADS": "many"})
+    assert report == {"code": 2, "torch": False, "transformers": False}, err
+    assert "WHERETOLISTEN_THREADS" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_runner_sees_torch_when_the_model_loads(work: Path, tmp_path: Path) -> None:
+    """The sys.modules report is not vacuous: a check that needs the model does import torch."""
+    report, err = _run(_loc(work, "--device", "bogus"), work)
+    assert report["code"] == 2 and report["torch"] is True, (report, err)
+
+
+def test_mkdir_creates_the_folder(work: Path, tmp_path: Path) -> None:
+    from wheretolisten.errors import OutputError
+    from wheretolisten.files import check_output
+
+    target = tmp_path / "new" / "deeper" / "x.json"
+    with pytest.raises(OutputError, match="--mkdir"):
+        check_output(target, mkdir=False)
+    assert check_output(target, mkdir=True) == target and not target.parent.exists()
+
+
+def test_config_layers_match_the_loaded_models(
+    adapters: dict[str, object], tiny_dirs: dict[str, Path]
+) -> None:
+    """The layer count read from config.json and the parameter count read from the safetensors headers
+    (before loading) are the loaded adapter's, for each core family."""
+    from wheretolisten.models.base import Adapter
+
+    for family, adapter in adapters.items():
+        assert isinstance(adapter, Adapter)
+        assert decoder_layers(read_config(tiny_dirs[family])) == adapter.num_layers
+        assert parameter_count(tiny_dirs[family]) == sum(p.numel() for p in adapter.model.parameters())
+
+
+def test_a_sharded_checkpoint_passes_the_checks_and_loads(work: Path) -> None:
+    """Shards plus ``model.safetensors.index.json`` (what save_pretrained writes past max_shard_size) pass
+    the folder checks, count the shipped model's parameters, and load to the same weights."""
+    import torch
+
+    from wheretolisten.models.registry import load_model
+
+    sharded, shipped = work / "sharded", default_model_path()
+    shards = weight_files(sharded)
+    assert len(shards) > 1 and all(f.name.startswith("model-") for f in shards)
+    assert (sharded / f"model{INDEX_SUFFIX}").is_file() and not (sharded / "model.safetensors").exists()
+    check_folder(sharded)
+    assert parameter_count(sharded) == parameter_count(shipped)
+    assert decoder_layers(read_config(sharded)) == decoder_layers(read_config(shipped))
+    one, many = load_model(shipped, "cpu", "float32"), load_model(sharded, "cpu", "float32")
+    a, b = one.model.state_dict(), many.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_shard_from_another_download_is_refused(work: Path, tmp_path: Path) -> None:
+    """An index whose tensors are not in the shard it names (mixed downloads) is one ModelError line."""
+    from wheretolisten.errors import ModelError
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(work / "sharded", mixed)
+    index = mixed / f"model{INDEX_SUFFIX}"
+    data = json.loads(index.read_text())
+    first, second = sorted(set(data["weight_map"].values()))[:2]
+    data["weight_map"] = {k: (second if v == first else v) for k, v in data["weight_map"].items()}
+    index.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="different downloads"):
+        check_folder(mixed)
