@@ -189,6 +189,7 @@ def single_breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]:
     args, what = SETS[name]
     scenes = out / "scenes" / name
+    scenes.parent.mkdir(parents=True, exist_ok=True)
     if not (scenes / "manifest.jsonl").exists():
         run(["wheretolisten", "scenes", "make", "--out", str(scenes), "--no-progress", *args], log)
     rows_path = out / f"{name}.jsonl"
@@ -222,6 +223,7 @@ def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> 
     results = []
     for i, label in enumerate(classes):
         folder = out / "long" / label
+        folder.parent.mkdir(parents=True, exist_ok=True)
         if not (folder / "manifest.jsonl").exists():
             run(
                 [
