@@ -1,4 +1,4 @@
-"""The README table: steered hit rate of two models on every set of organism/evaluate.py, with baselines.
+"""The README table: steered hit rate of two models on every set of organism/evaluate_sets.py, with baselines.
 
     python organism/compare.py OLD.json NEW.json [NEW2.json ...] > organism/comparison.md
 

@@ -1,319 +1,331 @@
-"""Evaluate a model on the held-out sets of the shipped-model issue, as a user would: CLI commands only.
+"""Evaluate steering-based localization on the model organism, on scenes it never saw.
 
 Usage (from the repository root)::
 
-    python organism/evaluate.py --out out/eval-new                       # the shipped model
-    python organism/evaluate.py --out out/eval-old --model OLD_MODEL_DIR  # another checkpoint
-    python organism/evaluate.py --out out/eval-new --sets single,long     # some sets only
+    # choose steering layers and alpha on the dev scenes (seed base 50_000)
+    python organism/evaluate.py sweep --n 100 --json organism/dev_sweep.json
+    # held-out test scenes (seed base 0, i.e. the scenes of make_scenes(..., seed=0)), fixed config
+    python organism/evaluate.py test --n 300 --layers 2 --alpha 4 --json organism/eval_test.json
 
-Every set is written by ``wheretolisten scenes make`` with its own seed (none is a training seed: training
-scenes come from ``scene_seed(TRAIN_SEED_BASE, k)`` in organism/train.py), run by ``wheretolisten bench
-run`` with the conditions ``steered`` (the checkpoint's own settings), ``energy`` and ``random``, and
-scored here: hit = the condition's peak inside the queried event; 95 % Wilson intervals; exact one-sided
-McNemar tests of steered against each baseline on the same queries. ``long`` localizes three occurrences
-of one class in a 3-minute recording with ``wheretolisten localize`` and checks the detections.
-All results go to ``OUT/results.json`` (append-only bench files stay under OUT and are resumed).
+Scene i of a split is ``make_scene(ProceduralBank(), default_rng(scene_seed(base, i)), n_events=3,
+duration_s=10, target=i % 3)``: exactly what ``make_scenes(..., seed=base)`` synthesizes (minus the
+16-bit wav quantization). For each scene the target event's query is localized with ``localize`` and a
+hit is a peak inside [onset_s, offset_s]. The random expectation of a uniformly placed peak is the
+mean target length over the clip duration; the report also gives the unsteered attention's own peak
+(``base``) and the steered profile's peak (``steered``) as baselines for the Δ readout, a Wilson 95%
+interval, and a one-sided exact binomial p-value against the random rate.
 """
 
 from __future__ import annotations
 
 import os
 
+# Idle OpenMP threads sleep instead of spinning (much faster on a shared, oversubscribed machine).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import json
 import math
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.stats import binomtest
 
-#: name → (scenes make arguments, description). Seeds 201-299 are this script's (no other set uses them).
-SETS: dict[str, tuple[list[str], str]] = {
-    "single": (
-        [
-            "--n",
-            "160",
-            "--events",
-            "1",
-            "--placement",
-            "free",
-            "--event-s",
-            "1,2.5",
-            "--level-db",
-            "-20,20",
-            "--seed",
-            "201",
-        ],
-        "one procedural event in 10 s of quiet, anywhere (first and last seconds included), ±20 dB",
-    ),
-    "white-10": (
-        [
-            "--n",
-            "100",
-            "--events",
-            "3",
-            "--background",
-            "white",
-            "--background-db",
-            "-10,-10",
-            "--seed",
-            "202",
-        ],
-        "three events over white noise at -10 dB",
-    ),
-    "babble-10": (
-        [
-            "--n",
-            "100",
-            "--events",
-            "3",
-            "--background",
-            "babble",
-            "--background-db",
-            "-10,-10",
-            "--seed",
-            "203",
-        ],
-        "three events over babble at -10 dB",
-    ),
-    "asterisk": (
-        ["--n", "100", "--events", "3", "--bank", "asterisk-words", "--seed", "204"],
-        "three real recorded words (asterisk prompts, not trained on) in 10 s",
-    ),
-    "three": (
-        ["--n", "150", "--events", "3", "--seed", "0"],
-        "three procedural events in 10 s of quiet (the old organism's held-out test scenes)",
-    ),
-    "overlap": (
-        [
-            "--n",
-            "100",
-            "--events",
-            "3",
-            "--placement",
-            "free",
-            "--max-overlap",
-            "0.5",
-            "--level-db",
-            "-10,10",
-            "--seed",
-            "205",
-        ],
-        "three events placed freely, overlapping",
-    ),
-    "freedesktop": (
-        ["--n", "60", "--events", "3", "--bank", "freedesktop", "--seed", "206"],
-        "three real recorded sounds (freedesktop theme; not in the vocabulary)",
-    ),
-}
-CONDITIONS = ("steered", "energy", "random")
+from wheretolisten.localize import LocalizeConfig, default_probe_layers, instruction_vector, localize
+from wheretolisten.models.base import Adapter
+from wheretolisten.models.registry import load_model
+from wheretolisten.organism import DEV_SEED_BASE, TEST_SEED_BASE, default_model_path
+from wheretolisten.probe import temporal_attention
+from wheretolisten.readout import aggregate, read_out
+from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
+from wheretolisten.settings import DEFAULT_ALPHA, PROBE_PROMPT, default_layers, resolve
+from wheretolisten.steering import add_steering
+
+SPLITS = {"dev": DEV_SEED_BASE, "test": TEST_SEED_BASE}
 
 
-def run(cmd: Sequence[str], log: Path) -> float:
-    """Run one CLI command (output appended to ``log``); its wall time."""
-    t0 = time.time()
-    with log.open("a") as fh:
-        fh.write("$ " + " ".join(cmd) + "\n")
-        fh.flush()
-        proc = subprocess.run(list(cmd), stdout=fh, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)} (see {log})")
-    return time.time() - t0
+def held_out_scene(base: int, i: int, bank: ProceduralBank | None = None) -> tuple[Scene, np.ndarray]:
+    """Scene ``i`` of the split with seed ``base`` (3 events, 10 s, target ``i % 3``)."""
+    seed = scene_seed(base, i)
+    scene, audio = make_scene(
+        bank or ProceduralBank(),
+        np.random.default_rng(seed),
+        f"scene_{i:05d}",
+        n_events=3,
+        duration_s=10.0,
+        sample_rate=16000,
+        target=i % 3,
+        seed=seed,
+    )
+    return scene, audio
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion."""
     if n == 0:
         return (0.0, 1.0)
-    p = k / n
+    p = hits / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def mcnemar_greater(a: Sequence[bool], b: Sequence[bool]) -> float:
-    """Exact one-sided McNemar p-value that ``a`` hits more often than ``b`` (paired)."""
-    better = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
-    worse = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
-    if better + worse == 0:
-        return 1.0
-    return float(binomtest(better, better + worse, 0.5, alternative="greater").pvalue)
+@dataclass(frozen=True)
+class Setting:
+    """One steering configuration: steered layers, probe layers (None: all downstream) and alpha."""
+
+    layers: tuple[int, ...] | None
+    probe_layers: tuple[int, ...] | None
+    alpha: float
+
+    @property
+    def key(self) -> str:
+        steer = ",".join(map(str, self.layers)) if self.layers else "default"
+        probe = ",".join(map(str, self.probe_layers)) if self.probe_layers else "downstream"
+        return f"layers={steer} probe={probe} alpha={self.alpha:g}"
+
+    def config(self, adapter: Adapter) -> LocalizeConfig:
+        """The setting, explicit: no layers means the package's generic band (not the checkpoint's own)."""
+        return LocalizeConfig(
+            layers=list(self.layers) if self.layers else default_layers(adapter.num_layers),
+            probe_layers=list(self.probe_layers) if self.probe_layers else None,
+            alpha=self.alpha,
+        )
 
 
-def hit(row: dict[str, Any]) -> bool:
-    peak, gt = row.get("peak_s"), row["gt"]
-    return peak is not None and gt[0] <= peak <= gt[1]
+def summarize(hits: Sequence[bool], lengths: Sequence[float], duration: float) -> dict[str, Any]:
+    """Hit rate, its Wilson interval, the random expectation and the binomial p-value against it."""
+    n, k = len(hits), int(sum(hits))
+    random_rate = float(np.mean(lengths)) / duration
+    return {
+        "n": n,
+        "hits": k,
+        "hit_rate": k / n,
+        "ci95": list(wilson(k, n)),
+        "random_expectation": random_rate,
+        "p_value_vs_random": float(binomtest(k, n, random_rate, alternative="greater").pvalue),
+    }
 
 
-def score_set(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Hit rates with Wilson intervals, and steered vs each baseline (McNemar)."""
-    by: dict[str, dict[tuple[str, str], bool]] = {}
-    for r in rows:
-        by.setdefault(r["condition"], {})[(r["scene_id"], r["query"])] = hit(r)
-    out: dict[str, Any] = {}
-    for cond, hits in by.items():
-        k, n = sum(hits.values()), len(hits)
-        out[cond] = {"hit_rate": k / n if n else None, "hits": k, "n": n, "ci95": list(wilson(k, n))}
-    steered = by.get("steered", {})
-    for base in ("energy", "random"):
-        if base in by and steered:
-            keys = sorted(set(steered) & set(by[base]))
-            out["steered"][f"p_vs_{base}"] = mcnemar_greater(
-                [steered[q] for q in keys], [by[base][q] for q in keys]
-            )
-    return out
+def _inside(t: float | None, event: Any) -> bool:
+    return t is not None and event.onset_s <= t <= event.offset_s
 
 
-def single_breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Steered hit rate of the single-event set by class and by where the event starts."""
-    steered = [r for r in rows if r["condition"] == "steered"]
-    by_label: dict[str, list[bool]] = {}
-    by_onset: dict[str, list[bool]] = {}
-    for r in steered:
-        by_label.setdefault(r.get("label", "?"), []).append(hit(r))
-        onset = r["gt"][0]
-        tag = "first 1 s" if onset < 1 else "last 2.5 s" if onset >= 7.5 else "1-7.5 s"
-        by_onset.setdefault(tag, []).append(hit(r))
-    agg = lambda d: {k: {"hit_rate": float(np.mean(v)), "n": len(v)} for k, v in sorted(d.items())}  # noqa: E731
-    return {"by_label": agg(by_label), "by_onset": agg(by_onset)}
+@torch.no_grad()
+def layer_profiles(
+    adapter: Adapter, clip: np.ndarray, vector: Any, layers: Sequence[int], alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer (base, steered) profiles [layers, tokens], heads aggregated as ``localize`` does.
+
+    ``localize`` averages the normalized rows of all heads of its probe layers; every layer has the same
+    number of heads, so the profile of a set of probe layers is the mean of these per-layer profiles.
+    """
+    batch = adapter.encode([clip, clip], [PROBE_PROMPT, PROBE_PROMPT])
+    every = list(range(adapter.num_layers))
+    with add_steering(adapter, vector, alpha, batch, "last", rows=[False, True], layers=list(layers)):
+        attn = temporal_attention(adapter, batch, every)
+    base = np.stack([aggregate(attn.per_row[0][k : k + 1]) for k in every])
+    steered = np.stack([aggregate(attn.per_row[1][k : k + 1]) for k in every])
+    return base, steered
 
 
-def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]:
-    args, what = SETS[name]
-    scenes = out / "scenes" / name
-    scenes.parent.mkdir(parents=True, exist_ok=True)
-    if not (scenes / "manifest.jsonl").exists():
-        run(["wheretolisten", "scenes", "make", "--out", str(scenes), "--no-progress", *args], log)
-    rows_path = out / f"{name}.jsonl"
-    wall = run(
-        [
-            "wheretolisten",
-            "bench",
-            "run",
-            str(scenes),
-            "--out",
-            str(rows_path),
-            "--conditions",
-            ",".join(CONDITIONS),
-            "--no-progress",
-            *model,
-        ],
-        log,
-    )
-    rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
-    res = {"what": what, "scenes_make": args, "wall_s": round(wall, 1), **score_set(rows)}
-    if name == "single":
-        res["breakdown"] = single_breakdown(rows)
-    return res
-
-
-def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> dict[str, Any]:
-    """Three occurrences of one class in 180 s of quiet: are all three detected within 0.5 s?"""
-    from wheretolisten.scenes import ProceduralBank
-
+def sweep(
+    adapter: Adapter, base: int, n: int, steer_sets: Sequence[tuple[int, ...]], alphas: Sequence[float]
+) -> dict[str, Any]:
+    """Dev-set grid: steered layers × alpha × probe layers (all downstream, or one downstream layer)."""
     bank = ProceduralBank()
-    results = []
-    for i, label in enumerate(classes):
-        folder = out / "long" / label
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        if not (folder / "manifest.jsonl").exists():
-            run(
-                [
-                    "wheretolisten",
-                    "scenes",
-                    "make",
-                    "--out",
-                    str(folder),
-                    "--n",
-                    "1",
-                    "--events",
-                    "3",
-                    "--duration",
-                    "180",
-                    "--bank",
-                    f"procedural:labels={label}",
-                    "--repeats",
-                    "3",
-                    "--placement",
-                    "free",
-                    "--event-s",
-                    "1,2.5",
-                    "--seed",
-                    str(210 + i),
-                    "--no-progress",
-                ],
-                log,
+    cfg = resolve(adapter)  # only its readout settings (smoothing, interval rule) are used here
+    union = sorted({layer for st in steer_sets for layer in st})
+    settings: list[Setting] = []
+    for st in steer_sets:
+        downstream = default_probe_layers(adapter.num_layers, list(st))
+        probes: list[tuple[int, ...] | None] = [None] + [(k,) for k in downstream if len(downstream) > 1]
+        settings += [Setting(st, pr, a) for a in alphas for pr in probes]
+    hits: dict[Setting, list[bool]] = {s: [] for s in settings}
+    lengths: list[float] = []
+    t0 = time.time()
+    for i in range(n):
+        scene, audio = held_out_scene(base, i, bank)
+        target = scene.target_event
+        lengths.append(target.offset_s - target.onset_s)
+        vector = instruction_vector(adapter, audio, target.query, layers=union)
+        for st in steer_sets:
+            for a in alphas:
+                base_p, steered_p = layer_profiles(adapter, audio, vector, st, a)
+                for s in settings:
+                    if s.layers != st or s.alpha != a:
+                        continue
+                    probe = list(s.probe_layers or default_probe_layers(adapter.num_layers, list(st)))
+                    delta = steered_p[probe].mean(0) - base_p[probe].mean(0)
+                    peak = read_out(delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction).peak_s
+                    hits[s].append(_inside(peak, target))
+        if (i + 1) % 25 == 0:
+            best = max(hits, key=lambda k: np.mean(hits[k]))
+            print(
+                f"  {i + 1}/{n} scenes, {time.time() - t0:.0f} s; best so far {best.key}: "
+                f"{np.mean(hits[best]):.3f}",
+                file=sys.stderr,
+                flush=True,
             )
-        scene = json.loads((folder / "manifest.jsonl").read_text().splitlines()[0])
-        onsets = sorted(e["onset_s"] for e in scene["events"])
-        result = out / "long" / f"{label}.json"
-        wall = run(
-            [
-                "wheretolisten",
-                "localize",
-                str(folder / scene["path"]),
-                "-q",
-                bank.query_text(label),
-                "--json",
-                str(result),
-                *model,
-            ],
-            log,
-        )
-        data = json.loads(result.read_text())
-        dets = sorted(d["onset_s"] for d in data.get("detections", []))
-        found = [any(abs(d - o) <= 0.5 for d in dets) for o in onsets]
-        false = [d for d in dets if all(abs(d - o) > 0.5 for o in onsets)]
-        results.append(
-            {
-                "label": label,
-                "onsets_s": onsets,
-                "detections_s": dets,
-                "found": sum(found),
-                "false_alarms": len(false),
-                "ok": all(found) and len(false) <= 1,
-                "wall_s": round(wall, 1),
-            }
-        )
-    return {"recordings": results, "all_ok": sum(r["ok"] for r in results), "n": len(results)}
+    results = {
+        s.key: {
+            "layers": list(s.layers or []),
+            "probe_layers": list(s.probe_layers) if s.probe_layers else None,
+            "alpha": s.alpha,
+            **summarize(hits[s], lengths, 10.0),
+        }
+        for s in settings
+    }
+    best = max(settings, key=lambda s: (np.mean(hits[s]), -settings.index(s)))
+    return {
+        "seed_base": base,
+        "n": n,
+        "settings": results,
+        "best": {
+            "key": best.key,
+            "layers": list(best.layers or []),
+            "probe_layers": list(best.probe_layers) if best.probe_layers else None,
+            "alpha": best.alpha,
+            "hit_rate": float(np.mean(hits[best])),
+        },
+        "seconds": time.time() - t0,
+    }
+
+
+def evaluate(adapter: Adapter, base: int, n: int, setting: Setting) -> dict[str, Any]:
+    """``localize`` itself on ``n`` scenes: Δ-peak hit rate; unsteered and steered peaks as baselines."""
+    bank = ProceduralBank()
+    cfg = setting.config(adapter)
+    hits, steered_hits, base_hits, lengths = [], [], [], []
+    by_position: dict[str, list[bool]] = {}
+    seconds: list[float] = []
+    for i in range(n):
+        scene, audio = held_out_scene(base, i, bank)
+        target = scene.target_event
+        lengths.append(target.offset_s - target.onset_s)
+        t = time.perf_counter()
+        result = localize(adapter, audio, target.query, cfg)
+        seconds.append(time.perf_counter() - t)
+        hit = _inside(result.peak_s, target)
+        hits.append(hit)
+        by_position.setdefault(target.position, []).append(hit)
+        smooth = result.config.smooth_s
+        steered_hits.append(_inside(read_out(result.profile.steered, adapter.token_s, smooth).peak_s, target))
+        base_hits.append(_inside(read_out(result.profile.base, adapter.token_s, smooth).peak_s, target))
+        if (i + 1) % 50 == 0:
+            msg = f"  {setting.key}: {i + 1}/{n} scenes, hit rate {np.mean(hits):.3f}"
+            print(msg, file=sys.stderr, flush=True)
+    resolved = cfg.resolved(adapter)
+    return {
+        "seed_base": base,
+        "setting": setting.key,
+        "layers": resolved.layers,
+        "probe_layers": resolved.probe_layers,
+        "alpha": resolved.alpha,
+        "delta": summarize(hits, lengths, 10.0),
+        "delta_by_position": {p: float(np.mean(v)) for p, v in sorted(by_position.items())},
+        "steered_profile_peak": summarize(steered_hits, lengths, 10.0),
+        "unsteered_profile_peak": summarize(base_hits, lengths, 10.0),
+        "seconds_per_localize": {"median": float(np.median(seconds)), "mean": float(np.mean(seconds))},
+    }
+
+
+@torch.no_grad()
+def generation_check(adapter: Adapter, base: int, n: int) -> dict[str, Any]:
+    """Greedy answers to 'Describe the audio.' and 'Listen for {query}.' on ``n`` scenes."""
+    bank = ProceduralBank()
+    exact, named, onset_err, examples = 0, 0, [], []
+    for i in range(n):
+        scene, audio = held_out_scene(base, i, bank)
+        texts = []
+        for instruction in ("Describe the audio.", f"Listen for {scene.target_event.query}."):
+            batch = adapter.encode([audio], [instruction])
+            out = adapter.model.generate(**batch, max_new_tokens=40, do_sample=False)
+            new = out[0, batch["input_ids"].shape[1] :]
+            texts.append(adapter.tokenizer.decode(new, skip_special_tokens=True))
+        want = "I hear " + ", then ".join(e.query for e in scene.events) + "."
+        exact += texts[0].strip() == want
+        named += any(e.query in texts[0] for e in scene.events)
+        try:
+            onset_err.append(abs(float(texts[1].split()[0]) - scene.target_event.onset_s))
+        except (ValueError, IndexError):
+            onset_err.append(float("inf"))
+        if i < 5:
+            examples.append(
+                {
+                    "scene": i,
+                    "truth": want,
+                    "describe": texts[0],
+                    "listen": texts[1],
+                    "target": [scene.target_event.onset_s, scene.target_event.offset_s],
+                }
+            )
+    err = np.array(onset_err)
+    return {
+        "n": n,
+        "describe_exact_match": exact / n,
+        "describe_names_a_present_class": named / n,
+        "listen_onset_within_0.5s": float(np.mean(err <= 0.5)),
+        "listen_onset_median_abs_error_s": float(np.median(err)),
+        "examples": examples,
+    }
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
-    ap.add_argument("--sets", default=",".join([*SETS, "long"]))
+    ap.add_argument("mode", choices=["sweep", "test", "dev"], help="sweep: dev grid; else fixed")
+    ap.add_argument("--model", default=None, help="model directory (default: the shipped organism)")
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--layers", type=parse_layers, default=None, help="steered layers, e.g. 1 or 1,2")
+    ap.add_argument("--probe-layers", type=parse_layers, default=None, help="default: downstream")
+    ap.add_argument("--alpha", type=float, default=4.0)
+    ap.add_argument("--no-default", action="store_true", help="test/dev: skip the package-default setting")
+    ap.add_argument("--alphas", type=str, default="1,2,4,8", help="sweep: alphas")
+    ap.add_argument("--layer-sets", type=str, default="0;1;2;3;1,2", help="sweep: ';'-separated steer sets")
+    ap.add_argument("--generate", type=int, default=0, help="also check greedy answers on this many scenes")
+    ap.add_argument("--json", type=Path, default=None, help="write the report here")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    log = args.out / "commands.log"
-    model = ["--model", args.model] if args.model else []
-    results_path = args.out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for name in args.sets.split(","):
-        t0 = time.time()
-        if name == "long":
-            from wheretolisten.scenes import ProceduralBank
+    torch.set_num_threads(args.threads)
 
-            results["long"] = run_long(args.out, model, log, ProceduralBank().labels)
-        else:
-            results[name] = run_set(name, args.out, model, log)
-        results["_machine"] = {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0]}
-        tmp = results_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, results_path)
-        brief = results[name].get("steered", results[name].get("all_ok"))
-        print(
-            f"[{time.strftime('%H:%M:%S')}] {name}: {json.dumps(brief)} ({time.time() - t0:.0f} s)",
-            flush=True,
-        )
+    adapter = load_model(args.model or default_model_path(), device="cpu", dtype="float32")
+    split = "dev" if args.mode == "sweep" else args.mode
+    report: dict[str, Any] = {
+        "model": adapter.name,
+        "mode": args.mode,
+        "split": split,
+        "seed_base": SPLITS[split],
+        "n": args.n,
+    }
+    if args.mode == "sweep":
+        alphas = [float(a) for a in args.alphas.split(",")]
+        steer_sets = [parse_layers(x) for x in args.layer_sets.split(";")]
+        report["sweep"] = sweep(adapter, SPLITS[split], args.n, steer_sets, alphas)
+    else:
+        settings = []
+        if args.layers is not None:
+            settings.append(Setting(args.layers, args.probe_layers, args.alpha))
+        if not args.no_default:
+            settings.append(Setting(None, None, DEFAULT_ALPHA))
+        report["results"] = [evaluate(adapter, SPLITS[split], args.n, s) for s in settings]
+    if args.generate:
+        report["generation"] = generation_check(adapter, SPLITS[split], args.generate)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
     return 0
 
 

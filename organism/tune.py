@@ -1,11 +1,10 @@
-"""Choose the shipped model's default steering settings on dev scenes and write them beside its weights.
+"""Choose a trained model's default steering settings on dev scenes and write them beside its weights.
 
-Usage (from the repository root, after ``organism/train.py``)::
+Usage (from the repository root, after ``organism/whisper/train.py``)::
 
-    python organism/tune.py                  # bench protocol on organism/tune.toml, then wheretolisten.json
-    python organism/tune.py --model DIR      # another checkpoint folder (its wheretolisten.json is updated)
+    python organism/tune.py --model out/whisper_model   # bench protocol, then its wheretolisten.json
 
-``wheretolisten bench protocol --protocol organism/tune.toml`` scores every grid point of the steered
+``wheretolisten bench protocol --protocol organism/whisper/tune.toml`` scores every grid point of the steered
 condition (steered layer × α × readout layers, Δ peak: what ``localize`` reads) on the first 50 dev scenes
 (seed base 50 000) and keeps the best; this script copies that point into the checkpoint's
 ``wheretolisten.json`` under ``localize`` (layers, probe_layers, alpha), keeping its other keys. The
@@ -23,12 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "src" / "wheretolisten" / "assets" / "organism"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--model", type=Path, required=True, help="checkpoint folder to tune")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "tune")
     args = ap.parse_args(argv)
     cmd = [
@@ -36,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench",
         "protocol",
         "--protocol",
-        str(REPO / "organism" / "tune.toml"),
+        str(REPO / "organism" / "whisper" / "tune.toml"),
         "--out",
         str(args.out),
         "--model",

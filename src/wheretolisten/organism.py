@@ -1,21 +1,21 @@
-"""The shipped default model: a small audio-language model with a real pretrained ear, for trying the method.
+"""The shipped default model: a small "model organism" for trying the method and for tests.
 
-What it is: the exact ``Qwen2AudioForConditionalGeneration`` architecture with OpenAI Whisper base's
-encoder as its audio tower (MIT licence; converted by ``organism/convert_whisper.py``, frozen; 10-s
-window, one audio token per 40 ms) and a small Qwen2 decoder trained in this repository on CPU
-(``organism/train.py``, log in ``organism/train.log``) on varied synthetic scenes: the 8 classes of
-:class:`~wheretolisten.scenes.ProceduralBank` and 25 words and phrases spoken by espeak-ng, with overlaps,
-level spread and backgrounds, asked direct questions about them ("When does a siren start and end?").
+What it is: a ~3M-parameter audio-language model with the exact ``Qwen2AudioForConditionalGeneration``
+architecture (Whisper-style encoder with conv stride 2 and average pooling, so one audio token per
+40 ms; a Qwen2 decoder; Qwen2-Audio's chat template), trained from scratch on CPU in this repository
+(``organism/train.py``, log in ``organism/train.log``) on procedural scenes of the 8 classes of
+:class:`~wheretolisten.scenes.ProceduralBank`, with a 10-s encoder window, to answer questions that
+require listening to particular events ("Listen for a siren." → "3.4 to 5.0 seconds.").
 
-What it is not: Qwen2-Audio. It knows only the sounds and texts its ``wheretolisten.json`` declares
-(``wheretolisten env`` lists them; ``localize`` warns about other queries), accepts at most 10 s per
-window, and its numbers (``organism/evaluate.py``) say nothing about a real LALM. Its steering settings,
-chosen on dev scenes, live only in ``assets/organism/wheretolisten.json``.
+What it is not: Qwen2-Audio, or any pretrained model. It knows only the 8 procedural classes and
+the question forms it was trained on, accepts at most 10 s of audio, and its localization numbers
+(``organism/evaluate.py``) say nothing about how the method behaves on a real LALM. Its steering
+settings, chosen on 100 dev scenes, live only in ``assets/organism/wheretolisten.json``.
 
-Scene seeds: training scenes are ``scene_seed(TRAIN_SEED_BASE, k)`` for k = 0, 1, …; the dev set used to
-choose layers and alpha is ``scene_seed(DEV_SEED_BASE, i)``; held-out test scenes are
-``scene_seed(TEST_SEED_BASE, i)``, the seeds that ``scenes.make_scenes(..., seed=0)`` uses, and the
-evaluation sets of ``organism/evaluate.py`` use their own seeds. The bases differ, so streams do not overlap.
+Scene seeds: training scenes are ``scene_seed(TRAIN_SEED_BASE, k)`` for k = 0, 1, …; the dev set
+used to choose layers and alpha is ``scene_seed(DEV_SEED_BASE, i)``; held-out test scenes (the
+evaluation and ``tests/test_organism.py``) are ``scene_seed(TEST_SEED_BASE, i)``, the seeds that
+``scenes.make_scenes(..., seed=0)`` uses. The three bases differ, so the streams do not overlap.
 """
 
 from __future__ import annotations
