@@ -33,7 +33,7 @@ def main(old_path: str, *new_paths: str) -> None:
         new.update(json.loads(Path(path).read_text()))
     names = [k for k in new if not k.startswith("_") and k != "long"]
     print(
-        "| set | n | old model, steered | new model, steered | energy | random | new vs energy, random (p) |"
+        "| set | n | shipped organism | whisper ear | energy | random | p vs energy, random: organism; ear |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in names:
@@ -42,13 +42,14 @@ def main(old_path: str, *new_paths: str) -> None:
         print(
             f"| {name}: {res['what']} | {n} | {cell(prev.get('steered'))} | {cell(res.get('steered'))} | "
             f"{cell(res.get('energy'))} | {cell(res.get('random'))} | "
+            f"{p(prev.get('steered'), 'energy')}, {p(prev.get('steered'), 'random')}; "
             f"{p(res.get('steered'), 'energy')}, {p(res.get('steered'), 'random')} |"
         )
-    for label, data in (("old", old), ("new", new)):
+    for label, data in (("shipped organism", old), ("whisper ear", new)):
         long = data.get("long")
         if long:
             print(
-                f"\n{label} model, 3-minute recordings (3 occurrences of one class each): all three found "
+                f"\n{label}, 3-minute recordings (3 occurrences of one class each): all three found "
                 f"within 0.5 s with at most one false alarm in {long['all_ok']} of {long['n']}; "
                 + "; ".join(
                     f"{r['label']} {r['found']}/3 found, {r['false_alarms']} false"
