@@ -54,14 +54,8 @@ def held_out_scene(base: int, i: int, bank: ProceduralBank | None = None) -> tup
     """Scene ``i`` of the split with seed ``base`` (3 events, 10 s, target ``i % 3``)."""
     seed = scene_seed(base, i)
     scene, audio = make_scene(
-        bank or ProceduralBank(),
-        np.random.default_rng(seed),
-        f"scene_{i:05d}",
-        n_events=3,
-        duration_s=10.0,
-        sample_rate=16000,
-        target=i % 3,
-        seed=seed,
+        bank or ProceduralBank(), np.random.default_rng(seed), f"scene_{i:05d}", n_events=3,
+        duration_s=10.0, sample_rate=16000, target=i % 3, seed=seed,
     )
     return scene, audio
 
@@ -168,12 +162,8 @@ def sweep(
                     hits[s].append(_inside(peak, target))
         if (i + 1) % 25 == 0:
             best = max(hits, key=lambda k: np.mean(hits[k]))
-            print(
-                f"  {i + 1}/{n} scenes, {time.time() - t0:.0f} s; best so far {best.key}: "
-                f"{np.mean(hits[best]):.3f}",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"  {i + 1}/{n} scenes, {time.time() - t0:.0f} s; best so far {best.key}: "
+                  f"{np.mean(hits[best]):.3f}", file=sys.stderr, flush=True)
     results = {
         s.key: {
             "layers": list(s.layers or []),
@@ -188,13 +178,9 @@ def sweep(
         "seed_base": base,
         "n": n,
         "settings": results,
-        "best": {
-            "key": best.key,
-            "layers": list(best.layers or []),
-            "probe_layers": list(best.probe_layers) if best.probe_layers else None,
-            "alpha": best.alpha,
-            "hit_rate": float(np.mean(hits[best])),
-        },
+        "best": {"key": best.key, "layers": list(best.layers or []),
+                 "probe_layers": list(best.probe_layers) if best.probe_layers else None,
+                 "alpha": best.alpha, "hit_rate": float(np.mean(hits[best]))},
         "seconds": time.time() - t0,
     }
 
@@ -258,15 +244,8 @@ def generation_check(adapter: Adapter, base: int, n: int) -> dict[str, Any]:
         except (ValueError, IndexError):
             onset_err.append(float("inf"))
         if i < 5:
-            examples.append(
-                {
-                    "scene": i,
-                    "truth": want,
-                    "describe": texts[0],
-                    "listen": texts[1],
-                    "target": [scene.target_event.onset_s, scene.target_event.offset_s],
-                }
-            )
+            examples.append({"scene": i, "truth": want, "describe": texts[0], "listen": texts[1],
+                             "target": [scene.target_event.onset_s, scene.target_event.offset_s]})
     err = np.array(onset_err)
     return {
         "n": n,
@@ -301,13 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     adapter = load_model(args.model or default_model_path(), device="cpu", dtype="float32")
     split = "dev" if args.mode == "sweep" else args.mode
-    report: dict[str, Any] = {
-        "model": adapter.name,
-        "mode": args.mode,
-        "split": split,
-        "seed_base": SPLITS[split],
-        "n": args.n,
-    }
+    report: dict[str, Any] = {"model": adapter.name, "mode": args.mode, "split": split,
+                              "seed_base": SPLITS[split], "n": args.n}
     if args.mode == "sweep":
         alphas = [float(a) for a in args.alphas.split(",")]
         steer_sets = [parse_layers(x) for x in args.layer_sets.split(";")]

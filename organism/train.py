@@ -171,13 +171,8 @@ class SceneSource:
             return self.cache[k]
         seed = scene_seed(TRAIN_SEED_BASE, k)
         scene, audio = make_scene(
-            self.bank,
-            np.random.default_rng(seed),
-            f"train_{k}",
-            n_events=n_events_for(k),
-            duration_s=DURATION_S,
-            sample_rate=SAMPLE_RATE,
-            seed=seed,
+            self.bank, np.random.default_rng(seed), f"train_{k}", n_events=n_events_for(k),
+            duration_s=DURATION_S, sample_rate=SAMPLE_RATE, seed=seed,
         )
         feats = self.fe(audio, sampling_rate=SAMPLE_RATE, return_tensors="np")["input_features"][0]
         self.cache[k] = (feats.astype(np.float32), scene)
@@ -234,12 +229,8 @@ def build_codec(processor: Any, instructions: Sequence[str]) -> PromptCodec:
     audio_id = tok.convert_tokens_to_ids("<|AUDIO|>")
     codec: PromptCodec | None = None
     for instruction in instructions:
-        ids = processor(
-            text=[render(processor, instruction)],
-            audio=[silence],
-            sampling_rate=SAMPLE_RATE,
-            return_tensors="pt",
-        )["input_ids"][0].tolist()
+        ids = processor(text=[render(processor, instruction)], audio=[silence], sampling_rate=SAMPLE_RATE,
+                        return_tensors="pt")["input_ids"][0].tolist()
         cut = ids.index(eos) + 1
         if codec is None:
             audio_pos = [i for i, t in enumerate(ids) if t == audio_id]
@@ -297,14 +288,8 @@ def forward_loss(
     p = len(codec.prefix)
     attention = torch.cat([torch.ones(rows, p, dtype=torch.long), mask], dim=1)
     positions = torch.arange(p, p + width)[None].expand(rows, width)
-    out = lm(
-        inputs_embeds=lm.embed_tokens(ids),
-        attention_mask=attention,
-        position_ids=positions,
-        cache=cache,
-        use_cache=True,
-        output_hidden_states=True,
-    )
+    out = lm(inputs_embeds=lm.embed_tokens(ids), attention_mask=attention, position_ids=positions,
+             cache=cache, use_cache=True, output_hidden_states=True)
     logits = model.lm_head(out.last_hidden_state).float()
     token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
     valid = labels != -100
@@ -438,14 +423,8 @@ class Meter:
         self.task_acc = {t: [0.0, 0] for t in self.tasks}
 
     def add(
-        self,
-        out: StepOutput,
-        aux_loss: float,
-        aux_acc: float,
-        query_loss: float,
-        query_acc: float,
-        tasks: list[str],
-        fresh: list[bool],
+        self, out: StepOutput, aux_loss: float, aux_acc: float, query_loss: float, query_acc: float,
+        tasks: list[str], fresh: list[bool],
     ) -> None:
         self.steps += 1
         self.query_loss += query_loss
@@ -466,25 +445,16 @@ class Meter:
         task_loss = {t: v / c for t, (v, c) in self.task_loss.items() if c}
         task_acc = {t: v / c for t, (v, c) in self.task_acc.items() if c}
         rec = {
-            "step": step,
-            "loss": self.loss / n,
-            "aux_loss": self.aux_loss / n,
-            "aux_acc": self.aux_acc / n,
-            "query_loss": self.query_loss / n,
-            "query_acc": self.query_acc / n,
-            "task_loss": task_loss,
-            "first_token_acc_new_scenes": task_acc,
-            "elapsed_s": elapsed,
+            "step": step, "loss": self.loss / n, "aux_loss": self.aux_loss / n, "aux_acc": self.aux_acc / n,
+            "query_loss": self.query_loss / n, "query_acc": self.query_acc / n,
+            "task_loss": task_loss, "first_token_acc_new_scenes": task_acc, "elapsed_s": elapsed,
         }
-        log(
-            f"step {step}/{total} loss {rec['loss']:.4f} aux {rec['aux_loss']:.3f} (frame acc "
+        log(f"step {step}/{total} loss {rec['loss']:.4f} aux {rec['aux_loss']:.3f} (frame acc "
             f"{rec['aux_acc']:.2f}) query {rec['query_loss']:.3f} (acc {rec['query_acc']:.2f}) lr {lr:.2e}"
             " | task loss "
             + " ".join(f"{t}={v:.3f}" for t, v in task_loss.items())
-            + " | first-token acc (new scenes) "
-            + " ".join(f"{t}={v:.2f}" for t, v in task_acc.items())
-            + f" | {self.model_s / n:.2f}+{self.data_s / n:.2f} s/step, {elapsed / 60:.1f} min"
-        )
+            + " | first-token acc (new scenes) " + " ".join(f"{t}={v:.2f}" for t, v in task_acc.items())
+            + f" | {self.model_s / n:.2f}+{self.data_s / n:.2f} s/step, {elapsed / 60:.1f} min")
         return rec
 
 
@@ -504,12 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token class loss")
-    ap.add_argument(
-        "--max-minutes",
-        type=float,
-        default=55.0,
-        help="hard training-time budget (summed over resumed runs): stop early and export",
-    )
+    ap.add_argument("--max-minutes", type=float, default=55.0,
+                    help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
     args = ap.parse_args(argv)
 
@@ -544,9 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     no_decay = [p for n, p in trainable if not (p.ndim >= 2 and "embed" not in n)]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr,
-        betas=(0.9, 0.98),
-        eps=1e-8,
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     codec = build_codec(processor, [*DESCRIBE, WHAT_AT.format(t=3.5), WHAT_AT.format(t=10.0)])
     for template in [*LISTEN, PRESENT, WHEN]:
@@ -563,16 +527,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"resumed from {ckpt_path} at step {start} ({used_s / 60:.1f} min of training so far)")
     else:
         log(f"new run: {json.dumps(vars(args), default=str)}")
-        log(
-            f"model: {n_params / 1e6:.2f}M parameters, size {SIZE}, vocab {len(processor.tokenizer)}, "
+        log(f"model: {n_params / 1e6:.2f}M parameters, size {SIZE}, vocab {len(processor.tokenizer)}, "
             f"{codec.n_audio} audio tokens, prefix {len(codec.prefix)} tokens; torch threads "
-            f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
-        )
+            f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
         words = zip(queries, class_tokens, strict=True)
-        log(
-            "class words of the auxiliary frame head: "
-            + ", ".join(f"{q}={tokenizer.convert_ids_to_tokens(ids)}" for q, ids in words)
-        )
+        log("class words of the auxiliary frame head: "
+            + ", ".join(f"{q}={tokenizer.convert_ids_to_tokens(ids)}" for q, ids in words))
 
     source = SceneSource(processor, capacity=(args.window + 2) * ((args.scenes + 1) // 2))
     task_names = [t for t, _ in TASKS]
@@ -624,33 +584,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             history.append(meter.report(done, args.steps, opt.param_groups[0]["lr"], elapsed, log))
             meter = Meter(task_names)
         if done % args.ckpt_every == 0 or done == stop:
-            save_checkpoint(
-                ckpt_path,
-                model,
-                opt,
-                done,
-                {
-                    "history": history,
-                    "aux_head": aux_head_state(aux_head),
-                    "query_head": aux_head_state(query_head),
-                    "seconds": elapsed,
-                },
-            )
+            save_checkpoint(ckpt_path, model, opt, done,
+                            {"history": history, "aux_head": aux_head_state(aux_head),
+                             "query_head": aux_head_state(query_head), "seconds": elapsed})
         if elapsed > args.max_minutes * 60 and done < stop:
             log(f"time budget of {args.max_minutes} min reached at step {done}: stopping early and exporting")
             history.append(meter.report(done, args.steps, opt.param_groups[0]["lr"], elapsed, log))
-            save_checkpoint(
-                ckpt_path,
-                model,
-                opt,
-                done,
-                {
-                    "history": history,
-                    "aux_head": aux_head_state(aux_head),
-                    "query_head": aux_head_state(query_head),
-                    "seconds": elapsed,
-                },
-            )
+            save_checkpoint(ckpt_path, model, opt, done,
+                            {"history": history, "aux_head": aux_head_state(aux_head),
+                             "query_head": aux_head_state(query_head), "seconds": elapsed})
             timed_out = True
             break
 
