@@ -155,8 +155,12 @@ def test_cli_env_describes_the_install(
         f"CUDA {torch.version.cuda}" if torch.version.cuda else ("ROCm", "CPU")
     )
     assert info["families"] == sorted(REGISTERED) and info["shipped_model"].endswith("organism")
+    # what a query to the shipped model may name, from its wheretolisten.json
+    assert "a bell ringing" in info["shipped_model_sounds"] and info["shipped_model_speech"] == []
     code, stdout, _ = run_cli(monkeypatch, capsys, "env")
     assert code == 0 and f"transformers: {transformers.__version__}" in stdout.splitlines()
+    lines = stdout.splitlines()
+    assert any(line.startswith("shipped_model_sounds: a steady tone, a siren") for line in lines)
 
 
 @pytest.mark.parametrize(
