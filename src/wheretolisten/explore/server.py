@@ -59,6 +59,8 @@ class ExploreServer(ThreadingHTTPServer):
     """The explorer served on 127.0.0.1:``port`` (0: any free port)."""
 
     daemon_threads = True
+    #: Ctrl-C stops at once: closing never waits for a request still being computed (a long localization).
+    block_on_close = False
 
     def __init__(self, explorer: Explorer, port: int = 8765) -> None:
         super().__init__((HOST, port), _Handler)
