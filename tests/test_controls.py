@@ -129,3 +129,16 @@ def test_controls_behave_as_controls_on_the_organism(tmp_path: Path) -> None:
     wrong = confusion["wrong-query"]
     assert wrong["vector's event"] >= 40.0 and wrong["queried event"] <= 12.0, wrong
     assert table["negative"]["hit_rate"] <= steered - 30.0
+
+
+def test_control_conditions_parse_in_a_fresh_interpreter() -> None:
+    """The registry is whole whatever was imported first (the controls register themselves on import)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from wheretolisten.bench.conditions import parse_conditions; "
+        "print(parse_conditions('random-vector'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "['random-vector']", done.stderr[-2000:]

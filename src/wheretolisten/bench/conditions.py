@@ -53,8 +53,21 @@ def register(condition: Condition) -> Condition:
     return condition
 
 
+#: Modules that register more conditions (the controls): imported before any lookup, so the registry is
+#: whole in a fresh interpreter whatever was imported first.
+_REGISTERING = ("controls",)
+
+
+def _load_registry() -> None:
+    import importlib
+
+    for name in _REGISTERING:
+        importlib.import_module(f"{__package__}.{name}")
+
+
 def parse_conditions(text: str | Sequence[str]) -> list[str]:
     """'steered,random' (or a list) → validated, de-duplicated condition names in the given order."""
+    _load_registry()
     items = text.split(",") if isinstance(text, str) else list(text)
     names = [c.strip() for c in items if c.strip()]
     if not names:
