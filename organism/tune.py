@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         str(args.model),
         "--no-progress",
     ]
-    if not (args.out / "tuned.json").exists():
-        subprocess.run(cmd, check=True)
+    # always through bench protocol: it resumes its own run and refuses a folder of another model/protocol
+    subprocess.run(cmd, check=True)
     tuned = json.loads((args.out / "tuned.json").read_text())["steered"]
     point = tuned["point"]
     settings_path = args.model / "wheretolisten.json"
