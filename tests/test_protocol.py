@@ -240,3 +240,37 @@ def test_a_set_with_scene_options_is_synthesized_with_them(tmp_path: Path) -> No
     with pytest.raises(OptionError, match=r"set 'x': background must be one of"):
         set_layout(SceneSet("x", 2, 0, options={"background": "rain"}))
     assert set_layout(SceneSet("x", 2, 0, options={"bank": "freedesktop"})) == (SceneOptions(), "freedesktop")
+
+
+def test_the_default_protocol_holds_realistic_sets() -> None:
+    """Noise at -20 and -10 dB, babble, overlaps and real recordings, each drawn twice; the real-recording
+    sets are optional (their banks are Debian packages)."""
+    from wheretolisten.bench.protocol import set_layout
+
+    sets = {t.name: t for t in Protocol().tests}
+    layouts = {name: set_layout(t) for name, t in sets.items()}
+    assert layouts["white-10"][0] == SceneOptions(background="white", background_db=(-10.0, -10.0))
+    assert layouts["babble-10"][0] == SceneOptions(background="babble", background_db=(-10.0, -10.0))
+    assert layouts["white-20"][0] == SceneOptions(background="white", background_db=(-20.0, -20.0))
+    overlap = layouts["overlap"][0]
+    assert overlap is not None and overlap.placement == "free" and overlap.max_overlap > 0
+    assert layouts["freedesktop"][1] == "freedesktop" and layouts["asterisk"][1] == "asterisk-words"
+    assert {n for n, t in sets.items() if t.optional} == {"freedesktop", "asterisk"}
+    assert all(t.draws >= 2 for t in sets.values())
+
+
+def test_an_optional_set_whose_bank_is_missing_is_skipped_with_a_note(tiny: Adapter, tmp_path: Path) -> None:
+    """A set of an uninstalled bank is skipped and named in summary.md (optional) or refused (required)."""
+    gone = SceneSet("gone", 2, 9, 3, 6.0, options={"bank": str(tmp_path / "no-such-bank")}, optional=True)
+    protocol = replace(TINY, tests=(*TINY.tests, gone), conditions=("steered", "energy"))
+    out = tmp_path / "run"
+    report = run_protocol(tiny, protocol, out, show_progress=False)
+    assert report.stage == "done"
+    assert not (out / "results" / "gone.jsonl").exists()
+    summary = (out / SUMMARY_NAME).read_text()
+    assert "**Skipped sets.**" in summary and "`gone`" in summary
+    assert "gone" in json.loads((out / SUMMARY_JSON_NAME).read_text())["skipped_sets"]
+    with pytest.raises(DataError, match="no-such-bank"):
+        required = replace(protocol, tests=(*TINY.tests, replace(gone, optional=False)))
+        run_protocol(tiny, required, tmp_path / "other", show_progress=False)
+    assert not (tmp_path / "other").exists()

@@ -310,7 +310,15 @@ def describe_answer(scene: Any) -> str:
 def make_question(
     task: str, scene: Any, queries: Sequence[str], rng: np.random.Generator, onset_first: bool = True
 ) -> tuple[str, str]:
-    """One (instruction, answer) pair of ``task`` about ``scene``.
+    """One (instruction, answer) pair of ``task`` about ``scene`` (see ``make_question_q``)."""
+    instruction, answer, _ = make_question_q(task, scene, queries, rng, onset_first)
+    return instruction, answer
+
+
+def make_question_q(
+    task: str, scene: Any, queries: Sequence[str], rng: np.random.Generator, onset_first: bool = True
+) -> tuple[str, str, str | None]:
+    """One (instruction, answer, named query or None) triple of ``task`` about ``scene``.
 
     ``onset_first``: a when/start answer begins with the onset ("3.4 to 5.0 seconds.") rather than with
     "From"/"At" (the first form of the shipped run, see ``--onset-first-from``).
@@ -320,7 +328,7 @@ def make_question(
     absent = [q for q in queries if q not in present]
     pick = lambda forms: forms[int(rng.integers(len(forms)))]  # noqa: E731
     if task == "describe":
-        return pick(DESCRIBE), describe_answer(scene)
+        return pick(DESCRIBE), describe_answer(scene), None
     if task in ("present", "when", "start"):
         ask_absent = bool(absent) and rng.random() < ABSENT_P
         q = (
@@ -330,15 +338,15 @@ def make_question(
         )
         template = pick({"present": PRESENT, "when": WHEN, "start": START}[task])
         if task == "present":
-            return template.format(query=q), "No." if ask_absent else "Yes."
+            return template.format(query=q), "No." if ask_absent else "Yes.", q
         if ask_absent:
-            return template.format(query=q), "Not present."
+            return template.format(query=q), "Not present.", q
         e = next(e for e in events if e.query == q)
         if task == "when":
             when = f"{_s(e.onset_s)} to {_s(e.offset_s)} seconds."
-            return template.format(query=q), when if onset_first else f"From {when}"
+            return template.format(query=q), when if onset_first else f"From {when}", q
         start = f"{_s(e.onset_s)} seconds."
-        return template.format(query=q), start if onset_first else f"At {start}"
+        return template.format(query=q), start if onset_first else f"At {start}", q
     if task == "what_at":
         if rng.random() < 0.7:
             e = events[int(rng.integers(len(events)))]
@@ -348,7 +356,7 @@ def make_question(
         t = round(float(t), 1)
         hit = sorted((e for e in events if e.onset_s <= t < e.offset_s), key=lambda e: e.onset_s)
         answer = " and ".join(e.query for e in hit) + "." if hit else "Nothing."
-        return pick(WHAT_AT).format(t=t), answer
+        return pick(WHAT_AT).format(t=t), answer, None
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -422,10 +430,18 @@ class StepOutput:
     audio: torch.Tensor  # [scenes, audio tokens, dim]: projected audio, for the frame-tag head
     first_correct: torch.Tensor
     row_loss: torch.Tensor
+    #: [rows, dim]: output of decoder layer ``query_layer`` at the last prompt token (query-head arm)
+    last_prompt: torch.Tensor | None = None
 
 
 def forward_loss(
-    model: Any, codec: PromptCodec, hidden: torch.Tensor, suffixes: list[list[int]], firsts: list[int], k: int
+    model: Any,
+    codec: PromptCodec,
+    hidden: torch.Tensor,
+    suffixes: list[list[int]],
+    firsts: list[int],
+    k: int,
+    query_layer: int | None = None,
 ) -> StepOutput:
     """Answer-token loss for ``len(hidden)`` scenes × ``k`` questions each (rows scene-major).
 
@@ -461,6 +477,7 @@ def forward_loss(
         position_ids=positions,
         past_key_values=cache,
         use_cache=True,
+        output_hidden_states=query_layer is not None,
     )
     logits = model.lm_head(out.last_hidden_state).float()
     token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
@@ -469,7 +486,10 @@ def forward_loss(
     first_idx = torch.tensor(firsts) - 1
     pred = logits[torch.arange(rows), first_idx].argmax(-1)
     correct = pred == labels[torch.arange(rows), first_idx]
-    return StepOutput(loss, audio, correct, (token_loss.sum(1) / valid.sum(1)).detach())
+    last = None
+    if query_layer is not None:
+        last = out.hidden_states[query_layer + 1][torch.arange(rows), first_idx]
+    return StepOutput(loss, audio, correct, (token_loss.sum(1) / valid.sum(1)).detach(), last)
 
 
 def frame_targets(scene: Any, labels: Sequence[str], n_tokens: int, token_s: float = 0.04) -> np.ndarray:
@@ -580,7 +600,14 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
     hidden, scenes = load_shards(out, loaded)
     labels = list(bank.labels)
     head = torch.nn.Linear(SIZE["dim"], len(labels))
+    # the ablation arm's query head (not exported): which sound the question names, read from the
+    # residual stream at the last prompt token after decoder layer --query-layer
+    qhead = torch.nn.Linear(SIZE["dim"], len(labels))
+    use_q = args.query_weight > 0
+    query_index = {bank.query_text(label): i for i, label in enumerate(labels)}
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    if use_q:
+        params += list(qhead.parameters())
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     opt = torch.optim.AdamW(
@@ -594,11 +621,14 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"], strict=False)
         head.load_state_dict(state["head"])
+        if use_q:
+            qhead.load_state_dict(state["qhead"])
         opt.load_state_dict(state["opt"])
         start, used_s, history = int(state["step"]), float(state["seconds"]), list(state["history"])
         log(f"fit: resumed at step {start} ({used_s / 60:.1f} min so far)")
     else:
-        n_train = sum(p.numel() for p in params) - sum(p.numel() for p in head.parameters())
+        n_aux = sum(p.numel() for p in [*head.parameters(), *(qhead.parameters() if use_q else [])])
+        n_train = sum(p.numel() for p in params) - n_aux
         log(f"fit: new run {json.dumps({k: str(v) for k, v in vars(args).items()})}")
         log(
             f"fit: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters "
@@ -615,6 +645,7 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
             {
                 "model": trainable_state(model),
                 "head": head.state_dict(),
+                **({"qhead": qhead.state_dict()} if use_q else {}),
                 "opt": opt.state_dict(),
                 "step": step,
                 "seconds": elapsed,
@@ -641,24 +672,33 @@ def stage_fit(out: Path, args: argparse.Namespace, log: Log) -> None:
         if step == args.onset_first_from:
             log(f"fit: step {step}: when/start answers now begin with the onset time")
         idx = [int(i) for i in rng.choice(len(scenes), args.scenes, replace=False)]
-        suffixes, firsts, rows = [], [], []
+        suffixes, firsts, rows, named = [], [], [], []
         for j in idx:
             for _ in range(args.questions):
                 task = task_names[int(rng.choice(len(task_names), p=task_p))]
-                instruction, answer = make_question(task, scenes[j], queries, rng, onset_first)
+                instruction, answer, q = make_question_q(task, scenes[j], queries, rng, onset_first)
                 s, f = codec.suffix(instruction, answer)
                 suffixes.append(s)
                 firsts.append(f)
                 rows.append(task)
+                named.append(-100 if q is None else query_index[q])
         # the schedule follows whichever budget runs out first: steps or minutes (a busy machine
         # gets fewer steps, but always a full warmup-and-decay schedule)
         progress = max(step / args.steps, (used_s + time.time() - t_run) / (args.max_minutes * 60))
         for g in opt.param_groups:
             g["lr"] = lr_at(round(progress * args.steps), args.steps, args.lr, args.warmup)
-        res = forward_loss(model, codec, hidden[idx], suffixes, firsts, args.questions)
+        res = forward_loss(
+            model, codec, hidden[idx], suffixes, firsts, args.questions, args.query_layer if use_q else None
+        )
         target = torch.from_numpy(np.stack([frame_targets(scenes[j], labels, codec.n_audio) for j in idx]))
         aux = F.binary_cross_entropy_with_logits(head(res.audio), target)
         total = res.loss + args.aux_weight * aux
+        if use_q:
+            assert res.last_prompt is not None
+            qtarget = torch.tensor(named)
+            qloss = F.cross_entropy(qhead(res.last_prompt).float(), qtarget, ignore_index=-100)
+            total = total + args.query_weight * qloss
+            sums.setdefault("query", []).append(qloss.item())
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -799,6 +839,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token tagging loss")
+    ap.add_argument(
+        "--query-weight",
+        type=float,
+        default=0.0,
+        help="ablation arm: weight of a query head (which sound the question names, from the residual "
+        "stream at the last prompt token after --query-layer); 0 = none (the default run)",
+    )
+    ap.add_argument("--query-layer", type=int, default=2, help="decoder layer the query head reads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of fit while data runs")
     ap.add_argument(

@@ -182,6 +182,24 @@ def _jobs(
     return [Job(spec, scenes, sets.dirs[spec], names, cfg, path) for names, cfg in groups.values()]
 
 
+def runnable(protocol: Protocol) -> tuple[Protocol, dict[str, str]]:
+    """The protocol without its optional sets whose bank cannot be loaded here, and why each was skipped
+    (a set's bank is a Debian package that is not installed; a required set's missing bank raises)."""
+    kept, skipped = [], {}
+    for spec in protocol.tests:
+        own_bank = set_layout(spec)[1]
+        if own_bank and spec.optional:
+            try:
+                get_bank(own_bank)
+            except DataError as exc:
+                skipped[spec.name] = str(exc)
+                continue
+        kept.append(spec)
+    if not kept:
+        raise DataError("protocol: every test set is skipped: " + "; ".join(skipped.values()))
+    return (replace(protocol, tests=tuple(kept)) if skipped else protocol), skipped
+
+
 def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
     names = parse_conditions(list(protocol.conditions))
     if any(c in CONTROLS for c in names) and "steered" not in names:
@@ -218,6 +236,8 @@ def run_protocol(
 ) -> ProtocolReport:
     """Run (or resume) the whole protocol into ``out_dir``; see the module docstring for the stages."""
     started, out = time.perf_counter(), Path(out_dir)
+    full = protocol
+    protocol = runnable(full)[0]  # optional sets whose bank is not installed: skipped
     names = _check(protocol, adapter)
     bank = get_bank(protocol.bank)
     base = BenchConfig(
@@ -228,7 +248,7 @@ def run_protocol(
     ).resolved(adapter)
     tunable = [c for c in TUNABLE if c in names]
     points = {c: grid_points(protocol, c, adapter, base) for c in tunable}  # checks the grids: before
-    _record(protocol, adapter, out)  # anything is written
+    _record(full, adapter, out)  # anything is written
     sets = _Sets({}, {})
     for spec in sets_of(protocol):
         sets.scenes[spec.name] = _scenes(spec, bank, out, show_progress)
@@ -260,7 +280,7 @@ def run_protocol(
         missing += _missing(set_rows(out, spec.name), jobs, sets.scenes[spec.name])
     if missing:
         return ProtocolReport("test", out, f"{missing} test row(s) of other shards are not in yet", tuned)
-    written = write_outputs(out, protocol)
+    written = write_outputs(out, full)
     return ProtocolReport("done", out, "", tuned, written, time.perf_counter() - started)
 
 
@@ -321,14 +341,38 @@ def _test_groups(
     return groups
 
 
+def present(out: Path, protocol: Protocol) -> tuple[Protocol, dict[str, str]]:
+    """The protocol without the optional sets that ``out`` has no rows of (skipped where the run was made:
+    their bank was not installed), and a note for each."""
+    gone = {
+        t.name: f"skipped: its bank ({set_layout(t)[1]}) was not installed where the run was made"
+        for t in protocol.tests
+        if t.optional and not all(results_path(out, d.name).is_file() for d in t.draw_sets())
+    }
+    if not gone:
+        return protocol, {}
+    return replace(protocol, tests=tuple(t for t in protocol.tests if t.name not in gone)), gone
+
+
+def skipped_note(skipped: Mapping[str, str]) -> str:
+    """One markdown paragraph naming the sets a run skipped and why (empty when none)."""
+    if not skipped:
+        return ""
+    return "**Skipped sets.** " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".\n"
+
+
 def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     """``summary.md`` and ``summary.json`` from the rows, tuning and study in ``out`` (the HTML report:
-    ``report.protocol.write_protocol_report``)."""
+    ``report.protocol.write_protocol_report``); optional sets without rows are named as skipped."""
     from ..metrics.protocol import protocol_summary
 
+    protocol, skipped = present(out, protocol)
     text, data = protocol_summary(
         *protocol_inputs(out, protocol), protocol.to_dict(), groups=draw_groups(protocol)
     )
+    if skipped:
+        text = text.rstrip("\n") + "\n\n" + skipped_note(skipped)
+        data["skipped_sets"] = skipped
     return [
         write_atomic(out / SUMMARY_NAME, text),
         write_atomic(out / SUMMARY_JSON_NAME, json.dumps(data, indent=1, default=str) + "\n"),
@@ -352,10 +396,12 @@ __all__ = [
     "Job",
     "JobRunner",
     "ProtocolReport",
+    "present",
     "protocol_inputs",
     "results_path",
     "run_jobs",
     "run_protocol",
+    "runnable",
     "set_rows",
     "write_outputs",
 ]

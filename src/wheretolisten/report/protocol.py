@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..bench.protocol import SUMMARY_JSON_NAME, protocol_inputs
+from ..bench.protocol import SUMMARY_JSON_NAME, present, protocol_inputs
 from ..bench.protocol_file import Protocol, read_json
 from ..files import write_atomic
 from ..metrics import format_p
@@ -229,6 +229,7 @@ def write_protocol_report(
 
     require_matplotlib()
     out = Path(out_dir)
+    protocol = present(out, protocol)[0]  # optional sets the run skipped
     per_set, tuned, readouts = protocol_inputs(out, protocol)
     summary = out / SUMMARY_JSON_NAME
     data = (
