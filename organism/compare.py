@@ -1,8 +1,11 @@
-"""The README table: steered hit rate of two models on every set of organism/evaluate_sets.py, with baselines.
+"""The README table: steered hit rate of several models on every set of organism/evaluate_sets.py, with
+baselines (energy and random of the last model's run: the same scenes for every model).
 
-    python organism/compare.py OLD.json NEW.json [NEW2.json ...] > organism/comparison.md
+    python organism/compare.py "shipped organism=OLD.json" "whisper ear=NEW.json[,NEW2.json]" ... \
+        > organism/comparison.md
 
-(several NEW files: sets evaluated in parallel processes, each with its own --out).
+A model's several files (sets evaluated in parallel processes, each with its own --out) are joined with
+commas; a bare path is named by its position ("model 1", ...).
 """
 
 from __future__ import annotations
@@ -26,26 +29,36 @@ def p(entry: dict[str, Any] | None, base: str) -> str:
     return "—" if value is None else ("< 0.001" if value < 1e-3 else f"{value:.3f}")
 
 
-def main(old_path: str, *new_paths: str) -> None:
-    old = json.loads(Path(old_path).read_text())
-    new: dict[str, Any] = {}
-    for path in new_paths:
-        new.update(json.loads(Path(path).read_text()))
-    names = [k for k in new if not k.startswith("_") and k != "long"]
+def load(spec: str, k: int) -> tuple[str, dict[str, Any]]:
+    """(name, merged results) of one 'NAME=PATH[,PATH...]' argument."""
+    name, _, paths = spec.rpartition("=")
+    data: dict[str, Any] = {}
+    for path in paths.split(","):
+        data.update(json.loads(Path(path).read_text()))
+    return name or f"model {k + 1}", data
+
+
+def main(*specs: str) -> None:
+    models = [load(spec, k) for k, spec in enumerate(specs)]
+    last = models[-1][1]
+    names = [k for k in last if not k.startswith("_") and k != "long"]
+    heads = " | ".join(name for name, _ in models)
     print(
-        "| set | n | shipped organism | whisper ear | energy | random | p vs energy, random: organism; ear |"
+        f"| set | n | {heads} | energy | random | p vs energy, random: "
+        + "; ".join(n for n, _ in models)
+        + " |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | " + " | ".join("---" for _ in models) + " | --- | --- | --- |")
     for name in names:
-        res, prev = new[name], old.get(name, {})
+        res = last[name]
         n = res.get("steered", {}).get("n", "—")
+        steered = [data.get(name, {}).get("steered") for _, data in models]
+        tests = "; ".join(f"{p(s, 'energy')}, {p(s, 'random')}" for s in steered)
         print(
-            f"| {name}: {res['what']} | {n} | {cell(prev.get('steered'))} | {cell(res.get('steered'))} | "
-            f"{cell(res.get('energy'))} | {cell(res.get('random'))} | "
-            f"{p(prev.get('steered'), 'energy')}, {p(prev.get('steered'), 'random')}; "
-            f"{p(res.get('steered'), 'energy')}, {p(res.get('steered'), 'random')} |"
+            f"| {name}: {res['what']} | {n} | " + " | ".join(cell(s) for s in steered) + " | "
+            f"{cell(res.get('energy'))} | {cell(res.get('random'))} | {tests} |"
         )
-    for label, data in (("shipped organism", old), ("whisper ear", new)):
+    for label, data in models:
         long = data.get("long")
         if long:
             print(

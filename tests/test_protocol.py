@@ -274,3 +274,26 @@ def test_an_optional_set_whose_bank_is_missing_is_skipped_with_a_note(tiny: Adap
         required = replace(protocol, tests=(*TINY.tests, replace(gone, optional=False)))
         run_protocol(tiny, required, tmp_path / "other", show_progress=False)
     assert not (tmp_path / "other").exists()
+
+
+def test_summary_counts_the_direct_conditions_unparsed_answers() -> None:
+    """Each set's direct answers with no time in them are counted beside its hit rate (and pooled)."""
+    from wheretolisten.bench.protocol import _unparsed_text, unparsed_answers
+
+    def row(failed: bool, hit: bool, condition: str = "direct") -> dict[str, Any]:
+        return {"condition": condition, "parse_failed": failed, "hit": hit}
+
+    per_set = {
+        "a": [row(True, False), row(False, True), row(False, False), row(False, True, "steered")],
+        "b": [row(True, False)],
+        "c": [row(False, True, "steered")],
+    }
+    table = unparsed_answers(per_set)
+    assert [(t["set"], t["answers"], t["unparsed"]) for t in table] == [
+        ("a", 3, 1),
+        ("b", 1, 1),
+        ("pooled", 4, 2),
+    ]
+    assert table[0]["hit"] == pytest.approx(100 / 3)
+    assert "| pooled | 4 | 2 | 50.0 | 25.0 |" in _unparsed_text(table)
+    assert unparsed_answers({"c": per_set["c"]}) == []

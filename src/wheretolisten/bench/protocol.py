@@ -361,15 +361,48 @@ def skipped_note(skipped: Mapping[str, str]) -> str:
     return "**Skipped sets.** " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".\n"
 
 
+def unparsed_answers(per_set: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Per set (and pooled): the direct condition's answers, how many gave no time, and its hit %."""
+    table = []
+    pooled = [r for rows in per_set.values() for r in rows if r.get("condition") == "direct"]
+    for name, rows in [*per_set.items(), ("pooled", pooled)]:
+        direct = [r for r in rows if r.get("condition") == "direct"]
+        if direct:
+            failed = sum(bool(r.get("parse_failed")) for r in direct)
+            hits = sum(bool(r.get("hit")) for r in direct)
+            table.append(
+                {"set": name, "answers": len(direct), "unparsed": failed, "hit": 100 * hits / len(direct)}
+            )
+    return table
+
+
+def _unparsed_text(table: Sequence[Mapping[str, Any]]) -> str:
+    if not table:
+        return ""
+    lines = [
+        "## Direct prompting: answers with no time in them, per set\n",
+        "| set | answers | unparsed | unparsed % | hit % |",
+        "|---|---|---|---|---|",
+    ]
+    for t in table:
+        share = 100 * t["unparsed"] / t["answers"]
+        lines.append(f"| {t['set']} | {t['answers']} | {t['unparsed']} | {share:.1f} | {t['hit']:.1f} |")
+    lines.append("\nAn unparsed answer counts as a miss in the direct condition's hit rate.\n")
+    return "\n".join(lines)
+
+
 def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     """``summary.md`` and ``summary.json`` from the rows, tuning and study in ``out`` (the HTML report:
     ``report.protocol.write_protocol_report``); optional sets without rows are named as skipped."""
     from ..metrics.protocol import protocol_summary
 
     protocol, skipped = present(out, protocol)
-    text, data = protocol_summary(
-        *protocol_inputs(out, protocol), protocol.to_dict(), groups=draw_groups(protocol)
-    )
+    per_set, tuned, readouts = protocol_inputs(out, protocol)
+    text, data = protocol_summary(per_set, tuned, readouts, protocol.to_dict(), groups=draw_groups(protocol))
+    unparsed = unparsed_answers(per_set)
+    if unparsed:
+        text = text.rstrip("\n") + "\n\n" + _unparsed_text(unparsed)
+        data["direct_unparsed"] = unparsed
     if skipped:
         text = text.rstrip("\n") + "\n\n" + skipped_note(skipped)
         data["skipped_sets"] = skipped
