@@ -281,7 +281,8 @@ def test_summary_counts_the_direct_conditions_unparsed_answers() -> None:
     from wheretolisten.bench.protocol import _unparsed_text, unparsed_answers
 
     def row(failed: bool, hit: bool, condition: str = "direct") -> dict[str, Any]:
-        return {"condition": condition, "parse_failed": failed, "hit": hit}
+        peak = None if failed else (2.0 if hit else 7.0)
+        return {"condition": condition, "parse_failed": failed, "peak_s": peak, "gt": [1.0, 3.0]}
 
     per_set = {
         "a": [row(True, False), row(False, True), row(False, False), row(False, True, "steered")],

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..intervals import ReadoutRule
+from ..metrics.rows import row_scores
 from ..records import read_results, row_key
 from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_scenes, scene_seed
 from ..scenes.options import SceneOptions
@@ -369,10 +370,8 @@ def unparsed_answers(per_set: Mapping[str, Sequence[Mapping[str, Any]]]) -> list
         direct = [r for r in rows if r.get("condition") == "direct"]
         if direct:
             failed = sum(bool(r.get("parse_failed")) for r in direct)
-            hits = sum(bool(r.get("hit")) for r in direct)
-            table.append(
-                {"set": name, "answers": len(direct), "unparsed": failed, "hit": 100 * hits / len(direct)}
-            )
+            hit = 100 * float(row_scores(direct)["hit"].mean())
+            table.append({"set": name, "answers": len(direct), "unparsed": failed, "hit": hit})
     return table
 
 
