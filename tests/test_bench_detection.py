@@ -13,7 +13,7 @@ from helpers import run_cli
 from wheretolisten.bench import bench_config, run_bench, select_events
 from wheretolisten.bench.detection import energy_detections, random_detections
 from wheretolisten.detections import DetectConfig, Detection
-from wheretolisten.metrics import summary_text
+from wheretolisten.tables import summary_text
 from wheretolisten.metrics.detection import (
     counts,
     detection_f1,

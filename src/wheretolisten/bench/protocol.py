@@ -324,7 +324,7 @@ def _test_groups(
 def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     """``summary.md`` and ``summary.json`` from the rows, tuning and study in ``out`` (the HTML report:
     ``report.protocol.write_protocol_report``)."""
-    from ..metrics.protocol import protocol_summary
+    from ..tables.protocol import protocol_summary
 
     text, data = protocol_summary(
         *protocol_inputs(out, protocol), protocol.to_dict(), groups=draw_groups(protocol)
