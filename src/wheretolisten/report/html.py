@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tables import Table, format_number, format_p
+from ..tables import Cells, Table, format_number, format_p
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
@@ -65,23 +65,8 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric_fr
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-class _Html:
-    """HTML cells: text escaped, numbers by :func:`fmt`, CIs in a muted span (:func:`fmt_ci`)."""
-
-    def text(self, value: Any) -> str:
-        return esc(value)
-
-    def number(self, value: Any, digits: int = 2) -> str:
-        return fmt(value, digits)
-
-    def ci(self, value: Any, ci: Any, digits: int = 2) -> str:
-        return fmt_ci(value, ci, digits)
-
-    def p(self, value: Any) -> str:
-        return format_p(value)
-
-
-HTML = _Html()
+#: HTML cells: text escaped, numbers by :func:`fmt`, CIs in a muted span (:func:`fmt_ci`).
+HTML = Cells(esc, fmt, fmt_ci, format_p)
 
 
 def spec_table(table: Table, rows: Sequence[Mapping[str, Any]], numeric_from: int = 1) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Line, Table
+from .spec import Cells, Line, Table
 
 __all__ = ["MARKDOWN", "format_ci", "format_number", "format_p", "format_table", "markdown", "view"]
 
@@ -112,23 +112,8 @@ def format_table(summary: Sequence[Mapping[str, Any]], fmt: str = "markdown") ->
     return buf.getvalue()
 
 
-class _Markdown:
-    """Markdown cells: text as is, numbers by :func:`format_number`, CIs as ``value (lo–hi)``."""
-
-    def text(self, value: Any) -> str:
-        return str(value)
-
-    def number(self, value: Any, digits: int = 2) -> str:
-        return format_number(value, digits)
-
-    def ci(self, value: Any, ci: Any, digits: int = 2) -> str:
-        return format_ci(value, ci, digits)
-
-    def p(self, value: Any) -> str:
-        return format_p(value)
-
-
-MARKDOWN = _Markdown()
+#: Markdown cells: text as is, numbers by :func:`format_number`, CIs as ``value (lo–hi)``.
+MARKDOWN = Cells(str, format_number, format_ci, format_p)
 
 
 def view(table: Table, rows: Sequence[Line]) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "Cells",
@@ -31,16 +31,14 @@ Line = Mapping[str, Any]
 Show = Literal["both", "markdown", "html"]
 
 
-class Cells(Protocol):
-    """How a renderer writes a cell's text, numbers, values with a CI and p-values."""
+@dataclass(frozen=True)
+class Cells:
+    """How a renderer writes a cell: text, a number with some decimals, a value with its CI, a p-value."""
 
-    def text(self, value: Any) -> str: ...
-
-    def number(self, value: Any, digits: int = 2) -> str: ...
-
-    def ci(self, value: Any, ci: Any, digits: int = 2) -> str: ...
-
-    def p(self, value: Any) -> str: ...
+    text: Callable[[Any], str]
+    number: Callable[[Any, int], str]
+    ci: Callable[[Any, Any, int], str]
+    p: Callable[[Any], str]
 
 
 @dataclass(frozen=True)
