@@ -160,3 +160,14 @@ def test_one_spec_gives_the_markdown_and_the_html_table() -> None:
     assert "coverage" in headers and "coverage" not in md[0]  # a column of the page only
     assert "share Δ" in md[0] and "share Δ" not in headers  # one of the terminal only
     assert f"<td>{md[0]['condition']}</td>" in html and md[0]["hit % (95% CI)"].split(" ")[0] in html
+
+
+def test_the_report_lays_out_no_table_by_hand() -> None:
+    """Every HTML table of the report comes from a spec (``report.html.spec_table``)."""
+    from pathlib import Path
+
+    import wheretolisten.report as report
+
+    for path in Path(report.__file__).parent.glob("*.py"):
+        if path.name != "html.py":
+            assert "html_table(" not in path.read_text(), f"{path.name} lays out a table by hand"
