@@ -13,7 +13,6 @@ from helpers import run_cli
 from wheretolisten.bench import bench_config, run_bench, select_events
 from wheretolisten.bench.detection import energy_detections, random_detections
 from wheretolisten.detections import DetectConfig, Detection
-from wheretolisten.metrics import summary_text
 from wheretolisten.metrics.detection import (
     counts,
     detection_f1,
@@ -24,6 +23,7 @@ from wheretolisten.metrics.detection import (
 )
 from wheretolisten.records import check_row, read_results
 from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
+from wheretolisten.tables import summary_text
 
 CONDITIONS = ["steered-det", "energy-det", "random-det"]
 

@@ -19,6 +19,7 @@ from metric_rows import six_condition_rows
 from wheretolisten import metrics as m
 from wheretolisten.errors import WTLError
 from wheretolisten.metrics import curves
+from wheretolisten.tables import summary_text
 
 HEAVY = ("sed_scores_eval", "sed_eval", "dcase_util", "pandas", "librosa")
 needs_sed = pytest.mark.skipif(not m.sed_available(), reason="needs the [sed] extra (sed_scores_eval)")
@@ -127,11 +128,11 @@ def test_without_sed_scoring_curves_is_one_clear_error(no_sed: None) -> None:
 
 
 def test_without_sed_the_summary_says_how_to_enable_curves(no_sed: None) -> None:
-    text = m.summary_text(six_condition_rows(n=6, profiles=True), n_boot=50)
+    text = summary_text(six_condition_rows(n=6, profiles=True), n_boot=50)
     assert "## Δ curves" not in text
     hint = [line for line in text.splitlines() if "sed_scores_eval" in line]
     assert hint == ["Δ curves are not scored: that needs sed_scores_eval (pip install 'wheretolisten[sed]')."]
-    assert "sed_scores_eval" not in m.summary_text(six_condition_rows(n=6), n_boot=50)
+    assert "sed_scores_eval" not in summary_text(six_condition_rows(n=6), n_boot=50)
 
 
 def _modules_after(code: str) -> dict[str, list[str]]:

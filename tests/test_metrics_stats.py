@@ -126,7 +126,7 @@ def test_clustered_mcnemar_and_wilcoxon_by_hand() -> None:
 
 
 def test_per_set_verdicts_need_every_draw_to_agree() -> None:
-    from wheretolisten.metrics.protocol import verdict_lines
+    from wheretolisten.tables.protocol import verdict_lines
 
     def vs(name: str, ref: float, hit: float, p: float) -> dict[str, object]:
         return {"set": name, "condition": "prompted", "hit_reference": ref, "hit": hit, "mcnemar_p_holm": p}

@@ -278,7 +278,8 @@ def test_an_optional_set_whose_bank_is_missing_is_skipped_with_a_note(tiny: Adap
 
 def test_summary_counts_the_direct_conditions_unparsed_answers() -> None:
     """Each set's direct answers with no time in them are counted beside its hit rate (and pooled)."""
-    from wheretolisten.bench.protocol import _unparsed_text, unparsed_answers
+    from wheretolisten.metrics.protocol import unparsed_answers
+    from wheretolisten.tables.protocol import unparsed_text
 
     def row(failed: bool, hit: bool, condition: str = "direct") -> dict[str, Any]:
         peak = None if failed else (2.0 if hit else 7.0)
@@ -296,5 +297,5 @@ def test_summary_counts_the_direct_conditions_unparsed_answers() -> None:
         ("pooled", 4, 2),
     ]
     assert table[0]["hit"] == pytest.approx(100 / 3)
-    assert "| pooled | 4 | 2 | 50.0 | 25.0 |" in _unparsed_text(table)
+    assert "| pooled | 4 | 2 | 50.0 | 25.0 |" in unparsed_text(table)
     assert unparsed_answers({"c": per_set["c"]}) == []

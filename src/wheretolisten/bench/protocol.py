@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..intervals import ReadoutRule
-from ..metrics.rows import row_scores
 from ..records import read_results, row_key
 from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_scenes, scene_seed
 from ..scenes.options import SceneOptions
@@ -362,45 +361,18 @@ def skipped_note(skipped: Mapping[str, str]) -> str:
     return "**Skipped sets.** " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".\n"
 
 
-def unparsed_answers(per_set: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    """Per set (and pooled): the direct condition's answers, how many gave no time, and its hit %."""
-    table = []
-    pooled = [r for rows in per_set.values() for r in rows if r.get("condition") == "direct"]
-    for name, rows in [*per_set.items(), ("pooled", pooled)]:
-        direct = [r for r in rows if r.get("condition") == "direct"]
-        if direct:
-            failed = sum(bool(r.get("parse_failed")) for r in direct)
-            hit = 100 * float(row_scores(direct)["hit"].mean())
-            table.append({"set": name, "answers": len(direct), "unparsed": failed, "hit": hit})
-    return table
-
-
-def _unparsed_text(table: Sequence[Mapping[str, Any]]) -> str:
-    if not table:
-        return ""
-    lines = [
-        "## Direct prompting: answers with no time in them, per set\n",
-        "| set | answers | unparsed | unparsed % | hit % |",
-        "|---|---|---|---|---|",
-    ]
-    for t in table:
-        share = 100 * t["unparsed"] / t["answers"]
-        lines.append(f"| {t['set']} | {t['answers']} | {t['unparsed']} | {share:.1f} | {t['hit']:.1f} |")
-    lines.append("\nAn unparsed answer counts as a miss in the direct condition's hit rate.\n")
-    return "\n".join(lines)
-
-
 def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     """``summary.md`` and ``summary.json`` from the rows, tuning and study in ``out`` (the HTML report:
     ``report.protocol.write_protocol_report``); optional sets without rows are named as skipped."""
-    from ..metrics.protocol import protocol_summary
+    from ..metrics.protocol import unparsed_answers
+    from ..tables.protocol import protocol_summary, unparsed_text
 
     protocol, skipped = present(out, protocol)
     per_set, tuned, readouts = protocol_inputs(out, protocol)
     text, data = protocol_summary(per_set, tuned, readouts, protocol.to_dict(), groups=draw_groups(protocol))
     unparsed = unparsed_answers(per_set)
     if unparsed:
-        text = text.rstrip("\n") + "\n\n" + _unparsed_text(unparsed)
+        text = text.rstrip("\n") + "\n\n" + unparsed_text(unparsed)
         data["direct_unparsed"] = unparsed
     if skipped:
         text = text.rstrip("\n") + "\n\n" + skipped_note(skipped)

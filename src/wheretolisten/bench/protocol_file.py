@@ -19,6 +19,7 @@ from ..files import write_atomic
 from ..intervals import PEAKS
 from ..scenes.manifest import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
+from .protocol_toml import protocol_toml
 from .protocol_types import check_types, check_values
 
 #: Model conditions whose settings are chosen on dev, and the model-free ones (their interval rule only).
@@ -340,50 +341,6 @@ def protocol_from_dict(data: Mapping[str, Any]) -> Protocol:
         return Protocol(**values)
     except TypeError as exc:
         raise DataError(f"protocol: {exc}") from None
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-
-
-def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").isalnum() else json.dumps(key)
-
-
-def _toml_table(header: str, table: Mapping[str, Any]) -> list[str]:
-    """A table's plain values (None left out: absent is the default); sub-tables follow as
-    ``[<header>.<key>]`` (for an array of tables, of its last element)."""
-    lines = [header] if header else []
-    lines += [
-        f"{_toml_key(k)} = {_toml_value(v)}"
-        for k, v in table.items()
-        if v is not None and not isinstance(v, Mapping)
-    ]
-    name = header.strip("[]")
-    for k, v in table.items():
-        if isinstance(v, Mapping) and name:
-            lines += ["", *_toml_table(f"[{name}.{_toml_key(k)}]", v)]
-    return lines
-
-
-def protocol_toml(protocol: Protocol) -> str:
-    """The protocol as TOML (read back by :func:`load_protocol`)."""
-    data = protocol.to_dict()
-    tests, grids = data.pop("tests"), data.pop("grids")
-    lines = _toml_table("", data)
-    for name in ("dev", "intervals"):
-        lines += ["", *_toml_table(f"[{name}]", data[name])]
-    for t in tests:
-        lines += ["", *_toml_table("[[tests]]", t)]
-    for name, grid in grids.items():
-        lines += ["", *_toml_table(f"[grids.{_toml_key(name)}]", grid)]
-    return "\n".join(lines) + "\n"
 
 
 def load_protocol(path: str | os.PathLike[str] | None) -> Protocol:

@@ -250,7 +250,7 @@ def bench_summary(
     from ..records import read_results
 
     rows, notes = read_results(results)
-    from ..metrics import summary_text
+    from ..tables import summary_text
 
     for note in notes:
         typer.echo(f"wheretolisten: note: {note}", err=True)

@@ -1,5 +1,5 @@
-"""Scores for the localization benchmark: per-query scores, statistics, event F1, Δ-curve scores,
-summaries of result rows (``records.ResultRow``), and their tables and terminal text.
+"""Scores for the localization benchmark: per-query scores, statistics, event F1, Δ-curve scores and
+summaries of result rows (``records.ResultRow``), as numbers; their tables and text are ``tables``.
 
 Importing this package does not import sed_scores_eval (the optional ``[sed]`` extra) nor what it pulls.
 """
@@ -25,8 +25,6 @@ from .summary import (
     random_iou_expectation,
     summarize,
 )
-from .tables import format_number, format_p, format_table
-from .text import summary_text
 
 __all__ = [
     "attention_share",
@@ -37,9 +35,6 @@ __all__ = [
     "curve_psds",
     "curve_scores",
     "event_f1",
-    "format_number",
-    "format_p",
-    "format_table",
     "hit",
     "hit_rate_by_label",
     "hits",
@@ -53,6 +48,5 @@ __all__ = [
     "random_iou_expectation",
     "sed_available",
     "summarize",
-    "summary_text",
     "wilcoxon",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, by_condition, check_rows, row_scores, scenes_of
+from .rows import Row, by_condition, carrying, check_rows, row_scores, scenes_of
 from .scores import FloatArray, hits, intervals_array
 from .stats import bootstrap_ci, holm, mcnemar
 
@@ -192,9 +192,7 @@ def confusion_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> l
     """Where each condition's peaks land (rows listing the scene's events): % of rows per place, with CIs."""
     check_rows(rows)
     out = []
-    for cond, group in by_condition(rows).items():
-        if not all("events" in r for r in group):
-            continue
+    for cond, group in carrying(rows, "events").items():
         where = np.asarray([_landing(r) for r in group], dtype=object)
         line: dict[str, Any] = {"condition": cond, "n": len(group)}
         for place in CONFUSION:

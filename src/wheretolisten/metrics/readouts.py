@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .rows import Row, by_condition, check_rows, query_intervals, row_scores, scenes_of
+from .rows import Row, by_condition, carrying, check_rows, query_intervals, row_scores, scenes_of
 from .scores import FloatArray, best_interval_scores
 from .stats import bootstrap_ci, holm, wilcoxon
 
@@ -37,9 +37,7 @@ def interval_table(rows: Sequence[Row], n_boot: int = 2000, seed: int = 0) -> li
     """Per condition and recorded interval: mean IoU with CI, and whether it is the row's readout."""
     check_rows(rows)
     out = []
-    for cond, group in by_condition(rows).items():
-        if not all("intervals" in r for r in group):
-            continue
+    for cond, group in carrying(rows, "intervals").items():
         chosen = group[0].get("readout_rule")
         names = list(dict.fromkeys(k for r in group for k in (r.get("intervals") or {})))
         for name in names:

@@ -16,6 +16,7 @@ from .scores import FloatArray, best_interval_scores, hits_any
 __all__ = [
     "Row",
     "by_condition",
+    "carrying",
     "check_rows",
     "optional_values",
     "query_intervals",
@@ -47,6 +48,12 @@ def by_condition(rows: Sequence[Row]) -> dict[str, list[Row]]:
     for group in groups.values():
         group.sort(key=lambda r: (str(r.get("scene_id")), str(r.get("query"))))
     return groups
+
+
+def carrying(rows: Sequence[Row], field: str) -> dict[str, list[Row]]:
+    """The groups of :func:`by_condition` whose every row carries ``field`` (a table of that field skips
+    the conditions that do not record it)."""
+    return {c: g for c, g in by_condition(rows).items() if all(field in r for r in g)}
 
 
 def query_intervals(row: Row) -> list[list[float]]:

@@ -212,8 +212,13 @@ class Adapter(ABC):
         return int(self.model.config.audio_token_id)
 
     @property
+    def feature_extractor(self) -> Any:
+        """The processor's audio front end (families whose processor names it otherwise override this)."""
+        return self.processor.feature_extractor
+
+    @property
     def sample_rate(self) -> int:
-        return int(self.processor.feature_extractor.sampling_rate)
+        return int(self.feature_extractor.sampling_rate)
 
     @property
     def tokenizer(self) -> Any:
@@ -309,7 +314,7 @@ class Adapter(ABC):
 
         The Whisper front end marks ceil(samples / hop) mel frames as valid in each 30-s window.
         """
-        hop = int(self.processor.feature_extractor.hop_length)
+        hop = int(self.feature_extractor.hop_length)
         window = int(round(self.window_s * self.sample_rate))
         counts = []
         for start in range(0, max(n_samples, 1), window):

@@ -142,7 +142,7 @@ class Gemma3nAdapter(Adapter):
 
     def window_token_counts(self, n_samples: int) -> list[int]:
         """One window: the tokens whose first mel frame holds the clip (padded as the processor pads)."""
-        fe = self.processor.feature_extractor
+        fe = self.feature_extractor
         padded = -(-n_samples // PAD_TO_MULTIPLE_OF) * PAD_TO_MULTIPLE_OF
         frames = (padded - fe.frame_length - 1) // fe.hop_length + 1
         valid = min(frames, -(-n_samples // fe.hop_length))
@@ -152,7 +152,7 @@ class Gemma3nAdapter(Adapter):
         self, audios: Sequence[np.ndarray], instructions: Sequence[str], padding_side: str = "left"
     ) -> dict[str, torch.Tensor]:
         """As :meth:`Adapter.encode`, remembering for the batch how many audio tokens cover each clip."""
-        shortest = int(self.processor.feature_extractor.frame_length) + 1
+        shortest = int(self.feature_extractor.frame_length) + 1
         if any(a.size < shortest for a in audios):
             raise ModelError(f"{self.family} needs at least {shortest} samples of audio (one mel frame)")
         batch = super().encode(audios, instructions, padding_side)

@@ -166,12 +166,9 @@ class GraniteSpeechAdapter(Adapter):
         self.language_model.set_attn_implementation(implementation)  # type: ignore[operator]
 
     @property
-    def _front_end(self) -> Any:
+    def feature_extractor(self) -> Any:
+        """This processor calls its audio front end ``audio_processor``."""
         return self.processor.audio_processor
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self._front_end.sampling_rate)
 
     @property
     def max_audio_limit_s(self) -> float:
@@ -182,7 +179,7 @@ class GraniteSpeechAdapter(Adapter):
     def check_duration(self, duration_s: float) -> None:
         """Also refuse clips too short for the front end's reflect-padded STFT (half a 512-point window)."""
         super().check_duration(duration_s)
-        shortest = int(self._front_end.melspec_kwargs["n_fft"]) // 2 + 1
+        shortest = int(self.feature_extractor.melspec_kwargs["n_fft"]) // 2 + 1
         if round(duration_s * self.sample_rate) < shortest:
             raise ModelError(
                 f"the audio is {duration_s * 1000:.1f} ms long, but {self.family} needs at least "
@@ -220,7 +217,7 @@ class GraniteSpeechAdapter(Adapter):
     # ---- time axis -------------------------------------------------------------------------------
     def window_token_counts(self, n_samples: int) -> list[int]:
         """Tokens per 0.3-s projector window (three queries each), the zero-padded last window included."""
-        hop = int(self._front_end.melspec_kwargs["hop_length"])
+        hop = int(self.feature_extractor.melspec_kwargs["hop_length"])
         frames = (n_samples // hop + 1) // 2  # centred mel frames, stacked in pairs (an odd last one dropped)
         config = self.model.config
         window = int(config.window_size)

@@ -49,7 +49,7 @@ class MusicFlamingoAdapter(AudioFlamingo3Adapter):
     @property
     def window_s(self) -> float:  # type: ignore[override]
         """The processor cuts audio into windows of the feature extractor's chunk (30 s in the real model)."""
-        return float(self.processor.feature_extractor.chunk_length)
+        return float(self.feature_extractor.chunk_length)
 
     @property
     def max_audio_limit_s(self) -> float:

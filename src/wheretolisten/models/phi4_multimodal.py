@@ -149,10 +149,6 @@ class Phi4MultimodalAdapter(Adapter):
         """This processor calls its audio front end ``audio_processor``."""
         return self.processor.audio_processor
 
-    @property
-    def sample_rate(self) -> int:
-        return int(self.feature_extractor.sampling_rate)
-
     # ---- tokens and prompt -----------------------------------------------------------------------
     @property
     def audio_marker_ids(self) -> frozenset[int]:

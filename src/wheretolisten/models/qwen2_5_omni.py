@@ -80,7 +80,7 @@ class Qwen2_5OmniAdapter(QwenOmniAdapter):
     @property
     def max_audio_limit_s(self) -> float:
         """The feature extractor's ``chunk_length`` when shorter (it cuts longer audio silently)."""
-        return min(self.max_audio_s, float(self.processor.feature_extractor.chunk_length))
+        return min(self.max_audio_s, float(self.feature_extractor.chunk_length))
 
     def window_token_counts(self, n_samples: int) -> list[int]:
         """Tokens per 2-s encoder window: conv stride 2, then pooling by 2, within each window."""

@@ -50,7 +50,7 @@ class Qwen2AudioAdapter(Adapter):
     @property
     def window_s(self) -> float:  # type: ignore[override]
         """One window: the feature extractor's chunk (30 s for the real model, shorter for small ones)."""
-        return float(self.processor.feature_extractor.chunk_length)
+        return float(self.feature_extractor.chunk_length)
 
     @property
     def max_audio_limit_s(self) -> float:

@@ -92,7 +92,7 @@ class Qwen3OmniMoeAdapter(QwenOmniAdapter):
 
     def clip_frames(self, n_samples: int) -> int:
         """Valid mel frames: the processor pads to the longest clip, which keeps floor(samples / hop)."""
-        return n_samples // int(self.processor.feature_extractor.hop_length)
+        return n_samples // int(self.feature_extractor.hop_length)
 
     def window_token_counts(self, n_samples: int) -> list[int]:
         """Tokens per 1-s encoder window: 13 for a full one, ceil(f / 8) (stride 2, three times) otherwise."""

@@ -144,12 +144,12 @@ class QwenOmniAdapter(Adapter):
     @property
     def window_s(self) -> float:  # type: ignore[override]
         """One encoder window, in seconds (mel frames of 10 ms)."""
-        hop = int(self.processor.feature_extractor.hop_length)
+        hop = int(self.feature_extractor.hop_length)
         return self.encoder_window_frames * hop / self.sample_rate
 
     def clip_frames(self, n_samples: int) -> int:
         """Valid mel frames the processor gives a clip of ``n_samples`` samples."""
-        hop = int(self.processor.feature_extractor.hop_length)
+        hop = int(self.feature_extractor.hop_length)
         return -(-n_samples // hop)
 
     def window_frames(self, n_samples: int) -> list[int]:

@@ -108,7 +108,7 @@ class VoxtralAdapter(Adapter):
         (it reads ``intermediate_size`` = frames × encoder width)."""
         audio = self.model.config.audio_config
         stack = int(audio.intermediate_size) // int(audio.hidden_size)
-        return int(self.processor.feature_extractor.hop_length) * 2 * stack
+        return int(self.feature_extractor.hop_length) * 2 * stack
 
     @property
     def _window_tokens(self) -> int:

@@ -3,8 +3,8 @@
 The page has no external references (no script, stylesheet, image or sound files): every figure is a
 PNG data URI and, with the scene manifest, every gallery scene a small Ogg/Opus data URI played by a
 short inline script, so the file can be mailed or archived as is. The same inputs give the same bytes.
-Modules: ``inputs`` (reading), ``html`` (escaping, cells, tables, the page), ``tables`` (summary dicts as
-tables), ``sections`` (the page's sections) and ``gallery`` (choosing and drawing the gallery).
+Modules: ``inputs`` (reading), ``html`` (escaping, cells, the tables of ``wheretolisten.tables``, the
+page), ``sections`` (the page's sections) and ``gallery`` (choosing and drawing the gallery).
 """
 
 from __future__ import annotations

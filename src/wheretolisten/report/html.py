@@ -1,4 +1,5 @@
-"""HTML pieces of the report: escaping, numbers as cells, tables, embedded images, sections and the page.
+"""HTML pieces of the report: escaping, numbers as cells, tables (the HTML renderer of a ``tables`` spec),
+embedded images, sections and the page.
 
 Cells are trusted HTML: escape text with :func:`esc` before putting it in a table.
 """
@@ -7,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..metrics import format_number
+from ..tables import Cells, Table, format_number, format_p
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
@@ -64,6 +65,16 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric_fr
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+#: HTML cells: text escaped, numbers by :func:`fmt`, CIs in a muted span (:func:`fmt_ci`).
+HTML = Cells(esc, fmt, fmt_ci, format_p)
+
+
+def spec_table(table: Table, rows: Sequence[Mapping[str, Any]], numeric_from: int = 1) -> str:
+    """A table spec's rows as an HTML table (its page columns)."""
+    cols = table.shown(rows, "html")
+    return html_table([c.header for c in cols], ([c.cell(r, HTML) for c in cols] for r in rows), numeric_from)
+
+
 def img(png: bytes, alt: str) -> str:
     """An <img> with the PNG embedded as a base64 data URI."""
     data = base64.b64encode(png).decode("ascii")
@@ -88,4 +99,16 @@ def page(title: str, body: str) -> str:
     )
 
 
-__all__ = ["CSS", "esc", "fmt", "fmt_ci", "html_table", "img", "note", "page", "section"]
+__all__ = [
+    "CSS",
+    "HTML",
+    "esc",
+    "fmt",
+    "fmt_ci",
+    "html_table",
+    "img",
+    "note",
+    "page",
+    "section",
+    "spec_table",
+]

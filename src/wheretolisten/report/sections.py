@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import DataError
-from .html import esc, img, note, section
+from ..tables.summary import ATTENTION, CONDITIONS, CURVES, LABELS, PAIRED, POSITIONS
+from .html import esc, img, note, section, spec_table
 from .inputs import ReportInputs, Row
-from .tables import attention_table, curve_table, label_table, paired_table, position_table, summary_table
 
 CURVES_TITLE = "Δ curves as detectors (threshold-free)"
 
@@ -33,7 +33,7 @@ def summary_section(rows: Sequence[Row], summary: Sequence[Mapping[str, Any]], g
     from ..metrics import random_hit_expectation
 
     chance = random_hit_expectation([r for r in rows if r["condition"] == gallery_cond])
-    body = summary_table(summary) + note(
+    body = spec_table(CONDITIONS, summary) + note(
         "Hit: the predicted peak falls inside the queried event. IoU, coverage and "
         "precision compare the predicted interval with the event (a missing prediction scores 0). "
         f"CIs: percentile bootstrap of the mean. Chance hit rate (a uniformly random peak): "
@@ -52,7 +52,7 @@ def paired_section(rows: Sequence[Row], conditions: Sequence[str]) -> str:
         tests = paired_tests(rows, "steered")
     except DataError as exc:
         return section("paired", "Paired tests vs steered", note(f"not computed: {esc(exc)}"))
-    return section("paired", "Paired tests vs steered", paired_table(tests))
+    return section("paired", "Paired tests vs steered", spec_table(PAIRED, tests))
 
 
 def position_section(rows: Sequence[Row], n_boot: int, seed: int) -> str:
@@ -62,7 +62,7 @@ def position_section(rows: Sequence[Row], n_boot: int, seed: int) -> str:
 
     breakdown = breakdown_by_position(rows, n_boot=n_boot, seed=seed)
     figure = img(position_png(breakdown), "hit rate by target position")
-    return section("position", "Hit rate by target position", position_table(breakdown) + figure)
+    return section("position", "Hit rate by target position", spec_table(POSITIONS, breakdown, 2) + figure)
 
 
 def label_section(rows: Sequence[Row]) -> str:
@@ -72,15 +72,18 @@ def label_section(rows: Sequence[Row]) -> str:
     table = hit_rate_by_label(rows)
     if len(table) < 2:
         return ""
-    body = label_table(table) + note("Which sounds each condition finds: hit rate per queried event class.")
+    body = spec_table(LABELS, table) + note(
+        "Which sounds each condition finds: hit rate per queried event class."
+    )
     return section("labels", "Hit rate by event class", body)
 
 
 def attention_section(summary: Sequence[Mapping[str, Any]]) -> str:
     """Attention share and entropy and their paired change vs base, when the rows carry them."""
-    table = attention_table(summary)
-    if table is None:
+    present = [s for s in summary if "attn_share" in s or "attn_entropy" in s]
+    if not present:
         return ""
+    table = spec_table(ATTENTION, present)
     text = note(
         "Attention share: the part of the (steered) temporal attention profile inside the "
         "queried event; entropy: normalized entropy of the profile (1 = uniform). Δ vs base is the paired "
@@ -109,7 +112,7 @@ def curve_section(rows: Sequence[Row]) -> str:
         "its extent, so these strict criteria score them low; lenient ones (e.g. DTC = GTC = 0.1) are "
         "degenerate here, since with one event per item a whole-clip detection already meets them."
     )
-    return section("curves", CURVES_TITLE, curve_table(scores) + text)
+    return section("curves", CURVES_TITLE, spec_table(CURVES, scores) + text)
 
 
 def conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:

@@ -22,7 +22,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,23 @@ def _json(path: Path, what: str) -> Any:
     return read_json_document(path, what)
 
 
+def _json_items(
+    path: Path, what: str, expected: str, key: str, entries: str, needs: str
+) -> Iterator[tuple[str, str, list[Any]]]:
+    """Each item of a JSON list of clips: where it is (for errors), its ``key`` and its list ``entries``."""
+    data = _json(path, what)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected {expected}")
+    for i, item in enumerate(data):
+        where = f"{path}: item {i}"
+        if not isinstance(item, dict) or not isinstance(item.get(key), str):
+            raise DataError(f"{where}: needs {needs}")
+        found = item.get(entries)
+        if not isinstance(found, list):
+            raise DataError(f"{where}: '{entries}' must be a list")
+        yield where, item[key], found
+
+
 def _table(path: Path, delimiter: str, columns: Sequence[str], what: str) -> list[tuple[int, dict[str, str]]]:
     """Rows (with their line numbers) of a delimited file whose header names ``columns``."""
     reader = csv.DictReader(io.StringIO(read_text(path, what), newline=""), delimiter=delimiter)
@@ -91,18 +108,12 @@ def _phrase_text(phrase: Any, where: str) -> str:
 
 def read_audiogrounding(path: Path, label_map: Mapping[str, str] | None = None) -> Clips:
     """AudioGrounding v2: every phrase of every caption is a query; its segments are its intervals."""
-    data = _json(path, "AudioGrounding label file")
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of audio items (AudioGrounding v2)")
+    expected = "a JSON list of audio items (AudioGrounding v2)"
+    needs = "'audio_id' (a file name) and 'phrases'"
     clips: Clips = {}
-    for i, item in enumerate(data):
-        where = f"{path}: item {i}"
-        if not isinstance(item, dict) or not isinstance(item.get("audio_id"), str):
-            raise DataError(f"{where}: needs 'audio_id' (a file name) and 'phrases'")
-        phrases = item.get("phrases")
-        if not isinstance(phrases, list):
-            raise DataError(f"{where}: 'phrases' must be a list")
-        events = clips.setdefault(item["audio_id"], [])
+    items = _json_items(path, "AudioGrounding label file", expected, "audio_id", "phrases", needs)
+    for where, audio_id, phrases in items:
+        events = clips.setdefault(audio_id, [])
         for k, p in enumerate(phrases):
             here = f"{where} phrase {k}"
             if not isinstance(p, dict) or not isinstance(p.get("segments"), list):
@@ -173,18 +184,11 @@ def audioset_names(segment_id: str) -> list[str]:
 
 def read_castella(path: Path, label_map: Mapping[str, str] | None = None) -> Clips:
     """CASTELLA: each local caption of a long recording is a query; its timestamps are its moments."""
-    data = _json(path, "CASTELLA label file")
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of recordings (CASTELLA json/<lang>/<split>.json)")
+    expected = "a JSON list of recordings (CASTELLA json/<lang>/<split>.json)"
     clips: Clips = {}
-    for i, item in enumerate(data):
-        where = f"{path}: item {i}"
-        if not isinstance(item, dict) or not isinstance(item.get("yid"), str):
-            raise DataError(f"{where}: needs 'yid' and 'moments'")
-        moments = item.get("moments")
-        if not isinstance(moments, list):
-            raise DataError(f"{where}: 'moments' must be a list")
-        events = clips.setdefault(item["yid"], [])
+    items = _json_items(path, "CASTELLA label file", expected, "yid", "moments", "'yid' and 'moments'")
+    for where, yid, moments in items:
+        events = clips.setdefault(yid, [])
         for k, m in enumerate(moments):
             here = f"{where} moment {k}"
             caption = m.get("local_caption") if isinstance(m, dict) else None

@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -222,28 +222,11 @@ class Scene:
         return digest.hexdigest()[:_HASH_HEX]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict, one manifest row."""
-        return {
-            "scene_id": self.scene_id,
-            "path": self.path,
-            "duration_s": self.duration_s,
-            "sample_rate": self.sample_rate,
-            "events": [e.to_dict() for e in self.events],
-            "target": self.target,
-            "seed": self.seed,
-            "bank": self.bank,
-            **{key: value for key, value in self._layout().items() if value is not None},
-        }
-
-    def _layout(self) -> dict[str, Any]:
-        return {
-            "placement": self.placement,
-            "max_overlap": self.max_overlap,
-            "background": self.background,
-            "background_db": self.background_db,
-            "gain_db": self.gain_db,
-            "overlaps": True if self.overlaps else None,
-        }
+        """JSON-ready dict, one manifest row: the fields in order, the layout ones only when set."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["events"] = [e.to_dict() for e in self.events]
+        row["overlaps"] = True if self.overlaps else None
+        return {key: value for key, value in row.items() if value is not None}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "") -> Scene:

@@ -105,26 +105,44 @@ def _bell(rng: np.random.Generator, sr: int, n: int) -> F64:
     return x * ramp_envelope(n, sr, 0.001, 0.02)
 
 
+def _groups(
+    rng: np.random.Generator,
+    sr: int,
+    n: int,
+    per_group: tuple[int, int],
+    gap_s: tuple[float, float],
+    burst: Callable[[], tuple[F64, float]],
+) -> F64:
+    """Groups of bursts over ``n`` samples: ``per_group`` bursts (drawn, upper bound excluded), each from
+    ``burst()`` (the sound and the seconds to the next), then a pause drawn from ``gap_s``."""
+    x = np.zeros(n)
+    time = rng.uniform(0.0, 0.03)
+    while int(time * sr) < n:
+        for _ in range(int(rng.integers(*per_group))):
+            start = int(time * sr)
+            if start >= n:
+                break
+            sound, step = burst()
+            stop = min(n, start + sound.size)
+            x[start:stop] += sound[: stop - start]
+            time += step
+        time += rng.uniform(*gap_s)
+    return x
+
+
 def _knock(rng: np.random.Generator, sr: int, n: int) -> F64:
     """Groups of short damped low resonances (knocks on a door): sparse, low, percussive."""
-    x = np.zeros(n)
     f_res = rng.uniform(120.0, 350.0)
     tau = rng.uniform(0.008, 0.025)
     hit_len = min(n, int(8 * tau * sr) + 1)
     ht = np.arange(hit_len) / sr
-    time = rng.uniform(0.0, 0.03)
-    while int(time * sr) < n:
-        for _ in range(int(rng.integers(2, 5))):
-            start = int(time * sr)
-            if start >= n:
-                break
-            hit = np.sin(2 * np.pi * f_res * (1 + rng.uniform(-0.03, 0.03)) * ht) * np.exp(-ht / tau)
-            hit += 0.3 * rng.standard_normal(hit_len) * np.exp(-ht / 0.0015)
-            stop = min(n, start + hit_len)
-            x[start:stop] += rng.uniform(0.7, 1.0) * hit[: stop - start]
-            time += rng.uniform(0.1, 0.2)
-        time += rng.uniform(0.35, 0.7)
-    return x
+
+    def knock() -> tuple[F64, float]:
+        hit = np.sin(2 * np.pi * f_res * (1 + rng.uniform(-0.03, 0.03)) * ht) * np.exp(-ht / tau)
+        hit += 0.3 * rng.standard_normal(hit_len) * np.exp(-ht / 0.0015)
+        return rng.uniform(0.7, 1.0) * hit, rng.uniform(0.1, 0.2)
+
+    return _groups(rng, sr, n, (2, 5), (0.35, 0.7), knock)
 
 
 def _hum(rng: np.random.Generator, sr: int, n: int) -> F64:
@@ -143,24 +161,17 @@ def _hum(rng: np.random.Generator, sr: int, n: int) -> F64:
 
 def _chirp(rng: np.random.Generator, sr: int, n: int) -> F64:
     """Phrases of fast rising high chirps (bird-like): high pitch, rapid upward sweeps."""
-    x = np.zeros(n)
     f_lo = min(rng.uniform(2000.0, 3000.0), 0.3 * sr)
     f_hi = min(rng.uniform(4000.0, 6000.0), 0.45 * sr)
-    time = rng.uniform(0.0, 0.03)
-    while int(time * sr) < n:
-        for _ in range(int(rng.integers(3, 8))):
-            start = int(time * sr)
-            if start >= n:
-                break
-            length = int(rng.uniform(0.04, 0.09) * sr)
-            ct = np.arange(length) / sr
-            inst = f_lo * (f_hi / f_lo) ** (ct / ct[-1]) if length > 1 else np.full(length, f_lo)
-            chirp = np.sin(2 * np.pi * np.cumsum(inst) / sr) * np.sin(np.pi * np.arange(length) / length)
-            stop = min(n, start + length)
-            x[start:stop] += rng.uniform(0.6, 1.0) * chirp[: stop - start]
-            time += length / sr + rng.uniform(0.03, 0.1)
-        time += rng.uniform(0.2, 0.5)
-    return x
+
+    def chirp() -> tuple[F64, float]:
+        length = int(rng.uniform(0.04, 0.09) * sr)
+        ct = np.arange(length) / sr
+        inst = f_lo * (f_hi / f_lo) ** (ct / ct[-1]) if length > 1 else np.full(length, f_lo)
+        sweep = np.sin(2 * np.pi * np.cumsum(inst) / sr) * np.sin(np.pi * np.arange(length) / length)
+        return rng.uniform(0.6, 1.0) * sweep, length / sr + rng.uniform(0.03, 0.1)
+
+    return _groups(rng, sr, n, (3, 8), (0.2, 0.5), chirp)
 
 
 _Generator = Callable[[np.random.Generator, int, int], F64]

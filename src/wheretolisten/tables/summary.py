@@ -1,4 +1,5 @@
-"""The summary of a results file as text: sections of tables with a legend, sized for a terminal.
+"""The summary of a results file (``bench summary``): the specs of its tables, and the text: sections of
+tables with a legend, sized for a terminal.
 
 By default each markdown line fits in :data:`WIDTH` columns (the essential columns, with units in the
 headers); ``wide=True`` shows every column, and CSV keeps every column for machines.
@@ -11,15 +12,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from wheretolisten.errors import DataError, OptionError
+from wheretolisten.metrics.curves import SED_HINT, curve_scores, has_curves, sed_available
+from wheretolisten.metrics.rows import Row, check_rows
+from wheretolisten.metrics.summary import (
+    breakdown_by_position,
+    hit_rate_by_label,
+    paired_tests,
+    random_hit_expectation,
+    summarize,
+)
 
-from .curves import SED_HINT, curve_scores, has_curves, sed_available
-from .detection_text import detection_sections
-from .rigor_text import Section, rigor_sections
-from .rows import Row, check_rows
-from .summary import breakdown_by_position, hit_rate_by_label, paired_tests, random_hit_expectation, summarize
-from .tables import format_ci, format_number, format_p, format_table
+from .detection import detection_sections
+from .markdown import format_number, format_table, view
+from .rigor import rigor_sections
+from .spec import Column, Section, Table, ci, has, number, p_value, pair, per_class, text
 
-__all__ = ["WIDTH", "summary_text"]
+__all__ = ["ATTENTION", "CONDITIONS", "CURVES", "LABELS", "PAIRED", "POSITIONS", "WIDTH", "summary_text"]
 
 #: Widest line of the default markdown summary: an 80–100 column terminal shows it without wrapping.
 WIDTH = 100
@@ -28,85 +36,78 @@ REFERENCE = "steered"
 _CI = "95% percentile bootstrap over queries"
 
 
-_with_ci = format_ci
-
-
 def _signed(value: Any, digits: int) -> str:
     """A change with its sign (+0.120); empty for None/NaN."""
     text = format_number(value, digits)
     return f"+{text}" if text and not text.startswith("-") else text
 
 
-def _conditions_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Condition, n, hit % and IoU with CIs, R@IoU≥0.3, parse failures and attention change if present."""
-    out = []
-    for s in table:
-        line = {
-            "condition": str(s["condition"]),
-            "n": format_number(s.get("n")),
-            "hit % (95% CI)": _with_ci(s.get("hit_rate"), s.get("hit_rate_ci"), 1),
-            "IoU 0–1 (95% CI)": _with_ci(s.get("iou"), s.get("iou_ci"), 2),
-            "R@IoU≥0.3 %": format_number(s.get("r_at_iou_0.3"), 1),
-        }
-        if any("parse_failures" in t for t in table):
-            line["unparsed"] = format_number(s.get("parse_failures"))
-        if any("attn_share_delta" in t for t in table):
-            line["share Δ"] = _signed(s.get("attn_share_delta"), 3)
-            line["Δ p"] = format_p(s.get("attn_share_p"))
-        out.append(line)
-    return out
-
-
-def _positions_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Condition, position, n, hit % with CI."""
-    return [
-        {
-            "condition": str(s["condition"]),
-            "position": str(s["position"]),
-            "n": format_number(s["n"]),
-            "hit % (95% CI)": _with_ci(s["hit_rate"], s["hit_rate_ci"], 1),
-        }
-        for s in table
-    ]
-
-
-def _labels_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Event class, n and one hit % per condition, one decimal."""
-    return [
-        {("event class" if k == "label" else k): format_number(v, 1) for k, v in s.items()} for s in table
-    ]
-
-
-def _paired_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Condition, pairs, both hit rates, b01/b10, McNemar p, both IoUs, Wilcoxon p."""
-    return [
-        {
-            "condition": str(t["condition"]),
-            "pairs": format_number(t["n_pairs"]),
-            "hit % ref / this": f"{format_number(t['hit_rate_ref'], 1)} / {format_number(t['hit_rate'], 1)}",
-            "b01": format_number(t["b01"]),
-            "b10": format_number(t["b10"]),
-            "McNemar p": format_p(t["mcnemar_p"]),
-            "IoU ref / this": f"{format_number(t['iou_ref'])} / {format_number(t['iou'])}",
-            "Wilcoxon p": format_p(t["wilcoxon_p"]),
-        }
-        for t in table
-    ]
-
-
-def _curves_view(table: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Condition, items, collar F1 with its precision and recall, PSDS."""
-    return [
-        {
-            "condition": str(s["condition"]),
-            "items": format_number(s["n"]),
-            "collar F1": format_number(s["collar_f1"]),
-            "precision": format_number(s["collar_precision"]),
-            "recall": format_number(s["collar_recall"]),
-            "PSDS 0–1": format_number(s["psds"]),
-        }
-        for s in table
-    ]
+#: Per condition (``metrics.summarize``): the terminal's essential columns, the page's every score.
+CONDITIONS = Table(
+    (
+        text("condition", "condition"),
+        number("n", "n"),
+        ci("hit % (95% CI)", "hit_rate", 1),
+        ci("IoU 0–1 (95% CI)", "iou", 2),
+        number("coverage", "coverage", 3, show="html"),
+        number("precision", "precision", 3, show="html"),
+        number("R@IoU≥0.3 %", "r_at_iou_0.3", 1),
+        number("R@IoU≥0.5 %", "r_at_iou_0.5", 1, show="html"),
+        number("with interval", "n_with_interval", show="html"),
+        number("unparsed", "parse_failures", when=has("parse_failures")),
+        Column(
+            "share Δ", lambda r, c: _signed(r.get("attn_share_delta"), 3), "markdown", has("attn_share_delta")
+        ),
+        p_value("Δ p", "attn_share_p", "markdown", has("attn_share_delta")),
+    )
+)
+#: Attention share and entropy per condition, and their paired change vs the unsteered profile (the page).
+ATTENTION = Table(
+    (
+        text("condition", "condition"),
+        ci("attention share in GT (95% CI)", "attn_share", 3),
+        ci("Δ share vs base (95% CI)", "attn_share_delta", 4),
+        p_value("p (Wilcoxon)", "attn_share_p"),
+        ci("entropy (95% CI)", "attn_entropy", 3),
+        ci("Δ entropy vs base (95% CI)", "attn_entropy_delta", 4),
+        p_value("p (Wilcoxon)", "attn_entropy_p"),
+    )
+)
+#: Hit rate per condition and target position (``metrics.breakdown_by_position``).
+POSITIONS = Table(
+    (
+        text("condition", "condition"),
+        text("position", "position"),
+        number("n", "n"),
+        ci("hit % (95% CI)", "hit_rate", 1),
+    )
+)
+#: Hit rate % per event class and condition (``metrics.hit_rate_by_label``).
+LABELS = per_class("event class", 1)
+#: McNemar on hits and Wilcoxon on IoU vs the reference (``metrics.paired_tests``).
+PAIRED = Table(
+    (
+        text("condition", "condition"),
+        number("pairs", "n_pairs"),
+        pair("hit % ref / this", "hit_rate_ref", "hit_rate", 1),
+        number("b01", "b01"),
+        number("b10", "b10"),
+        p_value("McNemar p", "mcnemar_p"),
+        pair("IoU ref / this", "iou_ref", "iou", 2),
+        p_value("Wilcoxon p", "wilcoxon_p"),
+    )
+)
+#: The Δ curves scored as detectors (``metrics.curve_scores``).
+CURVES = Table(
+    (
+        text("condition", "condition"),
+        number("items", "n"),
+        number("collar F1", "collar_f1"),
+        number("precision", "collar_precision"),
+        number("recall", "collar_recall"),
+        number("PSDS 0–1", "psds"),
+    )
+)
 
 
 #: The names the legends use for the columns of the compact view (False) and the wide view (True).
@@ -204,28 +205,26 @@ def _sections(rows: Sequence[Row], n_boot: int, wide: bool) -> list[Section]:
     n = _NAMES[wide]
     hit = f"{n['hit']}: share of queries whose predicted peak lies inside the event; {n['ci']}: {_CI}."
     sections = [
-        Section("Localization by condition", table, _conditions_view, _conditions_legend(table, wide)),
+        Section("Localization by condition", table, CONDITIONS, _conditions_legend(table, wide)),
         Section(
             "Hit rate by target position",
             breakdown_by_position(rows, n_boot=n_boot),
-            _positions_view,
+            POSITIONS,
             [hit, "position: where the queried event sits in its clip (first, middle, last)."],
         ),
     ]
     if len({str(r.get("label")) for r in rows}) > 1:
         legend = ["n: queries of that class; one column per condition, its hit % on those queries."]
         plain = [r for r in rows if not r.get("control")]  # controls: their own section
-        sections.append(
-            Section("Hit rate (%) by event class", hit_rate_by_label(plain), _labels_view, legend)
-        )
+        sections.append(Section("Hit rate (%) by event class", hit_rate_by_label(plain), LABELS, legend))
     conditions = {str(r["condition"]) for r in rows}
     if REFERENCE in conditions and len(conditions) > 1:
         tests = paired_tests(rows, REFERENCE)
-        sections.append(Section(f"Paired tests vs {REFERENCE}", tests, _paired_view, _paired_legend(wide)))
+        sections.append(Section(f"Paired tests vs {REFERENCE}", tests, PAIRED, _paired_legend(wide)))
     if has_curves(rows) and sed_available():
         title = "Δ curves as detectors (collar F1 at the best threshold, PSDS)"
-        sections.append(Section(title, curve_scores(rows), _curves_view, _curves_legend()))
-    sections.extend(Section(*s) for s in detection_sections(rows, n_boot))
+        sections.append(Section(title, curve_scores(rows), CURVES, _curves_legend()))
+    sections.extend(detection_sections(rows, n_boot))
     return sections + rigor_sections(rows, n_boot)
 
 
@@ -246,8 +245,8 @@ def summary_text(rows: Sequence[Row], fmt: str = "markdown", wide: bool = False,
         return "\n".join(format_table(s.data, "csv") for s in sections)
     parts = []
     for s in sections:
-        view = s.data if wide else _fit(s.compact(s.data), WIDTH)
-        parts.append(f"## {s.title}\n\n{format_table(view)}\n{_legend_text(s.legend)}")
+        lines = s.data if wide else _fit(view(s.table, s.data), WIDTH)
+        parts.append(f"## {s.title}\n\n{format_table(lines)}\n{_legend_text(s.legend)}")
     if has_curves(rows) and not sed_available():
         parts.append(f"Δ curves are not scored: that needs sed_scores_eval ({SED_HINT}).\n")
     return "\n".join(parts)

@@ -1,4 +1,5 @@
-"""Tables of summary dicts: markdown for people, CSV for machines, with one way to write a number."""
+"""The markdown renderer: a table spec's rows as a markdown table, raw summary dicts as markdown for people
+or CSV for machines, with one way to write a number."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_ci", "format_number", "format_p", "format_table"]
+from .spec import Cells, Line, Table
+
+__all__ = ["MARKDOWN", "format_ci", "format_number", "format_p", "format_table", "markdown", "view"]
 
 
 def _is_p_value(key: str) -> bool:
@@ -107,3 +110,18 @@ def format_table(summary: Sequence[Mapping[str, Any]], fmt: str = "markdown") ->
                 out.append(_fmt_number(row.get(k), k))
         writer.writerow(out)
     return buf.getvalue()
+
+
+#: Markdown cells: text as is, numbers by :func:`format_number`, CIs as ``value (lo–hi)``.
+MARKDOWN = Cells(str, format_number, format_ci, format_p)
+
+
+def view(table: Table, rows: Sequence[Line]) -> list[dict[str, str]]:
+    """The markdown view of a table's rows: one dict of cells per row, its columns in order."""
+    cols = table.shown(rows, "markdown")
+    return [{c.header: c.cell(r, MARKDOWN) for c in cols} for r in rows]
+
+
+def markdown(table: Table, rows: Sequence[Line]) -> str:
+    """A table's rows as a markdown table."""
+    return format_table(view(table, rows))
