@@ -99,7 +99,9 @@ def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     path = out / PROTOCOL_NAME
     if path.is_file():
         if read_json(path, "protocol record") != record:
-            raise DataError(f"{out} holds a run of another protocol or model ({path}); use another --out")
+            raise DataError(
+                f"{out} holds a run of another protocol or model ({path}); use another out folder"
+            )
         return
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -141,7 +143,7 @@ def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[
             for s in scenes
         ):
             raise DataError(
-                f"{root} holds other scenes than set {spec.name!r} of the protocol; use another --out"
+                f"{root} holds other scenes than set {spec.name!r} of the protocol; use another out folder"
             )
         return scenes
     return make_scenes(

@@ -19,8 +19,7 @@ from ..audio import AUDIO_SUFFIXES, FORMATS_TEXT, audio_info
 from ..detections import DetectConfig
 from ..errors import OptionError, WTLError
 from ..files import write_atomic
-from ..localize import localize_many
-from ..long import localize_long, needs_windows
+from ..long import localize_file
 from ..models.base import Adapter
 from ..page import render_page
 from ..settings import LocalizeConfig, parse_layers
@@ -117,12 +116,5 @@ class Explorer:
             raise WTLError(f"at most {MAX_QUERIES} queries at once")
         config = self._config(layers, alpha)
         with self._lock:
-            if needs_windows(self.adapter, item.duration_s):
-                results: list[Any] = localize_long(
-                    self.adapter, item.path, wanted, config, detection=self.detection
-                )
-            else:
-                results = localize_many(
-                    self.adapter, item.path, wanted, config, detection=self.detection
-                ).results
+            results = localize_file(self.adapter, item.path, wanted, config, detection=self.detection)
         return render_page(results, item.path, title=f"wheretolisten explore: {item.name}")
