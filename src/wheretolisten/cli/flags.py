@@ -22,6 +22,7 @@ FLAGS: dict[str, str] = {
     "overwrite=True": "--overwrite",
     "mkdir=True": "--mkdir",
     "out folder": "--out",
+    "jsonl log": "--jsonl",
     "model=": "--model",
     "dtype='bfloat16'": "--dtype bfloat16",
     "layers_grid and alphas": "--layers-grid and --alphas",

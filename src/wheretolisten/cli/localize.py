@@ -230,8 +230,8 @@ def localize(
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..long import is_long, localize_file
     from ..progress import progress as progress_bar
+    from ..records.localize_log import done_key, log_lines, results_log, resume_key
     from .found import emit, refuse_window_outputs, tsv_rows, write_html, write_tsv
-    from .resume import done_key, results_log, resume_key
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
@@ -268,7 +268,7 @@ def localize(
                 emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
                 if html is not None:
                     write_html(results, path, html, gt, link_audio)
-                rows = [{**r.to_json(), **({"resume": keys[path]} if jsonl else {})} for r in results]
+                rows = log_lines(results, keys.get(path))
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)
