@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, OptionError
 from ..progress import Advance, progress
 from ..records import ResultRow, open_jsonl, read_jsonl
+from ..records.layout import RESULTS_NAME
+from ..records.sweep import SWEEP_FIRST_KEY, SWEEP_NAME
 from ..scenes import Scene
 from ..settings import LocalizeConfig, check_layers, default_probe_layers, resolve
 from ..shards import Shard, shard_files, shard_of, shard_path
@@ -26,11 +28,6 @@ from .runner import RunReport, run_bench, run_unit
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
-
-SWEEP_NAME = "sweep.jsonl"
-RESULTS_NAME = "results.jsonl"
-#: The first key of every sweep line (how an unfinished line of ours is recognized).
-SWEEP_FIRST_KEY = "layers"
 
 
 def split_dev_test(scenes: Sequence[Scene], dev_fraction: float) -> tuple[list[Scene], list[Scene]]:

@@ -12,13 +12,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..bench.protocol import SUMMARY_JSON_NAME, protocol_inputs
-from ..bench.protocol_file import Protocol, read_json
+from ..bench.protocol import Inputs, protocol_inputs
+from ..bench.protocol_file import Protocol
 from ..files import write_atomic
 from ..metrics import format_p
 from ..metrics.controls import CONFUSION
 from ..metrics.protocol import POOLED, pooled_rows, protocol_data, study_lines
 from ..metrics.rigor_text import CONFUSION_LEGEND, CONTROLS_LEGEND, INTERVALS_LEGEND, TESTS_LEGEND
+from ..records.documents import read_json
+from ..records.layout import SUMMARY_JSON_NAME
 from .html import esc, fmt, fmt_ci, html_table, note, page, section
 from .sections import label_section, position_section
 
@@ -222,14 +224,18 @@ def render_protocol_report(
 
 
 def write_protocol_report(
-    out_dir: str | os.PathLike[str], protocol: Protocol, path: Path | None = None
+    out_dir: str | os.PathLike[str],
+    protocol: Protocol,
+    path: Path | None = None,
+    inputs: Inputs | None = None,
 ) -> Path:
-    """Write ``report.html`` of a finished run in ``out_dir`` (its ``summary.json`` when present)."""
+    """Write ``report.html`` of a finished run in ``out_dir`` (its ``summary.json`` when present) from
+    ``inputs`` (``ProtocolReport.inputs``), else from the files in ``out_dir``."""
     from ..figures import require_matplotlib
 
     require_matplotlib()
     out = Path(out_dir)
-    per_set, tuned, readouts = protocol_inputs(out, protocol)
+    per_set, tuned, readouts = inputs or protocol_inputs(out, protocol)
     summary = out / SUMMARY_JSON_NAME
     data = (
         read_json(summary, "protocol summary")

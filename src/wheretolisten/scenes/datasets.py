@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, OptionError
+from ..records.documents import read_text
 from .annotations import (
     Annotation,
     ImportReport,
@@ -36,7 +37,6 @@ from .annotations import (
     read_annotations,
     read_json_document,
 )
-from .manifest import read_text
 
 Clips = dict[str, list[Annotation]]
 
