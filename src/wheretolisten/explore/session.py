@@ -7,7 +7,6 @@ at a time.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from ..files import write_atomic
 from ..long import localize_file
 from ..models.base import Adapter
 from ..page import render_page
+from ..parsing import finite_float
 from ..settings import LocalizeConfig, parse_layers
 
 #: The largest upload taken, bytes.
@@ -95,11 +95,9 @@ class Explorer:
         value: float | None = None
         if alpha not in (None, ""):
             try:
-                value = float(alpha)
-            except (TypeError, ValueError):
-                raise OptionError(f"α must be a number, got {alpha!r}") from None
-            if not math.isfinite(value):
-                raise OptionError(f"α must be a finite number, got {alpha!r}")
+                value = finite_float(alpha)
+            except ValueError as exc:
+                raise OptionError(f"α must be {exc}, got {alpha!r}") from None
         return LocalizeConfig(layers=parse_layers(text, "layers"), alpha=value)
 
     def run(self, key: Any, queries: Any, layers: Any = None, alpha: Any = None) -> str:

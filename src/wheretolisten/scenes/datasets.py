@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, OptionError
+from ..parsing import finite_float
 from ..records.documents import read_text
 from .annotations import (
     Annotation,
@@ -43,12 +43,9 @@ Clips = dict[str, list[Annotation]]
 
 def _number(value: Any, where: str) -> float:
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: expected a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise DataError(f"{where}: expected a finite number, got {value!r}")
-    return x
+        return finite_float(value)
+    except ValueError as exc:
+        raise DataError(f"{where}: expected {exc}, got {value!r}") from None
 
 
 def _span(onset: Any, offset: Any, where: str) -> tuple[float, float]:
