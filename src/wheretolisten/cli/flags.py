@@ -29,6 +29,8 @@ FLAGS: dict[str, str] = {
     "dev_fraction": "--dev-fraction",
     "direct_prompt": "--direct-prompt",
     "queries mode": "--queries",
+    "fmt": "--format",
+    "label_map": "--label-map",
 }
 
 _WORDS = re.compile(

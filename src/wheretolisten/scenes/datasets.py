@@ -144,7 +144,7 @@ def read_label_map(path: Path) -> dict[str, str]:
 def read_audioset_strong(path: Path, label_map: Mapping[str, str] | None = None) -> Clips:
     """AudioSet strong labels; each MID is named by ``label_map`` (needed: a MID is not a query)."""
     if label_map is None:
-        raise OptionError("--format audioset-strong needs --label-map (AudioSet's mid_to_display_name.tsv)")
+        raise OptionError("fmt audioset-strong needs label_map (AudioSet's mid_to_display_name.tsv)")
     columns = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
     clips: Clips = {}
     for line, row in _table(path, "\t", columns, "AudioSet strong label file"):
@@ -225,7 +225,7 @@ def import_dataset(
 ) -> ImportReport:
     """Read ``labels`` in format ``fmt`` and write the manifest of the clips found in ``audio_dir``."""
     if fmt not in FORMATS:
-        raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+        raise OptionError(f"unknown fmt {fmt!r}; choose {', '.join(FORMATS)}")
     source = Path(labels)
     inputs = [source, *([Path(label_map)] if label_map is not None else [])]
     check_import_output(Path(out_dir), inputs, overwrite)
