@@ -261,14 +261,14 @@ def run_protocol(
         missing += _missing(per_set[spec.name], jobs, sets.scenes[spec.name])
     if missing:
         return ProtocolReport("test", out, f"{missing} test row(s) of other shards are not in yet", tuned)
-    inputs = (per_set, _as_read(tuned), _as_read(readouts))
+    inputs = (per_set, *_documents(out))
     written = write_outputs(out, protocol, inputs)
     return ProtocolReport("done", out, "", tuned, written, time.perf_counter() - started, inputs)
 
 
-def _as_read(document: Any) -> Any:
-    """A document as reading back its JSON file gives it (lists for tuples, string keys)."""
-    return json.loads(json.dumps(document))
+def _documents(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``tuned.json`` and ``readouts.json`` of ``out``."""
+    return read_json(out / TUNED_NAME, "tuning choices"), read_json(out / READOUTS_NAME, "readout study")
 
 
 def _dev_config(
@@ -344,10 +344,7 @@ def write_outputs(out: Path, protocol: Protocol, inputs: Inputs | None = None) -
 
 def protocol_inputs(out: Path, protocol: Protocol) -> Inputs:
     """The rows of every test set's every draw, ``tuned.json`` and ``readouts.json`` of a finished run."""
-    per_set = {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}
-    tuned = read_json(out / TUNED_NAME, "tuning choices")
-    readouts = read_json(out / READOUTS_NAME, "readout study")
-    return per_set, tuned, readouts
+    return {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}, *_documents(out)
 
 
 __all__ = [
