@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from helpers import SR, noise, run_cli
-from wheretolisten.errors import AudioError
+from wheretolisten.errors import AudioError, OptionError
 from wheretolisten.localize import localize
 from wheretolisten.long import localize_file
 from wheretolisten.models import Adapter
@@ -64,3 +64,5 @@ def test_a_file_longer_than_one_clip_runs_in_windows(organism: Adapter, tmp_path
     (clip,) = localize_file(organism, wav, ["a bell"], span=(1.0, 11.0))
     assert isinstance(clip, LocalizeResult)
     assert clip.detections == localize(organism, wav, "a bell", span=(1.0, 11.0)).detections
+    with pytest.raises(OptionError, match="one query"):
+        localize_file(organism, wav, ["a bell", "a dog"], vector=clip.vector)

@@ -25,7 +25,7 @@ import torch
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
 from .detections import DetectConfig, detect, score_curve
 from .engine import SharedEngine, WindowBatch, batchable, make_engine, windows_per_batch
-from .errors import AudioError
+from .errors import AudioError, OptionError
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
@@ -82,8 +82,10 @@ def localize_file(
     """Every query in a file of any length, one result each, in query order: what ``wheretolisten
     localize`` computes. A file (or ``span``) longer than one segment is cut into windows
     (:func:`localize_long`); a shorter one runs as one clip (``localize``, or ``localize_many`` sharing
-    the audio between several queries)."""
+    the audio between several queries). ``vector`` steers with a saved vector: one query only."""
     wanted = [queries] if isinstance(queries, str) else list(queries)
+    if not wanted or (vector is not None and len(wanted) > 1):
+        raise OptionError(f"give one query with a saved vector, or at least one query; got {len(wanted)}")
     if is_long(adapter, audio, span, windows):
         return list(
             localize_long(
