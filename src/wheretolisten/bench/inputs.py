@@ -86,7 +86,7 @@ def load_scenes(
     loaded = load_manifest(manifest)
     if limit is not None:
         if limit < 1:
-            raise OptionError(f"--limit must be at least 1, got {limit}")
+            raise OptionError(f"the scene limit must be at least 1, got {limit}")
         loaded = loaded[:limit]
     check_scenes(loaded, manifest, config)
     return loaded, manifest.parent

@@ -30,6 +30,11 @@ FLAGS: dict[str, str] = {
     "direct_prompt": "--direct-prompt",
     "queries mode": "--queries",
     "fmt": "--format",
+    "the scene limit": "--limit",
+    "the Ray runner": "--ray",
+    "RaySpec.workers": "--workers",
+    "RaySpec.timeout_s": "--ray-timeout",
+    "RaySpec.device": "--device",
     "label_map": "--label-map",
 }
 

@@ -224,7 +224,7 @@ def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> N
     ``overwrite``): an import never replaces scenes it did not make."""
     check_manifest_output(out, inputs=list(inputs))
     for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_replace(out / name, "--out", overwrite)
+        check_replace(out / name, "out folder", overwrite)
 
 
 def import_annotations(
