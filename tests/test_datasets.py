@@ -162,7 +162,7 @@ def test_bad_label_files(
     csv.write_text("file,caption,onset,offset\n")
     with pytest.raises(DataError, match="header must name filename, text, onset, offset"):
         read_tacos(csv)
-    with pytest.raises(OptionError, match="needs --label-map"):
+    with pytest.raises(OptionError, match="needs label_map"):
         import_dataset(
             "audioset-strong",
             FIXTURES / "audioset-strong" / "audioset_eval_strong.tsv",

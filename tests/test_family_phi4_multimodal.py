@@ -12,6 +12,7 @@ import torch
 from helpers import SR, noise
 from wheretolisten.errors import ModelError
 from wheretolisten.models import Phi4MultimodalAdapter, load_model, wrap
+from wheretolisten.models.phi4_multimodal import MERGED_LORA_ATTR
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
 from wheretolisten.probe import ATTN_NAME, install, temporal_attention
 
@@ -111,8 +112,8 @@ def test_the_speech_lora_is_loaded_with_the_checkpoint(tmp_path: Path) -> None:
     peft.get_peft_model(model, lora).save_pretrained(path / "speech-lora")
     plain = load_model(make_tiny_model("phi4-multimodal", tmp_path / "plain"), device="cpu", dtype="float32")
     a = load_model(path, device="cpu", dtype="float32")
-    assert a.describe()["merged_lora"] == "speech-lora"
-    assert "merged_lora" not in plain.describe()
+    assert getattr(a.model, MERGED_LORA_ATTR, None) == "speech-lora"
+    assert getattr(plain.model, MERGED_LORA_ATTR, None) is None
     assert type(a.model) is type(plain.model)  # merged: still the plain transformers class
     batch = a.encode([noise(1.5)], [PROMPT])
     with torch.no_grad():

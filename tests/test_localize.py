@@ -444,7 +444,7 @@ def test_out_of_memory_is_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A GPU out-of-memory error (torch.OutOfMemoryError) ends the command with one line, exit 3."""
-    import wheretolisten.localize as loc
+    import wheretolisten.long as loc  # where the CLI's localize_file calls it
 
     def too_big(*_args: object, **_kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore details")

@@ -176,7 +176,7 @@ def test_mkdir_creates_the_folder(work: Path, tmp_path: Path) -> None:
     from wheretolisten.files import check_output
 
     target = tmp_path / "new" / "deeper" / "x.json"
-    with pytest.raises(OutputError, match="--mkdir"):
+    with pytest.raises(OutputError, match="mkdir=True"):
         check_output(target, mkdir=False)
     assert check_output(target, mkdir=True) == target and not target.parent.exists()
 

@@ -71,7 +71,8 @@ def _calls(path: Path) -> set[str]:
                 "models/tiny/voxtral.py",
                 "scenes/annotations.py",
                 "bench/protocol_file.py",
-                "cli/resume.py",  # the localize --jsonl settings check
+                "records/documents.py",  # one JSON document (a protocol record, tuning choices)
+                "records/localize_log.py",  # the localize --jsonl settings check
                 "explore/server.py",  # one request body
             },
         ),

@@ -56,7 +56,7 @@ class AudioInfo:
     sample_rate: int
     source_sample_rate: int
     source_channels: int
-    #: Offset of the clip in its file, seconds (``--start``).
+    #: Offset of the clip in its file, seconds (``start_s``).
     start_s: float = 0.0
 
 
@@ -176,7 +176,7 @@ def check_length(duration_s: float, name: str, max_s: float | None) -> None:
     if max_s is not None and duration_s > max_s + 1e-9:
         raise AudioError(
             f"{name}: the audio is {duration_s:.2f} s long; this model accepts at most {max_s:g} s at once: "
-            "pick a span with --start/--end, or cut the file"
+            "pick a span with start_s/end_s, or cut the file"
         )
 
 
@@ -187,11 +187,11 @@ def check_span(
     start = 0.0 if start_s is None else float(start_s)
     end = duration_s if end_s is None else float(end_s)
     if not (math.isfinite(start) and math.isfinite(end)):
-        raise OptionError(f"--start/--end must be finite numbers of seconds, got {start_s!r}/{end_s!r}")
+        raise OptionError(f"start_s/end_s must be finite numbers of seconds, got {start_s!r}/{end_s!r}")
     if start >= duration_s:
-        raise OptionError(f"{name} lasts {duration_s:.2f} s: --start {start:g} is past its end")
+        raise OptionError(f"{name} lasts {duration_s:.2f} s: start_s {start:g} is past its end")
     if start < 0 or end <= start:
-        raise OptionError(f"--start must be >= 0 and before --end, got {start:g} and {end:g}")
+        raise OptionError(f"start_s must be >= 0 and before end_s, got {start:g} and {end:g}")
     return start, min(end, duration_s)
 
 

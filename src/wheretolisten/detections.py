@@ -70,11 +70,11 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or int(self.top_k) < 1):
-            raise OptionError(f"--top-k must be at least 1, got {self.top_k!r}")
+            raise OptionError(f"top_k must be at least 1, got {self.top_k!r}")
         if not math.isfinite(self.min_score):
-            raise OptionError(f"--min-score must be a finite number, got {self.min_score!r}")
+            raise OptionError(f"min_score must be a finite number, got {self.min_score!r}")
         if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):
-            raise OptionError(f"--min-gap-s must be a finite number >= 0, got {self.min_gap_s!r}")
+            raise OptionError(f"min_gap_s must be a finite number >= 0, got {self.min_gap_s!r}")
         if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
             raise OptionError(f"detection smoothing must be a finite number >= 0, got {self.smooth_s!r}")
         if not 0 <= self.fraction <= 1:

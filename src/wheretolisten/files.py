@@ -192,7 +192,7 @@ def check_output(
     anchor = _nearest_existing(target if directory else target.parent)
     if not mkdir and not target.parent.exists():
         raise OutputError(
-            f"{name}: the folder {target.parent} does not exist; create it first or pass --mkdir"
+            f"{name}: the folder {target.parent} does not exist; create it first or pass mkdir=True"
         )
     if not anchor.is_dir():
         raise OutputError(f"{name}: {anchor} is not a directory")
@@ -220,7 +220,7 @@ def check_replace(path: PathLike, option: str, overwrite: bool = False) -> None:
     if not overwrite and (target.exists() or target.is_symlink()):
         raise OutputError(
             f"{option} would replace {target}, which exists and was not written by this command; "
-            "pass --overwrite to replace it, or choose another path"
+            "pass overwrite=True to replace it, or choose another path"
         )
 
 

@@ -9,6 +9,9 @@ for the whole batch, each row on its own window's prefix), as many per batch as 
 budget allows; memory therefore holds one batch of windows and the stitched profiles, whatever the length.
 Settings that steer inside the audio prefix run the windows one after another. Every query of a window
 shares that window's audio prefix.
+
+:func:`localize_file` takes a file of any length and decides, as ``wheretolisten localize`` does, between
+one clip (``localize`` / ``localize_many``) and windows (:func:`localize_long`).
 """
 
 from __future__ import annotations
@@ -22,18 +25,18 @@ import torch
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
 from .detections import DetectConfig, detect, score_curve
 from .engine import SharedEngine, WindowBatch, batchable, make_engine, windows_per_batch
-from .errors import AudioError
-from .localize import Config, Span
+from .errors import AudioError, OptionError
+from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
 from .readout import read_profile
-from .results import Profile, WindowedResult
+from .results import LocalizeResult, Profile, WindowedResult
 from .settings import resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows
 
-__all__ = ["WindowConfig", "localize_long", "needs_windows"]
+__all__ = ["WindowConfig", "is_long", "localize_file", "localize_long", "needs_windows"]
 
 _CURVES = ("base", "steered", "score")
 
@@ -50,6 +53,56 @@ def needs_windows(adapter: Adapter, duration_s: float, windows: WindowConfig | N
     """Whether audio of ``duration_s`` is longer than one segment (the model's input by default)."""
     segment, _ = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, adapter.token_s)
     return duration_s > segment + 1e-9
+
+
+def is_long(
+    adapter: Adapter,
+    audio: str | os.PathLike[str],
+    span: Span | None = None,
+    windows: WindowConfig | None = None,
+) -> bool:
+    """Whether the file (or its ``span``) is longer than one segment, i.e. is cut into windows."""
+    head = audio_info(audio)
+    start, end = check_span(*(span or (None, None)), head.duration_s, str(head.path))
+    return needs_windows(adapter, end - start, windows)
+
+
+def localize_file(
+    adapter: Adapter,
+    audio: str | os.PathLike[str],
+    queries: str | Sequence[str],
+    config: Config = None,
+    *,
+    windows: WindowConfig | None = None,
+    detection: DetectConfig | None = None,
+    vector: SteeringVector | None = None,
+    span: Span | None = None,
+    show_progress: bool = False,
+) -> list[LocalizeResult | WindowedResult]:
+    """Every query in a file of any length, one result each, in query order: what ``wheretolisten
+    localize`` computes. A file (or ``span``) longer than one segment is cut into windows
+    (:func:`localize_long`); a shorter one runs as one clip (``localize``, or ``localize_many`` sharing
+    the audio between several queries). ``vector`` steers with a saved vector: one query only."""
+    wanted = [queries] if isinstance(queries, str) else list(queries)
+    if not wanted or (vector is not None and len(wanted) > 1):
+        raise OptionError(f"give one query with a saved vector, or at least one query; got {len(wanted)}")
+    if is_long(adapter, audio, span, windows):
+        return list(
+            localize_long(
+                adapter,
+                audio,
+                wanted,
+                config,
+                windows=windows,
+                detection=detection,
+                vector=vector,
+                span=span,
+                show_progress=show_progress,
+            )
+        )
+    if len(wanted) == 1:
+        return [localize(adapter, audio, wanted[0], config, vector=vector, span=span, detection=detection)]
+    return list(localize_many(adapter, audio, wanted, config, span=span, detection=detection).results)
 
 
 def _mean_norms(per_window: list[dict[int, float]]) -> dict[int, float]:

@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING
 from .errors import ModelError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .models.base import Adapter
+    from .scenes import Scene
 
 #: Base seed of the training scenes (scene k is seeded by ``scene_seed(TRAIN_SEED_BASE, k)``).
 TRAIN_SEED_BASE = 1_000_000
@@ -58,6 +61,18 @@ def default_model_path() -> Path:
             "reinstall wheretolisten, retrain it with organism/train.py, or pass a model path explicitly"
         )
     return root
+
+
+def demo_scene(seed: int = 0, sample_rate: int = 16000, max_s: float = 10.0) -> tuple[Scene, np.ndarray]:
+    """The scene ``wheretolisten demo`` localizes: three procedural events in 10 s (or ``max_s`` if the
+    model takes less), seeded by ``scene_seed(seed, 0)`` (``seed`` 0: the held-out test stream)."""
+    import numpy as np
+
+    from .scenes import ProceduralBank, make_scene, scene_seed
+
+    rng = np.random.default_rng(scene_seed(seed, 0))
+    duration = min(10.0, max_s)
+    return make_scene(ProceduralBank(), rng, f"demo-{seed}", 3, duration, sample_rate, target=0, seed=seed)
 
 
 def load_organism(device: str | None = "auto", dtype: str | None = "auto") -> Adapter:

@@ -39,10 +39,6 @@ class SteeringVector:
     def norms(self) -> dict[int, float]:
         return {layer: float(v.float().norm()) for layer, v in sorted(self.directions.items())}
 
-    def scaled(self, factor: float) -> SteeringVector:
-        """The same directions times ``factor`` (metadata kept)."""
-        return SteeringVector({k: v * factor for k, v in self.directions.items()}, dict(self.metadata))
-
     def cosine(self, other: SteeringVector) -> dict[int, float]:
         """Cosine similarity with ``other`` at every layer both have (NaN where a direction is zero)."""
         out = {}

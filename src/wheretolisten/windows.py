@@ -49,16 +49,15 @@ def default_overlap(segment_s: float, token_s: float) -> float:
 def check_segment(segment_s: float, overlap_s: float, limit_s: float | None = None) -> None:
     """Refuse a segment or overlap no plan can use (one OptionError line)."""
     if not (math.isfinite(segment_s) and segment_s > 0):
-        raise OptionError(f"--segment-s must be a finite number > 0, got {segment_s!r}")
+        raise OptionError(f"segment_s must be a finite number > 0, got {segment_s!r}")
     if segment_s < MIN_SEGMENT_S:
         raise OptionError(
-            f"--segment-s must be at least {MIN_SEGMENT_S:g} s (a window the model can read), "
-            f"got {segment_s:g}"
+            f"segment_s must be at least {MIN_SEGMENT_S:g} s (a window the model can read), got {segment_s:g}"
         )
     if not (math.isfinite(overlap_s) and 0 <= overlap_s < segment_s):
-        raise OptionError(f"--overlap-s must be >= 0 and shorter than the segment, got {overlap_s!r}")
+        raise OptionError(f"overlap_s must be >= 0 and shorter than the segment, got {overlap_s!r}")
     if limit_s is not None and segment_s > limit_s + 1e-9:
-        raise OptionError(f"--segment-s {segment_s:g} is longer than the model accepts ({limit_s:g} s)")
+        raise OptionError(f"segment_s {segment_s:g} is longer than the model accepts ({limit_s:g} s)")
 
 
 def plan_windows(duration_s: float, segment_s: float, overlap_s: float, token_s: float) -> list[Window]:

@@ -6,8 +6,7 @@ scored later by :mod:`wheretolisten.metrics`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_exports
 
 #: Public name -> the module that defines it; loaded on first use, so that ``wheretolisten.bench.config``
 #: (and the command line's option checks) do not import torch.
@@ -54,10 +53,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'wheretolisten.bench' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

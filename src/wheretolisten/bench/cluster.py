@@ -44,7 +44,9 @@ def require_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise WTLError(f"--ray needs Ray, which is not installed; install it with: {INSTALL_HINT}") from None
+        raise WTLError(
+            f"the Ray runner needs Ray, which is not installed; install it with: {INSTALL_HINT}"
+        ) from None
     return ray
 
 
@@ -69,9 +71,11 @@ class RaySpec:
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
-            raise OptionError(f"--workers must be at least 1, got {self.workers}")
+            raise OptionError(f"RaySpec.workers must be at least 1, got {self.workers}")
         if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
-            raise OptionError(f"--ray-timeout must be a finite number of seconds > 0, got {self.timeout_s!r}")
+            raise OptionError(
+                f"RaySpec.timeout_s must be a finite number of seconds > 0, got {self.timeout_s!r}"
+            )
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -115,7 +119,7 @@ def wait_for(address: str, timeout_s: float) -> None:
         if time.monotonic() + 1.0 > deadline:
             raise WTLError(
                 f"cannot connect to the Ray cluster at {address!r} within {timeout_s:g} s ({why}); is it "
-                "running? (--ray-timeout sets the wait)"
+                "running? (RaySpec.timeout_s sets the wait)"
             )
         time.sleep(1.0)
 
@@ -142,7 +146,7 @@ def _actor_options(ray: ModuleType, spec: RaySpec, needs_model: bool) -> tuple[i
     gpus = int(ray.cluster_resources().get("GPU", 0))
     on_gpu = needs_model and gpus > 0 and spec.device != "cpu"
     if needs_model and spec.device.startswith("cuda") and gpus == 0:
-        raise WTLError(f"--device {spec.device}, but the Ray cluster has no GPU")
+        raise WTLError(f"RaySpec.device {spec.device}, but the Ray cluster has no GPU")
     count = spec.workers or (gpus if on_gpu else 1)
     device = "auto" if on_gpu else spec.device  # a GPU worker uses the GPU Ray gave it
     options = {

@@ -123,10 +123,10 @@ def bench_config(
 ) -> BenchConfig:
     """A BenchConfig from command-line options, every value checked (one OptionError line)."""
     if queries not in QUERY_MODES:
-        raise OptionError(f"unknown --queries {queries!r}; choose {', '.join(QUERY_MODES)}")
+        raise OptionError(f"unknown queries mode {queries!r}; choose {', '.join(QUERY_MODES)}")
     if direct_prompt is not None and not _has_only_query_placeholder(direct_prompt):
         raise OptionError(
-            f"--direct-prompt must contain {{query}} and no other placeholder, got {direct_prompt!r}"
+            f"direct_prompt must contain {{query}} and no other placeholder, got {direct_prompt!r}"
         )
     loc = LocalizeConfig(layers=layers, alpha=alpha, positions=positions)
     return BenchConfig(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..results import WindowedResult
     from .unit import Unit
 
-#: Frames of the energy detector (the audio token grid of both families).
+#: Frames of the energy detector (40 ms: the audio token of Qwen2-Audio, AF3 and the shipped model).
 ENERGY_FRAME_S = 0.04
 #: Smoothing of the energy curve, so that clicks and knocks of one event form one region.
 ENERGY_SMOOTH_S = 0.5

@@ -33,7 +33,7 @@ def select_events(scene: Scene, config: BenchConfig) -> list[tuple[int, Event]]:
     if config.queries == "classes":  # each label once (its first event): detection of every occurrence
         first = {e.label: k for k, e in reversed(list(enumerate(scene.events)))}
         return [(k, scene.events[k]) for k in sorted(first.values())]
-    raise OptionError(f"unknown --queries {config.queries!r}; choose target, all or classes")
+    raise OptionError(f"unknown queries mode {config.queries!r}; choose target, all or classes")
 
 
 def query_intervals(scene: Scene, index: int) -> list[list[float]] | None:
@@ -86,7 +86,7 @@ def load_scenes(
     loaded = load_manifest(manifest)
     if limit is not None:
         if limit < 1:
-            raise OptionError(f"--limit must be at least 1, got {limit}")
+            raise OptionError(f"the scene limit must be at least 1, got {limit}")
         loaded = loaded[:limit]
     check_scenes(loaded, manifest, config)
     return loaded, manifest.parent

@@ -11,8 +11,8 @@ Stages, each resumed where it stopped:
 5. ``summary.md``, ``summary.json`` and ``report.html`` once every test set is complete.
 
 A shard that finishes stage 2 or 3 before the others says so and returns; rerun it once they are done.
-The seam for other runners: stages 3 and 4 are lists of :class:`Job` handed to one function
-(:data:`JobRunner`, by default :func:`run_jobs`); a cluster runner replaces that function only.
+Stages 3 and 4 are lists of :class:`Job` run by :func:`run_jobs`. Each test set's rows are read once, when
+its jobs are done, and the summary and the report are made from them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,23 @@ from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..intervals import ReadoutRule
 from ..records import read_results, row_key
+from ..records.documents import read_json
+from ..records.layout import (
+    PROTOCOL_NAME,
+    READOUTS_NAME,
+    REPORT_NAME,
+    SCENES_DIR,
+    SUMMARY_JSON_NAME,
+    SUMMARY_NAME,
+    TUNED_NAME,
+    results_path,
+)
 from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_scenes, scene_seed
 from ..scenes.options import SceneOptions
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
-from .protocol_file import TUNABLE, Protocol, SceneSet, draw_groups, held_out, read_json, sets_of
+from .protocol_file import TUNABLE, Protocol, SceneSet, draw_groups, held_out, sets_of
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
@@ -42,15 +53,6 @@ from .tuning_eval import tune
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
-
-PROTOCOL_NAME = "protocol.json"
-TUNED_NAME = "tuned.json"
-READOUTS_NAME = "readouts.json"
-SUMMARY_NAME = "summary.md"
-SUMMARY_JSON_NAME = "summary.json"
-REPORT_NAME = "report.html"
-RESULTS_DIR = "results"
-SCENES_DIR = "scenes"
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,14 @@ class Job:
     out: Path
 
 
-#: Runs jobs (the protocol's only call into execution): (adapter, jobs, show_progress) -> None.
-JobRunner = Callable[["Adapter", Sequence[Job], bool], None]
-
-
 def run_jobs(adapter: Adapter, jobs: Sequence[Job], show_progress: bool = True) -> None:
     """Run every job in this process, one after another (``run_bench``: resumable, append-only)."""
     for job in jobs:
         run_bench(adapter, job.scenes, job.manifest_dir, job.conditions, job.config, job.out, show_progress)
+
+
+#: What the summary and the report are made from: rows per test set, tuned.json and readouts.json.
+Inputs = tuple[dict[str, list[dict[str, Any]]], dict[str, Any], dict[str, Any]]
 
 
 @dataclass
@@ -85,6 +87,8 @@ class ProtocolReport:
     tuned: dict[str, Any] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: A finished run's (rows per test set, tuned.json, readouts.json), for the report (``protocol_inputs``).
+    inputs: Inputs | None = None
 
 
 @dataclass
@@ -99,7 +103,9 @@ def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     path = out / PROTOCOL_NAME
     if path.is_file():
         if read_json(path, "protocol record") != record:
-            raise DataError(f"{out} holds a run of another protocol or model ({path}); use another --out")
+            raise DataError(
+                f"{out} holds a run of another protocol or model ({path}); use another out folder"
+            )
         return
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -141,17 +147,12 @@ def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[
             for s in scenes
         ):
             raise DataError(
-                f"{root} holds other scenes than set {spec.name!r} of the protocol; use another --out"
+                f"{root} holds other scenes than set {spec.name!r} of the protocol; use another out folder"
             )
         return scenes
     return make_scenes(
         bank, spec.n, root, spec.events, spec.duration_s, spec.seed, progress=show_progress, options=options
     )
-
-
-def results_path(out: Path, set_name: str) -> Path:
-    """Where a set's rows go (one file per set; shards add ``.K-of-N``)."""
-    return out / RESULTS_DIR / f"{set_name}.jsonl"
 
 
 def set_rows(out: Path, set_name: str) -> list[dict[str, Any]]:
@@ -232,7 +233,6 @@ def run_protocol(
     out_dir: str | os.PathLike[str],
     shard: Shard | None = None,
     show_progress: bool = True,
-    runner: JobRunner = run_jobs,
 ) -> ProtocolReport:
     """Run (or resume) the whole protocol into ``out_dir``; see the module docstring for the stages."""
     started, out = time.perf_counter(), Path(out_dir)
@@ -265,7 +265,7 @@ def run_protocol(
     plain = [c for c in names if c not in CONTROLS]
     dev_groups = {c: ((c,), _dev_config(c, stage1, chosen, base)) for c in plain}
     dev_jobs = _jobs(dev, sets, dev_groups, out, shard)
-    runner(adapter, dev_jobs, show_progress)
+    run_jobs(adapter, dev_jobs, show_progress)
     dev_rows = set_rows(out, dev)
     left = _missing(dev_rows, dev_jobs, dev_scenes)
     if left:
@@ -273,15 +273,22 @@ def run_protocol(
     readouts = _study(dev_rows, plain, chosen, base, protocol, sets, adapter.token_s)
     write_atomic(out / READOUTS_NAME, json.dumps(readouts, indent=1) + "\n")
     groups = _test_groups(names, stage1, base, readouts["conditions"])
-    missing = 0
+    missing, per_set = 0, {}
     for spec in held_out(protocol):
         jobs = _jobs(spec.name, sets, groups, out, shard)
-        runner(adapter, jobs, show_progress)
-        missing += _missing(set_rows(out, spec.name), jobs, sets.scenes[spec.name])
+        run_jobs(adapter, jobs, show_progress)
+        per_set[spec.name] = set_rows(out, spec.name)
+        missing += _missing(per_set[spec.name], jobs, sets.scenes[spec.name])
     if missing:
         return ProtocolReport("test", out, f"{missing} test row(s) of other shards are not in yet", tuned)
-    written = write_outputs(out, full)
-    return ProtocolReport("done", out, "", tuned, written, time.perf_counter() - started)
+    inputs = (per_set, *_documents(out))
+    written = write_outputs(out, full, inputs)
+    return ProtocolReport("done", out, "", tuned, written, time.perf_counter() - started, inputs)
+
+
+def _documents(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``tuned.json`` and ``readouts.json`` of ``out``."""
+    return read_json(out / TUNED_NAME, "tuning choices"), read_json(out / READOUTS_NAME, "readout study")
 
 
 def _dev_config(
@@ -361,14 +368,15 @@ def skipped_note(skipped: Mapping[str, str]) -> str:
     return "**Skipped sets.** " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".\n"
 
 
-def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
-    """``summary.md`` and ``summary.json`` from the rows, tuning and study in ``out`` (the HTML report:
-    ``report.protocol.write_protocol_report``); optional sets without rows are named as skipped."""
+def write_outputs(out: Path, protocol: Protocol, inputs: Inputs | None = None) -> list[Path]:
+    """``summary.md`` and ``summary.json`` from the rows, tuning and study (``inputs``, else read from
+    ``out``; the HTML report: ``report.protocol.write_protocol_report``); optional sets without rows are
+    named as skipped."""
     from ..metrics.protocol import unparsed_answers
     from ..tables.protocol import protocol_summary, unparsed_text
 
     protocol, skipped = present(out, protocol)
-    per_set, tuned, readouts = protocol_inputs(out, protocol)
+    per_set, tuned, readouts = inputs or protocol_inputs(out, protocol)
     text, data = protocol_summary(per_set, tuned, readouts, protocol.to_dict(), groups=draw_groups(protocol))
     unparsed = unparsed_answers(per_set)
     if unparsed:
@@ -383,22 +391,17 @@ def write_outputs(out: Path, protocol: Protocol) -> list[Path]:
     ]
 
 
-def protocol_inputs(
-    out: Path, protocol: Protocol
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], dict[str, Any]]:
+def protocol_inputs(out: Path, protocol: Protocol) -> Inputs:
     """The rows of every test set's every draw, ``tuned.json`` and ``readouts.json`` of a finished run."""
-    per_set = {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}
-    tuned = read_json(out / TUNED_NAME, "tuning choices")
-    readouts = read_json(out / READOUTS_NAME, "readout study")
-    return per_set, tuned, readouts
+    return {spec.name: set_rows(out, spec.name) for spec in held_out(protocol)}, *_documents(out)
 
 
 __all__ = [
     "PROTOCOL_NAME",
     "REPORT_NAME",
     "SUMMARY_NAME",
+    "Inputs",
     "Job",
-    "JobRunner",
     "ProtocolReport",
     "present",
     "protocol_inputs",

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..intervals import PEAKS
-from ..scenes.manifest import read_text
+from ..records.documents import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
 from .protocol_toml import protocol_toml
 from .protocol_types import check_types, check_values
@@ -383,15 +383,6 @@ def save_protocol(protocol: Protocol, path: str | os.PathLike[str]) -> Path:
     return write_atomic(target, text)
 
 
-def read_json(path: str | os.PathLike[str], what: str) -> Any:
-    """One JSON document (a protocol record, tuning choices, a summary); unreadable is one DataError line."""
-    source = Path(path)
-    try:
-        return json.loads(read_text(source, what))
-    except ValueError as exc:
-        raise DataError(f"{what} {source} is not valid JSON ({exc})") from None
-
-
 def held_out(protocol: Protocol) -> tuple[SceneSet, ...]:
     """Every draw of every test set, each a set of one draw (``SceneSet.draw_sets``)."""
     return tuple(d for t in protocol.tests for d in t.draw_sets())
@@ -420,7 +411,6 @@ __all__ = [
     "load_protocol",
     "protocol_from_dict",
     "protocol_toml",
-    "read_json",
     "save_protocol",
     "sets_of",
 ]

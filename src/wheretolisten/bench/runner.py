@@ -120,7 +120,7 @@ def check_needs_model(has_model: bool, conditions: Sequence[str]) -> list[str]:
     conds = get_conditions(conditions)
     needing = [c.name for c in conds if c.needs_model]
     if not has_model and needing:
-        raise WTLError(f"conditions {', '.join(needing)} need a model (--model)")
+        raise WTLError(f"conditions {', '.join(needing)} need a model (model=)")
     return [c.name for c in conds]
 
 

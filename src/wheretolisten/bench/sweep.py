@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, OptionError
 from ..progress import Advance, progress
 from ..records import ResultRow, open_jsonl, read_jsonl
+from ..records.layout import RESULTS_NAME
+from ..records.sweep import SWEEP_FIRST_KEY, SWEEP_NAME
 from ..scenes import Scene
 from ..settings import LocalizeConfig, check_layers, default_probe_layers, resolve
 from ..shards import Shard, shard_files, shard_of, shard_path
@@ -27,16 +29,11 @@ from .runner import RunReport, run_bench, run_unit
 if TYPE_CHECKING:
     from ..models.base import Adapter
 
-SWEEP_NAME = "sweep.jsonl"
-RESULTS_NAME = "results.jsonl"
-#: The first key of every sweep line (how an unfinished line of ours is recognized).
-SWEEP_FIRST_KEY = "layers"
-
 
 def split_dev_test(scenes: Sequence[Scene], dev_fraction: float) -> tuple[list[Scene], list[Scene]]:
     """Deterministic split by a hash of the scene id (stable when scenes are added); both parts non-empty."""
     if not 0.0 < dev_fraction < 1.0:
-        raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+        raise OptionError(f"dev_fraction must be between 0 and 1, got {dev_fraction}")
     if len(scenes) < 2:
         raise DataError("a sweep needs at least 2 scenes (one for dev, one for test)")
     ranked = sorted(scenes, key=lambda s: hashlib.sha256(s.scene_id.encode()).hexdigest())
@@ -91,7 +88,7 @@ def _grid_lines(
     for i, line in enumerate(lines, start=1):
         if line.get("model") != model or line.get("dev_hash") != dev_hash:
             raise DataError(
-                f"{path}: line {i} was computed with another model or dev split; use another --out"
+                f"{path}: line {i} was computed with another model or dev split; use another out folder"
             )
         out[str(line.get("config_hash"))] = line
     return out
@@ -123,7 +120,7 @@ def check_sweep(
 ) -> tuple[list[str], list[Scene], list[Scene]]:
     """The validated conditions and the dev and test splits (errors before anything is computed)."""
     if not layers_grid or not alphas:
-        raise OptionError("the sweep grid is empty: give --layers-grid and --alphas")
+        raise OptionError("the sweep grid is empty: give layers_grid and alphas")
     names = parse_conditions(conditions)
     dev, test = split_dev_test(scenes, dev_fraction)
     return names, dev, test

@@ -17,16 +17,18 @@ from ..errors import WTLError
 from ..files import disk_full, is_disk_full
 from . import bench, explore, localize, plot, tools  # noqa: F401  (the commands register themselves on import)
 from .app import app
+from .flags import as_flags
 from .help import arrange, wants_all
 
 __all__ = ["app", "main"]
 
 
 class _OneLine(logging.Handler):
-    """Library warnings (e.g. a truncated audio file) as one ``wheretolisten: warning:`` line each."""
+    """Library warnings (e.g. a truncated audio file) as one ``wheretolisten: warning:`` line each, in the
+    command line's words (:func:`~.flags.as_flags`)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        typer.echo(f"wheretolisten: {record.levelname.lower()}: {record.getMessage()}", err=True)
+        typer.echo(f"wheretolisten: {record.levelname.lower()}: {as_flags(record.getMessage())}", err=True)
 
 
 #: How torch words a failed allocation in a plain RuntimeError. oneDNN's "could not create a primitive"
@@ -82,7 +84,7 @@ def _main(argv: Sequence[str] | None) -> None:
     try:
         code = command.main(args=args, prog_name="wheretolisten", standalone_mode=False)
     except WTLError as exc:
-        typer.echo(f"wheretolisten: error: {exc}", err=True)
+        typer.echo(f"wheretolisten: error: {as_flags(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _interrupted()

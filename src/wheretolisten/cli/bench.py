@@ -382,7 +382,8 @@ def bench_protocol(
 
     get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
     adapter = load(model, device, dtype)
-    from ..bench.protocol import REPORT_NAME, run_protocol
+    from ..bench.protocol import run_protocol
+    from ..records.layout import REPORT_NAME
 
     report = run_protocol(adapter, chosen, out, part, progress)
     if report.stage != "done":
@@ -390,7 +391,7 @@ def bench_protocol(
         return
     from ..report.protocol import write_protocol_report
 
-    paths = [*report.written, write_protocol_report(out, chosen, out / REPORT_NAME)]
+    paths = [*report.written, write_protocol_report(out, chosen, out / REPORT_NAME, report.inputs)]
     typer.echo(f"protocol done in {report.seconds:.0f} s: " + ", ".join(str(p) for p in paths))
 
 

@@ -1,7 +1,7 @@
 """What ``localize`` computes for one file and how it reports it: lines, --json, --tsv, --plot.
 
-A file no longer than one segment runs as one clip (``localize`` / ``localize_many``); a longer one is
-cut into windows (``long.localize_long``). Either way every result carries its detections.
+What is computed is the library's (``long.localize_file``: one clip, or windows for a file longer than
+one segment); this module prints and writes it. Every result carries its detections.
 """
 
 from __future__ import annotations
@@ -16,58 +16,13 @@ from ..errors import WTLError
 from .options import numbered
 
 if TYPE_CHECKING:
-    from ..detections import DetectConfig
     from ..results import LocalizeResult, WindowedResult
     from ..scenes.lookup import GTSpan
-    from ..windows import WindowConfig
 
     Result = LocalizeResult | WindowedResult
 
 #: Detections printed per query on the terminal (all of them go to --json and --tsv).
 SHOWN = 5
-
-
-def is_long(adapter: Any, path: Path, span: tuple[float | None, float | None], windows: WindowConfig) -> bool:
-    """Whether the file (or its span) is longer than one segment, i.e. is cut into windows."""
-    from ..audio import audio_info, check_span
-    from ..long import needs_windows
-
-    head = audio_info(path)
-    start, end = check_span(*span, head.duration_s, str(head.path))
-    return needs_windows(adapter, end - start, windows)
-
-
-def localize_file(
-    adapter: Any,
-    path: Path,
-    queries: list[str],
-    settings: tuple[Any, Any, WindowConfig, DetectConfig],
-    span: tuple[float | None, float | None],
-    show_progress: bool,
-) -> list[Result]:
-    """Every query of one file: windowed when it is long, else the shared pass (or one localize)."""
-    from ..localize import localize as run_localize
-    from ..localize import localize_many
-    from ..long import localize_long
-
-    config, steer, windows, detection = settings
-    if is_long(adapter, path, span, windows):
-        return list(
-            localize_long(
-                adapter,
-                path,
-                queries,
-                config,
-                windows=windows,
-                detection=detection,
-                vector=steer,
-                span=span,
-                show_progress=show_progress,
-            )
-        )
-    if len(queries) == 1:
-        return [run_localize(adapter, path, queries[0], config, vector=steer, span=span, detection=detection)]
-    return list(localize_many(adapter, path, queries, config, span=span, detection=detection).results)
 
 
 def summary_line(result: Result) -> str:

@@ -10,6 +10,7 @@ import typer
 from ..audio import FORMATS_TEXT
 from ..errors import WTLError
 from .app import app, vector_app
+from .flags import as_flags
 from .options import (
     AlphaOpt,
     DeviceOpt,
@@ -227,21 +228,13 @@ def localize(
     )
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
+    from ..long import is_long, localize_file
     from ..progress import progress as progress_bar
-    from .found import (
-        emit,
-        is_long,
-        localize_file,
-        refuse_window_outputs,
-        tsv_rows,
-        write_html,
-        write_tsv,
-    )
-    from .resume import done_key, results_log, resume_key
+    from ..records.localize_log import done_key, log_lines, results_log, resume_key
+    from .found import emit, refuse_window_outputs, tsv_rows, write_html, write_tsv
 
     if not several and is_long(adapter, audio[0], (start, end), windows):
         refuse_window_outputs(plot, save_vector)
-    settings = (cfg, steer, windows, detection)
     keys = {f: resume_key(f, (start, end), vector, segments) for f in audio} if jsonl else {}
     with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
@@ -253,19 +246,29 @@ def localize(
             for path, wanted in todo:
                 try:
                     bar = progress and not several  # one bar at a time: windows of one file, or files
-                    results = localize_file(adapter, path, wanted, settings, (start, end), bar)
+                    results = localize_file(
+                        adapter,
+                        path,
+                        wanted,
+                        cfg,
+                        windows=windows,
+                        detection=detection,
+                        vector=steer,
+                        span=(start, end),
+                        show_progress=bar,
+                    )
                 except WTLError as exc:
                     if not several:
                         raise
                     message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
-                    typer.echo(f"wheretolisten: error: {message}", err=True)
+                    typer.echo(f"wheretolisten: error: {as_flags(message)}", err=True)
                     failed += 1
                     advance(1, path.name)
                     continue
                 emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
                 if html is not None:
                     write_html(results, path, html, gt, link_audio)
-                rows = [{**r.to_json(), **({"resume": keys[path]} if jsonl else {})} for r in results]
+                rows = log_lines(results, keys.get(path))
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)

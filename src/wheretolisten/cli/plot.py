@@ -155,14 +155,10 @@ def demo(
 
     from ..localize import localize_many
     from ..metrics import hit
-    from ..scenes import ProceduralBank, make_scene, scene_seed
+    from ..organism import demo_scene
 
     rate = adapter.sample_rate
-    duration = min(10.0, adapter.max_audio_limit_s)
-    scene_rng = np.random.default_rng(scene_seed(seed, 0))
-    scene, audio = make_scene(
-        ProceduralBank(), scene_rng, f"demo-{seed}", 3, duration, rate, target=0, seed=seed
-    )
+    scene, audio = demo_scene(seed, rate, adapter.max_audio_limit_s)
     results = localize_many(adapter, audio, [e.query for e in scene.events], cfg, rate).results
     table = Table(
         title=f"where does {adapter.name.split('/')[-1]} listen? (scene seed {seed}, α = {cfg.alpha:g})"

@@ -7,7 +7,6 @@ at a time.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import threading
@@ -19,10 +18,10 @@ from ..audio import AUDIO_SUFFIXES, FORMATS_TEXT, audio_info
 from ..detections import DetectConfig
 from ..errors import OptionError, WTLError
 from ..files import write_atomic
-from ..localize import localize_many
-from ..long import localize_long, needs_windows
+from ..long import localize_file
 from ..models.base import Adapter
 from ..page import render_page
+from ..parsing import finite_float
 from ..settings import LocalizeConfig, parse_layers
 
 #: The largest upload taken, bytes.
@@ -96,11 +95,9 @@ class Explorer:
         value: float | None = None
         if alpha not in (None, ""):
             try:
-                value = float(alpha)
-            except (TypeError, ValueError):
-                raise OptionError(f"α must be a number, got {alpha!r}") from None
-            if not math.isfinite(value):
-                raise OptionError(f"α must be a finite number, got {alpha!r}")
+                value = finite_float(alpha)
+            except ValueError as exc:
+                raise OptionError(f"α must be {exc}, got {alpha!r}") from None
         return LocalizeConfig(layers=parse_layers(text, "layers"), alpha=value)
 
     def run(self, key: Any, queries: Any, layers: Any = None, alpha: Any = None) -> str:
@@ -117,12 +114,5 @@ class Explorer:
             raise WTLError(f"at most {MAX_QUERIES} queries at once")
         config = self._config(layers, alpha)
         with self._lock:
-            if needs_windows(self.adapter, item.duration_s):
-                results: list[Any] = localize_long(
-                    self.adapter, item.path, wanted, config, detection=self.detection
-                )
-            else:
-                results = localize_many(
-                    self.adapter, item.path, wanted, config, detection=self.detection
-                ).results
+            results = localize_file(self.adapter, item.path, wanted, config, detection=self.detection)
         return render_page(results, item.path, title=f"wheretolisten explore: {item.name}")

@@ -6,8 +6,9 @@ The names below are imported on first use, so that ``wheretolisten.models.checkp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .audioflamingo3 import AudioFlamingo3Adapter
@@ -41,10 +42,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _WHERE)
 
 
 __all__ = [

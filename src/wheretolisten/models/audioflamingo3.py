@@ -13,32 +13,6 @@ from transformers import AudioFlamingo3ForConditionalGeneration
 
 from .base import Adapter
 
-#: The structure of the -hf checkpoint's chat template: the <sound> placeholder leads the user turn,
-#: whatever the order of the content items, and the instruction follows it directly.
-AF3_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' %}<sound>{% endif %}"
-    "{% endfor %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
-)
-
-
 #: The checkpoints' decoder, Qwen2.5-7B (transformers' default text config is a different Qwen2).
 QWEN2_5_7B_TEXT = {
     "model_type": "qwen2",

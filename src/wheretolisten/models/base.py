@@ -384,15 +384,3 @@ class Adapter(ABC):
         """The config of the real checkpoint's architecture (transformers' defaults for the family), for
         instantiating it on the meta device without weights."""
         return cls.model_class.config_class()  # type: ignore[attr-defined]
-
-    def describe(self) -> dict[str, Any]:
-        """What a results file needs to know about the model."""
-        return {
-            "name": self.name,
-            "family": self.family,
-            "model_type": self.model_type,
-            "num_layers": self.num_layers,
-            "hidden_size": self.hidden_size,
-            "dtype": str(self.dtype).removeprefix("torch."),
-            "device": str(self.device),
-        }

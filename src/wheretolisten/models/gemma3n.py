@@ -24,35 +24,6 @@ from .base import Adapter
 if TYPE_CHECKING:
     from transformers import Cache
 
-#: The structure of the -it checkpoints' chat template: BOS, a system message folded into the first user
-#: turn, content items in order (audio as the soft-token placeholder, text trimmed), "model" as the
-#: assistant's role.
-GEMMA3N_CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{%- if messages[0]['role'] == 'system' -%}"
-    "{%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}"
-    "{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}"
-    "{%- set first_user_prefix = '' -%}"
-    "{%- set loop_messages = messages -%}"
-    "{%- endif -%}"
-    "{%- for message in loop_messages -%}"
-    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
-    "{%- if message['content'] is string -%}"
-    "{{ message['content'] | trim }}"
-    "{%- else -%}"
-    "{%- for item in message['content'] -%}"
-    "{%- if item['type'] == 'audio' -%}{{ '<audio_soft_token>' }}"
-    "{%- elif item['type'] == 'image' -%}{{ '<image_soft_token>' }}"
-    "{%- elif item['type'] == 'text' -%}{{ item['text'] | trim }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- endif -%}"
-    "{{ '<end_of_turn>\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
-)
 
 #: The feature extractor pads every batch to a multiple of this many samples (its call default).
 PAD_TO_MULTIPLE_OF = 128

@@ -14,28 +14,6 @@ from transformers import MusicFlamingoForConditionalGeneration
 
 from .audioflamingo3 import AudioFlamingo3Adapter
 
-#: The structure of the -hf checkpoint's chat template: a system turn unless the chat starts with one,
-#: then in the user turn <sound> (if any audio item) followed by the text items. The real checkpoint
-#: ships its own system prompt; this template, used by tiny models only, has a short one.
-MF_CHAT_TEMPLATE = (
-    "{% if messages[0]['role'] != 'system' %}"
-    "<|im_start|>system\nYou are Music Flamingo, an assistant for music and language.<|im_end|>\n"
-    "{% endif %}"
-    "{% for message in messages if message['content'] is not none %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}"
-    "{% else %}"
-    "{% if message['content'] | selectattr('type', 'equalto', 'audio') | list %}<sound>{% endif %}"
-    "{% for content in message['content'] if content['type'] == 'text' %}{{ content['text'] }}{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
-)
-
 
 class MusicFlamingoAdapter(AudioFlamingo3Adapter):
     """Music Flamingo: AF3's modules and prompt order; audio between sound delimiters, up to 20 minutes."""

@@ -21,25 +21,6 @@ from transformers import Phi4MultimodalConfig, Phi4MultimodalForCausalLM
 from ..errors import ModelError
 from .base import Adapter
 
-#: The structure of the transformers-format checkpoint's chat template: ``<|role|>`` + content + ``<|end|>``,
-#: content items in order (``<|audio|>`` for audio), no default system turn, ``<|assistant|>`` to generate.
-PHI4MM_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|' + message['role'] + '|>' }}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'image' %}{{ '<|image|>' }}"
-    "{% elif content['type'] == 'audio' %}{{ '<|audio|>' }}"
-    "{% elif content['type'] == 'text' %}{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "{{ '<|end|>' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}"
-)
-
 #: Sub-folder of the checkpoint with the speech LoRA (a PEFT adapter), and the model attribute that records
 #: which LoRA was merged into the weights.
 SPEECH_LORA = "speech-lora"
@@ -198,11 +179,3 @@ class Phi4MultimodalAdapter(Adapter):
         total = -(-total // fe.audio_downsample_rate)
         full, rest = divmod(total, ENCODER_WINDOW_TOKENS)
         return [ENCODER_WINDOW_TOKENS] * full + ([rest] if rest else [])
-
-    def describe(self) -> dict[str, Any]:
-        """Also which LoRA is merged into the weights (results record whether speech LoRA was used)."""
-        out = super().describe()
-        merged = getattr(self.model, MERGED_LORA_ATTR, None)
-        if merged:
-            out["merged_lora"] = merged
-        return out

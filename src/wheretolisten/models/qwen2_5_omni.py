@@ -16,33 +16,6 @@ from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalG
 from .base import frames_to_tokens
 from .qwen_omni import AudioOnlyProcessor, QwenOmniAdapter
 
-#: The structure of the checkpoints' chat template (Qwen2-VL style): a default system turn, then each
-#: content item in order; audio is ``<|audio_bos|><|AUDIO|><|audio_eos|>`` (optionally "Audio N: " first).
-QWEN2_5_OMNI_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-    "{% set audio_count.value = audio_count.value + 1 %}"
-    "{% if add_audio_id %}Audio {{ audio_count.value }}: {% endif %}"
-    "<|audio_bos|><|AUDIO|><|audio_eos|>"
-    "{% elif content['type'] == 'image' or 'image' in content %}<|vision_bos|><|IMAGE|><|vision_eos|>"
-    "{% elif content['type'] == 'video' or 'video' in content %}<|vision_bos|><|VIDEO|><|vision_eos|>"
-    "{% elif 'text' in content %}{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
 #: The system prompt the model card uses in every example (the thinker was trained with it).
 QWEN2_5_OMNI_SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "

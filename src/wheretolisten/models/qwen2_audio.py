@@ -9,34 +9,6 @@ from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
 from .base import Adapter
 
-#: The structure of the Instruct checkpoint's chat template: "Audio N:" line with the audio block,
-#: then the instruction, in the user turn.
-QWEN2_AUDIO_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}<|im_end|>\n"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-    "{% set audio_count.value = audio_count.value + 1 %}"
-    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
-    "{% elif 'text' in content %}"
-    "{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
-)
-
 
 class Qwen2AudioAdapter(Adapter):
     """Qwen2-Audio: ``model.model.language_model.layers`` are the decoder layers; audio capped at 30 s."""

@@ -21,26 +21,6 @@ from transformers import (
 
 from .qwen_omni import AudioOnlyProcessor, QwenOmniAdapter
 
-#: The structure of the checkpoints' chat template (Qwen3 style): no default system turn; the user turn's
-#: content items in order, audio as ``<|audio_start|><|audio_pad|><|audio_end|>``.
-QWEN3_OMNI_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' or 'audio' in content %}<|audio_start|><|audio_pad|><|audio_end|>"
-    "{% elif content['type'] == 'image' or 'image' in content %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif content['type'] == 'video' or 'video' in content %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif content['type'] == 'text' %}{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
 #: Tokens one full encoder window (100 frames) gives: three stride-2 convolutions.
 TOKENS_PER_WINDOW = 13
 

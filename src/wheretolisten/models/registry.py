@@ -150,7 +150,7 @@ def load_model(
             if _no_memory(exc):  # the weights do not fit: a resource limit (exit 3), not a bad model
                 raise ResourceError(
                     f"out of memory loading the weights of {name!r} ({_first_line(exc)}); try "
-                    "--dtype bfloat16 or a machine with more memory"
+                    "dtype='bfloat16' or a machine with more memory"
                 ) from None
             raise ModelError(f"cannot load model weights from {name!r}: {_first_line(exc)}") from None
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
@@ -74,12 +74,13 @@ class ResultRow(TypedDict):
     gt_events: NotRequired[list[list[float]]]
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_pair(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
+    return isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value)
 
 
 def _profile_problem(profile: Any) -> str | None:
@@ -91,7 +92,7 @@ def _profile_problem(profile: Any) -> str | None:
     for key in ("time_s", "delta", "base", "steered"):
         values = profile.get(key)
         if key in profile and (
-            not isinstance(values, list) or len(values) != n or not all(_is_number(v) for v in values)
+            not isinstance(values, list) or len(values) != n or not all(is_number(v) for v in values)
         ):
             return f"'profile.{key}' must be a list of {max(n, 0)} finite numbers"
     return None if n > 0 else "'profile.time_s' is empty"
@@ -103,7 +104,7 @@ def _detections_problem(row: dict[str, Any]) -> str | None:
         if not isinstance(found, list):
             return "'detections' must be a list of {onset_s, offset_s, score}"
         for d in found:
-            ok = isinstance(d, dict) and all(_is_number(d.get(k)) for k in ("onset_s", "offset_s", "score"))
+            ok = isinstance(d, dict) and all(is_number(d.get(k)) for k in ("onset_s", "offset_s", "score"))
             if not ok or d["offset_s"] < d["onset_s"]:
                 return f"'detections' must hold {{onset_s, offset_s, score}} with onset <= offset, got {d!r}"
     if truth is not None and (
@@ -113,26 +114,32 @@ def _detections_problem(row: dict[str, Any]) -> str | None:
     return None
 
 
+def object_problem(line: Any, fields: Sequence[str]) -> str | None:
+    """Why a parsed line is not a JSON object holding ``fields``, or None (the start of every line check)."""
+    if not isinstance(line, dict):
+        return f"expected a JSON object, got {type(line).__name__}"
+    missing = [k for k in fields if k not in line]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
 def check_row(row: Any) -> str | None:
     """Why a parsed line is not a usable result row, or None when it is (the one row validation)."""
-    if not isinstance(row, dict):
-        return f"expected a JSON object, got {type(row).__name__}"
-    missing = [k for k in REQUIRED_FIELDS if k not in row]
-    if missing:
-        return f"missing {', '.join(missing)}"
+    problem = object_problem(row, REQUIRED_FIELDS)
+    if problem is not None:
+        return problem
     for key in ("scene_id", "query", "condition"):
         if not isinstance(row[key], str):
             return f"'{key}' must be a string, got {row[key]!r}"
     if not _is_pair(row["gt"]) or row["gt"][1] < row["gt"][0]:
         return f"'gt' must be [onset, offset] with onset <= offset, got {row['gt']!r}"
-    if row["peak_s"] is not None and not _is_number(row["peak_s"]):
+    if row["peak_s"] is not None and not is_number(row["peak_s"]):
         return f"'peak_s' must be a number or null, got {row['peak_s']!r}"
     if row["interval_s"] is not None and not _is_pair(row["interval_s"]):
         return f"'interval_s' must be [start, end] or null, got {row['interval_s']!r}"
-    if not _is_number(row["duration_s"]) or row["duration_s"] <= 0:
+    if not is_number(row["duration_s"]) or row["duration_s"] <= 0:
         return f"'duration_s' must be a positive number, got {row['duration_s']!r}"
     for key in OPTIONAL_NUMBERS:
-        if row.get(key) is not None and not _is_number(row[key]):
+        if row.get(key) is not None and not is_number(row[key]):
             return f"'{key}' must be a number or null, got {row[key]!r}"
     return _profile_problem(row.get("profile")) or _detections_problem(row)
 

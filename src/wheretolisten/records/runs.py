@@ -62,18 +62,18 @@ def check_resumable(
         if cond in hashes and row.get("config_hash") != hashes[cond]:
             raise DataError(
                 f"{path}: row {i} ({cond}) was computed with another configuration "
-                f"({row.get('config_hash')} vs {hashes[cond]}); use the same options or another --out"
+                f"({row.get('config_hash')} vs {hashes[cond]}); use the same options or another out folder"
             )
         if cond in hashes and cond not in model_free and row.get("model") != model:
             raise DataError(
                 f"{path}: row {i} ({cond}) was computed with model {row.get('model')!r}, not {model!r}; "
-                f"use another --out"
+                f"use another out folder"
             )
         expected = scene_hashes.get(key[0])
         if expected is not None and row.get("scene_hash") != expected:
             raise DataError(
                 f"{path}: row {i} was computed on another version of scene {key[0]!r} (its events or audio "
-                f"changed since); use another --out"
+                f"changed since); use another out folder"
             )
     return done
 

@@ -4,7 +4,6 @@ manifest, and the sweep grid, read through ``records`` so the report accepts exa
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,14 +11,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..errors import DataError
-from ..records import merge_rows, read_jsonl, read_results
+from ..records import merge_rows, read_results
+from ..records.sweep import SWEEP_FIELDS, SWEEP_NAME, check_sweep_line, read_sweep
 from ..shards import shard_files
-
-#: Fields of a sweep line.
-SWEEP_FIELDS = ("layers", "alpha", "hit_rate")
-SWEEP_NAME = "sweep.jsonl"
-#: The first key of every sweep line ``bench sweep`` writes (how an unfinished line of ours is recognized).
-SWEEP_FIRST_KEY = "layers"
 
 Row = dict[str, Any]
 PathArg = str | os.PathLike[str]
@@ -36,27 +30,6 @@ class ReportInputs:
     scenes_dir: Path | None = None
     sweep: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_sweep_line(line: Any) -> str | None:
-    """Why a sweep line is unusable, or None."""
-    if not isinstance(line, dict):
-        return f"expected a JSON object, got {type(line).__name__}"
-    missing = [k for k in SWEEP_FIELDS if k not in line]
-    if missing:
-        return f"missing {', '.join(missing)}"
-    if not _is_number(line["alpha"]) or not _is_number(line["hit_rate"]):
-        return "'alpha' and 'hit_rate' must be numbers"
-    return None
-
-
-def read_sweep(path: PathArg) -> list[Row]:
-    """Validated lines of a sweep.jsonl (``layers``, ``alpha``, ``hit_rate`` per grid point)."""
-    return read_jsonl(path, check_sweep_line, SWEEP_FIRST_KEY, "sweep file")[0]
 
 
 def _sweep(first_results: Path, sweep: PathArg | None) -> list[Row]:

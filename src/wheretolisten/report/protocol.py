@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..bench.protocol import SUMMARY_JSON_NAME, present, protocol_inputs
-from ..bench.protocol_file import Protocol, read_json
+from ..bench.protocol import Inputs, present, protocol_inputs
+from ..bench.protocol_file import Protocol
 from ..files import write_atomic
 from ..metrics.protocol import POOLED, pooled_rows, protocol_data
+from ..records.documents import read_json
+from ..records.layout import SUMMARY_JSON_NAME
 from ..tables import Table
 from ..tables.protocol import BEST_RULES, STEERED_VS, TUNED, best_rules, by_set, study_lines
 from ..tables.rigor import (
@@ -109,15 +111,19 @@ def render_protocol_report(
 
 
 def write_protocol_report(
-    out_dir: str | os.PathLike[str], protocol: Protocol, path: Path | None = None
+    out_dir: str | os.PathLike[str],
+    protocol: Protocol,
+    path: Path | None = None,
+    inputs: Inputs | None = None,
 ) -> Path:
-    """Write ``report.html`` of a finished run in ``out_dir`` (its ``summary.json`` when present)."""
+    """Write ``report.html`` of a finished run in ``out_dir`` (its ``summary.json`` when present) from
+    ``inputs`` (``ProtocolReport.inputs``), else from the files in ``out_dir``."""
     from ..figures import require_matplotlib
 
     require_matplotlib()
     out = Path(out_dir)
     protocol = present(out, protocol)[0]  # optional sets the run skipped
-    per_set, tuned, readouts = protocol_inputs(out, protocol)
+    per_set, tuned, readouts = inputs or protocol_inputs(out, protocol)
     summary = out / SUMMARY_JSON_NAME
     data = (
         read_json(summary, "protocol summary")

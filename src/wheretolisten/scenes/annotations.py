@@ -23,6 +23,7 @@ from typing import Any
 from ..audio import AUDIO_SUFFIXES, audio_info
 from ..errors import DataError, WTLError
 from ..files import check_replace
+from ..records.documents import read_text
 from .manifest import (
     EVENTS_TSV_NAME,
     MANIFEST_NAME,
@@ -30,7 +31,6 @@ from .manifest import (
     Scene,
     check_manifest_output,
     position_name,
-    read_text,
     write_manifest,
 )
 
@@ -224,7 +224,7 @@ def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> N
     ``overwrite``): an import never replaces scenes it did not make."""
     check_manifest_output(out, inputs=list(inputs))
     for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_replace(out / name, "--out", overwrite)
+        check_replace(out / name, "out folder", overwrite)
 
 
 def import_annotations(

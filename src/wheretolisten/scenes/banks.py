@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from ..audio import FORMATS_TEXT, is_audio_file, load_audio
 from ..errors import AudioError, DataError
-from .manifest import read_text
+from ..records.documents import read_text
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, OptionError
+from ..parsing import finite_float
+from ..records.documents import read_text
 from .annotations import (
     Annotation,
     ImportReport,
@@ -36,19 +37,15 @@ from .annotations import (
     read_annotations,
     read_json_document,
 )
-from .manifest import read_text
 
 Clips = dict[str, list[Annotation]]
 
 
 def _number(value: Any, where: str) -> float:
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: expected a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise DataError(f"{where}: expected a finite number, got {value!r}")
-    return x
+        return finite_float(value)
+    except ValueError as exc:
+        raise DataError(f"{where}: expected {exc}, got {value!r}") from None
 
 
 def _span(onset: Any, offset: Any, where: str) -> tuple[float, float]:
@@ -158,7 +155,7 @@ def read_label_map(path: Path) -> dict[str, str]:
 def read_audioset_strong(path: Path, label_map: Mapping[str, str] | None = None) -> Clips:
     """AudioSet strong labels; each MID is named by ``label_map`` (needed: a MID is not a query)."""
     if label_map is None:
-        raise OptionError("--format audioset-strong needs --label-map (AudioSet's mid_to_display_name.tsv)")
+        raise OptionError("fmt audioset-strong needs label_map (AudioSet's mid_to_display_name.tsv)")
     columns = ("segment_id", "start_time_seconds", "end_time_seconds", "label")
     clips: Clips = {}
     for line, row in _table(path, "\t", columns, "AudioSet strong label file"):
@@ -232,7 +229,7 @@ def import_dataset(
 ) -> ImportReport:
     """Read ``labels`` in format ``fmt`` and write the manifest of the clips found in ``audio_dir``."""
     if fmt not in FORMATS:
-        raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
+        raise OptionError(f"unknown fmt {fmt!r}; choose {', '.join(FORMATS)}")
     source = Path(labels)
     inputs = [source, *([Path(label_map)] if label_map is not None else [])]
     check_import_output(Path(out_dir), inputs, overwrite)

@@ -32,20 +32,6 @@ _HASH_CHUNK = 1 << 20  # audio is hashed a MiB at a time, never loaded whole
 _HASH_HEX = 16
 
 
-def read_text(path: Path, what: str) -> str:
-    """The text of a UTF-8 file (a leading BOM is dropped); unreadable or not UTF-8 is one DataError line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{what} {path}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{what} {path} is not UTF-8 text (invalid byte at offset {exc.start}); save it as UTF-8"
-        ) from None
-
-
 # ---- field validators -----------------------------------------------------------------------------
 
 

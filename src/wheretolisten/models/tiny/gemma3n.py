@@ -19,8 +19,8 @@ from transformers import (
     SiglipImageProcessorPil,
 )
 
-from ..gemma3n import GEMMA3N_CHAT_TEMPLATE
 from .seeded import seeded_model
+from .templates import GEMMA3N_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
 #: Text-range special tokens, then the vision and the audio soft-token ranges (4 ids each, like the real

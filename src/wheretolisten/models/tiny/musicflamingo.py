@@ -14,8 +14,8 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-from ..musicflamingo import MF_CHAT_TEMPLATE
 from . import whisper_qwen
+from .templates import MF_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>", "<|sound_bos|>", "<|sound_eos|>"]

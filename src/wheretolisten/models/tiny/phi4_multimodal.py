@@ -19,8 +19,8 @@ from transformers import (
     SiglipImageProcessorPil,
 )
 
-from ..phi4_multimodal import PHI4MM_CHAT_TEMPLATE
 from .seeded import seeded_model
+from .templates import PHI4MM_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
 SPECIAL_TOKENS = [

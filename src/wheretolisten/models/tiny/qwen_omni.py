@@ -21,9 +21,10 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-from ..qwen2_5_omni import QWEN2_5_OMNI_CHAT_TEMPLATE, Qwen2_5OmniAdapter
-from ..qwen3_omni_moe import QWEN3_OMNI_CHAT_TEMPLATE, Qwen3OmniMoeAdapter
+from ..qwen2_5_omni import Qwen2_5OmniAdapter
+from ..qwen3_omni_moe import Qwen3OmniMoeAdapter
 from ..qwen_omni import QwenOmniAdapter
+from .templates import QWEN2_5_OMNI_CHAT_TEMPLATE, QWEN3_OMNI_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
 

@@ -22,8 +22,7 @@ from transformers import (
 )
 
 from ...errors import ModelError
-from ..audioflamingo3 import AF3_CHAT_TEMPLATE
-from ..qwen2_audio import QWEN2_AUDIO_CHAT_TEMPLATE
+from .templates import AF3_CHAT_TEMPLATE, QWEN2_AUDIO_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
 FAMILIES = ("qwen2-audio", "audioflamingo3")

@@ -1,15 +1,16 @@
-"""``localize --jsonl``: the resumable results log (its resume keys, and the check that a resumed file was
-made with this run's settings)."""
+"""The resumable localize log (``localize --jsonl``): one JSON line per (file, query), its resume keys,
+and the check that a resumed file was made with this run's settings."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import WTLError
+from .jsonl import open_jsonl
 
 #: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
 LOG_FIRST_KEY = "model"
@@ -36,6 +37,11 @@ def done_key(audio: Path, query: str, keys: dict[Path, dict[str, Any]]) -> tuple
     return str(audio), query, json.dumps(keys.get(audio), sort_keys=True)
 
 
+def log_lines(results: Sequence[Any], key: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The log lines of one file's results: each result's JSON (``to_json()``), plus its resume key."""
+    return [{**r.to_json(), **({"resume": key} if key is not None else {})} for r in results]
+
+
 def _log_problem(row: Any) -> str | None:
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}"
@@ -53,8 +59,8 @@ def results_log(
     detection: dict[str, Any],
     segments: tuple[float, float],
 ) -> Iterator[tuple[dict[tuple[str, str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
-    """(done (audio path, query, resume key) → their detections, append function) for --jsonl; a no-op
-    pair without it.
+    """(done (audio path, query, resume key) → their detections, append function) for the log at
+    ``path``; a no-op pair without one.
 
     The file is locked while in use; lines of another model, configuration, detection or window
     (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
@@ -64,8 +70,6 @@ def results_log(
     if path is None:
         yield {}, lambda _rows: None
         return
-    from ..records import open_jsonl
-
     wanted = json.loads(json.dumps(config))
     with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
         for i, row in enumerate(rows, start=1):
@@ -78,7 +82,7 @@ def results_log(
             if not same or not cut_same or row.get("detection", detection) != detection:
                 raise WTLError(
                     f"{path}: line {i} was computed with another model or configuration; use the same "
-                    f"options or another --jsonl"
+                    f"options or another jsonl log"
                 )
         yield (
             {
