@@ -44,3 +44,59 @@ def test_every_set_shows_each_of_its_draws() -> None:
     assert all(len(draws) >= 2 for draws in groups.values())
     first_row = module.hit_table(data).splitlines()[2]
     assert first_row.count(" / ") >= len(groups)
+
+
+def _summary() -> dict:  # type: ignore[type-arg]
+    return json.loads((REPO / "organism" / "protocol_summary.json").read_text())
+
+
+def test_readme_interval_sentences_hold_on_every_draw() -> None:
+    """'On every draw of every set [the dev-chosen readout's] IoU is at least that of the Δ-only rule',
+    and the floor is under half of steered's IoU on every draw but white-10 (both) and babble-10 (one)."""
+    data = _summary()
+    by = {(r["condition"], r["interval"]): r["sets"] for r in data["rule_ious_by_set"]}
+    delta_only = [i for c, i in by if c == "steered" and "threshold" in i and "snap" not in i]
+    assert len(delta_only) == 1
+    chosen, delta = by[("steered", "readout")], by[("steered", delta_only[0])]
+    draws = [name for name in data["sets"]]
+    assert all(chosen[n]["iou"] >= delta[n]["iou"] for n in draws)
+    failing = sorted(f["set"] for f in data["interval_floor"] if not f["under_half"])
+    assert [f.rsplit("-s", 1)[0] for f in failing] == ["babble-10", "white-10", "white-10"]
+
+
+def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
+    """The README's per-set sentences, checked against the run's per-draw McNemar tests (Holm)."""
+    data = _summary()
+    tests: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for t in data["steered_vs"]:
+        base = t["set"].rsplit("-s", 1)[0]
+        tests.setdefault((base, t["condition"]), []).append(
+            (t["hit_reference"] - t["hit"], t["mcnemar_p_holm"])
+        )
+
+    def steered_wins(s: str, c: str) -> bool:
+        return len(tests[(s, c)]) == 2 and all(d > 0 and p < 0.05 for d, p in tests[(s, c)])
+
+    def steered_loses(s: str, c: str) -> bool:
+        return len(tests[(s, c)]) == 2 and all(d < 0 and p < 0.05 for d, p in tests[(s, c)])
+
+    def no_difference(s: str, c: str) -> bool:
+        return len(tests[(s, c)]) == 2 and all(p >= 0.05 for _, p in tests[(s, c)])
+
+    quiet = ["test-10s-3ev", "test-8s-3ev", "test-10s-4ev", "test-6s-2ev"]
+    assert all(steered_wins(s, c) for s in quiet for c in ("audio-steered", "random"))
+    assert [s for s in quiet if steered_wins(s, "energy")] == ["test-10s-3ev", "test-8s-3ev", "test-10s-4ev"]
+    assert [s for s in quiet if steered_wins(s, "direct")] == ["test-8s-3ev", "test-10s-4ev", "test-6s-2ev"]
+    assert [s for s in quiet if steered_loses(s, "prompted")] == [
+        "test-10s-3ev",
+        "test-10s-4ev",
+        "test-6s-2ev",
+    ]
+    for s in ("white-20", "overlap"):
+        assert all(steered_wins(s, c) for c in ("random", "energy", "audio-steered")) and steered_loses(
+            s, "prompted"
+        )
+    for s in ("white-10", "babble-10"):
+        assert all(no_difference(s, c) for c in ("random", "energy", "prompted", "direct"))
+    assert all(steered_wins("freedesktop", c) for c in ("random", "direct", "audio-steered"))
+    assert no_difference("freedesktop", "energy") and no_difference("asterisk", "energy")
