@@ -153,3 +153,26 @@ def test_localize_warns_in_one_line_about_an_unknown_query(
     assert code == 0, err
     warned = [line for line in err.splitlines() if "not in this model's vocabulary" in line]
     assert len(warned) == 1 and "'a dog barking'" in warned[0], err
+
+
+def test_generate_says_what_the_steered_answers_of_the_shipped_model_are(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """At generate's defaults the shipped model's steered answer is a trained answer form (a number or
+    Yes./No., not a description), and generate prints the checkpoint's note saying so."""
+    import soundfile as sf
+
+    from helpers import run_cli
+
+    scene, audio = held_out(5, ProceduralBank())
+    wav = tmp_path / "scene.wav"
+    sf.write(wav, audio, 16000)
+    code, out, err = run_cli(
+        monkeypatch, capsys, "generate", wav, "-q", scene.events[1].query, "--threads", "1"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith("unsteered: I hear")
+    steered = lines[2].split("): ", 1)[1]
+    assert not steered.startswith("I hear") and (steered in ("Yes.", "No.") or steered[0].isdigit())
+    assert lines[3].startswith("note: this model was trained to answer 'Listen for X.'")

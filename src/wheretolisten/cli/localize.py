@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 AudioArg = Annotated[Path, typer.Argument(help=f"Audio file ({FORMATS_TEXT}).", metavar="AUDIO")]
 
+#: Key of a checkpoint's ``wheretolisten.json`` whose text ``generate`` prints under the answers.
+GENERATE_NOTE_KEY = "generate_note"
+
 
 def plot_ground_truth(
     out: Path | None, audio: Path, manifest: Path | None, page: Path | None = None
@@ -342,6 +345,9 @@ def generate(
     typer.echo(f"prompt: {prompt}")
     typer.echo(f"unsteered: {base}")
     typer.echo(f"steered towards {target!r} (layers {cfg.layers}, α = {cfg.alpha:g}): {steered}")
+    note = adapter.recommended.get(GENERATE_NOTE_KEY)
+    if isinstance(note, str) and note:  # what the checkpoint's steered answers mean (its wheretolisten.json)
+        typer.echo(f"note: {note}")
 
 
 @vector_app.command("build")
