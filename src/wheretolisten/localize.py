@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, from_array, load_audio
-from .detections import DetectConfig, detect, score_curve
+from .detections import DetectConfig, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
 from .models.base import Adapter
-from .readout import read_profile as readout
-from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile
+from .readout import apply_rule
+from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile, read_times
 from .settings import (
     INSTRUCTED_TEMPLATES,
     LocalizeConfig,
@@ -57,7 +57,6 @@ __all__ = [
     "localize_many",
     "prepare_audio",
     "prompted_profiles",
-    "readout",
     "resolve",
 ]
 
@@ -99,9 +98,7 @@ def _result(
     adapter, cfg, det = engine.adapter, engine.config, detection or DetectConfig()
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
-    found = readout(profile.delta, adapter.token_s, cfg).shifted(info.start_s)
-    peaks = detect(score_curve(profile.delta), adapter.token_s, det)
-    events = [d.shifted(info.start_s) for d in peaks]
+    found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score_curve(profile.delta))
     return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector, events, det)
 
 
@@ -183,7 +180,8 @@ def alpha_sweep(
     vector = engine.vectors([query], prompted=False).vectors[0]
     base, rows = engine.profiles([vector] * len(alphas), [float(a) for a in alphas])
     deltas = np.stack([r - base for r in rows])
-    readouts = [readout(d, adapter.token_s, cfg).shifted(info.start_s) for d in deltas]
+    rule, token_s = cfg.readout, adapter.token_s
+    readouts = [apply_rule(rule, None, token_s, base.size, (base, r)).shifted(info.start_s) for r in rows]
     time_s = engine.time_axis(base.size) + info.start_s
     return AlphaSweep(query, [float(a) for a in alphas], time_s, deltas, readouts, cfg)
 

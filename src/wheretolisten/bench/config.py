@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..detections import DetectConfig
 from ..errors import OptionError
-from ..intervals import ReadoutRule
+from ..readout import ReadoutRule
 from ..settings import LocalizeConfig, Resolved, resolve
 from ..windows import WindowConfig
 

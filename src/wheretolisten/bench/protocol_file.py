@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import DataError, OptionError
 from ..files import write_atomic
-from ..intervals import PEAKS
+from ..readout import PEAKS
 from ..scenes.manifest import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
 from .protocol_types import check_types, check_values
@@ -120,7 +120,7 @@ class Grid:
     ``layers`` empty: four single layers spread over the lower half of the decoder. ``readout``:
     ``singles+all`` (all layers the condition can move, and each alone) or ``ranges`` (every contiguous
     range of them). ``templates``: indices of the instructed templates (averaged into the vector, or the
-    one put in the prompt). ``peaks``: where the peak is read (``intervals.PEAKS``).
+    one put in the prompt). ``peaks``: where the peak is read (``readout.PEAKS``).
     """
 
     layers: tuple[tuple[int, ...], ...] = ()
