@@ -215,13 +215,11 @@ class Engine(ABC):
         rows = [self.profile(run, i) for i in range(len(vectors) + 1)]
         return rows[0], rows[1:]
 
-    def layer_deltas(
-        self, vector: SteeringVector, alpha: float | None = None, layers: Sequence[int] | None = None
-    ) -> np.ndarray:
-        """Δ of each layer alone ([layers, tokens]); layers up to the first steered one are exactly zero."""
-        chosen = list(range(self.adapter.num_layers)) if layers is None else list(layers)
-        run = self.probe_run([vector], alpha, chosen)
-        return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in chosen])
+    def layer_deltas(self, vector: SteeringVector, alpha: float | None, layers: Sequence[int]) -> np.ndarray:
+        """Δ of each of ``layers`` alone ([layers, tokens]); layers up to the first steered one are exactly
+        zero."""
+        run = self.probe_run([vector], alpha, layers)
+        return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in layers])
 
     def probe_run(
         self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]
