@@ -71,7 +71,7 @@ class _Plan:
     read: Positions
     probe_layers: frozenset[int]
     steer: Positions
-    steer_layers: Sequence[int] | None
+    steer_layers: list[int] | None  # sorted, unique, in range
 
 
 #: What the two guards below tell the user: the way round a model the shared prefix cannot serve.
@@ -260,7 +260,8 @@ class ClipSession:
             if present and steer_layers is None:
                 steer_layers = sorted({x for v in present for x in v.layers})
         probed = frozenset(check_layers(self.adapter, probe_layers)) if probe_layers else frozenset()
-        plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steer_layers)
+        steering_at = None if steer_layers is None else check_layers(self.adapter, steer_layers)
+        plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at)
         return Run.chunked(
             len(prompts),
             self.rows_per_pass,
@@ -351,7 +352,7 @@ class ClipSession:
         so base and steered rows of one batch are computed alike (α = 0 gives identical rows).
         """
         adapter = self.adapter
-        chosen = check_layers(adapter, steer_layers)
+        chosen = list(steer_layers)  # sorted and checked once per run (ClipSession.run)
         start, rows = chosen[0], len(vectors)
         cache = self._cache(rows, start)
         prefix = self.prefix_ids[None].expand(rows, -1)

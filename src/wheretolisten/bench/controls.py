@@ -20,7 +20,6 @@ from .config import BenchConfig
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-
     from ..vectors import SteeringVector
     from .unit import Unit
 
