@@ -55,9 +55,9 @@ def main() -> None:
 
     from wheretolisten.bench.config import BenchConfig
     from wheretolisten.bench.runner import run_bench
-    from wheretolisten.intervals import ReadoutRule
     from wheretolisten.metrics.rows import row_scores
     from wheretolisten.organism import load_organism
+    from wheretolisten.readout import ReadoutRule
     from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
 
     torch.set_num_threads(1)

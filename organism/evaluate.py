@@ -42,7 +42,7 @@ from wheretolisten.models.base import Adapter
 from wheretolisten.models.registry import load_model
 from wheretolisten.organism import DEV_SEED_BASE, TEST_SEED_BASE, default_model_path
 from wheretolisten.probe import temporal_attention
-from wheretolisten.readout import aggregate, read_out
+from wheretolisten.readout import ReadoutRule, aggregate, apply_rule
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
 from wheretolisten.settings import DEFAULT_ALPHA, PROBE_PROMPT, default_layers, resolve
 from wheretolisten.steering import add_steering
@@ -130,6 +130,11 @@ def layer_profiles(
     return base, steered
 
 
+def _peak(curve: np.ndarray, token_s: float, rule: ReadoutRule) -> float | None:
+    """Where ``rule`` puts the peak of ``curve`` read as a Δ (a profile of its own: base 0)."""
+    return apply_rule(rule, None, token_s, curve.size, (np.zeros_like(curve), curve)).peak_s
+
+
 def sweep(
     adapter: Adapter, base: int, n: int, steer_sets: Sequence[tuple[int, ...]], alphas: Sequence[float]
 ) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def sweep(
                         continue
                     probe = list(s.probe_layers or default_probe_layers(adapter.num_layers, list(st)))
                     delta = steered_p[probe].mean(0) - base_p[probe].mean(0)
-                    peak = read_out(delta, adapter.token_s, cfg.smooth_s, cfg.interval, cfg.fraction).peak_s
+                    peak = _peak(delta, adapter.token_s, cfg.readout)
                     hits[s].append(_inside(peak, target))
         if (i + 1) % 25 == 0:
             best = max(hits, key=lambda k: np.mean(hits[k]))
@@ -203,8 +208,9 @@ def evaluate(adapter: Adapter, base: int, n: int, setting: Setting) -> dict[str,
         hits.append(hit)
         by_position.setdefault(target.position, []).append(hit)
         smooth = result.config.smooth_s
-        steered_hits.append(_inside(read_out(result.profile.steered, adapter.token_s, smooth).peak_s, target))
-        base_hits.append(_inside(read_out(result.profile.base, adapter.token_s, smooth).peak_s, target))
+        rule = ReadoutRule(peak="delta", peak_smooth_s=smooth, interval="threshold", smooth_s=smooth)
+        steered_hits.append(_inside(_peak(result.profile.steered, adapter.token_s, rule), target))
+        base_hits.append(_inside(_peak(result.profile.base, adapter.token_s, rule), target))
         if (i + 1) % 50 == 0:
             msg = f"  {setting.key}: {i + 1}/{n} scenes, hit rate {np.mean(hits):.3f}"
             print(msg, file=sys.stderr, flush=True)

@@ -29,7 +29,7 @@ from wheretolisten.localize import LocalizeConfig, prepare_audio, prompted_profi
 from wheretolisten.models import Adapter, wrap
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
 from wheretolisten.probe import temporal_attention
-from wheretolisten.readout import aggregate, read_out
+from wheretolisten.readout import aggregate, apply_rule
 from wheretolisten.scenes import Event, ProceduralBank, load_manifest, make_scenes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -293,14 +293,15 @@ def test_prompted_readout_is_instructed_minus_neutral(
 
     # The row's readout is of instructed − neutral, not the reverse.
     (row,) = run_unit(adapter, scene, scenes_dir, ["prompted"], BenchConfig())
-    forward = read_out(profile.steered - profile.base, adapter.token_s, cfg.smooth_s)
-    reverse = read_out(profile.base - profile.steered, adapter.token_s, cfg.smooth_s)
+    n, token_s = profile.base.size, adapter.token_s
+    forward = apply_rule(cfg.readout, None, token_s, n, (profile.base, profile.steered))
+    reverse = apply_rule(cfg.readout, None, token_s, n, (profile.steered, profile.base))
     assert row["peak_s"] == forward.peak_s != reverse.peak_s
 
     # Identical prompts: no difference, no prediction.
     same = prompted_profiles(adapter, clip, query, cfg, template=cfg.prompt)
     assert np.max(np.abs(same.delta)) < 1e-9
-    assert read_out(same.delta, adapter.token_s, cfg.smooth_s).peak_s is None
+    assert apply_rule(cfg.readout, None, token_s, n, (same.base, same.steered)).peak_s is None
 
 
 def test_energy_finds_the_loud_window() -> None:

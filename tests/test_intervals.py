@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from wheretolisten.errors import OptionError
-from wheretolisten.intervals import ReadoutRule, active_mask, apply_rule, energy_db, snap_span
+from wheretolisten.intervals import active_mask, energy_db, snap_span
 from wheretolisten.metrics.readouts import interval_table, interval_tests
 from wheretolisten.metrics.stats import holm
-from wheretolisten.readout import Readout, read_out
+from wheretolisten.readout import Readout, ReadoutRule, apply_rule
+from wheretolisten.settings import Resolved
 
 TOKEN = 0.04
 NONE = Readout(None, None, None)
@@ -38,10 +39,10 @@ def test_rules_round_trip_and_refuse_bad_values() -> None:
         ReadoutRule.from_json({"peaks": "delta"})
 
 
-def test_native_rule_is_the_condition_own_readout_and_delta_matches_read_out() -> None:
+def test_native_rule_is_the_condition_own_readout_and_localize_reads_peak_delta_threshold() -> None:
     delta = bump(spike=100) + np.where(np.arange(250) == 100, 7.0, 0.0)
     base = np.full(delta.size, 1.0 / delta.size)
-    native = read_out(delta, TOKEN, 0.2)
+    native = apply_rule(Resolved([0], [1]).readout, None, TOKEN, delta.size, (base, base + delta))
     assert apply_rule(ReadoutRule(), native, TOKEN, delta.size, (base, base + delta)) == native
     same = apply_rule(
         ReadoutRule(peak="delta", interval="threshold"), NONE, TOKEN, delta.size, (base, base + delta)

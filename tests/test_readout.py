@@ -6,7 +6,23 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wheretolisten.readout import aggregate, read_out, smooth, threshold_interval, window_interval
+from wheretolisten.readout import (
+    Readout,
+    aggregate,
+    apply_rule,
+    smooth,
+    threshold_interval,
+    window_interval,
+)
+from wheretolisten.settings import IntervalMethod, Resolved
+
+
+def read_delta(
+    delta: np.ndarray, token_s: float = 0.04, interval: IntervalMethod = "threshold", window_s: float = 1.0
+) -> Readout:
+    """``localize``'s readout (its settings' rule, no smoothing) of one Δ curve."""
+    rule = Resolved([0], [1], smooth_s=0.0, interval=interval, window_s=window_s).readout
+    return apply_rule(rule, None, token_s, delta.size, (np.zeros_like(delta), delta))
 
 
 def bump(n: int, center: int, width: int, height: float = 1.0) -> np.ndarray:
@@ -17,7 +33,7 @@ def bump(n: int, center: int, width: int, height: float = 1.0) -> np.ndarray:
 
 def test_peak_and_threshold_interval_in_seconds() -> None:
     delta = bump(250, 100, 5) + 0.5 * bump(250, 200, 3)
-    r = read_out(delta, token_s=0.04)
+    r = read_delta(delta, token_s=0.04)
     assert r.peak_index == 95  # first maximal token of the bump
     assert r.peak_s == pytest.approx(95.5 * 0.04)
     assert r.interval_s == pytest.approx((95 * 0.04, 106 * 0.04))
@@ -27,19 +43,19 @@ def test_window_interval_picks_largest_mass() -> None:
     delta = bump(100, 20, 1, 3.0) + bump(100, 70, 6, 1.0)  # narrow tall vs wide low
     start, end = window_interval(delta, 13)
     assert (start, end) == (64, 77)
-    r = read_out(delta, method="window", window_s=13 * 0.04)
+    r = read_delta(delta, interval="window", window_s=13 * 0.04)
     assert r.interval_s == pytest.approx((64 * 0.04, 77 * 0.04))
     assert 64 <= r.peak_index < 77
 
 
 def test_flat_delta_has_no_peak() -> None:
-    r = read_out(np.zeros(50))
+    r = read_delta(np.zeros(50))
     assert r.peak_s is None and r.interval_s is None
 
 
 def test_nonfinite_delta_is_refused() -> None:
     with pytest.raises(ValueError):
-        read_out(np.array([0.0, np.nan]))
+        read_delta(np.array([0.0, np.nan]))
 
 
 def test_smoothing_preserves_constants_and_moves_peak_to_mass() -> None:

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, from_array, load_audio
-from .detections import DetectConfig, detect, score_curve
+from .detections import DetectConfig, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
 from .models.base import Adapter
-from .readout import read_profile as readout
-from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile
+from .readout import apply_rule
+from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile, read_times
 from .settings import (
     INSTRUCTED_TEMPLATES,
     LocalizeConfig,
@@ -57,7 +57,6 @@ __all__ = [
     "localize_many",
     "prepare_audio",
     "prompted_profiles",
-    "readout",
     "resolve",
 ]
 
@@ -87,6 +86,28 @@ def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
     return replace(base, layers=list(layers))
 
 
+def _clip_engine(
+    adapter: Adapter,
+    audio: AudioLike,
+    config: Config,
+    sample_rate: int | None,
+    span: Span | None = None,
+    vector: SteeringVector | None = None,
+) -> tuple[Engine, AudioInfo]:
+    """Where every call starts: its settings resolved once, its audio loaded once, the clip's one engine."""
+    cfg = resolve(adapter, config, vector)
+    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
+    return make_engine(adapter, clip, cfg), info
+
+
+def _vector(engine: Engine, query: str, vector: SteeringVector | None) -> SteeringVector:
+    """``vector``, or the instruction vector of ``query`` on the engine's clip (unknown queries warned of)."""
+    if vector is not None:
+        return vector
+    warn_unknown(engine.adapter.recommended, [query], engine.adapter.warned_queries)
+    return engine.vectors([query], prompted=False).vectors[0]
+
+
 def _result(
     engine: Engine,
     query: str,
@@ -99,9 +120,7 @@ def _result(
     adapter, cfg, det = engine.adapter, engine.config, detection or DetectConfig()
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
-    found = readout(profile.delta, adapter.token_s, cfg).shifted(info.start_s)
-    peaks = detect(score_curve(profile.delta), adapter.token_s, det)
-    events = [d.shifted(info.start_s) for d in peaks]
+    found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score_curve(profile.delta))
     return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector, events, det)
 
 
@@ -121,12 +140,8 @@ def localize(
     Settings not given come from the checkpoint's ``wheretolisten.json``, then the package defaults;
     ``detection`` picks the detections (every occurrence) from Δ.
     """
-    cfg = resolve(adapter, config, vector)
-    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
-    engine = make_engine(adapter, clip, cfg)
-    if vector is None:
-        warn_unknown(adapter.recommended, [query], adapter.warned_queries)
-        vector = engine.vectors([query], prompted=False).vectors[0]
+    engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
+    vector = _vector(engine, query, vector)
     base, (steered,) = engine.profiles([vector])
     return _result(engine, query, info, (base, steered), vector, detection)
 
@@ -177,13 +192,12 @@ def alpha_sweep(
     """
     if not alphas:
         raise ValueError("give at least one α")
-    cfg = resolve(adapter, config)
-    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
-    engine = make_engine(adapter, clip, cfg)
-    vector = engine.vectors([query], prompted=False).vectors[0]
+    engine, info = _clip_engine(adapter, audio, config, sample_rate, span)
+    cfg, vector = engine.config, engine.vectors([query], prompted=False).vectors[0]
     base, rows = engine.profiles([vector] * len(alphas), [float(a) for a in alphas])
     deltas = np.stack([r - base for r in rows])
-    readouts = [readout(d, adapter.token_s, cfg).shifted(info.start_s) for d in deltas]
+    rule, token_s = cfg.readout, adapter.token_s
+    readouts = [apply_rule(rule, None, token_s, base.size, (base, r)).shifted(info.start_s) for r in rows]
     time_s = engine.time_axis(base.size) + info.start_s
     return AlphaSweep(query, [float(a) for a in alphas], time_s, deltas, readouts, cfg)
 
@@ -196,22 +210,19 @@ def layer_delta(
     config: Config = None,
     sample_rate: int | None = None,
     vector: SteeringVector | None = None,
-    layers: Sequence[int] | None = None,
+    read_layers: Sequence[int] | None = None,
     span: Span | None = None,
 ) -> LayerDelta:
-    """Steer as :func:`localize` does and read Δ in every decoder layer (or ``layers``) separately.
+    """Steer as :func:`localize` does and read Δ in every decoder layer (or ``read_layers``) separately.
 
-    Layers up to the first steered one read the unsteered residual stream, so their rows are exactly
+    The steered layers are the settings' (``config.layers``); ``read_layers`` are the layers whose Δ is
+    read. Layers up to the first steered one read the unsteered residual stream, so their rows are exactly
     zero; the mean over ``config.probe_layers`` of the normalized rows is what ``localize`` reads out.
     """
-    cfg = resolve(adapter, config, vector)
-    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
-    engine = make_engine(adapter, clip, cfg)
-    if vector is None:
-        warn_unknown(adapter.recommended, [query], adapter.warned_queries)
-        vector = engine.vectors([query], prompted=False).vectors[0]
-    chosen = list(range(adapter.num_layers)) if layers is None else check_layers(adapter, layers)
-    matrix = engine.layer_deltas(vector, cfg.alpha, chosen)
+    engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
+    vector = _vector(engine, query, vector)
+    chosen = list(range(adapter.num_layers)) if read_layers is None else check_layers(adapter, read_layers)
+    matrix = engine.layer_deltas(vector, engine.config.alpha, chosen)
     return LayerDelta(chosen, engine.time_axis(matrix.shape[1]) + info.start_s, matrix)
 
 
@@ -227,12 +238,10 @@ def instruction_vector(
 ) -> SteeringVector:
     """Mean over paraphrases of (instructed − neutral) residual activations on the same audio.
 
-    ``layers`` is a shortcut for ``LocalizeConfig(layers=...)``.
+    ``layers`` (the steered layers, as everywhere) is a shortcut for ``LocalizeConfig(layers=...)``.
     """
-    config = _with_layers(config, layers)
-    cfg = resolve(adapter, config)
-    clip, _ = prepare_audio(adapter, audio, sample_rate)
-    return make_engine(adapter, clip, cfg).vectors([query], prompted=False).vectors[0]
+    engine, _ = _clip_engine(adapter, audio, _with_layers(config, layers), sample_rate)
+    return engine.vectors([query], prompted=False).vectors[0]
 
 
 @torch.no_grad()
@@ -245,7 +254,10 @@ def audio_vector(
     *,
     layers: Sequence[int] | None = None,
 ) -> SteeringVector:
-    """(with event − without event) residual activations under the probe prompt: audio-based steering."""
+    """(with event − without event) residual activations under the probe prompt: audio-based steering.
+
+    ``layers`` (the steered layers, as everywhere) is a shortcut for ``LocalizeConfig(layers=...)``.
+    """
     config = _with_layers(config, layers)
     cfg = resolve(adapter, config)
     return make_engine(adapter, audio_with, cfg).audio_vector(make_engine(adapter, audio_without, cfg), query)
@@ -261,8 +273,6 @@ def prompted_profiles(
     sample_rate: int | None = None,
 ) -> Profile:
     """Attention under the probe prompt (``base``) and the instructed prompt (``steered``), no steering."""
-    cfg = resolve(adapter, config)
-    clip, _ = prepare_audio(adapter, audio, sample_rate)
-    engine = make_engine(adapter, clip, cfg)
-    neutral, instructed = engine.attention([cfg.prompt, template.format(query=query)])
+    engine, _ = _clip_engine(adapter, audio, config, sample_rate)
+    neutral, instructed = engine.attention([engine.config.prompt, template.format(query=query)])
     return Profile(engine.time_axis(neutral.size), neutral, instructed)

@@ -23,14 +23,13 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
-from .detections import DetectConfig, detect, score_curve
+from .detections import DetectConfig, score_curve
 from .engine import SharedEngine, WindowBatch, batchable, make_engine, windows_per_batch
 from .errors import AudioError, OptionError
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
-from .readout import read_profile
-from .results import LocalizeResult, Profile, WindowedResult
+from .results import LocalizeResult, Profile, WindowedResult, read_times
 from .settings import resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
@@ -205,9 +204,7 @@ def localize_long(
     for query, stitcher, per_window in zip(queries, stitchers, norms, strict=True):
         curves = stitcher.result()
         profile = Profile(adapter.time_axis(curves["base"].size) + start, curves["base"], curves["steered"])
-        found = read_profile(profile.delta, token_s, cfg).shifted(start)
-        peaks = detect(curves["score"], token_s, det)
-        events = [d.shifted(start) for d in peaks]
+        found, events = read_times(profile, cfg, token_s, det, start, curves["score"])
         results.append(
             WindowedResult(
                 adapter.name,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .audio import AudioInfo
-from .detections import DetectConfig, Detection, detections_json, score_curve, strongest
-from .readout import Readout
+from .detections import DetectConfig, Detection, detect, detections_json, score_curve, strongest
+from .readout import Readout, apply_rule
 from .settings import Resolved
 from .vectors import SteeringVector
 from .windows import Window
@@ -62,18 +62,38 @@ def _layers_text(layers: Sequence[int]) -> str:
     return _short(",".join(map(str, items)), 24)
 
 
-class _ReadTimes:
-    """The readout's peak and interval as attributes of a result, its strongest detection candidate, and
-    how a result shows itself."""
+def read_times(
+    profile: Profile,
+    config: Resolved,
+    token_s: float,
+    detection: DetectConfig,
+    start_s: float,
+    score: np.ndarray,
+) -> tuple[Readout, list[Detection]]:
+    """One query's readout (``config.readout`` of Δ) and detections (of ``score``), both in the file's
+    seconds: the profile's tokens start ``start_s`` into the file. Every result is read here."""
+    found = apply_rule(config.readout, None, token_s, profile.base.size, (profile.base, profile.steered))
+    return found.shifted(start_s), [d.shifted(start_s) for d in detect(score, token_s, detection)]
 
-    readout: Readout
-    profile: Profile
+
+class _Detected:
+    """Detections, declared by each result type (a plain base: its fields keep their places)."""
+
+    detections: list[Detection]
     detection: DetectConfig
+
+
+@dataclass(repr=False)
+class _ReadTimes(_Detected):
+    """What every query's result holds (model, query, audio, profiles, readout, settings); the readout's
+    peak and interval as attributes, its strongest detection candidate, and how a result shows itself."""
+
     model: str
     query: str
     audio: AudioInfo
+    profile: Profile
+    readout: Readout
     config: Resolved
-    detections: list[Detection]
 
     def score_curve(self) -> np.ndarray:
         """The detection score per token (Δ · N, see ``wheretolisten.detections``)."""
@@ -157,12 +177,6 @@ class _ReadTimes:
 class LocalizeResult(_ReadTimes):
     """One query in one clip: profiles, the readout, and everything needed to rerun it."""
 
-    model: str
-    query: str
-    audio: AudioInfo
-    profile: Profile
-    readout: Readout
-    config: Resolved
     vector: SteeringVector
     #: Every occurrence (``wheretolisten.detections``), highest score first, and how they were picked.
     detections: list[Detection] = field(default_factory=list)
@@ -207,12 +221,6 @@ class WindowedResult(_ReadTimes):
     the mean over windows of each window's instruction vector norms (one vector per window).
     """
 
-    model: str
-    query: str
-    audio: AudioInfo
-    profile: Profile
-    readout: Readout
-    config: Resolved
     detections: list[Detection]
     detection: DetectConfig
     windows: list[Window]

@@ -19,7 +19,7 @@ refuse a cache or a pass that does not line up with the prefix, instead of readi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +40,38 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class SuffixRun:
-    """What one batch of suffixes produced: residual means per layer and last-token attention to audio."""
+class Run:
+    """What one batch of prompts produced, per row (whole prompts or suffixes on a shared prefix alike)."""
 
-    residual: dict[int, torch.Tensor]  # layer -> [rows, hidden], float32
-    attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio_tokens], float32
+    residual: dict[int, torch.Tensor]  # layer -> [rows, hidden]: mean output over the read positions
+    attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio tokens]: last token's attention
+
+    def rows(self, which: slice) -> Run:
+        """The rows ``which`` of this run."""
+        return Run(
+            {k: v[which] for k, v in self.residual.items()}, {k: v[which] for k, v in self.attention.items()}
+        )
+
+    @staticmethod
+    def chunked(n_rows: int, step: int, run: Callable[[slice], Run]) -> Run:
+        """``run`` on consecutive chunks of at most ``step`` of ``n_rows`` rows, joined into one run."""
+        parts = [run(slice(start, start + step)) for start in range(0, n_rows, step)]
+        if len(parts) == 1:
+            return parts[0]
+        residual = {layer: torch.cat([p.residual[layer] for p in parts]) for layer in parts[0].residual}
+        attention = {layer: torch.cat([p.attention[layer] for p in parts]) for layer in parts[0].attention}
+        return Run(residual, attention)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every chunk of one :meth:`ClipSession.run` reads, probes and steers (checked once)."""
+
+    read_layers: list[int]
+    read: Positions
+    probe_layers: frozenset[int]
+    steer: Positions
+    steer_layers: list[int] | None  # sorted, unique, in range
 
 
 #: What the two guards below tell the user: the way round a model the shared prefix cannot serve.
@@ -210,67 +237,56 @@ class ClipSession:
         steer_positions: str | Positions = Positions.LAST,
         steer_layers: Sequence[int] | None = None,
         clips: Sequence[int] | None = None,
-    ) -> SuffixRun:
+    ) -> Run:
         """Run the suffixes of ``prompts`` on top of the cached prefix, in right-padded batches.
 
         ``vectors[i]`` (if given) is added to row i at ``steer_positions`` with strength ``alpha`` (one
         for all rows or one per row). ``clips[i]``: the clip of the session row i reads (default 0).
         Results are the same whatever the chunking (each row only attends to its prefix and itself).
         """
-        step = self.rows_per_pass
-        which = torch.tensor([0] * len(prompts) if clips is None else list(clips), dtype=torch.long)
-        if which.numel() != len(prompts) or bool((which < 0).any() | (which >= self.clips).any()):
-            raise ValueError(f"clips must name one of the session's {self.clips} clips per prompt")
-        alphas = row_alphas(alpha, None, len(prompts))
-        if vectors is not None and Positions.parse(steer_positions) not in SUFFIX_POSITIONS:
-            # Every chunk recomputes the prefix from the same first layer, unsteered rows included, so
-            # that base and steered rows are computed alike whichever chunk they land in.
-            present = [v for v in vectors if v is not None]
-            if present and steer_layers is None:
-                steer_layers = sorted({x for v in present for x in v.layers})
-        parts = []
-        for start in range(0, len(prompts), step):
-            chunk = slice(start, start + step)
-            chunk_vectors = None if vectors is None else vectors[chunk]
-            parts.append(
-                self._run_batch(
-                    prompts[chunk],
-                    read_layers,
-                    read_positions,
-                    probe_layers,
-                    chunk_vectors,
-                    alphas[chunk],
-                    steer_positions,
-                    steer_layers,
-                    which[chunk],
-                )
-            )
-        if len(parts) == 1:
-            return parts[0]
-        residual = {layer: torch.cat([p.residual[layer] for p in parts]) for layer in parts[0].residual}
-        attention = {layer: torch.cat([p.attention[layer] for p in parts]) for layer in parts[0].attention}
-        return SuffixRun(residual, attention)
-
-    @torch.no_grad()
-    def _run_batch(
-        self,
-        prompts: Sequence[str],
-        read_layers: Sequence[int] = (),
-        read_positions: str | Positions = Positions.LAST,
-        probe_layers: Sequence[int] = (),
-        vectors: Sequence[SteeringVector | None] | None = None,
-        alphas: torch.Tensor | None = None,
-        steer_positions: str | Positions = Positions.LAST,
-        steer_layers: Sequence[int] | None = None,
-        clips: torch.Tensor | None = None,
-    ) -> SuffixRun:
-        """One right-padded batch of suffixes on top of the cached prefix (row i on clip ``clips[i]``)."""
-        adapter = self.adapter
         read_spec, steer_spec = Positions.parse(read_positions), Positions.parse(steer_positions)
         if read_spec not in SUFFIX_POSITIONS:
             raise OptionError(
                 f"reading at positions {read_spec.value!r} touches the shared prefix; use the full path"
             )
+        which = torch.tensor([0] * len(prompts) if clips is None else list(clips), dtype=torch.long)
+        if which.numel() != len(prompts) or bool((which < 0).any() | (which >= self.clips).any()):
+            raise ValueError(f"clips must name one of the session's {self.clips} clips per prompt")
+        alphas = row_alphas(alpha, None, len(prompts))
+        if vectors is not None and steer_spec not in SUFFIX_POSITIONS:
+            # Every chunk recomputes the prefix from the same first layer, unsteered rows included, so
+            # that base and steered rows are computed alike whichever chunk they land in.
+            present = [v for v in vectors if v is not None]
+            if present and steer_layers is None:
+                steer_layers = sorted({x for v in present for x in v.layers})
+        probed = frozenset(check_layers(self.adapter, probe_layers)) if probe_layers else frozenset()
+        steering_at = None if steer_layers is None else check_layers(self.adapter, steer_layers)
+        plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at)
+        return Run.chunked(
+            len(prompts),
+            self.rows_per_pass,
+            lambda chunk: self._run_batch(
+                plan, prompts[chunk], None if vectors is None else vectors[chunk], alphas[chunk], which[chunk]
+            ),
+        )
+
+    @torch.no_grad()
+    def _run_batch(
+        self,
+        plan: _Plan,
+        prompts: Sequence[str],
+        vectors: Sequence[SteeringVector | None] | None,
+        alphas: torch.Tensor,
+        clips: torch.Tensor,
+    ) -> Run:
+        """One right-padded batch of suffixes on top of the cached prefix (row i on clip ``clips[i]``)."""
+        adapter = self.adapter
+        read_layers, read_spec, steer_spec, steer_layers = (
+            plan.read_layers,
+            plan.read,
+            plan.steer,
+            plan.steer_layers,
+        )
         suffixes = [self.suffix_ids(p) for p in prompts]
         rows, width = len(suffixes), max(len(s) for s in suffixes)
         pad = adapter.tokenizer.pad_token_id or 0
@@ -284,7 +300,6 @@ class ClipSession:
         table = PositionTable.for_suffixes(adapter, self.prefix_ids, suffixes, mask)
         full_mask = torch.cat([torch.ones(rows, self.prefix_len, dtype=torch.long, device=device), mask], 1)
 
-        alphas = torch.zeros(rows) if alphas is None else alphas
         steered = vectors is not None and any(v is not None for v in vectors)
         if vectors is not None and steer_layers is not None and steer_spec not in SUFFIX_POSITIONS:
             if self.clips > 1:
@@ -300,10 +315,7 @@ class ClipSession:
         if steered and bool(steer_mask.any()):
             assert vectors is not None
             handles.extend(hook_layers(adapter, list(vectors), alphas.to(device), steer_mask, steer_layers))
-        request = ProbeRequest(
-            frozenset(check_layers(adapter, probe_layers)) if probe_layers else frozenset(),
-            table.last[:, None],
-        )
+        request = ProbeRequest(plan.probe_layers, table.last[:, None])
         try:
             adapter.model(
                 input_ids=ids,
@@ -323,7 +335,7 @@ class ClipSession:
             )
         cols = self.audio_columns.to(device)
         attention = {layer: r[:, :, 0, :][..., cols].float().cpu() for layer, r in request.rows.items()}
-        return SuffixRun({k: v.cpu() for k, v in residual.items()}, attention)
+        return Run({k: v.cpu() for k, v in residual.items()}, attention)
 
     def _steered_prefix(
         self,
@@ -340,7 +352,7 @@ class ClipSession:
         so base and steered rows of one batch are computed alike (α = 0 gives identical rows).
         """
         adapter = self.adapter
-        chosen = check_layers(adapter, steer_layers)
+        chosen = list(steer_layers)  # sorted and checked once per run (ClipSession.run)
         start, rows = chosen[0], len(vectors)
         cache = self._cache(rows, start)
         prefix = self.prefix_ids[None].expand(rows, -1)

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ModelError, OptionError
+from .readout import ReadoutRule
 
 if TYPE_CHECKING:
     from .models.base import Adapter
@@ -44,10 +45,6 @@ class Positions(str, Enum):
     def continues_in_generation(self) -> bool:
         """Whether newly generated tokens also belong to this set (they are text, and each is the last)."""
         return self in (Positions.LAST, Positions.TEXT, Positions.ALL)
-
-
-#: Positions whose tokens all lie in the prompt suffix after the audio block (never in a shared prefix).
-SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
 
 
 #: Positions whose tokens all lie in the prompt suffix after the audio block (never in a shared prefix).
@@ -168,6 +165,19 @@ class Resolved:
     prompt: str = PROBE_PROMPT
     instructed_templates: list[str] = field(default_factory=lambda: list(INSTRUCTED_TEMPLATES))
     neutral_templates: list[str] = field(default_factory=lambda: list(NEUTRAL_TEMPLATES))
+
+    @property
+    def readout(self) -> ReadoutRule:
+        """How ``localize`` reads Δ: the peak of Δ smoothed over ``smooth_s``; the interval where it stays
+        above ``fraction`` of the peak (threshold) or the densest ``window_s`` span (window)."""
+        return ReadoutRule(
+            peak="delta",
+            peak_smooth_s=self.smooth_s,
+            interval="threshold" if self.interval == "threshold" else "densest",
+            fraction=self.fraction,
+            smooth_s=self.smooth_s,
+            window_s=self.window_s,
+        )
 
     def resolved(self, adapter: Adapter, vector: SteeringVector | None = None) -> Resolved:
         """Already resolved: itself (checked against ``adapter``'s layers)."""

@@ -8,8 +8,7 @@ of a generation are steered when the positions continue in generation (last, tex
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -202,21 +201,9 @@ def add_steering(
     return SteeringHandle(hook_layers(adapter, vectors, alphas, mask, chosen, spec.continues_in_generation))
 
 
-@contextmanager
-def steering(
-    adapter: Adapter,
-    vector: SteeringVector | Sequence[SteeringVector | None],
-    alpha: float | Sequence[float],
-    batch: dict[str, torch.Tensor],
-    positions: str | Positions = Positions.LAST,
-    rows: Sequence[bool] | torch.Tensor | None = None,
-) -> Iterator[SteeringHandle]:
-    """``with steering(adapter, vec, alpha, batch): model(**batch)``: hooks removed on exit, even on error."""
-    handle = add_steering(adapter, vector, alpha, batch, positions, rows)
-    try:
-        yield handle
-    finally:
-        handle.remove()
+#: ``with steering(adapter, vec, alpha, batch): model(**batch)``: :func:`add_steering`'s handle is a context
+#: manager that removes the hooks on exit, even on error.
+steering = add_steering
 
 
 @torch.no_grad()

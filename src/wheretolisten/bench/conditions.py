@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..answers import parse_time_answer
 from ..errors import OptionError
 from ..readout import Readout
-from ..readout import read_profile as readout
-from .baselines import energy_prediction, erase_event, item_rng, random_prediction
+from .baselines import energy_prediction, item_rng, random_prediction
 from .config import BenchConfig
 from .detection import DETECTION_CONDITIONS
 from .outcome import Outcome
@@ -105,12 +104,7 @@ def _steered(unit: Unit, indices: list[int]) -> list[Outcome]:
     queries = [unit.scene.events[k].query for k in indices]
     found = unit.vector_pass(queries)
     base, rows = unit.engine.profiles(found.vectors)
-    token_s = unit.model.token_s
-    outcomes = []
-    for steered in rows:
-        profile = unit.profile(base, steered)
-        outcomes.append(Outcome(readout(profile.delta, token_s, unit.config.loc), profile))
-    return outcomes
+    return [unit.outcome(base, steered) for steered in rows]
 
 
 def _prompted(unit: Unit, indices: list[int]) -> list[Outcome]:
@@ -123,27 +117,15 @@ def _prompted(unit: Unit, indices: list[int]) -> list[Outcome]:
     else:
         rows = unit.engine.attention([loc.prompt, *(cfg.prompted_template.format(query=q) for q in queries)])
         pairs = [(rows[0], r) for r in rows[1:]]
-    outcomes = []
-    for base, instructed in pairs:
-        profile = unit.profile(base, instructed)
-        outcomes.append(Outcome(readout(profile.delta, unit.model.token_s, loc), profile))
-    return outcomes
+    return [unit.outcome(base, instructed) for base, instructed in pairs]
 
 
 def _audio_steered(unit: Unit, indices: list[int]) -> list[Outcome]:
     """Audio-contrast vector: the clip with − without the event (erased by gap-level noise); Δ readout."""
-    from ..engine import make_engine
-
-    adapter, loc, scene = unit.model, unit.config.loc, unit.scene
     outcomes = []
     for k in indices:
-        event = scene.events[k]
-        rng = item_rng(unit.config.seed, scene.scene_id, event.query)
-        without = erase_event(unit.clip, adapter.sample_rate, scene.events, k, rng)
-        vector = unit.engine.audio_vector(make_engine(adapter, without, loc), event.query)
-        base, (steered,) = unit.engine.profiles([vector])
-        profile = unit.profile(base, steered)
-        outcomes.append(Outcome(readout(profile.delta, adapter.token_s, loc), profile))
+        base, (steered,) = unit.engine.profiles([unit.audio_vector(k)])
+        outcomes.append(unit.outcome(base, steered))
     return outcomes
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..detections import DetectConfig
 from ..errors import OptionError
-from ..intervals import ReadoutRule
+from ..readout import ReadoutRule
 from ..settings import LocalizeConfig, Resolved, resolve
 from ..windows import WindowConfig
 
@@ -56,10 +56,14 @@ class BenchConfig:
     #: Control conditions: random directions per query, and queries of classes absent from the scenes.
     random_draws: int = 5
     absent_queries: tuple[str, ...] = ()
+    #: The model these settings were resolved for (None: not yet): they are resolved once per run, not
+    #: again for every scene.
+    resolved_for: str | None = field(default=None, compare=False, repr=False)
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
-        """A copy with localize and window settings resolved for ``adapter`` (unchanged without one)."""
-        if adapter is None:
+        """A copy with localize and window settings resolved for ``adapter`` (unchanged without one, or when
+        already resolved for it)."""
+        if adapter is None or (self.resolved_for == adapter.name and isinstance(self.localize, Resolved)):
             return self
         segment, overlap = self.windows.resolved(adapter.max_audio_limit_s, adapter.token_s)
         return replace(
@@ -67,6 +71,7 @@ class BenchConfig:
             localize=resolve(adapter, self.localize),
             windows=WindowConfig(segment, overlap),
             direct_prompt=self.direct_prompt or checkpoint_question(adapter) or DIRECT_PROMPT,
+            resolved_for=adapter.name,
         )
 
     @property

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WTLError
-from ..readout import read_profile
 from ..scenes import PROCEDURAL_CLASSES
 from .baselines import item_rng
 from .conditions import REGISTRY, Condition, get_conditions, parse_conditions, register
@@ -21,8 +20,6 @@ from .config import BenchConfig
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..vectors import SteeringVector
     from .unit import Unit
 
@@ -41,11 +38,6 @@ def norm_matched(vector: SteeringVector, like: SteeringVector) -> SteeringVector
         norm, target = float(d.float().norm()), float(like.directions[layer].float().norm())
         directions[layer] = d * (target / norm) if norm > 0 else d
     return SteeringVector(directions, {**vector.metadata, "norm_matched": True})
-
-
-def _outcome(unit: Unit, base: np.ndarray, steered: np.ndarray, **extra: Any) -> Outcome:
-    profile = unit.profile(base, steered)
-    return Outcome(read_profile(profile.delta, unit.model.token_s, unit.config.loc), profile, dict(extra))
 
 
 def _queries(unit: Unit, indices: Sequence[int]) -> list[str]:
@@ -74,7 +66,7 @@ def _random_vector(unit: Unit, indices: list[int]) -> list[Outcome]:
                 directions[layer] = g * (float(d.float().norm()) / float(g.float().norm()))
             draws.append(SteeringVector(directions, {"kind": "random", "query": query}))
         base, rows = unit.engine.profiles(draws)
-        read = [_outcome(unit, base, steered) for steered in rows]
+        read = [unit.outcome(base, steered) for steered in rows]
         token_s = unit.model.token_s
         first = read[0]
         first.extra["draw_peaks_s"] = [unit.read(o, token_s)[0].peak_s for o in read]
@@ -98,7 +90,7 @@ def _wrong_query(unit: Unit, indices: list[int]) -> list[Outcome]:
     found = unit.vector_pass([events[j].query for j in chosen])
     base, rows = unit.engine.profiles(found.vectors)
     return [
-        _outcome(unit, base, steered, vector_query=events[j].query, vector_event=j)
+        unit.outcome(base, steered, vector_query=events[j].query, vector_event=j)
         for j, steered in zip(chosen, rows, strict=True)
     ]
 
@@ -121,29 +113,26 @@ def _absent_class(unit: Unit, indices: list[int]) -> list[Outcome]:
     """The vector of a class the scene does not hold, read against the queried event."""
     asked = [_absent_query(unit, k) for k in indices]
     base, rows = unit.engine.profiles(unit.vector_pass(asked).vectors)
-    return [_outcome(unit, base, steered, vector_query=q) for q, steered in zip(asked, rows, strict=True)]
+    return [unit.outcome(base, steered, vector_query=q) for q, steered in zip(asked, rows, strict=True)]
 
 
 def _neutral_contrast(unit: Unit, indices: list[int]) -> list[Outcome]:
     """The first neutral prompt minus the second (no sound named), at each query's instruction-vector norm."""
-    from ..vectors import mean_difference
-
     neutral = list(unit.config.loc.neutral_templates)
     if len(neutral) < 2:
         raise WTLError("the neutral-contrast control needs at least two neutral templates")
-    contrast = mean_difference(
-        unit.engine.residual(neutral[:2]), [0], [1], {"kind": "neutral-contrast", "prompts": neutral[:2]}
-    )
+    meta = {"kind": "neutral-contrast", "prompts": neutral[:2]}
+    contrast = unit.engine.contrast_vector(neutral[0], neutral[1], meta)
     vectors = [norm_matched(contrast, v) for v in unit.vector_pass(_queries(unit, indices)).vectors]
     base, rows = unit.engine.profiles(vectors)
-    return [_outcome(unit, base, steered) for steered in rows]
+    return [unit.outcome(base, steered) for steered in rows]
 
 
 def _negative(unit: Unit, indices: list[int]) -> list[Outcome]:
     """The instruction vector with −α."""
     found = unit.vector_pass(_queries(unit, indices))
     base, rows = unit.engine.profiles(found.vectors, -unit.config.loc.alpha)
-    return [_outcome(unit, base, steered) for steered in rows]
+    return [unit.outcome(base, steered) for steered in rows]
 
 
 def _audio_steered_norm(unit: Unit, indices: list[int]) -> list[Outcome]:
@@ -152,7 +141,7 @@ def _audio_steered_norm(unit: Unit, indices: list[int]) -> list[Outcome]:
     outcomes = []
     for k, instruction in zip(indices, found.vectors, strict=True):
         base, (steered,) = unit.engine.profiles([norm_matched(unit.audio_vector(k), instruction)])
-        outcomes.append(_outcome(unit, base, steered))
+        outcomes.append(unit.outcome(base, steered))
     return outcomes
 
 

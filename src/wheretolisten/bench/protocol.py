@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, OptionError
 from ..files import write_atomic
-from ..intervals import ReadoutRule
+from ..readout import ReadoutRule
 from ..records import read_results, row_key
 from ..records.documents import read_json
 from ..records.layout import (

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import DataError, OptionError
 from ..files import write_atomic
-from ..intervals import PEAKS
+from ..readout import PEAKS
 from ..records.documents import read_text
 from .config import DIRECT_PROMPT, QUERY_MODES
 from .protocol_toml import protocol_toml
@@ -124,7 +124,7 @@ class Grid:
     ``layers`` empty: four single layers spread over the lower half of the decoder. ``readout``:
     ``singles+all`` (all layers the condition can move, and each alone) or ``ranges`` (every contiguous
     range of them). ``templates``: indices of the instructed templates (averaged into the vector, or the
-    one put in the prompt). ``peaks``: where the peak is read (``intervals.PEAKS``).
+    one put in the prompt). ``peaks``: where the peak is read (``readout.PEAKS``).
     """
 
     layers: tuple[tuple[int, ...], ...] = ()
@@ -163,7 +163,7 @@ def _default_grids() -> dict[str, Grid]:
 
 @dataclass(frozen=True)
 class IntervalGrid:
-    """Candidate interval rules tried on dev for every condition (``intervals.ReadoutRule`` fields)."""
+    """Candidate interval rules tried on dev for every condition (``readout.ReadoutRule`` fields)."""
 
     fractions: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
     smooths_s: tuple[float, ...] = (0.2, 0.4, 0.8)

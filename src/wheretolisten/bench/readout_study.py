@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import load_audio
-from ..intervals import ReadoutRule, apply_rule, energy_db
+from ..intervals import energy_db
 from ..metrics import hit, iou
-from ..readout import Readout
+from ..readout import Readout, ReadoutRule, apply_rule
 from ..scenes import Scene
 from .protocol_file import IntervalGrid
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import OptionError
-from ..intervals import ReadoutRule
+from ..readout import ReadoutRule
 from ..settings import default_probe_layers
 from .config import BenchConfig
 from .protocol_file import STEERING, Protocol

@@ -20,13 +20,12 @@ import numpy as np
 
 from ..answers import parse_time_answer
 from ..errors import DataError
-from ..intervals import apply_rule
 from ..metrics import hit, iou
 from ..progress import progress
-from ..readout import Readout
+from ..readout import Readout, apply_rule
 from ..records import open_jsonl, read_jsonl
 from ..shards import Shard, shard_files, shard_of, shard_path
-from ..vectors import SteeringVector, mean_difference
+from ..vectors import SteeringVector
 from .baselines import energy_prediction
 from .conditions import ask_when
 from .controls import norm_matched
@@ -120,19 +119,13 @@ def _model_scores(
     steering = [c for c in points if c in STEERING]
     union = sorted({layer for c in steering for p in points[c] for layer in p.layers} or set(loc.layers))
     engine = unit.engine.derive(replace(loc, layers=union, probe_layers=every))
-    neutral, templates = list(loc.neutral_templates), list(loc.instructed_templates)
     queries = [unit.scene.events[k].query for k in indices]
-    prompts, rows_of = [loc.prompt, *neutral], []
-    for q in queries:
-        rows_of.append(list(range(len(prompts), len(prompts) + len(templates))))
-        prompts.extend(t.format(query=q) for t in templates)
-    first = engine.run(prompts, union, every)
-    neutral_rows = list(range(1, 1 + len(neutral)))
+    found = engine.vectors(queries)  # one batch: every template's rows, every layer's attention
+    assert found.run is not None
+    first, rows_of = found.run, found.query_rows
 
     def vector(i: int, chosen: Sequence[int]) -> SteeringVector:
-        return mean_difference(
-            first.residual, [rows_of[i][t] for t in chosen], neutral_rows, {"query": queries[i]}
-        )
+        return engine.instruction_vector(found, i, chosen)
 
     out: dict[str, list[Scores]] = {}
     if "prompted" in points:

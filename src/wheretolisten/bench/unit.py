@@ -20,10 +20,10 @@ import numpy as np
 from ..audio import load_audio
 from ..engine import Engine, VectorPass, make_engine
 from ..errors import WTLError
-from ..intervals import apply_rule, energy_db
+from ..intervals import energy_db
 from ..localize import prepare_audio
 from ..metrics import attention_share, profile_entropy
-from ..readout import Readout
+from ..readout import Readout, apply_rule
 from ..results import Profile
 from ..scenes import Scene
 from ..vectors import SteeringVector
@@ -104,6 +104,12 @@ class Unit:
     def profile(self, base: np.ndarray, steered: np.ndarray) -> Profile:
         """A profile on this clip's time axis."""
         return Profile(self.engine.time_axis(base.size), base, steered)
+
+    def outcome(self, base: np.ndarray, steered: np.ndarray, **extra: Any) -> Outcome:
+        """A profile condition's outcome: (base, steered) read with the localize settings' readout."""
+        rule, token_s = self.config.loc.readout, self.model.token_s
+        read = apply_rule(rule, None, token_s, base.size, (base, steered))
+        return Outcome(read, self.profile(base, steered), dict(extra))
 
     def envelope(self, n_tokens: int, token_s: float) -> np.ndarray:
         """The clip's energy (dB) on a grid of ``n_tokens`` tokens (model-free: the scene's own audio)."""

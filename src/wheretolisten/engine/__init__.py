@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Engine, Run, VectorPass
+from .base import Engine, Rows, Run, VectorPass
 from .batch import WindowBatch, batchable, windows_per_batch
 from .full import FullEngine
 from .shared import SharedEngine, applies
@@ -27,6 +27,7 @@ def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
 __all__ = [
     "Engine",
     "FullEngine",
+    "Rows",
     "Run",
     "SharedEngine",
     "VectorPass",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..readout import aggregate
+from ..session import Run
 from ..vectors import SteeringVector, mean_difference
 
 if TYPE_CHECKING:
@@ -24,12 +25,25 @@ if TYPE_CHECKING:
     from ..settings import Resolved
 
 
-@dataclass
-class Run:
-    """What one batch of prompts produced, per row."""
+@dataclass(frozen=True)
+class Rows:
+    """One logical batch of prompts on the clip: what each row reads, probes and is steered with."""
 
-    residual: dict[int, torch.Tensor]  # layer -> [rows, hidden]: mean output over the read positions
-    attention: dict[int, torch.Tensor]  # layer -> [rows, heads, audio tokens]: last token's attention
+    prompts: Sequence[str]
+    read_layers: Sequence[int] = ()
+    probe_layers: Sequence[int] = ()
+    vectors: Sequence[SteeringVector | None] | None = None
+    alphas: Sequence[float] | None = None
+
+    def chunk(self, which: slice) -> Rows:
+        """The rows ``which`` of this batch."""
+        return Rows(
+            self.prompts[which],
+            self.read_layers,
+            self.probe_layers,
+            None if self.vectors is None else self.vectors[which],
+            None if self.alphas is None else list(self.alphas)[which],
+        )
 
 
 @dataclass
@@ -41,6 +55,12 @@ class VectorPass:
     prompted: list[np.ndarray]
     #: Attention under the probe prompt computed alongside (the prompted baseline).
     prompted_base: np.ndarray
+    #: The batch they came from (None: gathered from several), each query's instructed rows in it and the
+    #: neutral rows: :meth:`Engine.instruction_vector` rebuilds a vector from some of the templates.
+    run: Run | None = None
+    queries: list[str] = field(default_factory=list)
+    query_rows: list[list[int]] = field(default_factory=list)
+    neutral_rows: list[int] = field(default_factory=list)
 
 
 class Engine(ABC):
@@ -53,7 +73,6 @@ class Engine(ABC):
         self.clip = clip
         self.config = config
 
-    @abstractmethod
     def run(
         self,
         prompts: Sequence[str],
@@ -68,6 +87,11 @@ class Engine(ABC):
         to the audio is probed at ``probe_layers``; row i is steered with ``vectors[i]`` (None: not) at
         ``config.positions`` of ``config.layers`` with strength ``alphas[i]``.
         """
+        return self.run_rows(Rows(prompts, read_layers, probe_layers, vectors, alphas))
+
+    @abstractmethod
+    def run_rows(self, rows: Rows) -> Run:
+        """:meth:`run` of ``rows``: the one primitive the engines implement."""
 
     def derive(self, config: Resolved) -> Engine:
         """An engine of the same kind for the same clip with other settings (e.g. other steered layers)."""
@@ -117,23 +141,40 @@ class Engine(ABC):
         """The vectors (and prompted attention) from the run of :meth:`vector_prompts`' prompts."""
         first = 1 if prompted else 0  # the probe prompt's row: the prompted baseline
         neutral_rows = list(range(first, first + len(self.config.neutral_templates)))
-        vectors, attention = [], []
-        for q, rows in zip(queries, query_rows, strict=True):
-            vectors.append(mean_difference(run.residual, rows, neutral_rows, self.vector_metadata(q)))
-            attention.append(self.profile(run, rows[0]) if prompted else np.zeros(0))
         base = self.profile(run, 0) if prompted else np.zeros(0)
-        return VectorPass(vectors, attention, base)
+        found = VectorPass([], [], base, run, list(queries), query_rows, neutral_rows)
+        for i, rows in enumerate(query_rows):
+            found.vectors.append(self.instruction_vector(found, i))
+            found.prompted.append(self.profile(run, rows[0]) if prompted else np.zeros(0))
+        return found
 
-    def vector_metadata(self, query: str) -> dict[str, Any]:
-        """What a saved instruction vector records about how it was built."""
+    def instruction_vector(
+        self, found: VectorPass, index: int, templates: Sequence[int] | None = None
+    ) -> SteeringVector:
+        """Query ``index`` of ``found``: the mean over its instructed prompts (all, or the template indices
+        ``templates``) of (instructed − neutral) residuals. Every instruction vector is built here."""
+        if found.run is None:
+            raise ValueError("this vector pass holds no batch to build vectors from")
+        rows = found.query_rows[index]
+        chosen = rows if templates is None else [rows[t] for t in templates]
+        meta = self.vector_metadata(found.queries[index], templates)
+        return mean_difference(found.run.residual, chosen, found.neutral_rows, meta)
+
+    def contrast_vector(self, plus: str, minus: str, metadata: dict[str, Any]) -> SteeringVector:
+        """(``plus`` − ``minus``) residuals of two prompts on this clip, at the steered layers."""
+        return mean_difference(self.residual([plus, minus]), [0], [1], metadata)
+
+    def vector_metadata(self, query: str, templates: Sequence[int] | None = None) -> dict[str, Any]:
+        """What a saved instruction vector records about how it was built (from ``templates``: all)."""
         cfg = self.config
+        instructed = list(cfg.instructed_templates)
         return {
             "kind": "instruction",
             "model": self.adapter.name,
             "family": self.adapter.family,
             "query": query,
             "positions": cfg.read_positions.value,
-            "instructed_templates": list(cfg.instructed_templates),
+            "instructed_templates": instructed if templates is None else [instructed[t] for t in templates],
             "neutral_templates": list(cfg.neutral_templates),
         }
 
@@ -174,13 +215,11 @@ class Engine(ABC):
         rows = [self.profile(run, i) for i in range(len(vectors) + 1)]
         return rows[0], rows[1:]
 
-    def layer_deltas(
-        self, vector: SteeringVector, alpha: float | None = None, layers: Sequence[int] | None = None
-    ) -> np.ndarray:
-        """Δ of each layer alone ([layers, tokens]); layers up to the first steered one are exactly zero."""
-        chosen = list(range(self.adapter.num_layers)) if layers is None else list(layers)
-        run = self.probe_run([vector], alpha, chosen)
-        return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in chosen])
+    def layer_deltas(self, vector: SteeringVector, alpha: float | None, layers: Sequence[int]) -> np.ndarray:
+        """Δ of each of ``layers`` alone ([layers, tokens]); layers up to the first steered one are exactly
+        zero."""
+        run = self.probe_run([vector], alpha, layers)
+        return np.stack([self.profile(run, 1, [layer]) - self.profile(run, 0, [layer]) for layer in layers])
 
     def probe_run(
         self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]

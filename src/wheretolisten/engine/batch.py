@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from ..positions import SUFFIX_POSITIONS
-from ..session import ClipSession
+from ..session import ClipSession, Run
 from ..vectors import SteeringVector
-from .base import Run
-from .shared import SharedEngine, applies
+from .base import Rows
+from .shared import SharedEngine, applies, suffix_run
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
@@ -43,10 +43,6 @@ def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int
     return max(1, min(MAX_WINDOWS_PER_BATCH, budget_bytes // per_window))
 
 
-def _rows(run: Run, rows: slice) -> Run:
-    return Run({k: v[rows] for k, v in run.residual.items()}, {k: v[rows] for k, v in run.attention.items()})
-
-
 class WindowBatch:
     """Clips of one length on one session; :meth:`vectors` and :meth:`profiles` do one pass each."""
 
@@ -59,40 +55,31 @@ class WindowBatch:
             SharedEngine.on_session(adapter, clip, config, self.session, k) for k, clip in enumerate(clips)
         ]
 
-    def _run(
-        self,
-        prompts: list[list[str]],
-        read_layers: Sequence[int] = (),
-        probe_layers: Sequence[int] = (),
-        vectors: list[list[SteeringVector | None]] | None = None,
-        alphas: list[list[float]] | None = None,
-    ) -> list[Run]:
-        """Every clip's prompts in one suffix pass (chunked by the session's budget); one Run per clip."""
-        cfg = self.config
-        clips = [k for k, rows in enumerate(prompts) for _ in rows]
-        out = self.session.run(
-            [p for rows in prompts for p in rows],
-            read_layers=read_layers,
-            read_positions=cfg.read_positions,
-            probe_layers=probe_layers,
-            vectors=None if vectors is None else [v for rows in vectors for v in rows],
-            alpha=0.0 if alphas is None else [a for rows in alphas for a in rows],
-            steer_positions=cfg.positions,
-            steer_layers=cfg.layers if vectors is not None else None,
-            clips=clips,
+    def _run(self, batches: list[Rows]) -> list[Run]:
+        """Every clip's rows (``batches[k]``: clip k's) in one suffix pass, chunked by the session's budget;
+        one Run per clip. The batches differ only in their prompts, vectors and α."""
+        first = batches[0]
+        whole = Rows(
+            [p for b in batches for p in b.prompts],
+            first.read_layers,
+            first.probe_layers,
+            None if first.vectors is None else [v for b in batches for v in b.vectors or ()],
+            None if first.alphas is None else [a for b in batches for a in b.alphas or ()],
         )
-        whole = Run(out.residual, out.attention)
+        out = suffix_run(
+            self.session, self.config, whole, [k for k, b in enumerate(batches) for _ in b.prompts]
+        )
         runs, start = [], 0
-        for rows in prompts:
-            runs.append(_rows(whole, slice(start, start + len(rows))))
-            start += len(rows)
+        for b in batches:
+            runs.append(out.rows(slice(start, start + len(b.prompts))))
+            start += len(b.prompts)
         return runs
 
     @torch.no_grad()
     def vectors(self, queries: Sequence[str]) -> list[list[SteeringVector]]:
         """Each clip's instruction vector for every query (as ``engine.vectors(queries, False)``)."""
         prompts, query_rows = self.engines[0].vector_prompts(queries, prompted=False)
-        runs = self._run([prompts] * len(self.engines), read_layers=self.config.layers)
+        runs = self._run([Rows(prompts, self.config.layers)] * len(self.engines))
         return [
             engine.vector_pass(run, queries, query_rows, prompted=False).vectors
             for engine, run in zip(self.engines, runs, strict=True)
@@ -104,12 +91,7 @@ class WindowBatch:
     ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """Each clip's (unsteered probe row, steered rows) for its vectors (as ``engine.profiles``)."""
         planned = [engine.probe_rows(list(vecs)) for engine, vecs in zip(self.engines, vectors, strict=True)]
-        runs = self._run(
-            [p for p, _, _ in planned],
-            probe_layers=self.config.probe_layers,
-            vectors=[v for _, v, _ in planned],
-            alphas=[a for _, _, a in planned],
-        )
+        runs = self._run([Rows(p, (), self.config.probe_layers, v, a) for p, v, a in planned])
         out = []
         for engine, run, (prompts, _, _) in zip(self.engines, runs, planned, strict=True):
             rows = [engine.profile(run, i) for i in range(len(prompts))]

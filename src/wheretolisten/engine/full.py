@@ -6,16 +6,15 @@ engine gives the same readouts (tested) at a fraction of the cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 
 from ..positions import PositionTable
 from ..probe import temporal_attention
+from ..session import Run
 from ..steering import hook_layers, record_residual, row_alphas
-from ..vectors import SteeringVector
-from .base import Engine, Run
+from .base import Engine, Rows
 
 #: Whole prompts per forward pass (each carries the clip's full audio block).
 ROWS_PER_PASS = 8
@@ -26,41 +25,14 @@ class FullEngine(Engine):
 
     name: ClassVar[str] = "full"
 
-    def run(
-        self,
-        prompts: Sequence[str],
-        read_layers: Sequence[int] = (),
-        probe_layers: Sequence[int] = (),
-        vectors: Sequence[SteeringVector | None] | None = None,
-        alphas: Sequence[float] | None = None,
-    ) -> Run:
-        parts = []
-        for start in range(0, len(prompts), ROWS_PER_PASS):
-            chunk = slice(start, start + ROWS_PER_PASS)
-            parts.append(
-                self._run_batch(
-                    prompts[chunk],
-                    read_layers,
-                    probe_layers,
-                    None if vectors is None else vectors[chunk],
-                    None if alphas is None else list(alphas)[chunk],
-                )
-            )
-        return Run(
-            {layer: torch.cat([p.residual[layer] for p in parts]) for layer in parts[0].residual},
-            {layer: torch.cat([p.attention[layer] for p in parts]) for layer in parts[0].attention},
-        )
+    def run_rows(self, rows: Rows) -> Run:
+        return Run.chunked(len(rows.prompts), ROWS_PER_PASS, lambda chunk: self._run_batch(rows.chunk(chunk)))
 
     @torch.no_grad()
-    def _run_batch(
-        self,
-        prompts: Sequence[str],
-        read_layers: Sequence[int],
-        probe_layers: Sequence[int],
-        vectors: Sequence[SteeringVector | None] | None,
-        alphas: Sequence[float] | None,
-    ) -> Run:
+    def _run_batch(self, rows: Rows) -> Run:
         adapter, cfg = self.adapter, self.config
+        prompts, read_layers, probe_layers = rows.prompts, rows.read_layers, rows.probe_layers
+        vectors, alphas = rows.vectors, rows.alphas
         batch = adapter.encode([self.clip] * len(prompts), list(prompts))
         table = PositionTable.for_prompts(adapter, batch["input_ids"], batch["attention_mask"])
         residual: dict[int, torch.Tensor] = {}
@@ -75,10 +47,10 @@ class FullEngine(Engine):
         try:
             if probe_layers:
                 probed = temporal_attention(adapter, batch, probe_layers, method=cfg.probe)
-                rows = torch.stack(
+                stacked = torch.stack(
                     [r[:, :, 0, :] for r in probed.per_row], dim=1
                 )  # [layers, rows, heads, audio]
-                attention = {layer: rows[i] for i, layer in enumerate(probed.layers)}
+                attention = {layer: stacked[i] for i, layer in enumerate(probed.layers)}
             else:
                 adapter.model(**batch, use_cache=False)
         finally:

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ..positions import SUFFIX_POSITIONS
-from ..session import ClipSession
-from ..vectors import SteeringVector
-from .base import Engine, Run
+from ..session import ClipSession, Run
+from .base import Engine, Rows
 from .full import FullEngine
 
 if TYPE_CHECKING:
@@ -54,24 +53,20 @@ class SharedEngine(Engine):
             return FullEngine(self.adapter, self.clip, config)
         return SharedEngine.on_session(self.adapter, self.clip, config, self.session, self.clip_index)
 
-    def run(
-        self,
-        prompts: Sequence[str],
-        read_layers: Sequence[int] = (),
-        probe_layers: Sequence[int] = (),
-        vectors: Sequence[SteeringVector | None] | None = None,
-        alphas: Sequence[float] | None = None,
-    ) -> Run:
-        cfg = self.config
-        out = self.session.run(
-            prompts,
-            read_layers=read_layers,
-            read_positions=cfg.read_positions,
-            probe_layers=probe_layers,
-            vectors=vectors,
-            alpha=list(alphas) if alphas is not None else 0.0,
-            steer_positions=cfg.positions,
-            steer_layers=cfg.layers if vectors is not None else None,
-            clips=[self.clip_index] * len(prompts),
-        )
-        return Run(out.residual, out.attention)
+    def run_rows(self, rows: Rows) -> Run:
+        return suffix_run(self.session, self.config, rows, [self.clip_index] * len(rows.prompts))
+
+
+def suffix_run(session: ClipSession, config: Resolved, rows: Rows, clips: Sequence[int]) -> Run:
+    """``rows`` as suffixes on ``session`` (row i on clip ``clips[i]``), with ``config``'s positions."""
+    return session.run(
+        rows.prompts,
+        read_layers=rows.read_layers,
+        read_positions=config.read_positions,
+        probe_layers=rows.probe_layers,
+        vectors=rows.vectors,
+        alpha=list(rows.alphas) if rows.alphas is not None else 0.0,
+        steer_positions=config.positions,
+        steer_layers=config.layers if rows.vectors is not None else None,
+        clips=clips,
+    )
