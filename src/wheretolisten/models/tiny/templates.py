@@ -5,8 +5,7 @@ processor holds)."""
 from __future__ import annotations
 
 #: ChatML's turn loop as the Qwen-style checkpoints open it: a default system turn unless the chat starts
-#: with one, then each turn's ``<|im_start|>role`` line (shared by the Qwen2-Audio, AF3 and Qwen2.5-Omni
-#: templates below).
+#: with one, then each turn's ``<|im_start|>role`` line (shared by the templates below).
 _CHATML_TURN_OPENING = (
     "{% for message in messages %}"
     "{% if loop.first and message['role'] != 'system' %}"
@@ -18,28 +17,32 @@ _CHATML_TURN_OPENING = (
 #: template below ends with it).
 _CHATML_GENERATION_PROMPT = "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 
+
+def _counted_audio_template(audio: str, others: str) -> str:
+    """The Qwen ChatML template that counts audio items (``audio_count.value``): ``audio`` is what an
+    audio item becomes, ``others`` the ``{% elif %}`` branches of the other item kinds."""
+    return (
+        "{% set audio_count = namespace(value=0) %}"
+        + _CHATML_TURN_OPENING
+        + (
+            "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+            "{% else %}"
+            "{% for content in message['content'] %}"
+            "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+            "{% set audio_count.value = audio_count.value + 1 %}"
+        )
+        + audio
+        + others
+        + "{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+        + _CHATML_GENERATION_PROMPT
+    )
+
+
 #: The structure of the Instruct checkpoint's chat template: "Audio N:" line with the audio block,
 #: then the instruction, in the user turn.
-QWEN2_AUDIO_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
-    + _CHATML_TURN_OPENING
-    + (
-        "{% if message['content'] is string %}"
-        "{{ message['content'] }}<|im_end|>\n"
-        "{% else %}"
-        "{% for content in message['content'] %}"
-        "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-        "{% set audio_count.value = audio_count.value + 1 %}"
-        "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
-        "{% elif 'text' in content %}"
-        "{{ content['text'] }}"
-        "{% endif %}"
-        "{% endfor %}"
-        "<|im_end|>\n"
-        "{% endif %}"
-        "{% endfor %}"
-    )
-    + _CHATML_GENERATION_PROMPT
+QWEN2_AUDIO_CHAT_TEMPLATE = _counted_audio_template(
+    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n",
+    "{% elif 'text' in content %}{{ content['text'] }}",
 )
 
 #: The structure of the -hf checkpoint's chat template: the <sound> placeholder leads the user turn,
@@ -84,27 +87,11 @@ MF_CHAT_TEMPLATE = (
 
 #: The structure of the checkpoints' chat template (Qwen2-VL style): a default system turn, then each
 #: content item in order; audio is ``<|audio_bos|><|AUDIO|><|audio_eos|>`` (optionally "Audio N: " first).
-QWEN2_5_OMNI_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
-    + _CHATML_TURN_OPENING
-    + (
-        "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-        "{% else %}"
-        "{% for content in message['content'] %}"
-        "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-        "{% set audio_count.value = audio_count.value + 1 %}"
-        "{% if add_audio_id %}Audio {{ audio_count.value }}: {% endif %}"
-        "<|audio_bos|><|AUDIO|><|audio_eos|>"
-        "{% elif content['type'] == 'image' or 'image' in content %}<|vision_bos|><|IMAGE|><|vision_eos|>"
-        "{% elif content['type'] == 'video' or 'video' in content %}<|vision_bos|><|VIDEO|><|vision_eos|>"
-        "{% elif 'text' in content %}{{ content['text'] }}"
-        "{% endif %}"
-        "{% endfor %}"
-        "<|im_end|>\n"
-        "{% endif %}"
-        "{% endfor %}"
-    )
-    + _CHATML_GENERATION_PROMPT
+QWEN2_5_OMNI_CHAT_TEMPLATE = _counted_audio_template(
+    "{% if add_audio_id %}Audio {{ audio_count.value }}: {% endif %}<|audio_bos|><|AUDIO|><|audio_eos|>",
+    "{% elif content['type'] == 'image' or 'image' in content %}<|vision_bos|><|IMAGE|><|vision_eos|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}<|vision_bos|><|VIDEO|><|vision_eos|>"
+    "{% elif 'text' in content %}{{ content['text'] }}",
 )
 
 #: The structure of the checkpoints' chat template (Qwen3 style): no default system turn; the user turn's
