@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from transformers import (
     Qwen2_5OmniThinkerConfig,
     Qwen2Tokenizer,
@@ -24,6 +23,7 @@ from transformers import (
 from ..qwen2_5_omni import Qwen2_5OmniAdapter
 from ..qwen3_omni_moe import Qwen3OmniMoeAdapter
 from ..qwen_omni import QwenOmniAdapter
+from .seeded import seeded_model
 from .templates import QWEN2_5_OMNI_CHAT_TEMPLATE, QWEN3_OMNI_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -146,8 +146,11 @@ def build_tiny_model(
     processor = build_processor(family, tokenizer, chunk_s)
     tok = processor.tokenizer
     config = tiny_config(family, tok, size)
-    torch.manual_seed(seed)
-    model = SPECS[family].adapter.model_class(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
+    model = seeded_model(
+        SPECS[family].adapter.model_class,
+        config,
+        seed,
+        tok.pad_token_id,
+        tok.convert_tokens_to_ids("<|im_end|>"),
+    )
     return model, processor
