@@ -200,7 +200,7 @@ def bench_run(
         direct_prompt,
         value(positions),
         window_config(segment_s, overlap_s),
-        detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")),
+        detect_config(top_k, min_score, min_gap_s),
         energy_min_db,
     )
     manifest = manifest_path(scenes)
