@@ -40,6 +40,7 @@ _EXPORTS = {
     "run_unit": "runner",
     "RESULTS_NAME": "sweep",
     "SWEEP_NAME": "sweep",
+    "SweepPlan": "sweep",
     "SweepReport": "sweep",
     "split_dev_test": "sweep",
     "sweep": "sweep",

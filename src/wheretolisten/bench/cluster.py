@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..scenes import Scene
     from .cluster_pool import Pool
     from .runner import RunReport
-    from .sweep import Point, SweepReport
+    from .sweep import Point, SweepPlan, SweepReport
 
 INSTALL_HINT = 'pip install "wheretolisten[ray]"'
 #: Default seconds to wait for a Ray cluster's address to answer (``--ray-timeout``).
@@ -206,27 +206,16 @@ def run_bench_ray(
         return run_on_pool(pool, scenes, manifest_dir, names, cfg, model, out, show_progress, _warn_failed)
 
 
-def sweep_ray(
-    scenes: Sequence[Scene],
-    manifest_dir: str | os.PathLike[str],
-    layers_grid: Sequence[Sequence[int]],
-    alphas: Sequence[float],
-    dev_fraction: float,
-    conditions: Sequence[str],
-    config: BenchConfig,
-    out_dir: str | os.PathLike[str],
-    spec: RaySpec = RaySpec(),
-    show_progress: bool = True,
-) -> SweepReport:
+def sweep_ray(plan: SweepPlan, spec: RaySpec = RaySpec(), show_progress: bool = True) -> SweepReport:
     """:func:`~.sweep.sweep` on Ray in one launch: grid points × dev scenes as units, then the chosen
     setting on the held-out scenes, on the same workers; the same ``sweep.jsonl`` and ``results.jsonl``."""
     from .cluster_pool import Failed, run_on_pool
     from .sweep import check_sweep, run_sweep
 
-    names, dev, test = check_sweep(layers_grid, alphas, conditions, scenes, dev_fraction)
-    root = str(Path(manifest_dir))
+    names, dev, test = check_sweep(plan)
+    root = str(Path(plan.manifest_dir))
     with ray_pool(spec, list(dict.fromkeys(["steered", *names]))) as pool:
-        points, model = pool.ask("grid", layers_grid, alphas, config)
+        points, model = pool.ask("grid", plan.layers_grid, plan.alphas, plan.config)
 
         def evaluate(
             todo: list[Point], advance: Advance
@@ -254,8 +243,10 @@ def sweep_ray(
                 )
 
         def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
-            return run_on_pool(pool, part, manifest_dir, names, cfg, model, path, show_progress, _warn_failed)
+            return run_on_pool(
+                pool, part, plan.manifest_dir, names, cfg, model, path, show_progress, _warn_failed
+            )
 
-        report = run_sweep(points, model, dev, test, out_dir, evaluate, run_test, show_progress)
+        report = run_sweep(points, model, dev, test, plan.out_dir, evaluate, run_test, show_progress)
         report.units_retried = pool.retried
         return report

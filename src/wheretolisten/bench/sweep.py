@@ -111,18 +111,28 @@ Evaluate = Callable[[list[Point], Advance], Iterator[tuple[BenchConfig, str, lis
 RunTest = Callable[[BenchConfig, list[Scene], Path], RunReport]
 
 
-def check_sweep(
-    layers_grid: Sequence[Sequence[int]],
-    alphas: Sequence[float],
-    conditions: Sequence[str],
-    scenes: Sequence[Scene],
-    dev_fraction: float,
-) -> tuple[list[str], list[Scene], list[Scene]]:
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep runs, whichever runner runs it (:func:`sweep` here, ``cluster.sweep_ray`` on Ray): the
+    scenes, the (layers, α) grid, the share of scenes that picks the setting, the conditions then run on
+    the other scenes with the shared ``config``, and the folder of ``sweep.jsonl`` and ``results.jsonl``."""
+
+    scenes: Sequence[Scene]
+    manifest_dir: str | os.PathLike[str]
+    layers_grid: Sequence[Sequence[int]]
+    alphas: Sequence[float]
+    dev_fraction: float
+    conditions: Sequence[str]
+    config: BenchConfig
+    out_dir: str | os.PathLike[str]
+
+
+def check_sweep(plan: SweepPlan) -> tuple[list[str], list[Scene], list[Scene]]:
     """The validated conditions and the dev and test splits (errors before anything is computed)."""
-    if not layers_grid or not alphas:
+    if not plan.layers_grid or not plan.alphas:
         raise OptionError("the sweep grid is empty: give layers_grid and alphas")
-    names = parse_conditions(conditions)
-    dev, test = split_dev_test(scenes, dev_fraction)
+    names = parse_conditions(plan.conditions)
+    dev, test = split_dev_test(plan.scenes, plan.dev_fraction)
     return names, dev, test
 
 
@@ -192,38 +202,28 @@ def run_sweep(
 
 
 def sweep(
-    adapter: Adapter,
-    scenes: Sequence[Scene],
-    manifest_dir: str | os.PathLike[str],
-    layers_grid: Sequence[Sequence[int]],
-    alphas: Sequence[float],
-    dev_fraction: float,
-    conditions: Sequence[str],
-    config: BenchConfig,
-    out_dir: str | os.PathLike[str],
-    show_progress: bool = True,
-    shard: Shard | None = None,
+    adapter: Adapter, plan: SweepPlan, show_progress: bool = True, shard: Shard | None = None
 ) -> SweepReport:
-    """Pick (layers, alpha) by steered hit rate on dev, then run ``conditions`` on the test split only.
+    """Pick (layers, alpha) by steered hit rate on dev, then run the plan's conditions on the test split only.
 
     Writes ``sweep.jsonl`` (one line per grid point, resumable) and ``results.jsonl`` (test rows).
     Ties are broken by mean IoU, then by grid order. With ``shard`` K/N, this process evaluates every N-th
-    grid point (into ``sweep.K-of-N.jsonl``); once every shard's points are in ``out_dir`` it runs every
+    grid point (into ``sweep.K-of-N.jsonl``); once every shard's points are in ``plan.out_dir`` it runs every
     N-th test scene (into ``results.K-of-N.jsonl``). Until then it returns with ``missing`` > 0: rerun
     it when the other shards are done (finished points are not recomputed).
     """
-    names, dev, test = check_sweep(layers_grid, alphas, conditions, scenes, dev_fraction)
-    points = grid_points(adapter, layers_grid, alphas, config)
+    names, dev, test = check_sweep(plan)
+    points = grid_points(adapter, plan.layers_grid, plan.alphas, plan.config)
 
     def evaluate(todo: list[Point], advance: Advance) -> Iterator[tuple[BenchConfig, str, list[ResultRow]]]:
         for cfg, h in todo:
             rows: list[ResultRow] = []
             for scene in dev:
-                rows.extend(run_unit(adapter, scene, manifest_dir, ["steered"], cfg))
+                rows.extend(run_unit(adapter, scene, plan.manifest_dir, ["steered"], cfg))
                 advance(1, scene.scene_id)
             yield cfg, h, rows
 
     def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
-        return run_bench(adapter, part, manifest_dir, names, cfg, path, show_progress)
+        return run_bench(adapter, part, plan.manifest_dir, names, cfg, path, show_progress)
 
-    return run_sweep(points, adapter.name, dev, test, out_dir, evaluate, run_test, show_progress, shard)
+    return run_sweep(points, adapter.name, dev, test, plan.out_dir, evaluate, run_test, show_progress, shard)

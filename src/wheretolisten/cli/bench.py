@@ -200,7 +200,7 @@ def bench_run(
         direct_prompt,
         value(positions),
         window_config(segment_s, overlap_s),
-        detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")),
+        detect_config(top_k, min_score, min_gap_s),
         energy_min_db,
     )
     manifest = manifest_path(scenes)
@@ -293,7 +293,7 @@ def bench_sweep(
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
-    from ..bench.sweep import sweep
+    from ..bench.sweep import SweepPlan, sweep
     from ..files import check_output
     from ..shards import parse_shard
 
@@ -309,14 +309,14 @@ def bench_sweep(
     config = bench_config(None, None, queries.value, query, seed, positions=value(positions))
     check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=mkdir)
     scene_list, manifest_dir = load_scenes(scenes, config)
-    args = (layer_sets, alpha_list, dev_fraction, names, config, out)
+    plan = SweepPlan(scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out)
     if spec is not None:
         from ..bench.cluster import sweep_ray
 
-        report = sweep_ray(scene_list, manifest_dir, *args, spec, progress)
+        report = sweep_ray(plan, spec, progress)
     else:
         adapter = load(model, device, dtype)
-        report = sweep(adapter, scene_list, manifest_dir, *args, progress, part)
+        report = sweep(adapter, plan, progress, part)
     best, run = report.best, report.run
     if best is None or run is None:
         typer.echo(

@@ -37,7 +37,6 @@ from .options import (
     check_span,
     check_vector_outputs,
     detect_config,
-    finite,
     load,
     localize_config,
     numbered,
@@ -211,7 +210,7 @@ def localize(
     check_page(html, link_audio)
     config = localize_config(layers, alpha, probe, positions, interval, window_s)
     windows = window_config(segment_s, overlap_s)
-    detection = detect_config(top_k, finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s"))
+    detection = detect_config(top_k, min_score, min_gap_s)
     if not several:
         check_audio(audio)
     check_span(audio, start, end)

@@ -303,14 +303,16 @@ def localize_config(
 
 
 def detect_config(top_k: int | None, min_score: float | None, min_gap_s: float | None) -> DetectConfig:
-    """The detection settings the options give (defaults for those not given), checked."""
+    """The detection settings the options give (defaults for those not given), checked for finite
+    numbers."""
     from ..detections import DetectConfig
 
     defaults = DetectConfig()
+    score, gap = finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")
     return DetectConfig(
         top_k,
-        defaults.min_score if min_score is None else min_score,
-        defaults.min_gap_s if min_gap_s is None else min_gap_s,
+        defaults.min_score if score is None else score,
+        defaults.min_gap_s if gap is None else gap,
     )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from transformers import GraniteSpeechConfig, GraniteSpeechForConditionalGeneration, GraniteSpeechProcessor
 
 from ...errors import ModelError
 from ..granite_speech import WheretolistenGraniteSpeechFeatureExtractor
+from .seeded import seeded_model
 from .sizes import gqa_decoder, sizes
 from .tokenizer import train_tokenizer
 
@@ -104,8 +104,7 @@ def build_tiny_model(
     fe = WheretolistenGraniteSpeechFeatureExtractor()
     processor = GraniteSpeechProcessor(audio_processor=fe, tokenizer=tok, audio_token="<|audio|>")
     config = tiny_config(len(tok), tok.convert_tokens_to_ids("<|audio|>"), size)
-    torch.manual_seed(seed)
-    model = GraniteSpeechForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.eos_token_id
+    model = seeded_model(
+        GraniteSpeechForConditionalGeneration, config, seed, tok.pad_token_id, tok.eos_token_id
+    )
     return model, processor

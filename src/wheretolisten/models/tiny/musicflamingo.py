@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from transformers import (
     MusicFlamingoConfig,
     MusicFlamingoForConditionalGeneration,
@@ -15,6 +14,7 @@ from transformers import (
 )
 
 from . import whisper_qwen
+from .seeded import seeded_model
 from .templates import MF_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -52,8 +52,11 @@ def build_tiny_model(
     processor = build_processor(tokenizer, chunk_s)
     tok = processor.tokenizer
     config = tiny_config(tok, size, chunk_s)
-    torch.manual_seed(seed)
-    model = MusicFlamingoForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
+    model = seeded_model(
+        MusicFlamingoForConditionalGeneration,
+        config,
+        seed,
+        tok.pad_token_id,
+        tok.convert_tokens_to_ids("<|im_end|>"),
+    )
     return model, processor

@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from transformers import (
     Qwen2_5OmniThinkerConfig,
     Qwen2Tokenizer,
@@ -24,6 +23,7 @@ from transformers import (
 from ..qwen2_5_omni import Qwen2_5OmniAdapter
 from ..qwen3_omni_moe import Qwen3OmniMoeAdapter
 from ..qwen_omni import QwenOmniAdapter
+from .seeded import seeded_model
 from .templates import QWEN2_5_OMNI_CHAT_TEMPLATE, QWEN3_OMNI_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -107,31 +107,31 @@ def tiny_config(family: str, tok: Any, size: dict[str, int] | None = None) -> An
         "num_heads": 2,
         "out_hidden_size": s["dim"],
     }
+    if family == "qwen2.5-omni":
+        vision["fullatt_block_indexes"] = [0]
+    else:
+        text.update(head_dim=head_dim, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32)
+        text["rope_parameters"].update(interleaved=True, mrope_interleaved=True)
+        # Attention windows of 2 s (the real 8 s would never split the test clips).
+        audio.update(downsample_hidden_size=8, n_window_infer=200)
+        vision.update(deepstack_visual_indexes=[0], num_position_embeddings=64)
     common = {
+        "text_config": text,
+        "audio_config": audio,
+        "vision_config": vision,
         "audio_start_token_id": ids["audio_bos_token"],
         "vision_start_token_id": ids["vision_bos_token"],
     }
+    # The two config classes name the placeholder ids differently (``*_index`` and ``*_id``).
     if family == "qwen2.5-omni":
-        vision["fullatt_block_indexes"] = [0]
         return Qwen2_5OmniThinkerConfig(
-            text_config=text,
-            audio_config=audio,
-            vision_config=vision,
             audio_token_index=ids["audio_token"],
             image_token_index=ids["image_token"],
             video_token_index=ids["video_token"],
             audio_end_token_id=ids["audio_eos_token"],
             **common,
         )
-    text.update(head_dim=head_dim, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32)
-    text["rope_parameters"].update(interleaved=True, mrope_interleaved=True)
-    # Attention windows of 2 s (the real 8 s would never split the test clips).
-    audio.update(downsample_hidden_size=8, n_window_infer=200)
-    vision.update(deepstack_visual_indexes=[0], num_position_embeddings=64)
     return Qwen3OmniMoeThinkerConfig(
-        text_config=text,
-        audio_config=audio,
-        vision_config=vision,
         audio_token_id=ids["audio_token"],
         image_token_id=ids["image_token"],
         video_token_id=ids["video_token"],
@@ -146,8 +146,11 @@ def build_tiny_model(
     processor = build_processor(family, tokenizer, chunk_s)
     tok = processor.tokenizer
     config = tiny_config(family, tok, size)
-    torch.manual_seed(seed)
-    model = SPECS[family].adapter.model_class(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
+    model = seeded_model(
+        SPECS[family].adapter.model_class,
+        config,
+        seed,
+        tok.pad_token_id,
+        tok.convert_tokens_to_ids("<|im_end|>"),
+    )
     return model, processor

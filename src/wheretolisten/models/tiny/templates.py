@@ -4,57 +4,66 @@ processor holds)."""
 
 from __future__ import annotations
 
-#: The structure of the Instruct checkpoint's chat template: "Audio N:" line with the audio block,
-#: then the instruction, in the user turn.
-QWEN2_AUDIO_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
+#: ChatML's turn loop as the Qwen-style checkpoints open it: a default system turn unless the chat starts
+#: with one, then each turn's ``<|im_start|>role`` line (shared by the templates below).
+_CHATML_TURN_OPENING = (
     "{% for message in messages %}"
     "{% if loop.first and message['role'] != 'system' %}"
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     "{% endif %}"
     "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}<|im_end|>\n"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-    "{% set audio_count.value = audio_count.value + 1 %}"
-    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
-    "{% elif 'text' in content %}"
-    "{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
+)
+#: ChatML's closing: the assistant turn's opening when a generation prompt is asked for (every ChatML
+#: template below ends with it).
+_CHATML_GENERATION_PROMPT = "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+
+
+def _counted_audio_template(audio: str, others: str) -> str:
+    """The Qwen ChatML template that counts audio items (``audio_count.value``): ``audio`` is what an
+    audio item becomes, ``others`` the ``{% elif %}`` branches of the other item kinds."""
+    return (
+        "{% set audio_count = namespace(value=0) %}"
+        + _CHATML_TURN_OPENING
+        + (
+            "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+            "{% else %}"
+            "{% for content in message['content'] %}"
+            "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+            "{% set audio_count.value = audio_count.value + 1 %}"
+        )
+        + audio
+        + others
+        + "{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+        + _CHATML_GENERATION_PROMPT
+    )
+
+
+#: The structure of the Instruct checkpoint's chat template: "Audio N:" line with the audio block,
+#: then the instruction, in the user turn.
+QWEN2_AUDIO_CHAT_TEMPLATE = _counted_audio_template(
+    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n",
+    "{% elif 'text' in content %}{{ content['text'] }}",
 )
 
 #: The structure of the -hf checkpoint's chat template: the <sound> placeholder leads the user turn,
 #: whatever the order of the content items, and the instruction follows it directly.
 AF3_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' %}<sound>{% endif %}"
-    "{% endfor %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
+    _CHATML_TURN_OPENING
+    + (
+        "{% if message['content'] is string %}"
+        "{{ message['content'] }}"
+        "{% else %}"
+        "{% for content in message['content'] %}"
+        "{% if content['type'] == 'audio' %}<sound>{% endif %}"
+        "{% endfor %}"
+        "{% for content in message['content'] %}"
+        "{% if content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+        "{% endfor %}"
+        "{% endif %}"
+        "<|im_end|>\n"
+        "{% endfor %}"
+    )
+    + _CHATML_GENERATION_PROMPT
 )
 
 #: The structure of the -hf checkpoint's chat template: a system turn unless the chat starts with one,
@@ -74,36 +83,15 @@ MF_CHAT_TEMPLATE = (
     "{% endif %}"
     "<|im_end|>\n"
     "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
-)
+) + _CHATML_GENERATION_PROMPT
 
 #: The structure of the checkpoints' chat template (Qwen2-VL style): a default system turn, then each
 #: content item in order; audio is ``<|audio_bos|><|AUDIO|><|audio_eos|>`` (optionally "Audio N: " first).
-QWEN2_5_OMNI_CHAT_TEMPLATE = (
-    "{% set audio_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-    "{% else %}"
-    "{% for content in message['content'] %}"
-    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
-    "{% set audio_count.value = audio_count.value + 1 %}"
-    "{% if add_audio_id %}Audio {{ audio_count.value }}: {% endif %}"
-    "<|audio_bos|><|AUDIO|><|audio_eos|>"
+QWEN2_5_OMNI_CHAT_TEMPLATE = _counted_audio_template(
+    "{% if add_audio_id %}Audio {{ audio_count.value }}: {% endif %}<|audio_bos|><|AUDIO|><|audio_eos|>",
     "{% elif content['type'] == 'image' or 'image' in content %}<|vision_bos|><|IMAGE|><|vision_eos|>"
     "{% elif content['type'] == 'video' or 'video' in content %}<|vision_bos|><|VIDEO|><|vision_eos|>"
-    "{% elif 'text' in content %}{{ content['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% elif 'text' in content %}{{ content['text'] }}",
 )
 
 #: The structure of the checkpoints' chat template (Qwen3 style): no default system turn; the user turn's
@@ -123,8 +111,7 @@ QWEN3_OMNI_CHAT_TEMPLATE = (
     "{% endif %}"
     "<|im_end|>\n"
     "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+) + _CHATML_GENERATION_PROMPT
 
 #: The structure of the -it checkpoints' chat template: BOS, a system message folded into the first user
 #: turn, content items in order (audio as the soft-token placeholder, text trimmed), "model" as the

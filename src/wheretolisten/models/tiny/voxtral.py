@@ -15,13 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import VoxtralConfig, VoxtralForConditionalGeneration, WhisperFeatureExtractor
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from ...errors import ModelError
 from ...files import write_atomic
 from ..voxtral import AUDIO_TOKEN_ID
+from .seeded import seeded_model
 from .sizes import gqa_decoder, sizes
 from .tokenizer import _PRETOKENIZE, train_tokenizer
 
@@ -137,8 +137,7 @@ def build_tiny_model(
     tok = tokenizer if tokenizer is not None else build_tokenizer()
     fe = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30)
     processor = VoxtralProcessor(feature_extractor=fe, tokenizer=tok)
-    torch.manual_seed(seed)
-    model = VoxtralForConditionalGeneration(tiny_config(len(tok), size)).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.eos_token_id
+    model = seeded_model(
+        VoxtralForConditionalGeneration, tiny_config(len(tok), size), seed, tok.pad_token_id, tok.eos_token_id
+    )
     return model, processor

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from transformers import (
     AudioFlamingo3Config,
     AudioFlamingo3ForConditionalGeneration,
@@ -22,6 +21,7 @@ from transformers import (
 )
 
 from ...errors import ModelError
+from .seeded import seeded_model
 from .templates import AF3_CHAT_TEMPLATE, QWEN2_AUDIO_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -134,8 +134,5 @@ def build_tiny_model(
         if family == "qwen2-audio"
         else AudioFlamingo3ForConditionalGeneration
     )
-    torch.manual_seed(seed)
-    model = cls(config).eval()
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.convert_tokens_to_ids("<|im_end|>")
+    model = seeded_model(cls, config, seed, tok.pad_token_id, tok.convert_tokens_to_ids("<|im_end|>"))
     return model, processor
