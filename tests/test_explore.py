@@ -165,8 +165,15 @@ def test_cli_explore_serves_until_stopped(tiny_dirs: dict[str, Path], tmp_path: 
         str(tiny_dirs["qwen2-audio"]),
     ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    # a shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    # give the server the default disposition, as a terminal would
     proc = subprocess.Popen(
-        [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [*command, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
@@ -179,4 +186,4 @@ def test_cli_explore_serves_until_stopped(tiny_dirs: dict[str, Path], tmp_path: 
             assert json.loads(response.read()) == [{"key": "1", "name": "clip.wav", "duration_s": 2.0}]
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)  # interpreter teardown on a busy shared CPU took > 30 s once
+        proc.wait(timeout=30)
