@@ -203,6 +203,26 @@ def encoder_weights() -> dict[str, torch.Tensor]:
     return encoder_state_dict(load_variables(), max_source_positions=50 * CHUNK_S)
 
 
+#: The two shards of an exported model: the frozen encoder (fp16, as released) and the trained rest.
+SHARDS = {"encoder": "model-00001-of-00002.safetensors", "rest": "model-00002-of-00002.safetensors"}
+ENCODER_METADATA = {"format": "pt", "source": "OpenAI Whisper base (MIT)"}
+
+
+def stage_assemble(target: Path, log: Log) -> None:
+    """Write the encoder shard into an exported folder that lacks it (the repository keeps only the trained
+    shard of a model, ``organism/whisper/query_head/``): the converted encoder, as ``export`` writes it."""
+    from safetensors.torch import save_file
+
+    path = target / SHARDS["encoder"]
+    if not (target / SHARDS["rest"]).is_file():
+        raise SystemExit(f"{target}: no {SHARDS['rest']} here, so it is not an exported model folder")
+    enc = {f"model.audio_tower.{k}": v.to(torch.float16).contiguous() for k, v in encoder_weights().items()}
+    tmp = path.with_suffix(".tmp")
+    save_file(enc, str(tmp), metadata=ENCODER_METADATA)
+    os.replace(tmp, path)
+    log(f"assemble: wrote {path}")
+
+
 def encoder_model() -> Any:
     """A ``Qwen2AudioEncoder`` (fp32) with the converted weights, for caching its outputs."""
     from transformers.models.qwen2_audio.configuration_qwen2_audio import Qwen2AudioEncoderConfig
@@ -773,14 +793,12 @@ def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) ->
     for f in staging.glob("model*.safetensors*"):
         f.unlink()
     full = model.state_dict()
-    names = {"encoder": "model-00001-of-00002.safetensors", "rest": "model-00002-of-00002.safetensors"}
+    names = SHARDS
     # the checkpoint's keys, as save_pretrained writes them (strip nothing: Qwen2Audio has no key renames)
     enc = {k: v.to(torch.float16).contiguous() for k, v in full.items() if k.startswith("model.audio_tower.")}
     rest = {k: v.contiguous() for k, v in full.items() if not k.startswith("model.audio_tower.")}
     rest.pop("lm_head.weight", None) if model.config.text_config.tie_word_embeddings else None
-    save_file(
-        enc, str(staging / names["encoder"]), metadata={"format": "pt", "source": "OpenAI Whisper base (MIT)"}
-    )
+    save_file(enc, str(staging / names["encoder"]), metadata=ENCODER_METADATA)
     save_file(rest, str(staging / names["rest"]), metadata={"format": "pt"})
     weight_map = {k: names["encoder"] for k in enc} | {k: names["rest"] for k in rest}
     total = sum(v.numel() * v.element_size() for v in [*enc.values(), *rest.values()])
@@ -813,7 +831,11 @@ def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) ->
             "what_at": list(WHAT_AT),
         },
         "steering_templates_trained": False,
-        "residual_stream_losses": False,
+        # the ablation arm's query head: a loss on the residual stream at the last prompt token
+        "residual_stream_losses": args.query_weight > 0,
+        "query_head": {"weight": args.query_weight, "layer": args.query_layer}
+        if args.query_weight > 0
+        else None,
     }
     (staging / "training.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     (staging / "wheretolisten.json").write_text(json.dumps(checkpoint_settings(bank), indent=2) + "\n")
@@ -827,7 +849,7 @@ def stage_export(out: Path, target: Path, args: argparse.Namespace, log: Log) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", nargs="?", default="all", choices=["all", "data", "fit", "export"])
+    ap.add_argument("stage", nargs="?", default="all", choices=["all", "data", "fit", "export", "assemble"])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="cache, checkpoint and log folder")
     ap.add_argument("--export", type=Path, default=DEFAULT_EXPORT, help="where the final model is written")
     ap.add_argument("--n", type=int, default=2000, help="cached scenes (the first 100 are held out)")
@@ -896,6 +918,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 data_proc.wait()
     if args.stage in ("all", "export"):
         stage_export(args.out, args.export, args, log)
+    if args.stage == "assemble":
+        stage_assemble(args.export, log)
     return 0
 
 
