@@ -1,6 +1,6 @@
 """The query-head ablation model of ``organism/whisper/`` is in the repository without its 40-MB encoder
-shard; ``train.py assemble`` writes that shard from the two Whisper packages, byte for byte as the export
-wrote it, and the assembled folder loads and localizes with its own dev-chosen settings."""
+shard; ``train.py assemble`` writes that shard from the two Whisper packages with the same header and tensor
+bytes as the export wrote, and the assembled folder loads and localizes with its own dev-chosen settings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -48,9 +49,13 @@ def test_assembled_model_has_the_exported_encoder_and_localizes(tmp_path: Path, 
     folder = tmp_path / "model"
     shutil.copytree(FOLDER, folder)
     train.stage_assemble(folder, print)
-    shard = folder / "model-00001-of-00002.safetensors"
+    # the same header (as JSON: safetensors writes the metadata keys in hash-map order, so the raw bytes
+    # of two writes may differ there) and the same tensor bytes as the shard the export wrote
+    raw = (folder / "model-00001-of-00002.safetensors").read_bytes()
+    size = struct.unpack("<Q", raw[:8])[0]
+    assert json.loads(raw[8 : 8 + size]) == json.loads((FOLDER / "encoder_header.json").read_text())
     expected = (FOLDER / "encoder.sha256").read_text().split()[0]
-    assert hashlib.sha256(shard.read_bytes()).hexdigest() == expected
+    assert hashlib.sha256(raw[8 + size :]).hexdigest() == expected
 
     from wheretolisten.localize import localize
     from wheretolisten.models.registry import load_model

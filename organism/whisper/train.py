@@ -26,7 +26,7 @@ loss on the decoder's residual stream: the only auxiliary loss tags each project
 classes sounding there (``--aux-weight``; a linear head that is not exported).
 
 **export** writes the checkpoint (default ``out/whisper_model``) as two safetensors shards: the encoder
-(fp16, as converted; byte-identical across retrains) and the rest (fp32).
+(fp16, as converted; the same tensors across retrains) and the rest (fp32).
 """
 
 from __future__ import annotations
