@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
 from collections import Counter
-from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from long_perf import environment
 
 
 def kind(answer: str) -> str:
@@ -50,17 +53,7 @@ def main() -> int:
     torch.set_num_threads(1)
     print(
         json.dumps(
-            {
-                "benchmark": "generate_answers",
-                "cpus": os.cpu_count(),
-                "load_1_5_15": [round(x, 2) for x in os.getloadavg()],
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "transformers": metadata.version("transformers"),
-                "n_scenes": args.n,
-                "seed": args.seed,
-            }
+            {"benchmark": "generate_answers", **environment("cpu"), "n_scenes": args.n, "seed": args.seed}
         )
     )
     adapter = load_organism(device="cpu")

@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from long_perf import write_recording
+from long_perf import environment, write_recording
 
 
 def main() -> None:
@@ -44,12 +42,7 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "windows_batch",
-                "cpus": os.cpu_count(),
-                "load_1_5_15": [round(x, 2) for x in os.getloadavg()],
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "torch": metadata.version("torch"),
-                "transformers": metadata.version("transformers"),
+                **environment("cpu"),
                 "model": str(default_model_path()),
                 "minutes": args.minutes,
             }
