@@ -209,7 +209,7 @@ ENCODER_METADATA = {"format": "pt", "source": "OpenAI Whisper base (MIT)"}
 
 
 def stage_assemble(target: Path, log: Log) -> None:
-    """Write the encoder shard into an exported folder that lacks it (the repository keeps only the trained
+    """Write (or rewrite) the encoder shard of an exported folder (the repository keeps only the trained
     shard of a model, ``organism/whisper/query_head/``): the converted encoder, as ``export`` writes it."""
     from safetensors.torch import save_file
 
