@@ -15,6 +15,10 @@ instead, so every layer keeps every prefix key: the suffix pass sees the whole p
 positions continue at the prefix length, and the model's sliding-window mask hides the keys outside each
 query's window, exactly as in a whole prompt. :func:`check_prefix_cache` and a check on every probed row
 refuse a cache or a pass that does not line up with the prefix, instead of reading shifted audio columns.
+
+Depth: a session keeps the prefix's keys and values for its first ``depth`` decoder layers only, and every
+suffix pass stops after the deepest layer it reads or steers (:mod:`wheretolisten.depth`); a pass that
+needs deeper layers first extends the prefix to every layer.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
+from .depth import needed_depth, run_to_depth
 from .errors import ModelError, OptionError
 from .models.base import cache_param
 from .positions import SUFFIX_POSITIONS, Positions, PositionTable
@@ -72,6 +77,7 @@ class _Plan:
     probe_layers: frozenset[int]
     steer: Positions
     steer_layers: list[int] | None  # sorted, unique, in range
+    depth: int  # decoder layers the pass runs: up to the deepest it reads, probes or steers
 
 
 #: What the two guards below tell the user: the way round a model the shared prefix cannot serve.
@@ -84,17 +90,18 @@ SERVED_LAYER_TYPES = frozenset({"full_attention", "sliding_attention"})
 
 
 def check_prefix_cache(cache: Any, prefix_len: int, num_layers: int) -> KeysValues:
-    """Each decoder layer's (keys, values) in ``cache``, checked to hold all ``prefix_len`` prefix tokens.
+    """The first ``num_layers`` decoder layers' (keys, values) in ``cache``, each checked to hold all
+    ``prefix_len`` prefix tokens.
 
     A cache that kept fewer (a sliding-window layer of the model's own cache) or lacks layers would shift
     the suffixes' positions and audio columns: it is refused (ModelError), never used.
     """
     layers = getattr(cache, "layers", None)
-    if layers is None or len(layers) != num_layers:
+    if layers is None or len(layers) < num_layers:
         found = "no KV cache" if layers is None else f"a KV cache of {len(layers)} layers"
         raise ModelError(f"the prefix pass returned {found} for {num_layers} decoder layers: {USE_FULL}")
     out = []
-    for index, layer in enumerate(layers):
+    for index, layer in enumerate(layers[:num_layers]):
         keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
         if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)):
             raise ModelError(f"decoder layer {index} cached no keys for the prefix: {USE_FULL}")
@@ -127,8 +134,10 @@ class ClipSession:
         clip: np.ndarray | Sequence[np.ndarray],
         cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES,
         keep_hidden: Sequence[int] = (),
+        depth: int | None = None,
     ) -> None:
-        """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering."""
+        """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering;
+        ``depth``: decoder layers whose keys and values to keep (None: all; deeper passes extend it)."""
         unserved = sorted(set(adapter.layer_types) - SERVED_LAYER_TYPES)
         if unserved:
             raise ModelError(f"{adapter.family} has {', '.join(unserved)} decoder layers: {USE_FULL}")
@@ -154,19 +163,30 @@ class ClipSession:
         self._cache_kwarg = cache_param(adapter.model.forward)
         self._inputs = {k: v for k, v in first.items() if k not in ("input_ids", "attention_mask")}
         self._hidden: dict[int, torch.Tensor] = {}
-        # Plain cache layers, not the model's own (which truncates sliding-window layers): see the docstring.
-        out = self._run_prefix(check_layers(adapter, keep_hidden) if keep_hidden else [], DynamicCache())
-        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-        self._layers = check_prefix_cache(cache, self.prefix_len, adapter.num_layers)
-        self.prefix_bytes = sum(
-            k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers
-        ) // len(clips)  # one clip's
+        kept = check_layers(adapter, keep_hidden) if keep_hidden else []
+        self.depth = adapter.num_layers if depth is None else min(adapter.num_layers, max(1, depth))
+        self.depth = max(self.depth, needed_depth(kept))
+        self._fill_prefix(kept)
         self._suffixes: dict[str, list[int]] = {}
 
+    def _fill_prefix(self, keep: Sequence[int]) -> None:
+        """Run the prefix through ``self.depth`` layers and keep their keys and values (checked)."""
+        # Plain cache layers, not the model's own (which truncates sliding-window layers): see the docstring.
+        given = DynamicCache()
+        out = self._run_prefix(keep, given, self.depth)
+        # A whole pass: the cache the model returns; a stopped one: the cache it filled.
+        cache = given if out is None else getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        self._layers = check_prefix_cache(cache, self.prefix_len, self.depth)
+        self.prefix_bytes = (
+            sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self._layers)
+            // self.clips
+        )  # one clip's
+
     @torch.no_grad()
-    def _run_prefix(self, keep: Sequence[int], cache: DynamicCache | None) -> Any:
-        """One forward over the prefix, storing the hidden states entering each layer of ``keep``; the
-        prefix's keys and values go into ``cache`` (None: no cache)."""
+    def _run_prefix(self, keep: Sequence[int], cache: DynamicCache | None, depth: int | None = None) -> Any:
+        """One forward over the prefix through ``depth`` layers (None: all), storing the hidden states
+        entering each layer of ``keep``; the prefix's keys and values go into ``cache`` (None: no cache).
+        Returns the model's output, or None when the pass stopped before the last layer."""
         handles = []
         for layer in keep:
 
@@ -177,17 +197,22 @@ class ClipSession:
             handles.append(
                 self.adapter.decoder_layers[layer].register_forward_pre_hook(hook, with_kwargs=True)
             )
+        outputs = []
         try:
-            return self.adapter.model(
-                input_ids=self.prefix_ids[None].expand(self.clips, -1),
-                attention_mask=torch.ones_like(self.prefix_ids)[None].expand(self.clips, -1),
-                use_cache=cache is not None,
-                **({self._cache_kwarg: cache} if cache is not None else {}),
-                **self._inputs,
-            )
+            with run_to_depth(self.adapter, depth):
+                outputs.append(
+                    self.adapter.model(
+                        input_ids=self.prefix_ids[None].expand(self.clips, -1),
+                        attention_mask=torch.ones_like(self.prefix_ids)[None].expand(self.clips, -1),
+                        use_cache=cache is not None,
+                        **({self._cache_kwarg: cache} if cache is not None else {}),
+                        **self._inputs,
+                    )
+                )
         finally:
             for h in handles:
                 h.remove()
+        return outputs[0] if outputs else None
 
     def prefix_hidden(self, layer: int) -> torch.Tensor:
         """The prefix's hidden states entering decoder ``layer``, [1, prefix_len, hidden].
@@ -196,7 +221,7 @@ class ClipSession:
         forward computes them (and they are kept from then on).
         """
         if layer not in self._hidden:
-            self._run_prefix([layer], None)
+            self._run_prefix([layer], None, layer + 1)
         return self._hidden[layer]
 
     def suffix_ids(self, prompt: str) -> list[int]:
@@ -261,7 +286,11 @@ class ClipSession:
                 steer_layers = sorted({x for v in present for x in v.layers})
         probed = frozenset(check_layers(self.adapter, probe_layers)) if probe_layers else frozenset()
         steering_at = None if steer_layers is None else check_layers(self.adapter, steer_layers)
-        plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at)
+        depth = needed_depth(read_layers, probed, steering_at if vectors is not None else None)
+        if depth > self.depth:  # a pass deeper than the kept prefix: keep every layer from now on
+            self.depth = self.adapter.num_layers
+            self._fill_prefix([])
+        plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at, max(1, depth))
         return Run.chunked(
             len(prompts),
             self.rows_per_pass,
@@ -304,7 +333,7 @@ class ClipSession:
         if vectors is not None and steer_layers is not None and steer_spec not in SUFFIX_POSITIONS:
             if self.clips > 1:
                 raise OptionError("steering inside the prefix runs one clip per session")
-            cache = self._steered_prefix(list(vectors), alphas, steer_spec, steer_layers)
+            cache = self._steered_prefix(list(vectors), alphas, steer_spec, steer_layers, plan.depth)
         else:
             cache = self._cache(rows, clips=clips)
         residual: dict[int, torch.Tensor] = {}
@@ -317,13 +346,14 @@ class ClipSession:
             handles.extend(hook_layers(adapter, list(vectors), alphas.to(device), steer_mask, steer_layers))
         request = ProbeRequest(plan.probe_layers, table.last[:, None])
         try:
-            adapter.model(
-                input_ids=ids,
-                attention_mask=full_mask,
-                use_cache=True,
-                **adapter.suffix_inputs(self.prefix_len, ids),
-                **{self._cache_kwarg: cache, PROBE_KWARG: request},
-            )
+            with run_to_depth(adapter, plan.depth):
+                adapter.model(
+                    input_ids=ids,
+                    attention_mask=full_mask,
+                    use_cache=True,
+                    **adapter.suffix_inputs(self.prefix_len, ids),
+                    **{self._cache_kwarg: cache, PROBE_KWARG: request},
+                )
         finally:
             for h in handles:
                 h.remove()
@@ -343,13 +373,15 @@ class ClipSession:
         alphas: torch.Tensor,
         spec: Positions,
         steer_layers: Sequence[int],
+        depth: int,
     ) -> DynamicCache:
         """A cache whose prefix is steered per row: shared below the first steered layer, recomputed above.
 
         Steering adds to decoder-layer outputs, so layers below the first steered one see the unsteered
         prefix; from that layer on, each row runs the prefix again, from the kept hidden states, with its
-        own vector added at ``spec``'s prefix positions. Unsteered rows go through the same recomputation,
-        so base and steered rows of one batch are computed alike (α = 0 gives identical rows).
+        own vector added at ``spec``'s prefix positions, up to layer ``depth`` - 1. Unsteered rows go
+        through the same recomputation, so base and steered rows of one batch are computed alike (α = 0
+        gives identical rows).
         """
         adapter = self.adapter
         chosen = list(steer_layers)  # sorted and checked once per run (ClipSession.run)
@@ -360,7 +392,8 @@ class ClipSession:
         hidden = self.prefix_hidden(start)  # before the hooks: it may run the (unsteered) prefix again
         handles = hook_layers(adapter, vectors, alphas.to(where.device), where, chosen)
         try:
-            adapter.run_decoder(start, hidden.expand(rows, -1, -1), cache)
+            with run_to_depth(adapter, depth):
+                adapter.run_decoder(start, hidden.expand(rows, -1, -1), cache)
         finally:
             for h in handles:
                 h.remove()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..depth import needed_depth
 from ..positions import SUFFIX_POSITIONS
 from ..session import ClipSession, Run
 from ..vectors import SteeringVector
@@ -50,7 +51,7 @@ class WindowBatch:
         if not batchable(adapter, config):
             raise ValueError("these settings cannot batch windows (steering inside the audio prefix)")
         self.adapter, self.config = adapter, config
-        self.session = ClipSession(adapter, clips)
+        self.session = ClipSession(adapter, clips, depth=needed_depth(config.layers, config.probe_layers))
         self.engines = [
             SharedEngine.on_session(adapter, clip, config, self.session, k) for k, clip in enumerate(clips)
         ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ..depth import needed_depth
 from ..positions import SUFFIX_POSITIONS
 from ..session import ClipSession, Run
 from .base import Engine, Rows
@@ -34,7 +35,12 @@ class SharedEngine(Engine):
     def __init__(self, adapter: Adapter, clip: np.ndarray, config: Resolved) -> None:
         super().__init__(adapter, clip, config)
         touches_prefix = config.positions not in SUFFIX_POSITIONS
-        self.session = ClipSession(adapter, clip, keep_hidden=[min(config.layers)] if touches_prefix else [])
+        self.session = ClipSession(
+            adapter,
+            clip,
+            keep_hidden=[min(config.layers)] if touches_prefix else [],
+            depth=needed_depth(config.layers, config.probe_layers),
+        )
         self.clip_index = 0  # this clip's index in the session (several windows may share one)
 
     @classmethod
