@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import DataError, OptionError
+from ..settings import parse_layers
 from .app import app, bench_app
 from .groups import DetectionFlags, DeviceFlags, grouped
 from .options import (
@@ -23,7 +24,6 @@ from .options import (
     check_outputs,
     finite,
     parse_floats,
-    parse_layers,
     value,
 )
 

@@ -16,25 +16,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..settings import parse_layers
 from .options import (
+    AlphaOpt,
     DeviceOpt,
     DtypeOpt,
     EndOpt,
+    IntervalOpt,
+    LayersOpt,
     MinGapOpt,
     MinScoreOpt,
     OverlapOpt,
+    PositionsOpt,
+    ProbeOpt,
     SegmentOpt,
     StartOpt,
     ThreadsOpt,
     TopKOpt,
+    WindowOpt,
     detect_config,
+    finite,
     load,
+    value,
     window_config,
 )
 
 if TYPE_CHECKING:
     from ..detections import DetectConfig
     from ..models.base import Adapter
+    from ..settings import LocalizeConfig
     from ..windows import WindowConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,6 +104,33 @@ def grouped(command: F) -> F:
     run.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in shown}
     return typing.cast(F, run)
+
+
+@dataclass(frozen=True)
+class SteeringFlags:
+    """--layers, --alpha, --probe, --positions, --interval and --window-s: the settings of a run (None:
+    not given; ``settings.resolve`` fills them in). A command that takes only some builds this from
+    those."""
+
+    layers: LayersOpt = None
+    alpha: AlphaOpt = None
+    probe: ProbeOpt = None
+    positions: PositionsOpt = None
+    interval: IntervalOpt = None
+    window_s: WindowOpt = None
+
+    def config(self) -> LocalizeConfig:
+        """The settings these options give, checked for finite numbers."""
+        from ..settings import LocalizeConfig
+
+        return LocalizeConfig(
+            layers=parse_layers(self.layers),
+            alpha=finite(self.alpha, "--alpha"),
+            probe=value(self.probe),
+            positions=value(self.positions),
+            interval=value(self.interval),
+            window_s=finite(self.window_s, "--window-s", positive=True),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,23 +11,19 @@ from ..audio import FORMATS_TEXT
 from ..errors import WTLError
 from .app import app, vector_app
 from .flags import as_flags
-from .groups import DetectionFlags, MachineFlags, SpanFlags, grouped
+from .groups import DetectionFlags, MachineFlags, SpanFlags, SteeringFlags, grouped
 from .options import (
     AlphaOpt,
-    IntervalOpt,
     LayersOpt,
     MkdirOpt,
     ModelOpt,
     OverwriteOpt,
     PositionsOpt,
-    ProbeOpt,
     ProgressOpt,
-    WindowOpt,
     check_audio,
     check_outputs,
     check_span,
     check_vector_outputs,
-    localize_config,
     numbered,
     resolved,
 )
@@ -98,12 +94,7 @@ def localize(
         ),
     ] = None,
     model: ModelOpt = None,
-    layers: LayersOpt = None,
-    alpha: AlphaOpt = None,
-    probe: ProbeOpt = None,
-    positions: PositionsOpt = None,
-    interval: IntervalOpt = None,
-    window_s: WindowOpt = None,
+    steering: SteeringFlags = SteeringFlags(),
     span: SpanFlags = SpanFlags(),
     machine: MachineFlags = MachineFlags(),
     json_out: Annotated[
@@ -190,7 +181,7 @@ def localize(
             "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
         )
     check_page(html, link_audio)
-    config = localize_config(layers, alpha, probe, positions, interval, window_s)
+    config = steering.config()
     windows, detection = found_by.windows(), found_by.detection()
     if not several:
         check_audio(audio)
@@ -302,7 +293,7 @@ def generate(
         raise WTLError("give the sound to steer towards with --query (or a saved --vector)")
     if max_new_tokens < 1:
         raise WTLError("--max-new-tokens must be at least 1")
-    config = localize_config(layers, alpha, positions=positions)
+    config = SteeringFlags(layers, alpha, positions=positions).config()
     check_audio([audio])
     check_span([audio], *span.pair)
     adapter = machine.load(model, config.layers)
@@ -348,7 +339,7 @@ def vector_build(
     check_audio([audio])
     check_span([audio], *span.pair)
     check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
-    base = localize_config(layers)
+    base = SteeringFlags(layers).config()
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
     adapter = machine.load(model, config.layers)
     from ..localize import instruction_vector, prepare_audio

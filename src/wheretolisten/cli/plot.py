@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .app import app
-from .groups import MachineFlags, SpanFlags, grouped
+from .groups import MachineFlags, SpanFlags, SteeringFlags, grouped
 from .localize import AudioArg, plot_ground_truth
 from .options import (
     AlphaOpt,
@@ -22,7 +22,6 @@ from .options import (
     check_audio,
     check_outputs,
     check_span,
-    localize_config,
     parse_floats,
     resolved,
 )
@@ -67,7 +66,7 @@ def plot_layers(
     figure: FigureFlags = FigureFlags(),
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
-    config = localize_config(layers, alpha, probe)
+    config = SteeringFlags(layers, alpha, probe).config()
     gt = figure.ground_truth(audio, out)
     adapter = figure.machine.load(model, config.layers)
     cfg = resolved(adapter, config)
@@ -94,7 +93,7 @@ def plot_alpha(
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
-    config = localize_config(layers, positions=positions)
+    config = SteeringFlags(layers, positions=positions).config()
     gt = figure.ground_truth(audio, out)
     adapter = figure.machine.load(model, config.layers)
     from ..figures import plot_alpha_sweep, short_model_name
@@ -134,7 +133,7 @@ def demo(
     mkdir: MkdirOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
-    config = localize_config(layers, alpha)
+    config = SteeringFlags(layers, alpha).config()
     if out_dir is not None:
         from ..figures import require_matplotlib
         from ..files import check_output
