@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import DataError, OptionError
+from ..settings import parse_layers
 from .app import app, bench_app
+from .groups import DetectionFlags, DeviceFlags, grouped
 from .options import (
     AlphaOpt,
-    DeviceOpt,
-    DtypeOpt,
     Format,
     LayersOpt,
-    MinGapOpt,
-    MinScoreOpt,
     MkdirOpt,
     ModelOpt,
-    OverlapOpt,
     PositionsOpt,
     ProgressOpt,
     Queries,
-    SegmentOpt,
-    TopKOpt,
     check_outputs,
-    detect_config,
     finite,
-    load,
     parse_floats,
-    parse_layers,
     value,
-    window_config,
 )
 
 if TYPE_CHECKING:
@@ -91,32 +83,39 @@ RayTimeoutOpt = Annotated[
 ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
 
 
-def ray_spec(
-    ray: str | None,
-    workers: int | None,
-    shard: str | None,
-    model: str | None,
-    device: str,
-    dtype: str,
-    timeout_s: float = RAY_TIMEOUT_S,
-) -> RaySpec | None:
-    """The Ray settings of --ray/--workers (None: run here); Ray missing is one line, before any work."""
-    if ray is None:
-        if workers is not None:
-            raise OptionError("--workers needs --ray")
-        return None
-    from ..bench.cluster import RaySpec, check_address, require_ray
+@dataclass(frozen=True)
+class RayFlags:
+    """--ray, --workers and --ray-timeout: whether and how a benchmark command runs on Ray."""
 
-    require_ray()
-    if shard is not None:
-        raise OptionError("--shard and --ray do not mix: on Ray the units are spread over the workers")
-    if model is not None:  # a bad --model is one line here, not after Ray and its workers have started
-        from ..models.checkpoint import check_source
+    ray: RayOpt = None
+    workers: WorkersOpt = None
+    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S
 
-        check_source(model)
-    spec = RaySpec(address=ray, workers=workers, model=model, device=device, dtype=dtype, timeout_s=timeout_s)
-    check_address(spec)  # nothing answering is one line within --ray-timeout, not minutes of retries
-    return spec
+    def spec(self, shard: str | None, model: str | None, device: DeviceFlags) -> RaySpec | None:
+        """The Ray settings (None: run here); Ray missing is one line, before any work."""
+        if self.ray is None:
+            if self.workers is not None:
+                raise OptionError("--workers needs --ray")
+            return None
+        from ..bench.cluster import RaySpec, check_address, require_ray
+
+        require_ray()
+        if shard is not None:
+            raise OptionError("--shard and --ray do not mix: on Ray the units are spread over the workers")
+        if model is not None:  # a bad --model is one line here, not after Ray and its workers have started
+            from ..models.checkpoint import check_source
+
+            check_source(model)
+        spec = RaySpec(
+            address=self.ray,
+            workers=self.workers,
+            model=model,
+            device=device.device,
+            dtype=device.dtype,
+            timeout_s=self.ray_timeout,
+        )
+        check_address(spec)  # nothing answering is one line within --ray-timeout, not minutes of retries
+        return spec
 
 
 def ray_counts(report: RunReport) -> str:
@@ -135,6 +134,7 @@ def check_failed(report: RunReport, out: Path) -> None:
 
 
 @bench_app.command("run")
+@grouped
 def bench_run(
     scenes: ScenesArg,
     out: Annotated[Path, typer.Option(help="Results file (JSON lines); an existing one is resumed.")],
@@ -146,8 +146,7 @@ def bench_run(
     layers: LayersOpt = None,
     alpha: AlphaOpt = None,
     seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    device: DeviceFlags = DeviceFlags(),
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
     shard: ShardOpt = None,
@@ -163,14 +162,8 @@ def bench_run(
             "seconds.')."
         ),
     ] = None,
-    ray: RayOpt = None,
-    workers: WorkersOpt = None,
-    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
-    segment_s: SegmentOpt = None,
-    overlap_s: OverlapOpt = None,
-    top_k: TopKOpt = None,
-    min_score: MinScoreOpt = None,
-    min_gap_s: MinGapOpt = None,
+    ray: RayFlags = RayFlags(),
+    found_by: DetectionFlags = DetectionFlags(),
     energy_min_db: Annotated[
         float | None,
         typer.Option(help="energy-det: lowest level of a detection, dB above the noise floor (default: 45)."),
@@ -181,7 +174,7 @@ def bench_run(
     To use several GPUs, give --ray (one worker per GPU, the rows in the one --out), or run one process
     per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
+    spec = ray.spec(shard, model, device)
     from ..bench.config import bench_config
     from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -199,8 +192,8 @@ def bench_run(
         save_profiles,
         direct_prompt,
         value(positions),
-        window_config(segment_s, overlap_s),
-        detect_config(top_k, min_score, min_gap_s),
+        found_by.windows(),
+        found_by.detection(),
         energy_min_db,
     )
     manifest = manifest_path(scenes)
@@ -213,7 +206,7 @@ def bench_run(
 
         report = run_bench_ray(scene_list, manifest_dir, names, config, out, spec, progress)
     else:
-        adapter = load(model, device, dtype) if any(c.needs_model for c in conds) else None
+        adapter = device.load(model) if any(c.needs_model for c in conds) else None
         from ..bench.runner import run_bench
 
         report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
@@ -258,6 +251,7 @@ def bench_summary(
 
 
 @bench_app.command("sweep")
+@grouped
 def bench_sweep(
     scenes: ScenesArg,
     out: Annotated[Path, typer.Option(help="Directory for sweep.jsonl (dev grid) and results.jsonl (test).")],
@@ -269,8 +263,7 @@ def bench_sweep(
     queries: QueriesOpt = Queries.target,
     query: QueryOpt = None,
     seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    device: DeviceFlags = DeviceFlags(),
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
     positions: PositionsOpt = None,
@@ -281,15 +274,13 @@ def bench_sweep(
             "shards' grid points are in OUT (rerun it then; finished work is kept)."
         ),
     ] = None,
-    ray: RayOpt = None,
-    workers: WorkersOpt = None,
-    ray_timeout: RayTimeoutOpt = RAY_TIMEOUT_S,
+    ray: RayFlags = RayFlags(),
 ) -> None:
     """Pick (layers, α) by steered hit rate on a dev split, then run CONDITIONS on the held-out test split.
 
     With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
     """
-    spec = ray_spec(ray, workers, shard, model, device, dtype, ray_timeout)
+    spec = ray.spec(shard, model, device)
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -315,7 +306,7 @@ def bench_sweep(
 
         report = sweep_ray(plan, spec, progress)
     else:
-        adapter = load(model, device, dtype)
+        adapter = device.load(model)
         report = sweep(adapter, plan, progress, part)
     best, run = report.best, report.run
     if best is None or run is None:
@@ -334,6 +325,7 @@ def bench_sweep(
 
 
 @bench_app.command("protocol")
+@grouped
 def bench_protocol(
     out: Annotated[
         Path | None, typer.Option(help="Directory of the run (scenes, tuning, results, summary, report).")
@@ -349,8 +341,7 @@ def bench_protocol(
         Path | None,
         typer.Option(help="Only write the protocol that would run to this file (.toml or .json), and exit."),
     ] = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    device: DeviceFlags = DeviceFlags(),
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
     shard: ShardOpt = None,
@@ -381,7 +372,7 @@ def bench_protocol(
     from ..scenes import get_bank
 
     get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
-    adapter = load(model, device, dtype)
+    adapter = device.load(model)
     from ..bench.protocol import run_protocol
     from ..records.layout import REPORT_NAME
 
@@ -430,5 +421,7 @@ def report_html(
     check_outputs([("--out", out)], inputs, mkdir)
     from ..report import write_report
 
-    path = write_report(results, out, scenes, sweep, gallery, seed, condition, progress=progress)
+    path = write_report(
+        results, out, scenes, sweep, per_group=gallery, seed=seed, condition=condition, progress=progress
+    )
     typer.echo(f"wrote {path}")

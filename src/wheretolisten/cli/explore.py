@@ -10,10 +10,12 @@ import typer
 from ..audio import FORMATS_TEXT
 from ..errors import OptionError
 from .app import app
-from .options import DeviceOpt, DtypeOpt, ModelOpt, check_audio, detect_config, load
+from .groups import DeviceFlags, grouped
+from .options import ModelOpt, check_audio, detect_config
 
 
 @app.command()
+@grouped
 def explore(
     audio: Annotated[
         list[Path] | None,
@@ -27,8 +29,7 @@ def explore(
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open the app in the default browser.", metavar="")
     ] = False,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    device: DeviceFlags = DeviceFlags(),
 ) -> None:
     """A local web app on 127.0.0.1: drop in audio, type queries, change layers and α, and see and play
     where the model listens (the page of each run). Ctrl-C stops it."""
@@ -36,7 +37,7 @@ def explore(
     check_audio(files)
     if not 0 <= port <= 65535:
         raise OptionError(f"--port must be in 0..65535, got {port}")
-    adapter = load(model, device, dtype)
+    adapter = device.load(model)
     from ..explore import Explorer, ExploreServer
 
     explorer = Explorer(adapter, files, detect_config(None, None, None))

@@ -11,37 +11,21 @@ from ..audio import FORMATS_TEXT
 from ..errors import WTLError
 from .app import app, vector_app
 from .flags import as_flags
+from .groups import DetectionFlags, MachineFlags, SpanFlags, SteeringFlags, grouped
 from .options import (
     AlphaOpt,
-    DeviceOpt,
-    DtypeOpt,
-    EndOpt,
-    IntervalOpt,
     LayersOpt,
-    MinGapOpt,
-    MinScoreOpt,
     MkdirOpt,
     ModelOpt,
-    OverlapOpt,
     OverwriteOpt,
     PositionsOpt,
-    ProbeOpt,
     ProgressOpt,
-    SegmentOpt,
-    StartOpt,
-    ThreadsOpt,
-    TopKOpt,
-    WindowOpt,
     check_audio,
     check_outputs,
     check_span,
     check_vector_outputs,
-    detect_config,
-    load,
-    localize_config,
     numbered,
     resolved,
-    window_config,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +67,7 @@ def check_page(page: Path | None, link_audio: bool) -> None:
 
 
 @app.command()
+@grouped
 def localize(
     audio: Annotated[
         list[Path],
@@ -109,17 +94,9 @@ def localize(
         ),
     ] = None,
     model: ModelOpt = None,
-    layers: LayersOpt = None,
-    alpha: AlphaOpt = None,
-    probe: ProbeOpt = None,
-    positions: PositionsOpt = None,
-    interval: IntervalOpt = None,
-    window_s: WindowOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
+    steering: SteeringFlags = SteeringFlags(),
+    span: SpanFlags = SpanFlags(),
+    machine: MachineFlags = MachineFlags(),
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full result (profiles, settings) here.")
     ] = None,
@@ -165,11 +142,7 @@ def localize(
         ),
     ] = None,
     progress: ProgressOpt = True,
-    segment_s: SegmentOpt = None,
-    overlap_s: OverlapOpt = None,
-    top_k: TopKOpt = None,
-    min_score: MinScoreOpt = None,
-    min_gap_s: MinGapOpt = None,
+    found_by: DetectionFlags = DetectionFlags(),
     tsv: Annotated[
         Path | None,
         typer.Option(
@@ -208,12 +181,11 @@ def localize(
             "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
         )
     check_page(html, link_audio)
-    config = localize_config(layers, alpha, probe, positions, interval, window_s)
-    windows = window_config(segment_s, overlap_s)
-    detection = detect_config(top_k, min_score, min_gap_s)
+    config = steering.config()
+    windows, detection = found_by.windows(), found_by.detection()
     if not several:
         check_audio(audio)
-    check_span(audio, start, end)
+    check_span(audio, *span.pair)
     n = len(queries)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
     outputs = [("--json", numbered(json_out, i, n) if json_out else None) for i in range(n)]
@@ -225,9 +197,7 @@ def localize(
         [*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir
     )
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
-    adapter = load(
-        model, device, dtype, steer.layers if steer and config.layers is None else config.layers, threads
-    )
+    adapter = machine.load(model, steer.layers if steer and config.layers is None else config.layers)
     cfg = resolved(adapter, config, steer)
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..long import is_long, localize_file
@@ -235,9 +205,9 @@ def localize(
     from ..records.localize_log import done_key, log_lines, results_log, resume_key
     from .found import emit, refuse_window_outputs, tsv_rows, write_html, write_tsv
 
-    if not several and is_long(adapter, audio[0], (start, end), windows):
+    if not several and is_long(adapter, audio[0], span.pair, windows):
         refuse_window_outputs(plot, save_vector)
-    keys = {f: resume_key(f, (start, end), vector, segments) for f in audio} if jsonl else {}
+    keys = {f: resume_key(f, span.pair, vector, segments) for f in audio} if jsonl else {}
     with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
         todo = [(f, [q for q in queries if done_key(f, q, keys) not in done]) for f in audio]
@@ -256,7 +226,7 @@ def localize(
                         windows=windows,
                         detection=detection,
                         vector=steer,
-                        span=(start, end),
+                        span=span.pair,
                         show_progress=bar,
                     )
                 except WTLError as exc:
@@ -284,6 +254,7 @@ def localize(
 
 
 @app.command()
+@grouped
 def generate(
     audio: AudioArg,
     query: Annotated[
@@ -304,11 +275,8 @@ def generate(
         ),
     ] = False,
     max_new_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 64,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
+    span: SpanFlags = SpanFlags(),
+    machine: MachineFlags = MachineFlags(),
 ) -> None:
     """What the model says about AUDIO without and with steering towards QUERY (greedy decoding).
 
@@ -325,15 +293,15 @@ def generate(
         raise WTLError("give the sound to steer towards with --query (or a saved --vector)")
     if max_new_tokens < 1:
         raise WTLError("--max-new-tokens must be at least 1")
-    config = localize_config(layers, alpha, positions=positions)
+    config = SteeringFlags(layers, alpha, positions=positions).config()
     check_audio([audio])
-    check_span([audio], start, end)
-    adapter = load(model, device, dtype, config.layers, threads)
+    check_span([audio], *span.pair)
+    adapter = machine.load(model, config.layers)
     cfg = resolved(adapter, config, steer)
     from ..localize import instruction_vector, prepare_audio
     from ..steering import steered_generate
 
-    clip, _ = prepare_audio(adapter, audio, start_s=start, end_s=end)
+    clip, _ = prepare_audio(adapter, audio, start_s=span.start, end_s=span.end)
     if steer is None:
         assert query is not None
         steer = instruction_vector(adapter, clip, query, cfg)
@@ -350,6 +318,7 @@ def generate(
 
 
 @vector_app.command("build")
+@grouped
 def vector_build(
     audio: Annotated[Path, typer.Argument(help="The clip the vector is contrasted on.", metavar="AUDIO")],
     query: Annotated[str, typer.Option("--query", "-q", help="The sound named in the instructed prompts.")],
@@ -359,11 +328,8 @@ def vector_build(
     model: ModelOpt = None,
     layers: LayersOpt = None,
     positions: Annotated[str, typer.Option(help="Where activations are read: last or instruction.")] = "last",
-    start: StartOpt = None,
-    end: EndOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
+    span: SpanFlags = SpanFlags(),
+    machine: MachineFlags = MachineFlags(),
     overwrite: OverwriteOpt = False,
     mkdir: MkdirOpt = False,
 ) -> None:
@@ -371,15 +337,15 @@ def vector_build(
     from ..settings import LocalizeConfig
 
     check_audio([audio])
-    check_span([audio], start, end)
+    check_span([audio], *span.pair)
     check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
-    base = localize_config(layers)
+    base = SteeringFlags(layers).config()
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
-    adapter = load(model, device, dtype, config.layers, threads)
+    adapter = machine.load(model, config.layers)
     from ..localize import instruction_vector, prepare_audio
 
     cfg = resolved(adapter, config)
-    clip, _ = prepare_audio(adapter, audio, start_s=start, end_s=end)
+    clip, _ = prepare_audio(adapter, audio, start_s=span.start, end_s=span.end)
     vec = instruction_vector(adapter, clip, query, cfg)
     vec.metadata["audio"] = str(audio)
     path = vec.save(out)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import OptionError
-from ..settings import parse_layers
 
 if TYPE_CHECKING:
     from ..detections import DetectConfig
@@ -279,27 +278,6 @@ def load(
     adapter = load_model(model_source(model), device=device, dtype=dtype)
     apply_threads(resolve_threads(threads, sum(p.numel() for p in adapter.model.parameters())))
     return adapter
-
-
-def localize_config(
-    layers: str | None = None,
-    alpha: float | None = None,
-    probe: Probe | None = None,
-    positions: Where | None = None,
-    interval: Interval | None = None,
-    window_s: float | None = None,
-) -> LocalizeConfig:
-    """The settings a command's options give (None: not given), checked for finite numbers."""
-    from ..settings import LocalizeConfig
-
-    return LocalizeConfig(
-        layers=parse_layers(layers),
-        alpha=finite(alpha, "--alpha"),
-        probe=value(probe),
-        positions=value(positions),
-        interval=value(interval),
-        window_s=finite(window_s, "--window-s", positive=True),
-    )
 
 
 def detect_config(top_k: int | None, min_score: float | None, min_gap_s: float | None) -> DetectConfig:

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .app import app
+from .groups import MachineFlags, SpanFlags, SteeringFlags, grouped
 from .localize import AudioArg, plot_ground_truth
 from .options import (
     AlphaOpt,
-    DeviceOpt,
-    DtypeOpt,
-    EndOpt,
     GTManifestOpt,
     LayersOpt,
     MkdirOpt,
     ModelOpt,
     PositionsOpt,
     ProbeOpt,
-    StartOpt,
-    ThreadsOpt,
     check_audio,
     check_outputs,
     check_span,
-    load,
-    localize_config,
     parse_floats,
     resolved,
 )
@@ -38,18 +33,28 @@ QueryArg = Annotated[str, typer.Option("--query", "-q", help="The sound to find,
 FigureOut = Annotated[Path, typer.Option(help="Output figure (.png, .svg or .pdf).")]
 
 
-def _figure_inputs(
-    audio: Path, span: tuple[float | None, float | None], out: Path, gt_manifest: Path | None, mkdir: bool
-) -> list[GTSpan]:
-    """Check the audio, its span and the figure's path before the model loads; the clip's ground truth,
-    if known."""
-    check_audio([audio])
-    check_span([audio], *span)
-    check_outputs([("--out", out)], [audio, *([gt_manifest] if gt_manifest else [])], mkdir)
-    return plot_ground_truth(out, audio, gt_manifest)
+@dataclass(frozen=True)
+class FigureFlags:
+    """What the figure commands take besides what they draw: ground truth, span, machine, --mkdir."""
+
+    gt_manifest: GTManifestOpt = None
+    span: SpanFlags = field(default_factory=SpanFlags)
+    machine: MachineFlags = field(default_factory=MachineFlags)
+    mkdir: MkdirOpt = False
+
+    def ground_truth(self, audio: Path, out: Path) -> list[GTSpan]:
+        """Check the audio, its span and the figure's path before the model loads; the clip's ground
+        truth, if known."""
+        check_audio([audio])
+        check_span([audio], *self.span.pair)
+        check_outputs(
+            [("--out", out)], [audio, *([self.gt_manifest] if self.gt_manifest else [])], self.mkdir
+        )
+        return plot_ground_truth(out, audio, self.gt_manifest)
 
 
 @app.command("plot-layers")
+@grouped
 def plot_layers(
     audio: AudioArg,
     query: QueryArg,
@@ -58,29 +63,24 @@ def plot_layers(
     layers: LayersOpt = None,
     alpha: AlphaOpt = None,
     probe: ProbeOpt = None,
-    gt_manifest: GTManifestOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
-    mkdir: MkdirOpt = False,
+    figure: FigureFlags = FigureFlags(),
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
-    config = localize_config(layers, alpha, probe)
-    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
-    adapter = load(model, device, dtype, config.layers, threads)
+    config = SteeringFlags(layers, alpha, probe).config()
+    gt = figure.ground_truth(audio, out)
+    adapter = figure.machine.load(model, config.layers)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
     from ..localize import layer_delta
 
-    data = layer_delta(adapter, audio, query, cfg, span=(start, end))
+    data = layer_delta(adapter, audio, query, cfg, span=figure.span.pair)
     title = layer_delta_title(adapter.name, query, cfg.layers, cfg.alpha)
     plot_layer_delta(data, out, cfg.layers, title, gt, query)
     typer.echo(f"wrote {out} ({len(data.layers)} layers × {data.matrix.shape[1]} audio tokens)")
 
 
 @app.command("plot-alpha")
+@grouped
 def plot_alpha(
     audio: AudioArg,
     query: QueryArg,
@@ -89,23 +89,17 @@ def plot_alpha(
     model: ModelOpt = None,
     layers: LayersOpt = None,
     positions: PositionsOpt = None,
-    gt_manifest: GTManifestOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
-    mkdir: MkdirOpt = False,
+    figure: FigureFlags = FigureFlags(),
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
     values = parse_floats(alphas, "--alphas")
-    config = localize_config(layers, positions=positions)
-    gt = _figure_inputs(audio, (start, end), out, gt_manifest, mkdir)
-    adapter = load(model, device, dtype, config.layers, threads)
+    config = SteeringFlags(layers, positions=positions).config()
+    gt = figure.ground_truth(audio, out)
+    adapter = figure.machine.load(model, config.layers)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep
 
-    sweep = alpha_sweep(adapter, audio, query, values, resolved(adapter, config), span=(start, end))
+    sweep = alpha_sweep(adapter, audio, query, values, resolved(adapter, config), span=figure.span.pair)
     for value, found in zip(sweep.alphas, sweep.readouts, strict=True):
         if found.peak_s is None or found.interval_s is None:
             typer.echo(f"α = {value:g}: no attention shift (Δ is flat)")
@@ -121,6 +115,7 @@ def plot_alpha(
 
 
 @app.command()
+@grouped
 def demo(
     model: ModelOpt = None,
     seed: Annotated[
@@ -134,20 +129,18 @@ def demo(
             help="Save one figure per event and one of all events (demo_all.png) here (default: none)."
         ),
     ] = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = None,
+    machine: MachineFlags = MachineFlags(),
     mkdir: MkdirOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
-    config = localize_config(layers, alpha)
+    config = SteeringFlags(layers, alpha).config()
     if out_dir is not None:
         from ..figures import require_matplotlib
         from ..files import check_output
 
         check_output(out_dir, directory=True, option="--out-dir", mkdir=mkdir)
         require_matplotlib()
-    adapter = load(model, device, dtype, config.layers, threads)
+    adapter = machine.load(model, config.layers)
     cfg = resolved(adapter, config)
     import numpy as np
     from rich.console import Console

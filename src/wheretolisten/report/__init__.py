@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing_extensions import TypedDict, Unpack
+
 from ..errors import DataError
 from ..files import write_atomic
 from .gallery import gallery_section, row_score, select_gallery
@@ -31,6 +33,16 @@ from .sections import (
 )
 
 PathArg = str | os.PathLike[str]
+
+
+class ReportOptions(TypedDict, total=False):
+    """The page's options, as :func:`render_report` takes them; :func:`write_report` passes them on."""
+
+    per_group: int
+    seed: int
+    condition: str | None
+    n_boot: int
+    progress: bool
 
 
 def render_report(
@@ -69,24 +81,22 @@ def write_report(
     out: PathArg,
     scenes: PathArg | None = None,
     sweep: PathArg | None = None,
-    per_group: int = 4,
-    seed: int = 0,
-    condition: str | None = None,
-    n_boot: int = 2000,
-    progress: bool = False,
+    **options: Unpack[ReportOptions],
 ) -> Path:
-    """Read the inputs, render the page and write it atomically to ``out``."""
+    """Read the inputs, render the page (``options``: :func:`render_report`'s) and write it atomically to
+    ``out``."""
     from ..figures import require_matplotlib
 
     require_matplotlib()
     inputs = load_inputs(results, scenes, sweep)
-    return write_atomic(out, render_report(inputs, per_group, seed, condition, n_boot, progress))
+    return write_atomic(out, render_report(inputs, **options))
 
 
 __all__ = [
     "SWEEP_FIELDS",
     "SWEEP_NAME",
     "ReportInputs",
+    "ReportOptions",
     "check_sweep_line",
     "load_inputs",
     "read_sweep",
