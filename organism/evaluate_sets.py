@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python organism/evaluate_sets.py --out out/eval-shipped                  # the shipped model
     python organism/evaluate_sets.py --out out/eval-whisper --model out/whisper_model
     python organism/evaluate_sets.py --out out/eval-shipped --sets single,long # some sets only
+    python organism/evaluate_sets.py --out out/eval-shifts3 --shifts 3        # shift-averaged profiles
 
 Every set is written by ``wheretolisten scenes make`` with its own seed (none is a training seed: both
 training scripts use ``scene_seed(TRAIN_SEED_BASE, k)``), run by ``wheretolisten bench run`` with the
@@ -291,10 +292,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
     ap.add_argument("--sets", default=",".join([*SETS, "long"]))
+    ap.add_argument(
+        "--shifts", type=int, default=None, help="--shifts of bench run and localize (default: the model's)"
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "commands.log"
     model = ["--model", args.model] if args.model else []
+    if args.shifts is not None:  # the steered condition's and localize's setting (energy, random: none)
+        model += ["--shifts", str(args.shifts)]
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in args.sets.split(","):
@@ -306,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             results[name] = run_set(name, args.out, model, log)
         results["_machine"] = {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0]}
+        results["_shifts"] = args.shifts
         tmp = results_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, results_path)

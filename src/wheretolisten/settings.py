@@ -136,6 +136,8 @@ class LocalizeConfig:
     prompt: str | None = None
     instructed_templates: list[str] | None = None
     neutral_templates: list[str] | None = None
+    #: Circular shifts of the audio whose Δ profiles are averaged (1: the clip as it is; see engine.shifted).
+    shifts: int | None = None
 
     def resolved(self, adapter: Adapter, vector: SteeringVector | None = None) -> Resolved:
         """:func:`resolve` this configuration against ``adapter``."""
@@ -165,6 +167,7 @@ class Resolved:
     prompt: str = PROBE_PROMPT
     instructed_templates: list[str] = field(default_factory=lambda: list(INSTRUCTED_TEMPLATES))
     neutral_templates: list[str] = field(default_factory=lambda: list(NEUTRAL_TEMPLATES))
+    shifts: int = 1
 
     @property
     def readout(self) -> ReadoutRule:
@@ -190,6 +193,8 @@ class Resolved:
         data = asdict(self)
         data["positions"] = self.positions.value
         data["read_positions"] = self.read_positions.value
+        if self.shifts == 1:  # the default is left out, so results computed before it keep their hash
+            del data["shifts"]
         return data
 
 
@@ -208,6 +213,19 @@ def _positive(value: Any, name: str, allow_zero: bool = False) -> float:
     if not ok:
         raise OptionError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return number
+
+
+#: Most circular shifts of one clip (each costs one more pass over the audio).
+MAX_SHIFTS = 16
+
+
+def check_shifts(value: Any) -> int:
+    """A number of circular shifts: a whole number from 1 to :data:`MAX_SHIFTS` (else OptionError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise OptionError(f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {value!r}")
+    if not 1 <= int(value) <= MAX_SHIFTS:
+        raise OptionError(f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {value!r}")
+    return int(value)
 
 
 def _positions(value: Any, name: str) -> Positions:
@@ -286,6 +304,8 @@ def resolve(
         if fraction > 1:
             raise OptionError(f"fraction must be in (0, 1], got {fraction}")
         out["fraction"] = fraction
+    if "shifts" in values:
+        out["shifts"] = check_shifts(values["shifts"])
     if "prompt" in values:
         out["prompt"] = str(values["prompt"])
     if "instructed_templates" in values:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..detections import DetectConfig
 from ..errors import OptionError
 from ..readout import ReadoutRule
-from ..settings import LocalizeConfig, Resolved, resolve
+from ..settings import LocalizeConfig, Resolved, check_shifts, resolve
 from ..windows import WindowConfig
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ def bench_config(
     windows: WindowConfig | None = None,
     detection: DetectConfig | None = None,
     energy_min_db: float | None = None,
+    shifts: int | None = None,
 ) -> BenchConfig:
     """A BenchConfig from command-line options, every value checked (one OptionError line)."""
     if queries not in QUERY_MODES:
@@ -133,7 +134,8 @@ def bench_config(
         raise OptionError(
             f"direct_prompt must contain {{query}} and no other placeholder, got {direct_prompt!r}"
         )
-    loc = LocalizeConfig(layers=layers, alpha=alpha, positions=positions)
+    shifts = None if shifts is None else check_shifts(shifts)
+    loc = LocalizeConfig(layers=layers, alpha=alpha, positions=positions, shifts=shifts)
     return BenchConfig(
         loc,
         queries,

@@ -21,6 +21,7 @@ from .options import (
     PositionsOpt,
     ProgressOpt,
     Queries,
+    ShiftsOpt,
     check_outputs,
     finite,
     parse_floats,
@@ -151,6 +152,7 @@ def bench_run(
     mkdir: MkdirOpt = False,
     shard: ShardOpt = None,
     positions: PositionsOpt = None,
+    shifts: ShiftsOpt = None,
     save_profiles: Annotated[
         bool, typer.Option(help="Store each row's attention profiles (for Δ curves in 'report').", metavar="")
     ] = False,
@@ -195,6 +197,7 @@ def bench_run(
         found_by.windows(),
         found_by.detection(),
         energy_min_db,
+        shifts,
     )
     manifest = manifest_path(scenes)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)

@@ -30,6 +30,7 @@ from .options import (
     PositionsOpt,
     ProbeOpt,
     SegmentOpt,
+    ShiftsOpt,
     StartOpt,
     ThreadsOpt,
     TopKOpt,
@@ -108,9 +109,9 @@ def grouped(command: F) -> F:
 
 @dataclass(frozen=True)
 class SteeringFlags:
-    """--layers, --alpha, --probe, --positions, --interval and --window-s: the settings of a run (None:
-    not given; ``settings.resolve`` fills them in). A command that takes only some builds this from
-    those."""
+    """--layers, --alpha, --probe, --positions, --interval, --window-s and --shifts: the settings of a
+    run (None: not given; ``settings.resolve`` fills them in). A command that takes only some builds this
+    from those."""
 
     layers: LayersOpt = None
     alpha: AlphaOpt = None
@@ -118,10 +119,11 @@ class SteeringFlags:
     positions: PositionsOpt = None
     interval: IntervalOpt = None
     window_s: WindowOpt = None
+    shifts: ShiftsOpt = None
 
     def config(self) -> LocalizeConfig:
         """The settings these options give, checked for finite numbers."""
-        from ..settings import LocalizeConfig
+        from ..settings import LocalizeConfig, check_shifts
 
         return LocalizeConfig(
             layers=parse_layers(self.layers),
@@ -130,6 +132,7 @@ class SteeringFlags:
             positions=value(self.positions),
             interval=value(self.interval),
             window_s=finite(self.window_s, "--window-s", positive=True),
+            shifts=None if self.shifts is None else check_shifts(self.shifts),
         )
 
 

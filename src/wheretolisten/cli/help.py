@@ -23,7 +23,8 @@ SHOWN: dict[tuple[str, ...], frozenset[str]] = {
 PANELS: dict[str, str] = {
     **dict.fromkeys(("query", "vector", "model", "start", "end", "prompt"), "What to find"),
     **dict.fromkeys(
-        ("alpha", "layers", "probe", "positions", "interval", "window_s", "steer_answer"), "Steering"
+        ("alpha", "layers", "probe", "positions", "interval", "window_s", "shifts", "steer_answer"),
+        "Steering",
     ),
     **dict.fromkeys(("min_score", "min_gap_s", "top_k", "segment_s", "overlap_s"), "Detections"),
     **dict.fromkeys(

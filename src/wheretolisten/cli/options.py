@@ -126,6 +126,15 @@ WindowOpt = Annotated[
     float | None,
     typer.Option(help=f"Window width in seconds for --interval window. Default: {_DEFAULTS['window_s']:g}."),
 ]
+ShiftsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Average the profiles of the clip and N-1 circular shifts of it, each moved back: what the "
+        "model hears moves with the audio, a time the vector prefers by itself does not (N times the cost; "
+        "default: the model's own, else 1).",
+        metavar="N",
+    ),
+]
 SegmentOpt = Annotated[
     float | None,
     typer.Option(

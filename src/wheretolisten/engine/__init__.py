@@ -8,6 +8,7 @@ from .base import Engine, Rows, Run, VectorPass
 from .batch import WindowBatch, batchable, windows_per_batch
 from .full import FullEngine
 from .shared import SharedEngine, applies
+from .shifted import ShiftedEngine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,10 +19,15 @@ if TYPE_CHECKING:
 
 def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
     """The shared-prefix engine when it applies to ``config`` (see :func:`applies`) and the family allows
-    it (``Adapter.shared_prefix``), else whole prompts."""
-    if applies(config) and adapter.shared_prefix:
-        return SharedEngine(adapter, clip, config)
-    return FullEngine(adapter, clip, config)
+    it (``Adapter.shared_prefix``), else whole prompts; with ``config.shifts`` > 1, one of those per
+    circular shift of the clip, their profiles averaged (:class:`ShiftedEngine`)."""
+
+    def plain(audio: np.ndarray) -> Engine:
+        if applies(config) and adapter.shared_prefix:
+            return SharedEngine(adapter, audio, config)
+        return FullEngine(adapter, audio, config)
+
+    return ShiftedEngine(adapter, clip, config, plain) if config.shifts > 1 else plain(clip)
 
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "Rows",
     "Run",
     "SharedEngine",
+    "ShiftedEngine",
     "VectorPass",
     "WindowBatch",
     "applies",

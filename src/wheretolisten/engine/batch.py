@@ -32,8 +32,14 @@ MAX_WINDOWS_PER_BATCH = 16
 
 
 def batchable(adapter: Adapter, config: Resolved) -> bool:
-    """Whether windows can share one session: the shared prefix applies and steering stays after it."""
-    return adapter.shared_prefix and applies(config) and config.positions in SUFFIX_POSITIONS
+    """Whether windows can share one session: the shared prefix applies, steering stays after it and the
+    clip is not shifted (shifted copies run window by window)."""
+    return (
+        adapter.shared_prefix
+        and applies(config)
+        and config.positions in SUFFIX_POSITIONS
+        and config.shifts == 1
+    )
 
 
 def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int) -> int:
