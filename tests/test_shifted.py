@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from helpers import noise, run_cli
 from wheretolisten.engine import FullEngine, SharedEngine, ShiftedEngine, make_engine
@@ -67,36 +68,45 @@ def test_shifted_profiles_are_the_mean_of_the_rolled_copies_moved_back(adapter: 
 
 
 class _Heard(Engine):
-    """A stand-in engine over a toy clip (one value per token): it "hears" the loudest token and always
-    adds a spike at token 5 under steering, the position a vector may prefer by itself."""
+    """A stand-in engine over a toy clip (one sample per audio token, one head): unsteered attention is
+    uniform; steered attention "hears" the loud token and adds a spike at token 5, a position the vector
+    prefers by itself."""
 
     name = "toy"
 
     def run_rows(self, rows: Rows) -> Run:
-        raise NotImplementedError
+        heard = torch.from_numpy(np.abs(self.clip).astype(np.float64))
+        spike = torch.zeros_like(heard)
+        spike[5] = 20.0
+        steered = [v is not None for v in (rows.vectors or [None] * len(rows.prompts))]
+        rises = [10 * heard + spike if s else torch.zeros_like(heard) for s in steered]
+        attention = torch.stack([1.0 + rise for rise in rises])[:, None, :]
+        return Run({}, {layer: attention for layer in rows.probe_layers})
 
-    def profiles(self, vectors: object, alphas: object = None) -> tuple[np.ndarray, list[np.ndarray]]:
-        heard = np.abs(self.clip).astype(float)
-        prior = np.zeros_like(heard)
-        prior[5] = 2.0
-        return np.zeros_like(heard), [heard + prior]
+
+class _OneSamplePerToken:
+    token_s, sample_rate = 1.0, 1
+
+    def clip_audio_tokens(self, n_samples: int) -> None:
+        return None
 
 
 def test_a_position_the_vector_prefers_is_spread_and_what_is_heard_stays(adapter: Adapter) -> None:
-    """With one sample per token the rolls are whole tokens: the toy's heard token (40) stays where it is,
-    its fixed spike at token 5 is spread over the three rolls, so the peak moves from 5 to 40."""
+    """The rolls are whole tokens: the toy's heard token (40) stays where it is while its spike at token 5
+    is spread over the three rolls, so Δ's peak moves from 5 to 40."""
     clip = np.zeros(100, dtype=np.float32)
     clip[40] = 1.0
-
-    class OneSamplePerToken:
-        token_s, sample_rate = 1.0, 1
-
     cfg = resolve(adapter, LocalizeConfig(shifts=3))
-    toy = ShiftedEngine(OneSamplePerToken(), clip, cfg, lambda c: _Heard(adapter, c, cfg))  # type: ignore[arg-type]
-    base, (steered,) = toy.profiles([SteeringVector({0: np.zeros(1)})])  # type: ignore[dict-item]
-    single = _Heard(adapter, clip, cfg).profiles([])[1][0]
-    assert int(np.argmax(single)) == 5 and int(np.argmax(steered - base)) == 40
-    assert steered[40] == pytest.approx(1.0) and steered[5] == pytest.approx(2.0 / 3)
+    toy = _OneSamplePerToken()
+    single = _Heard(toy, clip, cfg)  # type: ignore[arg-type]
+    shifted = ShiftedEngine(toy, clip, cfg, lambda c: _Heard(toy, c, cfg))  # type: ignore[arg-type]
+    assert shifted.rolls == [0, 33, 67]
+    vector = SteeringVector({0: torch.ones(1)})
+    for engine, peak in ((single, 5), (shifted, 40)):
+        base, (steered,) = engine.profiles([vector])
+        assert int(np.argmax(steered - base)) == peak
+    base, (steered,) = shifted.profiles([vector])
+    assert steered[40] == pytest.approx(11 / 130) and steered[5] == pytest.approx((1 + 20 / 3) / 130)
 
 
 def test_cli_records_the_shifts_and_refuses_bad_ones_before_loading(

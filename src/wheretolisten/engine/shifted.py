@@ -7,8 +7,9 @@ profiles there and rolling them back by ``k`` keeps the heard part in place and 
 position by ``k``; the mean over ``shifts`` evenly spaced rolls keeps the first whole and spreads the
 second. The instruction vector is built once, on the clip as it is, and steers every shifted copy (the
 same vector for all: building one per copy gave the same hit rates in a check on 400 held-out scenes).
-Vectors, prompted attention and residuals come from the clip as it is; :meth:`profiles` and
-:meth:`layer_deltas` are averaged. Each shift costs one more audio prefix and probe pass.
+Vectors and residuals come from the clip as it is; every attention profile (probe rows, so profiles,
+layer deltas and the tuner's rows, and the prompted rows) is averaged. Each shift costs one more audio
+prefix and probe pass.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+import torch
 
 from ..session import Run
-from .base import Engine, Rows
+from .base import Engine, Rows, VectorPass
 
 if TYPE_CHECKING:
     from ..models.base import Adapter
@@ -58,26 +60,47 @@ class ShiftedEngine(Engine):
         """Prompts on the clip as it is (vectors, residuals, prompted attention)."""
         return self.copies[0].run_rows(rows)
 
-    def _back(self, k: int, profile: np.ndarray) -> np.ndarray:
-        return np.roll(profile, -k, axis=-1)
+    def _averaged(self, run_of: Callable[[Engine], Run]) -> Run:
+        """``run_of`` on every shifted copy; their attention moved back and averaged (residuals: the clip's).
 
-    def profiles(
-        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None = None
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The unsteered probe row and one row per vector, each the mean over the shifted copies (moved
-        back); base and steered rows of every copy come from one batch, so α = 0 still gives Δ = 0."""
-        bases, rows = [], []
-        for k, copy in zip(self.rolls, self.copies, strict=True):
-            base, steered = copy.profiles(vectors, alphas)
-            bases.append(self._back(k, base))
-            rows.append([self._back(k, row) for row in steered])
-        mean_rows = [np.mean([copy_rows[i] for copy_rows in rows], axis=0) for i in range(len(vectors))]
-        return np.mean(bases, axis=0), mean_rows
+        Each row is normalized over the clip's tokens first (when the settings normalize), so that
+        :meth:`Engine.profile` of the result is the mean of the copies' profiles, moved back.
+        """
+        runs = [run_of(copy) for copy in self.copies]
+        covered = self.adapter.clip_audio_tokens(self.clip.size)
 
-    def layer_deltas(self, vector: SteeringVector, alpha: float | None, layers: Sequence[int]) -> np.ndarray:
-        """Δ of each of ``layers`` alone, averaged over the shifted copies (moved back)."""
-        parts = [
-            self._back(k, copy.layer_deltas(vector, alpha, layers))
-            for k, copy in zip(self.rolls, self.copies, strict=True)
-        ]
-        return np.asarray(np.mean(parts, axis=0))
+        def back(attention: torch.Tensor, k: int) -> torch.Tensor:
+            part = attention[..., : attention.shape[-1] if covered is None else covered].double()
+            if self.config.normalize:
+                part = part / part.sum(dim=-1, keepdim=True).clamp_min(1e-30)
+            return torch.roll(part, -k, dims=-1)
+
+        attention = {
+            layer: torch.stack(
+                [back(run.attention[layer], k) for run, k in zip(runs, self.rolls, strict=True)]
+            ).mean(dim=0)
+            for layer in runs[0].attention
+        }
+        return Run(runs[0].residual, attention)
+
+    def probe_run(
+        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]
+    ) -> Run:
+        """The probe rows (unsteered, then one per vector) on every shifted copy, averaged: what
+        :meth:`profiles`, :meth:`layer_deltas` and the tuner read. Base and steered rows of each copy come
+        from one batch, so α = 0 still gives Δ = 0."""
+        return self._averaged(lambda copy: copy.probe_run(vectors, alphas, layers))
+
+    def attention(self, prompts: Sequence[str]) -> list[np.ndarray]:
+        """Unsteered attention profiles of ``prompts``, averaged over the shifted copies."""
+        run = self._averaged(lambda copy: copy.run(prompts, probe_layers=self.config.probe_layers))
+        return [self.profile(run, i) for i in range(len(prompts))]
+
+    def vectors(self, queries: Sequence[str], prompted: bool = True) -> VectorPass:
+        """Vectors from the clip as it is; the prompted attention (when asked) averaged like the rest."""
+        found = super().vectors(queries, prompted)
+        if prompted:
+            first = self.config.instructed_templates[0]
+            rows = self.attention([self.config.prompt, *(first.format(query=q) for q in queries)])
+            found.prompted_base, found.prompted = rows[0], rows[1:]
+        return found

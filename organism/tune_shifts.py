@@ -1,0 +1,100 @@
+"""Choose the number of shifts (``--shifts``) of a model on dev scenes, never on the held-out sets.
+
+Writes four dev sets with ``wheretolisten scenes make`` (seeds 401-404: no held-out set, training or
+protocol scene uses them; procedural sounds only, the real recordings stay test-only): one event
+anywhere in quiet at ±20 dB, three events in quiet, three over white noise at -10 dB, three over babble
+at -10 dB; 60 scenes each. Localizes each scene's target with the model's own settings at every
+candidate number of shifts and prints JSON: hit % per set and pooled, and the choice: the fewest shifts
+whose pooled hit rate is within one scene of the best (each shift costs one more pass).
+
+    python organism/tune_shifts.py --out out/tune-shifts --json organism/tune_shifts.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: name -> ``scenes make`` arguments.
+DEV_SETS: dict[str, list[str]] = {
+    "single": ["--events", "1", "--placement", "free", "--event-s", "1,2.5", "--level-db", "-20,20"],
+    "three": ["--events", "3"],
+    "white-10": ["--events", "3", "--background", "white", "--background-db", "-10,-10"],
+    "babble-10": ["--events", "3", "--background", "babble", "--background-db", "-10,-10"],
+}
+CANDIDATES = (1, 2, 3, 4, 6)
+N_SCENES = 60
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True, help="folder for the dev scenes")
+    ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = ap.parse_args()
+    import torch
+
+    from wheretolisten.localize import LocalizeConfig, localize
+    from wheretolisten.models import load_model
+    from wheretolisten.organism import default_model_path
+
+    torch.set_num_threads(1)
+    model = args.model or str(default_model_path())
+    adapter = load_model(model, device="cpu")
+    hits: dict[int, dict[str, int]] = {k: {} for k in CANDIDATES}
+    sizes: dict[str, int] = {}
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, (name, options) in enumerate(DEV_SETS.items()):
+        folder = args.out / name
+        if not (folder / "manifest.jsonl").exists():
+            seed = str(401 + i)
+            make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
+            subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
+        scenes = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        sizes[name] = len(scenes)
+        for k in CANDIDATES:
+            found = 0
+            for scene in scenes:
+                event = scene["events"][scene["target"]]
+                result = localize(adapter, folder / scene["path"], event["query"], LocalizeConfig(shifts=k))
+                peak = result.peak_s
+                found += peak is not None and event["onset_s"] <= peak <= event["offset_s"]
+            hits[k][name] = found
+    total = sum(sizes.values())
+    pooled = {k: sum(h.values()) for k, h in hits.items()}
+    best = max(pooled.values())
+    chosen = min(k for k in CANDIDATES if pooled[k] >= best - 1)
+
+    def pct(count: int) -> float:
+        return round(100 * count / total, 1)
+
+    result = {
+        "model": model,
+        "sets": {name: {"n": n, "scenes_make": DEV_SETS[name]} for name, n in sizes.items()},
+        "hit_pct": {
+            str(k): {
+                **{s: round(100 * v / sizes[s], 1) for s, v in h.items()},
+                "pooled": 100 * pooled[k] / total,
+            }
+            for k, h in hits.items()
+        },
+        "chosen_shifts": chosen,
+        "rule": "fewest shifts within one scene of the best pooled hit count",
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0], "threads": 1},
+    }
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
