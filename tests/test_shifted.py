@@ -11,11 +11,13 @@ import soundfile as sf
 import torch
 
 from helpers import noise, run_cli
+from wheretolisten.detections import DetectConfig
 from wheretolisten.engine import FullEngine, SharedEngine, ShiftedEngine, make_engine
 from wheretolisten.engine.base import Engine, Rows
 from wheretolisten.engine.shifted import shift_tokens
 from wheretolisten.errors import OptionError
 from wheretolisten.localize import LocalizeConfig, localize
+from wheretolisten.long import localize_long
 from wheretolisten.models import Adapter
 from wheretolisten.organism import load_organism
 from wheretolisten.scenes import ProceduralBank, SceneOptions, make_scene
@@ -23,6 +25,7 @@ from wheretolisten.scenes.banks import SubsetBank
 from wheretolisten.session import Run
 from wheretolisten.settings import MAX_SHIFTS, resolve
 from wheretolisten.vectors import SteeringVector
+from wheretolisten.windows import WindowConfig
 
 
 def test_shift_tokens_are_evenly_spaced_whole_tokens() -> None:
@@ -144,3 +147,44 @@ def test_shifts_remove_the_shipped_models_preferred_positions() -> None:
             hits[shifts] += peak is not None and event.onset_s <= peak <= event.offset_s
     print(f"hits {hits} of {n}")
     assert hits[3] >= 0.9 * n and hits[3] > hits[1], (hits, n)
+
+
+def test_batched_windows_with_shifts_give_the_one_by_one_results(
+    adapters: dict[str, Adapter], tmp_path: Path, one_thread: None
+) -> None:
+    """A recording's windows with their shifted copies in one batch = the windows one by one, each a
+    ShiftedEngine: the same detections (times; scores to float rounding: the batch averages the copies'
+    profiles, the engine their attention rows) and curves; the last window is shorter and runs alone."""
+    adapter = adapters["qwen2-audio"]
+    wav = tmp_path / "rec.wav"
+    sig = noise(21.3, seed=9)
+    sig[8 * 16000 : 9 * 16000] += np.sin(np.arange(16000) * 0.3).astype(np.float32)
+    sf.write(wav, sig, 16000)
+    config = LocalizeConfig(layers=[1], alpha=8.0, shifts=3)
+    windows, detection = WindowConfig(segment_s=6.0, overlap_s=1.0), DetectConfig(min_score=0.0)
+
+    def run(batch: int | None) -> list:
+        return localize_long(
+            adapter,
+            wav,
+            ["a siren", "a dog"],
+            config,
+            windows=windows,
+            detection=detection,
+            batch_windows=batch,
+        )
+
+    one_by_one, batched = run(1), run(None)
+    assert len(one_by_one[0].windows) == 5
+    for seq, bat in zip(one_by_one, batched, strict=True):
+        assert [(d.onset_s, d.offset_s) for d in bat.detections] == [
+            (d.onset_s, d.offset_s) for d in seq.detections
+        ]
+        assert [d.score for d in bat.detections] == pytest.approx([d.score for d in seq.detections], rel=1e-6)
+        np.testing.assert_allclose(bat.score, seq.score, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bat.profile.base, seq.profile.base, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(bat.profile.steered, seq.profile.steered, rtol=1e-5, atol=1e-7)
+    unshifted = localize_long(
+        adapter, wav, ["a siren"], LocalizeConfig(layers=[1], alpha=8.0), windows=windows
+    )
+    assert np.abs(unshifted[0].profile.steered - batched[0].profile.steered).max() > 1e-6

@@ -8,7 +8,8 @@ axis. Windows of one length run in batches (``engine.WindowBatch``: one prefix p
 for the whole batch, each row on its own window's prefix), as many per batch as the shared prefix's memory
 budget allows; memory therefore holds one batch of windows and the stitched profiles, whatever the length.
 Settings that steer inside the audio prefix run the windows one after another. Every query of a window
-shares that window's audio prefix.
+shares that window's audio prefix. With ``shifts`` > 1 each window's shifted copies join its batch
+(``engine.shifted``), so a batch holds fewer windows.
 
 :func:`localize_file` takes a file of any length and decides, as ``wheretolisten localize`` does, between
 one clip (``localize`` / ``localize_many``) and windows (:func:`localize_long`).
@@ -24,13 +25,22 @@ import torch
 
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
 from .detections import DetectConfig, score_curve
-from .engine import SharedEngine, WindowBatch, batchable, make_engine, windows_per_batch
+from .engine import (
+    SharedEngine,
+    ShiftedEngine,
+    WindowBatch,
+    batchable,
+    make_engine,
+    mean_moved_back,
+    shift_tokens,
+    windows_per_batch,
+)
 from .errors import AudioError, OptionError
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
 from .results import LocalizeResult, Profile, WindowedResult, read_times
-from .settings import resolve
+from .settings import Resolved, resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows
@@ -102,6 +112,34 @@ def localize_file(
     if len(wanted) == 1:
         return [localize(adapter, audio, wanted[0], config, vector=vector, span=span, detection=detection)]
     return list(localize_many(adapter, audio, wanted, config, span=span, detection=detection).results)
+
+
+def _batched(
+    adapter: Adapter,
+    clips: list[np.ndarray],
+    queries: Sequence[str],
+    cfg: Resolved,
+    vector: SteeringVector | None,
+) -> list[tuple[list[SteeringVector], np.ndarray, list[np.ndarray]]]:
+    """Windows of one length as one :class:`WindowBatch`: per window its vectors, base and steered rows.
+
+    With ``cfg.shifts`` > 1 every window's shifted copies join the batch; vectors are built on the
+    windows as they are and the copies' rows are moved back and averaged, as ``engine.ShiftedEngine``
+    does for one clip.
+    """
+    per_token = int(round(adapter.token_s * adapter.sample_rate))
+    rolls = shift_tokens(clips[0].size, adapter.sample_rate, adapter.token_s, cfg.shifts)
+    batch = WindowBatch(adapter, [np.roll(clip, k * per_token) for clip in clips for k in rolls], cfg)
+    own = list(range(0, len(clips) * len(rolls), len(rolls)))  # each window's unshifted copy
+    built = batch.vectors(list(queries), own) if vector is None else [[vector] * len(queries)] * len(clips)
+    per_copy = batch.profiles([vectors for vectors in built for _ in rolls])
+    out = []
+    for w, vectors in enumerate(built):
+        parts = per_copy[w * len(rolls) : (w + 1) * len(rolls)]
+        base = mean_moved_back(rolls, [b for b, _ in parts])
+        rows = [mean_moved_back(rolls, [r[i] for _, r in parts]) for i in range(len(vectors))]
+        out.append((vectors, base, rows))
+    return out
 
 
 def _mean_norms(per_window: list[dict[int, float]]) -> dict[int, float]:
@@ -182,18 +220,15 @@ def localize_long(
                     )
                     base, rows = engine.profiles(vectors)
                     add(window, base, rows, vectors)
-                    if batched and isinstance(engine, SharedEngine):
-                        budget = engine.session.cache_budget_bytes
+                    plain = engine.copies[0] if isinstance(engine, ShiftedEngine) else engine
+                    if batched and isinstance(plain, SharedEngine):
+                        budget = plain.session.cache_budget_bytes
                         per_batch = batch_windows or windows_per_batch(
-                            engine.session.prefix_bytes, rows_per_window, budget
+                            plain.session.prefix_bytes, rows_per_window * cfg.shifts, budget
                         )
                     continue
-                batch = WindowBatch(adapter, [c for _, c in group], cfg)
-                built = (
-                    batch.vectors(list(queries)) if vector is None else [[vector] * len(queries)] * len(group)
-                )
-                for (window, _), vectors, (base, rows) in zip(
-                    group, built, batch.profiles(built), strict=True
+                for (window, _), (vectors, base, rows) in zip(
+                    group, _batched(adapter, [c for _, c in group], queries, cfg, vector), strict=True
                 ):
                     add(window, base, rows, vectors)
             advance(len(chunk), f"{start + chunk[-1].end_s:.0f} s")

@@ -8,7 +8,7 @@ from .base import Engine, Rows, Run, VectorPass
 from .batch import WindowBatch, batchable, windows_per_batch
 from .full import FullEngine
 from .shared import SharedEngine, applies
-from .shifted import ShiftedEngine
+from .shifted import ShiftedEngine, mean_moved_back, shift_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,5 +42,7 @@ __all__ = [
     "applies",
     "batchable",
     "make_engine",
+    "mean_moved_back",
+    "shift_tokens",
     "windows_per_batch",
 ]

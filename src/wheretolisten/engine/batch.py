@@ -32,14 +32,8 @@ MAX_WINDOWS_PER_BATCH = 16
 
 
 def batchable(adapter: Adapter, config: Resolved) -> bool:
-    """Whether windows can share one session: the shared prefix applies, steering stays after it and the
-    clip is not shifted (shifted copies run window by window)."""
-    return (
-        adapter.shared_prefix
-        and applies(config)
-        and config.positions in SUFFIX_POSITIONS
-        and config.shifts == 1
-    )
+    """Whether windows can share one session: the shared prefix applies and steering stays after it."""
+    return adapter.shared_prefix and applies(config) and config.positions in SUFFIX_POSITIONS
 
 
 def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int) -> int:
@@ -62,9 +56,11 @@ class WindowBatch:
             SharedEngine.on_session(adapter, clip, config, self.session, k) for k, clip in enumerate(clips)
         ]
 
-    def _run(self, batches: list[Rows]) -> list[Run]:
-        """Every clip's rows (``batches[k]``: clip k's) in one suffix pass, chunked by the session's budget;
-        one Run per clip. The batches differ only in their prompts, vectors and α."""
+    def _run(self, batches: list[Rows], clips: Sequence[int] | None = None) -> list[Run]:
+        """Every clip's rows (``batches[j]``: clip ``clips[j]``'s, default clip j's) in one suffix pass,
+        chunked by the session's budget; one Run per batch. The batches differ only in their prompts,
+        vectors and α."""
+        which = list(range(len(batches))) if clips is None else list(clips)
         first = batches[0]
         whole = Rows(
             [p for b in batches for p in b.prompts],
@@ -74,7 +70,10 @@ class WindowBatch:
             None if first.alphas is None else [a for b in batches for a in b.alphas or ()],
         )
         out = suffix_run(
-            self.session, self.config, whole, [k for k, b in enumerate(batches) for _ in b.prompts]
+            self.session,
+            self.config,
+            whole,
+            [k for k, b in zip(which, batches, strict=True) for _ in b.prompts],
         )
         runs, start = [], 0
         for b in batches:
@@ -83,13 +82,17 @@ class WindowBatch:
         return runs
 
     @torch.no_grad()
-    def vectors(self, queries: Sequence[str]) -> list[list[SteeringVector]]:
-        """Each clip's instruction vector for every query (as ``engine.vectors(queries, False)``)."""
+    def vectors(
+        self, queries: Sequence[str], clips: Sequence[int] | None = None
+    ) -> list[list[SteeringVector]]:
+        """The instruction vector for every query of each clip (of ``clips``, default all), as
+        ``engine.vectors(queries, False)`` gives it."""
+        which = list(range(len(self.engines))) if clips is None else list(clips)
         prompts, query_rows = self.engines[0].vector_prompts(queries, prompted=False)
-        runs = self._run([Rows(prompts, self.config.layers)] * len(self.engines))
+        runs = self._run([Rows(prompts, self.config.layers)] * len(which), which)
         return [
-            engine.vector_pass(run, queries, query_rows, prompted=False).vectors
-            for engine, run in zip(self.engines, runs, strict=True)
+            self.engines[k].vector_pass(run, queries, query_rows, prompted=False).vectors
+            for k, run in zip(which, runs, strict=True)
         ]
 
     @torch.no_grad()

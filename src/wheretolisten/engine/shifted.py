@@ -35,6 +35,13 @@ def shift_tokens(n_samples: int, sample_rate: int, token_s: float, shifts: int) 
     return [int(round(tokens * j / shifts)) for j in range(shifts)]
 
 
+def mean_moved_back(rolls: Sequence[int], profiles: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean of the shifted copies' profiles (one per roll), each moved back by its roll."""
+    return np.asarray(
+        np.mean([np.roll(p, -k, axis=-1) for k, p in zip(rolls, profiles, strict=True)], axis=0)
+    )
+
+
 class ShiftedEngine(Engine):
     """One engine per circular shift of the clip (``config.shifts`` of them; the first unshifted)."""
 
