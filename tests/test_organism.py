@@ -118,11 +118,14 @@ def test_default_model_carries_its_dev_chosen_settings(organism: Adapter) -> Non
 
     tuned = json.loads((default_model_path() / "wheretolisten.json").read_text())["localize"]
     cfg = resolve(organism)
-    assert (cfg.layers, cfg.probe_layers, cfg.alpha) == (
+    assert (cfg.layers, cfg.probe_layers, cfg.alpha, cfg.shifts) == (
         tuned["layers"],
         tuned["probe_layers"],
         tuned["alpha"],
+        tuned["shifts"],
     )
+    chosen = json.loads((Path(__file__).resolve().parents[1] / "organism" / "tune_shifts.json").read_text())
+    assert cfg.shifts == chosen["chosen_shifts"] == 4
     assert resolve(organism, LocalizeConfig(alpha=7.0)).alpha == 7.0
 
 
