@@ -154,7 +154,8 @@ def demo(
     scene, audio = demo_scene(seed, rate, adapter.max_audio_limit_s)
     results = localize_many(adapter, audio, [e.query for e in scene.events], cfg, rate).results
     table = Table(
-        title=f"where does {adapter.name.split('/')[-1]} listen? (scene seed {seed}, α = {cfg.alpha:g})"
+        title=f"where does {adapter.name.split('/')[-1]} listen? (scene seed {seed}, α = {cfg.alpha:g}"
+        + (f", {cfg.shifts} shifts)" if cfg.shifts > 1 else ")")
     )
     for col in ("event", "query", "ground truth (s)", "peak (s)", "interval (s)", "hit"):
         table.add_column(col)

@@ -76,6 +76,13 @@ class LocalizationView:
     delta: np.ndarray
     peak_s: float | None
     interval_s: tuple[float, float] | None
+    shifts: int = 1
+
+    @property
+    def settings(self) -> str:
+        """ "steered layers 1 · α = 2" (and "· 4 shifts" when the profiles are shift-averaged)."""
+        text = f"steered layers {format_layers(self.layers)} · α = {self.alpha:g}"
+        return text + (f" · {self.shifts} shifts" if self.shifts > 1 else "")
 
     @property
     def token_s(self) -> float:
@@ -118,17 +125,15 @@ class LocalizationView:
                 delta=np.asarray(prof["delta"], dtype=float),
                 peak_s=None if data.get("peak_s") is None else float(data["peak_s"]),
                 interval_s=None if interval is None else (float(interval[0]), float(interval[1])),
+                shifts=int(cfg.get("shifts", 1)),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DataError(f"not a localization result ({type(exc).__name__}: {exc})") from None
 
 
 def localization_title(view: LocalizationView) -> str:
-    """Model, query, steered layers and α on one line; the readout on the next."""
-    head = (
-        f"{short_model_name(view.model)} · query “{view.query}” · steered layers "
-        f"{format_layers(view.layers)} · α = {view.alpha:g}"
-    )
+    """Model, query, steered layers, α (and shifts) on one line; the readout on the next."""
+    head = f"{short_model_name(view.model)} · query “{view.query}” · {view.settings}"
     if view.peak_s is None or view.interval_s is None:
         return head + "\nno attention shift (Δ is flat): no peak"
     start, end = view.interval_s
@@ -251,10 +256,7 @@ def draw_queries(
         ax.set_ylabel(f"{i}: Δ for\n“{view.query}”", fontsize=8)
         ax.grid(axis="x", color="#dddddd", lw=0.5)
     first = views[0]
-    head = (
-        f"{short_model_name(first.model)} · {len(views)} queries · steered layers "
-        f"{format_layers(first.layers)} · α = {first.alpha:g}"
-    )
+    head = f"{short_model_name(first.model)} · {len(views)} queries · {first.settings}"
     handles: list[Any] = [
         Line2D([], [], color=C_SMOOTH, lw=1.4, label="Δ attention (steered − base), smoothed"),
         *prediction_handles(),
