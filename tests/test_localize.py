@@ -457,3 +457,21 @@ def test_out_of_memory_is_one_line(
     assert code == 3
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "out of memory (CUDA out of memory. Tried to allocate 2.00 GiB)" in lines[0]
+
+
+def test_the_readme_shows_what_the_demo_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Quickstart's demo table is the shipped model's output, row for row (peaks, intervals, hits)."""
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, err = run_cli(monkeypatch, capsys, "demo")
+    assert code == 0, err
+    printed = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("where does organism listen?", 1)[1].split("```", 1)[0]
+    title = "where does organism listen?" + block.splitlines()[0]
+    assert title.strip() in out
+    rows = [line.split() for line in block.splitlines()[2:] if line.strip()]
+    assert len(rows) == len(printed) == 3
+    for words, cells in zip(rows, printed, strict=True):
+        assert " ".join(words) == " ".join(" ".join(cells).split()), (words, cells)
