@@ -50,6 +50,9 @@ def main() -> None:
         flush=True,
     )
     adapter = load_organism(device="cpu")
+    from wheretolisten.settings import resolve
+
+    print(json.dumps({"shifts": resolve(adapter).shifts}))
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "rec.wav"
         write_recording(wav, args.minutes)
