@@ -7,7 +7,7 @@ memory) alternately, ``--repeats`` times each, at each thread count of ``--threa
 the machine first, then one per run (wall seconds, windows, detections, whether the detections equal the
 sequential run's), then per thread count the median speed-up.
 
-    python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2
+    python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2 [--shifts 1]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--threads", default="1")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--shifts", type=int, default=None, help="default: the shipped model's own")
     args = p.parse_args()
     import numpy as np
     import torch
@@ -50,9 +51,10 @@ def main() -> None:
         flush=True,
     )
     adapter = load_organism(device="cpu")
-    from wheretolisten.settings import resolve
+    from wheretolisten.settings import LocalizeConfig, resolve
 
-    print(json.dumps({"shifts": resolve(adapter).shifts}))
+    config = LocalizeConfig(shifts=args.shifts)
+    print(json.dumps({"shifts": resolve(adapter, config).shifts}))
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "rec.wav"
         write_recording(wav, args.minutes)
@@ -63,7 +65,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 for name, batch in (("sequential", 1), ("batched", None)):
                     start = time.perf_counter()
-                    (result,) = localize_long(adapter, wav, ["a siren"], batch_windows=batch)
+                    (result,) = localize_long(adapter, wav, ["a siren"], config, batch_windows=batch)
                     seconds = time.perf_counter() - start
                     times[name].append(seconds)
                     if reference is None:
