@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -163,18 +164,9 @@ def test_batched_windows_with_shifts_give_the_one_by_one_results(
     config = LocalizeConfig(layers=[1], alpha=8.0, shifts=3)
     windows, detection = WindowConfig(segment_s=6.0, overlap_s=1.0), DetectConfig(min_score=0.0)
 
-    def run(batch: int | None) -> list:
-        return localize_long(
-            adapter,
-            wav,
-            ["a siren", "a dog"],
-            config,
-            windows=windows,
-            detection=detection,
-            batch_windows=batch,
-        )
-
-    one_by_one, batched = run(1), run(None)
+    queries = ["a siren", "a dog"]
+    run = partial(localize_long, adapter, wav, queries, config, windows=windows, detection=detection)
+    one_by_one, batched = run(batch_windows=1), run(batch_windows=None)
     assert len(one_by_one[0].windows) == 5
     for seq, bat in zip(one_by_one, batched, strict=True):
         assert [(d.onset_s, d.offset_s) for d in bat.detections] == [
