@@ -81,3 +81,25 @@ def test_the_readme_sentences_are_the_committed_results() -> None:
     for phrase in phrases:
         assert phrase in text, phrase
     assert shifted["white-10"]["steered"]["hit_rate"] < shifted["white-10"]["energy"]["hit_rate"]
+
+
+def test_the_candidate_sentences_are_the_committed_results() -> None:
+    """organism/whisper/README.md on the query-head model with 4 shifts."""
+    text = " ".join((ROOT / "organism" / "whisper" / "README.md").read_text().split())
+    shifted = _results("whisper/eval_sets_query_head_shifts4.json")
+    plain = _results("whisper/eval_sets_query_head.json")
+    assert shifted["_shifts"] == 4 and plain.get("_shifts") is None
+
+    def pct(data: dict[str, Any], name: str) -> str:
+        return f"{100 * data[name]['steered']['hit_rate']:.1f} %"
+
+    assert f"a lone event in {pct(shifted, 'single')} of clips ({pct(plain, 'single')} without)" in text
+    for name, words in (("three", "three events in quiet"), ("overlap", "overlapping ones")):
+        assert f"{words} {pct(shifted, name)} ({pct(plain, name)})" in text, name
+    for name in ("white-10", "babble-10"):
+        assert f"{pct(shifted, name)} ({pct(plain, name)})" in text, name
+    head = json.loads((ROOT / "organism" / "whisper" / "miss_positions_query_head_shifts4.json").read_text())
+    before = json.loads((ROOT / "organism" / "whisper" / "miss_positions_query_head.json").read_text())
+    assert f"{before['misses_in_densest_1_s']} of {before['misses']} fell between" in text
+    assert f"and {head['misses_in_densest_1_s']} of {head['misses']} with them" in text
+    assert head["densest_window_start_s"] == before["densest_window_start_s"] == 5.9
