@@ -223,9 +223,10 @@ def localize_long(
                     plain = engine.copies[0] if isinstance(engine, ShiftedEngine) else engine
                     if batched and isinstance(plain, SharedEngine):
                         budget = plain.session.cache_budget_bytes
-                        per_batch = batch_windows or windows_per_batch(
-                            plain.session.prefix_bytes, rows_per_window * cfg.shifts, budget
-                        )
+                        # Each window brings its shifted copies: the batch holds at most the copies of
+                        # MAX_WINDOWS_PER_BATCH unshifted windows (memory as without shifts).
+                        fitting = windows_per_batch(plain.session.prefix_bytes, rows_per_window, budget)
+                        per_batch = batch_windows or max(1, fitting // cfg.shifts)
                     continue
                 for (window, _), (vectors, base, rows) in zip(
                     group, _batched(adapter, [c for _, c in group], queries, cfg, vector), strict=True

@@ -94,9 +94,20 @@ class ShiftedEngine(Engine):
         self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None, layers: Sequence[int]
     ) -> Run:
         """The probe rows (unsteered, then one per vector) on every shifted copy, averaged: what
-        :meth:`profiles`, :meth:`layer_deltas` and the tuner read. Base and steered rows of each copy come
+        :meth:`layer_deltas` and the tuner read. Base and steered rows of each copy come
         from one batch, so α = 0 still gives Δ = 0."""
         return self._averaged(lambda copy: copy.probe_run(vectors, alphas, layers))
+
+    def profiles(
+        self, vectors: Sequence[SteeringVector], alphas: Sequence[float] | float | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The unsteered probe row and one row per vector: each copy's profiles, moved back and averaged
+        (the same numbers as :meth:`probe_run`'s, summed in the order a batch of windows sums them, so
+        windows one by one and in batches agree to the bit). α = 0 still gives Δ = 0."""
+        per_copy = [copy.profiles(vectors, alphas) for copy in self.copies]
+        base = mean_moved_back(self.rolls, [b for b, _ in per_copy])
+        rows = [mean_moved_back(self.rolls, [r[i] for _, r in per_copy]) for i in range(len(vectors))]
+        return base, rows
 
     def attention(self, prompts: Sequence[str]) -> list[np.ndarray]:
         """Unsteered attention profiles of ``prompts``, averaged over the shifted copies."""
