@@ -103,7 +103,7 @@ def test_a_position_the_vector_prefers_is_spread_and_what_is_heard_stays(adapter
     cfg = resolve(adapter, LocalizeConfig(shifts=3))
     toy = _OneSamplePerToken()
     single = _Heard(toy, clip, cfg)  # type: ignore[arg-type]
-    shifted = ShiftedEngine(toy, clip, cfg, lambda c: _Heard(toy, c, cfg))  # type: ignore[arg-type]
+    shifted = ShiftedEngine(toy, clip, cfg, lambda c, config: _Heard(toy, c, config))  # type: ignore[arg-type]
     assert shifted.rolls == [0, 33, 67]
     vector = SteeringVector({0: torch.ones(1)})
     for engine, peak in ((single, 5), (shifted, 40)):
@@ -176,3 +176,24 @@ def test_batched_windows_with_shifts_give_the_one_by_one_results(
         adapter, wav, ["a siren"], LocalizeConfig(layers=[1], alpha=8.0), windows=windows
     )
     assert np.abs(unshifted[0].profile.steered - batched[0].profile.steered).max() > 1e-6
+
+
+def test_copies_are_made_only_for_profiles_and_the_prompted_rows_are_averaged(adapter: Adapter) -> None:
+    """Building vectors alone runs the clip as it is (no shifted prefix); the vector pass's prompted rows,
+    which the tuner reads, are the shift-averaged ones that ``attention`` gives."""
+    clip = noise(3.0, seed=12)
+    cfg = resolve(adapter, LocalizeConfig(shifts=3))
+    engine = make_engine(adapter, clip, cfg)
+    assert isinstance(engine, ShiftedEngine)
+    vector = engine.vectors(["a siren"], prompted=False).vectors[0]
+    assert engine._copies[1:] == [None, None]
+    plain = make_engine(adapter, clip, resolve(adapter))
+    unshifted = plain.vectors(["a siren"], prompted=False).vectors[0]
+    for layer in vector.layers:
+        torch.testing.assert_close(vector.directions[layer], unshifted.directions[layer])
+    found = engine.vectors(["a siren"])
+    first = cfg.instructed_templates[0].format(query="a siren")
+    base, prompted = engine.attention([cfg.prompt, first])
+    np.testing.assert_allclose(found.prompted_base, base, atol=1e-9)
+    np.testing.assert_allclose(found.prompted[0], prompted, atol=1e-9)
+    assert np.abs(found.prompted[0] - plain.attention([first])[0]).max() > 1e-9  # not the clip's alone

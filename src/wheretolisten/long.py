@@ -220,7 +220,7 @@ def localize_long(
                     )
                     base, rows = engine.profiles(vectors)
                     add(window, base, rows, vectors)
-                    plain = engine.copies[0] if isinstance(engine, ShiftedEngine) else engine
+                    plain = engine.first if isinstance(engine, ShiftedEngine) else engine
                     if batched and isinstance(plain, SharedEngine):
                         budget = plain.session.cache_budget_bytes
                         # Each window brings its shifted copies: the batch holds at most the copies of

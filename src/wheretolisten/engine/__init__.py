@@ -21,13 +21,16 @@ def make_engine(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
     """The shared-prefix engine when it applies to ``config`` (see :func:`applies`) and the family allows
     it (``Adapter.shared_prefix``), else whole prompts; with ``config.shifts`` > 1, one of those per
     circular shift of the clip, their profiles averaged (:class:`ShiftedEngine`)."""
+    if config.shifts > 1:
+        return ShiftedEngine(adapter, clip, config, lambda audio, cfg: _plain(adapter, audio, cfg))
+    return _plain(adapter, clip, config)
 
-    def plain(audio: np.ndarray) -> Engine:
-        if applies(config) and adapter.shared_prefix:
-            return SharedEngine(adapter, audio, config)
-        return FullEngine(adapter, audio, config)
 
-    return ShiftedEngine(adapter, clip, config, plain) if config.shifts > 1 else plain(clip)
+def _plain(adapter: Adapter, clip: np.ndarray, config: Resolved) -> Engine:
+    """One clip's shared-prefix or whole-prompt engine (no shifts)."""
+    if applies(config) and adapter.shared_prefix:
+        return SharedEngine(adapter, clip, config)
+    return FullEngine(adapter, clip, config)
 
 
 __all__ = [

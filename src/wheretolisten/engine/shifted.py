@@ -5,11 +5,11 @@ A steering vector can point to a time by itself: the shipped organism's "a low h
 with the audio; such a preferred position does not. Rolling the clip by ``k`` tokens, computing the
 profiles there and rolling them back by ``k`` keeps the heard part in place and moves the preferred
 position by ``k``; the mean over ``shifts`` evenly spaced rolls keeps the first whole and spreads the
-second. The instruction vector is built once, on the clip as it is, and steers every shifted copy (the
-same vector for all: building one per copy gave the same hit rates in a check on 400 held-out scenes).
+second. The instruction vector is built once, on the clip as it is, and steers every shifted copy.
 Vectors and residuals come from the clip as it is; every attention profile (probe rows, so profiles,
-layer deltas and the tuner's rows, and the prompted rows) is averaged. Each shift costs one more audio
-prefix and probe pass.
+layer deltas and the tuner's rows, and the prompted rows of the vector pass) is averaged. A shifted copy
+is made (its audio prefix run) only when an attention profile is asked for, so a call that only builds
+vectors runs the clip alone; each profile costs one more audio prefix and probe pass per shift.
 """
 
 from __future__ import annotations
@@ -48,24 +48,46 @@ class ShiftedEngine(Engine):
     name: ClassVar[str] = "shifted"
 
     def __init__(
-        self, adapter: Adapter, clip: np.ndarray, config: Resolved, make: Callable[[np.ndarray], Engine]
+        self,
+        adapter: Adapter,
+        clip: np.ndarray,
+        config: Resolved,
+        make: Callable[[np.ndarray, Resolved], Engine],
     ) -> None:
-        """``make(clip)``: the plain engine (shared prefix or whole prompts) of one shifted copy."""
+        """``make(clip, config)``: the plain engine (shared prefix or whole prompts) of one shifted copy."""
         super().__init__(adapter, clip, config)
-        per_token = int(round(adapter.token_s * adapter.sample_rate))
         self.rolls = shift_tokens(clip.size, adapter.sample_rate, adapter.token_s, config.shifts)
-        self.copies = [make(np.roll(clip, k * per_token)) for k in self.rolls]
+        self._make = make
+        self._copies: list[Engine | None] = [make(clip, config), *([None] * (len(self.rolls) - 1))]
+
+    @property
+    def first(self) -> Engine:
+        """The plain engine of the clip as it is (no shift)."""
+        first = self._copies[0]
+        assert first is not None
+        return first
+
+    @property
+    def copies(self) -> list[Engine]:
+        """Every shifted copy's plain engine (the first unshifted), each made on first use."""
+        per_token = int(round(self.adapter.token_s * self.adapter.sample_rate))
+        for j, k in enumerate(self.rolls):
+            if self._copies[j] is None:
+                self._copies[j] = self._make(np.roll(self.clip, k * per_token), self.config)
+        return [copy for copy in self._copies if copy is not None]
 
     def derive(self, config: Resolved) -> Engine:
-        """The same clip and shifts with other settings; every copy's audio prefix is shared."""
+        """The same clip and shifts with other settings; the audio prefix of every copy made so far is
+        shared."""
         engine = object.__new__(ShiftedEngine)
         Engine.__init__(engine, self.adapter, self.clip, config)
-        engine.rolls, engine.copies = self.rolls, [copy.derive(config) for copy in self.copies]
+        engine.rolls, engine._make = self.rolls, self._make
+        engine._copies = [None if copy is None else copy.derive(config) for copy in self._copies]
         return engine
 
     def run_rows(self, rows: Rows) -> Run:
-        """Prompts on the clip as it is (vectors, residuals, prompted attention)."""
-        return self.copies[0].run_rows(rows)
+        """Prompts on the clip as it is (vectors, residuals)."""
+        return self.first.run_rows(rows)
 
     def _averaged(self, run_of: Callable[[Engine], Run]) -> Run:
         """``run_of`` on every shifted copy; their attention moved back and averaged (residuals: the clip's).
@@ -115,10 +137,14 @@ class ShiftedEngine(Engine):
         return [self.profile(run, i) for i in range(len(prompts))]
 
     def vectors(self, queries: Sequence[str], prompted: bool = True) -> VectorPass:
-        """Vectors from the clip as it is; the prompted attention (when asked) averaged like the rest."""
-        found = super().vectors(queries, prompted)
-        if prompted:
-            first = self.config.instructed_templates[0]
-            rows = self.attention([self.config.prompt, *(first.format(query=q) for q in queries)])
-            found.prompted_base, found.prompted = rows[0], rows[1:]
-        return found
+        """One batch per copy: residuals (so vectors) from the clip as it is; with ``prompted``, the batch's
+        attention (the prompted rows the tuner and the prompted condition read) averaged over the copies."""
+        prompts, query_rows = self.vector_prompts(queries, prompted)
+        cfg = self.config
+        if not prompted:
+            return self.vector_pass(self.run(prompts, cfg.layers), queries, query_rows, prompted)
+        first = self.first
+        run = self._averaged(
+            lambda copy: copy.run(prompts, cfg.layers if copy is first else (), cfg.probe_layers)
+        )
+        return self.vector_pass(run, queries, query_rows, prompted)
