@@ -187,7 +187,7 @@ def single_breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"by_label": agg(by_label), "by_onset": agg(by_onset)}
 
 
-def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]:
+def run_set(name: str, out: Path, model_args: list[str], log: Path) -> dict[str, Any]:
     args, what = SETS[name]
     scenes = out / "scenes" / name
     scenes.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]
             "--conditions",
             ",".join(CONDITIONS),
             "--no-progress",
-            *model,
+            *model_args,
         ],
         log,
     )
@@ -216,7 +216,7 @@ def run_set(name: str, out: Path, model: list[str], log: Path) -> dict[str, Any]
     return res
 
 
-def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> dict[str, Any]:
+def run_long(out: Path, model_args: list[str], log: Path, classes: Sequence[str]) -> dict[str, Any]:
     """Three occurrences of one class in 180 s of quiet: are all three detected within 0.5 s?"""
     from wheretolisten.scenes import ProceduralBank
 
@@ -265,7 +265,7 @@ def run_long(out: Path, model: list[str], log: Path, classes: Sequence[str]) -> 
                 bank.query_text(label),
                 "--json",
                 str(result),
-                *model,
+                *model_args,
             ],
             log,
         )
@@ -298,9 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "commands.log"
-    model = ["--model", args.model] if args.model else []
-    if args.shifts is not None:  # the steered condition's and localize's setting (energy, random: none)
-        model += ["--shifts", str(args.shifts)]
+    # The model and its settings, as bench run and localize take them (energy and random ignore them).
+    model_args = ["--model", args.model] if args.model else []
+    if args.shifts is not None:
+        model_args += ["--shifts", str(args.shifts)]
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in args.sets.split(","):
@@ -308,9 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "long":
             from wheretolisten.scenes import ProceduralBank
 
-            results["long"] = run_long(args.out, model, log, ProceduralBank().labels)
+            results["long"] = run_long(args.out, model_args, log, ProceduralBank().labels)
         else:
-            results[name] = run_set(name, args.out, model, log)
+            results[name] = run_set(name, args.out, model_args, log)
         results["_machine"] = {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0]}
         results["_shifts"] = args.shifts
         tmp = results_path.with_suffix(".tmp")

@@ -223,8 +223,8 @@ def localize_long(
                     plain = engine.first if isinstance(engine, ShiftedEngine) else engine
                     if batched and isinstance(plain, SharedEngine):
                         budget = plain.session.cache_budget_bytes
-                        # Each window brings its shifted copies: the batch holds at most the copies of
-                        # MAX_WINDOWS_PER_BATCH unshifted windows (memory as without shifts).
+                        # Each window brings its shifted copies: a batch holds as many clips (copies) as
+                        # it would hold windows without shifts.
                         fitting = windows_per_batch(plain.session.prefix_bytes, rows_per_window, budget)
                         per_batch = batch_windows or max(1, fitting // cfg.shifts)
                     continue
