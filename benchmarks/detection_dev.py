@@ -8,7 +8,10 @@ is the one with the best DCASE event-based F1 on onsets (collar 0.2 s: the steer
 an event starts, not how long it lasts); F1 on onsets and offsets is printed beside it. One JSON line per
 grid point, then the best of each.
 
-    python benchmarks/detection_dev.py DEV_SCENES
+    python benchmarks/detection_dev.py DEV_SCENES [--curves curves.npz]
+
+``--curves`` keeps the stitched score curves (numpy ``.npz``, no pickle) so that other grids or rules can be
+scored later without running the model again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import itertools
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from wheretolisten.audio import load_audio
 from wheretolisten.bench.detection import ENERGY_FRACTION, ENERGY_FRAME_S, ENERGY_SMOOTH_S, energy_curve
@@ -53,6 +58,7 @@ def scored(found: dict[tuple[str, str], list[Detection]], items: list[Item]) -> 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", type=Path)
+    p.add_argument("--curves", type=Path, help="write each query's score curve here (.npz)")
     args = p.parse_args()
     adapter = load_organism(device="cpu", dtype="float32")
     scenes = load_manifest(args.scenes)
@@ -66,8 +72,12 @@ def main() -> None:
             gt = [(e.onset_s, e.offset_s) for e in scene.events if e.label == label]
             items.append((scene.scene_id, label, gt))
         energy[scene.scene_id] = energy_curve(load_audio(path, scene.sample_rate)[0], scene.sample_rate)
+    if args.curves:
+        np.savez(args.curves, **{f"{s}|{label}": c for (s, label), c in curves.items()})
+    settings = adapter.recommended.get("localize", {})
+    print(json.dumps({"model": adapter.name, "localize_settings": settings}), flush=True)
     best: dict[str, Any] = {}
-    grid = itertools.product([2.5, 3.0, 3.5, 4.0, 4.5, 5.0], [0.2, 0.4, 0.6, 0.8], [0.15, 0.25, 0.35, 0.5])
+    grid = itertools.product([1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0], [0.2, 0.4, 0.6, 0.8], [0.15, 0.25, 0.35, 0.5])
     for min_score, smooth_s, fraction in grid:
         cfg = DetectConfig(min_score=min_score, smooth_s=smooth_s, fraction=fraction)
         found = {key: detect(curve, adapter.token_s, cfg) for key, curve in curves.items()}

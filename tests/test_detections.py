@@ -186,3 +186,36 @@ def test_strongest_names_the_best_candidate_below_the_threshold() -> None:
     best = strongest(curve, 0.04, cfg)
     assert best is not None and best.score == 2.0 and (best.onset_s, best.offset_s) == (2.0, 2.4)
     assert strongest(np.zeros(10), 0.04, cfg) is None
+
+
+def test_settings_not_given_are_the_models_then_the_packages() -> None:
+    """None means "the model's": its ``wheretolisten.json`` ``detect`` section, else the package default;
+    given values win; a declared value that is not a number is refused with its name."""
+    package = DetectConfig().filled()
+    assert (package.min_score, package.smooth_s, package.fraction) == (3.5, 0.6, 0.25)
+    declared = {"detect": {"min_score": 2.0, "fraction": 0.35}}
+    model = DetectConfig().filled(declared)
+    assert (model.min_score, model.smooth_s, model.fraction) == (2.0, 0.6, 0.35)
+    assert DetectConfig(min_score=3.0).filled(declared).min_score == 3.0
+    with pytest.raises(OptionError, match="detect.min_score"):
+        DetectConfig().filled({"detect": {"min_score": "high"}})
+    # detect() itself fills with the package defaults: a curve peaking at 3 is below 3.5.
+    curve = _bumps(250, [(5.0, 3.0)])
+    assert detect(curve, TOKEN) == [] and len(detect(curve, TOKEN, DetectConfig(min_score=2.0))) == 1
+
+
+def test_the_shipped_model_detects_with_its_declared_settings() -> None:
+    """``localize`` on the shipped model stores the detection settings its checkpoint declares (chosen on
+    dev recordings at its 4 shifts, ``organism/detection_dev.jsonl``) unless others are given."""
+    from wheretolisten.localize import localize
+    from wheretolisten.organism import load_organism
+
+    organism = load_organism(device="cpu", dtype="float32")
+    declared = organism.recommended["detect"]
+    rng = np.random.default_rng(7)
+    clip = (rng.standard_normal(160_000) * 1e-3).astype(np.float32)
+    clip[64_000:96_000] += np.sin(2 * np.pi * 900 * np.arange(32_000) / 16_000).astype(np.float32) * 0.1
+    found = localize(organism, clip, "a steady tone", sample_rate=16_000)
+    assert {k: getattr(found.detection, k) for k in declared} == declared
+    given = localize(organism, clip, "a steady tone", sample_rate=16_000, detection=DetectConfig(min_score=9.0))
+    assert given.detection.min_score == 9.0 and given.detection.fraction == declared["fraction"]

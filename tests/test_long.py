@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from helpers import SR, noise, run_cli
+from wheretolisten.detections import DetectConfig
 from wheretolisten.errors import AudioError
 from wheretolisten.localize import LocalizeConfig, localize
 from wheretolisten.long import localize_long, needs_windows
@@ -197,14 +198,16 @@ def test_an_event_across_a_window_seam_is_detected_once(tmp_path: Path) -> None:
     sf.write(wav, mix.astype(np.float32), SR)
     query = "a train of clicks"
     # Without shifts each window alone detects the cut event (the premise below); with the model's 4
-    # shifts one of the two windows alone does not.
-    plain = LocalizeConfig(shifts=1)
-    (result,) = localize_long(organism, wav, [query], plain, windows=WindowConfig(10.0, 2.0))
+    # shifts one of the two windows alone does not. The package's detection settings (chosen without
+    # shifts), not the ones the model declares for its 4 shifts.
+    plain, det = LocalizeConfig(shifts=1), DetectConfig().filled()
+    (result,) = localize_long(organism, wav, [query], plain, windows=WindowConfig(10.0, 2.0), detection=det)
     assert [(w.start_s, w.end_s) for w in result.windows] == [(0.0, 10.0), (8.0, 18.0)]
     inside = [d for d in result.detections if d.offset_s > 7.0 and d.onset_s < 11.0]
     assert len(inside) == 1 and abs(inside[0].onset_s - 7.0) < 0.5
     alone = [
-        localize(organism, wav, query, plain, span=span).detections for span in ((0.0, 10.0), (8.0, 18.0))
+        localize(organism, wav, query, plain, span=span, detection=det).detections
+        for span in ((0.0, 10.0), (8.0, 18.0))
     ]
     assert all(any(d.offset_s > 7.0 and d.onset_s < 11.0 for d in found) for found in alone)
 

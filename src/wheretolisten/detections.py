@@ -12,8 +12,11 @@ then suppress that interval widened by ``min_gap_s`` on both sides. Stop at ``to
 the next peak scores below ``min_score``. Detections come out in descending score, so keeping those
 with score >= t is exactly what ``min_score = t`` would have given.
 
-Defaults (min_score 3.5, smooth_s 0.6, fraction 0.25, min_gap_s 1) were chosen on dev scenes of the
-shipped organism (120-s scenes, seed 50000; ``docs/long.md``); choose them on a dev split for another model.
+Package defaults (min_score 3.5, smooth_s 0.6, fraction 0.25, min_gap_s 1) were chosen on dev scenes of
+the shipped organism without shifts (120-s scenes, seed 50000; ``docs/long.md``). A checkpoint may declare
+its own ``min_score``, ``smooth_s`` and ``fraction`` in ``wheretolisten.json`` (``"detect"``), chosen on its
+dev scenes with its own localize settings: the shipped organism declares those it scores best with at its
+4 shifts (``benchmarks/detection_dev.py``). Choose them on a dev split for another model.
 """
 
 from __future__ import annotations
@@ -58,27 +61,51 @@ class Detection:
         return Detection(round(self.onset_s + offset_s, 6), round(self.offset_s + offset_s, 6), self.score)
 
 
+#: The detection settings a checkpoint may declare in its ``wheretolisten.json`` (section ``"detect"``).
+DECLARABLE = ("min_score", "smooth_s", "fraction")
+
+
 @dataclass(frozen=True)
 class DetectConfig:
-    """How many detections, how strong and how far apart (checked when made: one OptionError line)."""
+    """How many detections, how strong and how far apart (checked when made: one OptionError line).
+
+    ``min_score``, ``smooth_s`` and ``fraction`` left at None mean "the model's": the values its
+    ``wheretolisten.json`` declares (chosen on its own dev scenes with its own localize settings), else the
+    package defaults; :meth:`filled` puts them in, and every result stores the filled settings.
+    """
 
     top_k: int | None = None
-    min_score: float = DEFAULT_MIN_SCORE
+    min_score: float | None = None
     min_gap_s: float = DEFAULT_MIN_GAP_S
-    smooth_s: float = DEFAULT_SMOOTH_S
-    fraction: float = DEFAULT_FRACTION
+    smooth_s: float | None = None
+    fraction: float | None = None
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or int(self.top_k) < 1):
             raise OptionError(f"top_k must be at least 1, got {self.top_k!r}")
-        if not math.isfinite(self.min_score):
+        if self.min_score is not None and not math.isfinite(self.min_score):
             raise OptionError(f"min_score must be a finite number, got {self.min_score!r}")
         if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):
             raise OptionError(f"min_gap_s must be a finite number >= 0, got {self.min_gap_s!r}")
-        if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
+        if self.smooth_s is not None and not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
             raise OptionError(f"detection smoothing must be a finite number >= 0, got {self.smooth_s!r}")
-        if not 0 <= self.fraction <= 1:
+        if self.fraction is not None and not 0 <= self.fraction <= 1:
             raise OptionError(f"detection fraction must be in [0, 1], got {self.fraction!r}")
+
+    def filled(self, recommended: Mapping[str, Any] | None = None) -> DetectConfig:
+        """These settings with every None replaced: the checkpoint's declared value (``recommended`` is its
+        ``wheretolisten.json``; a bad declared value raises OptionError naming it), else the default."""
+        section = (recommended or {}).get("detect", {})
+        declared = section if isinstance(section, Mapping) else {}
+        defaults = {"min_score": DEFAULT_MIN_SCORE, "smooth_s": DEFAULT_SMOOTH_S, "fraction": DEFAULT_FRACTION}
+        values: dict[str, float] = {}
+        for name in DECLARABLE:
+            if getattr(self, name) is None:
+                value = declared.get(name, defaults[name])
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise OptionError(f"wheretolisten.json: detect.{name} must be a number, got {value!r}")
+                values[name] = float(value)
+        return replace(self, **values) if values else self
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +125,9 @@ def _local_maxima(curve: np.ndarray) -> np.ndarray:
 
 def detect(score: np.ndarray, token_s: float, config: DetectConfig | None = None) -> list[Detection]:
     """Detections on a score curve (token i covers [i·token_s, (i+1)·token_s)), highest score first."""
-    cfg = config or DetectConfig()
+    cfg = (config or DetectConfig()).filled()
+    assert cfg.min_score is not None and cfg.smooth_s is not None and cfg.fraction is not None
+    fraction = cfg.fraction
     values = np.asarray(score, dtype=np.float64)
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise ValueError("the score curve is empty or not finite")
@@ -112,7 +141,7 @@ def detect(score: np.ndarray, token_s: float, config: DetectConfig | None = None
             break
         if not free[peak]:
             continue
-        blocked = (curve < cfg.fraction * curve[peak]) | ~free
+        blocked = (curve < fraction * curve[peak]) | ~free
         before = np.flatnonzero(blocked[:peak])
         after = np.flatnonzero(blocked[peak + 1 :])
         start = int(before[-1]) + 1 if before.size else 0

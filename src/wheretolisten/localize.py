@@ -117,7 +117,8 @@ def _result(
     detection: DetectConfig | None,
 ) -> LocalizeResult:
     """One query's result from its (base, steered) rows; times are in the file's seconds."""
-    adapter, cfg, det = engine.adapter, engine.config, detection or DetectConfig()
+    adapter, cfg = engine.adapter, engine.config
+    det = (detection or DetectConfig()).filled(adapter.recommended)
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
     found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score_curve(profile.delta))

@@ -171,7 +171,7 @@ def localize_long(
     cfg = resolve(adapter, config, vector)
     if vector is None:
         warn_unknown(adapter.recommended, queries, adapter.warned_queries)
-    det = detection or DetectConfig()
+    det = (detection or DetectConfig()).filled(adapter.recommended)
     token_s = adapter.token_s
     segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)
     head = audio_info(audio)

@@ -199,6 +199,7 @@ def localize(
     gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
     adapter = machine.load(model, steer.layers if steer and config.layers is None else config.layers)
     cfg = resolved(adapter, config, steer)
+    detection = detection.filled(adapter.recommended)  # the model's detection settings where none given
     segments = windows.resolved(adapter.max_audio_limit_s, adapter.token_s)  # refuses what it cannot take
     from ..long import is_long, localize_file
     from ..progress import progress as progress_bar

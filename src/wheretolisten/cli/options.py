@@ -79,7 +79,7 @@ def _check_defaults() -> None:
     from ..detections import DetectConfig
 
     for name, value in _DETECT_DEFAULTS.items():
-        assert getattr(DetectConfig(), name) == value, (name, value)
+        assert getattr(DetectConfig().filled(), name) == value, (name, value)
 
 
 ModelOpt = Annotated[
@@ -155,8 +155,8 @@ TopKOpt = Annotated[
 MinScoreOpt = Annotated[
     float | None,
     typer.Option(
-        help=f"Score a detection needs (default: {_DETECT_DEFAULTS['min_score']:g}): how many times the "
-        "uniform attention share steering added."
+        help="Score a detection needs (default: the model's, else "
+        f"{_DETECT_DEFAULTS['min_score']:g}): how many times the uniform attention share steering added."
     ),
 ]
 MinGapOpt = Annotated[
@@ -290,17 +290,12 @@ def load(
 
 
 def detect_config(top_k: int | None, min_score: float | None, min_gap_s: float | None) -> DetectConfig:
-    """The detection settings the options give (defaults for those not given), checked for finite
-    numbers."""
+    """The detection settings the options give, checked for finite numbers; a score not given stays None
+    (the model's, filled once it is loaded), a gap not given is the default."""
     from ..detections import DetectConfig
 
-    defaults = DetectConfig()
     score, gap = finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")
-    return DetectConfig(
-        top_k,
-        defaults.min_score if score is None else score,
-        defaults.min_gap_s if gap is None else gap,
-    )
+    return DetectConfig(top_k, score, DetectConfig().min_gap_s if gap is None else gap)
 
 
 def window_config(segment_s: float | None, overlap_s: float | None) -> WindowConfig:
