@@ -38,8 +38,7 @@ class Spec:
     @property
     def tokens(self) -> dict[str, str]:
         """The family's special tokens by processor attribute name."""
-        tokens: dict[str, str] = self.adapter.processor_class.tokens  # type: ignore[attr-defined]
-        return tokens
+        return self.adapter.processor_class.tokens
 
 
 SPECS = {
