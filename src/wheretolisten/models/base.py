@@ -40,8 +40,8 @@ class Adapter(ABC):
     """
 
     family: ClassVar[str]
-    #: The ``config.model_type`` of the checkpoints this adapter loads: that of ``model_class``'s config,
-    #: set from it for every subclass that names a ``model_class`` (see :meth:`__init_subclass__`).
+    #: The ``config.model_type`` of the checkpoints this adapter loads: unless a subclass states it, that of
+    #: the config of the ``model_class`` it names (see :meth:`__init_subclass__`).
     model_type: ClassVar[str]
     model_class: ClassVar[type]
     #: Longest clip the family accepts in one forward pass, in seconds.
@@ -72,7 +72,7 @@ class Adapter(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A family's ``model_type`` is its model class's config's: one fact, stated once."""
         super().__init_subclass__(**kwargs)
-        if "model_class" in cls.__dict__:
+        if "model_class" in cls.__dict__ and "model_type" not in cls.__dict__:
             cls.model_type = str(cls.model_class.config_class.model_type)  # type: ignore[attr-defined]
 
     def __init__(self, model: Any, processor: Any, name: str) -> None:
