@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,3 +16,26 @@ def seeded_model(model_class: Any, config: Any, seed: int, pad_token_id: int, eo
     model.generation_config.pad_token_id = pad_token_id
     model.generation_config.eos_token_id = eos_token_id
     return model
+
+
+def seeded_builder(
+    model_class: Any, build_processor: Callable[[Any], Any], tiny_config: Callable[[Any, Any], Any]
+) -> Callable[..., tuple[Any, Any]]:
+    """The builder of a family whose tiny processor needs only a tokenizer (its encoder window is the real
+    one: ``chunk_s`` is not used) and whose config names its end-of-turn ids: the processor, the config from
+    its tokenizer and ``size``, then ``model_class`` seeded, generating until those ids."""
+
+    def build(
+        family: str,
+        seed: int = 0,
+        size: dict[str, int] | None = None,
+        chunk_s: int = 30,
+        tokenizer: Any = None,
+    ) -> tuple[Any, Any]:
+        processor = build_processor(tokenizer)
+        tok = processor.tokenizer
+        config = tiny_config(tok, size)
+        eos = config.get_text_config().eos_token_id
+        return seeded_model(model_class, config, seed, tok.pad_token_id, eos), processor
+
+    return build
