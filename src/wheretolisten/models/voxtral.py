@@ -45,7 +45,7 @@ class VoxtralAdapter(Adapter):
     max_audio_s: ClassVar[float] = 2400.0
     token_s: ClassVar[float] = 0.08
     end_of_turn_token: ClassVar[str] = "[/INST]"
-    #: mistral-common opens the audio run with [BEGIN_AUDIO] and closes it with nothing.
+    #: The token mistral-common puts before the audio tokens.
     audio_delimiters: ClassVar[tuple[str, ...]] = (BEGIN_AUDIO,)
     checkpoints: ClassVar[tuple[str, ...]] = (
         "mistralai/Voxtral-Mini-3B-2507",
@@ -57,7 +57,8 @@ class VoxtralAdapter(Adapter):
     audio_tower_path: ClassVar[str] = "model.audio_tower"
 
     def _chat(self, instruction: str, audio_b64: str) -> list[dict[str, Any]]:
-        """:meth:`messages` with the clip filled in."""
+        """:meth:`messages` (the audio, then the instruction; no system prompt, as in the checkpoints' card)
+        with the clip filled in."""
         chat = self.messages(instruction)
         chat[0]["content"][0]["base64"] = audio_b64
         return chat
