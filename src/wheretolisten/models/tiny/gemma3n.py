@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from .image_stand_in import with_image_stand_in
-from .seeded import seeded_builder
+from .seeded import seeded_pair
 from .templates import GEMMA3N_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -113,5 +113,8 @@ def tiny_config(tok: Any, size: dict[str, int] | None = None) -> Gemma3nConfig:
     return Gemma3nConfig(text_config=text, audio_config=audio, vision_config=vision, **ids)
 
 
-#: (model, processor) with random weights drawn from ``seed`` (the window is always the real 30 s).
-build_tiny_model = seeded_builder(Gemma3nForConditionalGeneration, build_processor, tiny_config)
+def build_tiny_model(
+    family: str, seed: int = 0, size: dict[str, int] | None = None, chunk_s: int = 30, tokenizer: Any = None
+) -> tuple[Any, Any]:
+    """(model, processor) with random weights drawn from ``seed`` (the window is always the real 30 s)."""
+    return seeded_pair(Gemma3nForConditionalGeneration, build_processor(tokenizer), tiny_config, seed, size)

@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from .image_stand_in import with_image_stand_in
-from .seeded import seeded_builder
+from .seeded import seeded_pair
 from .templates import PHI4MM_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -98,5 +98,8 @@ def tiny_config(tok: Any, size: dict[str, int] | None = None) -> Phi4MultimodalC
     )
 
 
-#: (model, processor) with random weights drawn from ``seed`` (the encoder window is the real 40 s).
-build_tiny_model = seeded_builder(Phi4MultimodalForCausalLM, build_processor, tiny_config)
+def build_tiny_model(
+    family: str, seed: int = 0, size: dict[str, int] | None = None, chunk_s: int = 30, tokenizer: Any = None
+) -> tuple[Any, Any]:
+    """(model, processor) with random weights drawn from ``seed`` (the encoder window is the real 40 s)."""
+    return seeded_pair(Phi4MultimodalForCausalLM, build_processor(tokenizer), tiny_config, seed, size)

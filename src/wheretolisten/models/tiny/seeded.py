@@ -18,24 +18,17 @@ def seeded_model(model_class: Any, config: Any, seed: int, pad_token_id: int, eo
     return model
 
 
-def seeded_builder(
-    model_class: Any, build_processor: Callable[[Any], Any], tiny_config: Callable[[Any, Any], Any]
-) -> Callable[..., tuple[Any, Any]]:
-    """The builder of a family whose tiny processor needs only a tokenizer (its encoder window is the real
-    one: ``chunk_s`` is not used) and whose config names its end-of-turn ids: the processor, the config from
-    its tokenizer and ``size``, then ``model_class`` seeded, generating until those ids."""
-
-    def build(
-        family: str,
-        seed: int = 0,
-        size: dict[str, int] | None = None,
-        chunk_s: int = 30,
-        tokenizer: Any = None,
-    ) -> tuple[Any, Any]:
-        processor = build_processor(tokenizer)
-        tok = processor.tokenizer
-        config = tiny_config(tok, size)
-        eos = config.get_text_config().eos_token_id
-        return seeded_model(model_class, config, seed, tok.pad_token_id, eos), processor
-
-    return build
+def seeded_pair(
+    model_class: Any,
+    processor: Any,
+    tiny_config: Callable[[Any, dict[str, int] | None], Any],
+    seed: int,
+    size: dict[str, int] | None,
+) -> tuple[Any, Any]:
+    """(model, processor) for a family whose config names its end-of-turn ids: the config that
+    ``tiny_config`` makes from the processor's tokenizer and ``size``, then ``model_class`` seeded,
+    generating until those ids."""
+    tok = processor.tokenizer
+    config = tiny_config(tok, size)
+    eos = config.get_text_config().eos_token_id
+    return seeded_model(model_class, config, seed, tok.pad_token_id, eos), processor
