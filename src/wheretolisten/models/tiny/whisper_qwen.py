@@ -28,6 +28,7 @@ from transformers import (
 
 from ...errors import ModelError
 from .seeded import seeded_model
+from .sizes import gqa_decoder, sizes
 from .templates import AF3_CHAT_TEMPLATE, MF_CHAT_TEMPLATE, QWEN2_AUDIO_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -109,21 +110,12 @@ def tiny_config(
 ) -> Any:
     """A few-MB config of the family's exact architecture (AF3 with grouped-query attention; Music
     Flamingo: AF3's encoder and decoder, with the ids of its audio delimiters)."""
-    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
-    s.update(size or {})
-    text = {
-        "model_type": "qwen2",
-        "vocab_size": vocab_size,
-        "hidden_size": s["dim"],
-        "intermediate_size": s["ffn"],
-        "num_hidden_layers": s["layers"],
-        "num_attention_heads": s["heads"],
+    s = sizes(size)
+    text = gqa_decoder("qwen2", vocab_size, s)
+    text.update(max_position_embeddings=32768, rope_theta=10000.0, tie_word_embeddings=False)
+    if family == "qwen2-audio":
         # Qwen2-Audio's decoder is multi-head; AF3's (Qwen2.5-7B) uses grouped-query attention.
-        "num_key_value_heads": s["heads"] if family == "qwen2-audio" else max(1, s["heads"] // 2),
-        "max_position_embeddings": 32768,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": False,
-    }
+        text["num_key_value_heads"] = s["heads"]
     audio: dict[str, Any] = {
         "num_mel_bins": n_mels,
         "d_model": s["enc_dim"],
