@@ -32,7 +32,6 @@ class AudioFlamingo3Adapter(Adapter):
     """AF3: ``model.model.language_model.layers`` are the decoder layers (the encoder has more layers)."""
 
     family: ClassVar[str] = "audioflamingo3"
-    model_type: ClassVar[str] = "audioflamingo3"
     model_class: ClassVar[type] = AudioFlamingo3ForConditionalGeneration
     max_audio_s: ClassVar[float] = 600.0
     checkpoints: ClassVar[tuple[str, ...]] = ("nvidia/audio-flamingo-3-hf",)
@@ -40,10 +39,6 @@ class AudioFlamingo3Adapter(Adapter):
     #: Explicit module paths (never guessed from layer names): the decoder and the audio encoder.
     language_model_path: ClassVar[str] = "model.language_model"
     audio_tower_path: ClassVar[str] = "model.audio_tower"
-
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        return frozenset({self.audio_token_id})
 
     @classmethod
     def full_size_config(cls) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,6 +40,8 @@ class Adapter(ABC):
     """
 
     family: ClassVar[str]
+    #: The ``config.model_type`` of the checkpoints this adapter loads: unless a subclass states it, that of
+    #: the config of the ``model_class`` it names (see :meth:`__init_subclass__`).
     model_type: ClassVar[str]
     model_class: ClassVar[type]
     #: Longest clip the family accepts in one forward pass, in seconds.
@@ -66,6 +68,12 @@ class Adapter(ABC):
     #: Other ``config.model_type`` values whose checkpoints this adapter loads: a composite checkpoint
     #: (e.g. an omni model with a speech talker) of which ``model_class`` is one part.
     checkpoint_model_types: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A family's ``model_type`` is its model class's config's: one fact, stated once."""
+        super().__init_subclass__(**kwargs)
+        if "model_class" in cls.__dict__ and "model_type" not in cls.__dict__:
+            cls.model_type = str(cls.model_class.config_class.model_type)  # type: ignore[attr-defined]
 
     def __init__(self, model: Any, processor: Any, name: str) -> None:
         self.model = model
@@ -228,15 +236,21 @@ class Adapter(ABC):
     def end_of_turn_id(self) -> int:
         return int(self.tokenizer.convert_tokens_to_ids(self.end_of_turn_token))
 
+    #: The tokens the processor puts around the audio placeholders (none unless the family has some).
+    audio_delimiters: ClassVar[tuple[str, ...]] = ()
+
     @property
-    @abstractmethod
     def audio_marker_ids(self) -> frozenset[int]:
         """Ids of the audio placeholder and its delimiters (the instruction starts after them)."""
+        delimiters = list(self.audio_delimiters)
+        ids = self.tokenizer.convert_tokens_to_ids(delimiters) if delimiters else []
+        return frozenset({self.audio_token_id, *(int(i) for i in ids)})
 
     # ---- prompt ----------------------------------------------------------------------------------
-    @abstractmethod
     def messages(self, instruction: str) -> list[dict[str, Any]]:
-        """The chat for one clip and one instruction, in the family's own content order."""
+        """The chat for one clip and one instruction: the audio, then the instruction, in one user turn; a
+        family with another content order or a system turn overrides it."""
+        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
 
     def render_prompt(self, instruction: str) -> str:
         """The prompt text, rendered with the processor's own chat template, ready for generation."""
@@ -284,9 +298,12 @@ class Adapter(ABC):
         processor; a family whose processor takes audio only inside a chat overrides this."""
         return self._call_processor([self.render_prompt(i) for i in instructions], audios)
 
-    @abstractmethod
     def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
-        """Run the family's processor with the right keyword names."""
+        """Run the family's processor on rendered prompts and clips (padded PyTorch tensors); a family whose
+        processor takes other keywords overrides it."""
+        return self.processor(
+            text=texts, audio=audios, sampling_rate=self.sample_rate, return_tensors="pt", padding=True
+        )
 
     def prompt_ids(self, instruction: str, n_audio: int) -> list[int]:
         """Token ids of the whole prompt for ``instruction`` with ``n_audio`` audio tokens, from text alone

@@ -40,10 +40,8 @@ class Gemma3nAdapter(Adapter):
     """
 
     family: ClassVar[str] = "gemma3n"
-    model_type: ClassVar[str] = "gemma3n"
     model_class: ClassVar[type] = Gemma3nForConditionalGeneration
     max_audio_s: ClassVar[float] = 30.0
-    window_s: ClassVar[float] = 30.0
     token_s: ClassVar[float] = 0.16
     end_of_turn_token: ClassVar[str] = "<end_of_turn>"
     shared_prefix: ClassVar[bool] = False
@@ -89,9 +87,6 @@ class Gemma3nAdapter(Adapter):
     def audio_marker_ids(self) -> frozenset[int]:
         config = self.model.config
         return frozenset({self.audio_token_id, int(config.boa_token_id), int(config.eoa_token_id)})
-
-    def messages(self, instruction: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
 
     def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
         # The rendered template already starts with BOS: the tokenizer must not add another.

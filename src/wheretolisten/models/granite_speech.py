@@ -139,7 +139,6 @@ class GraniteSpeechAdapter(Adapter):
     ``model.model.encoder``; ten tokens per second, three per 0.3-s Q-Former window."""
 
     family: ClassVar[str] = "granite-speech"
-    model_type: ClassVar[str] = "granite_speech"
     model_class: ClassVar[type] = GraniteSpeechForConditionalGeneration
     #: Neither the processor nor the encoder (block attention) caps the length: the decoder's 128k-token
     #: context does, at 10 tokens per second.
@@ -185,10 +184,6 @@ class GraniteSpeechAdapter(Adapter):
                 f"the audio is {duration_s * 1000:.1f} ms long, but {self.family} needs at least "
                 f"{shortest / self.sample_rate * 1000:.1f} ms"
             )
-
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        return frozenset({self.audio_token_id})
 
     def messages(self, instruction: str) -> list[dict[str, Any]]:
         """The model card's convention: a fixed system prompt, then ``<|audio|>`` and the instruction."""

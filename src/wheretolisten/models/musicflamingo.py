@@ -19,7 +19,6 @@ class MusicFlamingoAdapter(AudioFlamingo3Adapter):
     """Music Flamingo: AF3's modules and prompt order; audio between sound delimiters, up to 20 minutes."""
 
     family: ClassVar[str] = "musicflamingo"
-    model_type: ClassVar[str] = "musicflamingo"
     model_class: ClassVar[type] = MusicFlamingoForConditionalGeneration
     max_audio_s: ClassVar[float] = 1200.0
     checkpoints: ClassVar[tuple[str, ...]] = ("nvidia/music-flamingo-2601-hf",)
@@ -36,14 +35,9 @@ class MusicFlamingoAdapter(AudioFlamingo3Adapter):
         return min(self.max_audio_s, windows * self.window_s)
 
     @property
-    def audio_delimiters(self) -> tuple[str, str]:
+    def audio_delimiters(self) -> tuple[str, str]:  # type: ignore[override]
         """The tokens the processor puts before and after the audio tokens."""
         return str(self.processor.audio_bos_token), str(self.processor.audio_eos_token)
-
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        ids = self.tokenizer.convert_tokens_to_ids(list(self.audio_delimiters))
-        return frozenset({self.audio_token_id, *ids})
 
     def expand_audio(self, text: str, n_audio: int) -> str:
         bos, eos = self.audio_delimiters

@@ -58,7 +58,6 @@ class Phi4MultimodalAdapter(Adapter):
     """
 
     family: ClassVar[str] = "phi4-multimodal"
-    model_type: ClassVar[str] = "phi4_multimodal"
     model_class: ClassVar[type] = Phi4MultimodalForCausalLM
     max_audio_s: ClassVar[float] = 300.0
     window_s: ClassVar[float] = 40.0
@@ -130,14 +129,7 @@ class Phi4MultimodalAdapter(Adapter):
         """This processor calls its audio front end ``audio_processor``."""
         return self.processor.audio_processor
 
-    # ---- tokens and prompt -----------------------------------------------------------------------
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        return frozenset({self.audio_token_id})
-
-    def messages(self, instruction: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
-
+    # ---- prompt ----------------------------------------------------------------------------------
     def render_prompt(self, instruction: str) -> str:
         """The processor's chat template, else the tokenizer's (transformers drops a processor's saved
         template when it reloads this processor class, but the tokenizer keeps it)."""
@@ -147,11 +139,6 @@ class Phi4MultimodalAdapter(Adapter):
         )
         assert isinstance(text, str)
         return text
-
-    def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
-        return self.processor(
-            text=texts, audio=audios, sampling_rate=self.sample_rate, return_tensors="pt", padding=True
-        )
 
     def encode(
         self, audios: Sequence[np.ndarray], instructions: Sequence[str], padding_side: str = "left"

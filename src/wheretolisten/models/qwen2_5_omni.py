@@ -41,13 +41,11 @@ class Qwen2_5OmniAdapter(QwenOmniAdapter):
     """Qwen2.5-Omni's thinker: 25 audio tokens per second in 2-s encoder windows, up to 300 s."""
 
     family: ClassVar[str] = "qwen2.5-omni"
-    model_type: ClassVar[str] = "qwen2_5_omni_thinker"
     checkpoint_model_types: ClassVar[tuple[str, ...]] = ("qwen2_5_omni",)
     model_class: ClassVar[type] = Qwen2_5OmniThinkerForConditionalGeneration
     processor_class: ClassVar[type] = Qwen2_5OmniAudioProcessor
     max_audio_s: ClassVar[float] = 300.0
     system_prompt: ClassVar[str] = QWEN2_5_OMNI_SYSTEM_PROMPT
-    audio_delimiters: ClassVar[tuple[str, str]] = ("<|audio_bos|>", "<|audio_eos|>")
     checkpoints: ClassVar[tuple[str, ...]] = ("Qwen/Qwen2.5-Omni-7B", "Qwen/Qwen2.5-Omni-3B")
 
     @property

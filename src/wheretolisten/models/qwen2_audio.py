@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 
 from .base import Adapter
@@ -14,10 +13,10 @@ class Qwen2AudioAdapter(Adapter):
     """Qwen2-Audio: ``model.model.language_model.layers`` are the decoder layers; audio capped at 30 s."""
 
     family: ClassVar[str] = "qwen2-audio"
-    model_type: ClassVar[str] = "qwen2_audio"
     model_class: ClassVar[type] = Qwen2AudioForConditionalGeneration
     max_audio_s: ClassVar[float] = 30.0
     checkpoints: ClassVar[tuple[str, ...]] = ("Qwen/Qwen2-Audio-7B-Instruct", "Qwen/Qwen2-Audio-7B")
+    audio_delimiters: ClassVar[tuple[str, ...]] = ("<|audio_bos|>", "<|audio_eos|>")
 
     @property
     def window_s(self) -> float:  # type: ignore[override]
@@ -47,18 +46,3 @@ class Qwen2AudioAdapter(Adapter):
             "rope_theta": 10000.0,
         }
         return Qwen2AudioConfig(text_config=text)
-
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        tok = self.tokenizer
-        return frozenset(
-            {self.audio_token_id, *tok.convert_tokens_to_ids(["<|audio_bos|>", "<|audio_eos|>"])}
-        )
-
-    def messages(self, instruction: str) -> list[dict[str, Any]]:
-        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
-
-    def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
-        return self.processor(
-            text=texts, audio=audios, sampling_rate=self.sample_rate, return_tensors="pt", padding=True
-        )

@@ -50,7 +50,6 @@ class Qwen3OmniMoeAdapter(QwenOmniAdapter):
     """Qwen3-Omni's thinker (MoE decoder): 13 audio tokens per 1-s encoder window, up to 40 minutes."""
 
     family: ClassVar[str] = "qwen3-omni"
-    model_type: ClassVar[str] = "qwen3_omni_moe_thinker"
     checkpoint_model_types: ClassVar[tuple[str, ...]] = ("qwen3_omni_moe",)
     model_class: ClassVar[type] = Qwen3OmniMoeThinkerForConditionalGeneration
     processor_class: ClassVar[type] = Qwen3OmniMoeAudioProcessor
@@ -58,7 +57,6 @@ class Qwen3OmniMoeAdapter(QwenOmniAdapter):
     token_s: ClassVar[float] = 1.0 / TOKENS_PER_WINDOW
     #: The model card's examples give no system turn, and the template adds none.
     system_prompt: ClassVar[str] = ""
-    audio_delimiters: ClassVar[tuple[str, str]] = ("<|audio_start|>", "<|audio_end|>")
     checkpoints: ClassVar[tuple[str, ...]] = (
         "Qwen/Qwen3-Omni-30B-A3B-Instruct",
         "Qwen/Qwen3-Omni-30B-A3B-Thinking",

@@ -73,9 +73,7 @@ class QwenOmniAdapter(Adapter):
     language_model_path: ClassVar[str] = language_model_paths[0]
     audio_tower_path: ClassVar[str] = audio_tower_paths[0]
     #: The processor class: the family's real processor with :class:`AudioOnlyProcessor` first.
-    processor_class: ClassVar[type]
-    #: The audio block's delimiters, around the expanded placeholder.
-    audio_delimiters: ClassVar[tuple[str, str]]
+    processor_class: ClassVar[type[AudioOnlyProcessor]]
 
     def _module(self, paths: tuple[str, ...], has: str | None = None) -> nn.Module:
         for path in paths:
@@ -103,17 +101,18 @@ class QwenOmniAdapter(Adapter):
         )
 
     @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        ids = self.tokenizer.convert_tokens_to_ids(list(self.audio_delimiters))
-        return frozenset({self.audio_token_id, *ids})
+    def audio_delimiters(self) -> tuple[str, str]:  # type: ignore[override]
+        """The audio block's delimiters, around the expanded placeholder: the family's audio_bos and
+        audio_eos tokens (:attr:`AudioOnlyProcessor.tokens`)."""
+        tokens = self.processor_class.tokens
+        return tokens["audio_bos_token"], tokens["audio_eos_token"]
 
     def messages(self, instruction: str) -> list[dict[str, Any]]:
         """The audio, then the instruction, in one user turn (after the family's system turn, if any)."""
-        user = {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}
-        if not self.system_prompt:
-            return [user]
-        system = {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]}
-        return [system, user]
+        chat = super().messages(instruction)
+        if self.system_prompt:
+            chat.insert(0, {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        return chat
 
     def _call_processor(self, texts: list[str], audios: list[np.ndarray]) -> Any:
         # The processor pads text on the left unless told otherwise: pass the side explicitly.

@@ -40,13 +40,13 @@ class VoxtralAdapter(Adapter):
     """Voxtral: ``model.model.language_model.layers`` are the decoder layers; 30-s windows, up to 40 min."""
 
     family: ClassVar[str] = "voxtral"
-    model_type: ClassVar[str] = "voxtral"
     model_class: ClassVar[type] = VoxtralForConditionalGeneration
     #: 40 minutes: 80 windows of 375 tokens fill the 32k-token context the checkpoints were trained for.
     max_audio_s: ClassVar[float] = 2400.0
-    window_s: ClassVar[float] = 30.0
     token_s: ClassVar[float] = 0.08
     end_of_turn_token: ClassVar[str] = "[/INST]"
+    #: The token mistral-common puts before the audio tokens.
+    audio_delimiters: ClassVar[tuple[str, ...]] = (BEGIN_AUDIO,)
     checkpoints: ClassVar[tuple[str, ...]] = (
         "mistralai/Voxtral-Mini-3B-2507",
         "mistralai/Voxtral-Small-24B-2507",
@@ -56,16 +56,9 @@ class VoxtralAdapter(Adapter):
     language_model_path: ClassVar[str] = "model.language_model"
     audio_tower_path: ClassVar[str] = "model.audio_tower"
 
-    def messages(self, instruction: str) -> list[dict[str, Any]]:
-        """The user turn: the audio, then the instruction (no system prompt, as in the checkpoints' card)."""
-        return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
-
-    @property
-    def audio_marker_ids(self) -> frozenset[int]:
-        return frozenset({self.audio_token_id, int(self.tokenizer.convert_tokens_to_ids(BEGIN_AUDIO))})
-
     def _chat(self, instruction: str, audio_b64: str) -> list[dict[str, Any]]:
-        """:meth:`messages` with the clip filled in."""
+        """:meth:`messages` (the audio, then the instruction; no system prompt, as in the checkpoints' card)
+        with the clip filled in."""
         chat = self.messages(instruction)
         chat[0]["content"][0]["base64"] = audio_b64
         return chat

@@ -22,17 +22,8 @@ from typing import Any
 
 from ..audio import AUDIO_SUFFIXES, audio_info
 from ..errors import DataError, WTLError
-from ..files import check_replace
 from ..records.documents import read_text
-from .manifest import (
-    EVENTS_TSV_NAME,
-    MANIFEST_NAME,
-    Event,
-    Scene,
-    check_manifest_output,
-    position_name,
-    write_manifest,
-)
+from .manifest import Event, Scene, check_import_output, position_name, write_manifest
 
 #: Suffixes that label files put on audio names (dropped to look for the same clip in another format).
 _NAMED_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")
@@ -217,14 +208,6 @@ def import_clips(
     if report.scenes:
         report.manifest = write_manifest(report.scenes, out)
     return report
-
-
-def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> None:
-    """Refuse an output folder that cannot be written, is an input, or holds a manifest (unless
-    ``overwrite``): an import never replaces scenes it did not make."""
-    check_manifest_output(out, inputs=list(inputs))
-    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_replace(out / name, "out folder", overwrite)
 
 
 def import_annotations(

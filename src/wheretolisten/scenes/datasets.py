@@ -29,14 +29,8 @@ from typing import Any
 from ..errors import DataError, OptionError
 from ..parsing import finite_float
 from ..records.documents import read_text
-from .annotations import (
-    Annotation,
-    ImportReport,
-    check_import_output,
-    import_clips,
-    read_annotations,
-    read_json_document,
-)
+from .annotations import Annotation, ImportReport, import_clips, read_annotations, read_json_document
+from .manifest import check_import_output
 
 Clips = dict[str, list[Annotation]]
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..files import check_output, write_atomic
+from ..files import check_output, check_replace, write_atomic
 from ..records import read_numbered
 from .options import BACKGROUNDS, PLACEMENTS
 
@@ -291,6 +291,14 @@ def check_manifest_output(out_dir: str | os.PathLike[str], inputs: Sequence[Path
     for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
         check_output(out / name, inputs=inputs)
     return out
+
+
+def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse an output folder that cannot be written, is an input, or holds a manifest (unless
+    ``overwrite``): an import never replaces scenes it did not make."""
+    check_manifest_output(out, inputs=list(inputs))
+    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
+        check_replace(out / name, "out folder", overwrite)
 
 
 def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 from ...errors import ModelError
 from ...files import atomic_dir
 from ..registry import FAMILIES as RUNNABLE
-from . import gemma3n, granite_speech, musicflamingo, phi4_multimodal, qwen_omni, voxtral, whisper_qwen
+from . import gemma3n, granite_speech, phi4_multimodal, qwen_omni, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
 #: (family, seed, size overrides, encoder window in seconds, tokenizer or None) -> (model, processor)
@@ -23,7 +23,7 @@ Builder = Callable[[str, int, "dict[str, int] | None", int, Any], "tuple[Any, An
 BUILDERS: dict[str, Builder] = {
     "qwen2-audio": whisper_qwen.build_tiny_model,
     "audioflamingo3": whisper_qwen.build_tiny_model,
-    "musicflamingo": musicflamingo.build_tiny_model,
+    "musicflamingo": whisper_qwen.build_tiny_model,
     "qwen2.5-omni": qwen_omni.build_tiny_model,
     "qwen3-omni": qwen_omni.build_tiny_model,
     "voxtral": voxtral.build_tiny_model,

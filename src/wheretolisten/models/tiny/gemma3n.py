@@ -16,10 +16,10 @@ from transformers import (
     Gemma3nConfig,
     Gemma3nForConditionalGeneration,
     Gemma3nProcessor,
-    SiglipImageProcessorPil,
 )
 
-from .seeded import seeded_model
+from .image_stand_in import with_image_stand_in
+from .seeded import seeded_pair
 from .templates import GEMMA3N_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -54,12 +54,11 @@ def build_processor(tokenizer: Any = None) -> Gemma3nProcessor:
     if tok is None:
         tok = train_tokenizer([*TEXT_TOKENS, *IMAGE_TOKENS, *AUDIO_TOKENS], named_tokens=NAMED_TOKENS)
         tok.bos_token, tok.eos_token, tok.pad_token = "<bos>", "<eos>", "<pad>"
-    return Gemma3nProcessor(
-        feature_extractor=Gemma3nAudioFeatureExtractor(),
-        image_processor=SiglipImageProcessorPil(),
-        tokenizer=tok,
-        chat_template=GEMMA3N_CHAT_TEMPLATE,
+    fe = Gemma3nAudioFeatureExtractor()
+    processor: Gemma3nProcessor = with_image_stand_in(
+        Gemma3nProcessor, tok, GEMMA3N_CHAT_TEMPLATE, feature_extractor=fe
     )
+    return processor
 
 
 def tiny_config(tok: Any, size: dict[str, int] | None = None) -> Gemma3nConfig:
@@ -118,9 +117,4 @@ def build_tiny_model(
     family: str, seed: int = 0, size: dict[str, int] | None = None, chunk_s: int = 30, tokenizer: Any = None
 ) -> tuple[Any, Any]:
     """(model, processor) with random weights drawn from ``seed`` (the window is always the real 30 s)."""
-    processor = build_processor(tokenizer)
-    tok = processor.tokenizer
-    config = tiny_config(tok, size)
-    eos = config.get_text_config().eos_token_id
-    model = seeded_model(Gemma3nForConditionalGeneration, config, seed, tok.pad_token_id, eos)
-    return model, processor
+    return seeded_pair(Gemma3nForConditionalGeneration, build_processor(tokenizer), tiny_config, seed, size)

@@ -16,10 +16,10 @@ from transformers import (
     Phi4MultimodalFeatureExtractor,
     Phi4MultimodalForCausalLM,
     Phi4MultimodalProcessor,
-    SiglipImageProcessorPil,
 )
 
-from .seeded import seeded_model
+from .image_stand_in import with_image_stand_in
+from .seeded import seeded_pair
 from .templates import PHI4MM_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -38,12 +38,11 @@ NAMED_TOKENS = {"image_token": "<|image|>", "audio_token": "<|audio|>"}
 def build_processor(tokenizer: Any = None) -> Phi4MultimodalProcessor:
     """The real processor class around an offline tokenizer and the real audio front end."""
     tok = tokenizer if tokenizer is not None else train_tokenizer(SPECIAL_TOKENS, named_tokens=NAMED_TOKENS)
-    return Phi4MultimodalProcessor(
-        image_processor=SiglipImageProcessorPil(),
-        audio_processor=Phi4MultimodalFeatureExtractor(),
-        tokenizer=tok,
-        chat_template=PHI4MM_CHAT_TEMPLATE,
+    fe = Phi4MultimodalFeatureExtractor()
+    processor: Phi4MultimodalProcessor = with_image_stand_in(
+        Phi4MultimodalProcessor, tok, PHI4MM_CHAT_TEMPLATE, audio_processor=fe
     )
+    return processor
 
 
 def tiny_config(tok: Any, size: dict[str, int] | None = None) -> Phi4MultimodalConfig:
@@ -103,8 +102,4 @@ def build_tiny_model(
     family: str, seed: int = 0, size: dict[str, int] | None = None, chunk_s: int = 30, tokenizer: Any = None
 ) -> tuple[Any, Any]:
     """(model, processor) with random weights drawn from ``seed`` (the encoder window is the real 40 s)."""
-    processor = build_processor(tokenizer)
-    tok = processor.tokenizer
-    config = tiny_config(tok, size)
-    model = seeded_model(Phi4MultimodalForCausalLM, config, seed, tok.pad_token_id, config.eos_token_id)
-    return model, processor
+    return seeded_pair(Phi4MultimodalForCausalLM, build_processor(tokenizer), tiny_config, seed, size)

@@ -24,6 +24,7 @@ from ..qwen2_5_omni import Qwen2_5OmniAdapter
 from ..qwen3_omni_moe import Qwen3OmniMoeAdapter
 from ..qwen_omni import QwenOmniAdapter
 from .seeded import seeded_model
+from .sizes import sizes
 from .templates import QWEN2_5_OMNI_CHAT_TEMPLATE, QWEN3_OMNI_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
@@ -38,8 +39,7 @@ class Spec:
     @property
     def tokens(self) -> dict[str, str]:
         """The family's special tokens by processor attribute name."""
-        tokens: dict[str, str] = self.adapter.processor_class.tokens  # type: ignore[attr-defined]
-        return tokens
+        return self.adapter.processor_class.tokens
 
 
 SPECS = {
@@ -70,8 +70,7 @@ def build_processor(family: str, tokenizer: Any = None, chunk_s: int = 30) -> An
 
 def tiny_config(family: str, tok: Any, size: dict[str, int] | None = None) -> Any:
     """A few-MB thinker config of the family's architecture (vision encoder kept, and tiny)."""
-    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
-    s.update(size or {})
+    s = sizes(size)
     ids = {name: tok.convert_tokens_to_ids(token) for name, token in SPECS[family].tokens.items()}
     head_dim = s["dim"] // s["heads"]
     # mRoPE splits the rotary frequencies into time / height / width sections (the real 16:24:24 or

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,3 +16,19 @@ def seeded_model(model_class: Any, config: Any, seed: int, pad_token_id: int, eo
     model.generation_config.pad_token_id = pad_token_id
     model.generation_config.eos_token_id = eos_token_id
     return model
+
+
+def seeded_pair(
+    model_class: Any,
+    processor: Any,
+    tiny_config: Callable[[Any, dict[str, int] | None], Any],
+    seed: int,
+    size: dict[str, int] | None,
+) -> tuple[Any, Any]:
+    """(model, processor) for a family whose config names its end-of-turn ids: the config that
+    ``tiny_config`` makes from the processor's tokenizer and ``size``, then ``model_class`` seeded,
+    generating until those ids."""
+    tok = processor.tokenizer
+    config = tiny_config(tok, size)
+    eos = config.get_text_config().eos_token_id
+    return seeded_model(model_class, config, seed, tok.pad_token_id, eos), processor

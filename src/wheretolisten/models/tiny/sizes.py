@@ -1,4 +1,5 @@
-"""Sizes shared by the tiny Voxtral and Granite Speech builders: a few-MB encoder and GQA decoder."""
+"""Sizes shared by the tiny builders (all but Gemma 3n and Phi-4-multimodal): a few-MB encoder and GQA
+decoder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Tiny Qwen2-Audio and Audio Flamingo 3 models: Whisper-style encoder + Qwen2 decoder, built offline.
+"""Tiny Qwen2-Audio, Audio Flamingo 3 and Music Flamingo models: Whisper-style encoder + Qwen2 decoder,
+built offline. Music Flamingo is the tiny AF3 encoder and decoder inside Music Flamingo's config (so with
+its rotary time embedding).
 
 The processor is real: the offline BPE tokenizer with the family's special tokens, a chat template with
 the real model's structure, and the Whisper feature extractor with 128 mel bins.
@@ -7,12 +9,16 @@ the real model's structure, and the Whisper feature extractor with 128 mel bins.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from transformers import (
     AudioFlamingo3Config,
     AudioFlamingo3ForConditionalGeneration,
     AudioFlamingo3Processor,
+    MusicFlamingoConfig,
+    MusicFlamingoForConditionalGeneration,
+    MusicFlamingoProcessor,
     Qwen2AudioConfig,
     Qwen2AudioForConditionalGeneration,
     Qwen2AudioProcessor,
@@ -22,36 +28,58 @@ from transformers import (
 
 from ...errors import ModelError
 from .seeded import seeded_model
-from .templates import AF3_CHAT_TEMPLATE, QWEN2_AUDIO_CHAT_TEMPLATE
+from .sizes import gqa_decoder, sizes
+from .templates import AF3_CHAT_TEMPLATE, MF_CHAT_TEMPLATE, QWEN2_AUDIO_CHAT_TEMPLATE
 from .tokenizer import train_tokenizer
 
-FAMILIES = ("qwen2-audio", "audioflamingo3")
-SPECIAL_TOKENS = {
-    "qwen2-audio": [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<|AUDIO|>",
-        "<|audio_bos|>",
-        "<|audio_eos|>",
-    ],
-    "audioflamingo3": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<sound>"],
+#: The chat tokens every family's tokenizer starts with (the first ends the text).
+TEXT_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One family's tiny build: its classes, chat template and audio tokens."""
+
+    model_class: type
+    processor_class: type
+    chat_template: str
+    #: The audio placeholder, then the delimiters the processor puts around the audio tokens (if any).
+    audio_tokens: tuple[str, ...]
+
+    @property
+    def special_tokens(self) -> list[str]:
+        return [*TEXT_TOKENS, *self.audio_tokens]
+
+
+SPECS = {
+    "qwen2-audio": Spec(
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        QWEN2_AUDIO_CHAT_TEMPLATE,
+        ("<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"),
+    ),
+    "audioflamingo3": Spec(
+        AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor, AF3_CHAT_TEMPLATE, ("<sound>",)
+    ),
+    "musicflamingo": Spec(
+        MusicFlamingoForConditionalGeneration,
+        MusicFlamingoProcessor,
+        MF_CHAT_TEMPLATE,
+        ("<sound>", "<|sound_bos|>", "<|sound_eos|>"),
+    ),
 }
+FAMILIES = tuple(SPECS)
 
 
 def build_tokenizer(
     family: str, corpus: Sequence[str] | None = None, vocab_size: int = 512
 ) -> Qwen2Tokenizer:
     """The offline BPE tokenizer with ``family``'s special tokens."""
-    if family not in SPECIAL_TOKENS:
+    if family not in SPECS:
         raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    tok = train_tokenizer(SPECIAL_TOKENS[family], corpus, vocab_size)
+    tok = train_tokenizer(SPECS[family].special_tokens, corpus, vocab_size)
     if family == "qwen2-audio":
-        tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = (
-            "<|AUDIO|>",
-            "<|audio_bos|>",
-            "<|audio_eos|>",
-        )
+        tok.audio_token, tok.audio_bos_token, tok.audio_eos_token = SPECS[family].audio_tokens
     return tok
 
 
@@ -67,11 +95,8 @@ def build_processor(
     fe = WhisperFeatureExtractor(
         feature_size=n_mels, sampling_rate=16000, hop_length=160, chunk_length=chunk_s
     )
-    if family == "qwen2-audio":
-        return Qwen2AudioProcessor(
-            feature_extractor=fe, tokenizer=tok, chat_template=QWEN2_AUDIO_CHAT_TEMPLATE
-        )
-    return AudioFlamingo3Processor(feature_extractor=fe, tokenizer=tok, chat_template=AF3_CHAT_TEMPLATE)
+    spec = SPECS[family]
+    return spec.processor_class(feature_extractor=fe, tokenizer=tok, chat_template=spec.chat_template)
 
 
 def tiny_config(
@@ -81,23 +106,16 @@ def tiny_config(
     size: dict[str, int] | None = None,
     chunk_s: int = 30,
     n_mels: int = 128,
+    delimiter_ids: Sequence[int] = (),
 ) -> Any:
-    """A few-MB config of the family's exact architecture (AF3 with grouped-query attention)."""
-    s = {"enc_dim": 32, "enc_layers": 2, "enc_heads": 2, "dim": 64, "layers": 4, "heads": 4, "ffn": 128}
-    s.update(size or {})
-    text = {
-        "model_type": "qwen2",
-        "vocab_size": vocab_size,
-        "hidden_size": s["dim"],
-        "intermediate_size": s["ffn"],
-        "num_hidden_layers": s["layers"],
-        "num_attention_heads": s["heads"],
+    """A few-MB config of the family's exact architecture (AF3 with grouped-query attention; Music
+    Flamingo: AF3's encoder and decoder, with the ids of its audio delimiters)."""
+    s = sizes(size)
+    text = gqa_decoder("qwen2", vocab_size, s)
+    text.update(max_position_embeddings=32768, rope_theta=10000.0, tie_word_embeddings=False)
+    if family == "qwen2-audio":
         # Qwen2-Audio's decoder is multi-head; AF3's (Qwen2.5-7B) uses grouped-query attention.
-        "num_key_value_heads": s["heads"] if family == "qwen2-audio" else max(1, s["heads"] // 2),
-        "max_position_embeddings": 32768,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": False,
-    }
+        text["num_key_value_heads"] = s["heads"]
     audio: dict[str, Any] = {
         "num_mel_bins": n_mels,
         "d_model": s["enc_dim"],
@@ -110,10 +128,19 @@ def tiny_config(
     if family == "qwen2-audio":
         audio["model_type"] = "qwen2_audio_encoder"
         return Qwen2AudioConfig(audio_config=audio, text_config=text, audio_token_index=audio_token_id)
+    if family not in SPECS:
+        raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    audio["model_type"] = "audioflamingo3_encoder"
     if family == "audioflamingo3":
-        audio["model_type"] = "audioflamingo3_encoder"
         return AudioFlamingo3Config(audio_config=audio, text_config=text, audio_token_id=audio_token_id)
-    raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    bos, eos = delimiter_ids
+    return MusicFlamingoConfig(
+        audio_config=audio,
+        text_config=text,
+        audio_token_id=audio_token_id,
+        audio_bos_token_id=bos,
+        audio_eos_token_id=eos,
+    )
 
 
 def build_tiny_model(
@@ -125,14 +152,11 @@ def build_tiny_model(
     n_mels: int = 128,
 ) -> tuple[Any, Any]:
     """(model, processor) with random weights drawn from ``seed``."""
+    spec = SPECS[family]
     processor = build_processor(family, tokenizer, chunk_s, n_mels)
     tok = processor.tokenizer
-    audio_token = "<|AUDIO|>" if family == "qwen2-audio" else "<sound>"
-    config = tiny_config(family, len(tok), tok.convert_tokens_to_ids(audio_token), size, chunk_s, n_mels)
-    cls = (
-        Qwen2AudioForConditionalGeneration
-        if family == "qwen2-audio"
-        else AudioFlamingo3ForConditionalGeneration
-    )
-    model = seeded_model(cls, config, seed, tok.pad_token_id, tok.convert_tokens_to_ids("<|im_end|>"))
+    audio_ids = tok.convert_tokens_to_ids(list(spec.audio_tokens))
+    config = tiny_config(family, len(tok), audio_ids[0], size, chunk_s, n_mels, audio_ids[1:])
+    end = tok.convert_tokens_to_ids(TEXT_TOKENS[2])
+    model = seeded_model(spec.model_class, config, seed, tok.pad_token_id, end)
     return model, processor
