@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
@@ -45,9 +46,36 @@ from .vectors import SteeringVector
 from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows
 
-__all__ = ["WindowConfig", "is_long", "localize_file", "localize_long", "needs_windows"]
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11; annotations only, so 3.10 runs this module too
+
+__all__ = ["FileOptions", "WindowConfig", "is_long", "localize_file", "localize_long", "needs_windows"]
 
 _CURVES = ("base", "steered", "score")
+
+
+class FileOptions(TypedDict, total=False):
+    """The keyword options :func:`localize_file` and :func:`localize_long` take (all optional).
+
+    ``windows``: how a long file is cut (default: the model's input, ``WindowConfig()``); ``detection``:
+    which occurrences are detections (default: ``DetectConfig()``); ``vector``: steer with this saved
+    vector (one query) instead of building one per clip or window; ``span``: [start, end) seconds of the
+    file to use; ``show_progress``: a bar over the windows on stderr (default: False).
+    """
+
+    windows: WindowConfig | None
+    detection: DetectConfig | None
+    vector: SteeringVector | None
+    span: Span | None
+    show_progress: bool
+
+
+def _known(options: FileOptions) -> None:
+    """Refuse a keyword that is not one of the options, as a named parameter would (a typo must not be
+    ignored)."""
+    unknown = sorted(set(options) - FileOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
 
 
 def _same_length(clips: list[tuple[Window, np.ndarray]]) -> list[list[tuple[Window, np.ndarray]]]:
@@ -81,34 +109,19 @@ def localize_file(
     audio: str | os.PathLike[str],
     queries: str | Sequence[str],
     config: Config = None,
-    *,
-    windows: WindowConfig | None = None,
-    detection: DetectConfig | None = None,
-    vector: SteeringVector | None = None,
-    span: Span | None = None,
-    show_progress: bool = False,
+    **options: Unpack[FileOptions],
 ) -> list[LocalizeResult | WindowedResult]:
     """Every query in a file of any length, one result each, in query order: what ``wheretolisten
     localize`` computes. A file (or ``span``) longer than one segment is cut into windows
     (:func:`localize_long`); a shorter one runs as one clip (``localize``, or ``localize_many`` sharing
     the audio between several queries). ``vector`` steers with a saved vector: one query only."""
     wanted = [queries] if isinstance(queries, str) else list(queries)
+    _known(options)
+    vector, span, detection = options.get("vector"), options.get("span"), options.get("detection")
     if not wanted or (vector is not None and len(wanted) > 1):
         raise OptionError(f"give one query with a saved vector, or at least one query; got {len(wanted)}")
-    if is_long(adapter, audio, span, windows):
-        return list(
-            localize_long(
-                adapter,
-                audio,
-                wanted,
-                config,
-                windows=windows,
-                detection=detection,
-                vector=vector,
-                span=span,
-                show_progress=show_progress,
-            )
-        )
+    if is_long(adapter, audio, span, options.get("windows")):
+        return list(localize_long(adapter, audio, wanted, config, **options))
     if len(wanted) == 1:
         return [localize(adapter, audio, wanted[0], config, vector=vector, span=span, detection=detection)]
     return list(localize_many(adapter, audio, wanted, config, span=span, detection=detection).results)
@@ -155,19 +168,17 @@ def localize_long(
     queries: Sequence[str],
     config: Config = None,
     *,
-    windows: WindowConfig | None = None,
-    detection: DetectConfig | None = None,
-    vector: SteeringVector | None = None,
-    span: Span | None = None,
-    show_progress: bool = False,
     batch_windows: int | None = None,
+    **options: Unpack[FileOptions],
 ) -> list[WindowedResult]:
     """Every query in a recording of any length: stitched profiles, readout and detections per query.
 
-    ``vector`` steers every window with one saved vector (one query) instead of building one per window.
-    ``batch_windows``: windows run together in one batch (None: as many as the memory budget of the
-    shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
+    ``options`` as :class:`FileOptions`; a saved ``vector`` steers every window (one query) instead of
+    one built per window. ``batch_windows``: windows run together in one batch (None: as many as the
+    memory budget of the shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
     """
+    _known(options)
+    windows, detection, vector = options.get("windows"), options.get("detection"), options.get("vector")
     cfg = resolve(adapter, config, vector)
     if vector is None:
         warn_unknown(adapter.recommended, queries, adapter.warned_queries)
@@ -176,7 +187,7 @@ def localize_long(
     segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)
     head = audio_info(audio)
     name = str(head.path)
-    start, end = check_span(*(span or (None, None)), head.duration_s, name)
+    start, end = check_span(*(options.get("span") or (None, None)), head.duration_s, name)
     plan = plan_windows(end - start, segment, overlap, token_s)
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
     norms: list[list[dict[int, float]]] = [[] for _ in queries]
@@ -203,7 +214,7 @@ def localize_long(
     batched = batchable(adapter, cfg) and batch_windows != 1
     rows_per_window = len(queries) * (len(cfg.instructed_templates) + 1) + len(cfg.neutral_templates) + 1
     todo = list(plan)
-    with progress(len(plan), "windows", show_progress, unit="window") as advance:
+    with progress(len(plan), "windows", options.get("show_progress", False), unit="window") as advance:
         while todo:
             chunk, todo = todo[:per_batch], todo[per_batch:]
             clips = [(window, load(window)) for window in chunk]

@@ -34,32 +34,21 @@ FAMILIES = ("own", "threshold", "window", "snap")
 def candidates(peak: ReadoutRule, grid: IntervalGrid, has_profile: bool) -> list[tuple[str, ReadoutRule]]:
     """(family, rule) candidates with ``peak``'s peak: own interval first (it wins ties)."""
     out = [("own", replace(peak, interval="native"))]
+    # Δ's threshold intervals, one per (fraction, smoothing); the adaptive snap stays inside them
+    thresholds = [(f, s) for f in grid.fractions for s in grid.smooths_s]
     if has_profile:
         out += [
-            ("threshold", replace(peak, interval="threshold", fraction=f, smooth_s=s))
-            for f in grid.fractions
-            for s in grid.smooths_s
+            ("threshold", replace(peak, interval="threshold", fraction=f, smooth_s=s)) for f, s in thresholds
         ]
     out += [("window", replace(peak, interval="window", window_s=w)) for w in grid.windows_s]
     for local in grid.locals_s:
         # adaptive snap sits near Δ's threshold interval: one per (fraction, smoothing, reach) with a profile
         adaptive = local > 0 and has_profile
-        within = [(f, s) for f in grid.fractions for s in grid.smooths_s] if adaptive else [(0.5, 0.2)]
+        within = thresholds if adaptive else [(0.5, 0.2)]
         reaches = grid.reaches_s if adaptive else (0.5,)
+        snap = replace(peak, interval="snap", local_s=local)
         out += [
-            (
-                "snap",
-                replace(
-                    peak,
-                    interval="snap",
-                    margin_db=m,
-                    bridge_s=b,
-                    local_s=local,
-                    fraction=f,
-                    smooth_s=s,
-                    reach_s=r,
-                ),
-            )
+            ("snap", replace(snap, margin_db=m, bridge_s=b, fraction=f, smooth_s=s, reach_s=r))
             for m in grid.margins_db
             for b in grid.bridges_s
             for f, s in within

@@ -85,6 +85,25 @@ ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
 
 
 @dataclass(frozen=True)
+class AskFlags:
+    """--conditions, --queries and --query: the conditions run on each scene and which of its events are
+    asked (``bench run`` and ``bench sweep`` take them together)."""
+
+    conditions: ConditionsOpt = ALL_CONDITIONS
+    queries: QueriesOpt = Queries.target
+    query: QueryOpt = None
+
+
+@dataclass(frozen=True)
+class BenchFlags(DeviceFlags):
+    """--device/--dtype, --progress and --mkdir: where a benchmark command runs the model, whether it
+    shows progress, whether it makes missing folders of its outputs (every benchmark command takes them)."""
+
+    progress: ProgressOpt = True
+    mkdir: MkdirOpt = False
+
+
+@dataclass(frozen=True)
 class RayFlags:
     """--ray, --workers and --ray-timeout: whether and how a benchmark command runs on Ray."""
 
@@ -140,16 +159,12 @@ def bench_run(
     scenes: ScenesArg,
     out: Annotated[Path, typer.Option(help="Results file (JSON lines); an existing one is resumed.")],
     model: ModelOpt = None,
-    conditions: ConditionsOpt = ALL_CONDITIONS,
-    queries: QueriesOpt = Queries.target,
-    query: QueryOpt = None,
+    asked: AskFlags = AskFlags(),
     limit: Annotated[int | None, typer.Option(help="Only the first N scenes of the manifest.")] = None,
     layers: LayersOpt = None,
     alpha: AlphaOpt = None,
     seed: SeedOpt = 0,
-    device: DeviceFlags = DeviceFlags(),
-    progress: ProgressOpt = True,
-    mkdir: MkdirOpt = False,
+    bench: BenchFlags = BenchFlags(),
     shard: ShardOpt = None,
     positions: PositionsOpt = None,
     shifts: ShiftsOpt = None,
@@ -176,20 +191,20 @@ def bench_run(
     To use several GPUs, give --ray (one worker per GPU, the rows in the one --out), or run one process
     per GPU with --shard K/N and its own --out, then give all the files to 'bench summary' or 'report'.
     """
-    spec = ray.spec(shard, model, device)
+    spec = ray.spec(shard, model, bench)
     from ..bench.config import bench_config
     from ..bench.controls import get_conditions
     from ..bench.inputs import load_scenes, manifest_path
     from ..shards import parse_shard, shard_of
 
-    conds = get_conditions(conditions)
+    conds = get_conditions(asked.conditions)
     part = parse_shard(shard)
     finite(energy_min_db, "--energy-min-db")
     config = bench_config(
         parse_layers(layers),
         finite(alpha, "--alpha"),
-        queries.value,
-        query,
+        asked.queries.value,
+        asked.query,
         seed,
         save_profiles,
         direct_prompt,
@@ -201,18 +216,19 @@ def bench_run(
     )
     manifest = manifest_path(scenes)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
-    check_outputs([("--out", out)], [manifest, *(s.audio_path(manifest_dir) for s in scene_list)], mkdir)
+    inputs = [manifest, *(s.audio_path(manifest_dir) for s in scene_list)]
+    check_outputs([("--out", out)], inputs, bench.mkdir)
     scene_list = shard_of(scene_list, part)
     names = [c.name for c in conds]
     if spec is not None:
         from ..bench.cluster import run_bench_ray
 
-        report = run_bench_ray(scene_list, manifest_dir, names, config, out, spec, progress)
+        report = run_bench_ray(scene_list, manifest_dir, names, config, out, spec, bench.progress)
     else:
-        adapter = device.load(model) if any(c.needs_model for c in conds) else None
+        adapter = bench.load(model) if any(c.needs_model for c in conds) else None
         from ..bench.runner import run_bench
 
-        report = run_bench(adapter, scene_list, manifest_dir, names, config, out, progress)
+        report = run_bench(adapter, scene_list, manifest_dir, names, config, out, bench.progress)
     typer.echo(
         f"wrote {report.rows_written} rows ({report.units_run} scenes run, {report.units_skipped} already "
         f"done) to {out}: {report.rows_total} rows in all, {report.seconds:.1f} s"
@@ -262,13 +278,9 @@ def bench_sweep(
     layers_grid: Annotated[str, typer.Option(help="Layer sets separated by ';', e.g. '8-10;12,13'.")] = "",
     alphas: Annotated[str, typer.Option(help="Comma-separated α values, e.g. '2,4,8'.")] = "2,4,8",
     dev_fraction: Annotated[float, typer.Option(help="Share of scenes used to pick the setting.")] = 0.5,
-    conditions: ConditionsOpt = ALL_CONDITIONS,
-    queries: QueriesOpt = Queries.target,
-    query: QueryOpt = None,
+    asked: AskFlags = AskFlags(),
     seed: SeedOpt = 0,
-    device: DeviceFlags = DeviceFlags(),
-    progress: ProgressOpt = True,
-    mkdir: MkdirOpt = False,
+    bench: BenchFlags = BenchFlags(),
     positions: PositionsOpt = None,
     shard: Annotated[
         str | None,
@@ -283,7 +295,7 @@ def bench_sweep(
 
     With --ray, in one launch: grid points × dev scenes spread over the workers, then the test split.
     """
-    spec = ray.spec(shard, model, device)
+    spec = ray.spec(shard, model, bench)
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
@@ -291,7 +303,7 @@ def bench_sweep(
     from ..files import check_output
     from ..shards import parse_shard
 
-    names = parse_conditions(conditions)
+    names = parse_conditions(asked.conditions)
     grid = [parse_layers(part, "--layers-grid") for part in layers_grid.split(";") if part.strip()]
     layer_sets = [g for g in grid if g]
     if not layer_sets:
@@ -300,17 +312,17 @@ def bench_sweep(
     if not 0.0 < dev_fraction < 1.0:
         raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     part = parse_shard(shard)
-    config = bench_config(None, None, queries.value, query, seed, positions=value(positions))
-    check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=mkdir)
+    config = bench_config(None, None, asked.queries.value, asked.query, seed, positions=value(positions))
+    check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=bench.mkdir)
     scene_list, manifest_dir = load_scenes(scenes, config)
     plan = SweepPlan(scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out)
     if spec is not None:
         from ..bench.cluster import sweep_ray
 
-        report = sweep_ray(plan, spec, progress)
+        report = sweep_ray(plan, spec, bench.progress)
     else:
-        adapter = device.load(model)
-        report = sweep(adapter, plan, progress, part)
+        adapter = bench.load(model)
+        report = sweep(adapter, plan, bench.progress, part)
     best, run = report.best, report.run
     if best is None or run is None:
         typer.echo(
@@ -344,9 +356,7 @@ def bench_protocol(
         Path | None,
         typer.Option(help="Only write the protocol that would run to this file (.toml or .json), and exit."),
     ] = None,
-    device: DeviceFlags = DeviceFlags(),
-    progress: ProgressOpt = True,
-    mkdir: MkdirOpt = False,
+    bench: BenchFlags = BenchFlags(),
     shard: ShardOpt = None,
 ) -> None:
     """The whole benchmark protocol: dev split and held-out test sets, every tunable condition tuned on dev
@@ -365,21 +375,21 @@ def bench_protocol(
     if bank is not None:
         chosen = replace(chosen, bank=bank)
     if write_protocol is not None:
-        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [], mkdir)
+        check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [], bench.mkdir)
         typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
         return
     if out is None:
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
-    check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=mkdir)
+    check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=bench.mkdir)
     from ..scenes import get_bank
 
     get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
-    adapter = device.load(model)
+    adapter = bench.load(model)
     from ..bench.protocol import run_protocol
     from ..records.layout import REPORT_NAME
 
-    report = run_protocol(adapter, chosen, out, part, progress)
+    report = run_protocol(adapter, chosen, out, part, bench.progress)
     if report.stage != "done":
         typer.echo(f"shard {shard}: {report.waiting}; rerun this command when the other shards are done")
         return

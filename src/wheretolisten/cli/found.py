@@ -7,13 +7,14 @@ one segment); this module prints and writes it. Every result carries its detecti
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import WTLError
-from .options import numbered
+from .options import check_vector_outputs, numbered
 
 if TYPE_CHECKING:
     from ..results import LocalizeResult, WindowedResult
@@ -57,20 +58,58 @@ def summary_line(result: Result) -> str:
     return line
 
 
+@dataclass(frozen=True)
+class ClipFiles:
+    """--json, --save-vector and --plot: the files written for the results of one audio file, one per
+    query (numbered when there are several), or one figure of them all."""
+
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full result (profiles, settings) here.")
+    ] = None
+    save_vector: Annotated[
+        Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
+    ] = None
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib)."
+        ),
+    ] = None
+
+    @property
+    def named(self) -> bool:
+        """Whether any of the three is asked for."""
+        return any(p is not None for p in (self.json_out, self.save_vector, self.plot))
+
+    def outputs(self, queries: int, overwrite: bool) -> list[tuple[str, Path | None]]:
+        """Every file written for ``queries`` queries, by option (for ``options.check_outputs``)."""
+        outputs = [
+            ("--json", numbered(self.json_out, i, queries) if self.json_out else None) for i in range(queries)
+        ]
+        for i in range(queries if self.save_vector else 0):
+            assert self.save_vector is not None
+            target = numbered(self.save_vector.with_suffix(".safetensors"), i, queries)
+            outputs += check_vector_outputs(target, "--save-vector", overwrite)
+        return [*outputs, ("--plot", self.plot)]
+
+    def refuse_windows(self) -> None:
+        """--plot and --save-vector need one clip: a windowed recording has one vector per window."""
+        if self.plot is not None or self.save_vector is not None:
+            raise WTLError(
+                "the audio is longer than one segment and is cut into windows (one vector each): --plot and "
+                "--save-vector need one clip; pick a span with --start/--end, or use --json / --tsv"
+            )
+
+
 def emit(
-    results: list[Result],
-    path: Path,
-    several: bool,
-    outputs: tuple[Path | None, Path | None, Path | None],
-    gt: list[GTSpan],
-    sample_rate: int,
+    results: list[Result], path: Path, several: bool, files: ClipFiles, gt: list[GTSpan], sample_rate: int
 ) -> None:
     """Print one line per result, its peak and detections (prefixed with the file when several run);
-    write --json, --save-vector and --plot (``outputs``) for it."""
+    write the ``files`` (--json, --save-vector, --plot) for it."""
     from ..files import write_atomic
     from ..results import LocalizeResult
 
-    json_out, save_vector, plot = outputs
+    json_out, save_vector, plot = files.json_out, files.save_vector, files.plot
     where = f"{path}: " if several else ""
     for i, result in enumerate(results):
         typer.echo(f"{where}{summary_line(result)}")
@@ -98,15 +137,6 @@ def write_html(results: list[Result], path: Path, out: Path, gt: list[GTSpan], l
         f"wrote {out}"
         + (f" (the audio is linked: keep {path} where the page finds it)" if link_audio else "")
     )
-
-
-def refuse_window_outputs(plot: Path | None, save_vector: Path | None) -> None:
-    """--plot and --save-vector need one clip: a windowed recording has one vector per window."""
-    if plot is not None or save_vector is not None:
-        raise WTLError(
-            "the audio is longer than one segment and is cut into windows (one vector each): --plot and "
-            "--save-vector need one clip; pick a span with --start/--end, or use --json / --tsv"
-        )
 
 
 def tsv_rows(

@@ -11,6 +11,7 @@ from ..audio import FORMATS_TEXT
 from ..errors import WTLError
 from .app import app, vector_app
 from .flags import as_flags
+from .found import ClipFiles, emit, tsv_rows, write_html, write_tsv
 from .groups import DetectionFlags, MachineFlags, SpanFlags, SteeringFlags, grouped
 from .options import (
     AlphaOpt,
@@ -24,7 +25,6 @@ from .options import (
     check_outputs,
     check_span,
     check_vector_outputs,
-    numbered,
     resolved,
 )
 
@@ -97,18 +97,7 @@ def localize(
     steering: SteeringFlags = SteeringFlags(),
     span: SpanFlags = SpanFlags(),
     machine: MachineFlags = MachineFlags(),
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the full result (profiles, settings) here.")
-    ] = None,
-    save_vector: Annotated[
-        Path | None, typer.Option(help="Also save the steering vector (.safetensors + .json).")
-    ] = None,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also draw waveform, log-mel, attention and Δ to this .png/.svg/.pdf (needs matplotlib)."
-        ),
-    ] = None,
+    files: ClipFiles = ClipFiles(),
     gt_manifest: Annotated[
         Path | None,
         typer.Option(
@@ -176,7 +165,7 @@ def localize(
     if steer is not None and len(queries) > 1:
         raise WTLError("--vector steers one query; give at most one --query with it")
     several = len(audio) > 1
-    if several and (json_out or plot or save_vector or html):
+    if several and (files.named or html):
         raise WTLError(
             "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
         )
@@ -186,17 +175,10 @@ def localize(
     if not several:
         check_audio(audio)
     check_span(audio, *span.pair)
-    n = len(queries)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
-    outputs = [("--json", numbered(json_out, i, n) if json_out else None) for i in range(n)]
-    for i in range(n if save_vector else 0):
-        assert save_vector is not None
-        target = numbered(save_vector.with_suffix(".safetensors"), i, n)
-        outputs += check_vector_outputs(target, "--save-vector", overwrite)
-    check_outputs(
-        [*outputs, ("--plot", plot), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)], inputs, mkdir
-    )
-    gt = [] if several else plot_ground_truth(plot, audio[0], gt_manifest, html)
+    outputs = [*files.outputs(len(queries), overwrite), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)]
+    check_outputs(outputs, inputs, mkdir)
+    gt = [] if several else plot_ground_truth(files.plot, audio[0], gt_manifest, html)
     adapter = machine.load(model, steer.layers if steer and config.layers is None else config.layers)
     cfg = resolved(adapter, config, steer)
     detection = detection.filled(adapter.recommended)  # the model's detection settings where none given
@@ -204,10 +186,9 @@ def localize(
     from ..long import is_long, localize_file
     from ..progress import progress as progress_bar
     from ..records.localize_log import done_key, log_lines, results_log, resume_key
-    from .found import emit, refuse_window_outputs, tsv_rows, write_html, write_tsv
 
     if not several and is_long(adapter, audio[0], span.pair, windows):
-        refuse_window_outputs(plot, save_vector)
+        files.refuse_windows()
     keys = {f: resume_key(f, span.pair, vector, segments) for f in audio} if jsonl else {}
     with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
@@ -238,7 +219,7 @@ def localize(
                     failed += 1
                     advance(1, path.name)
                     continue
-                emit(results, path, several, (json_out, save_vector, plot), gt, adapter.sample_rate)
+                emit(results, path, several, files, gt, adapter.sample_rate)
                 if html is not None:
                     write_html(results, path, html, gt, link_audio)
                 rows = log_lines(results, keys.get(path))

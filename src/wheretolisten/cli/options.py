@@ -82,6 +82,13 @@ def _check_defaults() -> None:
         assert getattr(DetectConfig().filled(), name) == value, (name, value)
 
 
+def _setting(text: str, name: str) -> Any:
+    """The option of the setting ``name``: its help is ``text`` and the default the code uses."""
+    default = _DEFAULTS[name]
+    shown = f"{default:g}" if isinstance(default, float) else default
+    return typer.Option(help=f"{text} Default: {shown}.")
+
+
 ModelOpt = Annotated[
     str | None,
     typer.Option(
@@ -105,27 +112,15 @@ AlphaOpt = Annotated[
         help=f"Steering strength α (0: none; default: the model's own, else {_DEFAULTS['alpha']:g})."
     ),
 ]
-ProbeOpt = Annotated[
-    Probe | None,
-    typer.Option(help=f"fast (SDPA + needed rows) or eager (reference). Default: {_DEFAULTS['probe']}."),
-]
+ProbeOpt = Annotated[Probe | None, _setting("fast (SDPA + needed rows) or eager (reference).", "probe")]
 PositionsOpt = Annotated[
-    Where | None,
-    typer.Option(
-        help=f"Where to add the vector (the tokens it is added to). Default: {_DEFAULTS['positions']}."
-    ),
+    Where | None, _setting("Where to add the vector (the tokens it is added to).", "positions")
 ]
 IntervalOpt = Annotated[
     Interval | None,
-    typer.Option(
-        help=f"threshold: the region above half the peak; window: the best fixed window. "
-        f"Default: {_DEFAULTS['interval']}."
-    ),
+    _setting("threshold: the region above half the peak; window: the best fixed window.", "interval"),
 ]
-WindowOpt = Annotated[
-    float | None,
-    typer.Option(help=f"Window width in seconds for --interval window. Default: {_DEFAULTS['window_s']:g}."),
-]
+WindowOpt = Annotated[float | None, _setting("Window width in seconds for --interval window.", "window_s")]
 ShiftsOpt = Annotated[
     int | None,
     typer.Option(

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -56,6 +56,8 @@ class ResultLike(Protocol):
 
 
 Audio = np.ndarray | str | os.PathLike[str]
+#: What a ``plot_*`` function draws: one result, or the results of several queries.
+_Drawn = TypeVar("_Drawn")
 #: Dotted GT edges over the log-mel image (bands would hide it).
 _GT_ON_MEL = "#7CFC00"
 
@@ -285,40 +287,29 @@ def audio_array(audio: Audio, sample_rate: int | None) -> tuple[np.ndarray, int]
     return (arr.mean(axis=1) if arr.ndim == 2 else arr), int(sample_rate)
 
 
-def _save_with_audio(
-    draw: Callable[..., Figure],
-    what: Any,
-    audio: Audio,
-    sample_rate: int | None,
-    out: str | os.PathLike[str],
-    gt: Sequence[GTSpan],
-    title: str | None,
-) -> Path:
-    """Check the format, read the audio, draw ``what`` over it and save the figure to ``out``."""
-    figure_format(out)
-    clip, rate = audio_array(audio, sample_rate)
-    return save_drawn(lambda: draw(what, clip, rate, gt, title), out)
+@dataclass(frozen=True)
+class _Plot(Generic[_Drawn]):
+    """A ``plot_*`` function of a clip: its drawing of ``what`` over the clip, saved to ``out``."""
+
+    draw: Callable[[_Drawn, np.ndarray, int, Sequence[GTSpan], str | None], Figure]
+
+    def __call__(
+        self,
+        what: _Drawn,
+        audio: Audio,
+        sample_rate: int | None,
+        out: str | os.PathLike[str],
+        gt: Sequence[GTSpan] = (),
+        title: str | None = None,
+    ) -> Path:
+        """Check the format, read the audio (a path, or an array with its ``sample_rate``), draw ``what``
+        over it and save the figure to ``out`` (.png, .svg or .pdf)."""
+        figure_format(out)
+        clip, rate = audio_array(audio, sample_rate)
+        return save_drawn(lambda: self.draw(what, clip, rate, gt, title), out)
 
 
-def plot_localization(
-    result: ResultLike | Mapping[str, Any],
-    audio: Audio,
-    sample_rate: int | None,
-    out: str | os.PathLike[str],
-    gt: Sequence[GTSpan] = (),
-    title: str | None = None,
-) -> Path:
-    """Draw :func:`draw_localization` and save it to ``out`` (.png, .svg or .pdf)."""
-    return _save_with_audio(draw_localization, result, audio, sample_rate, out, gt, title)
-
-
-def plot_queries(
-    results: Sequence[ResultLike | Mapping[str, Any]],
-    audio: Audio,
-    sample_rate: int | None,
-    out: str | os.PathLike[str],
-    gt: Sequence[GTSpan] = (),
-    title: str | None = None,
-) -> Path:
-    """Draw :func:`draw_queries` and save it to ``out`` (.png, .svg or .pdf)."""
-    return _save_with_audio(draw_queries, results, audio, sample_rate, out, gt, title)
+#: Draw :func:`draw_localization` and save it to ``out`` (.png, .svg or .pdf).
+plot_localization = _Plot[ResultLike | Mapping[str, Any]](draw_localization)
+#: Draw :func:`draw_queries` and save it to ``out`` (.png, .svg or .pdf).
+plot_queries = _Plot[Sequence[ResultLike | Mapping[str, Any]]](draw_queries)
