@@ -77,7 +77,9 @@ def main() -> None:
     settings = adapter.recommended.get("localize", {})
     print(json.dumps({"model": adapter.name, "localize_settings": settings}), flush=True)
     best: dict[str, Any] = {}
-    grid = itertools.product([1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0], [0.2, 0.4, 0.6, 0.8], [0.15, 0.25, 0.35, 0.5])
+    grid = itertools.product(
+        [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0], [0.2, 0.4, 0.6, 0.8], [0.15, 0.25, 0.35, 0.5]
+    )
     for min_score, smooth_s, fraction in grid:
         cfg = DetectConfig(min_score=min_score, smooth_s=smooth_s, fraction=fraction)
         found = {key: detect(curve, adapter.token_s, cfg) for key, curve in curves.items()}

@@ -197,7 +197,7 @@ def test_settings_not_given_are_the_models_then_the_packages() -> None:
     model = DetectConfig().filled(declared)
     assert (model.min_score, model.smooth_s, model.fraction) == (2.0, 0.6, 0.35)
     assert DetectConfig(min_score=3.0).filled(declared).min_score == 3.0
-    with pytest.raises(OptionError, match="detect.min_score"):
+    with pytest.raises(OptionError, match=r"detect\.min_score"):
         DetectConfig().filled({"detect": {"min_score": "high"}})
     # detect() itself fills with the package defaults: a curve peaking at 3 is below 3.5.
     curve = _bumps(250, [(5.0, 3.0)])
@@ -217,5 +217,7 @@ def test_the_shipped_model_detects_with_its_declared_settings() -> None:
     clip[64_000:96_000] += np.sin(2 * np.pi * 900 * np.arange(32_000) / 16_000).astype(np.float32) * 0.1
     found = localize(organism, clip, "a steady tone", sample_rate=16_000)
     assert {k: getattr(found.detection, k) for k in declared} == declared
-    given = localize(organism, clip, "a steady tone", sample_rate=16_000, detection=DetectConfig(min_score=9.0))
+    given = localize(
+        organism, clip, "a steady tone", sample_rate=16_000, detection=DetectConfig(min_score=9.0)
+    )
     assert given.detection.min_score == 9.0 and given.detection.fraction == declared["fraction"]

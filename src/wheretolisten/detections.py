@@ -61,10 +61,6 @@ class Detection:
         return Detection(round(self.onset_s + offset_s, 6), round(self.offset_s + offset_s, 6), self.score)
 
 
-#: The detection settings a checkpoint may declare in its ``wheretolisten.json`` (section ``"detect"``).
-DECLARABLE = ("min_score", "smooth_s", "fraction")
-
-
 @dataclass(frozen=True)
 class DetectConfig:
     """How many detections, how strong and how far apart (checked when made: one OptionError line).
@@ -97,15 +93,24 @@ class DetectConfig:
         ``wheretolisten.json``; a bad declared value raises OptionError naming it), else the default."""
         section = (recommended or {}).get("detect", {})
         declared = section if isinstance(section, Mapping) else {}
-        defaults = {"min_score": DEFAULT_MIN_SCORE, "smooth_s": DEFAULT_SMOOTH_S, "fraction": DEFAULT_FRACTION}
-        values: dict[str, float] = {}
-        for name in DECLARABLE:
-            if getattr(self, name) is None:
-                value = declared.get(name, defaults[name])
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise OptionError(f"wheretolisten.json: detect.{name} must be a number, got {value!r}")
-                values[name] = float(value)
-        return replace(self, **values) if values else self
+        defaults = {
+            "min_score": DEFAULT_MIN_SCORE,
+            "smooth_s": DEFAULT_SMOOTH_S,
+            "fraction": DEFAULT_FRACTION,
+        }
+
+        def pick(name: str) -> float:
+            own = getattr(self, name)
+            if own is not None:
+                return float(own)
+            value = declared.get(name, defaults[name])
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise OptionError(f"wheretolisten.json: detect.{name} must be a number, got {value!r}")
+            return float(value)
+
+        return replace(
+            self, min_score=pick("min_score"), smooth_s=pick("smooth_s"), fraction=pick("fraction")
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
