@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import OptionError, WTLError
 from .app import app, scenes_app
+from .groups import grouped
 from .options import MkdirOpt, OverwriteOpt, ProgressOpt, finite, parse_pair
+
+if TYPE_CHECKING:
+    from ..scenes import SceneOptions
 
 
 def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
@@ -121,7 +126,49 @@ def make_tiny_model(
     typer.echo(f"wrote a tiny {family} model to {path}")
 
 
+@dataclass(frozen=True)
+class LayoutFlags:
+    """--placement, --max-overlap, --level-db, --background, --background-db and --event-s: how the events
+    of a scene are placed, how loud, over what (``scenes.SceneOptions``; the defaults give the original
+    scenes)."""
+
+    placement: Annotated[
+        str, typer.Option(help="slots: one event per equal slot; free: anywhere (see --max-overlap).")
+    ] = "slots"
+    max_overlap: Annotated[
+        float, typer.Option(help="Free placement: largest fraction of an event that may overlap others.")
+    ] = 0.0
+    level_db: Annotated[
+        str, typer.Option(help="LO,HI: per-event gain in dB drawn uniformly (relative to the usual level).")
+    ] = "0,0"
+    background: Annotated[
+        str,
+        typer.Option(
+            help="none, white, pink, brown, babble (synthetic talkers) or sounds (quiet other sounds)."
+        ),
+    ] = "none"
+    background_db: Annotated[
+        str, typer.Option(help="LO,HI: background level in dB relative to the events (-60..-10).")
+    ] = "-30,-20"
+    event_s: Annotated[str, typer.Option(help="MIN,MAX: event length in seconds (free placement).")] = "1,4"
+
+    def options(self) -> SceneOptions:
+        """The scene layout these options give, checked (numbers finite, LO,HI pairs well formed)."""
+        from ..scenes import SceneOptions
+
+        finite(self.max_overlap, "--max-overlap")
+        return SceneOptions(
+            placement=self.placement,
+            max_overlap=self.max_overlap,
+            level_db=parse_pair(self.level_db, "--level-db"),
+            background=self.background,
+            background_db=parse_pair(self.background_db, "--background-db"),
+            event_s=parse_pair(self.event_s, "--event-s"),
+        )
+
+
 @scenes_app.command("make")
+@grouped
 def scenes_make(
     out: Annotated[Path, typer.Option(help="Output directory (audio/, manifest.jsonl, events.tsv).")],
     n: Annotated[int, typer.Option(help="Number of scenes.")] = 100,
@@ -140,44 +187,18 @@ def scenes_make(
     repeats: Annotated[
         int, typer.Option(help="How often one sound class may occur in a scene (1: every event distinct).")
     ] = 1,
-    placement: Annotated[
-        str, typer.Option(help="slots: one event per equal slot; free: anywhere (see --max-overlap).")
-    ] = "slots",
-    max_overlap: Annotated[
-        float, typer.Option(help="Free placement: largest fraction of an event that may overlap others.")
-    ] = 0.0,
-    level_db: Annotated[
-        str, typer.Option(help="LO,HI: per-event gain in dB drawn uniformly (relative to the usual level).")
-    ] = "0,0",
-    background: Annotated[
-        str,
-        typer.Option(
-            help="none, white, pink, brown, babble (synthetic talkers) or sounds (quiet other sounds)."
-        ),
-    ] = "none",
-    background_db: Annotated[
-        str, typer.Option(help="LO,HI: background level in dB relative to the events (-60..-10).")
-    ] = "-30,-20",
-    event_s: Annotated[str, typer.Option(help="MIN,MAX: event length in seconds (free placement).")] = "1,4",
+    layout: LayoutFlags = LayoutFlags(),
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Write N scenes of EVENTS sound events each (distinct classes unless --repeats): one per slot by
     default, or placed freely, at spread levels, over a background."""
-    from ..scenes import SceneOptions, get_bank, make_scenes
+    from ..scenes import get_bank, make_scenes
 
     if n < 1:
         raise OptionError("--n must be at least 1")
     finite(duration, "--duration", positive=True)
-    finite(max_overlap, "--max-overlap")
-    options = SceneOptions(
-        placement=placement,
-        max_overlap=max_overlap,
-        level_db=parse_pair(level_db, "--level-db"),
-        background=background,
-        background_db=parse_pair(background_db, "--background-db"),
-        event_s=parse_pair(event_s, "--event-s"),
-    )
+    options = layout.options()
     from ..files import check_output
 
     check_output(out, directory=True, option="--out", mkdir=mkdir)
