@@ -101,6 +101,31 @@ class ClipFiles:
             )
 
 
+@dataclass(frozen=True)
+class RunFiles:
+    """--jsonl and --tsv: the files that gather the results of every audio file of a run (with several
+    files, where the results go besides stdout)."""
+
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append one JSON line per (file, query) to this file; a rerun skips the pairs already in "
+            "it (resumable, append-only)."
+        ),
+    ] = None
+    tsv: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every detection to this DCASE TSV (filename onset offset event_label; the "
+            "label is the query)."
+        ),
+    ] = None
+
+    def outputs(self) -> list[tuple[str, Path | None]]:
+        """Both files, by option (for ``options.check_outputs``)."""
+        return [("--jsonl", self.jsonl), ("--tsv", self.tsv)]
+
+
 def emit(
     results: list[Result], path: Path, several: bool, files: ClipFiles, gt: list[GTSpan], sample_rate: int
 ) -> None:

@@ -11,7 +11,7 @@ from ..audio import FORMATS_TEXT
 from ..errors import WTLError
 from .app import app, vector_app
 from .flags import as_flags
-from .found import ClipFiles, emit, tsv_rows, write_html, write_tsv
+from .found import ClipFiles, RunFiles, emit, tsv_rows, write_html, write_tsv
 from .groups import DetectionFlags, MachineFlags, SpanFlags, SteeringFlags, grouped
 from .options import (
     AlphaOpt,
@@ -123,22 +123,9 @@ def localize(
             "embedding a compressed copy.",
         ),
     ] = False,
-    jsonl: Annotated[
-        Path | None,
-        typer.Option(
-            help="Append one JSON line per (file, query) to this file; a rerun skips the pairs already in "
-            "it (resumable, append-only)."
-        ),
-    ] = None,
+    run: RunFiles = RunFiles(),
     progress: ProgressOpt = True,
     found_by: DetectionFlags = DetectionFlags(),
-    tsv: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write every detection to this DCASE TSV (filename onset offset event_label; the "
-            "label is the query)."
-        ),
-    ] = None,
     overwrite: OverwriteOpt = False,
     mkdir: MkdirOpt = False,
 ) -> None:
@@ -176,7 +163,7 @@ def localize(
         check_audio(audio)
     check_span(audio, *span.pair)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
-    outputs = [*files.outputs(len(queries), overwrite), ("--html", html), ("--jsonl", jsonl), ("--tsv", tsv)]
+    outputs = [*files.outputs(len(queries), overwrite), ("--html", html), *run.outputs()]
     check_outputs(outputs, inputs, mkdir)
     gt = [] if several else plot_ground_truth(files.plot, audio[0], gt_manifest, html)
     adapter = machine.load(model, steer.layers if steer and config.layers is None else config.layers)
@@ -189,8 +176,8 @@ def localize(
 
     if not several and is_long(adapter, audio[0], span.pair, windows):
         files.refuse_windows()
-    keys = {f: resume_key(f, span.pair, vector, segments) for f in audio} if jsonl else {}
-    with results_log(jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
+    keys = {f: resume_key(f, span.pair, vector, segments) for f in audio} if run.jsonl else {}
+    with results_log(run.jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
         failed = 0
         todo = [(f, [q for q in queries if done_key(f, q, keys) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
@@ -226,11 +213,11 @@ def localize(
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)
-    if tsv is not None:
-        write_tsv(tsv, found)
+    if run.tsv is not None:
+        write_tsv(run.tsv, found)
     skipped = len(audio) - len(todo)
-    if jsonl is not None and skipped:
-        typer.echo(f"{skipped} file(s) already in {jsonl}: skipped")
+    if run.jsonl is not None and skipped:
+        typer.echo(f"{skipped} file(s) already in {run.jsonl}: skipped")
     if failed:
         raise WTLError(f"{failed} of {len(audio)} audio files failed (see above)")
 
