@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python organism/evaluate_sets.py --out out/eval-whisper --model out/whisper_model
     python organism/evaluate_sets.py --out out/eval-shipped --sets single,long # some sets only
     python organism/evaluate_sets.py --out out/eval-shifts3 --shifts 3        # shift-averaged profiles
+    python organism/evaluate_sets.py --out out/eval-draw2 --seed-offset 500   # a second draw of every set
 
 Every set is written by ``wheretolisten scenes make`` with its own seed (none is a training seed: both
 training scripts use ``scene_seed(TRAIN_SEED_BASE, k)``), run by ``wheretolisten bench run`` with the
@@ -187,8 +188,15 @@ def single_breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"by_label": agg(by_label), "by_onset": agg(by_onset)}
 
 
-def run_set(name: str, out: Path, model_args: list[str], log: Path) -> dict[str, Any]:
+def with_seed_offset(args: list[str], offset: int) -> list[str]:
+    """``scenes make`` arguments with ``offset`` added to ``--seed``: a fresh draw of the set."""
+    at = args.index("--seed") + 1
+    return [*args[:at], str(int(args[at]) + offset), *args[at + 1 :]]
+
+
+def run_set(name: str, out: Path, model_args: list[str], log: Path, seed_offset: int = 0) -> dict[str, Any]:
     args, what = SETS[name]
+    args = with_seed_offset(args, seed_offset)
     scenes = out / "scenes" / name
     scenes.parent.mkdir(parents=True, exist_ok=True)
     if not (scenes / "manifest.jsonl").exists():
@@ -216,7 +224,9 @@ def run_set(name: str, out: Path, model_args: list[str], log: Path) -> dict[str,
     return res
 
 
-def run_long(out: Path, model_args: list[str], log: Path, classes: Sequence[str]) -> dict[str, Any]:
+def run_long(
+    out: Path, model_args: list[str], log: Path, classes: Sequence[str], seed_offset: int = 0
+) -> dict[str, Any]:
     """Three occurrences of one class in 180 s of quiet: are all three detected within 0.5 s?"""
     from wheretolisten.scenes import ProceduralBank
 
@@ -248,7 +258,7 @@ def run_long(out: Path, model_args: list[str], log: Path, classes: Sequence[str]
                     "--event-s",
                     "1,2.5",
                     "--seed",
-                    str(210 + i),
+                    str(210 + i + seed_offset),
                     "--no-progress",
                 ],
                 log,
@@ -295,6 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--shifts", type=int, default=None, help="--shifts of bench run and localize (default: the model's)"
     )
+    ap.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="add this to every set's seed: another draw of the same sets (default 0: the committed draw)",
+    )
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "commands.log"
@@ -309,11 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "long":
             from wheretolisten.scenes import ProceduralBank
 
-            results["long"] = run_long(args.out, model_args, log, ProceduralBank().labels)
+            results["long"] = run_long(args.out, model_args, log, ProceduralBank().labels, args.seed_offset)
         else:
-            results[name] = run_set(name, args.out, model_args, log)
+            results[name] = run_set(name, args.out, model_args, log, args.seed_offset)
         results["_machine"] = {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0]}
         results["_shifts"] = args.shifts
+        if args.seed_offset:
+            results["_seed_offset"] = args.seed_offset
         tmp = results_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, results_path)

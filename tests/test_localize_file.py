@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 
 from helpers import SR, noise, run_cli
-from wheretolisten.detections import DetectConfig
 from wheretolisten.errors import AudioError, OptionError
 from wheretolisten.localize import localize
 from wheretolisten.long import localize_file
@@ -37,15 +36,13 @@ def test_three_minutes_give_the_cli_detections(
     wav = tmp_path / "three_minutes.wav"
     sf.write(wav, audio, SR)
     queries = list(dict.fromkeys(e.query for e in scene.events))[:2]
-    # --min-score 2: with the shipped model's 4 shifts no peak of this scene reaches the default 3.5 (chosen
-    # without shifts, docs/long.md), and the comparison needs detections to compare.
-    api = localize_file(organism, wav, queries, detection=DetectConfig(min_score=2.0))
+    # The model's own detection settings (wheretolisten.json), as the CLI uses them.
+    api = localize_file(organism, wav, queries)
     assert [r.query for r in api] == queries
     assert all(isinstance(r, WindowedResult) for r in api)
     assert any(r.detections for r in api)
     out = tmp_path / "cli.json"
     args = ["localize", wav, *(a for q in queries for a in ("-q", q)), "--json", out, "--no-progress"]
-    args += ["--min-score", "2"]
     code, stdout, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
     for i, result in enumerate(api, start=1):
