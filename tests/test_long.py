@@ -197,10 +197,11 @@ def test_an_event_across_a_window_seam_is_detected_once(tmp_path: Path) -> None:
     wav = tmp_path / "seam.wav"
     sf.write(wav, mix.astype(np.float32), SR)
     query = "a train of clicks"
-    # Without shifts each window alone detects the cut event (the premise below); with the model's 4
-    # shifts one of the two windows alone does not. The package's detection settings (chosen without
-    # shifts), not the ones the model declares for its 4 shifts.
-    plain, det = LocalizeConfig(shifts=1), DetectConfig().filled()
+    # Pinned: no shifts, steer 1, read 4, α 2 (the model's former setting) and the package's detection
+    # settings (chosen with it), under which each window alone detects the cut event (the premise, checked
+    # below); with the model's current 4 shifts one of the two windows alone does not.
+    plain = LocalizeConfig(shifts=1, layers=[1], probe_layers=[4], alpha=2.0)
+    det = DetectConfig().filled()
     (result,) = localize_long(organism, wav, [query], plain, windows=WindowConfig(10.0, 2.0), detection=det)
     assert [(w.start_s, w.end_s) for w in result.windows] == [(0.0, 10.0), (8.0, 18.0)]
     inside = [d for d in result.detections if d.offset_s > 7.0 and d.onset_s < 11.0]
