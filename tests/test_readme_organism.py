@@ -120,3 +120,15 @@ def test_the_candidate_sentences_are_the_committed_results() -> None:
     assert f"{before['misses_in_densest_1_s']} of {before['misses']} fell between" in text
     assert f"and {head['misses_in_densest_1_s']} of {head['misses']} with them" in text
     assert head["densest_window_start_s"] == before["densest_window_start_s"] == 5.9
+
+
+def test_the_remaining_hum_misses_sit_at_the_spread_preference() -> None:
+    """organism/README.md: with 4 shifts the missed hums peak at 2.0 s or its copies 2.5 s apart."""
+    text = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    runs = [_results(f"miss_positions_shipped_current{s}.json") for s in ("", "_draw2")]
+    assert f"{runs[0]['misses']} and {runs[1]['misses']} clips are missed" in text
+    hums = [p for r in runs for p in r["classes"]["hum"]["miss_peaks_s"]]
+    spread = [p for p in hums if any(abs(p - (2.0 + 2.5 * k)) <= 0.1 for k in range(4))]
+    assert f"{len(spread)} of the {len(hums)} missed hums peak at 1.9–2.0, 4.5, 7.0 or 9.5 s" in text
+    others = {k for r in runs for k, v in r["classes"].items() if v["misses"]} - {"hum"}
+    assert others == {"noise_burst", "knock"}
