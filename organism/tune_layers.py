@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from emit import emit
 from tune_shifts import DEV_SETS, N_SCENES
 
 STEER = (0, 1, 2)
@@ -135,11 +136,7 @@ def main() -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0], "threads": 1},
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
-    return 0
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":

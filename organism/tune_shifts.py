@@ -20,6 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from emit import emit
+
 #: name -> ``scenes make`` arguments.
 DEV_SETS: dict[str, list[str]] = {
     "single": ["--events", "1", "--placement", "free", "--event-s", "1,2.5", "--level-db", "-20,20"],
@@ -89,11 +93,7 @@ def main() -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"nproc": os.cpu_count(), "load_1min": os.getloadavg()[0], "threads": 1},
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
-    return 0
+    return emit(result, args.json)
 
 
 if __name__ == "__main__":
