@@ -138,6 +138,7 @@ def test_the_three_minute_ranking_sentence() -> None:
     """organism/README.md: in 8 and 7 of 8 recordings the top three candidates are the three occurrences,
     and the noise bursts' and hums' candidates score 0.85-1.55."""
     text = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
     runs = [
         _results(name)["long"]["recordings"]
         for name in ("eval_sets_shipped.json", "eval_sets_shipped_draw2.json")
