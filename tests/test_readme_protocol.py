@@ -126,3 +126,17 @@ def test_readme_control_and_position_sentences() -> None:
         rows["random-vector"]["above_chance_ci"][0] > 0 and rows["neutral-contrast"]["above_chance_ci"][0] > 0
     )
     assert all(rows[c]["above_event_chance_ci"][1] < 0 for c in rows if c != "steered")
+
+
+def test_readme_position_sentence() -> None:
+    """'Pooled over all sets, steering hits X % of first-position targets, Y % of middle and Z % of last
+    ones; prompting A / B / C %.'"""
+    data = _summary()
+    readme = " ".join((REPO / "README.md").read_text().split())
+    by = {(r["condition"], r["position"]): r["hit_rate"] for r in data["positions"]}
+    s = [by[("steered", p)] for p in ("first", "middle", "last")]
+    p = [by[("prompted", q)] for q in ("first", "middle", "last")]
+    assert (
+        f"steering hits {s[0]:.1f} % of first-position targets, {s[1]:.1f} % of middle and {s[2]:.1f} % of "
+        f"last ones; prompting {p[0]:.1f} / {p[1]:.1f} / {p[2]:.1f} %"
+    ) in readme
