@@ -28,6 +28,12 @@ def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
     return f"CPU only ({version})"
 
 
+def _declared_settings(declared: dict[str, Any]) -> dict[str, str]:
+    """The localize and detection settings a checkpoint's ``wheretolisten.json`` declares, for ``env``."""
+    shown = {**declared.get("localize", {}), **declared.get("detect", {})}
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in shown.items()}
+
+
 def _thread_policy(model: Path) -> str:
     """What ``wheretolisten.threads`` would choose for ``model`` now, and why."""
     from ..models.checkpoint import parameter_count
@@ -82,7 +88,9 @@ def env(
     try:
         info["shipped_model"] = str(default_model_path())
         info["threads_for_shipped_model"] = _thread_policy(default_model_path())
-        vocab = declared_vocabulary(read_recommended(default_model_path()))
+        declared = read_recommended(default_model_path())
+        info["shipped_model_settings"] = _declared_settings(declared)
+        vocab = declared_vocabulary(declared)
         if vocab is not None:  # what a query to the shipped model may name
             info["shipped_model_sounds"] = list(vocab.sounds)
             info["shipped_model_speech"] = [vocab.speech_query.format(text=t) for t in vocab.speech]
