@@ -88,10 +88,12 @@ def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
     quiet = ["test-10s-3ev", "test-8s-3ev", "test-10s-4ev", "test-6s-2ev"]
     assert all(steered_wins(s, c) for s in quiet for c in ("audio-steered", "random", "energy", "direct"))
     assert [s for s in quiet if steered_loses(s, "prompted")] == ["test-10s-3ev"]
-    assert [s for s in quiet if steered_wins(s, "prompted")] == ["test-8s-3ev"]
-    assert [s for s in quiet if no_difference(s, "prompted")] == ["test-6s-2ev"]
+    assert not [s for s in quiet if steered_wins(s, "prompted")]
+    assert [s for s in quiet if no_difference(s, "prompted")] == ["test-8s-3ev", "test-6s-2ev"]
+    four = tests[("test-10s-4ev", "prompted")]  # "prompting ahead on both, significantly on one"
+    assert all(d < 0 for d, _ in four) and sorted(p < 0.05 for _, p in four) == [False, True]
     (pooled,) = tests[("pooled", "prompted")]
-    assert pooled[1] >= 0.05 and round(pooled[1], 2) == 0.95
+    assert pooled[0] < 0 and pooled[1] < 0.05 and round(pooled[1], 3) == 0.003
     for s in ("white-20", "overlap"):
         assert all(steered_wins(s, c) for c in ("random", "energy", "audio-steered", "direct"))
     assert steered_loses("overlap", "prompted") and no_difference("white-20", "prompted")
@@ -99,8 +101,12 @@ def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
     assert steered_wins("babble-10", "random")
     assert all(no_difference("babble-10", c) for c in ("energy", "prompted", "direct"))
     assert all(steered_wins("freedesktop", c) for c in ("random", "direct"))
-    assert all(steered_wins("asterisk", c) for c in ("random", "direct", "prompted"))
+    assert steered_wins("asterisk", "direct")
+    against_random = tests[("asterisk", "random")]  # "random on one (Holm p 0.02 and 0.05)"
+    assert all(d > 0 for d, _ in against_random)
+    assert [f"{p:.2f}" for _, p in against_random] == ["0.02", "0.05"] and against_random[0][1] < 0.05
     assert no_difference("freedesktop", "energy") and no_difference("asterisk", "energy")
+    assert no_difference("asterisk", "prompted")
 
 
 def test_readme_control_and_position_sentences() -> None:
