@@ -184,3 +184,24 @@ def test_check_row_refuses_bad_detection_fields(field: str, value: Any, message:
     row.update({"interval_s": None, "duration_s": 10.0, field: value})
     problem = check_row(row)
     assert problem is not None and message in problem
+
+
+def test_the_checkpoints_detection_settings_enter_the_config_hash() -> None:
+    """Resolved against a model, the steered detector's settings are the model's declared ones: rows made
+    with other declared settings have another config hash, so a resumed run does not keep them."""
+    from dataclasses import replace
+
+    from wheretolisten.bench.runner import run_hashes
+    from wheretolisten.organism import load_organism
+
+    organism = load_organism(device="cpu", dtype="float32")
+    config = bench_config(queries="classes")
+    declared = organism.recommended["detect"]
+    resolved = config.resolved(organism)
+    assert {k: getattr(resolved.detection, k) for k in declared} == declared
+    other = replace(
+        config.resolved(organism), detection=DetectConfig(min_score=declared["min_score"] + 1).filled()
+    )
+    assert run_hashes(CONDITIONS, resolved)["steered-det"] != run_hashes(CONDITIONS, other)["steered-det"]
+    given = bench_config(queries="classes", detection=DetectConfig(min_score=9.0)).resolved(organism)
+    assert given.detection.min_score == 9.0

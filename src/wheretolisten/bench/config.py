@@ -61,8 +61,9 @@ class BenchConfig:
     resolved_for: str | None = field(default=None, compare=False, repr=False)
 
     def resolved(self, adapter: Adapter | None) -> BenchConfig:
-        """A copy with localize and window settings resolved for ``adapter`` (unchanged without one, or when
-        already resolved for it)."""
+        """A copy with localize, window and detection settings resolved for ``adapter`` (unchanged without
+        one, or when already resolved for it): the checkpoint's declared values enter the config hash, so a
+        resumed run never keeps rows made with other ones."""
         if adapter is None or (self.resolved_for == adapter.name and isinstance(self.localize, Resolved)):
             return self
         segment, overlap = self.windows.resolved(adapter.max_audio_limit_s, adapter.token_s)
@@ -70,6 +71,7 @@ class BenchConfig:
             self,
             localize=resolve(adapter, self.localize),
             windows=WindowConfig(segment, overlap),
+            detection=self.detection.filled(adapter.recommended),
             direct_prompt=self.direct_prompt or checkpoint_question(adapter) or DIRECT_PROMPT,
             resolved_for=adapter.name,
         )
