@@ -155,3 +155,34 @@ def test_the_three_minute_ranking_sentence() -> None:
     ]
     assert f"score {min(scores):.2f}–{max(scores):.2f}, mostly below the 1.5" in text
     assert sum(s < 1.5 for s in scores) > len(scores) / 2
+
+
+def test_the_settings_steps_are_the_committed_dev_results() -> None:
+    """organism/README.md's "How the settings came about": the tuners' dev numbers and choices, and the
+    shipped wheretolisten.json holding what they chose."""
+    text = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    layers = _results("tune_layers.json")
+    chosen, current = layers["hit_pct"][layers["chosen"]], layers["hit_pct"][layers["current"]]
+    assert layers["chosen"] == "steer 2, alpha 1, probe 3,4" and len(layers["hit_pct"]) == 93
+    assert (
+        f"pooled {chosen['pooled']:.1f} % (single {chosen['single']:.1f}, three {chosen['three']:.1f}, white "
+        f"−10 dB {chosen['white-10']:.1f}, babble −10 dB {chosen['babble-10']:.1f}) against the former "
+        f"setting's {current['pooled']:.1f} %"
+    ) in text
+    lines = [
+        json.loads(line) for line in (ROOT / "organism" / "detection_dev.jsonl").read_text().splitlines()
+    ]
+    best = lines[-1]["best"]["steered"]
+    assert (best["min_score"], best["smooth_s"], best["fraction"]) == (1.5, 0.4, 0.35)
+    at_35 = next(
+        g
+        for g in lines
+        if g.get("detector") == "steered"
+        and (g["min_score"], g["smooth_s"], g["fraction"]) == (3.5, 0.4, 0.35)
+    )
+    assert f"onset F1 {best['onset']['f1']:.3f} ({at_35['onset']['f1']:.3f} at the package's 3.5)" in text
+    shipped = json.loads(
+        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
+    )
+    assert shipped["localize"] == {"layers": [2], "probe_layers": [3, 4], "alpha": 1.0, "shifts": 4}
+    assert shipped["detect"] == {"min_score": 1.5, "smooth_s": 0.4, "fraction": 0.35}
