@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emit import emit
-from tune_shifts import DEV_SETS, N_SCENES
+from tune_shifts import DEV_SETS, dev_sets
 
 STEER = (0, 1, 2)
 ALPHAS = (1.0, 2.0, 4.0)
@@ -66,21 +65,7 @@ def main() -> int:
     sizes: dict[str, int] = {}
     checked = 0
     started = time.perf_counter()
-    for i, (name, options) in enumerate(DEV_SETS.items()):
-        folder = args.out / name
-        if not (folder / "manifest.jsonl").exists():
-            make = [
-                "--out",
-                str(folder),
-                "--n",
-                str(N_SCENES),
-                "--seed",
-                str(401 + i),
-                "--no-progress",
-                *options,
-            ]
-            subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
-        scenes = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    for name, folder, scenes in dev_sets(args.out):
         sizes[name] = len(scenes)
         for c in candidates:
             hits[c][name] = 0
@@ -99,7 +84,10 @@ def main() -> int:
                             rule, None, adapter.token_s, delta.size, (np.zeros_like(delta), delta)
                         )
                         if checked < 3 and c == CURRENT:  # the mean of layer rows is what localize reads
-                            own = localize(adapter, path, event["query"], LocalizeConfig(shifts=shifts))
+                            same = LocalizeConfig(
+                                layers=[steer], probe_layers=list(c[2]), alpha=alpha, shifts=shifts
+                            )
+                            own = localize(adapter, path, event["query"], same)
                             assert own.peak_s == peak.peak_s, (own.peak_s, peak.peak_s)
                             checked += 1
                         inside = (

@@ -18,7 +18,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -33,6 +35,23 @@ DEV_SETS: dict[str, list[str]] = {
 }
 CANDIDATES = (1, 2, 3, 4, 6)
 N_SCENES = 60
+
+
+def dev_sets(out: Path) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
+    """Each dev set's name, folder under ``out`` and manifest entries; ``scenes make`` writes the folders
+    that are missing (set i with seed 401 + i)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for i, (name, options) in enumerate(DEV_SETS.items()):
+        folder = out / name
+        if not (folder / "manifest.jsonl").exists():
+            seed = str(401 + i)
+            make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
+            subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
+        yield (
+            name,
+            folder,
+            [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()],
+        )
 
 
 def main() -> int:
@@ -53,14 +72,7 @@ def main() -> int:
     hits: dict[int, dict[str, int]] = {k: {} for k in CANDIDATES}
     sizes: dict[str, int] = {}
     started = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    for i, (name, options) in enumerate(DEV_SETS.items()):
-        folder = args.out / name
-        if not (folder / "manifest.jsonl").exists():
-            seed = str(401 + i)
-            make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
-            subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
-        scenes = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    for name, folder, scenes in dev_sets(args.out):
         sizes[name] = len(scenes)
         for k in CANDIDATES:
             found = 0
