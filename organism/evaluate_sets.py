@@ -227,12 +227,12 @@ def run_set(name: str, out: Path, model_args: list[str], log: Path, seed_offset:
 def ranked(data: dict[str, Any], k: int) -> list[Any]:
     """The ``k`` strongest candidates of a windowed ``localize --json`` result at no score threshold (its
     other detection settings as stored): the score curve is the stitched Δ times each window's tokens."""
-    from wheretolisten.detections import DetectConfig, detect
+    from wheretolisten.detections import DetectConfig, detect, score_curve
 
     time_s = np.asarray(data["profile"]["time_s"])
     token_s = float(time_s[1] - time_s[0])
     tokens = int(round(data["windows"]["segment_s"] / token_s))
-    score = np.asarray(data["profile"]["delta"]) * tokens
+    score = score_curve(np.asarray(data["profile"]["delta"]), tokens)
     cfg = DetectConfig(**{**data["detection"], "top_k": k, "min_score": 0.0})
     return detect(score, token_s, cfg)
 
