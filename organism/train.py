@@ -50,11 +50,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoProcessor, DynamicCache
+from transformers import AutoProcessor, DynamicCache, Qwen2AudioForConditionalGeneration
 
 from wheretolisten.models.tiny import build_processor, build_tiny_model, build_tokenizer
 from wheretolisten.organism import TRAIN_SEED_BASE
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
+from wheretolisten.scenes.options import SceneOptions
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORT = REPO / "src" / "wheretolisten" / "assets" / "organism"
@@ -149,19 +150,59 @@ def corpus(queries: Sequence[str]) -> list[str]:
 # ---- data -----------------------------------------------------------------------------------------
 
 
-def n_events_for(k: int) -> int:
-    rng = np.random.default_rng([TRAIN_SEED_BASE, k, 1])
+def n_events_for(k: int, base: int = TRAIN_SEED_BASE) -> int:
+    rng = np.random.default_rng([base, k, 1])
     values, probs = zip(*N_EVENTS, strict=True)
     return int(rng.choice(values, p=probs))
 
 
-class SceneSource:
-    """Training scene k (features and ground truth), generated deterministically and cached."""
+#: Backgrounds of the varied scenes of the noise stage (``--varied``) and their probabilities.
+VARIED_BACKGROUNDS = (("none", 0.2), ("white", 0.25), ("pink", 0.1), ("brown", 0.05), ("babble", 0.25),
+                      ("sounds", 0.15))
+#: Background level range of the varied scenes, dB relative to an event at level 0 (the scene options'
+#: own bounds); levels are drawn as hi - (hi - lo) * u**2, so half of them lie within a quarter of the
+#: range of the loudest.
+VARIED_BACKGROUND_DB = (-40.0, -10.0)
 
-    def __init__(self, processor: Any, capacity: int) -> None:
+
+def scene_options_for(k: int, base: int, varied: float) -> SceneOptions | None:
+    """Layout of training scene k: None (the original quiet, slotted scene) or, with probability
+    ``varied``, a drawn one: a background (noise, babble, other sounds) from -40 to -10 dB, free placement
+    with overlaps in half of them, per-event levels over ±10 dB (±20 dB for a lone event)."""
+    rng = np.random.default_rng([base, k, 4])
+    if rng.random() >= varied:
+        return None
+    names, probs = zip(*VARIED_BACKGROUNDS, strict=True)
+    background = str(rng.choice(names, p=probs))
+    free = bool(rng.random() < 0.5)
+    spread = 20.0 if n_events_for(k, base) == 1 else 10.0
+    lo, hi = VARIED_BACKGROUND_DB
+    level = round(hi - (hi - lo) * float(rng.random()) ** 2, 3)
+    return SceneOptions(
+        placement="free" if free else "slots",
+        max_overlap=0.5 if free else 0.0,
+        level_db=(-spread, spread),
+        background=background,
+        background_db=(level, level),
+        event_s=(1.0, 2.5),
+    )
+
+
+class SceneSource:
+    """Training scene k (features and ground truth), generated deterministically and cached.
+
+    ``base`` seeds the stream (``scene_seed(base, k)``); ``varied`` is the share of scenes with a drawn
+    layout (``scene_options_for``), 0 for the original training run.
+    """
+
+    def __init__(
+        self, processor: Any, capacity: int, base: int = TRAIN_SEED_BASE, varied: float = 0.0
+    ) -> None:
         self.bank = ProceduralBank()
         self.fe = processor.feature_extractor
         self.capacity = capacity
+        self.base = base
+        self.varied = varied
         self.cache: OrderedDict[int, tuple[np.ndarray, Scene]] = OrderedDict()
         self.generated = 0
 
@@ -169,10 +210,11 @@ class SceneSource:
         if k in self.cache:
             self.cache.move_to_end(k)
             return self.cache[k]
-        seed = scene_seed(TRAIN_SEED_BASE, k)
+        seed = scene_seed(self.base, k)
         scene, audio = make_scene(
-            self.bank, np.random.default_rng(seed), f"train_{k}", n_events=n_events_for(k),
+            self.bank, np.random.default_rng(seed), f"train_{k}", n_events=n_events_for(k, self.base),
             duration_s=DURATION_S, sample_rate=SAMPLE_RATE, seed=seed,
+            options=scene_options_for(k, self.base, self.varied) if self.varied else None,
         )
         feats = self.fe(audio, sampling_rate=SAMPLE_RATE, return_tensors="np")["input_features"][0]
         self.cache[k] = (feats.astype(np.float32), scene)
@@ -182,11 +224,13 @@ class SceneSource:
         return self.cache[k]
 
 
-def step_scenes(step: int, n_scenes: int, window: int) -> tuple[list[int], list[bool]]:
+def step_scenes(
+    step: int, n_scenes: int, window: int, base: int = TRAIN_SEED_BASE
+) -> tuple[list[int], list[bool]]:
     """Scene indices of one step: ceil(n/2) new ones, the rest revisited from the last ``window`` steps."""
     fresh_n = (n_scenes + 1) // 2
     fresh = [step * fresh_n + j for j in range(fresh_n)]
-    rng = np.random.default_rng([TRAIN_SEED_BASE, step, 2])
+    rng = np.random.default_rng([base, step, 2])
     lo = max(0, (step - window) * fresh_n)
     hi = step * fresh_n
     pool_hi = hi if hi > lo else hi + fresh_n
@@ -477,7 +521,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=55.0,
                     help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this exported model (weights and processor) instead of a fresh one: a "
+                         "further training stage; its scenes are seeded from TRAIN_SEED_BASE + --stage")
+    ap.add_argument("--stage", type=int, default=0,
+                    help="scene-stream offset of a further stage (with --init)")
+    ap.add_argument("--varied", type=float, default=0.0,
+                    help="share of scenes with a drawn layout: background noise, babble or other sounds, "
+                         "free placement, overlaps, level spread (scene_options_for; 0 = the first run's)")
     args = ap.parse_args(argv)
+    if (args.init is None) != (args.stage == 0):
+        ap.error("--init and --stage go together (a further stage needs its own scene stream)")
+    base = TRAIN_SEED_BASE + args.stage
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -488,7 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bank = ProceduralBank()
     queries = [bank.query_text(label) for label in bank.labels]
-    if (proc_dir / "tokenizer_config.json").exists():
+    if args.init is not None:
+        processor = AutoProcessor.from_pretrained(args.init)
+        processor.save_pretrained(proc_dir)
+    elif (proc_dir / "tokenizer_config.json").exists():
         processor = AutoProcessor.from_pretrained(proc_dir)
     else:
         tokenizer = build_tokenizer("qwen2-audio", corpus=corpus(queries), vocab_size=VOCAB_SIZE)
@@ -498,6 +556,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, _ = build_tiny_model("qwen2-audio", args.seed, SIZE, chunk_s=CHUNK_S, tokenizer=tokenizer)
     tower = model.model.audio_tower
     tower.embed_positions.weight.data.copy_(sinusoids(*tower.embed_positions.weight.shape))
+    if args.init is not None:
+        init_model = Qwen2AudioForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32)
+        model.load_state_dict(init_model.state_dict())
+        del init_model
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     class_tokens = class_word_tokens(tokenizer, queries)
@@ -534,7 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("class words of the auxiliary frame head: "
             + ", ".join(f"{q}={tokenizer.convert_ids_to_tokens(ids)}" for q, ids in words))
 
-    source = SceneSource(processor, capacity=(args.window + 2) * ((args.scenes + 1) // 2))
+    source = SceneSource(processor, capacity=(args.window + 2) * ((args.scenes + 1) // 2), base=base,
+                         varied=args.varied)
     task_names = [t for t, _ in TASKS]
     task_p = np.array([w for _, w in TASKS]) / sum(w for _, w in TASKS)
     meter = Meter(task_names)
@@ -542,8 +605,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_run, done, timed_out = time.time(), start, False
     for step in range(start, stop):
         td = time.time()
-        indices, fresh = step_scenes(step, args.scenes, args.window)
-        rng = np.random.default_rng([TRAIN_SEED_BASE, step, 3])
+        indices, fresh = step_scenes(step, args.scenes, args.window, base)
+        rng = np.random.default_rng([base, step, 3])
         feats, frames, suffixes, firsts, row_tasks, row_fresh, row_query = [], [], [], [], [], [], []
         for k, is_fresh in zip(indices, fresh, strict=True):
             f, scene = source.get(k)
@@ -611,13 +674,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "steps": args.steps,
         "scenes_per_step": args.scenes,
         "questions_per_scene": args.questions,
-        "train_seed_base": TRAIN_SEED_BASE,
+        "train_seed_base": base,
         "steps_done": done,
         "training_minutes": (history[-1]["elapsed_s"] / 60) if history else None,
         "stopped_early": timed_out,
         "final": history[-1] if history else None,
         "init_seed": args.seed,
     }
+    if args.init is not None:
+        summary["init"] = str(args.init)
+        summary["stage"] = args.stage
+        summary["varied"] = args.varied
+        summary["varied_backgrounds"] = dict(VARIED_BACKGROUNDS)
+        summary["varied_background_db"] = list(VARIED_BACKGROUND_DB)
+        summary["lr"] = args.lr
+        summary["warmup"] = args.warmup
+        first = args.init / "training.json"
+        if first.is_file():
+            summary["before"] = json.loads(first.read_text())
     export(model, processor, args.export, summary)
     log(f"exported to {args.export}")
     return 0

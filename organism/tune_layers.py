@@ -35,7 +35,6 @@ from tune_shifts import DEV_SETS, dev_sets
 
 STEER = (0, 1, 2)
 ALPHAS = (1.0, 2.0, 4.0)
-CURRENT = (1, 2.0, (4,))
 
 
 def main() -> int:
@@ -53,7 +52,10 @@ def main() -> int:
     torch.set_num_threads(1)
     adapter = load_organism(device="cpu", dtype="float32")
     n_layers = adapter.num_layers
-    shifts = resolve(adapter, None).shifts
+    declared = resolve(adapter, None)
+    shifts = declared.shifts
+    # the setting the checkpoint declares now (ties go to it); steer 1, alpha 2, probe 4 when this ran first
+    current = (declared.layers[0], float(declared.alpha), tuple(declared.probe_layers))
     candidates = [
         (steer, alpha, tuple(range(a, b + 1)))
         for steer in STEER
@@ -83,7 +85,7 @@ def main() -> int:
                         peak = apply_rule(
                             rule, None, adapter.token_s, delta.size, (np.zeros_like(delta), delta)
                         )
-                        if checked < 3 and c == CURRENT:  # the mean of layer rows is what localize reads
+                        if checked < 3 and c == current:  # the mean of layer rows is what localize reads
                             same = LocalizeConfig(
                                 layers=[steer], probe_layers=list(c[2]), alpha=alpha, shifts=shifts
                             )
@@ -100,7 +102,7 @@ def main() -> int:
     best = max(pooled.values())
     order = {c: j for j, c in enumerate(candidates)}
     chosen = min(
-        (c for c in candidates if pooled[c] == best), key=lambda c: (c != CURRENT, len(c[2]), order[c])
+        (c for c in candidates if pooled[c] == best), key=lambda c: (c != current, len(c[2]), order[c])
     )
 
     def label(c: tuple[int, float, tuple[int, ...]]) -> str:
@@ -117,7 +119,7 @@ def main() -> int:
             }
             for c, h in sorted(hits.items(), key=lambda kv: -pooled[kv[0]])
         },
-        "current": label(CURRENT),
+        "current": label(current),
         "chosen": label(chosen),
         "rule": "most pooled hits; ties: the current setting, then fewer probe layers, then grid order",
         "checked_against_localize": checked,
