@@ -8,7 +8,7 @@ is the one with the best DCASE event-based F1 on onsets (collar 0.2 s: the steer
 an event starts, not how long it lasts); F1 on onsets and offsets is printed beside it. One JSON line per
 grid point, then the best of each.
 
-    python benchmarks/detection_dev.py DEV_SCENES [--curves curves.npz]
+    python benchmarks/detection_dev.py DEV_SCENES [--curves curves.npz] [--reuse-curves curves.npz]
 
 ``--curves`` keeps the stitched score curves (numpy ``.npz``, no pickle) so that other grids or rules can be
 scored later without running the model again.
@@ -59,16 +59,29 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", type=Path)
     p.add_argument("--curves", type=Path, help="write each query's score curve here (.npz)")
+    p.add_argument(
+        "--reuse-curves",
+        type=Path,
+        help="score the curves a former run wrote with --curves (same scenes, same model) instead of "
+        "running the model again",
+    )
     args = p.parse_args()
     adapter = load_organism(device="cpu", dtype="float32")
     scenes = load_manifest(args.scenes)
+    kept = dict(np.load(args.reuse_curves)) if args.reuse_curves else None
     curves, energy, items = {}, {}, []
     for scene in scenes:
         path = scene.audio_path(args.scenes if args.scenes.is_dir() else args.scenes.parent)
         first = {e.label: e.query for e in reversed(scene.events)}
-        results = localize_long(adapter, path, list(first.values()), detection=DetectConfig(min_score=0.0))
-        for (label, _), result in zip(first.items(), results, strict=True):
-            curves[(scene.scene_id, label)] = result.score
+        if kept is None:
+            results = localize_long(
+                adapter, path, list(first.values()), detection=DetectConfig(min_score=0.0)
+            )
+            scores = [r.score for r in results]
+        else:
+            scores = [kept[f"{scene.scene_id}|{label}"] for label in first]
+        for label, score in zip(first, scores, strict=True):
+            curves[(scene.scene_id, label)] = score
             gt = [(e.onset_s, e.offset_s) for e in scene.events if e.label == label]
             items.append((scene.scene_id, label, gt))
         energy[scene.scene_id] = energy_curve(load_audio(path, scene.sample_rate)[0], scene.sample_rate)
@@ -78,7 +91,9 @@ def main() -> None:
     print(json.dumps({"model": adapter.name, "localize_settings": settings}), flush=True)
     best: dict[str, Any] = {}
     grid = itertools.product(
-        [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0], [0.2, 0.4, 0.6, 0.8], [0.15, 0.25, 0.35, 0.5]
+        [0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0],
+        [0.2, 0.4, 0.6, 0.8],
+        [0.15, 0.25, 0.35, 0.5],
     )
     for min_score, smooth_s, fraction in grid:
         cfg = DetectConfig(min_score=min_score, smooth_s=smooth_s, fraction=fraction)

@@ -4,7 +4,8 @@
 For ``--n`` scenes of ``scenes make`` (3 procedural events each, seed ``--seed``), every event is the query
 once; the steering vector and α are ``generate``'s defaults (the checkpoint's own). Each steered answer is
 sorted into: a description ("I hear ..."), a number (its integer part compared with the queried event's
-onset second and its span), yes/no, or other. Prints JSON lines: the machine, then the counts.
+onset second and its span), yes/no, or other. Prints JSON lines: the machine, then the counts and up to
+three distinct steered answers of each form.
 
     python benchmarks/generate_answers.py --n 20 --seed 91
 """
@@ -61,6 +62,7 @@ def main() -> int:
     counts: Counter[str] = Counter()
     base_counts: Counter[str] = Counter()
     onset = inside = 0
+    examples: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         scenes = make_scenes(ProceduralBank(), args.n, tmp, seed=args.seed, progress=False)
         for scene in scenes:
@@ -79,6 +81,9 @@ def main() -> int:
                     False,
                 )
                 counts[kind(steered)] += 1
+                seen = examples.setdefault(kind(steered), [])
+                if len(seen) < 3 and steered not in seen:
+                    seen.append(steered)
                 base_counts[kind(base)] += 1
                 if kind(steered) == "number":
                     second = int(re.match(r"^\d+", steered).group())  # type: ignore[union-attr]
@@ -94,6 +99,7 @@ def main() -> int:
                 "steered": dict(counts),
                 "number_is_onset_second": onset,
                 "number_within_event_seconds": inside,
+                "examples": examples,
             }
         )
     )

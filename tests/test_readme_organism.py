@@ -12,14 +12,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = (
-    "shipped organism=organism/eval_sets_shipped.json",
+    "shipped organism=organism/eval_sets_stage1.json",
     "4 shifts, former setting=organism/eval_sets_shipped_steer1.json",
     "former default, no shifts=organism/eval_sets_shipped_unshifted.json",
     "whisper ear=organism/whisper/eval_sets.json",
     "whisper ear + query head=organism/whisper/eval_sets_query_head.json",
 )
 #: The second draw of every set (seeds + 500), with its own baselines.
-DRAW_2 = ("shipped organism, draw 2 (seeds + 500)=organism/eval_sets_shipped_draw2.json",)
+DRAW_2 = ("shipped organism, draw 2 (seeds + 500)=organism/eval_sets_stage1_draw2.json",)
 
 
 def _compare_rows(models: tuple[str, ...] = MODELS) -> list[str]:
@@ -55,7 +55,7 @@ def test_the_readme_tables_are_compare_py_on_the_committed_results() -> None:
 def test_the_readme_sentences_are_the_committed_results() -> None:
     """Every number of the README's paragraph on the shipped organism, from both draws' results."""
     text = " ".join((ROOT / "README.md").read_text().split())
-    one, two = _results("eval_sets_shipped.json"), _results("eval_sets_shipped_draw2.json")
+    one, two = _results("eval_sets_stage1.json"), _results("eval_sets_stage1_draw2.json")
     former, plain = _results("eval_sets_shipped_steer1.json"), _results("eval_sets_shipped_unshifted.json")
     assert one.get("_shifts") is None and two.get("_seed_offset") == 500  # the model's own settings
 
@@ -141,7 +141,7 @@ def test_the_three_minute_ranking_sentence() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())
     runs = [
         _results(name)["long"]["recordings"]
-        for name in ("eval_sets_shipped.json", "eval_sets_shipped_draw2.json")
+        for name in ("eval_sets_stage1.json", "eval_sets_stage1_draw2.json")
     ]
     whole = [sum(r["top_found"] == len(r["onsets_s"]) for r in recs) for recs in runs]
     for doc in (text, readme):
