@@ -295,3 +295,21 @@ def test_the_settings_steps_are_the_committed_dev_results() -> None:
     )
     assert shipped["localize"] == settings
     assert shipped["detect"] == {"min_score": 1.0, "smooth_s": 0.4, "fraction": 0.5}
+
+
+def test_the_unshifted_sentence_is_the_committed_run() -> None:
+    """organism/README.md: the shipped weights without shifts, every set's hit rate from its results."""
+    text = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    plain, shifted = _results("eval_sets_stage2_unshifted.json"), _results("eval_sets_shipped.json")
+    assert plain["_shifts"] == 1 and shifted.get("_shifts") is None
+
+    def pct(name: str) -> str:
+        return f"{100 * plain[name]['steered']['hit_rate']:.1f} %"
+
+    assert (
+        f"the same weights find {pct('single')} of single events, {pct('three')} in three-event scenes, "
+        f"{pct('overlap')} of overlapping ones, {pct('white-10')} under white noise and {pct('babble-10')} "
+        f"under babble at −10 dB, {pct('asterisk')} of real words and {pct('freedesktop')} of real sounds"
+    ) in text
+    for name in ("single", "three", "overlap", "white-10", "babble-10"):  # "the shifts still carry much"
+        assert shifted[name]["steered"]["hit_rate"] - plain[name]["steered"]["hit_rate"] > 0.15
