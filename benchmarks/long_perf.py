@@ -199,6 +199,8 @@ def main() -> None:
     args = p.parse_args()
     minutes = [float(m) for m in args.minutes.split(",") if m.strip()]
     print(json.dumps({"env": environment(args.device), "minutes": minutes}), flush=True)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.size is None:
             organism_runs(minutes, Path(tmp))
