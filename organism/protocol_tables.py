@@ -10,6 +10,7 @@ is shown ("d1 / d2"), so a sentence about a set can be checked on each of its dr
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,6 +58,11 @@ def hit_table(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _misses(iou: float | None) -> str:
+    """The IoU on misses, or "—" where the draw has no miss (the summary stores NaN or nothing)."""
+    return "—" if iou is None or math.isnan(iou) else f"{iou:.2f}"
+
+
 def iou_table(data: Mapping[str, Any]) -> str:
     """Steered's IoU per set and draw: its dev-chosen readout, the Δ-only (threshold) rule, and the
     negative control's readout (the floor a rule gives without finding the sound); misses in brackets."""
@@ -80,7 +86,7 @@ def iou_table(data: Mapping[str, Any]) -> str:
             parts = []
             for n in names:
                 s = sets.get(n)
-                parts.append("—" if not s else f"{s['iou']:.2f} [{s['iou_misses']:.2f}]")
+                parts.append("—" if not s else f"{s['iou']:.2f} [{_misses(s['iou_misses'])}]")
             cells.append(" / ".join(parts))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

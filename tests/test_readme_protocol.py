@@ -51,19 +51,24 @@ def _summary() -> dict:  # type: ignore[type-arg]
 
 
 def test_readme_interval_sentences_hold_on_every_draw() -> None:
-    """'On every draw of every set [the dev-chosen readout's] IoU is at least that of the Δ-only rule',
-    and the floor is under half of steered's IoU on every draw but white-10's two."""
+    """'Its IoU is at least that of the Δ-only rule on 17 of the 20 draws; on the other three ... lower, by
+    0.001-0.02', and the floor is under half of steered's IoU on every draw."""
     data = _summary()
+    readme = " ".join((REPO / "README.md").read_text().split())
     by = {(r["condition"], r["interval"]): r["sets"] for r in data["rule_ious_by_set"]}
     delta_only = [i for c, i in by if c == "steered" and "threshold" in i and "snap" not in i]
     snap = [i for c, i in by if c == "steered" and "snap local" in i]
-    assert delta_only == ["peak Δ, threshold 0.2 (s 0.4)"]  # README: "the 20 %-of-peak threshold after 0.4-s"
-    assert len(snap) == 1 and "±2 s" in snap[0] and "in Δ 0.3 (s 0.8) ± 0.5 s" in snap[0]
+    assert delta_only == ["peak Δ, threshold 0.1 (s 0.2)"]  # README: "the 10 %-of-peak threshold after 0.2-s"
+    assert len(snap) == 1 and "±2 s" in snap[0] and "in Δ 0.1 (s 0.2) ± 0.5 s" in snap[0]
     chosen, delta = by[("steered", "readout")], by[("steered", delta_only[0])]
-    draws = [name for name in data["sets"]]
-    assert all(chosen[n]["iou"] >= delta[n]["iou"] for n in draws)
-    failing = sorted(f["set"] for f in data["interval_floor"] if not f["under_half"])
-    assert [f.rsplit("-s", 1)[0] for f in failing] == ["white-10", "white-10"]
+    draws = list(data["sets"])
+    below = [n for n in draws if chosen[n]["iou"] < delta[n]["iou"]]
+    assert len(draws) == 20 and f"on {len(draws) - len(below)} of the {len(draws)} draws" in readme
+    assert [n.rsplit("-s", 1)[0] for n in below] == ["test-10s-4ev", "test-6s-2ev", "white-10"]
+    gaps = [delta[n]["iou"] - chosen[n]["iou"] for n in below]
+    assert min(gaps) >= 0.001 and max(gaps) <= 0.02
+    assert not [f["set"] for f in data["interval_floor"] if not f["under_half"]]
+    assert "The floor is under half of steered's IoU on every draw of every set." in readme
 
 
 def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
@@ -85,28 +90,65 @@ def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
     def no_difference(s: str, c: str) -> bool:
         return len(tests[(s, c)]) == 2 and all(p >= 0.05 for _, p in tests[(s, c)])
 
+    def one_draw(s: str, c: str) -> bool:  # steered wins on exactly one draw, no difference on the other
+        v = tests[(s, c)]
+        return len(v) == 2 and sorted(d > 0 and p < 0.05 for d, p in v) == [False, True]
+
     quiet = ["test-10s-3ev", "test-8s-3ev", "test-10s-4ev", "test-6s-2ev"]
     assert all(steered_wins(s, c) for s in quiet for c in ("audio-steered", "random", "energy", "direct"))
-    assert [s for s in quiet if steered_loses(s, "prompted")] == ["test-10s-3ev"]
-    assert not [s for s in quiet if steered_wins(s, "prompted")]
-    assert [s for s in quiet if no_difference(s, "prompted")] == ["test-8s-3ev", "test-6s-2ev"]
-    four = tests[("test-10s-4ev", "prompted")]  # "prompting ahead on both, significantly on one"
-    assert all(d < 0 for d, _ in four) and sorted(p < 0.05 for _, p in four) == [False, True]
+    assert [s for s in quiet if steered_loses(s, "prompted")] == ["test-8s-3ev"]
+    assert [s for s in quiet if no_difference(s, "prompted")] == [
+        "test-10s-3ev",
+        "test-10s-4ev",
+        "test-6s-2ev",
+    ]
     (pooled,) = tests[("pooled", "prompted")]
-    assert pooled[0] < 0 and pooled[1] < 0.05 and round(pooled[1], 3) == 0.003
-    for s in ("white-20", "overlap"):
-        assert all(steered_wins(s, c) for c in ("random", "energy", "audio-steered", "direct"))
-    assert steered_loses("overlap", "prompted") and no_difference("white-20", "prompted")
-    assert all(no_difference("white-10", c) for c in ("random", "energy", "prompted", "direct"))
-    assert steered_wins("babble-10", "random")
-    assert all(no_difference("babble-10", c) for c in ("energy", "prompted", "direct"))
+    assert pooled[0] < 0 and round(pooled[1], 2) == 0.03
+    for s in ("white-20", "white-10", "overlap"):
+        assert all(steered_wins(s, c) for c in ("random", "energy", "audio-steered", "direct")), s
+        assert no_difference(s, "prompted"), s
+    assert all(steered_wins("babble-10", c) for c in ("random", "energy", "audio-steered"))
+    assert one_draw("babble-10", "direct")  # "against the direct question the draws disagree"
     assert all(steered_wins("freedesktop", c) for c in ("random", "direct"))
-    assert steered_wins("asterisk", "direct")
-    against_random = tests[("asterisk", "random")]  # "random on one (Holm p 0.02 and 0.05)"
-    assert all(d > 0 for d, _ in against_random)
-    assert [f"{p:.2f}" for _, p in against_random] == ["0.02", "0.05"] and against_random[0][1] < 0.05
-    assert no_difference("freedesktop", "energy") and no_difference("asterisk", "energy")
-    assert no_difference("asterisk", "prompted")
+    assert no_difference("freedesktop", "energy") and no_difference("freedesktop", "prompted")
+    assert steered_wins("asterisk", "direct") and one_draw("asterisk", "random")
+    assert [f"{p:.2f}" for _, p in tests[("asterisk", "random")]] == ["0.00", "0.05"]
+    assert no_difference("asterisk", "energy") and no_difference("asterisk", "prompted")
+
+
+def test_readme_protocol_sentences_name_the_runs_numbers() -> None:
+    """Numbers in the protocol section's sentences: the 8-s weak spot, the ranges, wrong-query on the real
+    sounds, and the direct question's unparsed answers."""
+    data = _summary()
+    readme = " ".join((REPO / "README.md").read_text().split())
+    hits = {
+        (row["condition"], name): row[name][0]
+        for row in data["hit_rate"]
+        for name in data["sets"]
+        if name in row
+    }
+
+    def pair(cond: str, base: str) -> str:
+        return " / ".join(f"{hits[(cond, n)]:.1f}" for n in data["sets"] if n.rsplit("-s", 1)[0] == base)
+
+    assert f"({pair('steered', 'test-8s-3ev')} % against {pair('prompted', 'test-8s-3ev')} %)" in readme
+    assert f"draws ({pair('steered', 'babble-10')} %)" in readme
+    assert f"({pair('wrong-query', 'freedesktop')} %, steering {pair('steered', 'freedesktop')} %)" in readme
+    unparsed = {r["set"]: r for r in data["direct_unparsed"]}
+    fluent = [
+        n
+        for n in unparsed
+        if n.rsplit("-s", 1)[0]
+        in ("test-10s-3ev", "test-10s-4ev", "white-20", "white-10", "babble-10", "overlap")
+    ]
+    assert sum(unparsed[n]["unparsed"] for n in fluent) == 0
+    assert f"(0 unparsed of {sum(unparsed[n]['answers'] for n in fluent)} on those draws)" in readme
+    short = [
+        unparsed[n]["unparsed"] / unparsed[n]["answers"]
+        for n in unparsed
+        if n.rsplit("-s", 1)[0] in ("test-8s-3ev", "test-6s-2ev")
+    ]
+    assert f"on {100 * min(short):.0f}–{100 * max(short):.0f} % of the 8-s and 6-s scenes" in readme
 
 
 def test_readme_control_and_position_sentences() -> None:
@@ -120,16 +162,14 @@ def test_readme_control_and_position_sentences() -> None:
 
     for phrase in (
         f"(wrong-query) hits {pct('wrong-query')}, −α (negative) {pct('negative')}",
-        f"({pct('absent-class')}) is at uniform chance",
+        f"a class absent from the scene ({pct('absent-class')}), a random vector",
         f"({pct('random-vector')} over its draws)",
-        f"neutral-contrast vector ({pct('neutral-contrast')})",
+        f"neutral-contrast vector ({pct('neutral-contrast')}) are above uniform chance",
     ):
         assert phrase in readme, phrase
     assert rows["wrong-query"]["above_chance_ci"][1] < 0 and rows["negative"]["above_chance_ci"][1] < 0
-    low, high = rows["absent-class"]["above_chance_ci"]
-    assert low < 0 < high
-    assert (
-        rows["random-vector"]["above_chance_ci"][0] > 0 and rows["neutral-contrast"]["above_chance_ci"][0] > 0
+    assert all(
+        rows[c]["above_chance_ci"][0] > 0 for c in ("absent-class", "random-vector", "neutral-contrast")
     )
     assert all(rows[c]["above_event_chance_ci"][1] < 0 for c in rows if c != "steered")
 
