@@ -3,16 +3,20 @@
 What it is: a ~3M-parameter audio-language model with the exact ``Qwen2AudioForConditionalGeneration``
 architecture (Whisper-style encoder with conv stride 2 and average pooling, so one audio token per
 40 ms; a Qwen2 decoder; Qwen2-Audio's chat template), trained from scratch on CPU in this repository
-(``organism/train.py``, log in ``organism/train.log``) on procedural scenes of the 8 classes of
-:class:`~wheretolisten.scenes.ProceduralBank`, with a 10-s encoder window, to answer questions that
-require listening to particular events ("Listen for a siren." → "3.4 to 5.0 seconds.").
+(``organism/train.py``, logs in ``organism/train.log`` and ``organism/train_stage2.log``) on procedural
+scenes of the 8 classes of :class:`~wheretolisten.scenes.ProceduralBank`, with a 10-s encoder window, to
+answer questions that require listening to particular events ("Listen for a siren." → "3.4 to 5.0
+seconds."): first in quiet, then in a second stage on varied scenes (noise, babble and other sounds under
+the events, overlaps, level spread).
 
 What it is not: Qwen2-Audio, or any pretrained model. It knows only the 8 procedural classes and
 the question forms it was trained on, accepts at most 10 s of audio, and its localization numbers
-(``organism/evaluate.py``) say nothing about how the method behaves on a real LALM. Its steering
-settings, chosen on 100 dev scenes, live only in ``assets/organism/wheretolisten.json``.
+(``organism/evaluate.py``) say nothing about how the method behaves on a real LALM. Its steering and
+detection settings, chosen on dev scenes (organism/README.md), live only in
+``assets/organism/wheretolisten.json``.
 
-Scene seeds: training scenes are ``scene_seed(TRAIN_SEED_BASE, k)`` for k = 0, 1, …; the dev set
+Scene seeds: training scenes are ``scene_seed(TRAIN_SEED_BASE, k)`` for k = 0, 1, … (the second stage's
+``scene_seed(TRAIN_SEED_BASE + 1, k)``); the dev set
 used to choose layers and alpha is ``scene_seed(DEV_SEED_BASE, i)``; held-out test scenes (the
 evaluation and ``tests/test_organism.py``) are ``scene_seed(TEST_SEED_BASE, i)``, the seeds that
 ``scenes.make_scenes(..., seed=0)`` uses. The three bases differ, so the streams do not overlap.
