@@ -2,8 +2,12 @@
 
 Usage (from the repository root)::
 
-    python organism/train.py --out out/organism            # trains, checkpoints, exports
-    python organism/train.py --out out/organism            # rerun: resumes from the last checkpoint
+    python organism/train.py --out out/organism --export out/stage1   # trains, checkpoints, exports
+    python organism/train.py --out out/organism --export out/stage1   # rerun: resumes from its checkpoint
+
+The export replaces its folder whole, so a folder that holds a ``wheretolisten.json`` (a checkpoint's
+declared settings, as the package's asset folder does) is refused before training starts: export
+elsewhere and copy the weights in.
 
 The model is ``Qwen2AudioForConditionalGeneration`` with a 10-s encoder window (1000 mel frames, 250
 audio tokens of 40 ms) and a small config (see ``SIZE``). Every scene is 10 s of procedural audio
@@ -533,6 +537,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.init is None) != (args.stage == 0):
         ap.error("--init and --stage go together (a further stage needs its own scene stream)")
     base = TRAIN_SEED_BASE + args.stage
+    if (args.export / "wheretolisten.json").exists():
+        ap.error(f"--export {args.export} holds a wheretolisten.json (a checkpoint's declared settings), "
+                 "which the export would delete: export to another folder and copy the weights in")
+    if args.init is not None and args.init.resolve() == args.export.resolve():
+        ap.error("--init and --export are one folder: the export would replace the model it starts from")
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
