@@ -69,6 +69,10 @@ def main() -> None:
     adapter = load_organism(device="cpu", dtype="float32")
     scenes = load_manifest(args.scenes)
     kept = dict(np.load(args.reuse_curves)) if args.reuse_curves else None
+    if kept is not None:
+        wanted = {f"{sc.scene_id}|{e.label}" for sc in scenes for e in sc.events}
+        if wanted != set(kept):
+            p.error(f"{args.reuse_curves} holds the curves of other scenes or queries than {args.scenes}")
     curves, energy, items = {}, {}, []
     for scene in scenes:
         path = scene.audio_path(args.scenes if args.scenes.is_dir() else args.scenes.parent)
