@@ -313,3 +313,30 @@ def test_the_unshifted_sentence_is_the_committed_run() -> None:
     ) in text
     for name in ("single", "three", "overlap", "white-10", "babble-10"):  # "the shifts still carry much"
         assert shifted[name]["steered"]["hit_rate"] - plain[name]["steered"]["hit_rate"] > 0.15
+
+
+def test_the_second_stage_numbers_are_its_training_summary() -> None:
+    """organism/README.md's "Second stage" and the README's training times: the shipped checkpoint's
+    training.json (the second stage, with the first run's summary under "before") and its committed log."""
+    text = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    summary = json.loads(
+        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "training.json").read_text()
+    )
+    final, before = summary["final"], summary["before"]["final"]
+    acc = final["first_token_acc_new_scenes"]
+    assert summary["stage"] == 1 and summary["varied"] == 0.6 and summary["steps_done"] == 1200
+    assert (
+        f"**{summary['training_minutes']:.1f} min** on the shared 2-core CPU (`organism/train_stage2.log`"
+    ) in text
+    assert (
+        f"Final logged answer-token loss {final['loss']:.3f} on the mix (first run: {before['loss']:.3f} on "
+        f"quiet scenes only); first-answer-token accuracy on new scenes: listen {acc['listen']:.2f}, yes/no "
+        f"{acc['present']:.2f}, what-at {acc['what_at']:.2f}; frame head {final['aux_acc']:.2f}."
+    ) in text
+    log = (ROOT / "organism" / "train_stage2.log").read_text()
+    assert "step 1200/1200" in log and "exported to" in log
+    assert (
+        f"`organism/train.py`: {summary['before']['training_minutes']:.0f} min, then a second stage of "
+        f"{summary['training_minutes']:.0f} min"
+    ) in readme
