@@ -340,3 +340,34 @@ def test_the_second_stage_numbers_are_its_training_summary() -> None:
         f"`organism/train.py`: {summary['before']['training_minutes']:.0f} min, then a second stage of "
         f"{summary['training_minutes']:.0f} min"
     ) in readme
+
+
+def test_the_generate_sentences_are_the_committed_answers() -> None:
+    """README, docs/generation.md and the checkpoint's generate_note: the steered answer forms counted by
+    benchmarks/generate_answers.py (organism/generate_answers.jsonl, seeds 91 and 7)."""
+    lines = [
+        json.loads(line) for line in (ROOT / "organism" / "generate_answers.jsonl").read_text().splitlines()
+    ]
+    runs = [line for line in lines if "steered" in line]
+    assert [line["seed"] for line in lines if "seed" in line] == [91, 7] and len(runs) == 2
+    total = {k: sum(r["steered"].get(k, 0) for r in runs) for k in ("yes/no", "number", "other")}
+    assert sum(total.values()) == 120
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (
+        f'of 120 steered answers on 40 scenes, {total["yes/no"]} were "Yes."/"No.", '
+        f"{total['number']} a number and {total['other']} neither"
+    ) in readme
+    note = json.loads(
+        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
+    )["generate_note"]
+    assert (
+        f"of 120 steered answers on 40 scenes {total['yes/no']} were Yes./No., "
+        f"{total['number']} a number and {total['other']} neither"
+    ) in note
+    doc = " ".join((ROOT / "docs" / "generation.md").read_text().split())
+    per = " and ".join
+    assert f'"Yes."/"No." {per(str(r["steered"]["yes/no"]) for r in runs)}' in doc
+    assert f"a number {per(str(r['steered']['number']) for r in runs)}" in doc
+    assert f"neither {per(str(r['steered']['other']) for r in runs)}" in doc
+    onset = sum(r["number_is_onset_second"] for r in runs)
+    assert f"({onset} of the {total['number']} the queried sound's onset second)" in doc
