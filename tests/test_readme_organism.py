@@ -47,6 +47,15 @@ def _results(name: str) -> dict[str, Any]:
     return dict(json.loads((ROOT / "organism" / name).read_text()))
 
 
+def _shipped() -> dict[str, Any]:
+    """The shipped checkpoint's wheretolisten.json (its declared settings and notes)."""
+    return dict(
+        json.loads(
+            (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
+        )
+    )
+
+
 def test_the_readme_tables_are_compare_py_on_the_committed_results() -> None:
     readme = (ROOT / "README.md").read_text().splitlines()
     for models in (MODELS, DRAW_2):
@@ -290,9 +299,7 @@ def test_the_settings_steps_are_the_committed_dev_results() -> None:
         f"onset F1 {best['onset']['f1']:.3f} ({at((1.5, 0.4, 0.35)):.3f} at the first stage's 1.5 / 0.4 / "
         f"0.35, {at((3.5, 0.4, 0.35)):.3f} at the package's 3.5)"
     ) in text
-    shipped = json.loads(
-        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
-    )
+    shipped = _shipped()
     assert shipped["localize"] == settings
     assert shipped["detect"] == {"min_score": 1.0, "smooth_s": 0.4, "fraction": 0.5}
 
@@ -360,9 +367,7 @@ def test_the_generate_sentences_are_the_committed_answers() -> None:
         f'of 120 steered answers on 40 scenes, {total["yes/no"]} were "Yes."/"No.", '
         f"{total['number']} a number and {total['other']} neither"
     ) in readme
-    note = json.loads(
-        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
-    )["generate_note"]
+    note = _shipped()["generate_note"]
     assert (
         f"of 120 steered answers on 40 scenes {total['yes/no']} were Yes./No., "
         f"{total['number']} a number and {total['other']} neither"
