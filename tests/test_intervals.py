@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from wheretolisten.errors import OptionError
-from wheretolisten.intervals import active_mask, energy_db, snap_span
+from wheretolisten.intervals import active_mask, adaptive_snap, energy_db, snap_edges, snap_span
 from wheretolisten.metrics.readouts import interval_table, interval_tests
 from wheretolisten.metrics.stats import holm
 from wheretolisten.readout import Readout, ReadoutRule, apply_rule
@@ -195,3 +195,46 @@ def test_adaptive_snap_holds_in_noise_and_over_other_sounds(background: str) -> 
         assert iou(plain) < 0.3  # the span covers the other sounds
     assert adaptive.name.startswith("snap local") is False and "local ±2 s" in adaptive.name
     assert ReadoutRule.from_json(adaptive.to_json()) == adaptive and "local_s" not in plain.to_json()
+    edges = ReadoutRule(
+        peak="delta", interval="edges", margin_db=10.0, bridge_s=0.4, local_s=2.0, reach_s=1.0
+    )
+    assert iou(edges) >= iou(delta_only)
+    if background == "none":
+        assert iou(edges) > 0.9
+
+
+def _knocks(starts_s: list[float], blow_s: float = 0.1, rate: int = 16000) -> np.ndarray:
+    """10 s of quiet with short loud blows (a knock's pauses are longer than any bridge)."""
+    x = 1e-4 * np.random.default_rng(3).standard_normal(10 * rate)
+    for start in starts_s:
+        a = int(start * rate)
+        x[a : a + int(blow_s * rate)] += 0.3 * np.sin(np.arange(int(blow_s * rate)) * 0.3)
+    return x
+
+
+def test_edges_keep_delta_far_edge_over_pauses_and_ignore_sounds_out_of_reach() -> None:
+    """Blows every 0.5 s over 3–4.6 s: the adaptive snap shrinks to the blow at the peak, the edges rule
+    keeps Δ's extent with each edge on the nearest blow's onset or end; an edge with no onset or end within
+    the reach stays where Δ put it."""
+    env = energy_db(_knocks([3.0, 3.5, 4.0, 4.5, 6.5]), 16000, TOKEN, 250)
+    within = (73, 117)  # Δ's interval: 2.92–4.68 s, a little wide on both sides
+    k = 76  # the peak on the first blow
+    assert adaptive_snap(env, k, 10.0, 5, 50, within, 12) == (75, 78)  # one blow: 3.0–3.12 s
+    assert snap_edges(env, k, within, 10.0, 5, 50, 12) == (75, 115)  # 3.0 s to the last blow's end, 4.6 s
+    # Δ ending at 5.2 s: no blow ends within 0.5 s of it (they end at 4.6 s and 6.6 s), so the end stays
+    assert snap_edges(env, k, (73, 130), 10.0, 5, 50, 12) == (75, 130)
+
+
+def test_edges_fall_back_to_delta_when_the_audio_gives_nothing_to_snap_to() -> None:
+    rate = 16000
+    noise = 0.3 * np.random.default_rng(4).standard_normal(10 * rate)  # loud noise only: no onset to trust
+    env = energy_db(noise, rate, TOKEN, 250)
+    assert snap_edges(env, 100, (90, 120), 10.0, 5, 50, 25) == (90, 120)
+    # moved edges that would leave the peak out are refused: Δ's interval stands
+    env = energy_db(_knocks([3.0]), rate, TOKEN, 250)
+    assert snap_edges(env, 90, (74, 95), 10.0, 0, 50, 25) == (74, 95)
+    with pytest.raises(OptionError, match="local_s"):
+        ReadoutRule(peak="delta", interval="edges")
+    rule = ReadoutRule(peak="delta", interval="edges", local_s=2.0, reach_s=1.0, margin_db=6.0, bridge_s=0.6)
+    assert rule.name == "peak Δ, threshold 0.5 (s 0.2), edges snapped ±1 s (local ±2 s, +6 dB, bridge 0.6 s)"
+    assert ReadoutRule.from_json(rule.to_json()) == rule and rule.needs_profile and rule.needs_envelope

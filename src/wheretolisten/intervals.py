@@ -1,7 +1,8 @@
 """The audio's own span around a peak: a clip's energy per token and its active (sounding) spans.
 
-The ``snap`` intervals of a :class:`~wheretolisten.readout.ReadoutRule` are read here: the span of the
-audio that sounds around the peak, over the whole clip's quiet level or (adaptive) the local background.
+The ``snap`` and ``edges`` intervals of a :class:`~wheretolisten.readout.ReadoutRule` are read here: the
+span of the audio that sounds around the peak, over the whole clip's quiet level or (adaptive) the local
+background; or Δ's own interval with its edges moved to the audio's nearest onset and offset.
 """
 
 from __future__ import annotations
@@ -63,6 +64,38 @@ def snap_span(envelope_db: np.ndarray, k: int, margin_db: float, bridge: int) ->
     return _run_around(active, k if active[k] else int(on[np.argmin(np.abs(on - k))]))
 
 
+def _local_active(
+    envelope_db: np.ndarray, k: int, margin_db: float, bridge: int, local: int
+) -> np.ndarray | None:
+    """Tokens that sound above the background around token ``k`` (None: the peak hardly stands out).
+
+    The floor is the 10th percentile of the level over ``k ± local`` tokens (not the clip's quietest part: a
+    noise floor or another sound raises it); a token is active above floor + min(margin, half the peak's rise
+    over the floor), but never within 3 spreads of the background's own fluctuation. A peak that rises less
+    than 3 dB (or 6 spreads) over the floor gives None. Pauses up to ``bridge`` tokens are bridged.
+    """
+    n = envelope_db.size
+    near = envelope_db[max(0, k - local) : min(n, k + local + 1)]
+    near = near[~np.isnan(near)]
+    top = envelope_db[max(0, k - 1) : min(n, k + 2)]
+    top = top[~np.isnan(top)]
+    if near.size == 0 or top.size == 0:
+        return None
+    floor, peak = float(np.percentile(near, 10)), float(np.max(top))
+    quiet = near[near <= np.median(near)]
+    spread = float(np.std(quiet)) if quiet.size > 1 else 0.0  # how much the background itself moves
+    if peak - floor < max(_MIN_RISE_DB, 6 * spread):  # the sound hardly stands out: no audio span to trust
+        return None
+    level = floor + max(min(margin_db, (peak - floor) / 2), 3 * spread)
+    with np.errstate(invalid="ignore"):
+        active = envelope_db > level
+    on = np.flatnonzero(active)
+    for a, b in itertools.pairwise(on):
+        if 1 < b - a <= bridge + 1:
+            active[a:b] = True
+    return active
+
+
 def adaptive_snap(
     envelope_db: np.ndarray,
     k: int,
@@ -74,35 +107,15 @@ def adaptive_snap(
 ) -> tuple[int, int]:
     """The audio's active span around token ``k``, measured against the local background.
 
-    The floor is the 10th percentile of the level over ``k ± local`` tokens (not the clip's quietest
-    part: a noise floor or another sound raises it); a token is active above floor + min(margin, half the
-    peak's rise over the floor), so an event only a few dB above the noise still has a span, but never
-    within 3 spreads of the background's own fluctuation; a peak that rises less than 3 dB (or 6 spreads)
-    over the floor gives no audio span. Pauses up to
-    ``bridge`` tokens are bridged. With ``within`` (Δ's threshold interval and how far the span may
-    reach beyond it), the span is cut to the widened interval, and when the audio gives no span wider than
-    one token, Δ's interval is the answer: over loud overlapping sounds or in noise the rule stays near Δ
-    instead of covering the clip or one token.
+    Active tokens as :func:`_local_active` finds them. With ``within`` (Δ's threshold interval and how far
+    the span may reach beyond it), the span is cut to the widened interval, and when the audio gives no
+    span wider than one token, Δ's interval is the answer: over loud overlapping sounds or in noise the
+    rule stays near Δ instead of covering the clip or one token.
     """
     n = envelope_db.size
-    near = envelope_db[max(0, k - local) : min(n, k + local + 1)]
-    near = near[~np.isnan(near)]
-    top = envelope_db[max(0, k - 1) : min(n, k + 2)]
-    top = top[~np.isnan(top)]
-    if near.size == 0 or top.size == 0:
+    active = _local_active(envelope_db, k, margin_db, bridge, local)
+    if active is None:
         return within or (k, k + 1)
-    floor, peak = float(np.percentile(near, 10)), float(np.max(top))
-    quiet = near[near <= np.median(near)]
-    spread = float(np.std(quiet)) if quiet.size > 1 else 0.0  # how much the background itself moves
-    if peak - floor < max(_MIN_RISE_DB, 6 * spread):  # the sound hardly stands out: no audio span to trust
-        return within or (k, k + 1)
-    level = floor + max(min(margin_db, (peak - floor) / 2), 3 * spread)
-    with np.errstate(invalid="ignore"):
-        active = envelope_db > level
-    on = np.flatnonzero(active)
-    for a, b in itertools.pairwise(on):
-        if 1 < b - a <= bridge + 1:
-            active[a:b] = True
     if within is not None:
         active[: max(0, within[0] - reach)] = False
         active[within[1] + reach :] = False
@@ -114,4 +127,39 @@ def adaptive_snap(
     return start, end
 
 
-__all__ = ["active_mask", "adaptive_snap", "energy_db", "snap_span"]
+def snap_edges(
+    envelope_db: np.ndarray,
+    k: int,
+    within: tuple[int, int],
+    margin_db: float,
+    bridge: int,
+    local: int,
+    reach: int,
+) -> tuple[int, int]:
+    """Δ's interval ``within`` with each edge moved to the audio's nearest onset (start) or offset (end)
+    within ``reach`` tokens; an edge with no such transition stays where Δ put it.
+
+    Active tokens as :func:`_local_active` finds them. Unlike :func:`adaptive_snap`, the audio never
+    replaces Δ's extent: a sound with pauses longer than the bridge (a knock) keeps Δ's far edge instead of
+    shrinking to one blow, and a neighbouring sound more than ``reach`` away cannot pull an edge to it.
+    Δ's interval is the answer when the peak hardly stands out or the moved edges would leave ``k`` out.
+    """
+    active = _local_active(envelope_db, k, margin_db, bridge, local)
+    if active is None:
+        return within
+    step = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    onsets, offsets = np.flatnonzero(step == 1), np.flatnonzero(step == -1)  # [start, end) of each run
+
+    def nearest(marks: np.ndarray, edge: int) -> int:
+        if marks.size == 0:
+            return edge
+        best = int(marks[np.argmin(np.abs(marks - edge))])  # the first of two equally near wins
+        return best if abs(best - edge) <= reach else edge
+
+    start, end = nearest(onsets, within[0]), nearest(offsets, within[1])
+    if not start <= k < end:
+        return within
+    return start, end
+
+
+__all__ = ["active_mask", "adaptive_snap", "energy_db", "snap_edges", "snap_span"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import OptionError
-from .intervals import adaptive_snap, snap_span
+from .intervals import adaptive_snap, snap_edges, snap_span
 
 if TYPE_CHECKING:
     import torch
@@ -35,8 +35,9 @@ PEAKS = ("native", "delta", "logratio")
 #: the peak; densest: the ``window_s`` span of largest smoothed Δ (the sliding-window probe; a read peak
 #: moves to the largest value inside it); window: a fixed width centred on the peak; snap: the audio's
 #: active span around the peak (with ``local_s`` > 0 adaptive: measured against the local background, and
-#: kept inside Δ's threshold interval).
-INTERVALS = ("native", "threshold", "densest", "window", "snap")
+#: kept inside Δ's threshold interval); edges: Δ's threshold interval with each edge moved to the audio's
+#: nearest onset or offset (against the local background) within ``reach_s``.
+INTERVALS = ("native", "threshold", "densest", "window", "snap", "edges")
 #: Largest |Δ| (smoothed as the peak is read) that still counts as no rise at all (e.g. α = 0).
 FLAT = 1e-12
 
@@ -118,12 +119,13 @@ class ReadoutRule:
     fraction: float = 0.5  # threshold: share of the peak's smoothed Δ
     smooth_s: float = 0.2  # threshold, densest: smoothing of Δ before the interval is read
     window_s: float = 1.0  # window, densest: width
-    margin_db: float = 10.0  # snap: active = more than this above the clip's quiet level
-    bridge_s: float = 0.4  # snap: pauses up to this long inside a sound are bridged
+    margin_db: float = 10.0  # snap, edges: active = more than this above the quiet level
+    bridge_s: float = 0.4  # snap, edges: pauses up to this long inside a sound are bridged
     #: snap: 0 measures the quiet level over the whole clip (the energy segmenter); > 0 over ±local_s
     #: around the peak, caps the margin at half the peak's rise above it, and keeps the span inside Δ's
     #: threshold interval (``fraction``, ``smooth_s``) widened by ``reach_s`` on each side when there is a
-    #: profile: see :func:`~wheretolisten.intervals.adaptive_snap`.
+    #: profile: see :func:`~wheretolisten.intervals.adaptive_snap`. edges: the background window (> 0) and
+    #: how far each edge of Δ's interval may move (:func:`~wheretolisten.intervals.snap_edges`).
     local_s: float = 0.0
     reach_s: float = 0.5
 
@@ -140,11 +142,18 @@ class ReadoutRule:
                 raise OptionError(f"readout rule: {f.name} must be a finite number >= 0, got {value}")
         if not 0 < self.fraction <= 1 or self.window_s <= 0:
             raise OptionError("readout rule: fraction must be in (0, 1] and window_s > 0")
+        if self.interval == "edges" and self.local_s <= 0:
+            raise OptionError("readout rule: the edges interval needs local_s > 0 (its background window)")
 
     @property
     def needs_profile(self) -> bool:
         """Whether the rule reads a profile (else it needs only the condition's peak)."""
-        return self.peak != "native" or self.interval in ("threshold", "densest")
+        return self.peak != "native" or self.interval in ("threshold", "densest", "edges")
+
+    @property
+    def needs_envelope(self) -> bool:
+        """Whether the rule reads the clip's energy envelope (``intervals.energy_db``)."""
+        return self.interval in ("snap", "edges")
 
     @property
     def name(self) -> str:
@@ -159,6 +168,8 @@ class ReadoutRule:
             if self.local_s <= 0
             else f"snap local ±{self.local_s:g} s (+{self.margin_db:g} dB, bridge {self.bridge_s:g} s) "
             f"in Δ {self.fraction:g} (s {self.smooth_s:g}) ± {self.reach_s:g} s",
+            "edges": f"threshold {self.fraction:g} (s {self.smooth_s:g}), edges snapped ±{self.reach_s:g} s "
+            f"(local ±{self.local_s:g} s, +{self.margin_db:g} dB, bridge {self.bridge_s:g} s)",
         }[self.interval]
         return f"{peak}, {interval}"
 
@@ -203,7 +214,7 @@ def apply_rule(
 ) -> Readout:
     """Read ``rule`` from ``profile`` (base, steered) and/or the ``native`` readout (None: the condition
     has none); token i covers [i·token_s, (i+1)·token_s). ``envelope_db`` (``intervals.energy_db``,
-    [n_tokens]) is needed by ``snap``. A flat Δ (see :data:`FLAT`) gives no peak."""
+    [n_tokens]) is needed by ``snap`` and ``edges``. A flat Δ (see :data:`FLAT`) gives no peak."""
     native = NO_READOUT if native is None else native
     if rule.needs_profile and profile is None:
         raise ValueError(f"the readout rule {rule.name!r} needs an attention profile")
@@ -241,6 +252,14 @@ def apply_rule(
         width = max(1, min(n_tokens, int(round(rule.window_s / token_s))))
         start = min(max(0, k - width // 2), n_tokens - width)
         end = start + width
+    elif rule.interval == "edges":
+        assert smoothed is not None
+        if envelope_db is None:
+            raise ValueError("the edges interval needs the clip's energy envelope")
+        within = threshold_interval(smoothed, k, rule.fraction) if smoothed[k] > 0 else (k, k + 1)
+        local = max(1, int(round(rule.local_s / token_s)))
+        bridge, reach = int(round(rule.bridge_s / token_s)), int(round(rule.reach_s / token_s))
+        start, end = snap_edges(envelope_db, k, within, rule.margin_db, bridge, local, reach)
     else:
         if envelope_db is None:
             raise ValueError("the snap interval needs the clip's energy envelope")

@@ -173,7 +173,8 @@ class IntervalGrid:
     #: snap's background window: 0 the whole clip (the plain energy segmenter, fooled by noise and by
     #: other sounds), > 0 ±this many seconds around the peak, inside Δ's interval (``adaptive_snap``)
     locals_s: tuple[float, ...] = (2.0,)
-    #: adaptive snap: how far its span may reach beyond Δ's threshold interval, each side
+    #: adaptive snap: how far its span may reach beyond Δ's threshold interval, each side; edges: how far
+    #: each edge of Δ's interval may move to the audio's onset or offset
     reaches_s: tuple[float, ...] = (0.5, 1.0)
 
     def __post_init__(self) -> None:

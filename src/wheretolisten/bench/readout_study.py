@@ -2,8 +2,9 @@
 
 The dev rows carry their profiles (``save_profiles``); each candidate keeps the condition's dev-chosen peak
 and changes only the interval: the condition's own, a threshold on smoothed Δ (fraction × smoothing), a
-window centred on the peak, or the audio's own active span around the peak (``intervals.snap_span``; by
-default the adaptive one, against the local background and inside Δ's interval: ``adaptive_snap``). The
+window centred on the peak, the audio's own active span around the peak (``intervals.snap_span``; by
+default the adaptive one, against the local background and inside Δ's interval: ``adaptive_snap``), or Δ's
+interval with each edge moved to the audio's nearest onset or offset (``intervals.snap_edges``). The
 best rule by mean dev IoU is the condition's benchmark readout; the best of each family is recorded beside
 it for comparison. The study also measures why the half-height interval is short (widths, the attention
 at the clip's edges, where misses land by target position).
@@ -27,8 +28,8 @@ from ..scenes import Scene
 from .protocol_file import IntervalGrid
 
 #: Rule families: the condition's own interval, Δ's extent (threshold), a fixed width at the peak (window),
-#: the audio's own span around the peak (snap).
-FAMILIES = ("own", "threshold", "window", "snap")
+#: the audio's own span around the peak (snap), Δ's extent with its edges moved to the audio's (edges).
+FAMILIES = ("own", "threshold", "window", "snap", "edges")
 
 
 def candidates(peak: ReadoutRule, grid: IntervalGrid, has_profile: bool) -> list[tuple[str, ReadoutRule]]:
@@ -54,6 +55,15 @@ def candidates(peak: ReadoutRule, grid: IntervalGrid, has_profile: bool) -> list
             for f, s in within
             for r in reaches
         ]
+        if adaptive:  # Δ's interval, each edge moved to the audio's nearest onset/offset within the reach
+            edges = replace(peak, interval="edges", local_s=local)
+            out += [
+                ("edges", replace(edges, margin_db=m, bridge_s=b, fraction=f, smooth_s=s, reach_s=r))
+                for m in grid.margins_db
+                for b in grid.bridges_s
+                for f, s in thresholds
+                for r in grid.reaches_s
+            ]
     return out
 
 
@@ -93,7 +103,7 @@ def score_rules(
     for j, row in enumerate(rows):
         profile = _profile(row)
         n = profile[0].size if profile else math.ceil(float(row["duration_s"]) / token_s - 1e-9)
-        env = envelopes(str(row["scene_id"]), n) if any(r.interval == "snap" for r in rules) else None
+        env = envelopes(str(row["scene_id"]), n) if any(r.needs_envelope for r in rules) else None
         gt = (float(row["gt"][0]), float(row["gt"][1]))
         for i, rule in enumerate(rules):
             r = apply_rule(rule, _native(row), token_s, n, profile, env)

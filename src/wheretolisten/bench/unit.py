@@ -128,7 +128,7 @@ class Unit:
         p = outcome.profile
         profile = (p.base, p.steered) if p is not None else None
         n = p.base.size if p is not None else int(math.ceil(self.scene.duration_s / token_s - 1e-9))
-        envelope = self.envelope(n, token_s) if any(r.interval == "snap" for r in rules) else None
+        envelope = self.envelope(n, token_s) if any(r.needs_envelope for r in rules) else None
         read = {
             r.name: apply_rule(r, outcome.readout, token_s, n, profile, envelope)
             for r in rules
