@@ -1,4 +1,5 @@
-"""Interval rules under noise and over other sounds: the plain snap, the adaptive snap and Δ's own interval.
+"""Interval rules under noise and over other sounds: the plain snap, the adaptive snap, Δ's own interval and
+Δ's interval with its edges moved to the audio's (edges).
 
 Procedural scenes (10 s, 3 events) are made once, then copies get a background mixed in: none, white noise
 at −10 dBFS (RMS), or other sounds at −10 dBFS (another procedural scene of 6 events, its events' RMS at
@@ -82,6 +83,20 @@ def main() -> None:
             )
             for f in fractions
             for r in (0.0, 0.5, 1.0)
+        },
+        **{
+            f"edges of delta {f:g} reach {r:g}": ReadoutRule(
+                peak="delta",
+                interval="edges",
+                margin_db=6.0,
+                bridge_s=0.6,
+                local_s=2.0,
+                fraction=f,
+                smooth_s=0.2,
+                reach_s=r,
+            )
+            for f in fractions
+            for r in (0.5, 1.0)
         },
     }
     names = {r.name: k for k, r in rules.items()}
