@@ -63,12 +63,17 @@ def _misses(iou: float | None) -> str:
     return "—" if iou is None or math.isnan(iou) else f"{iou:.2f}"
 
 
+def is_delta_only(rule: str) -> bool:
+    """Whether a rule's name is a plain threshold on Δ (not the snap or edges rules built on one)."""
+    return ", threshold " in rule and "snap" not in rule and "edges" not in rule
+
+
 def iou_table(data: Mapping[str, Any]) -> str:
     """Steered's IoU per set and draw: its dev-chosen readout, the Δ-only (threshold) rule, and the
     negative control's readout (the floor a rule gives without finding the sound); misses in brackets."""
     groups = _groups(data)
     by = {(r["condition"], r["interval"]): r["sets"] for r in data["rule_ious_by_set"]}
-    threshold = next((i for c, i in by if c == "steered" and "threshold" in i and "snap" not in i), None)
+    threshold = next((i for c, i in by if c == "steered" and is_delta_only(i)), None)
     picks = [("steered", "readout", "steered, dev-chosen readout")]
     if threshold:
         picks.append(("steered", threshold, f"steered, Δ-only rule ({threshold})"))
