@@ -5,16 +5,21 @@ Writes a synthetic recording (``long_perf.write_recording``), loads the shipped 
 ``long.localize_long(..., batch_windows=1)`` (sequential) and ``batch_windows=None`` (batches sized by
 memory) alternately, ``--repeats`` times each, at each thread count of ``--threads``. Prints JSON lines:
 the machine first, then one per run (wall seconds, windows, detections, whether the detections equal the
-sequential run's), then per thread count the median speed-up.
+sequential run's), then per thread count the median speed-up. With ``--profile``, one more run of each
+path under cProfile at the last thread count: the seconds spent in the matrix kernels (linear layers,
+attention, convolutions), which batching cannot shrink, and the speed-up batching would reach if it removed
+everything else (the sequential run's time over the batched run's kernel time).
 
-    python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2 [--shifts 1]
+    python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2 [--shifts 1] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -25,6 +30,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from long_perf import environment, write_recording
 
+#: cProfile names of the torch kernels that do the model's arithmetic (a batch does not reduce their work).
+KERNELS = {
+    "linear": "<built-in method torch._C._nn.linear>",
+    "attention": "<built-in method torch._C._nn.scaled_dot_product_attention>",
+    "conv1d": "<built-in method torch.conv1d>",
+}
+
+
+def kernel_seconds(profile: cProfile.Profile) -> dict[str, float]:
+    """Seconds of each matrix kernel in ``profile`` (their own time)."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    out = dict.fromkeys(KERNELS, 0.0)
+    for (_, _, name), (_, _, tottime, _, _) in stats.items():
+        for key, label in KERNELS.items():
+            if name == label:
+                out[key] += tottime
+    return out
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +55,7 @@ def main() -> None:
     p.add_argument("--threads", default="1")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--shifts", type=int, default=None, help="default: the shipped model's own")
+    p.add_argument("--profile", action="store_true", help="also profile one run of each path")
     args = p.parse_args()
     import numpy as np
     import torch
@@ -85,6 +109,32 @@ def main() -> None:
                     print(json.dumps(line), flush=True)
             speedup = statistics.median(times["sequential"]) / statistics.median(times["batched"])
             print(json.dumps({"threads": threads, "speedup_batched_over_sequential": round(speedup, 2)}))
+        if args.profile:
+            found: dict[str, dict[str, float]] = {}
+            for name, batch in (("sequential", 1), ("batched", None)):
+                profile = cProfile.Profile()
+                start = time.perf_counter()
+                profile.enable()
+                localize_long(adapter, wav, ["a siren"], config, batch_windows=batch)
+                profile.disable()
+                found[name] = {"seconds": time.perf_counter() - start, **kernel_seconds(profile)}
+                kernels = sum(found[name][k] for k in KERNELS)
+                print(
+                    json.dumps(
+                        {
+                            "profile": name,
+                            "threads": torch.get_num_threads(),
+                            "seconds": round(found[name]["seconds"], 2),
+                            "kernel_seconds": {k: round(found[name][k], 2) for k in KERNELS},
+                            "kernel_share": round(kernels / found[name]["seconds"], 3),
+                            "load_1min": round(os.getloadavg()[0], 2),
+                        }
+                    ),
+                    flush=True,
+                )
+            batched_kernels = sum(found["batched"][k] for k in KERNELS)
+            bound = found["sequential"]["seconds"] / batched_kernels
+            print(json.dumps({"speedup_bound_if_only_kernels_remained": round(bound, 2)}))
 
 
 if __name__ == "__main__":
