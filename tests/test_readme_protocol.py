@@ -50,25 +50,73 @@ def _summary() -> dict:  # type: ignore[type-arg]
     return json.loads((REPO / "organism" / "protocol_summary.json").read_text())
 
 
+def _gap_range(gaps: list[float]) -> str:
+    """'0.001–0.04': the smallest and largest gap as the README writes them."""
+    lo, hi = min(gaps), max(gaps)
+    return f"{lo:.{_digits(lo)}f}–{hi:.{_digits(hi)}f}"
+
+
+def _digits(value: float) -> int:
+    """Decimals that show a gap's first significant digit (0.0007 → 4, 0.011 → 2)."""
+    digits = 2
+    while round(abs(value), digits) == 0 and digits < 6:
+        digits += 1
+    return digits
+
+
 def test_readme_interval_sentences_hold_on_every_draw() -> None:
-    """'Its IoU is at least that of the Δ-only rule on 17 of the 20 draws; on the other three ... lower, by
-    0.001-0.02', and the floor is under half of steered's IoU on every draw."""
+    """'Steered's is edges ... Its IoU is at least that of the Δ-only rule ... on every one of the 20 draws',
+    the further draws of organism/interval_draws.json as the README words them, and the floor under half of
+    steered's IoU on every draw."""
+    module = _tables_module()
     data = _summary()
     readme = " ".join((REPO / "README.md").read_text().split())
     by = {(r["condition"], r["interval"]): r["sets"] for r in data["rule_ious_by_set"]}
-    delta_only = [i for c, i in by if c == "steered" and "threshold" in i and "snap" not in i]
-    snap = [i for c, i in by if c == "steered" and "snap local" in i]
-    assert delta_only == ["peak Δ, threshold 0.1 (s 0.2)"]  # README: "the 10 %-of-peak threshold after 0.2-s"
-    assert len(snap) == 1 and "±2 s" in snap[0] and "in Δ 0.1 (s 0.2) ± 0.5 s" in snap[0]
+    delta_only = [i for c, i in by if c == "steered" and module.is_delta_only(i)]
+    assert delta_only == ["peak Δ, threshold 0.1 (s 0.2)"]  # README: "Δ's 10 %-threshold interval (0.2-s ..."
+    chosen_rule = next(s["readout"] for s in data["settings"] if s["condition"] == "steered")
+    assert (
+        chosen_rule == "peak Δ, threshold 0.1 (s 0.2), edges snapped ±1 s (local ±2 s, +6 dB, bridge 0.6 s)"
+    )
+    assert "Steered's is *edges*" in readme
     chosen, delta = by[("steered", "readout")], by[("steered", delta_only[0])]
-    draws = list(data["sets"])
-    below = [n for n in draws if chosen[n]["iou"] < delta[n]["iou"]]
-    assert len(draws) == 20 and f"on {len(draws) - len(below)} of the {len(draws)} draws" in readme
-    assert [n.rsplit("-s", 1)[0] for n in below] == ["test-10s-4ev", "test-6s-2ev", "white-10"]
-    gaps = [delta[n]["iou"] - chosen[n]["iou"] for n in below]
-    assert min(gaps) >= 0.001 and max(gaps) <= 0.02
+    draws = [n for n in data["sets"] if n != "pooled"]
+    gaps = [chosen[n]["iou"] - delta[n]["iou"] for n in draws]
+    assert len(draws) == 20 and min(gaps) >= 0
+    assert f"on every one of the {len(draws)} draws, by {_gap_range(gaps)}" in readme
     assert not [f["set"] for f in data["interval_floor"] if not f["under_half"]]
     assert "The floor is under half of steered's IoU on every draw of every set." in readme
+    # the further draws: white noise ahead on all, overlap as the README says
+    further = json.loads((REPO / "organism" / "interval_draws.json").read_text())
+    assert all(
+        d["readout_rule"] == chosen_rule and d["delta_only_rule"] == delta_only[0] for d in further.values()
+    )
+    white = [d["readout"] - d["delta_only"] for n, d in further.items() if n.startswith("white-10")]
+    overlap = [d["readout"] - d["delta_only"] for n, d in further.items() if n.startswith("overlap")]
+    assert len(white) == len(overlap) == 4 and min(white) > 0
+    assert f"ahead on all four of white noise at −10 dB (by {_gap_range(white)})" in readme
+    ahead, behind = [g for g in overlap if g >= 0], [-g for g in overlap if g < 0]
+    assert len(ahead) == 2 and len(behind) == 2
+    assert (
+        f"on two of the four overlap draws; on the other two it is behind by {_gap_range(behind)}" in readme
+    )
+    assert all(d["negative"] < d["readout"] / 2 for d in further.values())
+
+
+def test_docs_intervals_dev_study_numbers() -> None:
+    """docs/intervals.md's dev-study sentence: each family's best steered rule by mean dev IoU."""
+    data = _summary()
+    docs = " ".join((REPO / "docs" / "intervals.md").read_text().split())
+    best: dict[str, tuple[float, str]] = {}
+    for c in data["dev_readouts"]["steered"]:
+        if c["family"] not in best or c["iou"] > best[c["family"]][0]:
+            best[c["family"]] = (c["iou"], c["rule"])
+    chosen = next(s["readout"] for s in data["settings"] if s["condition"] == "steered")
+    assert max(best.values())[1] == chosen
+    words = {"edges": "edges", "snap": "adaptive snap", "threshold": "Δ alone", "window": "a 2.5-s window"}
+    for family, label in words.items():
+        assert f"{label} {best[family][0]:.3f}" in docs, family
+    assert f"own half-height interval {best['own'][0]:.3f}" in docs
 
 
 def test_readme_per_set_verdicts_hold_on_both_draws() -> None:
