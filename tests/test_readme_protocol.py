@@ -51,17 +51,8 @@ def _summary() -> dict:  # type: ignore[type-arg]
 
 
 def _gap_range(gaps: list[float]) -> str:
-    """'0.001–0.04': the smallest and largest gap as the README writes them."""
-    lo, hi = min(gaps), max(gaps)
-    return f"{lo:.{_digits(lo)}f}–{hi:.{_digits(hi)}f}"
-
-
-def _digits(value: float) -> int:
-    """Decimals that show a gap's first significant digit (0.0007 → 4, 0.011 → 2)."""
-    digits = 2
-    while round(abs(value), digits) == 0 and digits < 6:
-        digits += 1
-    return digits
+    """'0.0022–0.11': the smallest and largest gap to two significant digits, as the README writes them."""
+    return f"{min(gaps):.2g}–{max(gaps):.2g}"
 
 
 def test_readme_interval_sentences_hold_on_every_draw() -> None:
