@@ -133,7 +133,8 @@ INTERVALS_LEGEND = (
     "Every interval each row records: own (the condition's readout: half-height threshold on Δ, the "
     "loudest window, a uniform interval, the model's answer) and each rule's (the dev-chosen one and the "
     "best of each other family on dev). snap: the audio's own active span (energy above the clip's quiet "
-    "level) around the peak."
+    "level, or the local background's) around the peak; edges: Δ's threshold interval with each edge moved "
+    "to the audio's nearest onset or offset."
 )
 TESTS_LEGEND = (
     "Each condition's readout interval against the baselines' (their dev-chosen readout, and their own "
