@@ -70,33 +70,24 @@ def main() -> None:
             for f in fractions
         },
         "snap plain +10 dB": ReadoutRule(peak="delta", interval="snap", margin_db=10.0, bridge_s=0.4),
+        # the adaptive snap (+10 dB, bridge 0.4 s) and edges at the protocol's dev-chosen +6 dB, bridge 0.6 s
         **{
-            f"snap adaptive in delta {f:g} reach {r:g}": ReadoutRule(
+            f"{label} {f:g} reach {r:g}": ReadoutRule(
                 peak="delta",
-                interval="snap",
-                margin_db=10.0,
-                bridge_s=0.4,
+                interval=kind,
+                margin_db=margin,
+                bridge_s=bridge,
                 local_s=2.0,
                 fraction=f,
                 smooth_s=0.2,
                 reach_s=r,
             )
-            for f in fractions
-            for r in (0.0, 0.5, 1.0)
-        },
-        **{
-            f"edges of delta {f:g} reach {r:g}": ReadoutRule(
-                peak="delta",
-                interval="edges",
-                margin_db=6.0,
-                bridge_s=0.6,
-                local_s=2.0,
-                fraction=f,
-                smooth_s=0.2,
-                reach_s=r,
+            for kind, label, margin, bridge, reaches in (
+                ("snap", "snap adaptive in delta", 10.0, 0.4, (0.0, 0.5, 1.0)),
+                ("edges", "edges of delta", 6.0, 0.6, (0.5, 1.0)),
             )
             for f in fractions
-            for r in (0.5, 1.0)
+            for r in reaches
         },
     }
     names = {r.name: k for k, r in rules.items()}

@@ -43,26 +43,19 @@ def candidates(peak: ReadoutRule, grid: IntervalGrid, has_profile: bool) -> list
         ]
     out += [("window", replace(peak, interval="window", window_s=w)) for w in grid.windows_s]
     for local in grid.locals_s:
-        # adaptive snap sits near Δ's threshold interval: one per (fraction, smoothing, reach) with a profile
+        # adaptive snap sits near Δ's threshold interval, and edges moves that interval's edges: one
+        # candidate per (fraction, smoothing, reach) with a profile
         adaptive = local > 0 and has_profile
         within = thresholds if adaptive else [(0.5, 0.2)]
         reaches = grid.reaches_s if adaptive else (0.5,)
-        snap = replace(peak, interval="snap", local_s=local)
-        out += [
-            ("snap", replace(snap, margin_db=m, bridge_s=b, fraction=f, smooth_s=s, reach_s=r))
-            for m in grid.margins_db
-            for b in grid.bridges_s
-            for f, s in within
-            for r in reaches
-        ]
-        if adaptive:  # Δ's interval, each edge moved to the audio's nearest onset/offset within the reach
-            edges = replace(peak, interval="edges", local_s=local)
+        for kind in ("snap", "edges") if adaptive else ("snap",):
+            rule = replace(peak, interval=kind, local_s=local)
             out += [
-                ("edges", replace(edges, margin_db=m, bridge_s=b, fraction=f, smooth_s=s, reach_s=r))
+                (kind, replace(rule, margin_db=m, bridge_s=b, fraction=f, smooth_s=s, reach_s=r))
                 for m in grid.margins_db
                 for b in grid.bridges_s
-                for f, s in thresholds
-                for r in grid.reaches_s
+                for f, s in within
+                for r in reaches
             ]
     return out
 
