@@ -140,8 +140,9 @@ def snap_edges(
     within ``reach`` tokens; an edge with no such transition stays where Δ put it.
 
     Active tokens as :func:`_local_active` finds them. Unlike :func:`adaptive_snap`, the audio never
-    replaces Δ's extent: a sound with pauses longer than the bridge (a knock) keeps Δ's far edge instead of
-    shrinking to one blow, and a neighbouring sound more than ``reach`` away cannot pull an edge to it.
+    replaces Δ's extent: a sound with pauses longer than the bridge (a knock) keeps Δ's extent, each edge on
+    the nearest blow's, instead of shrinking to one blow; a neighbouring sound whose onset or offset lies
+    more than ``reach`` from Δ's edge cannot pull the edge to it.
     Δ's interval is the answer when the peak hardly stands out or the moved edges would leave ``k`` out.
     """
     active = _local_active(envelope_db, k, margin_db, bridge, local)
