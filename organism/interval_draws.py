@@ -20,16 +20,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-
-def _is_delta_only(rule: str) -> bool:
-    return ", threshold " in rule and "snap" not in rule and "edges" not in rule
+from protocol_tables import is_delta_only  # organism/, this script's folder
 
 
 def draws(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per draw: steered's IoU with its readout, Δ alone and the snap rule, and the negative control's."""
     by = {(r["condition"], r["interval"]): r["sets"] for r in summary["rule_ious_by_set"]}
     steered = [i for c, i in by if c == "steered"]
-    delta = next(i for i in steered if _is_delta_only(i))
+    delta = next(i for i in steered if is_delta_only(i))
     snap = next((i for i in steered if "snap local" in i), None)
     chosen = next(s["readout"] for s in summary["settings"] if s["condition"] == "steered")
     out = {}
