@@ -76,6 +76,25 @@ def test_localize_is_unchanged_by_stopping_early(adapter: Adapter) -> None:
     assert np.abs(shared.profile.delta).max() > 1e-8
 
 
+def test_a_pass_through_every_layer_never_runs_the_head(adapter: Adapter) -> None:
+    """Probing the last layer runs every decoder layer but not the final norm and head (their logits are
+    never read), and reads what the whole-prompt eager reference reads."""
+    clip = noise(4.0, seed=9)
+    last = adapter.num_layers - 1
+    common = {"alpha": 8.0, "layers": [0], "probe_layers": [last]}
+    head = adapter.model.get_output_embeddings()
+    assert head is not None
+    calls = Calls(head)
+    try:
+        shared = localize(adapter, clip, "a siren", LocalizeConfig(**common))
+    finally:
+        calls.handle.remove()
+    assert calls.count == 0
+    full = localize(adapter, clip, "a siren", LocalizeConfig(**common, engine="full", probe="eager"))
+    np.testing.assert_allclose(shared.profile.delta, full.profile.delta, atol=1e-6)
+    assert np.abs(shared.profile.delta).max() > 1e-8
+
+
 def test_run_to_depth_refuses_a_pass_of_no_layers(adapter: Adapter) -> None:
     with pytest.raises(ValueError, match="at least one decoder layer"), run_to_depth(adapter, 0):
         pass

@@ -1,11 +1,14 @@
 """Passes that stop at the deepest decoder layer they read: the layers above it cannot change what is read.
 
 A localization pass reads residuals at the steered layers and the last token's attention at the probe
-layers; every value it keeps is computed by the time the deepest of those layers has run. The shipped
-model steers at layer 1 and probes layer 4 of 6, so the vector pass needs 2 of its 6 layers, the probe
-pass 5, and the shared prefix keeps keys and values for 5. :func:`run_to_depth` stops a forward there:
-a pre-hook on the first layer not needed raises, and the context manager catches it. The output of a
-stopped forward is never returned, so callers read what their hooks and caches collected.
+layers; every value it keeps is computed by the time the deepest of those layers has run. A model that
+steers at layer 1 and probes layer 4 of 6 needs 2 of its 6 layers for the vector pass and 5 for the probe
+pass, and its shared prefix keeps keys and values for 5. :func:`run_to_depth` stops a forward there:
+a hook on the deepest layer needed raises once that layer has run, and the context manager catches it.
+A pass that needs every layer stops there too, before the final norm and the language-model head: their
+logits (prefix tokens × vocabulary: about 240 MB for a 30-s clip of Qwen2-Audio in bf16) are never
+read. The output of a stopped forward is never returned, so callers read what their hooks and caches
+collected.
 """
 
 from __future__ import annotations
@@ -28,23 +31,26 @@ def needed_depth(*layer_lists: Iterable[int] | None) -> int:
     return deepest + 1
 
 
-def _stop(_module: Any, _args: Any) -> None:
+def _stop(_module: Any, _args: Any, _output: Any) -> None:
     raise _DepthReached
 
 
 @contextmanager
 def run_to_depth(adapter: Adapter, depth: int | None) -> Iterator[None]:
-    """Run the body's forward through decoder layers ``0 .. depth-1`` only (None or ``num_layers``: all).
+    """Run the body's forward through decoder layers ``0 .. depth-1`` only, then stop (``depth`` at least
+    ``num_layers``: every layer, but not the final norm and head; None: the whole model, output included).
 
-    The body must not use the model's return value: a stopped forward returns nothing. Hooks on the
-    layers that ran have fired as in a whole pass; keys and values of those layers are in the cache.
+    With an int ``depth`` the body must not use the model's return value: a stopped forward returns
+    nothing. Hooks registered before this one on the layers that ran have fired as in a whole pass; keys
+    and values of those layers are in the cache.
     """
-    if depth is None or depth >= adapter.num_layers:
+    if depth is None:
         yield
         return
     if depth < 1:
         raise ValueError(f"a pass must run at least one decoder layer, got depth {depth}")
-    handle = adapter.decoder_layers[depth].register_forward_pre_hook(_stop)
+    last = min(depth, adapter.num_layers) - 1
+    handle = adapter.decoder_layers[last].register_forward_hook(_stop)
     try:
         yield
     except _DepthReached:
