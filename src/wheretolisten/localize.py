@@ -19,6 +19,7 @@ from .audio import AudioInfo, from_array, load_audio
 from .detections import DetectConfig, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
+from .intervals import energy_db
 from .models.base import Adapter
 from .readout import apply_rule
 from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile, read_times
@@ -108,6 +109,13 @@ def _vector(engine: Engine, query: str, vector: SteeringVector | None) -> Steeri
     return engine.vectors([query], prompted=False).vectors[0]
 
 
+def _envelope(engine: Engine, n_tokens: int) -> np.ndarray | None:
+    """The clip's level per audio token when the readout reads it (the edges interval), else None."""
+    if not engine.config.readout.needs_envelope:
+        return None
+    return energy_db(engine.clip, engine.adapter.sample_rate, engine.adapter.token_s, n_tokens)
+
+
 def _result(
     engine: Engine,
     query: str,
@@ -121,7 +129,8 @@ def _result(
     det = (detection or DetectConfig()).filled(adapter.recommended)
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
-    found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score_curve(profile.delta))
+    score, envelope = score_curve(profile.delta), _envelope(engine, base.size)
+    found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score, envelope)
     return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector, events, det)
 
 
@@ -198,7 +207,10 @@ def alpha_sweep(
     base, rows = engine.profiles([vector] * len(alphas), [float(a) for a in alphas])
     deltas = np.stack([r - base for r in rows])
     rule, token_s = cfg.readout, adapter.token_s
-    readouts = [apply_rule(rule, None, token_s, base.size, (base, r)).shifted(info.start_s) for r in rows]
+    envelope = _envelope(engine, base.size)
+    readouts = [
+        apply_rule(rule, None, token_s, base.size, (base, r), envelope).shifted(info.start_s) for r in rows
+    ]
     time_s = engine.time_axis(base.size) + info.start_s
     return AlphaSweep(query, [float(a) for a in alphas], time_s, deltas, readouts, cfg)
 

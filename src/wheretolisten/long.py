@@ -37,6 +37,7 @@ from .engine import (
     windows_per_batch,
 )
 from .errors import AudioError, OptionError
+from .intervals import energy_db
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["FileOptions", "WindowConfig", "is_long", "localize_file", "localize_long", "needs_windows"]
 
 _CURVES = ("base", "steered", "score")
+#: The audio's level per token (dB, 0 where unknown) and whether the window knew it (1) or not (0).
+_ENVELOPE = ("level", "known")
 
 
 class FileOptions(TypedDict, total=False):
@@ -155,6 +158,18 @@ def _batched(
     return out
 
 
+def _stitched_level(levels: Stitcher, n_tokens: int) -> np.ndarray:
+    """The recording's level per token from the windows' (``intervals.energy_db``); windows agree where
+    they overlap (the same samples), so the crossfade only averages equal values. NaN where no window
+    had audio (past the end), as ``energy_db`` gives for one clip."""
+    curves = levels.result()
+    level, known = curves["level"][:n_tokens], curves["known"][:n_tokens]
+    out = np.full(n_tokens, np.nan)
+    mask = known > 0
+    out[mask] = level[mask] / known[mask]
+    return out
+
+
 def _mean_norms(per_window: list[dict[int, float]]) -> dict[int, float]:
     if not per_window:
         return {}
@@ -190,10 +205,23 @@ def localize_long(
     start, end = check_span(*(options.get("span") or (None, None)), head.duration_s, name)
     plan = plan_windows(end - start, segment, overlap, token_s)
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
+    # The audio's level per token, for a readout that reads it (edges): NaN past the audio's end is
+    # stitched as a share of windows that knew the token (``_ENVELOPE``).
+    levels = Stitcher(plan, _ENVELOPE, token_s) if cfg.readout.needs_envelope else None
     norms: list[list[dict[int, float]]] = [[] for _ in queries]
     silent: list[int] = []
 
-    def add(window: Window, base: np.ndarray, rows: list[np.ndarray], vectors: list[SteeringVector]) -> None:
+    def add(
+        window: Window,
+        clip: np.ndarray,
+        base: np.ndarray,
+        rows: list[np.ndarray],
+        vectors: list[SteeringVector],
+    ) -> None:
+        if levels is not None:
+            level = energy_db(clip, adapter.sample_rate, token_s, base.size)
+            known = ~np.isnan(level)
+            levels.add(window, {"level": np.where(known, level, 0.0), "known": known.astype(np.float64)})
         for i, (steered, vec) in enumerate(zip(rows, vectors, strict=True)):
             curves = {"base": base, "steered": steered, "score": score_curve(steered - base)}
             stitchers[i].add(window, curves)
@@ -230,7 +258,7 @@ def localize_long(
                         else [vector] * len(queries)
                     )
                     base, rows = engine.profiles(vectors)
-                    add(window, base, rows, vectors)
+                    add(window, clip, base, rows, vectors)
                     plain = engine.first if isinstance(engine, ShiftedEngine) else engine
                     if batched and isinstance(plain, SharedEngine):
                         budget = plain.session.cache_budget_bytes
@@ -239,19 +267,20 @@ def localize_long(
                         fitting = windows_per_batch(plain.session.prefix_bytes, rows_per_window, budget)
                         per_batch = batch_windows or max(1, fitting // cfg.shifts)
                     continue
-                for (window, _), (vectors, base, rows) in zip(
+                for (window, clip), (vectors, base, rows) in zip(
                     group, _batched(adapter, [c for _, c in group], queries, cfg, vector), strict=True
                 ):
-                    add(window, base, rows, vectors)
+                    add(window, clip, base, rows, vectors)
             advance(len(chunk), f"{start + chunk[-1].end_s:.0f} s")
     if len(silent) == len(plan):
         raise AudioError(f"{name}: the audio is silent in every window")
     info = AudioInfo(name, round(end - start, 6), adapter.sample_rate, head.sample_rate, head.channels, start)
+    envelope = None if levels is None else _stitched_level(levels, stitchers[0].result()["base"].size)
     results = []
     for query, stitcher, per_window in zip(queries, stitchers, norms, strict=True):
         curves = stitcher.result()
         profile = Profile(adapter.time_axis(curves["base"].size) + start, curves["base"], curves["steered"])
-        found, events = read_times(profile, cfg, token_s, det, start, curves["score"])
+        found, events = read_times(profile, cfg, token_s, det, start, curves["score"], envelope)
         results.append(
             WindowedResult(
                 adapter.name,

@@ -191,6 +191,22 @@ class ReadoutRule:
         return cls(**values)
 
 
+#: ``localize --interval edges``: the edges rule that ``bench protocol``'s dev study chose for the steered
+#: condition of the shipped organism (``organism/protocol_summary.md``). ``localize`` takes its
+#: background window, margin, bridge and reach; its fraction is the default for that interval, and its
+#: smoothing is the settings' ``smooth_s``.
+EDGES = ReadoutRule(
+    peak="delta",
+    interval="edges",
+    fraction=0.1,
+    smooth_s=0.2,
+    margin_db=6.0,
+    bridge_s=0.6,
+    local_s=2.0,
+    reach_s=1.0,
+)
+
+
 def _peak_curve(rule: ReadoutRule, base: np.ndarray, steered: np.ndarray, token_s: float) -> np.ndarray:
     if rule.peak == "logratio":
         curve = np.log(np.maximum(steered, 1e-12)) - np.log(np.maximum(base, 1e-12))
@@ -277,6 +293,7 @@ def apply_rule(
 
 
 __all__ = [
+    "EDGES",
     "FLAT",
     "INTERVALS",
     "NO_READOUT",

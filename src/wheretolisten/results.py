@@ -69,10 +69,14 @@ def read_times(
     detection: DetectConfig,
     start_s: float,
     score: np.ndarray,
+    envelope_db: np.ndarray | None = None,
 ) -> tuple[Readout, list[Detection]]:
     """One query's readout (``config.readout`` of Δ) and detections (of ``score``), both in the file's
-    seconds: the profile's tokens start ``start_s`` into the file. Every result is read here."""
-    found = apply_rule(config.readout, None, token_s, profile.base.size, (profile.base, profile.steered))
+    seconds: the profile's tokens start ``start_s`` into the file. ``envelope_db``: the audio's level per
+    token (``intervals.energy_db``), which the edges interval reads. Every result is read here."""
+    found = apply_rule(
+        config.readout, None, token_s, profile.base.size, (profile.base, profile.steered), envelope_db
+    )
     return found.shifted(start_s), [d.shifted(start_s) for d in detect(score, token_s, detection)]
 
 

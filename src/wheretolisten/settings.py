@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ModelError, OptionError
-from .readout import ReadoutRule
+from .readout import EDGES, ReadoutRule
 
 if TYPE_CHECKING:
     from .models.base import Adapter
@@ -51,10 +51,10 @@ class Positions(str, Enum):
 SUFFIX_POSITIONS = frozenset({Positions.LAST, Positions.INSTRUCTION})
 
 ProbeMethod = Literal["fast", "eager"]
-IntervalMethod = Literal["threshold", "window"]
+IntervalMethod = Literal["threshold", "window", "edges"]
 EngineName = Literal["shared", "full"]
 PROBES = ("fast", "eager")
-INTERVALS = ("threshold", "window")
+INTERVALS = ("threshold", "window", "edges")
 ENGINES = ("shared", "full")
 
 #: Instructed paraphrases; ``{query}`` is the sound to listen for ("the dog barking").
@@ -172,7 +172,11 @@ class Resolved:
     @property
     def readout(self) -> ReadoutRule:
         """How ``localize`` reads Δ: the peak of Δ smoothed over ``smooth_s``; the interval where it stays
-        above ``fraction`` of the peak (threshold) or the densest ``window_s`` span (window)."""
+        above ``fraction`` of the peak (threshold), the densest ``window_s`` span (window), or that
+        threshold interval with each edge moved to the audio's nearest onset or offset (edges:
+        ``readout.EDGES``)."""
+        if self.interval == "edges":
+            return replace(EDGES, peak_smooth_s=self.smooth_s, fraction=self.fraction, smooth_s=self.smooth_s)
         return ReadoutRule(
             peak="delta",
             peak_smooth_s=self.smooth_s,
@@ -304,6 +308,8 @@ def resolve(
         if fraction > 1:
             raise OptionError(f"fraction must be in (0, 1], got {fraction}")
         out["fraction"] = fraction
+    elif out.get("interval") == "edges":
+        out["fraction"] = EDGES.fraction  # the edges rule's own: a wide Δ region whose edges the audio moves
     if "shifts" in values:
         out["shifts"] = check_shifts(values["shifts"])
     if "prompt" in values:

@@ -41,6 +41,7 @@ class Interval(str, Enum):
 
     threshold = "threshold"
     window = "window"
+    edges = "edges"
 
 
 class Where(str, Enum):
@@ -118,7 +119,11 @@ PositionsOpt = Annotated[
 ]
 IntervalOpt = Annotated[
     Interval | None,
-    _setting("threshold: the region above half the peak; window: the best fixed window.", "interval"),
+    _setting(
+        "threshold: the region above half the peak; window: the best fixed window; edges: the region "
+        "above a tenth of the peak, each edge moved to the audio's nearest onset or offset within 1 s.",
+        "interval",
+    ),
 ]
 WindowOpt = Annotated[float | None, _setting("Window width in seconds for --interval window.", "window_s")]
 ShiftsOpt = Annotated[
