@@ -3,9 +3,9 @@
 
 Makes scene sets with ``wheretolisten scenes make`` (a dev set, 100 quiet three-event scenes at seed 50 000,
 and the held-out sets of ``organism/evaluate_sets.py`` at their seeds plus ``--seed-offset``), localizes
-every event's query of every scene once with the model's own settings (``localize``), and reads the
-interval of that one profile twice through ``results.read_times``: with the settings' default interval
-(threshold, half the peak) and with ``interval="edges"`` (``readout.EDGES``). Per query: IoU with the
+every event's query of every scene once with the model's own settings but the threshold interval (half
+the peak), and reads the interval of that one profile twice through ``results.read_times``: as it is and
+with ``interval="edges"`` (``readout.EDGES``). Per query: IoU with the
 queried sound (the best of its occurrences) and whether the peak lies inside one. Prints one JSON line for
 the machine, then one per set: mean IoU of each interval, the mean paired difference with a 95 % bootstrap
 interval (scenes resampled), in how many queries edges is at least as good, and the hit rate (the same
@@ -56,8 +56,9 @@ def score_set(adapter: Any, manifest: Path) -> dict[str, Any]:
     """Both intervals of every event's query in the set; per-query IoUs and hits, grouped by scene."""
     from wheretolisten.audio import load_audio
     from wheretolisten.intervals import energy_db
-    from wheretolisten.localize import localize
+    from wheretolisten.localize import LocalizeConfig, localize
     from wheretolisten.metrics.scores import hit, iou
+    from wheretolisten.readout import EDGES
     from wheretolisten.results import read_times
     from wheretolisten.scenes import load_manifest
 
@@ -67,8 +68,8 @@ def score_set(adapter: Any, manifest: Path) -> dict[str, Any]:
         clip, _ = load_audio(path, adapter.sample_rate)
         for query in dict.fromkeys(e.query for e in scene.events):
             truth = [(e.onset_s, e.offset_s) for e in scene.events if e.query == query]
-            result = localize(adapter, path, query)
-            cfg = replace(result.config, interval="edges", fraction=0.1)
+            result = localize(adapter, path, query, LocalizeConfig(interval="threshold"))
+            cfg = replace(result.config, interval="edges", fraction=EDGES.fraction)
             envelope = energy_db(clip, adapter.sample_rate, adapter.token_s, result.profile.base.size)
             score = result.score_curve()
             found, _ = read_times(

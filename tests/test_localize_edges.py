@@ -78,8 +78,9 @@ def organism() -> Adapter:
 def test_the_shipped_model_puts_the_edges_on_the_tones(organism: Adapter) -> None:
     """A steady tone at 2.0–3.8 s in quiet: the threshold interval stops short, edges ends on the tone."""
     clip = _scene(10.0, [(2.0, 3.8)], seed=2)
-    plain = localize(organism, clip, "a steady tone", sample_rate=SR)
-    edges = localize(organism, clip, "a steady tone", LocalizeConfig(interval="edges"), sample_rate=SR)
+    plain = localize(organism, clip, "a steady tone", LocalizeConfig(interval="threshold"), sample_rate=SR)
+    edges = localize(organism, clip, "a steady tone", sample_rate=SR)  # the shipped model's own interval
+    assert edges.config.interval == "edges"
     assert plain.peak_s is not None and 2.0 <= plain.peak_s <= 3.8
     assert edges.interval_s is not None and plain.interval_s is not None
     assert edges.interval_s == pytest.approx((2.0, 3.8), abs=0.041)  # one token
@@ -112,3 +113,25 @@ def test_cli_localize_interval_edges(
     data = json.loads(out.read_text())
     assert data["config"]["interval"] == "edges" and data["config"]["fraction"] == 0.1
     assert data["interval_s"] == pytest.approx([2.0, 3.8], abs=0.041)
+
+
+def test_bench_keeps_the_threshold_interval_unless_asked(organism: Adapter, tmp_path: Path) -> None:
+    """The shipped model declares edges for ``localize``; ``bench`` conditions read the threshold interval
+    (their committed results and config hashes), and read edges, with the scene's level, when asked."""
+    from wheretolisten.bench import BenchConfig, run_unit
+    from wheretolisten.localize import prepare_audio
+    from wheretolisten.scenes import ProceduralBank, load_manifest, make_scenes
+
+    assert resolve(organism).interval == "edges"
+    make_scenes(ProceduralBank(), 1, tmp_path / "scenes", seed=3, progress=False)
+    (scene,) = load_manifest(tmp_path / "scenes")
+    default = BenchConfig().resolved(organism)
+    assert default.loc.interval == "threshold" and default.loc.fraction == 0.5
+    asked = BenchConfig(localize=LocalizeConfig(interval="edges"))
+    (plain,) = run_unit(organism, scene, tmp_path / "scenes", ["steered"], BenchConfig())
+    (row,) = run_unit(organism, scene, tmp_path / "scenes", ["steered"], asked)
+    assert row["peak_s"] == plain["peak_s"]
+    clip, _ = prepare_audio(organism, scene.audio_path(tmp_path / "scenes"))
+    direct = localize(organism, clip, scene.target_event.query, sample_rate=organism.sample_rate)
+    assert direct.config.interval == "edges"
+    assert row["interval_s"] == pytest.approx(list(direct.interval_s), abs=1e-6)

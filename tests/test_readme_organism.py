@@ -300,7 +300,7 @@ def test_the_settings_steps_are_the_committed_dev_results() -> None:
         f"0.35, {at((3.5, 0.4, 0.35)):.3f} at the package's 3.5)"
     ) in text
     shipped = _shipped()
-    assert shipped["localize"] == settings
+    assert shipped["localize"] == {**settings, "interval": "edges"}
     assert shipped["detect"] == {"min_score": 1.0, "smooth_s": 0.4, "fraction": 0.5}
 
 
@@ -379,3 +379,37 @@ def test_the_generate_sentences_are_the_committed_answers() -> None:
     assert f"neither {per(str(r['steered']['other']) for r in runs)}" in doc
     onset = sum(r["number_is_onset_second"] for r in runs)
     assert f"({onset} of the {total['number']} the queried sound's onset second)" in doc
+
+
+def test_the_declared_interval_sentences_are_the_committed_benchmark() -> None:
+    """README, organism/README.md and docs/intervals.md on ``edges`` as the shipped model's interval: the
+    numbers of ``benchmarks/localize_intervals.py``'s committed run, dev and every held-out draw."""
+    rows = [
+        json.loads(line) for line in (ROOT / "organism" / "localize_intervals.jsonl").read_text().splitlines()
+    ]
+    sets = {r["set"]: r for r in rows if "set" in r}
+    held = [r for name, r in sets.items() if name != "dev"]
+    assert len(held) == 15 and {r["set"].split("+")[0] for r in held} == {
+        "single",
+        "three",
+        "white-10",
+        "babble-10",
+        "overlap",
+    }
+    dev = sets["dev"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    organism = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    pair = f"mean IoU with the queried sound is {dev['iou_edges']:.3f} against {dev['iou_threshold']:.3f}"
+    assert pair in readme
+    assert f"mean IoU {dev['iou_edges']:.3f} against {dev['iou_threshold']:.3f}" in organism
+    low, high = min(r["difference"] for r in held), max(r["difference"] for r in held)
+    assert all(r["difference_ci95"][0] > 0 for r in held)  # "each 95 % interval above 0"
+    assert f"it is ahead on every set by {low:.2f} to {high:.2f} IoU, each 95 % interval above 0" in readme
+    table = (ROOT / "docs" / "intervals.md").read_text()
+    for r in sets.values():
+        lo, hi = r["difference_ci95"]
+        assert (
+            f"| {r['set']} | {r['iou_threshold']:.3f} | {r['iou_edges']:.3f} | {r['difference']:+.3f} "
+            f"({lo:+.3f} to {hi:+.3f}) |"
+        ) in table
+    assert _shipped()["localize"]["interval"] == "edges"

@@ -108,7 +108,8 @@ class Unit:
     def outcome(self, base: np.ndarray, steered: np.ndarray, **extra: Any) -> Outcome:
         """A profile condition's outcome: (base, steered) read with the localize settings' readout."""
         rule, token_s = self.config.loc.readout, self.model.token_s
-        read = apply_rule(rule, None, token_s, base.size, (base, steered))
+        envelope = self.envelope(base.size, token_s) if rule.needs_envelope else None
+        read = apply_rule(rule, None, token_s, base.size, (base, steered), envelope)
         return Outcome(read, self.profile(base, steered), dict(extra))
 
     def envelope(self, n_tokens: int, token_s: float) -> np.ndarray:

@@ -119,10 +119,10 @@ PositionsOpt = Annotated[
 ]
 IntervalOpt = Annotated[
     Interval | None,
-    _setting(
-        "threshold: the region above half the peak; window: the best fixed window; edges: the region "
-        "above a tenth of the peak, each edge moved to the audio's nearest onset or offset within 1 s.",
-        "interval",
+    typer.Option(
+        help="threshold: the region above half the peak; window: the best fixed window; edges: the region "
+        "above a tenth of the peak, each edge moved to the audio's nearest onset or offset within 1 s "
+        f"(default: the model's own, else {_DEFAULTS['interval']})."
     ),
 ]
 WindowOpt = Annotated[float | None, _setting("Window width in seconds for --interval window.", "window_s")]
