@@ -26,7 +26,8 @@ import numpy as np
 
 from wheretolisten.audio import load_audio
 from wheretolisten.bench.detection import ENERGY_FRACTION, ENERGY_FRAME_S, ENERGY_SMOOTH_S, energy_curve
-from wheretolisten.detections import DetectConfig, Detection, detect
+from wheretolisten.detections import DetectConfig, Detection, detect, snap_to_audio
+from wheretolisten.intervals import energy_db
 from wheretolisten.long import localize_long
 from wheretolisten.metrics import event_f1
 from wheretolisten.organism import load_organism
@@ -65,6 +66,11 @@ def main() -> None:
         help="score the curves a former run wrote with --curves (same scenes, same model) instead of "
         "running the model again",
     )
+    p.add_argument(
+        "--edges",
+        action="store_true",
+        help="also score every grid point with its detections' edges moved to the audio (DetectConfig.edges)",
+    )
     args = p.parse_args()
     adapter = load_organism(device="cpu", dtype="float32")
     scenes = load_manifest(args.scenes)
@@ -73,7 +79,7 @@ def main() -> None:
         wanted = {f"{sc.scene_id}|{e.label}" for sc in scenes for e in sc.events}
         if wanted != set(kept):
             p.error(f"{args.reuse_curves} holds the curves of other scenes or queries than {args.scenes}")
-    curves, energy, items = {}, {}, []
+    curves, energy, levels, items = {}, {}, {}, []
     for scene in scenes:
         path = scene.audio_path(args.scenes if args.scenes.is_dir() else args.scenes.parent)
         first = {e.label: e.query for e in reversed(scene.events)}
@@ -88,7 +94,10 @@ def main() -> None:
             curves[(scene.scene_id, label)] = score
             gt = [(e.onset_s, e.offset_s) for e in scene.events if e.label == label]
             items.append((scene.scene_id, label, gt))
-        energy[scene.scene_id] = energy_curve(load_audio(path, scene.sample_rate)[0], scene.sample_rate)
+        audio = load_audio(path, scene.sample_rate)[0]
+        energy[scene.scene_id] = energy_curve(audio, scene.sample_rate)
+        n_tokens = scores[0].size
+        levels[scene.scene_id] = energy_db(audio, scene.sample_rate, adapter.token_s, n_tokens)
     if args.curves:
         np.savez(args.curves, **{f"{s}|{label}": c for (s, label), c in curves.items()})
     settings = adapter.recommended.get("localize", {})
@@ -98,10 +107,15 @@ def main() -> None:
         [0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0],
         [0.2, 0.4, 0.6, 0.8],
         [0.15, 0.25, 0.35, 0.5],
+        (False, True) if args.edges else (False,),
     )
-    for min_score, smooth_s, fraction in grid:
-        cfg = DetectConfig(min_score=min_score, smooth_s=smooth_s, fraction=fraction)
-        found = {key: detect(curve, adapter.token_s, cfg) for key, curve in curves.items()}
+    for min_score, smooth_s, fraction, edges in grid:
+        cfg = DetectConfig(min_score=min_score, smooth_s=smooth_s, fraction=fraction, edges=edges)
+        found = {}
+        for key, curve in curves.items():
+            found[key] = detect(curve, adapter.token_s, cfg)
+            if edges:
+                found[key] = snap_to_audio(found[key], curve, levels[key[0]], adapter.token_s, cfg)
         line = {
             "detector": "steered",
             **cfg.to_json(),

@@ -160,7 +160,9 @@ def test_cli_env_describes_the_install(
     # and the settings it declares (localize and detection), as its wheretolisten.json has them
     declared = json.loads((Path(info["shipped_model"]) / "wheretolisten.json").read_text())
     assert info["shipped_model_settings"]["shifts"] == str(declared["localize"]["shifts"])
-    assert info["shipped_model_settings"]["min_score"] == str(declared["detect"]["min_score"])
+    assert info["shipped_model_settings"]["detect_min_score"] == str(declared["detect"]["min_score"])
+    assert info["shipped_model_settings"]["interval"] == declared["localize"]["interval"] == "edges"
+    assert info["shipped_model_settings"]["detect_smooth_s"] == str(declared["detect"]["smooth_s"])
     code, stdout, _ = run_cli(monkeypatch, capsys, "env")
     assert code == 0 and f"transformers: {transformers.__version__}" in stdout.splitlines()
     lines = stdout.splitlines()

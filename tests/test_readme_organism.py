@@ -301,7 +301,32 @@ def test_the_settings_steps_are_the_committed_dev_results() -> None:
     ) in text
     shipped = _shipped()
     assert shipped["localize"] == {**settings, "interval": "edges"}
-    assert shipped["detect"] == {"min_score": 1.0, "smooth_s": 0.4, "fraction": 0.5}
+    assert shipped["detect"] == {"min_score": 1.0, "smooth_s": 0.6, "fraction": 0.5, "edges": True}
+    edges = [
+        json.loads(line)
+        for line in (ROOT / "organism" / "detection_dev_edges.jsonl").read_text().splitlines()
+    ]
+    assert edges[0]["localize_settings"] == {**settings, "interval": "edges"}
+    chosen = edges[-1]["best"]["steered"]
+    assert (chosen["min_score"], chosen["smooth_s"], chosen["fraction"], chosen["edges"]) == (
+        1.0,
+        0.6,
+        0.5,
+        True,
+    )
+    before = next(
+        g
+        for g in edges
+        if g.get("detector") == "steered"
+        and (g["min_score"], g["smooth_s"], g["fraction"], g.get("edges", False)) == (1.0, 0.4, 0.5, False)
+    )
+    assert before["onset"] == best["onset"]  # the same curves as step 6
+    energy = edges[-1]["best"]["energy"]
+    assert (
+        f"onset F1 {chosen['onset']['f1']:.3f} against {before['onset']['f1']:.3f} for step 6's setting, and "
+        f"with offsets {chosen['full']['f1']:.3f} against {before['full']['f1']:.3f} (energy: "
+        f"{energy['full']['f1']:.3f})"
+    ) in text
 
 
 def test_the_unshifted_sentence_is_the_committed_run() -> None:

@@ -12,11 +12,18 @@ then suppress that interval widened by ``min_gap_s`` on both sides. Stop at ``to
 the next peak scores below ``min_score``. Detections come out in descending score, so keeping those
 with score >= t is exactly what ``min_score = t`` would have given.
 
+Edges (``DetectConfig(edges=True)``, :func:`snap_to_audio`): Δ marks where the queried sound starts, not
+how long it lasts, so each detection's extent can be taken from the audio: its onset moves to the audio's
+nearest onset within 1 s of Δ's, its offset to the end of the sound holding its peak, and two detections
+of one sound become one. Scores are unchanged; thresholding the result at t is not always what
+``min_score = t`` gives (a weaker detection may have widened a stronger one).
+
 Package defaults (min_score 3.5, smooth_s 0.6, fraction 0.25, min_gap_s 1) were chosen on dev scenes of
 the shipped organism without shifts (120-s scenes, seed 50000; ``docs/long.md``). A checkpoint may declare
-its own ``min_score``, ``smooth_s`` and ``fraction`` in ``wheretolisten.json`` (``"detect"``), chosen on its
-dev scenes with its own localize settings: the shipped organism declares those it scores best with at its
-4 shifts (``benchmarks/detection_dev.py``). Choose them on a dev split for another model.
+its own ``min_score``, ``smooth_s``, ``fraction`` and ``edges`` in ``wheretolisten.json`` (``"detect"``),
+chosen on its dev scenes with its own localize settings: the shipped organism declares those it scores
+best with at its 4 shifts (``benchmarks/detection_dev.py --edges``). Choose them on a dev split for
+another model.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from .errors import OptionError
-from .readout import smooth
+from .intervals import snap_edges, sound_around
+from .readout import EDGES, smooth
 
 #: Default lowest detection score (units of the uniform attention share), chosen on dev scenes.
 DEFAULT_MIN_SCORE = 3.5
@@ -75,6 +83,9 @@ class DetectConfig:
     min_gap_s: float = DEFAULT_MIN_GAP_S
     smooth_s: float | None = None
     fraction: float | None = None
+    #: Move each detection's onset and offset to the audio's nearest onset or offset and drop one whose
+    #: moved span overlaps a stronger one's (:func:`snap_to_audio`); None: the model's, else False.
+    edges: bool | None = None
 
     def __post_init__(self) -> None:
         if self.top_k is not None and (isinstance(self.top_k, bool) or int(self.top_k) < 1):
@@ -87,6 +98,8 @@ class DetectConfig:
             raise OptionError(f"detection smoothing must be a finite number >= 0, got {self.smooth_s!r}")
         if self.fraction is not None and not 0 <= self.fraction <= 1:
             raise OptionError(f"detection fraction must be in [0, 1], got {self.fraction!r}")
+        if self.edges is not None and not isinstance(self.edges, bool):
+            raise OptionError(f"detection edges must be true or false, got {self.edges!r}")
 
     def filled(self, recommended: Mapping[str, Any] | None = None) -> DetectConfig:
         """These settings with every None replaced: the checkpoint's declared value (``recommended`` is its
@@ -108,12 +121,23 @@ class DetectConfig:
                 raise OptionError(f"wheretolisten.json: detect.{name} must be a number, got {value!r}")
             return float(value)
 
+        edges = self.edges if self.edges is not None else declared.get("edges", False)
+        if not isinstance(edges, bool):
+            raise OptionError(f"wheretolisten.json: detect.edges must be true or false, got {edges!r}")
         return replace(
-            self, min_score=pick("min_score"), smooth_s=pick("smooth_s"), fraction=pick("fraction")
+            self,
+            min_score=pick("min_score"),
+            smooth_s=pick("smooth_s"),
+            fraction=pick("fraction"),
+            edges=edges,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every setting; ``edges`` only when on, so settings without it keep their JSON and hashes."""
+        data = asdict(self)
+        if not data["edges"]:
+            del data["edges"]
+        return data
 
 
 def score_curve(delta: np.ndarray, n_tokens: int | None = None) -> np.ndarray:
@@ -154,6 +178,60 @@ def detect(score: np.ndarray, token_s: float, config: DetectConfig | None = None
         found.append(Detection(round(start * token_s, 6), round(end * token_s, 6), float(curve[peak])))
         free[max(0, start - gap) : end + gap] = False
     return found
+
+
+#: Detections with edges measure the audio's background over ±this many seconds around each peak: wider
+#: than the ``edges`` interval's 2 s, so that a long sound (5–11 s in the dev recordings) still rises above
+#: the quiet around it. Chosen on the dev recordings (``benchmarks/detection_dev.py --edges``: 2, 5, 10 s).
+DETECT_LOCAL_S = 10.0
+
+
+def snap_to_audio(
+    found: Sequence[Detection],
+    score: np.ndarray,
+    envelope_db: np.ndarray,
+    token_s: float,
+    config: DetectConfig | None = None,
+) -> list[Detection]:
+    """``found`` (as :func:`detect` gives them, highest score first, on the same token axis) with their
+    extents taken from the audio: the onset moves to the audio's nearest onset within ``readout.EDGES``'s
+    reach of Δ's (Δ marks where the queried sound starts), and when the peak lies inside a sound (the run
+    of active audio around it, pauses up to the bridge filled) the offset moves to that sound's end, else
+    to the nearest offset within reach; an edge with nothing in reach stays where Δ put it.
+
+    The audio's background is measured over ±:data:`DETECT_LOCAL_S` around each peak (margin and bridge
+    as ``EDGES``). A weaker detection whose span overlaps a stronger one's, or whose peak lies in the same
+    sound, is the same occurrence: the stronger one keeps its score and widens to cover both.
+    ``envelope_db`` is the audio's level per token (``intervals.energy_db``).
+    """
+    cfg = (config or DetectConfig()).filled()
+    assert cfg.smooth_s is not None
+    width = int(round(cfg.smooth_s / token_s)) | 1 if cfg.smooth_s > 0 else 1
+    curve = smooth(np.asarray(score, dtype=np.float64), width)
+    bridge, local = int(round(EDGES.bridge_s / token_s)), max(1, int(round(DETECT_LOCAL_S / token_s)))
+    reach = int(round(EDGES.reach_s / token_s))
+    kept: list[list[Any]] = []  # [start, end, score, the sound around its peak or None]
+    for d in found:
+        a = min(curve.size - 1, max(0, int(round(d.onset_s / token_s))))
+        b = min(curve.size, max(a + 1, int(round(d.offset_s / token_s))))
+        k = a + int(np.argmax(curve[a:b]))
+        start, end = snap_edges(envelope_db, k, (a, b), EDGES.margin_db, bridge, local, reach)
+        sound = sound_around(envelope_db, k, EDGES.margin_db, bridge, local)
+        if sound is not None:
+            end = max(end, sound[1])
+        same = next(
+            (
+                m
+                for m in kept
+                if (start < m[1] and m[0] < end) or (m[3] is not None and m[3][0] <= k < m[3][1])
+            ),
+            None,
+        )
+        if same is not None:
+            same[0], same[1] = min(same[0], start), max(same[1], end)
+            continue
+        kept.append([start, end, d.score, sound])
+    return [Detection(round(s * token_s, 6), round(e * token_s, 6), score) for s, e, score, _ in kept]
 
 
 def strongest(score: np.ndarray, token_s: float, config: DetectConfig | None = None) -> Detection | None:

@@ -96,6 +96,17 @@ def _local_active(
     return active
 
 
+def sound_around(
+    envelope_db: np.ndarray, k: int, margin_db: float, bridge: int, local: int
+) -> tuple[int, int] | None:
+    """[start, end) of the sound holding token ``k`` (active as :func:`_local_active` finds it, pauses up
+    to ``bridge`` bridged); None when ``k`` is not inside one or the peak hardly stands out."""
+    active = _local_active(envelope_db, k, margin_db, bridge, local)
+    if active is None or not active[min(max(k, 0), active.size - 1)]:
+        return None
+    return _run_around(active, min(max(k, 0), active.size - 1))
+
+
 def adaptive_snap(
     envelope_db: np.ndarray,
     k: int,

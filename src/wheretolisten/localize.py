@@ -22,7 +22,15 @@ from .errors import OptionError
 from .intervals import energy_db
 from .models.base import Adapter
 from .readout import apply_rule
-from .results import AlphaSweep, ClipProfiles, LayerDelta, LocalizeResult, Profile, read_times
+from .results import (
+    AlphaSweep,
+    ClipProfiles,
+    LayerDelta,
+    LocalizeResult,
+    Profile,
+    needs_level,
+    read_times,
+)
 from .settings import (
     INSTRUCTED_TEMPLATES,
     LocalizeConfig,
@@ -109,9 +117,9 @@ def _vector(engine: Engine, query: str, vector: SteeringVector | None) -> Steeri
     return engine.vectors([query], prompted=False).vectors[0]
 
 
-def _envelope(engine: Engine, n_tokens: int) -> np.ndarray | None:
-    """The clip's level per audio token when the readout reads it (the edges interval), else None."""
-    if not engine.config.readout.needs_envelope:
+def _envelope(engine: Engine, n_tokens: int, detection: DetectConfig | None = None) -> np.ndarray | None:
+    """The clip's level per audio token when the readout or the detections read it (edges), else None."""
+    if not needs_level(engine.config, detection or DetectConfig(edges=False)):
         return None
     return energy_db(engine.clip, engine.adapter.sample_rate, engine.adapter.token_s, n_tokens)
 
@@ -129,7 +137,7 @@ def _result(
     det = (detection or DetectConfig()).filled(adapter.recommended)
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
-    score, envelope = score_curve(profile.delta), _envelope(engine, base.size)
+    score, envelope = score_curve(profile.delta), _envelope(engine, base.size, det)
     found, events = read_times(profile, cfg, adapter.token_s, det, info.start_s, score, envelope)
     return LocalizeResult(adapter.name, query, info, profile, found, cfg, vector, events, det)
 

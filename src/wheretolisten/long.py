@@ -41,7 +41,7 @@ from .intervals import energy_db
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
-from .results import LocalizeResult, Profile, WindowedResult, read_times
+from .results import LocalizeResult, Profile, WindowedResult, needs_level, read_times
 from .settings import Resolved, resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
@@ -205,9 +205,9 @@ def localize_long(
     start, end = check_span(*(options.get("span") or (None, None)), head.duration_s, name)
     plan = plan_windows(end - start, segment, overlap, token_s)
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
-    # The audio's level per token, for a readout that reads it (edges): NaN past the audio's end is
+    # The audio's level per token, for a readout or detections that read it (edges): NaN past the end is
     # stitched as a share of windows that knew the token (``_ENVELOPE``).
-    levels = Stitcher(plan, _ENVELOPE, token_s) if cfg.readout.needs_envelope else None
+    levels = Stitcher(plan, _ENVELOPE, token_s) if needs_level(cfg, det) else None
     norms: list[list[dict[int, float]]] = [[] for _ in queries]
     silent: list[int] = []
 

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .audio import AudioInfo
-from .detections import DetectConfig, Detection, detect, detections_json, score_curve, strongest
+from .detections import (
+    DetectConfig,
+    Detection,
+    detect,
+    detections_json,
+    score_curve,
+    snap_to_audio,
+    strongest,
+)
 from .readout import Readout, apply_rule
 from .settings import Resolved
 from .vectors import SteeringVector
@@ -77,7 +85,18 @@ def read_times(
     found = apply_rule(
         config.readout, None, token_s, profile.base.size, (profile.base, profile.steered), envelope_db
     )
-    return found.shifted(start_s), [d.shifted(start_s) for d in detect(score, token_s, detection)]
+    events = detect(score, token_s, detection)
+    if detection.edges:
+        if envelope_db is None:
+            raise ValueError("detections with edges need the audio's level per token")
+        events = snap_to_audio(events, score, envelope_db, token_s, detection)
+    return found.shifted(start_s), [d.shifted(start_s) for d in events]
+
+
+def needs_level(config: Resolved, detection: DetectConfig) -> bool:
+    """Whether :func:`read_times` needs the audio's level per token (an edges interval or edges
+    detections)."""
+    return config.readout.needs_envelope or bool(detection.edges)
 
 
 class _Detected:

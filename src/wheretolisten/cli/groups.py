@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..settings import parse_layers
 from .options import (
     AlphaOpt,
+    DetectEdgesOpt,
     DeviceOpt,
     DtypeOpt,
     EndOpt,
@@ -181,6 +182,7 @@ class DetectionFlags:
     top_k: TopKOpt = None
     min_score: MinScoreOpt = None
     min_gap_s: MinGapOpt = None
+    detect_edges: DetectEdgesOpt = None
 
     def windows(self) -> WindowConfig:
         """The window settings, checked for finite numbers (``options.window_config``)."""
@@ -188,4 +190,4 @@ class DetectionFlags:
 
     def detection(self) -> DetectConfig:
         """The detection settings, checked for finite numbers (``options.detect_config``)."""
-        return detect_config(self.top_k, self.min_score, self.min_gap_s)
+        return detect_config(self.top_k, self.min_score, self.min_gap_s, self.detect_edges)

@@ -163,6 +163,14 @@ MinGapOpt = Annotated[
     float | None,
     typer.Option(help=f"Least gap between detections, s (default: {_DETECT_DEFAULTS['min_gap_s']:g})."),
 ]
+DetectEdgesOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--detect-edges/--no-detect-edges",
+        help="Move each detection's onset and offset to the audio's nearest onset or offset within 1 s "
+        "(default: the model's, else off).",
+    ),
+]
 StartOpt = Annotated[float | None, typer.Option(help="Use the audio from this time on, s.")]
 EndOpt = Annotated[float | None, typer.Option(help="Use the audio up to this time, s.")]
 MkdirOpt = Annotated[
@@ -289,13 +297,15 @@ def load(
     return adapter
 
 
-def detect_config(top_k: int | None, min_score: float | None, min_gap_s: float | None) -> DetectConfig:
-    """The detection settings the options give, checked for finite numbers; a score not given stays None
-    (the model's, filled once it is loaded), a gap not given is the default."""
+def detect_config(
+    top_k: int | None, min_score: float | None, min_gap_s: float | None, edges: bool | None = None
+) -> DetectConfig:
+    """The detection settings the options give, checked for finite numbers; a score or edges not given
+    stays None (the model's, filled once it is loaded), a gap not given is the default."""
     from ..detections import DetectConfig
 
     score, gap = finite(min_score, "--min-score"), finite(min_gap_s, "--min-gap-s")
-    return DetectConfig(top_k, score, DetectConfig().min_gap_s if gap is None else gap)
+    return DetectConfig(top_k, score, DetectConfig().min_gap_s if gap is None else gap, edges=edges)
 
 
 def window_config(segment_s: float | None, overlap_s: float | None) -> WindowConfig:

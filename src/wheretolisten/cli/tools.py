@@ -29,8 +29,10 @@ def torch_build(version: str, cuda: str | None, hip: str | None) -> str:
 
 
 def _declared_settings(declared: dict[str, Any]) -> dict[str, str]:
-    """The localize and detection settings a checkpoint's ``wheretolisten.json`` declares, for ``env``."""
-    shown = {**declared.get("localize", {}), **declared.get("detect", {})}
+    """The localize and detection settings a checkpoint's ``wheretolisten.json`` declares, for ``env``
+    (detection settings prefixed ``detect_``: both sections may name ``smooth_s`` and ``fraction``)."""
+    detect = {f"detect_{k}": v for k, v in declared.get("detect", {}).items()}
+    shown = {**declared.get("localize", {}), **detect}
     return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in shown.items()}
 
 
