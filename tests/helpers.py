@@ -15,6 +15,16 @@ SR = 16000
 CORE_FAMILIES = ("qwen2-audio", "audioflamingo3")
 
 
+def tones(seconds: float, sounds: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
+    """Quiet noise (about -50 dB) with a 900-Hz tone over each (onset, offset) in seconds, hard edges."""
+    clip = np.random.default_rng(seed).standard_normal(int(seconds * SR)) * 0.003
+    t = np.arange(clip.size) / SR
+    for onset, offset in sounds:
+        inside = (t >= onset) & (t < offset)
+        clip[inside] += 0.3 * np.sin(2 * np.pi * 900 * t[inside])
+    return clip.astype(np.float32)
+
+
 def noise(seconds: float, seed: int = 0, amplitude: float = 0.1) -> np.ndarray:
     """Deterministic white noise, float32 mono at 16 kHz."""
     return (np.random.default_rng(seed).standard_normal(int(round(seconds * SR))) * amplitude).astype(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import SR, run_cli
+from helpers import SR, run_cli, tones
 from wheretolisten.detections import DetectConfig, Detection, detect, snap_to_audio
 from wheretolisten.errors import OptionError
 from wheretolisten.intervals import energy_db
@@ -78,20 +78,10 @@ def test_the_onset_stays_without_an_onset_in_reach_and_the_offset_is_the_sounds_
     ]
 
 
-def _recording(seconds: float, sounds: list[tuple[float, float]]) -> np.ndarray:
-    rng = np.random.default_rng(5)
-    clip = rng.standard_normal(int(seconds * SR)) * 0.003
-    t = np.arange(clip.size) / SR
-    for a, b in sounds:
-        inside = (t >= a) & (t < b)
-        clip[inside] += 0.3 * np.sin(2 * np.pi * 900 * t[inside])
-    return clip.astype(np.float32)
-
-
 def test_long_recordings_snap_on_the_whole_files_level(adapter: Adapter, tmp_path: Path) -> None:
     """Windowed detections with edges are the stitched score's detections moved on the file's level."""
     wav = tmp_path / "long.wav"
-    audio = _recording(25.0, [(3.0, 4.5), (9.5, 11.0), (19.0, 21.0)])
+    audio = tones(25.0, [(3.0, 4.5), (9.5, 11.0), (19.0, 21.0)])
     sf.write(wav, audio, SR)
     det = DetectConfig(min_score=0.0, edges=True)
     cfg = LocalizeConfig(alpha=8.0, layers=[1])
@@ -110,7 +100,7 @@ def test_cli_detect_edges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wav, out = tmp_path / "clip.wav", tmp_path / "out.json"
-    sf.write(wav, _recording(10.0, [(2.0, 3.8)]), SR)
+    sf.write(wav, tones(10.0, [(2.0, 3.8)]), SR)
     code, _, err = run_cli(
         monkeypatch,
         capsys,

@@ -10,11 +10,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers import SR, run_cli
+from helpers import SR, run_cli, tones
 from wheretolisten.intervals import energy_db
 from wheretolisten.localize import LocalizeConfig, alpha_sweep, localize
 from wheretolisten.long import localize_long
@@ -26,17 +25,6 @@ from wheretolisten.windows import WindowConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = LocalizeConfig(alpha=8.0, layers=[1])
-
-
-def _scene(seconds: float, sounds: list[tuple[float, float]], seed: int = 0) -> np.ndarray:
-    """Quiet noise (-50 dB) with a 900-Hz tone at each (onset, offset), hard edges."""
-    rng = np.random.default_rng(seed)
-    clip = rng.standard_normal(int(seconds * SR)) * 0.003
-    t = np.arange(clip.size) / SR
-    for onset, offset in sounds:
-        inside = (t >= onset) & (t < offset)
-        clip[inside] += 0.3 * np.sin(2 * np.pi * 900 * t[inside])
-    return clip.astype(np.float32)
 
 
 def test_edges_resolves_to_the_protocols_rule_with_its_own_fraction(adapter: Adapter) -> None:
@@ -56,7 +44,7 @@ def test_edges_is_the_rule_the_committed_protocol_run_chose() -> None:
 
 def test_localize_reads_edges_from_the_clips_level(adapter: Adapter) -> None:
     """One peak, two intervals: edges is the rule applied to the same profile and the clip's level."""
-    clip = _scene(8.0, [(2.0, 3.8), (5.5, 6.5)], seed=1)
+    clip = tones(8.0, [(2.0, 3.8), (5.5, 6.5)], seed=1)
     plain = localize(adapter, clip, "a siren", CFG, sample_rate=SR)
     edges = localize(adapter, clip, "a siren", replace(CFG, interval="edges"), sample_rate=SR)
     assert edges.peak_s == plain.peak_s and edges.config.fraction == 0.1
@@ -77,7 +65,7 @@ def organism() -> Adapter:
 
 def test_the_shipped_model_puts_the_edges_on_the_tones(organism: Adapter) -> None:
     """A steady tone at 2.0–3.8 s in quiet: the threshold interval stops short, edges ends on the tone."""
-    clip = _scene(10.0, [(2.0, 3.8)], seed=2)
+    clip = tones(10.0, [(2.0, 3.8)], seed=2)
     plain = localize(organism, clip, "a steady tone", LocalizeConfig(interval="threshold"), sample_rate=SR)
     edges = localize(organism, clip, "a steady tone", sample_rate=SR)  # the shipped model's own interval
     assert edges.config.interval == "edges"
@@ -91,7 +79,7 @@ def test_the_shipped_model_puts_the_edges_on_the_tones(organism: Adapter) -> Non
 def test_a_long_recordings_level_is_stitched_from_its_windows(adapter: Adapter, tmp_path: Path) -> None:
     """Overlapping windows and a short last one: the readout reads the whole file's level per token."""
     wav = tmp_path / "long.wav"
-    audio = _scene(23.0, [(4.0, 5.5), (11.0, 12.0), (18.2, 20.0)], seed=3)
+    audio = tones(23.0, [(4.0, 5.5), (11.0, 12.0), (18.2, 20.0)], seed=3)
     sf.write(wav, audio, SR)
     cfg = replace(CFG, interval="edges")
     (result,) = localize_long(adapter, wav, ["a siren"], cfg, windows=WindowConfig(10.0, 3.0))
@@ -106,7 +94,7 @@ def test_cli_localize_interval_edges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wav, out = tmp_path / "clip.wav", tmp_path / "out.json"
-    sf.write(wav, _scene(10.0, [(2.0, 3.8)], seed=2), SR)
+    sf.write(wav, tones(10.0, [(2.0, 3.8)], seed=2), SR)
     args = ("localize", wav, "-q", "a steady tone", "--interval", "edges", "--json", out)
     code, _, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
