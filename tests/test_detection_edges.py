@@ -118,3 +118,14 @@ def test_cli_detect_edges(
     data = json.loads(out.read_text())
     assert data["detection"]["edges"] is True
     assert data["detections"] and data["detections"][0]["onset_s"] == pytest.approx(2.0, abs=0.041)
+
+
+def test_an_overlapping_sound_carries_the_offset_with_it() -> None:
+    """The known limitation (docs/long.md): the audio's extent is not the queried sound's. A sound at
+    4.0–6.0 s overlapped by another from 5.5 to 9.0 s is one run of active audio: the offset runs to 9.0."""
+    n = 500
+    level = _level(n, [(4.0, 6.0), (5.5, 9.0)])
+    score = np.zeros(n)
+    score[110:125] = 3.0  # Δ rose over 4.4–5.0 s
+    found = [Detection(4.4, 5.0, 3.0)]
+    assert snap_to_audio(found, score, level, TOKEN, DetectConfig(smooth_s=0.0)) == [Detection(4.0, 9.0, 3.0)]
