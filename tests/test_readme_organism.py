@@ -85,6 +85,16 @@ def test_the_readme_sentences_are_the_committed_results() -> None:
 
     long = [d["long"]["all_ok"] for d in (one, two, old1, old2)]
     before = [d["long_without_edges"]["all_ok"] for d in (one, two)]
+    third = _results("eval_sets_shipped_long_draw3.json")
+    assert third["_seed_offset"] == 1000 and third["long"]["n"] == 8
+    apart = [
+        round(b - a, 1)
+        for r in third["long"]["recordings"]
+        if not r["ok"]
+        for a, b in zip(r["onsets_s"], r["onsets_s"][1:], strict=False)
+        if b - a < 2
+    ]
+    assert sorted(apart) == [1.4, 1.5]  # "occurrences 1.4 and 1.5 s apart were detected as one"
     for d in (one, two):  # the 3-minute recordings ran with the declared detections, edges on
         assert all(r.get("detections_s") is not None for r in d["long"]["recordings"]) and "_long_rerun" in d
     top = [sum(r["top_found"] == len(r["onsets_s"]) for r in d["long"]["recordings"]) for d in (one, two)]
@@ -108,7 +118,8 @@ def test_the_readme_sentences_are_the_committed_results() -> None:
         f"{pv(two, 'freedesktop')})",
         f"for {long[0]} and {long[1]} of the 8 classes (the two draws; the first stage: {long[2]} and "
         f"{long[3]}), with the detection settings it declares (detections with edges; before them "
-        f"{before[0]} and {before[1]})",
+        f"{before[0]} and {before[1]}), and for {third['long']['all_ok']} of 8 in a third draw made after "
+        "that choice",
         f"in {top[0]} and {top[1]} of the 8 recordings the three strongest candidates at no threshold are",
     ]
     for phrase in phrases:
