@@ -1,0 +1,93 @@
+"""docs/long.md's and the README's held-out detection numbers are the committed runs of the shipped model
+with its declared detections (edges): ``bench summary`` files and ``psds_ci.py`` lines under organism/."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+EIGHT = "120-s scenes, 8 events, classes repeated ≤ 3× (583 queries, 800 occurrences)"
+TWENTY_FOUR = "120-s scenes, 24 events, each class 3× (800 queries, 2400 occurrences)"
+#: (summary, PSDS lines, the table's title in docs/long.md) of each set and draw.
+SETS = (
+    ("detection_heldout_edges_8ev.md", "detection_heldout_edges_psds_8ev.jsonl", EIGHT),
+    ("detection_heldout_edges_24ev.md", "detection_heldout_edges_psds_24ev.jsonl", TWENTY_FOUR),
+    (
+        "detection_heldout_edges_8ev_draw2.md",
+        "detection_heldout_edges_psds_8ev_draw2.jsonl",
+        "draw 2 (`--seed 500`), 8 events (576 queries, 800 occurrences)",
+    ),
+    (
+        "detection_heldout_edges_24ev_draw2.md",
+        "detection_heldout_edges_psds_24ev_draw2.jsonl",
+        "draw 2 (`--seed 500`), 24 events (800 queries, 2400 occurrences)",
+    ),
+)
+
+
+def _tables() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "detection_tables", ROOT / "benchmarks" / "detection_tables.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _point(cell: str) -> str:
+    return cell.split(" ")[0]
+
+
+def _paired_onset(summary: Path) -> str:
+    """Steered minus energy on onset F1, '+0.40, CI 0.37–0.43', from the summary's paired table."""
+    text = summary.read_text().split("## Detection F1 vs steered-det", 1)[1].split("##", 1)[0]
+    (row,) = [line for line in text.splitlines() if line.startswith("| energy-det")]
+    onset = row.strip("|").split("|")[2].strip()  # e.g. "-0.40 (-0.43–-0.37)": energy minus steered
+    value, ci = onset.split(" ", 1)
+    lo, hi = ci.strip("()").replace("–-", "|").lstrip("-").split("|")
+    return f"+{value.lstrip('-')}, CI {hi}–{lo}"
+
+
+def test_the_docs_tables_are_the_committed_runs() -> None:
+    module, docs = _tables(), (ROOT / "docs" / "long.md").read_text()
+    for summary, psds, title in SETS:
+        for line in module.table(ROOT / "organism" / summary, ROOT / "organism" / psds, title):
+            assert line in docs, line
+
+
+def test_the_readme_sentences_are_the_committed_runs() -> None:
+    module = _tables()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    eight, twenty_four, eight2, twenty_four2 = (
+        module.summary_rows(ROOT / "organism" / s) for s, _, _ in SETS
+    )
+    psds8, psds24 = (module.psds_cells(ROOT / "organism" / p) for _, p, _ in SETS[:2])
+
+    def pair(rows: dict[str, dict[str, str]], key: str, other: str = "energy-det") -> str:
+        return f"{_point(rows['steered-det'][key])} vs {_point(rows[other][key])}"
+
+    phrases = [
+        f"(onset F1 {pair(eight, 'onset', 'random-det')})",
+        f"above class-blind energy detection ({_point(eight['energy-det']['onset'])}; paired difference "
+        f"{_paired_onset(ROOT / 'organism' / SETS[0][0])})",
+        f"with 24 shorter events per scene {pair(twenty_four, 'onset')}",
+        f"DCASE event F1 with offset collars ({pair(eight, 'f1')}; {pair(twenty_four, 'f1')})",
+        f"far above energy with the short events ({_point(psds24[('steered-det', 0.7)])} vs "
+        f"{_point(psds24[('energy-det', 0.7)])}) but not with the long ones "
+        f"({_point(psds8[('steered-det', 0.7)])} vs {_point(psds8[('energy-det', 0.7)])})",
+        f"gives onset F1 {_point(eight2['steered-det']['onset'])} and "
+        f"{_point(twenty_four2['steered-det']['onset'])} "
+        f"against energy's {_point(eight2['energy-det']['onset'])} and "
+        f"{_point(twenty_four2['energy-det']['onset'])}, F1 {_point(eight2['steered-det']['f1'])} and "
+        f"{_point(twenty_four2['steered-det']['f1'])} against {_point(eight2['energy-det']['f1'])} and "
+        f"{_point(twenty_four2['energy-det']['f1'])}",
+    ]
+    for phrase in phrases:
+        assert phrase in readme, phrase
+    # "beats energy ... with offset collars" and "far above ... not with the long ones", on both draws
+    for rows in (eight, twenty_four, eight2, twenty_four2):
+        assert float(_point(rows["steered-det"]["f1"])) > float(_point(rows["energy-det"]["f1"]))
+    assert float(_point(psds8[("steered-det", 0.7)])) <= float(_point(psds8[("energy-det", 0.7)]))
