@@ -50,7 +50,7 @@ def test_every_command_lists_a_group_s_options_together_and_in_order() -> None:
     groups = [
         ["start", "end"],
         ["device", "dtype", "threads"],
-        ["segment_s", "overlap_s", "top_k", "min_score", "min_gap_s"],
+        ["segment_s", "overlap_s", "top_k", "min_score", "min_gap_s", "detect_edges"],
     ]
     assert groups == [
         [f.name for f in SpanFlags.__dataclass_fields__.values()],

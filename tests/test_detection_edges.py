@@ -101,19 +101,8 @@ def test_cli_detect_edges(
 ) -> None:
     wav, out = tmp_path / "clip.wav", tmp_path / "out.json"
     sf.write(wav, tones(10.0, [(2.0, 3.8)]), SR)
-    code, _, err = run_cli(
-        monkeypatch,
-        capsys,
-        "localize",
-        wav,
-        "-q",
-        "a steady tone",
-        "--detect-edges",
-        "--min-score",
-        "0",
-        "--json",
-        out,
-    )
+    args = ("localize", wav, "-q", "a steady tone", "--detect-edges", "--min-score", "0", "--json", out)
+    code, _, err = run_cli(monkeypatch, capsys, *args)
     assert code == 0, err
     data = json.loads(out.read_text())
     assert data["detection"]["edges"] is True
