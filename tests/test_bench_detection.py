@@ -205,3 +205,33 @@ def test_the_checkpoints_detection_settings_enter_the_config_hash() -> None:
     assert run_hashes(CONDITIONS, resolved)["steered-det"] != run_hashes(CONDITIONS, other)["steered-det"]
     given = bench_config(queries="classes", detection=DetectConfig(min_score=9.0)).resolved(organism)
     assert given.detection.min_score == 9.0
+
+
+def test_psds_takes_overlapping_occurrences_of_a_class_as_one() -> None:
+    """Free placement can overlap two occurrences of one class, and ``--queries all`` asks a class once per
+    occurrence; sed_scores_eval refuses overlapping ground truth of one class, so it is joined first."""
+    pytest.importorskip("sed_scores_eval")
+    gt = [[10.4, 12.3], [12.0, 14.3], [30.0, 32.0]]
+    row = {
+        "scene_id": "s0",
+        "label": "noise_burst",
+        "query": "a burst of noise",
+        "condition": "steered-det",
+        "duration_s": 60.0,
+        "gt": gt[0],
+        "gt_events": gt,
+        "detections": [
+            {"onset_s": 10.4, "offset_s": 14.3, "score": 2.0},
+            {"onset_s": 30.0, "offset_s": 32.0, "score": 1.5},
+        ],
+    }
+    other = {
+        **row,
+        "label": "tone",
+        "query": "a steady tone",
+        "gt": [40.0, 42.0],
+        "gt_events": [[40.0, 42.0]],
+    }
+    other["detections"] = [{"onset_s": 40.0, "offset_s": 42.0, "score": 1.0}]
+    assert detection_psds([row, other]) == pytest.approx(1.0)
+    assert detection_psds([row, {**row, "gt": gt[1]}, other]) == pytest.approx(1.0)  # the class asked twice

@@ -59,6 +59,18 @@ def _events(row: Row, key: str) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in (row.get("gt_events") or [row["gt"]])]
 
 
+def _connected(events: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching occurrences of one class joined into one, as sed_scores_eval requires of
+    ground truth (scenes with free placement can overlap two occurrences of a class)."""
+    joined: list[tuple[float, float]] = []
+    for a, b in sorted(events):
+        if joined and a <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], b))
+        else:
+            joined.append((a, b))
+    return joined
+
+
 def _items(row: Row, key: str) -> list[dict[str, Any]]:
     """A row's detections or reference events as event_f1 / sed_eval event dicts."""
     scene, label = str(row["scene_id"]), _label(row)
@@ -179,7 +191,10 @@ def detection_psds(
     for scene, rows in by_scene.items():
         duration = float(rows[0]["duration_s"])
         scores[scene] = _score_frame(rows, labels, duration)
-        truth[scene] = [(a, b, _label(r)) for r in rows for a, b in _events(r, "gt_events")]
+        per_label: dict[str, list[tuple[float, float]]] = {}
+        for r in rows:  # a class asked twice in a scene names its occurrences twice: one ground truth
+            per_label.setdefault(_label(r), []).extend(_events(r, "gt_events"))
+        truth[scene] = [(a, b, label) for label, found in per_label.items() for a, b in _connected(found)]
         durations[scene] = duration
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
