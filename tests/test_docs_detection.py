@@ -91,3 +91,31 @@ def test_the_readme_sentences_are_the_committed_runs() -> None:
     for rows in (eight, twenty_four, eight2, twenty_four2):
         assert float(_point(rows["steered-det"]["f1"])) > float(_point(rows["energy-det"]["f1"]))
     assert float(_point(psds8[("steered-det", 0.7)])) <= float(_point(psds8[("energy-det", 0.7)]))
+
+
+def test_the_noise_and_overlap_sentences_are_the_committed_runs() -> None:
+    """docs/long.md and the README on edges over white noise and overlapping sounds: the committed
+    summaries of the runs with and without edges."""
+    module = _tables()
+    docs = " ".join((ROOT / "docs" / "long.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    found = {
+        name: module.summary_rows(ROOT / "organism" / f"detection_{name}.md")
+        for name in ("white10_edges", "white10_no_edges", "overlap_edges", "overlap_no_edges")
+    }
+    white, white_plain = found["white10_edges"]["steered-det"], found["white10_no_edges"]["steered-det"]
+    over, over_plain = found["overlap_edges"]["steered-det"], found["overlap_no_edges"]["steered-det"]
+    energy = found["overlap_edges"]["energy-det"]
+    assert found["white10_edges"]["energy-det"]["detections"] == "0"  # "energy detected nothing there"
+    for phrase in (
+        f"F1 with offsets {white['f1']} against {_point(white_plain['f1'])} without edges, onset F1 "
+        f"{white['onset']} against {white_plain['onset']}",
+        f"F1 {over['f1']} against {over_plain['f1']}, onset F1 {over['onset']} against "
+        f"{over_plain['onset']}; energy {_point(energy['f1'])} and {_point(energy['onset'])}",
+    ):
+        assert phrase in docs, phrase
+    pairs = (
+        f"{_point(white['f1'])} vs {_point(white_plain['f1'])} and "
+        f"{_point(over['f1'])} vs {_point(over_plain['f1'])}"
+    )
+    assert pairs in readme
