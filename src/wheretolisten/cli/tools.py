@@ -185,8 +185,8 @@ def scenes_make(
     bank: Annotated[
         str,
         typer.Option(
-            help="procedural, speech[:telephone=P], asterisk-words, freedesktop, a folder "
-            "DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'; add "
+            help="procedural, speech[:telephone=P][:engines=espeak-ng,flite], asterisk-words, freedesktop, "
+            "a folder DIR/label/<audio files>, an ESC-50 directory, or several joined by '+'; add "
             "':labels=a,b' to keep only some labels."
         ),
     ] = "procedural",

@@ -9,7 +9,7 @@ from ..errors import DataError
 from .banks import Bank, ESC50Bank, FolderBank, MixedBank, SubsetBank
 from .debian import AsteriskWordsBank, FreedesktopBank
 from .procedural import ProceduralBank
-from .speech import SpeechBank
+from .speech import ENGINES, ESPEAK, SpeechBank
 
 #: Banks named by a word: built in, or read from installed packages.
 NAMED_BANKS: dict[str, Callable[[], Bank]] = {
@@ -40,14 +40,30 @@ def _telephone(text: str, spec: str) -> float:
     return share
 
 
+def _speech(spec: str) -> SpeechBank:
+    """'speech' with its options in any order: ':telephone=P' and ':engines=espeak-ng,flite'."""
+    options: dict[str, str] = {}
+    for part in spec.split(":")[1:]:
+        key, eq, value = part.partition("=")
+        if not eq or key not in ("telephone", "engines") or key in options:
+            raise DataError(f"bank {spec!r}: speech takes ':telephone=P' and ':engines=E,E', once each")
+        options[key] = value
+    engines = tuple(e.strip() for e in options.get("engines", ESPEAK).split(",") if e.strip())
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise DataError(f"bank {spec!r}: engines are among {', '.join(ENGINES)}")
+    share = _telephone(options["telephone"], spec) if "telephone" in options else 0.0
+    return SpeechBank(telephone_p=share, engines=engines)
+
+
 def _one_bank(spec: str) -> Bank:
     if ":labels=" in spec:
         inner, labels = spec.rsplit(":labels=", 1)
         return SubsetBank(_one_bank(inner), [x.strip() for x in labels.split(",") if x.strip()])
     if spec in NAMED_BANKS:
         return NAMED_BANKS[spec]()
-    if spec.startswith("speech:telephone="):
-        return SpeechBank(telephone_p=_telephone(spec[len("speech:telephone=") :], spec))
+    if spec.startswith("speech:"):
+        return _speech(spec)
     if spec.startswith("esc50:"):
         rest = spec[len("esc50:") :]
         if ":folds=" in rest:
@@ -68,7 +84,8 @@ def _one_bank(spec: str) -> Bank:
 
 
 def get_bank(spec: str) -> Bank:
-    """A bank by name ('procedural', 'speech[:telephone=P]', 'asterisk-words', 'freedesktop'),
+    """A bank by name ('procedural', 'speech[:telephone=P][:engines=espeak-ng,flite]', 'asterisk-words',
+    'freedesktop'),
     'esc50:DIR[:folds=1,2,3]', 'folder:DIR', or an existing directory (ESC-50 if it has
     meta/esc50.csv, else a label-folder bank); any of them followed by ':labels=a,b' keeps only those
     labels; several joined with '+' (e.g. 'procedural+speech') make one mixed bank."""
