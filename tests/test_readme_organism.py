@@ -17,11 +17,13 @@ MODELS = (
     "first stage, no shifts=organism/eval_sets_shipped_unshifted.json",
     "whisper ear=organism/whisper/eval_sets.json",
     "whisper ear + query head=organism/whisper/eval_sets_query_head.json",
+    "words stage=organism/words/eval_sets.json",
 )
 #: The second draw of every set (seeds + 500), with its own baselines.
 DRAW_2 = (
     "shipped organism, draw 2 (seeds + 500)=organism/eval_sets_shipped_draw2.json",
     "first stage, draw 2=organism/eval_sets_stage1_draw2.json",
+    "words stage, draw 2=organism/words/eval_sets_draw2.json",
 )
 
 

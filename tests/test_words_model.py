@@ -1,0 +1,114 @@
+"""The words-stage candidate (organism/words/): what it declares, and its README table is its results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = ROOT / "organism" / "words"
+SETS = {
+    "asterisk (real words)": "asterisk",
+    "single": "single",
+    "three": "three",
+    "white-10": "white-10",
+    "babble-10": "babble-10",
+    "overlap": "overlap",
+    "freedesktop (real sounds)": "freedesktop",
+}
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / name).read_text())
+
+
+def _pct(entry: dict[str, Any]) -> str:
+    return f"{100 * entry['hit_rate']:.1f}"
+
+
+def _with_ci(entry: dict[str, Any]) -> str:
+    lo, hi = entry["ci95"]
+    return f"{_pct(entry)} ({100 * lo:.0f}–{100 * hi:.0f})"
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 1e-3 else f"{value:.3f}"
+
+
+def test_the_words_table_is_the_committed_results() -> None:
+    words = [_load("organism/words/eval_sets.json"), _load("organism/words/eval_sets_draw2.json")]
+    shipped = [_load("organism/eval_sets_shipped.json"), _load("organism/eval_sets_shipped_draw2.json")]
+    lines = (WORDS / "README.md").read_text().splitlines()
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ") and "|" in line[2:]}
+    for label, key in SETS.items():
+        cells = [c.strip().strip("*") for c in rows[label].strip("|").split("|")]
+        assert cells[1] == str(words[0][key]["steered"]["n"])
+        assert cells[2] == " / ".join(_pct(s[key]["steered"]) for s in shipped)
+        assert cells[3] == " / ".join(_with_ci(w[key]["steered"]) for w in words)
+        assert cells[4] == " / ".join(_pct(w[key]["energy"]) for w in words)
+        assert cells[5] == " / ".join(_pct(w[key]["random"]) for w in words)
+        assert cells[6] == " / ".join(_p(w[key]["steered"]["p_vs_energy"]) for w in words)
+        for w, s in zip(words, shipped, strict=True):  # the same scenes as the shipped model's rows
+            assert w[key]["scenes_make"] == s[key]["scenes_make"]
+    text = " ".join((WORDS / "README.md").read_text().split())
+    found = [w["long"]["all_ok"] for w in words]
+    assert found == [8, 8] and "for 8 of the 8 classes on both draws" in text
+    assert "(the shipped model: " + " and ".join(str(s["long"]["all_ok"]) for s in shipped) + ")" in text
+
+
+def test_the_readme_paragraph_is_the_committed_results() -> None:
+    """README.md's words-stage sentence: hit rates, p, the procedural range, the 3-minute count, minutes."""
+    words = [_load("organism/words/eval_sets.json"), _load("organism/words/eval_sets_draw2.json")]
+    shipped = [_load("organism/eval_sets_shipped.json"), _load("organism/eval_sets_shipped_draw2.json")]
+    text = " ".join((ROOT / "README.md").read_text().split())
+    pct = " and ".join(_pct(w["asterisk"]["steered"]) for w in words)
+    before = " and ".join(_pct(s["asterisk"]["steered"]) for s in shipped)
+    assert f"on real recorded words it hits {pct} % (the shipped model {before} %; p < 0.001" in text
+    assert all(w["asterisk"]["steered"]["p_vs_energy"] < 1e-3 for w in words)
+    procedural = [
+        100 * w[k]["steered"]["hit_rate"]
+        for w in words
+        for k in ("single", "three", "white-10", "babble-10", "overlap")
+    ]
+    assert f"holding {min(procedural):.0f}–{max(procedural):.0f} % on the procedural sets" in text
+    assert all(w["long"]["all_ok"] == w["long"]["n"] == 8 for w in words)
+    assert "8 of 8 classes in 3-minute recordings on both draws" in text
+    summary = _load("organism/words/model/training.json")
+    first = (WORDS / "train_first.log").read_text()
+    drill = float(first.split("drill 400/400")[1].split("(")[1].split(" min")[0])
+    minutes = drill + summary["before"]["training_minutes"] + summary["training_minutes"]
+    assert f"two runs, {minutes:.0f} min on the 2-core CPU" in text
+    organism = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    whole = " and ".join(f"{100 * w['asterisk']['steered']['hit_rate']:.0f}" for w in words)
+    was = " and ".join(f"{100 * s['asterisk']['steered']['hit_rate']:.0f}" for s in shipped)
+    assert f"Two runs ({minutes:.0f} min in all)" in organism
+    assert f"in {whole} % of clips on the two draws, against {was} % for the shipped weights" in organism
+
+
+def test_the_candidate_declares_its_words() -> None:
+    from wheretolisten.vocabulary import declared_vocabulary, warn_unknown
+
+    meta = json.loads((WORDS / "model" / "wheretolisten.json").read_text())
+    vocab = declared_vocabulary(meta)
+    assert vocab is not None and len(vocab.sounds) == 8 and len(vocab.speech) == 20
+    assert warn_unknown(meta, ["someone saying 'seven'", "a siren", "a dog barking"]) == ["a dog barking"]
+    shipped = json.loads((ROOT / "src/wheretolisten/assets/organism/wheretolisten.json").read_text())
+    assert meta["localize"] == shipped["localize"] and meta["detect"] == shipped["detect"]
+
+
+@pytest.mark.slow
+def test_the_candidate_loads_and_spells_each_word_as_one_token() -> None:
+    from wheretolisten.models import load_model
+    from wheretolisten.scenes.speech import SPEECH_WORDS
+
+    adapter = load_model(WORDS / "model", device="cpu")
+    tok = adapter.processor.tokenizer
+    for word in SPEECH_WORDS:
+        pieces = tok.convert_ids_to_tokens(
+            tok(f"someone saying '{word}'", add_special_tokens=False)["input_ids"]
+        )
+        assert word in pieces
+    assert adapter.model.config.text_config.vocab_size == len(tok) == 444
