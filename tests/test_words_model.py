@@ -42,7 +42,11 @@ def test_the_words_table_is_the_committed_results() -> None:
     words = [_load("organism/words/eval_sets.json"), _load("organism/words/eval_sets_draw2.json")]
     shipped = [_load("organism/eval_sets_shipped.json"), _load("organism/eval_sets_shipped_draw2.json")]
     lines = (WORDS / "README.md").read_text().splitlines()
-    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ") and "|" in line[2:]}
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith("| set | n | shipped organism (d1 / d2)")
+    )
+    end = lines.index("", start)
+    rows = {line.split("|")[1].strip(): line for line in lines[start + 2 : end]}
     for label, key in SETS.items():
         cells = [c.strip().strip("*") for c in rows[label].strip("|").split("|")]
         assert cells[1] == str(words[0][key]["steered"]["n"])
@@ -85,6 +89,9 @@ def test_the_readme_paragraph_is_the_committed_results() -> None:
     whole = " and ".join(f"{100 * w['asterisk']['steered']['hit_rate']:.0f}" for w in words)
     was = " and ".join(f"{100 * s['asterisk']['steered']['hit_rate']:.0f}" for s in shipped)
     assert f"Two runs ({minutes:.0f} min in all)" in organism
+    fresh = _load("organism/words/eval_sets_draw3.json")["asterisk"]["steered"]
+    old = _load("organism/eval_sets_shipped_draw3.json")["asterisk"]["steered"]
+    assert f"a third, made after, gives {_pct(fresh)} % against the shipped model's {_pct(old)} %" in text
     assert f"in {whole} % of clips on the two draws, against {was} % for the shipped weights" in organism
 
 
@@ -112,3 +119,46 @@ def test_the_candidate_loads_and_spells_each_word_as_one_token() -> None:
         )
         assert word in pieces
     assert adapter.model.config.text_config.vocab_size == len(tok) == 444
+
+
+def test_the_fresh_draw_table_is_compare_py_on_its_results() -> None:
+    from test_readme_organism import _compare_rows
+
+    rows = _compare_rows(
+        (
+            "shipped organism, draw 3=organism/eval_sets_shipped_draw3.json",
+            "words stage, draw 3=organism/words/eval_sets_draw3.json",
+        )
+    )
+    lines = (WORDS / "README.md").read_text().splitlines()
+    start = lines.index(rows[0])
+    assert lines[start : start + len(rows)] == rows
+    words = _load("organism/words/eval_sets_draw3.json")["long"]
+    shipped = _load("organism/eval_sets_shipped_long_draw3.json")["long"]
+    assert words["all_ok"] == shipped["all_ok"] == 6
+    failed = {r["label"]: (r["found"], r["detections_s"]) for r in words["recordings"] if not r["ok"]}
+    assert failed == {
+        r["label"]: (r["found"], r["detections_s"]) for r in shipped["recordings"] if not r["ok"]
+    }
+    assert set(failed) == {"knock", "chirp"}
+
+
+def test_the_probe_table_is_the_committed_probes() -> None:
+    text = (WORDS / "README.md").read_text()
+    steering = {
+        "probe_shipped.json": ("organism/eval_sets_shipped.json", "organism/eval_sets_shipped_draw2.json"),
+        "probe_first.json": (
+            "organism/words/eval_sets_first.json",
+            "organism/words/eval_sets_first_draw2.json",
+        ),
+        "probe_words.json": ("organism/words/eval_sets.json", "organism/words/eval_sets_draw2.json"),
+    }
+    for name, draws in steering.items():
+        probe = _load(f"organism/words/{name}")
+        assert probe["steps"] == 200 and probe["clips"] == 100
+        hits = " / ".join(_pct(_load(d)["asterisk"]["steered"]) for d in draws)
+        synthetic, real = 100 * probe["synthetic_held_out_hit"], 100 * probe["asterisk_hit"]
+        row = f"(`{name}`) | {synthetic:.1f} % | {real:.1f} % | {hits} % |"
+        assert row in text, row
+    loads = [_load(f"organism/words/{name}")["machine"]["load_1min"] for name in steering]
+    assert f"(one thread each, load {min(loads):.1f}–{max(loads):.1f})" in text
