@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ROOT / "organism" / "words"
+ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
 SETS = {
     "asterisk (real words)": "asterisk",
     "single": "single",
@@ -162,3 +163,30 @@ def test_the_probe_table_is_the_committed_probes() -> None:
         assert row in text, row
     loads = [_load(f"organism/words/{name}")["machine"]["load_1min"] for name in steering]
     assert f"(one thread each, load {min(loads):.1f}–{max(loads):.1f})" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ASTERISK.is_dir(), reason="asterisk-core-sounds-en-wav is not installed")
+def test_localize_with_the_candidate_knows_its_words(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """As its README says: `--model organism/words/model` localizes a word query, with no vocabulary warning
+    (the shipped model warns about the same query)."""
+    import numpy as np
+    import soundfile as sf
+
+    from helpers import run_cli
+    from wheretolisten.audio import load_audio
+
+    clip = np.zeros(10 * 16000, dtype=np.float32)
+    for word, at in (("7", 1.0), ("day-1", 4.5), ("3", 8.0)):
+        audio, _ = load_audio(ASTERISK / f"{word}.wav", 16000)
+        start = int(at * 16000)
+        clip[start : start + len(audio)] = audio[: len(clip) - start]
+    wav = tmp_path / "words.wav"
+    sf.write(wav, clip, 16000)
+    query = "someone saying 'seven'"
+    code, out, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", query, "--model", WORDS / "model")
+    assert code == 0 and query in out and "not in this model's vocabulary" not in err
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", query)
+    assert code == 0 and "not in this model's vocabulary" in err
