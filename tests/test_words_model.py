@@ -190,3 +190,28 @@ def test_localize_with_the_candidate_knows_its_words(
     assert code == 0 and query in out and "not in this model's vocabulary" not in err
     code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", query)
     assert code == 0 and "not in this model's vocabulary" in err
+
+
+def test_the_training_sentences_are_its_logs_and_summary() -> None:
+    text = " ".join((WORDS / "README.md").read_text().split())
+    summary = _load("organism/words/model/training.json")
+    first = summary["before"]
+    drill = (WORDS / "train_first.log").read_text().split("drill 400/400")[1].split("(")[1].split(" min")[0]
+    assert f"an encoder drill ({drill} min;" in text
+    assert (
+        f"then the stage ({first['training_minutes']:.1f} min, stopped by its time budget at step "
+        f"{first['steps_done']} of {first['steps']})" in text
+    ) and first["stopped_early"]
+    assert f"; {summary['training_minutes']:.1f} min, {summary['steps_done']} steps)" in text
+    assert summary["steps_done"] == summary["steps"] and not summary["stopped_early"]
+    size = (WORDS / "model" / "model.safetensors").stat().st_size
+    assert f"[`model/`](model/) ({size / 1e6:.1f} MB," in text
+    loads = [
+        _load(f"organism/words/{n}")["_machine"]["load_1min"]
+        for n in ("eval_sets.json", "eval_sets_draw2.json")
+    ]
+    assert "load about 2" in text and all(1.5 <= x <= 2.5 for x in loads)
+    steered = _load("organism/words/eval_sets.json")["asterisk"]["steered"]["hit_rate"]
+    probe = _load("organism/words/probe_words.json")["asterisk_hit"]
+    assert f"steering ({100 * steered:.0f} %) still finds fewer words than a linear read" in text
+    assert f"of its own encoder ({100 * probe:.0f} %)" in text and steered < probe

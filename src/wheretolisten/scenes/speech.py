@@ -231,7 +231,7 @@ class SpeechBank(Bank):
         phone = rng.uniform() < self.telephone_p
         audio = speak(text, voice, sample_rate)
         if len(audio) > n:
-            faster = _faster(voice, len(audio) / n)
+            faster = _faster(voice, len(audio), n)
             if faster is not None:
                 audio = speak(text, faster, sample_rate)
         audio = audio[:n]
@@ -240,17 +240,18 @@ class SpeechBank(Bank):
         return np.ascontiguousarray(audio * gain, dtype=np.float32)
 
 
-def _faster(voice: Voice | FliteVoice, ratio: float) -> Voice | FliteVoice | None:
-    """The voice re-paced to speak ``ratio`` times faster (5 % margin, on its grid), or None when it
-    is already at its fastest."""
+def _faster(voice: Voice | FliteVoice, have: int, want: int) -> Voice | FliteVoice | None:
+    """The voice re-paced to fit ``have`` samples into ``want`` (5 % margin, on its grid), or None when it
+    is already at its fastest. espeak-ng's speed is computed exactly as before flite joined, so the
+    default bank's scenes are unchanged."""
     if isinstance(voice, FliteVoice):
         if voice.stretch <= MIN_FLITE_STRETCH:
             return None
-        stretch = max(MIN_FLITE_STRETCH, np.floor(voice.stretch / ratio / 1.05 * 10) / 10)
+        stretch = max(MIN_FLITE_STRETCH, np.floor(voice.stretch / (have / want) / 1.05 * 10) / 10)
         return FliteVoice(voice.name, round(float(stretch), 1), voice.f0_hz)
     if voice.speed >= MAX_SPEED_WPM:
         return None
-    faster = min(MAX_SPEED_WPM, int(np.ceil(voice.speed * ratio * 1.05 / 10)) * 10)
+    faster = min(MAX_SPEED_WPM, int(np.ceil(voice.speed * have / want * 1.05 / 10)) * 10)
     return Voice(voice.name, faster, voice.pitch)
 
 
