@@ -399,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["before"] = json.loads(first.read_text())
     base_train.export(model, processor, args.export, summary)
     meta = declared(args.init, list(SPEECH_WORDS))
-    (args.export / "wheretolisten.json").write_text(json.dumps(meta, indent=2) + "\n")
+    tmp = args.export / "wheretolisten.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, args.export / "wheretolisten.json")
     log(f"exported to {args.export}")
     return 0
 

@@ -162,7 +162,9 @@ def main() -> int:
         },
     }
     print(json.dumps(result), flush=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    tmp = args.out.with_suffix(".tmp")  # atomic: a killed run never leaves half a file
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, args.out)
     return 0
 
 
