@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train as base_train
 
+from wheretolisten.errors import DataError
 from wheretolisten.organism import TRAIN_SEED_BASE
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
 from wheretolisten.scenes.banks import Bank, MixedBank
@@ -129,9 +130,7 @@ def drill_encoder(model: Any, processor: Any, base: int, steps: int, lr: float, 
     """Phase 1: the audio encoder alone learns to label every audio token with its sound or word (or
     background), through a linear head that is then dropped, on ``DRILL_CLIPS`` new drill scenes a step.
 
-    The later stage's tied frame head alone learned the words slowly (word-frame accuracy 30 % on new
-    synthetic scenes after 500 steps, 17 % on asterisk's); a plain frame classifier on the encoder learned
-    them in a few hundred steps in a pilot (out of this repository's record; organism/README.md)."""
+    Without it, the stage's tied frame head learned the words slowly (organism/words/README.md, run 1)."""
     from concurrent.futures import ThreadPoolExecutor
 
     banks_ = banks()
@@ -238,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.export / "wheretolisten.json").exists() or args.export.resolve() == args.init.resolve():
         ap.error(f"--export {args.export} holds a model's declared settings or is --init: export elsewhere")
+    out, export = args.out.resolve(), args.export.resolve()
+    if out == export or export in out.parents:
+        ap.error(f"--export {args.export} would replace --out {args.out} (its checkpoint and log)")
+    try:
+        sources = banks()  # a missing synthesizer is one line here, before any model is loaded
+    except DataError as exc:
+        ap.error(str(exc))
     base = TRAIN_SEED_BASE + args.stage
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -249,7 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     model = Qwen2AudioForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32)
     added = add_word_tokens(processor, model)
     tokenizer = processor.tokenizer
-    sources = banks()
     labels = list(sources["mixed"].labels)
     queries = [sources["mixed"].query_text(label) for label in labels]
     model.train()
