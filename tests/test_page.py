@@ -176,6 +176,15 @@ def _watch_seeks(driver: Any) -> None:
     )
 
 
+def _rewind(driver: Any) -> None:
+    """Pause at 0 s and wait for that seek to end, so a watcher added next cannot record it."""
+    driver.execute_script(
+        "window.rewound = false; const a = document.getElementById('wtl-audio'); a.pause();"
+        "a.addEventListener('seeked', () => { window.rewound = true; }, {once: true}); a.currentTime = 0;"
+    )
+    wait_for(driver, "window.rewound")
+
+
 def _next_seek(driver: Any, count: int) -> float:
     """Where seek number ``count`` (from 1) went."""
     wait_for(driver, f"window.seeks.length >= {count}")
@@ -214,7 +223,7 @@ def test_space_plays_and_pauses_and_n_p_step_through_detections(
     keys.send_keys(" ").perform()
     wait_for(chrome, "document.getElementById('wtl-audio').paused")
     onsets = sorted(d.onset_s for r in results for d in r.detections)
-    chrome.execute_script("const a = document.getElementById('wtl-audio'); a.pause(); a.currentTime = 0;")
+    _rewind(chrome)
     _watch_seeks(chrome)
     first = next(o for o in onsets if o > 0.05)  # n: the next onset after now; p: the last one before
     second = next(o for o in onsets if o > first + 0.05)  # now − 0.3 s (so p at an onset goes back one)
