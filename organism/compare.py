@@ -1,8 +1,7 @@
 """The README table: steered hit rate of several models on every set of organism/evaluate_sets.py, with
 baselines (energy and random of the last model's run: the same scenes for every model).
 
-    python organism/compare.py "shipped organism=OLD.json" "whisper ear=NEW.json[,NEW2.json]" ... \
-        > organism/comparison.md
+    python organism/compare.py "second stage=OLD.json" "words stage=NEW.json[,NEW2.json]" ... > TABLE.md
 
 A model's several files (sets evaluated in parallel processes, each with its own --out) are joined with
 commas; a bare path is named by its position ("model 1", ...).
@@ -72,4 +71,7 @@ def main(*specs: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print((__doc__ or "").strip(), file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
+        sys.exit(0 if len(sys.argv) > 1 else 2)
     main(*sys.argv[1:])

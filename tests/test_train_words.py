@@ -11,6 +11,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGE2 = ROOT / "organism" / "stage2" / "model"  # the second stage, which the words stage continued
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +26,9 @@ def train_words() -> Any:
 def test_words_get_their_own_tokens_and_other_text_is_tokenized_as_before(train_words: Any) -> None:
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
-    from wheretolisten.organism import default_model_path
     from wheretolisten.scenes.speech import SPEECH_WORDS
 
-    root = default_model_path()
+    root = STAGE2
     processor = AutoProcessor.from_pretrained(root)
     model = Qwen2AudioForConditionalGeneration.from_pretrained(root, dtype=torch.float32)
     texts = [
@@ -58,11 +58,10 @@ def test_words_get_their_own_tokens_and_other_text_is_tokenized_as_before(train_
 def test_the_export_declares_the_words_and_keeps_the_settings(train_words: Any) -> None:
     import json
 
-    from wheretolisten.organism import default_model_path
 
-    meta = train_words.declared(default_model_path(), ["seven"])
-    shipped = json.loads((default_model_path() / "wheretolisten.json").read_text())
+    meta = train_words.declared(STAGE2, ["seven"])
+    base = json.loads((STAGE2 / "wheretolisten.json").read_text())
     assert meta["vocabulary"]["speech"] == ["seven"]
-    assert meta["vocabulary"]["sounds"] == shipped["vocabulary"]["sounds"]
-    assert meta["localize"] == shipped["localize"] and meta["detect"] == shipped["detect"]
+    assert meta["vocabulary"]["sounds"] == base["vocabulary"]["sounds"]
+    assert meta["localize"] == base["localize"] and meta["detect"] == base["detect"]
     assert "generate_note" not in meta and meta["note"].startswith("words stage:")
