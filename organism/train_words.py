@@ -5,17 +5,17 @@ Usage (from the repository root)::
     python organism/train_words.py --out out/organism-words --export out/organism-words/export
     python organism/train_words.py --out out/organism-words --export out/organism-words/export  # resumes
 
-It starts from an exported organism (``--init``, default the second stage, ``organism/stage2/model``) and continues it with the same
-model step, questions and losses as ``organism/train.py`` (imported from it, unchanged), on a scene stream
-of its own (seeded from ``TRAIN_SEED_BASE + --stage``) in which a scene is, by a draw per scene, procedural
-only (25 %), spoken words only (45 %) or both (30 %), laid out as the second stage's varied scenes
-(``scene_options_for``, share ``--varied``). The words are synthesized by espeak-ng and flite
-(``SpeechBank(engines=ENGINES)``, 30 % band-limited like a phone line): all of it synthesized, though
-flite's ``awb``, ``rms`` and ``slt`` voices were built from recordings of three CMU ARCTIC speakers. No
-recording is trained on, and the held-out real speech (asterisk's prompts) is another speaker's. Queries
+It starts from an exported organism (``--init``, default the second stage, ``organism/stage2/model``) and
+continues it with the same model step, questions and losses as ``organism/train.py`` (imported from it,
+unchanged), on a scene stream of its own (seeded from ``TRAIN_SEED_BASE + --stage``) in which a scene is, by
+a draw per scene, procedural only (25 %), spoken words only (45 %) or both (30 %), laid out as the second
+stage's varied scenes (``scene_options_for``, share ``--varied``). The words are synthesized by espeak-ng
+and flite (``SpeechBank(engines=ENGINES)``, 30 % band-limited like a phone line): all of it synthesized,
+though flite's ``awb``, ``rms`` and ``slt`` voices were built from recordings of three CMU ARCTIC speakers.
+No recording is trained on, and the held-out real speech (asterisk's prompts) is another speaker's. Queries
 name a word as "someone saying 'seven'". The tokenizer gains one token per word (each word then has its own
-embedding, as each procedural class word has): its input row starts random, its output row as the mean
-of the rows of the pieces that spelled it; the model keeps its exact architecture with a larger vocabulary.
+embedding, as each procedural class word has): its input row starts random, its output row as the mean of
+the rows of the pieces that spelled it; the model keeps its exact architecture with a larger vocabulary.
 
 As in the earlier stages, two training-only auxiliary classifiers (``train.WordTiedHead``) label every
 audio token and ask the last prompt token after decoder layer ``train.QUERY_LAYER`` which sound or word
@@ -215,7 +215,9 @@ def _shown(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--init", type=Path, default=REPO / "organism" / "stage2" / "model", help="exported model to continue")
+    ap.add_argument(
+        "--init", type=Path, default=REPO / "organism" / "stage2" / "model", help="exported model to continue"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "out" / "organism-words", help="checkpoint/log folder")
     ap.add_argument("--export", type=Path, default=REPO / "out" / "organism-words" / "export")
     ap.add_argument("--stage", type=int, default=2, help="scene-stream offset (stage 2 of train.py used 1)")

@@ -156,7 +156,8 @@ def test_cli_env_describes_the_install(
     )
     assert info["families"] == sorted(REGISTERED) and info["shipped_model"].endswith("organism")
     # what a query to the shipped model may name, from its wheretolisten.json
-    assert "a bell ringing" in info["shipped_model_sounds"] and "someone saying 'seven'" in info["shipped_model_speech"]
+    assert "a bell ringing" in info["shipped_model_sounds"]
+    assert "someone saying 'seven'" in info["shipped_model_speech"]
     # and the settings it declares (localize and detection), as its wheretolisten.json has them
     declared = json.loads((Path(info["shipped_model"]) / "wheretolisten.json").read_text())
     assert info["shipped_model_settings"]["shifts"] == str(declared["localize"]["shifts"])

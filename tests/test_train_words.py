@@ -58,7 +58,6 @@ def test_words_get_their_own_tokens_and_other_text_is_tokenized_as_before(train_
 def test_the_export_declares_the_words_and_keeps_the_settings(train_words: Any) -> None:
     import json
 
-
     meta = train_words.declared(STAGE2, ["seven"])
     base = json.loads((STAGE2 / "wheretolisten.json").read_text())
     assert meta["vocabulary"]["speech"] == ["seven"]

@@ -46,9 +46,7 @@ def test_the_words_table_is_the_committed_results() -> None:
     words = [_load("organism/words/eval_sets.json"), _load("organism/words/eval_sets_draw2.json")]
     shipped = [_load("organism/eval_sets_shipped.json"), _load("organism/eval_sets_shipped_draw2.json")]
     lines = (WORDS / "README.md").read_text().splitlines()
-    start = next(
-        i for i, line in enumerate(lines) if line.startswith("| set | n | second stage (d1 / d2)")
-    )
+    start = next(i for i, line in enumerate(lines) if line.startswith("| set | n | second stage (d1 / d2)"))
     end = lines.index("", start)
     rows = {line.split("|")[1].strip(): line for line in lines[start + 2 : end]}
     for label, key in SETS.items():
