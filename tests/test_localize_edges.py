@@ -36,10 +36,14 @@ def test_edges_resolves_to_the_protocols_rule_with_its_own_fraction(adapter: Ada
     assert resolve(adapter, LocalizeConfig()).fraction == 0.5
 
 
-def test_edges_is_the_rule_the_committed_protocol_run_chose() -> None:
-    summary = json.loads((ROOT / "organism" / "protocol_summary.json").read_text())
+def test_edges_is_the_rule_the_second_stages_protocol_run_chose() -> None:
+    """EDGES is the second stage's choice; the words stage's run chose other smoothing and margin (README)."""
+    summary = json.loads((ROOT / "organism" / "stage2" / "protocol_summary.json").read_text())
     (steered,) = [row for row in summary["settings"] if row["condition"] == "steered"]
     assert steered["readout"] == EDGES.name
+    summary = json.loads((ROOT / "organism" / "protocol_summary.json").read_text())
+    (steered,) = [row for row in summary["settings"] if row["condition"] == "steered"]
+    assert steered["readout"] == EDGES.name.replace("(s 0.2)", "(s 0.4)").replace("+6 dB", "+20 dB")
 
 
 def test_localize_reads_edges_from_the_clips_level(adapter: Adapter) -> None:

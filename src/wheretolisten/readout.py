@@ -192,7 +192,8 @@ class ReadoutRule:
 
 
 #: ``localize --interval edges``: the edges rule that ``bench protocol``'s dev study chose for the steered
-#: condition of the shipped organism (``organism/protocol_summary.md``). ``localize`` takes its
+#: condition of the organism's second stage (``organism/stage2/protocol_summary.md``; the words stage's run
+#: chose 0.4-s smoothing and +20 dB instead, ``organism/protocol_summary.md``). ``localize`` takes its
 #: background window, margin, bridge and reach; its fraction is the default for that interval, and its
 #: smoothing is the settings' ``smooth_s``.
 EDGES = ReadoutRule(
