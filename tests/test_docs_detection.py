@@ -147,6 +147,21 @@ def test_the_noise_and_overlap_sentences_are_the_committed_runs() -> None:
         f"{over_plain['onset']}; energy {_point(energy['f1'])} and {_point(energy['onset'])}",
     ):
         assert phrase in docs, phrase
+    was = {
+        name: module.summary_rows(ROOT / "organism" / "stage2" / f"detection_{name}.md")["steered-det"]
+        for name in ("white10_edges", "white10_no_edges", "overlap_edges", "overlap_no_edges")
+    }
+
+    def both(key: str, a: str, b: str) -> str:
+        return f"{_point(was[a][key])} against {_point(was[b][key])}"
+
+    assert (
+        "With the second stage's weights (`organism/stage2/detection_*`): "
+        f"{both('f1', 'white10_edges', 'white10_no_edges')} and "
+        f"{both('f1', 'overlap_edges', 'overlap_no_edges')} with offsets, onset F1 "
+        f"{both('onset', 'white10_edges', 'white10_no_edges')} and "
+        f"{both('onset', 'overlap_edges', 'overlap_no_edges')}"
+    ) in docs
     pairs = (
         f"{_point(white['f1'])} vs {_point(white_plain['f1'])} and "
         f"{_point(over['f1'])} vs {_point(over_plain['f1'])}"
