@@ -513,3 +513,13 @@ def test_the_declared_interval_sentences_are_the_committed_benchmark() -> None:
             f"({lo:+.3f} to {hi:+.3f}) |"
         ) in table
     assert _shipped()["localize"]["interval"] == "edges"
+
+
+def test_the_vocabulary_sentence_counts_the_declared_queries() -> None:
+    """README: "`wheretolisten env` lists the N queries it knows (8 sounds; ... for each word)"."""
+    from wheretolisten.vocabulary import declared_vocabulary
+
+    vocab = declared_vocabulary(_shipped())
+    assert vocab is not None and len(vocab.sounds) == 8
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"lists the {len(vocab.queries())} queries it knows (8 sounds;" in readme
