@@ -1,7 +1,8 @@
 """Does a model's audio encoder tell the 20 speech words apart? A linear probe on its frozen encoder.
 
-    python organism/words/probe.py --model organism/words/model --out organism/words/probe_words.json
-    python organism/words/probe.py --out organism/words/probe_shipped.json      # the shipped model
+    python organism/words/probe.py --out organism/words/probe_words.json   # the shipped words-stage model
+    python organism/words/probe.py --model organism/stage2/model --out organism/words/probe_shipped.json
+                                                    # the second stage (shipped when that file was made)
 
 Renders 30 instances of each word with espeak-ng and 30 with flite (random voices, paces, pitches), keeps
 25 + 25 for training and 5 + 5 as held-out synthetic words, and trains a linear head on the frozen encoder's
