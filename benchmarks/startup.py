@@ -2,7 +2,9 @@
 
 Prints one JSON object: the median wall time (s) of each command over ``--repeats`` runs, the exit code,
 and the machine (CPU count, load average, Python, torch, transformers). Argument and file errors must
-come back well under a second: they are checked before torch is imported.
+come back well under a second: they are checked before torch is imported. The last two lines time the
+imports alone that any command running the shipped model needs (torch, then transformers' Qwen2-Audio
+class): the floor under the model commands' start-up.
 
     python benchmarks/startup.py [--repeats 5]
 """
@@ -21,14 +23,23 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+#: What any command that runs the shipped model must import, timed alone: the floor under its start-up.
+FLOOR = {
+    "python -c 'import torch'": "import torch",
+    "python -c 'from transformers import Qwen2AudioForConditionalGeneration'": (
+        "from transformers import Qwen2AudioForConditionalGeneration"
+    ),
+}
 
-def timed(args: list[str], repeats: int) -> dict[str, object]:
-    """Median wall time and the exit code of ``wheretolisten ARGS``."""
+
+def timed(args: list[str], repeats: int, python: str | None = None) -> dict[str, object]:
+    """Median wall time and the exit code of ``wheretolisten ARGS`` (or of ``python -c PYTHON``)."""
     times, code = [], 0
+    command = [sys.executable, "-c", python] if python else [sys.executable, "-m", "wheretolisten", *args]
     for _ in range(repeats):
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "wheretolisten", *args],
+            command,
             capture_output=True,
             text=True,
             env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9"},  # a closed port: no hub
@@ -108,6 +119,8 @@ def main() -> None:
         }
         if not opts.no_model:
             results["python localize() on a 10-s clip, model loaded"] = in_process(clip10, opts.repeats)
+            for name, code in FLOOR.items():
+                results[name] = timed([], opts.repeats, python=code)
     print(
         json.dumps(
             {
