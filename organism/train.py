@@ -522,6 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token class loss")
+    ap.add_argument("--query-weight", type=float, default=None,
+                    help="weight of the query head's loss (default: --aux-weight, as every shipped stage "
+                         "trained; 0 trains without it, the ablation in organism/README.md)")
     ap.add_argument("--max-minutes", type=float, default=55.0,
                     help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
@@ -641,7 +644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         query_logits = query_head(out.last_prompt)
         query_target = torch.tensor(row_query)
         query_loss = F.cross_entropy(query_logits, query_target)
-        total = out.loss + args.aux_weight * (aux_loss + query_loss)
+        if args.query_weight is None:  # the shipped stages' loss, written as they computed it
+            total = out.loss + args.aux_weight * (aux_loss + query_loss)
+        else:
+            total = out.loss + args.aux_weight * aux_loss + args.query_weight * query_loss
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in trainable], 1.0)

@@ -40,17 +40,20 @@ ALPHAS = (1.0, 2.0, 4.0)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True, help="folder of the dev scenes (tune_shifts.py's)")
+    ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = ap.parse_args()
     import torch
 
     from wheretolisten.localize import LocalizeConfig, layer_delta, localize
-    from wheretolisten.organism import default_model_path, load_organism
+    from wheretolisten.models import load_model
+    from wheretolisten.organism import default_model_path
     from wheretolisten.readout import apply_rule
     from wheretolisten.settings import resolve
 
     torch.set_num_threads(1)
-    adapter = load_organism(device="cpu", dtype="float32")
+    model = args.model or str(default_model_path())
+    adapter = load_model(model, device="cpu", dtype="float32")
     n_layers = adapter.num_layers
     declared = resolve(adapter, None)
     shifts = declared.shifts
@@ -109,7 +112,7 @@ def main() -> int:
         return f"steer {c[0]}, alpha {c[1]:g}, probe {','.join(map(str, c[2]))}"
 
     result = {
-        "model": str(default_model_path()),
+        "model": model,
         "shifts": shifts,
         "sets": {name: {"n": n, "scenes_make": DEV_SETS[name]} for name, n in sizes.items()},
         "hit_pct": {
