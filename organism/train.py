@@ -696,6 +696,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "final": history[-1] if history else None,
         "init_seed": args.seed,
     }
+    if args.query_weight is not None:  # an ablation's (the shipped stages trained at --aux-weight)
+        summary["query_weight"] = args.query_weight
     if args.init is not None:
         summary["init"] = str(args.init)
         summary["stage"] = args.stage
