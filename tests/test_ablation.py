@@ -199,3 +199,17 @@ def test_the_readme_and_organism_readme_sentences() -> None:
         f"its own best dev setting {dev['hit_pct'][dev['chosen']]['pooled']:.1f} % pooled, against "
         f"{first_dev['hit_pct'][first_dev['chosen']]['pooled']:.1f} % with the head"
     ) in organism
+
+
+def test_the_sign_sentence_is_the_committed_run() -> None:
+    rows = {(r["set"], r["alpha"]): r for r in _json(HERE / "sign.json")["rows"]}
+    assert all(r["n"] == 60 for r in rows.values())
+    single = [rows[("single", a)] for a in (-1.0, -4.0)]
+    three = [rows[("three", a)] for a in (-1.0, -4.0)]
+    assert all(r["target"] == r["any_event"] for r in single)  # one event: on it is on the target
+    assert rows[("single", 1.0)]["any_event"] == rows[("three", 1.0)]["any_event"] == 0
+    assert (
+        f"at α −1 and −4 the peak lies on the lone event in {single[0]['target']} and {single[1]['target']} "
+        f"of 60 quiet clips, and in three-event scenes it lands on some event in {three[0]['any_event']} and "
+        f"{three[1]['any_event']} of 60 but on the named one in {three[0]['target']} and {three[1]['target']}"
+    ) in _flat()
