@@ -524,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token class loss")
     ap.add_argument("--query-weight", type=float, default=None,
                     help="weight of the query head's loss (default: --aux-weight, as every shipped stage "
-                         "trained; 0 trains without it, the ablation in organism/README.md)")
+                         "trained; 0 trains without it: organism/ablation/README.md)")
     ap.add_argument("--max-minutes", type=float, default=55.0,
                     help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
