@@ -202,6 +202,17 @@ def test_the_readme_and_organism_readme_sentences() -> None:
 
 
 def test_the_sign_sentence_is_the_committed_run() -> None:
+    fresh = {(r["set"], r["alpha"]): r for r in _json(HERE / "sign_fresh.json")["rows"]}
+    assert (
+        _json(HERE / "sign_fresh.json")["seed_offset"] == 9000
+        and _json(HERE / "sign.json")["seed_offset"] == 0
+    )
+    assert (
+        f"(seeds + 9000, [`sign_fresh.json`](sign_fresh.json)): {fresh[('single', -1.0)]['target']} and "
+        f"{fresh[('single', -4.0)]['target']} of 60; {fresh[('three', -1.0)]['any_event']} and "
+        f"{fresh[('three', -4.0)]['any_event']} on some event, {fresh[('three', -1.0)]['target']} and "
+        f"{fresh[('three', -4.0)]['target']} on the named one"
+    ) in _flat()
     rows = {(r["set"], r["alpha"]): r for r in _json(HERE / "sign.json")["rows"]}
     assert all(r["n"] == 60 for r in rows.values())
     single = [rows[("single", a)] for a in (-1.0, -4.0)]
