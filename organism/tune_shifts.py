@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,19 @@ CANDIDATES = (1, 2, 3, 4, 6)
 N_SCENES = 60
 
 
-def dev_sets(out: Path) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
+def dev_sets(
+    out: Path, names: Sequence[str] | None = None, seed_offset: int = 0
+) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
     """Each dev set's name, folder under ``out`` and manifest entries; ``scenes make`` writes the folders
-    that are missing (set i with seed 401 + i)."""
+    that are missing (set i with seed 401 + i + ``seed_offset``: another offset is a fresh draw of the same
+    sets). ``names``: only these sets (default all)."""
     out.mkdir(parents=True, exist_ok=True)
     for i, (name, options) in enumerate(DEV_SETS.items()):
+        if names is not None and name not in names:
+            continue
         folder = out / name
         if not (folder / "manifest.jsonl").exists():
-            seed = str(401 + i)
+            seed = str(401 + i + seed_offset)
             make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
             subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
         yield (

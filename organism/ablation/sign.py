@@ -15,9 +15,7 @@ held-out seed) and counts peaks inside the queried event and inside any event. P
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,40 +24,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emit import emit
-from tune_shifts import DEV_SETS, N_SCENES, dev_sets
+from tune_shifts import dev_sets
 
 HERE = Path(__file__).resolve().parent
 
 ALPHAS = (1.0, -1.0, -4.0)
 SETS = ("single", "three")
-
-
-def sets(out: Path, offset: int) -> Any:
-    """(name, folder, manifest entries) of the two sets: tune_shifts.py's dev sets, or fresh draws of them."""
-    if not offset:
-        yield from ((n, f, s) for n, f, s in dev_sets(out) if n in SETS)
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(DEV_SETS):
-        if name not in SETS:
-            continue
-        folder = out / name
-        if not (folder / "manifest.jsonl").exists():
-            options = [
-                "--n",
-                str(N_SCENES),
-                "--seed",
-                str(401 + i + offset),
-                "--no-progress",
-                *DEV_SETS[name],
-            ]
-            make = ["wheretolisten", "scenes", "make", "--out", str(folder), *options]
-            subprocess.run(make, check=True, stdout=subprocess.DEVNULL)
-        yield (
-            name,
-            folder,
-            [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()],
-        )
 
 
 def main() -> int:
@@ -78,7 +48,7 @@ def main() -> int:
     adapter = load_model(str(args.model), device="cpu", dtype="float32")
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    for name, folder, scenes in sets(args.out, args.seed_offset):
+    for name, folder, scenes in dev_sets(args.out, SETS, args.seed_offset):
         for alpha in ALPHAS:
             target = anywhere = 0
             for scene in scenes:
