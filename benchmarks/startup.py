@@ -2,9 +2,10 @@
 
 Prints one JSON object: the median wall time (s) of each command over ``--repeats`` runs, the exit code,
 and the machine (CPU count, load average, Python, torch, transformers). Argument and file errors must
-come back well under a second: they are checked before torch is imported. The last two lines time the
-imports alone that any command running the shipped model needs (torch, then transformers' Qwen2-Audio
-class): the floor under the model commands' start-up.
+come back well under a second: they are checked before torch is imported. The last four lines time the
+imports alone: those any command running the shipped model needs (torch, then transformers' Qwen2-Audio
+class), the floor under the model commands' start-up; then the Qwen2-Audio adapter alone against the
+registry of every family (what importing only the family in use could save).
 
     python benchmarks/startup.py [--repeats 5]
 """
@@ -29,6 +30,9 @@ FLOOR = {
     "python -c 'from transformers import Qwen2AudioForConditionalGeneration'": (
         "from transformers import Qwen2AudioForConditionalGeneration"
     ),
+    # one family's adapter against the registry of all: what a lazy registry could save
+    "python -c 'import wheretolisten.models.qwen2_audio'": "import wheretolisten.models.qwen2_audio",
+    "python -c 'import wheretolisten.models.registry'": "import wheretolisten.models.registry",
 }
 
 
