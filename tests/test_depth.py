@@ -56,6 +56,24 @@ def test_a_shallow_session_reads_the_same_and_never_runs_the_last_layer(adapter:
     assert float((whole.attention[1][1] - whole.attention[1][0]).abs().max()) > 1e-8  # steering acted
 
 
+def test_the_prefix_pass_stops_once_its_deepest_layer_has_stored_keys_and_values(adapter: Adapter) -> None:
+    """The prefix keeps keys and values for ``depth`` layers: the deepest one computes its keys and values
+    but never its MLP, and they equal those of a session that ran that layer through."""
+    clip = noise(3.0, seed=5)
+    deepest = adapter.decoder_layers[1]
+    mlp, keys = Calls(deepest.mlp), Calls(deepest.self_attn.k_proj)
+    try:
+        shallow = ClipSession(adapter, clip, depth=2)
+    finally:
+        mlp.handle.remove()
+        keys.handle.remove()
+    assert (mlp.count, keys.count) == (0, 1)
+    deep = ClipSession(adapter, clip)  # runs layer 1 whole (it stops at the last layer instead)
+    for (k, v), (k_deep, v_deep) in zip(shallow._layers, deep._layers[:2], strict=True):
+        torch.testing.assert_close(k, k_deep, atol=0, rtol=0)
+        torch.testing.assert_close(v, v_deep, atol=0, rtol=0)
+
+
 def test_a_deeper_pass_extends_the_kept_prefix(adapter: Adapter) -> None:
     clip = noise(3.0, seed=6)
     last = adapter.num_layers - 1

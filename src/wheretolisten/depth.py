@@ -9,6 +9,10 @@ A pass that needs every layer stops there too, before the final norm and the lan
 logits (prefix tokens × vocabulary: a 30-s Qwen2-Audio clip's ~770 prefix tokens × 156,032 × 2 bytes,
 ~240 MB in bf16) are never read. The output of a stopped forward is never returned, so callers read what
 their hooks and caches collected.
+
+A pass that only fills a cache (the shared prefix of :mod:`wheretolisten.session`) needs even less of its
+deepest layer: its keys and values, not its attention output or MLP. :class:`KeysCache` stops the forward
+as soon as that layer has stored them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import torch
+from transformers import DynamicCache
 
 if TYPE_CHECKING:
     from .models.base import Adapter
@@ -29,6 +36,24 @@ def needed_depth(*layer_lists: Iterable[int] | None) -> int:
     """How many decoder layers (from the first) a pass reading or writing at these layers must run."""
     deepest = max((layer for layers in layer_lists if layers for layer in layers), default=-1)
     return deepest + 1
+
+
+class KeysCache(DynamicCache):
+    """A cache that ends the forward (inside :func:`run_to_depth`) once decoder layer ``depth - 1`` has stored
+    its keys and values: a pass that only fills the cache never needs that layer's output."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        self.depth = depth
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the layer's keys and values as ``DynamicCache`` does; stop after the deepest layer's."""
+        out = super().update(key_states, value_states, layer_idx, *args, **kwargs)
+        if layer_idx >= self.depth - 1:
+            raise _DepthReached
+        return out
 
 
 def _stop(_module: Any, _args: Any, _output: Any) -> None:

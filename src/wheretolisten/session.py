@@ -16,9 +16,10 @@ positions continue at the prefix length, and the model's sliding-window mask hid
 query's window, exactly as in a whole prompt. :func:`check_prefix_cache` and a check on every probed row
 refuse a cache or a pass that does not line up with the prefix, instead of reading shifted audio columns.
 
-Depth: a session keeps the prefix's keys and values for its first ``depth`` decoder layers only, and every
-suffix pass stops after the deepest layer it reads or steers (:mod:`wheretolisten.depth`); a pass that
-needs deeper layers first extends the prefix to every layer.
+Depth: a session keeps the prefix's keys and values for its first ``depth`` decoder layers only (the prefix
+pass stops once the deepest of them has stored its keys and values), and every suffix pass stops after the
+deepest layer it reads or steers (:mod:`wheretolisten.depth`); a pass that needs deeper layers first
+extends the prefix to every layer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from .depth import needed_depth, run_to_depth
+from .depth import KeysCache, needed_depth, run_to_depth
 from .errors import ModelError, OptionError
 from .models.base import cache_param
 from .positions import SUFFIX_POSITIONS, Positions, PositionTable
@@ -172,7 +173,8 @@ class ClipSession:
     def _fill_prefix(self, keep: Sequence[int]) -> None:
         """Run the prefix through ``self.depth`` layers and keep their keys and values (checked)."""
         # Plain cache layers, not the model's own (which truncates sliding-window layers): see the docstring.
-        given = DynamicCache()
+        # The pass stops once the deepest kept layer has stored its keys and values (depth.KeysCache).
+        given = KeysCache(self.depth)
         out = self._run_prefix(keep, given, self.depth)
         # A whole pass: the cache the model returns; a stopped one: the cache it filled.
         cache = given if out is None else getattr(out, "cache", None) or getattr(out, "past_key_values", None)
