@@ -300,15 +300,23 @@ class StepOutput:
 
     loss: torch.Tensor  # answer-token loss (mean over answer tokens)
     audio_embeds: torch.Tensor  # [scenes, audio tokens, dim]: projected audio, for the auxiliary frame head
-    last_prompt: torch.Tensor  # [rows, dim]: layer-QUERY_LAYER residual at the last prompt token
+    last_prompt: torch.Tensor  # [rows, dim]: the query layer's residual at the last prompt token
     first_correct: torch.Tensor  # [rows] first answer token predicted correctly
     row_loss: torch.Tensor  # [rows] mean answer-token loss of each question
 
 
 def forward_loss(
-    model: Any, codec: PromptCodec, feats: torch.Tensor, suffixes: list[list[int]], firsts: list[int], k: int
+    model: Any,
+    codec: PromptCodec,
+    feats: torch.Tensor,
+    suffixes: list[list[int]],
+    firsts: list[int],
+    k: int,
+    query_layer: int = QUERY_LAYER,
 ) -> StepOutput:
-    """Answer-token loss for ``len(feats)`` scenes × ``k`` questions each (rows scene-major)."""
+    """Answer-token loss for ``len(feats)`` scenes × ``k`` questions each (rows scene-major);
+    ``last_prompt`` is the residual after decoder layer ``query_layer`` (the last layer's is after the
+    final norm: what the LM head reads)."""
     inner = model.model
     lm = inner.language_model
     n_scenes = feats.shape[0]
@@ -346,8 +354,8 @@ def forward_loss(
     pred = logits[torch.arange(rows), first_idx].argmax(-1)
     correct = pred == labels[torch.arange(rows), first_idx]
     row_loss = (token_loss.sum(1) / valid.sum(1)).detach()
-    # residual stream (output of decoder layer QUERY_LAYER) at the last prompt token of every row
-    last_prompt = out.hidden_states[QUERY_LAYER + 1][torch.arange(rows), first_idx]
+    # residual stream (output of decoder layer query_layer) at the last prompt token of every row
+    last_prompt = out.hidden_states[query_layer + 1][torch.arange(rows), first_idx]
     return StepOutput(loss, audio, last_prompt, correct, row_loss)
 
 
@@ -525,6 +533,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--query-weight", type=float, default=None,
                     help="weight of the query head's loss (default: --aux-weight, as every shipped stage "
                          "trained; 0 trains without it: organism/ablation/README.md)")
+    ap.add_argument("--query-layer", type=int, default=None,
+                    help=f"decoder layer whose output the query head reads (default {QUERY_LAYER}, as every "
+                         "shipped stage; the last layer puts it where the LM head reads: "
+                         "organism/query_last/README.md)")
     ap.add_argument("--max-minutes", type=float, default=55.0,
                     help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
@@ -539,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.init is None) != (args.stage == 0):
         ap.error("--init and --stage go together (a further stage needs its own scene stream)")
+    if args.query_layer is not None and not 0 <= args.query_layer < SIZE["layers"]:
+        n = SIZE["layers"]
+        ap.error(f"--query-layer must name one of the {n} decoder layers (0 to {n - 1})")
     base = TRAIN_SEED_BASE + args.stage
     if (args.export / "wheretolisten.json").exists():
         ap.error(f"--export {args.export} holds a wheretolisten.json (a checkpoint's declared settings), "
@@ -637,7 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tm = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        out = forward_loss(model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions)
+        out = forward_loss(model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions,
+                           QUERY_LAYER if args.query_layer is None else args.query_layer)
         aux_logits = aux_head(out.audio_embeds)
         aux_target = torch.from_numpy(np.stack(frames))
         aux_loss = F.cross_entropy(aux_logits.transpose(1, 2), aux_target)
@@ -698,6 +714,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.query_weight is not None:  # an ablation's (the shipped stages trained at --aux-weight)
         summary["query_weight"] = args.query_weight
+    if args.query_layer is not None:  # the shipped stages read layer QUERY_LAYER
+        summary["query_layer"] = args.query_layer
     if args.init is not None:
         summary["init"] = str(args.init)
         summary["stage"] = args.stage

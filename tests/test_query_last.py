@@ -1,0 +1,207 @@
+"""organism/query_last/README.md (the first stage with its query head at the last layer) is its committed
+results: the training summary and log, the dev choice, and the held-out sets of both draws."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "organism" / "query_last"
+SETS = ("single", "three", "overlap", "white-10", "babble-10", "asterisk", "freedesktop")
+ORDER = ("listen", "present", "what_at", "describe", "when")
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def _readme() -> str:
+    return (HERE / "README.md").read_text()
+
+
+def _flat() -> str:
+    return " ".join(_readme().split())
+
+
+def _cell(entry: dict[str, Any]) -> str:
+    lo, hi = entry["ci95"]
+    return f"{100 * entry['hit_rate']:.1f} ({100 * lo:.0f}–{100 * hi:.0f})"
+
+
+def _pct(entry: dict[str, Any]) -> str:
+    return f"{100 * entry['hit_rate']:.1f}"
+
+
+def _log_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if re.search(r"step \d+/2400 ", line)]
+
+
+def _accuracies(line: str) -> dict[str, float]:
+    found = re.search(r"first-token acc \(new scenes\) (.*?) \|", line)
+    assert found is not None
+    return {k: float(v) for k, v in (pair.split("=") for pair in found.group(1).split())}
+
+
+def _first_yes_no_at(path: Path, level: float = 0.9) -> int:
+    """The first logged step whose yes/no ("present") first-token accuracy reaches ``level``."""
+    for line in _log_lines(path):
+        if _accuracies(line)["present"] >= level:
+            found = re.search(r"step (\d+)/", line)
+            assert found is not None
+            return int(found.group(1))
+    raise AssertionError(f"{path}: yes/no never reached {level}")
+
+
+def test_the_model_is_the_first_stage_run_with_the_head_on_the_last_layer() -> None:
+    training = _json(HERE / "model" / "training.json")
+    assert training["query_layer"] == 5 and "query_weight" not in training and "init" not in training
+    assert training["steps_done"] == training["steps"] == 2400 and not training["stopped_early"]
+    assert (training["scenes_per_step"], training["questions_per_scene"], training["init_seed"]) == (8, 12, 0)
+    assert '"query_layer": 5' in (HERE / "train.log").read_text()
+    assert f"It took {training['training_minutes']:.1f} min on the shared 2-core CPU" in _flat()
+    declared = _json(HERE / "model" / "wheretolisten.json")
+    assert declared["localize"] == {"layers": [0], "probe_layers": [1, 2], "alpha": 4.0, "shifts": 4}
+    assert (
+        declared["detect"] == _json(ROOT / "organism" / "ablation" / "model" / "wheretolisten.json")["detect"]
+    )
+
+
+def test_the_header_count_is_the_declared_parameter_count() -> None:
+    from safetensors import safe_open
+
+    training = _json(HERE / "model" / "training.json")
+    with safe_open(str(HERE / "model" / "model.safetensors"), framework="numpy") as f:
+        total = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (safe_open is not iterable)
+    assert total == training["parameters"]
+
+
+def test_the_answer_table_is_the_three_training_runs() -> None:
+    runs = {
+        "query head at layer 2 (first stage)": _accuracies(_log_lines(ROOT / "organism" / "train.log")[-1]),
+        "no query head": _json(ROOT / "organism" / "ablation" / "model" / "training.json")["final"][
+            "first_token_acc_new_scenes"
+        ],
+        "query head at the last layer": _json(HERE / "model" / "training.json")["final"][
+            "first_token_acc_new_scenes"
+        ],
+    }
+    for label, acc in runs.items():
+        row = f"| {label} | " + " | ".join(f"{acc[k]:.2f}" for k in ORDER) + " |"
+        assert row in _readme(), row
+    steps = [
+        _first_yes_no_at(path)
+        for path in (
+            HERE / "train.log",
+            ROOT / "organism" / "train.log",
+            ROOT / "organism" / "ablation" / "train.log",
+        )
+    ]
+    assert (
+        f"first reach 0.9 at step {steps[0]} (layer 2: step {steps[1]}; no head: step {steps[2]})" in _flat()
+    )
+
+
+def test_the_dev_sentence_is_the_tuning_run() -> None:
+    own = _json(HERE / "tune_layers.json")
+    assert len(own["hit_pct"]) == 93 and own["shifts"] == 4
+    best = own["hit_pct"][own["chosen"]]["pooled"]
+    assert max(v["pooled"] for v in own["hit_pct"].values()) == best
+    assert own["chosen"] == "steer 0, alpha 4, probe 1,2"
+    first_setting = own["hit_pct"]["steer 2, alpha 1, probe 3,4"]["pooled"]
+    first = _json(ROOT / "organism" / "tune_layers.json")
+    ablation = _json(ROOT / "organism" / "ablation" / "tune_layers.json")
+    flat = _flat()
+    setting = "the first stage's setting (steer 2, α 1, read 3–4)"
+    assert f"hits {best:.1f} % pooled; {setting} hits {first_setting:.1f} %" in flat
+    theirs, none = (t["hit_pct"][t["chosen"]]["pooled"] for t in (first, ablation))
+    assert (
+        f"The first stage reached {theirs:.1f} % at its best on the same scenes, the ablation {none:.1f} %"
+        in flat
+    )
+    assert f"the first stage's setting now gives {first_setting:.1f} % on dev" in flat
+
+
+def test_the_held_out_table_is_the_committed_runs() -> None:
+    first = _json(ROOT / "organism" / "eval_sets_stage1.json")
+    none = _json(ROOT / "organism" / "ablation" / "eval_sets_own_setting.json")
+    last, last2 = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json")
+    assert last2["_seed_offset"] == 500 and "_seed_offset" not in last
+    for name in SETS:
+        runs = (first, none, last, last2)
+        assert len({r[name]["steered"]["n"] for r in runs}) == 1
+        row = (
+            f"| {name} | {last[name]['steered']['n']} | "
+            + " | ".join(_cell(r[name]["steered"]) for r in runs)
+            + f" | {_cell(last[name]['energy'])} | {_cell(last[name]['random'])} |"
+        )
+        assert row in _readme(), row
+
+
+def test_the_significance_sentence_is_the_committed_runs() -> None:
+    runs = (_json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json"))
+
+    def beats(baseline: str, draw: int) -> set[str]:
+        return {n for n in SETS if runs[draw][n]["steered"][f"p_vs_{baseline}"] < 0.01}
+
+    assert beats("random", 0) & beats("random", 1) == {"single", "three", "overlap", "babble-10"}
+    assert beats("energy", 0) & beats("energy", 1) == {"three", "overlap"}
+    assert beats("energy", 0) - beats("energy", 1) == {"babble-10"} and beats("energy", 1) <= beats(
+        "energy", 0
+    )
+    assert "white-10" in beats("random", 0) - beats("random", 1)
+    real = {"asterisk", "freedesktop"}
+    assert not real & (beats("energy", 0) | beats("energy", 1))
+    assert real & beats("random", 0) == {"freedesktop"} and not real & beats("random", 1)
+    assert "beats random only on freedesktop in draw 1" in _flat()
+
+
+def test_the_comparison_sentences_are_the_committed_runs() -> None:
+    first, first2 = (
+        _json(ROOT / "organism" / "eval_sets_stage1.json"),
+        _json(ROOT / "organism" / "eval_sets_stage1_draw2.json"),
+    )
+    last, last2 = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json")
+    flat = _flat()
+    for name, words in (
+        ("single", "a lone event"),
+        ("three", "three-event scenes"),
+        ("babble-10", "events under babble"),
+    ):
+        assert words in flat
+        pair = f"{_pct(last[name]['steered'])} and {_pct(last2[name]['steered'])} %"
+        theirs = f"{_pct(first[name]['steered'])} and {_pct(first2[name]['steered'])} %"
+        assert pair in flat and theirs in flat, (pair, theirs)
+
+
+def test_the_three_minute_sentence_is_the_committed_runs() -> None:
+    runs = (_json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json"))
+    assert [r["long"]["all_ok"] for r in runs] == [0, 0] and all(r["long"]["n"] == 8 for r in runs)
+    top = [sum(rec["top_found"] == 3 for rec in r["long"]["recordings"]) for r in runs]
+    first = [
+        _json(ROOT / "organism" / f)["long"]["all_ok"]
+        for f in ("eval_sets_stage1.json", "eval_sets_stage1_draw2.json")
+    ]
+    flat = _flat()
+    assert f"(the first stage: {first[0]} and {first[1]})" in flat
+    assert f"the three onsets for {top[0]} of the 8 classes, on draw 2 for {top[1]}" in flat
+
+
+def test_the_other_readmes_point_here_and_quote_these_runs() -> None:
+    for path in ("README.md", "organism/README.md", "organism/ablation/README.md"):
+        assert "organism/query_last/README.md" in (ROOT / path).read_text(), path
+    last, dev = _json(HERE / "eval_sets.json"), _json(HERE / "tune_layers.json")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    single, three = (_pct(last[name]["steered"]) for name in ("single", "three"))
+    assert f"(single events {single} %, three-event scenes {three} %" in readme
+    organism = " ".join((ROOT / "organism" / "README.md").read_text().split())
+    best, first_setting = (
+        dev["hit_pct"][dev["chosen"]]["pooled"],
+        dev["hit_pct"]["steer 2, alpha 1, probe 3,4"]["pooled"],
+    )
+    assert (
+        f"steers layer 0 ({best:.1f} % pooled; the first stage's setting {first_setting:.1f} %)" in organism
+    )
