@@ -3,11 +3,15 @@ results: the training summary and log, the dev choice, and the held-out sets of 
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "organism" / "query_last"
@@ -205,3 +209,24 @@ def test_the_other_readmes_point_here_and_quote_these_runs() -> None:
     assert (
         f"steers layer 0 ({best:.1f} % pooled; the first stage's setting {first_setting:.1f} %)" in organism
     )
+
+
+@pytest.mark.parametrize(
+    ("script", "argv"),
+    [
+        ("train", ["--query-layer", "6"]),
+        ("train_words", ["--init", "organism/stage2/model", "--query-layer", "-1"]),
+    ],
+)
+def test_the_training_scripts_refuse_a_query_layer_outside_the_decoder(
+    script: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(ROOT / "organism"))
+    try:
+        module = importlib.import_module(script)
+    finally:
+        sys.path.remove(str(ROOT / "organism"))
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv)
+    assert exit_info.value.code == 2
+    assert "--query-layer must name one of the 6 decoder layers (0 to 5)" in capsys.readouterr().err
