@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,3 +47,27 @@ def run_cli(
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A committed results file (a JSON object)."""
+    return dict(json.loads(path.read_text()))
+
+
+def flat_text(path: Path) -> str:
+    """A document's text with every run of whitespace made one space (sentences wrap anywhere)."""
+    return " ".join(path.read_text().split())
+
+
+def hit_cell(entry: dict[str, Any]) -> str:
+    """A held-out table cell: hit % with its 95 % Wilson interval, as organism/compare.py writes it."""
+    lo, hi = entry["ci95"]
+    return f"{100 * entry['hit_rate']:.1f} ({100 * lo:.0f}–{100 * hi:.0f})"
+
+
+def parameter_count(weights: Path) -> int:
+    """How many parameters a safetensors file holds, from its header (no torch)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="numpy") as f:
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (not iterable)

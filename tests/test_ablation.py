@@ -4,20 +4,17 @@ the training summary and logs, the dev choice, the held-out sets of both draws a
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import flat_text, hit_cell, parameter_count, read_json
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "organism" / "ablation"
 SETS = ("single", "three", "overlap", "white-10", "babble-10", "asterisk", "freedesktop")
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
 
 
 def _readme() -> str:
@@ -25,12 +22,7 @@ def _readme() -> str:
 
 
 def _flat() -> str:
-    return " ".join(_readme().split())
-
-
-def _cell(entry: dict[str, Any]) -> str:
-    lo, hi = entry["ci95"]
-    return f"{100 * entry['hit_rate']:.1f} ({100 * lo:.0f}–{100 * hi:.0f})"
+    return flat_text(HERE / "README.md")
 
 
 def _final_with_head() -> dict[str, float]:
@@ -44,35 +36,33 @@ def _final_with_head() -> dict[str, float]:
 
 
 def test_the_model_is_the_first_stage_run_without_the_query_loss() -> None:
-    training = _json(HERE / "model" / "training.json")
+    training = read_json(HERE / "model" / "training.json")
     assert training["query_weight"] == 0.0 and "init" not in training  # a first stage, not a continuation
     assert training["steps_done"] == training["steps"] == 2400 and not training["stopped_early"]
     assert (training["scenes_per_step"], training["questions_per_scene"], training["init_seed"]) == (8, 12, 0)
     log = (HERE / "train.log").read_text()
     assert '"query_weight": 0.0' in log and log.count("resumed from") == 1  # the README's one resume
-    before = _json(ROOT / "organism" / "stage2" / "model" / "training.json")["before"]  # the first stage's
+    before = read_json(ROOT / "organism" / "stage2" / "model" / "training.json")[
+        "before"
+    ]  # the first stage's
     assert before["steps_done"] == training["steps_done"]
     assert (
         f"The run took {training['training_minutes']:.1f} min on the shared 2-core CPU (train.log; the first "
         f"stage took {before['training_minutes']:.1f} min for the same steps"
     ) in _flat().replace("[`train.log`](train.log)", "train.log")
-    declared = _json(HERE / "model" / "wheretolisten.json")["localize"]
+    declared = read_json(HERE / "model" / "wheretolisten.json")["localize"]
     assert declared == {"layers": [2], "probe_layers": [3, 4], "alpha": 1.0, "shifts": 4}
 
 
 def test_the_header_count_is_the_declared_parameter_count() -> None:
     """The committed weights hold as many parameters as training.json says (read without torch)."""
-    from safetensors import safe_open
-
-    training = _json(HERE / "model" / "training.json")
-    with safe_open(str(HERE / "model" / "model.safetensors"), framework="numpy") as f:
-        total = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (safe_open is not iterable)
-    assert total == training["parameters"]
+    training = read_json(HERE / "model" / "training.json")
+    assert parameter_count(HERE / "model" / "model.safetensors") == training["parameters"]
 
 
 def test_the_answer_table_is_both_training_summaries() -> None:
     with_head = _final_with_head()
-    without = _json(HERE / "model" / "training.json")["final"]["first_token_acc_new_scenes"]
+    without = read_json(HERE / "model" / "training.json")["final"]["first_token_acc_new_scenes"]
     order = ("listen", "present", "what_at", "describe", "when")
     rows = [
         "| first stage (query head) | " + " | ".join(f"{with_head[k]:.2f}" for k in order) + " |",
@@ -93,7 +83,7 @@ def test_the_answer_table_is_both_training_summaries() -> None:
 
 
 def test_the_dev_sentence_is_the_tuning_run() -> None:
-    own, first = _json(HERE / "tune_layers.json"), _json(ROOT / "organism" / "tune_layers.json")
+    own, first = read_json(HERE / "tune_layers.json"), read_json(ROOT / "organism" / "tune_layers.json")
     assert len(own["hit_pct"]) == len(first["hit_pct"]) == 93
     best = own["hit_pct"][own["chosen"]]["pooled"]
     assert max(v["pooled"] for v in own["hit_pct"].values()) == best
@@ -103,23 +93,23 @@ def test_the_dev_sentence_is_the_tuning_run() -> None:
     flat = _flat()
     assert f"hits {best:.1f} % pooled, and the first stage's setting {same:.1f} %" in flat
     assert f"reached {theirs:.1f} % at its best on the same scenes" in flat
-    setting = _json(HERE / "own_setting.json")["localize"]
+    setting = read_json(HERE / "own_setting.json")["localize"]
     assert (setting["layers"], setting["alpha"], setting["probe_layers"]) == ([0], 1.0, [1])
 
 
 def test_the_held_out_table_is_the_committed_runs() -> None:
-    first = _json(ROOT / "organism" / "eval_sets_stage1.json")
-    same, own = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_own_setting.json")
+    first = read_json(ROOT / "organism" / "eval_sets_stage1.json")
+    same, own = read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_own_setting.json")
     for name in SETS:
         row = (
-            f"| {name} | {same[name]['steered']['n']} | {_cell(first[name]['steered'])} | "
-            f"{_cell(same[name]['steered'])} | {_cell(own[name]['steered'])} | "
-            f"{_cell(same[name]['energy'])} | {_cell(same[name]['random'])} |"
+            f"| {name} | {same[name]['steered']['n']} | {hit_cell(first[name]['steered'])} | "
+            f"{hit_cell(same[name]['steered'])} | {hit_cell(own[name]['steered'])} | "
+            f"{hit_cell(same[name]['energy'])} | {hit_cell(same[name]['random'])} |"
         )
         assert row in _readme(), row
         assert first[name]["steered"]["n"] == same[name]["steered"]["n"] == own[name]["steered"]["n"]
     # "on no held-out set does it beat the loudest window, and it beats random (p < 0.05) on one set only"
-    runs = (same, own, _json(HERE / "eval_sets_draw2.json"))
+    runs = (same, own, read_json(HERE / "eval_sets_draw2.json"))
     assert all(r[name]["steered"]["p_vs_energy"] > 0.05 for r in runs for name in SETS)
     below = [
         (i, name) for i, r in enumerate(runs) for name in SETS if r[name]["steered"]["p_vs_random"] < 0.05
@@ -135,8 +125,8 @@ def test_the_held_out_table_is_the_committed_runs() -> None:
 
 def test_the_second_draw_and_three_minute_sentences() -> None:
     two, first_two = (
-        _json(HERE / "eval_sets_draw2.json"),
-        _json(ROOT / "organism" / "eval_sets_stage1_draw2.json"),
+        read_json(HERE / "eval_sets_draw2.json"),
+        read_json(ROOT / "organism" / "eval_sets_stage1_draw2.json"),
     )
     assert two["_seed_offset"] == 500
 
@@ -146,9 +136,11 @@ def test_the_second_draw_and_three_minute_sentences() -> None:
 
     flat = _flat()
     assert f"the ablation hits {span(two)} and the first stage {span(first_two)}" in flat
-    runs = [_json(HERE / f) for f in ("eval_sets.json", "eval_sets_own_setting.json", "eval_sets_draw2.json")]
+    runs = [
+        read_json(HERE / f) for f in ("eval_sets.json", "eval_sets_own_setting.json", "eval_sets_draw2.json")
+    ]
     assert [r["long"]["all_ok"] for r in runs] == [0, 0, 0] and all(r["long"]["n"] == 8 for r in runs)
-    first = [_json(ROOT / "organism" / f)["long"]["all_ok"] for f in ("eval_sets_stage1.json",)]
+    first = [read_json(ROOT / "organism" / f)["long"]["all_ok"] for f in ("eval_sets_stage1.json",)]
     assert f"(the first stage: {first[0]} and {first_two['long']['all_ok']} of 8)" in flat
 
 
@@ -171,8 +163,8 @@ def test_the_other_readmes_point_to_the_ablation(path: str) -> None:
 
 def test_the_readme_and_organism_readme_sentences() -> None:
     """README.md's and organism/README.md's account of the ablation, from the same files."""
-    first = _json(ROOT / "organism" / "eval_sets_stage1.json")
-    same, own = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_own_setting.json")
+    first = read_json(ROOT / "organism" / "eval_sets_stage1.json")
+    same, own = read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_own_setting.json")
 
     def pct(data: dict[str, Any], name: str, cond: str = "steered") -> str:
         return f"{100 * data[name][cond]['hit_rate']:.1f}"
@@ -191,9 +183,9 @@ def test_the_readme_and_organism_readme_sentences() -> None:
         in (organism)
     )
     assert all(same[n]["steered"]["hit_rate"] <= same[n]["random"]["hit_rate"] for n in SETS)
-    yes_no = _json(HERE / "model" / "training.json")["final"]["first_token_acc_new_scenes"]["present"]
-    dev = _json(HERE / "tune_layers.json")
-    first_dev = _json(ROOT / "organism" / "tune_layers.json")
+    yes_no = read_json(HERE / "model" / "training.json")["final"]["first_token_acc_new_scenes"]["present"]
+    dev = read_json(HERE / "tune_layers.json")
+    first_dev = read_json(ROOT / "organism" / "tune_layers.json")
     assert f"(yes/no {yes_no:.2f} on new scenes)" in organism
     assert (
         f"its own best dev setting {dev['hit_pct'][dev['chosen']]['pooled']:.1f} % pooled, against "
@@ -202,10 +194,10 @@ def test_the_readme_and_organism_readme_sentences() -> None:
 
 
 def test_the_sign_sentence_is_the_committed_run() -> None:
-    fresh = {(r["set"], r["alpha"]): r for r in _json(HERE / "sign_fresh.json")["rows"]}
+    fresh = {(r["set"], r["alpha"]): r for r in read_json(HERE / "sign_fresh.json")["rows"]}
     assert (
-        _json(HERE / "sign_fresh.json")["seed_offset"] == 9000
-        and _json(HERE / "sign.json")["seed_offset"] == 0
+        read_json(HERE / "sign_fresh.json")["seed_offset"] == 9000
+        and read_json(HERE / "sign.json")["seed_offset"] == 0
     )
     assert (
         f"(seeds + 9000, [`sign_fresh.json`](sign_fresh.json)): {fresh[('single', -1.0)]['target']} and "
@@ -213,7 +205,7 @@ def test_the_sign_sentence_is_the_committed_run() -> None:
         f"{fresh[('three', -4.0)]['any_event']} on some event, {fresh[('three', -1.0)]['target']} and "
         f"{fresh[('three', -4.0)]['target']} on the named one"
     ) in _flat()
-    rows = {(r["set"], r["alpha"]): r for r in _json(HERE / "sign.json")["rows"]}
+    rows = {(r["set"], r["alpha"]): r for r in read_json(HERE / "sign.json")["rows"]}
     assert all(r["n"] == 60 for r in rows.values())
     single = [rows[("single", a)] for a in (-1.0, -4.0)]
     three = [rows[("three", a)] for a in (-1.0, -4.0)]

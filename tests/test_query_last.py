@@ -4,8 +4,6 @@ results: the training summary and log, the dev choice, and the held-out sets of 
 from __future__ import annotations
 
 import importlib
-import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -13,14 +11,12 @@ from typing import Any
 
 import pytest
 
+from helpers import flat_text, hit_cell, parameter_count, read_json
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "organism" / "query_last"
 SETS = ("single", "three", "overlap", "white-10", "babble-10", "asterisk", "freedesktop")
 ORDER = ("listen", "present", "what_at", "describe", "when")
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
 
 
 def _readme() -> str:
@@ -28,12 +24,7 @@ def _readme() -> str:
 
 
 def _flat() -> str:
-    return " ".join(_readme().split())
-
-
-def _cell(entry: dict[str, Any]) -> str:
-    lo, hi = entry["ci95"]
-    return f"{100 * entry['hit_rate']:.1f} ({100 * lo:.0f}–{100 * hi:.0f})"
+    return flat_text(HERE / "README.md")
 
 
 def _pct(entry: dict[str, Any]) -> str:
@@ -61,35 +52,32 @@ def _first_yes_no_at(path: Path, level: float = 0.9) -> int:
 
 
 def test_the_model_is_the_first_stage_run_with_the_head_on_the_last_layer() -> None:
-    training = _json(HERE / "model" / "training.json")
+    training = read_json(HERE / "model" / "training.json")
     assert training["query_layer"] == 5 and "query_weight" not in training and "init" not in training
     assert training["steps_done"] == training["steps"] == 2400 and not training["stopped_early"]
     assert (training["scenes_per_step"], training["questions_per_scene"], training["init_seed"]) == (8, 12, 0)
     assert '"query_layer": 5' in (HERE / "train.log").read_text()
     assert f"It took {training['training_minutes']:.1f} min on the shared 2-core CPU" in _flat()
-    declared = _json(HERE / "model" / "wheretolisten.json")
+    declared = read_json(HERE / "model" / "wheretolisten.json")
     assert declared["localize"] == {"layers": [0], "probe_layers": [1, 2], "alpha": 4.0, "shifts": 4}
     assert (
-        declared["detect"] == _json(ROOT / "organism" / "ablation" / "model" / "wheretolisten.json")["detect"]
+        declared["detect"]
+        == read_json(ROOT / "organism" / "ablation" / "model" / "wheretolisten.json")["detect"]
     )
 
 
 def test_the_header_count_is_the_declared_parameter_count() -> None:
-    from safetensors import safe_open
-
-    training = _json(HERE / "model" / "training.json")
-    with safe_open(str(HERE / "model" / "model.safetensors"), framework="numpy") as f:
-        total = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (safe_open is not iterable)
-    assert total == training["parameters"]
+    training = read_json(HERE / "model" / "training.json")
+    assert parameter_count(HERE / "model" / "model.safetensors") == training["parameters"]
 
 
 def test_the_answer_table_is_the_three_training_runs() -> None:
     runs = {
         "query head at layer 2 (first stage)": _accuracies(_log_lines(ROOT / "organism" / "train.log")[-1]),
-        "no query head": _json(ROOT / "organism" / "ablation" / "model" / "training.json")["final"][
+        "no query head": read_json(ROOT / "organism" / "ablation" / "model" / "training.json")["final"][
             "first_token_acc_new_scenes"
         ],
-        "query head at the last layer": _json(HERE / "model" / "training.json")["final"][
+        "query head at the last layer": read_json(HERE / "model" / "training.json")["final"][
             "first_token_acc_new_scenes"
         ],
     }
@@ -110,14 +98,14 @@ def test_the_answer_table_is_the_three_training_runs() -> None:
 
 
 def test_the_dev_sentence_is_the_tuning_run() -> None:
-    own = _json(HERE / "tune_layers.json")
+    own = read_json(HERE / "tune_layers.json")
     assert len(own["hit_pct"]) == 93 and own["shifts"] == 4
     best = own["hit_pct"][own["chosen"]]["pooled"]
     assert max(v["pooled"] for v in own["hit_pct"].values()) == best
     assert own["chosen"] == "steer 0, alpha 4, probe 1,2"
     first_setting = own["hit_pct"]["steer 2, alpha 1, probe 3,4"]["pooled"]
-    first = _json(ROOT / "organism" / "tune_layers.json")
-    ablation = _json(ROOT / "organism" / "ablation" / "tune_layers.json")
+    first = read_json(ROOT / "organism" / "tune_layers.json")
+    ablation = read_json(ROOT / "organism" / "ablation" / "tune_layers.json")
     flat = _flat()
     setting = "the first stage's setting (steer 2, α 1, read 3–4)"
     assert f"hits {best:.1f} % pooled; {setting} hits {first_setting:.1f} %" in flat
@@ -130,23 +118,23 @@ def test_the_dev_sentence_is_the_tuning_run() -> None:
 
 
 def test_the_held_out_table_is_the_committed_runs() -> None:
-    first = _json(ROOT / "organism" / "eval_sets_stage1.json")
-    none = _json(ROOT / "organism" / "ablation" / "eval_sets_own_setting.json")
-    last, last2 = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json")
+    first = read_json(ROOT / "organism" / "eval_sets_stage1.json")
+    none = read_json(ROOT / "organism" / "ablation" / "eval_sets_own_setting.json")
+    last, last2 = read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_draw2.json")
     assert last2["_seed_offset"] == 500 and "_seed_offset" not in last
     for name in SETS:
         runs = (first, none, last, last2)
         assert len({r[name]["steered"]["n"] for r in runs}) == 1
         row = (
             f"| {name} | {last[name]['steered']['n']} | "
-            + " | ".join(_cell(r[name]["steered"]) for r in runs)
-            + f" | {_cell(last[name]['energy'])} | {_cell(last[name]['random'])} |"
+            + " | ".join(hit_cell(r[name]["steered"]) for r in runs)
+            + f" | {hit_cell(last[name]['energy'])} | {hit_cell(last[name]['random'])} |"
         )
         assert row in _readme(), row
 
 
 def test_the_significance_sentence_is_the_committed_runs() -> None:
-    runs = (_json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json"))
+    runs = (read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_draw2.json"))
 
     def beats(baseline: str, draw: int) -> set[str]:
         return {n for n in SETS if runs[draw][n]["steered"][f"p_vs_{baseline}"] < 0.01}
@@ -165,10 +153,10 @@ def test_the_significance_sentence_is_the_committed_runs() -> None:
 
 def test_the_comparison_sentences_are_the_committed_runs() -> None:
     first, first2 = (
-        _json(ROOT / "organism" / "eval_sets_stage1.json"),
-        _json(ROOT / "organism" / "eval_sets_stage1_draw2.json"),
+        read_json(ROOT / "organism" / "eval_sets_stage1.json"),
+        read_json(ROOT / "organism" / "eval_sets_stage1_draw2.json"),
     )
-    last, last2 = _json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json")
+    last, last2 = read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_draw2.json")
     flat = _flat()
     for name, words in (
         ("single", "a lone event"),
@@ -182,11 +170,11 @@ def test_the_comparison_sentences_are_the_committed_runs() -> None:
 
 
 def test_the_three_minute_sentence_is_the_committed_runs() -> None:
-    runs = (_json(HERE / "eval_sets.json"), _json(HERE / "eval_sets_draw2.json"))
+    runs = (read_json(HERE / "eval_sets.json"), read_json(HERE / "eval_sets_draw2.json"))
     assert [r["long"]["all_ok"] for r in runs] == [0, 0] and all(r["long"]["n"] == 8 for r in runs)
     top = [sum(rec["top_found"] == 3 for rec in r["long"]["recordings"]) for r in runs]
     first = [
-        _json(ROOT / "organism" / f)["long"]["all_ok"]
+        read_json(ROOT / "organism" / f)["long"]["all_ok"]
         for f in ("eval_sets_stage1.json", "eval_sets_stage1_draw2.json")
     ]
     flat = _flat()
@@ -197,7 +185,7 @@ def test_the_three_minute_sentence_is_the_committed_runs() -> None:
 def test_the_other_readmes_point_here_and_quote_these_runs() -> None:
     for path in ("README.md", "organism/README.md", "organism/ablation/README.md"):
         assert "organism/query_last/README.md" in (ROOT / path).read_text(), path
-    last, dev = _json(HERE / "eval_sets.json"), _json(HERE / "tune_layers.json")
+    last, dev = read_json(HERE / "eval_sets.json"), read_json(HERE / "tune_layers.json")
     readme = " ".join((ROOT / "README.md").read_text().split())
     single, three = (_pct(last[name]["steered"]) for name in ("single", "three"))
     assert f"(single events {single} %, three-event scenes {three} %" in readme
