@@ -189,6 +189,12 @@ def test_the_other_readmes_point_here_and_quote_these_runs() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())
     single, three = (_pct(last[name]["steered"]) for name in ("single", "three"))
     assert f"(single events {single} %, three-event scenes {three} %" in readme
+    stage2 = [read_json(HERE / "stage2" / f) for f in ("eval_sets.json", "eval_sets_draw2.json")]
+    noisy = [100 * r[n]["steered"]["hit_rate"] for r in stage2 for n in ("white-10", "babble-10")]
+    words = " and ".join(f"{100 * r['asterisk']['steered']['hit_rate']:.1f}" for r in stage2)
+    assert f"babble too ({min(noisy):.1f}–{max(noisy):.1f} %)" in readme
+    assert f"and not real recorded words ({words} %, below random)" in readme
+    assert all(r["asterisk"]["steered"]["hit_rate"] < r["asterisk"]["random"]["hit_rate"] for r in stage2)
     organism = " ".join((ROOT / "organism" / "README.md").read_text().split())
     best, first_setting = (
         dev["hit_pct"][dev["chosen"]]["pooled"],
@@ -218,3 +224,81 @@ def test_the_training_scripts_refuse_a_query_layer_outside_the_decoder(
         module.main(argv)
     assert exit_info.value.code == 2
     assert "--query-layer must name one of the 6 decoder layers (0 to 5)" in capsys.readouterr().err
+
+
+def test_the_second_stage_is_the_committed_run() -> None:
+    training = read_json(HERE / "stage2" / "model" / "training.json")
+    assert training["query_layer"] == 5 and training["steps_done"] == training["steps"] == 1200
+    assert (training["stage"], training["varied"]) == (1, 0.6) and not training["stopped_early"]
+    assert training["before"] == read_json(HERE / "model" / "training.json")  # it continued this run
+    shipped = read_json(ROOT / "organism" / "stage2" / "model" / "training.json")
+    assert (shipped["steps_done"], shipped["stage"], shipped["varied"]) == (1200, 1, 0.6)
+    assert parameter_count(HERE / "stage2" / "model" / "model.safetensors") == training["parameters"]
+    flat = _flat()
+    minutes = f"It took {training['training_minutes']:.1f} min"
+    assert f"{minutes} ([`stage2/train.log`](stage2/train.log); the shipped line's second stage "
+    assert (
+        f"{minutes} (stage2/train.log; the shipped line's second stage {shipped['training_minutes']:.1f} min)"
+        in (flat.replace("[`stage2/train.log`](stage2/train.log)", "stage2/train.log"))
+    )
+    dev, theirs = (
+        read_json(HERE / "stage2" / "tune_layers.json"),
+        read_json(ROOT / "organism" / "tune_layers_stage2.json"),
+    )
+    assert dev["chosen"] == "steer 0, alpha 2, probe 1,2" and len(dev["hit_pct"]) == 93
+    best = dev["hit_pct"][dev["chosen"]]["pooled"]
+    assert best == max(v["pooled"] for v in dev["hit_pct"].values())
+    at_theirs = dev["hit_pct"][theirs["chosen"]]["pooled"]
+    assert (
+        f"{best:.1f} % pooled (stage2/tune_layers.json; the shipped line's second stage "
+        f"{theirs['hit_pct'][theirs['chosen']]['pooled']:.1f} %, its setting here {at_theirs:.1f} %)"
+    ) in flat.replace("[`stage2/tune_layers.json`](stage2/tune_layers.json)", "stage2/tune_layers.json")
+    declared = read_json(HERE / "stage2" / "model" / "wheretolisten.json")["localize"]
+    assert declared == {"layers": [0], "probe_layers": [1, 2], "alpha": 2.0, "shifts": 4}
+
+
+def test_the_second_stage_table_and_sentences_are_the_committed_runs() -> None:
+    theirs = (
+        read_json(ROOT / "organism" / f) for f in ("eval_sets_shipped.json", "eval_sets_shipped_draw2.json")
+    )
+    layer2, layer2_two = theirs
+    last, last_two = (read_json(HERE / "stage2" / f) for f in ("eval_sets.json", "eval_sets_draw2.json"))
+    assert last_two["_seed_offset"] == 500
+    for name in SETS:
+        row = (
+            f"| {name} | {last[name]['steered']['n']} | {hit_cell(layer2[name]['steered'])} | "
+            f"{hit_cell(last[name]['steered'])} | {hit_cell(last_two[name]['steered'])} | "
+            f"{hit_cell(last[name]['energy'])} | {hit_cell(last[name]['random'])} |"
+        )
+        assert row in _readme(), row
+
+    def span(runs: tuple[dict[str, Any], ...], names: tuple[str, ...]) -> str:
+        rates = [100 * r[n]["steered"]["hit_rate"] for r in runs for n in names]
+        return f"{min(rates):.1f}–{max(rates):.1f} %"
+
+    noisy, quiet = ("white-10", "babble-10"), ("single", "three", "overlap")
+    flat = _flat()
+    assert f"at {span((last, last_two), noisy)} against {span((layer2, layer2_two), noisy)}" in flat
+    assert f"quiet scenes {span((last, last_two), quiet)} against {span((layer2, layer2_two), quiet)}" in flat
+    assert (
+        f"({span((last, last_two), noisy)}, against {span((layer2, layer2_two), noisy)} with the head" in flat
+    )
+    for run in (last, last_two, layer2, layer2_two):
+        assert all(run[n]["steered"][f"p_vs_{b}"] < 0.001 for n in noisy for b in ("energy", "random"))
+    words = f"{_pct(last['asterisk']['steered'])} and {_pct(last_two['asterisk']['steered'])} %"
+    chance = f"{_pct(last['asterisk']['random'])} and {_pct(last_two['asterisk']['random'])} %"
+    before = f"{_pct(layer2['asterisk']['steered'])} and {_pct(layer2_two['asterisk']['steered'])} %"
+    head2 = "the second stage with the head at layer 2"
+    assert f"Real recorded words: {words}, below random ({chance}; {head2}: {before};" in flat
+    long = [r["long"]["all_ok"] for r in (last, last_two, layer2, layer2_two)]
+    found = f"all three occurrences for {long[0]} and {long[1]} of the 8 classes"
+    assert f"{found} (the shipped line's second stage {long[2]} and {long[3]})" in flat
+
+
+def test_the_shipped_model_is_ahead_of_both_runs_on_every_set() -> None:
+    shipped = [read_json(ROOT / "organism" / "words" / f) for f in ("eval_sets.json", "eval_sets_draw2.json")]
+    for stage in (HERE, HERE / "stage2"):
+        runs = [read_json(stage / f) for f in ("eval_sets.json", "eval_sets_draw2.json")]
+        for ours, theirs in zip(runs, shipped, strict=True):
+            assert all(theirs[n]["steered"]["hit_rate"] > ours[n]["steered"]["hit_rate"] for n in SETS)
+    assert "it stays the default, being ahead of both runs here on every set above" in _flat()
