@@ -236,9 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=40.0)
     ap.add_argument("--drill-steps", type=int, default=400, help="encoder drill steps before the stage")
     ap.add_argument("--drill-lr", type=float, default=5e-4)
-    ap.add_argument("--query-layer", type=int, default=None,
-                    help=f"decoder layer whose output the query head reads (default "
-                         f"{base_train.QUERY_LAYER}, as the shipped stages; organism/query_last/README.md)")
+    ap.add_argument(
+        "--query-layer",
+        type=int,
+        default=None,
+        help=f"decoder layer whose output the query head reads (default "
+        f"{base_train.QUERY_LAYER}, as the shipped stages; organism/query_last/README.md)",
+    )
     args = ap.parse_args(argv)
     n_layers = base_train.SIZE["layers"]
     if args.query_layer is not None and not 0 <= args.query_layer < n_layers:
@@ -347,7 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         for group in opt.param_groups:
             group["lr"] = base_train.lr_at(step, args.steps, args.lr, args.warmup)
         out = base_train.forward_loss(
-            model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions,
+            model,
+            codec,
+            torch.from_numpy(np.stack(feats)),
+            suffixes,
+            firsts,
+            args.questions,
             base_train.QUERY_LAYER if args.query_layer is None else args.query_layer,
         )
         aux_logits = aux_head(out.audio_embeds)
