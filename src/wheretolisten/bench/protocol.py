@@ -156,12 +156,13 @@ def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[
 
 
 def set_rows(out: Path, set_name: str) -> list[dict[str, Any]]:
-    """Every row of a set, all shard files merged ([] when none is written yet)."""
+    """Every row of a set, all shard files merged ([] when none is written yet), in ``row_key`` order: the
+    means of the summary are sums, so a run in shards must add its rows in the one-piece run's order."""
     paths = shard_files(results_path(out, set_name))
     if not paths:
         return []
     rows, _ = read_results(paths)
-    return [dict(r) for r in rows]
+    return sorted((dict(r) for r in rows), key=row_key)
 
 
 def _missing(rows: Sequence[Mapping[str, Any]], jobs: Sequence[Job], scenes: Sequence[Scene]) -> int:
