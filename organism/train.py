@@ -514,6 +514,24 @@ class Meter:
         return rec
 
 
+def checked_query_layer(ap: argparse.ArgumentParser, layer: int | None) -> int:
+    """The decoder layer the query head reads: ``--query-layer`` (refused outside the decoder) or
+    QUERY_LAYER."""
+    n = SIZE["layers"]
+    if layer is not None and not 0 <= layer < n:
+        ap.error(f"--query-layer must name one of the {n} decoder layers (0 to {n - 1})")
+    return QUERY_LAYER if layer is None else layer
+
+
+def check_resumed_query_layer(ap: argparse.ArgumentParser, state: dict[str, Any], layer: int) -> None:
+    """Refuse to resume a checkpoint whose query head read another layer (checkpoints that predate the
+    record are taken as they are)."""
+    saved = state.get("query_layer")
+    if saved is not None and saved != layer:
+        ap.error(f"the checkpoint's query head reads layer {saved}, not {layer}: resume with --query-layer "
+                 f"{saved}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=REPO / "out" / "organism", help="checkpoint/log directory")
@@ -551,9 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.init is None) != (args.stage == 0):
         ap.error("--init and --stage go together (a further stage needs its own scene stream)")
-    if args.query_layer is not None and not 0 <= args.query_layer < SIZE["layers"]:
-        n = SIZE["layers"]
-        ap.error(f"--query-layer must name one of the {n} decoder layers (0 to {n - 1})")
+    query_layer = checked_query_layer(ap, args.query_layer)
     base = TRAIN_SEED_BASE + args.stage
     if (args.export / "wheretolisten.json").exists():
         ap.error(f"--export {args.export} holds a wheretolisten.json (a checkpoint's declared settings), "
@@ -608,6 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start, history, used_s = 0, [], 0.0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
+        check_resumed_query_layer(ap, state, query_layer)
         model.load_state_dict(state["model"])
         aux_head.load_state_dict(state["aux_head"], strict=False)
         query_head.load_state_dict(state["query_head"], strict=False)
@@ -653,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         out = forward_loss(model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions,
-                           QUERY_LAYER if args.query_layer is None else args.query_layer)
+                           query_layer)
         aux_logits = aux_head(out.audio_embeds)
         aux_target = torch.from_numpy(np.stack(frames))
         aux_loss = F.cross_entropy(aux_logits.transpose(1, 2), aux_target)
@@ -680,13 +697,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if done % args.ckpt_every == 0 or done == stop:
             save_checkpoint(ckpt_path, model, opt, done,
                             {"history": history, "aux_head": aux_head_state(aux_head),
-                             "query_head": aux_head_state(query_head), "seconds": elapsed})
+                             "query_head": aux_head_state(query_head), "seconds": elapsed,
+                             "query_layer": query_layer})
         if elapsed > args.max_minutes * 60 and done < stop:
             log(f"time budget of {args.max_minutes} min reached at step {done}: stopping early and exporting")
             history.append(meter.report(done, args.steps, opt.param_groups[0]["lr"], elapsed, log))
             save_checkpoint(ckpt_path, model, opt, done,
                             {"history": history, "aux_head": aux_head_state(aux_head),
-                             "query_head": aux_head_state(query_head), "seconds": elapsed})
+                             "query_head": aux_head_state(query_head), "seconds": elapsed,
+                             "query_layer": query_layer})
             timed_out = True
             break
 

@@ -244,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{base_train.QUERY_LAYER}, as the shipped stages; organism/query_last/README.md)",
     )
     args = ap.parse_args(argv)
-    n_layers = base_train.SIZE["layers"]
-    if args.query_layer is not None and not 0 <= args.query_layer < n_layers:
-        ap.error(f"--query-layer must name one of the {n_layers} decoder layers (0 to {n_layers - 1})")
+    query_layer = base_train.checked_query_layer(ap, args.query_layer)
     if (args.export / "wheretolisten.json").exists() or args.export.resolve() == args.init.resolve():
         ap.error(f"--export {args.export} holds a model's declared settings or is --init: export elsewhere")
     out, export = args.out.resolve(), args.export.resolve()
@@ -294,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     start, history, used_s = 0, [], 0.0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
+        base_train.check_resumed_query_layer(ap, state, query_layer)
         model.load_state_dict(state["model"])
         aux_head.load_state_dict(state["aux_head"], strict=False)
         query_head.load_state_dict(state["query_head"], strict=False)
@@ -357,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             suffixes,
             firsts,
             args.questions,
-            base_train.QUERY_LAYER if args.query_layer is None else args.query_layer,
+            query_layer,
         )
         aux_logits = aux_head(out.audio_embeds)
         aux_target = torch.from_numpy(np.stack(frames))
@@ -391,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                     "aux_head": base_train.aux_head_state(aux_head),
                     "query_head": base_train.aux_head_state(query_head),
                     "seconds": elapsed,
+                    "query_layer": query_layer,
                 },
             )
         if stop_now:

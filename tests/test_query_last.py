@@ -302,3 +302,20 @@ def test_the_shipped_model_is_ahead_of_both_runs_on_every_set() -> None:
         for ours, theirs in zip(runs, shipped, strict=True):
             assert all(theirs[n]["steered"]["hit_rate"] > ours[n]["steered"]["hit_rate"] for n in SETS)
     assert "it stays the default, being ahead of both runs here on every set above" in _flat()
+
+
+def test_a_resume_with_another_query_layer_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    sys.path.insert(0, str(ROOT / "organism"))
+    try:
+        train = importlib.import_module("train")
+    finally:
+        sys.path.remove(str(ROOT / "organism"))
+    ap = argparse.ArgumentParser(prog="train.py")
+    train.check_resumed_query_layer(ap, {"query_layer": 5}, 5)  # the same layer resumes
+    train.check_resumed_query_layer(ap, {}, 2)  # a checkpoint without the record resumes
+    with pytest.raises(SystemExit) as exit_info:
+        train.check_resumed_query_layer(ap, {"query_layer": 5}, 2)
+    assert exit_info.value.code == 2
+    assert "query head reads layer 5, not 2: resume with --query-layer 5" in capsys.readouterr().err
