@@ -290,6 +290,10 @@ def test_the_second_stage_table_and_sentences_are_the_committed_runs() -> None:
     before = f"{_pct(layer2['asterisk']['steered'])} and {_pct(layer2_two['asterisk']['steered'])} %"
     head2 = "the second stage with the head at layer 2"
     assert f"Real recorded words: {words}, below random ({chance}; {head2}: {before};" in flat
+    # organism/README.md: "behind the shipped line's second stage on every set"
+    for ours, theirs_run in ((last, layer2), (last_two, layer2_two)):
+        assert all(theirs_run[n]["steered"]["hit_rate"] > ours[n]["steered"]["hit_rate"] for n in SETS)
+    assert "behind the shipped line's second stage on every set" in flat_text(ROOT / "organism" / "README.md")
     long = [r["long"]["all_ok"] for r in (last, last_two, layer2, layer2_two)]
     found = f"all three occurrences for {long[0]} and {long[1]} of the 8 classes"
     assert f"{found} (the shipped line's second stage {long[2]} and {long[3]})" in flat
