@@ -157,9 +157,33 @@ def test_shards_give_the_one_piece_result(tiny: Adapter, full: Path, tmp_path: P
     assert stages == ["tuning", "dev", "test", "done"]
     assert sorted(p.name for p in out.glob("tuning*.jsonl")) == ["tuning.0-of-2.jsonl", "tuning.1-of-2.jsonl"]
     assert _results(out) == _results(full)
-    # NaN (a statistic of no rows) never equals itself: compare it by its spelling
     sharded, whole = ((d / SUMMARY_JSON_NAME).read_text() for d in (out, full))
-    assert json.loads(sharded, parse_constant=str) == json.loads(whole, parse_constant=str)
+    assert json.loads(sharded) == json.loads(whole)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _nested_values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _nested_values(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _nested_values(v)]
+    return [value]
+
+
+def test_summary_json_is_strict_json_and_the_report_reads_it(full: Path) -> None:
+    """A statistic of no rows is written as null, not Python's bare NaN (which jq and browsers reject),
+    and the report renders from that file."""
+    text = (full / SUMMARY_JSON_NAME).read_text(encoding="utf-8")
+    data = json.loads(text, parse_constant=_no_constant)
+    assert None in _nested_values(data)  # this tiny run has statistics of no rows (e.g. IoU on misses)
+    pytest.importorskip("matplotlib")
+    from wheretolisten.report.protocol import write_protocol_report
+
+    page = write_protocol_report(full, TINY, full / "again.html")
+    assert "Hit rate" in page.read_text(encoding="utf-8")
 
 
 def test_summary_names_settings_controls_and_tests(full: Path) -> None:

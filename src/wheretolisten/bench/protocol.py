@@ -29,7 +29,7 @@ from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..readout import ReadoutRule
 from ..records import read_results, row_key
-from ..records.documents import read_json
+from ..records.documents import read_json, strict_json
 from ..records.layout import (
     PROTOCOL_NAME,
     READOUTS_NAME,
@@ -388,7 +388,7 @@ def write_outputs(out: Path, protocol: Protocol, inputs: Inputs | None = None) -
         data["skipped_sets"] = skipped
     return [
         write_atomic(out / SUMMARY_NAME, text),
-        write_atomic(out / SUMMARY_JSON_NAME, json.dumps(data, indent=1, default=str) + "\n"),
+        write_atomic(out / SUMMARY_JSON_NAME, strict_json(data)),
     ]
 
 

@@ -4,9 +4,12 @@ unreadable is one DataError line naming what the file was for."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import DataError
 
@@ -34,4 +37,21 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
         raise DataError(f"{what} {source} is not valid JSON ({exc})") from None
 
 
-__all__ = ["read_json", "read_text"]
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (numpy's too) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def strict_json(value: Any, indent: int | None = 1) -> str:
+    """JSON text any strict parser reads (jq, a browser's ``JSON.parse``): a statistic of no rows (NaN)
+    or an infinite value is written as ``null``, never as Python's bare ``NaN`` token; ends in a newline."""
+    return json.dumps(_finite(value), indent=indent, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+__all__ = ["read_json", "read_text", "strict_json"]
