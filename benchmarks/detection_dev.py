@@ -8,7 +8,7 @@ is the one with the best DCASE event-based F1 on onsets (collar 0.2 s: the steer
 an event starts, not how long it lasts); F1 on onsets and offsets is printed beside it. One JSON line per
 grid point, then the best of each.
 
-    python benchmarks/detection_dev.py DEV_SCENES [--curves curves.npz] [--reuse-curves curves.npz]
+    python benchmarks/detection_dev.py DEV_SCENES [--model DIR] [--curves c.npz] [--reuse-curves c.npz]
 
 ``--curves`` keeps the stitched score curves (numpy ``.npz``, no pickle) so that other grids or rules can be
 scored later without running the model again.
@@ -30,6 +30,7 @@ from wheretolisten.detections import DetectConfig, Detection, detect, snap_to_au
 from wheretolisten.intervals import energy_db
 from wheretolisten.long import localize_long
 from wheretolisten.metrics import event_f1
+from wheretolisten.models import load_model
 from wheretolisten.organism import load_organism
 from wheretolisten.scenes import load_manifest
 
@@ -59,6 +60,7 @@ def scored(found: dict[tuple[str, str], list[Detection]], items: list[Item]) -> 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenes", type=Path)
+    p.add_argument("--model", type=Path, default=None, help="checkpoint folder (default: the shipped model)")
     p.add_argument("--curves", type=Path, help="write each query's score curve here (.npz)")
     p.add_argument(
         "--reuse-curves",
@@ -72,7 +74,11 @@ def main() -> None:
         help="also score every grid point with its detections' edges moved to the audio (DetectConfig.edges)",
     )
     args = p.parse_args()
-    adapter = load_organism(device="cpu", dtype="float32")
+    adapter = (
+        load_organism(device="cpu", dtype="float32")
+        if args.model is None
+        else load_model(args.model, device="cpu", dtype="float32")
+    )
     scenes = load_manifest(args.scenes)
     kept = dict(np.load(args.reuse_curves)) if args.reuse_curves else None
     if kept is not None:
