@@ -305,7 +305,7 @@ def test_the_shipped_model_is_ahead_of_both_runs_on_every_set() -> None:
         runs = [read_json(stage / f) for f in ("eval_sets.json", "eval_sets_draw2.json")]
         for ours, theirs in zip(runs, shipped, strict=True):
             assert all(theirs[n]["steered"]["hit_rate"] > ours[n]["steered"]["hit_rate"] for n in SETS)
-    assert "it stays the default, being ahead of both runs here on every set above" in _flat()
+    assert "it is ahead of the first and second stages here on every set above" in _flat()
 
 
 def test_a_resume_with_another_query_layer_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,199 @@
+"""organism/query_last/README.md, "The words stage, the same way": the committed runs behind every figure of
+that section (training, dev choices, three held-out draws, 3-minute recordings, the encoder probe) and the
+sentences the other READMEs quote from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers import flat_text, read_json
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "organism" / "query_last" / "words"
+SHIPPED = ROOT / "organism" / "words"
+SETS = ("single", "three", "overlap", "white-10", "babble-10", "asterisk", "freedesktop")
+SYNTHETIC = ("single", "three", "overlap", "white-10", "babble-10")
+DRAWS = ("eval_sets.json", "eval_sets_draw2.json", "eval_sets_draw3.json")
+
+
+def _flat() -> str:
+    return flat_text(ROOT / "organism" / "query_last" / "README.md")
+
+
+def _draws(folder: Path) -> list[dict[str, Any]]:
+    return [read_json(folder / name) for name in DRAWS]
+
+
+def _rates(runs: list[dict[str, Any]], names: tuple[str, ...], condition: str = "steered") -> list[float]:
+    return [100 * run[name][condition]["hit_rate"] for run in runs for name in names]
+
+
+def _span(rates: list[float]) -> str:
+    return f"{min(rates):.1f}–{max(rates):.1f} %"
+
+
+def _acc(training: dict[str, Any]) -> str:
+    acc = training["final"]["first_token_acc_new_scenes"]
+    return ", ".join(f"{acc[k]:.2f}" for k in ("listen", "present", "what_at", "describe", "when"))
+
+
+def test_the_two_runs_are_the_committed_ones() -> None:
+    training = read_json(HERE / "model" / "training.json")
+    first = training["before"]
+    assert (training["query_layer"], first["query_layer"]) == (5, 5)
+    assert (training["stage"], training["steps_done"], training["steps"]) == (3, 800, 800)
+    assert first["init"] == "organism/query_last/stage2/model" and first["stopped_early"]
+    assert (first["stage"], first["steps"], first["steps_done"]) == (2, 1200, 1193)
+    log = (HERE / "train_first.log").read_text()
+    assert '"query_layer": 5' in log and '"drill_steps": 400' in log
+    assert "time budget of 38.0 min reached at step 1193" in log
+    assert '"drill_steps": 0' in (HERE / "train.log").read_text()
+    shipped = read_json(ROOT / "src" / "wheretolisten" / "assets" / "organism" / "training.json")
+    flat = _flat()
+    assert f"at step {first['steps_done']} of 1200 ({first['training_minutes']:.1f} min" in flat
+    assert (
+        f"800 steps, {training['training_minutes']:.1f} min "
+        f"(the shipped run {shipped['training_minutes']:.1f} min)" in flat
+    )
+    ours, theirs = _acc(training).split(", "), _acc(shipped)
+    sentence = (
+        f"listen {ours[0]}, yes/no {ours[1]}, what-at {ours[2]}, describe {ours[3]}, when {ours[4]} "
+        f"(the shipped words stage {theirs})"
+    )
+    assert sentence in flat, sentence
+    declared = read_json(HERE / "model" / "wheretolisten.json")
+    assert (
+        declared["vocabulary"]
+        == read_json(ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json")[
+            "vocabulary"
+        ]
+    )
+
+
+def test_the_dev_choices_are_the_committed_runs() -> None:
+    tuned = read_json(HERE / "tune_layers.json")
+    scores = {k: v["pooled"] for k, v in tuned["hit_pct"].items()}
+    assert len(scores) == 93 and tuned["shifts"] == 4
+    assert tuned["chosen"] == "steer 0, alpha 4, probe 1,2,3,4,5" and scores[tuned["chosen"]] == max(
+        scores.values()
+    )
+    declared = read_json(HERE / "model" / "wheretolisten.json")
+    assert declared["localize"] == {"layers": [0], "probe_layers": [1, 2, 3, 4, 5], "alpha": 4.0, "shifts": 4}
+    flat = _flat()
+    assert (
+        f"read layers 1–5: {scores[tuned['chosen']]:.1f} % pooled (words/tune_layers.json; this line's "
+        f"second-stage setting {scores['steer 0, alpha 2, probe 1,2']:.1f} %, the shipped setting "
+        f"{scores['steer 1, alpha 4, probe 3,4,5']:.1f} %)"
+    ) in flat.replace("[`words/tune_layers.json`](words/tune_layers.json)", "words/tune_layers.json")
+    lines = [json.loads(line) for line in (HERE / "detection_dev.jsonl").read_text().splitlines()]
+    best = lines[-1]["best"]["steered"]
+    steered = [line for line in lines if line.get("detector") == "steered"]
+    assert best["onset"]["f1"] == max(line["onset"]["f1"] for line in steered)
+    assert {k: best[k] for k in ("min_score", "smooth_s", "fraction", "edges")} == declared["detect"]
+    theirs = json.loads((ROOT / "organism" / "detection_dev_edges.jsonl").read_text().splitlines()[-1])
+    assert (
+        f"fraction 0.5 with edges, onset F1 {best['onset']['f1']:.3f}" in flat
+        and f"the shipped line's second stage {theirs['best']['steered']['onset']['f1']:.3f} on the same"
+        in flat
+    )
+
+
+def test_the_held_out_table_is_the_committed_runs() -> None:
+    ours, theirs = _draws(HERE), _draws(SHIPPED)
+    assert [r.get("_seed_offset") for r in ours] == [None, 500, 1000]
+    text = (ROOT / "organism" / "query_last" / "README.md").read_text()
+    for name in SETS:
+        for a, b in zip(ours, theirs, strict=True):  # the same scenes: the same baselines
+            assert a[name]["energy"] == b[name]["energy"] and a[name]["random"] == b[name]["random"]
+
+        def trio(runs: list[dict[str, Any]], condition: str, name: str = name) -> str:
+            return " / ".join(f"{100 * r[name][condition]['hit_rate']:.1f}" for r in runs)
+
+        row = (
+            f"| {name} | {ours[0][name]['steered']['n']} | "
+            f"{trio(theirs, 'steered')} | {trio(ours, 'steered')} | "
+            f"{trio(ours, 'energy')} | {trio(ours, 'random')} |"
+        )
+        assert row in text, row
+
+
+def test_the_significance_sentences_are_the_committed_runs() -> None:
+    ours = _draws(HERE)
+    for run in ours:
+        assert all(
+            run[n]["steered"][f"p_vs_{b}"] < 0.001
+            for n in ("three", "overlap", "white-10", "babble-10")
+            for b in ("energy", "random")
+        )
+    words = [run["asterisk"]["steered"] for run in ours]
+    sounds = [run["freedesktop"]["steered"] for run in ours]
+    assert min(w["p_vs_energy"] for w in words) >= 0.8
+    assert [w["p_vs_random"] < 0.01 for w in words] == [True, False, True]
+    assert all(s["p_vs_energy"] >= 0.01 for s in sounds)
+    assert [s["p_vs_random"] < 0.01 for s in sounds] == [False, True, False]
+    flat = _flat()
+    assert "never beats the loudest word (p ≥ 0.8) and beats random at p < 0.01 in draws 1 and 3 only" in flat
+    assert "never beats the loudest window and beats random at p < 0.01 in draw 2 only" in flat
+
+
+def test_the_three_minute_sentence_is_the_committed_runs() -> None:
+    own = [
+        read_json(HERE / f)["long"]
+        for f in ("eval_sets_long.json", "eval_sets_long_draw2.json", "eval_sets_draw3.json")
+    ]
+    assert read_json(HERE / "eval_sets_long_draw2.json")["_seed_offset"] == 500
+    inherited = [read_json(HERE / f)["long"]["all_ok"] for f in ("eval_sets.json", "eval_sets_draw2.json")]
+    shipped = [run["long"]["all_ok"] for run in _draws(SHIPPED)]
+    assert all(long["n"] == 8 for long in own)
+    chirps = [r["found"] for long in own for r in long["recordings"] if r["label"] == "chirp"]
+    assert len(chirps) == 3 and not any(r == 3 for r in chirps)
+    flat = _flat()
+    found = ", ".join(str(long["all_ok"]) for long in own[:2]) + f" and {own[2]['all_ok']}"
+    assert f"for {found} of the 8 classes on the three draws (chirping in none)" in flat
+    assert f"draws 1 and 2: {inherited[0]} and {inherited[1]}" in flat
+    assert f"The shipped words stage: {shipped[0]}, {shipped[1]} and {shipped[2]}." in flat
+    assert all(theirs > long["all_ok"] for theirs, long in zip(shipped, own, strict=True))
+
+
+def test_the_probe_sentence_is_the_committed_run() -> None:
+    ours, theirs = read_json(HERE / "probe.json"), read_json(SHIPPED / "probe_words.json")
+    assert ours["model"] == "organism/query_last/words/model" and ours["steps"] == theirs["steps"] == 200
+    flat = _flat()
+    assert (
+        f"finds the named word among three in {100 * ours['synthetic_held_out_hit']:.1f} % of "
+        f"held-out synthetic clips and {100 * ours['asterisk_hit']:.1f} % of asterisk's real ones "
+        f"(the shipped words stage's "
+        f"encoder: {100 * theirs['synthetic_held_out_hit']:.1f} and {100 * theirs['asterisk_hit']:.1f} %)"
+    ) in flat
+    assert ours["asterisk_hit"] >= theirs["asterisk_hit"]  # "at least as well as the shipped model's"
+
+
+def test_the_summary_sentences_here_and_in_the_other_readmes() -> None:
+    ours, theirs = _draws(HERE), _draws(SHIPPED)
+    synthetic = f"({_span(_rates(ours, SYNTHETIC))} against {_span(_rates(theirs, SYNTHETIC))}"
+    words = _span(_rates(ours, ("asterisk",)))
+    shipped_words = _span(_rates(theirs, ("asterisk",)))
+    loudest = _span(_rates(ours, ("asterisk",), "energy"))
+    flat = _flat()
+    assert f"almost as often as the shipped line {synthetic} on the quiet and noisy sets of three" in flat
+    assert (
+        f"a real recorded word in {words.removesuffix(' %')} % of clips, against {shipped_words} for" in flat
+    )
+    assert f"{loudest} for the loudest word" in flat
+    assert f"not real recorded words ({words} against {shipped_words})" in flat
+    readme = flat_text(ROOT / "README.md")
+    probe = read_json(HERE / "probe.json")
+    assert (
+        f"{synthetic}) but real recorded words in {words.removesuffix(' %')} % of clips (the shipped model "
+        f"{shipped_words}, the loudest word {loudest}), although a linear probe finds them in its encoder "
+        f"({100 * probe['asterisk_hit']:.1f} %)"
+    ) in readme
+    organism = flat_text(ROOT / "organism" / "README.md")
+    assert f"finds few real recorded words ({words} against {shipped_words} on three draws)" in organism
+    # "ahead ... of this line's words stage on the real recordings"
+    for a, b in zip(ours, theirs, strict=True):
+        assert all(
+            b[n]["steered"]["hit_rate"] > a[n]["steered"]["hit_rate"] for n in ("asterisk", "freedesktop")
+        )
