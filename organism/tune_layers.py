@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emit import emit
-from tune_shifts import DEV_SETS, dev_sets
+from tune_shifts import DEV_SETS, EXTRA_DEV_SETS, dev_sets
 
 STEER = (0, 1, 2)
 ALPHAS = (1.0, 2.0, 4.0)
@@ -42,9 +42,20 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder of the dev scenes (tune_shifts.py's)")
     ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument(
+        "--sets",
+        default=",".join(DEV_SETS),
+        help=f"dev sets to score (default: {','.join(DEV_SETS)}; also: {','.join(EXTRA_DEV_SETS)})",
+    )
     args = ap.parse_args()
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(DEV_SETS) - set(EXTRA_DEV_SETS))
+    if unknown or not names:
+        ap.error(f"--sets: unknown dev set(s) {', '.join(unknown) or '(none given)'}")
     import torch
 
+    from wheretolisten.audio import load_audio
+    from wheretolisten.intervals import energy_db
     from wheretolisten.localize import LocalizeConfig, layer_delta, localize
     from wheretolisten.models import load_model
     from wheretolisten.organism import default_model_path
@@ -70,13 +81,14 @@ def main() -> int:
     sizes: dict[str, int] = {}
     checked = 0
     started = time.perf_counter()
-    for name, folder, scenes in dev_sets(args.out):
+    for name, folder, scenes in dev_sets(args.out, names):
         sizes[name] = len(scenes)
         for c in candidates:
             hits[c][name] = 0
         for scene in scenes:
             event = scene["events"][scene["target"]]
             path = folder / scene["path"]
+            level = None  # the audio's level per token, read by an interval rule that needs it (edges)
             for steer in STEER:
                 for alpha in ALPHAS:
                     config = LocalizeConfig(layers=[steer], alpha=alpha, shifts=shifts)
@@ -85,8 +97,11 @@ def main() -> int:
                     rule = resolve(adapter, config).readout
                     for c in (c for c in candidates if c[0] == steer and c[1] == alpha):
                         delta = np.mean([deltas.matrix[reads.index(k)] for k in c[2]], axis=0)
+                        if level is None and rule.needs_envelope:
+                            audio = load_audio(path, adapter.sample_rate)[0]
+                            level = energy_db(audio, adapter.sample_rate, adapter.token_s, delta.size)
                         peak = apply_rule(
-                            rule, None, adapter.token_s, delta.size, (np.zeros_like(delta), delta)
+                            rule, None, adapter.token_s, delta.size, (np.zeros_like(delta), delta), level
                         )
                         if checked < 3 and c == current:  # the mean of layer rows is what localize reads
                             same = LocalizeConfig(
@@ -114,7 +129,10 @@ def main() -> int:
     result = {
         "model": model,
         "shifts": shifts,
-        "sets": {name: {"n": n, "scenes_make": DEV_SETS[name]} for name, n in sizes.items()},
+        "sets": {
+            name: {"n": n, "scenes_make": DEV_SETS[name] if name in DEV_SETS else EXTRA_DEV_SETS[name][1]}
+            for name, n in sizes.items()
+        },
         "hit_pct": {
             label(c): {
                 **{s: round(100 * v / sizes[s], 1) for s, v in h.items()},

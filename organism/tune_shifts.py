@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emit import emit
 
+from wheretolisten.scenes.speech import SPEECH_WORDS
+
 #: name -> ``scenes make`` arguments.
 DEV_SETS: dict[str, list[str]] = {
     "single": ["--events", "1", "--placement", "free", "--event-s", "1,2.5", "--level-db", "-20,20"],
@@ -37,26 +39,41 @@ CANDIDATES = (1, 2, 3, 4, 6)
 N_SCENES = 60
 
 
+#: Dev sets no default run makes (name -> (seed, ``scenes make`` arguments)), named by ``tune_layers.py
+#: --sets``. "words": three utterances of the speech bank (espeak-ng and flite, as the words stage trains
+#: on; never asterisk's recordings, which stay test-only); only scenes whose target is one of the 20 words
+#: the words stage trained on are kept (the bank's phrases stay, as other sounds).
+EXTRA_DEV_SETS: dict[str, tuple[int, list[str]]] = {
+    "words": (60_000, ["--events", "3", "--bank", "speech:engines=espeak-ng,flite"]),
+}
+#: The target labels an extra set keeps (all when absent).
+EXTRA_TARGETS: dict[str, frozenset[str]] = {
+    "words": frozenset(f"say_{w}" for w in SPEECH_WORDS),
+}
+
+
 def dev_sets(
     out: Path, names: Sequence[str] | None = None, seed_offset: int = 0
 ) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
     """Each dev set's name, folder under ``out`` and manifest entries; ``scenes make`` writes the folders
     that are missing (set i with seed 401 + i + ``seed_offset``: another offset is a fresh draw of the same
-    sets). ``names``: only these sets (default all)."""
+    sets; an extra set with its own seed + ``seed_offset``). ``names``: only these sets (default the four
+    of ``DEV_SETS``; extra sets only when named)."""
     out.mkdir(parents=True, exist_ok=True)
-    for i, (name, options) in enumerate(DEV_SETS.items()):
-        if names is not None and name not in names:
+    table = {name: (401 + i, options) for i, (name, options) in enumerate(DEV_SETS.items())}
+    table.update(EXTRA_DEV_SETS)
+    for name, (base_seed, options) in table.items():
+        if (names is None and name not in DEV_SETS) or (names is not None and name not in names):
             continue
         folder = out / name
         if not (folder / "manifest.jsonl").exists():
-            seed = str(401 + i + seed_offset)
+            seed = str(base_seed + seed_offset)
             make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
             subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
-        yield (
-            name,
-            folder,
-            [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()],
-        )
+        scenes = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        if name in EXTRA_TARGETS:
+            scenes = [sc for sc in scenes if sc["events"][sc["target"]]["label"] in EXTRA_TARGETS[name]]
+        yield name, folder, scenes
 
 
 def main() -> int:
