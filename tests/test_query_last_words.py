@@ -5,8 +5,11 @@ sentences the other READMEs quote from it."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from helpers import flat_text, read_json
 
@@ -258,3 +261,51 @@ def test_the_summary_sentences_here_and_in_the_other_readmes() -> None:
         assert all(
             b[n]["steered"]["hit_rate"] > a[n]["steered"]["hit_rate"] for n in ("asterisk", "freedesktop")
         )
+
+
+def _organism_module(name: str) -> Any:
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "organism"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "organism"))
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("flite") is None, reason="needs espeak-ng and flite"
+)
+def test_the_words_dev_set_is_opt_in_and_keeps_trained_word_targets(tmp_path: Path) -> None:
+    tune_shifts = _organism_module("tune_shifts")
+    from wheretolisten.scenes.speech import SPEECH_WORDS
+
+    sets = list(tune_shifts.dev_sets(tmp_path, ["words"]))
+    assert [name for name, _, _ in sets] == ["words"]
+    targets = [sc["events"][sc["target"]]["label"] for sc in sets[0][2]]
+    assert 0 < len(targets) < tune_shifts.N_SCENES  # the bank's phrases were targets of some scenes
+    assert set(targets) <= {f"say_{w}" for w in SPEECH_WORDS}
+    names = [name for name, _, _ in tune_shifts.dev_sets(tmp_path, ["words", "nothing"])]
+    assert names == ["words"]
+    assert set(tune_shifts.DEV_SETS) == {"single", "three", "white-10", "babble-10"}
+
+
+def test_tune_layers_refuses_an_unknown_dev_set() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "organism" / "tune_layers.py"),
+            "--out",
+            "unused",
+            "--sets",
+            "words,nope",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "--sets: unknown dev set(s) nope" in done.stderr
