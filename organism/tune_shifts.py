@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emit import emit
 
-from wheretolisten.scenes.speech import SPEECH_WORDS
+from wheretolisten.scenes.speech import SPEECH_WORDS, speech_label
 
 #: name -> ``scenes make`` arguments.
 DEV_SETS: dict[str, list[str]] = {
@@ -48,7 +48,7 @@ EXTRA_DEV_SETS: dict[str, tuple[int, list[str]]] = {
 }
 #: The target labels an extra set keeps (all when absent).
 EXTRA_TARGETS: dict[str, frozenset[str]] = {
-    "words": frozenset(f"say_{w}" for w in SPEECH_WORDS),
+    "words": frozenset(speech_label(w) for w in SPEECH_WORDS),
 }
 
 

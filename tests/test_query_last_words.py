@@ -5,6 +5,7 @@ sentences the other READMEs quote from it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ def test_the_two_runs_are_the_committed_ones() -> None:
     assert '"query_layer": 5' in log and '"drill_steps": 400' in log
     assert "time budget of 38.0 min reached at step 1193" in log
     assert '"drill_steps": 0' in (HERE / "train.log").read_text()
+    drill = re.search(r"drill 400/400 .*\((\d+\.\d) min\)", log)
+    assert drill is not None and f"the drill (400 steps, {drill.group(1)} min)" in _flat()
+    assert "time budget of 34.0 min reached at step 1113" in (SHIPPED / "train_first.log").read_text()
+    assert "the shipped run stopped at step 1113 after 34 min" in _flat()
     shipped = read_json(ROOT / "src" / "wheretolisten" / "assets" / "organism" / "training.json")
     flat = _flat()
     assert f"at step {first['steps_done']} of 1200 ({first['training_minutes']:.1f} min" in flat
@@ -170,6 +175,8 @@ def test_the_probe_sentence_is_the_committed_run() -> None:
         f"(the shipped words stage's "
         f"encoder: {100 * theirs['synthetic_held_out_hit']:.1f} and {100 * theirs['asterisk_hit']:.1f} %)"
     ) in flat
+    machine = ours["machine"]
+    assert f"load {machine['load_1min']:.1f}, two threads" in flat and machine["threads"] == 2
     assert ours["asterisk_hit"] >= theirs["asterisk_hit"]  # "at least as well as the shipped model's"
 
 
