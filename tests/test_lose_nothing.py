@@ -270,3 +270,24 @@ def test_manifests_are_strict_json(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not finite"):
         write_manifest([bad], tmp_path / "t")
     assert not (tmp_path / "t" / "manifest.jsonl").exists()
+
+
+def test_strict_json_writes_numpy_values_as_json_values() -> None:
+    """numpy integers, booleans and arrays in a summary are numbers, booleans and lists, not their
+    strings (``default=str`` once wrote ``"5"`` for ``np.int64(5)``); NaN and inf stay null."""
+    from wheretolisten.records.documents import strict_json
+
+    value = {
+        "n": np.int64(5),
+        "ok": np.bool_(True),
+        "x": np.float32(0.5),
+        "rows": np.array([1, 2]),
+        "bad": [np.float64("nan"), float("inf")],
+    }
+    assert json.loads(strict_json(value)) == {
+        "n": 5,
+        "ok": True,
+        "x": 0.5,
+        "rows": [1, 2],
+        "bad": [None, None],
+    }

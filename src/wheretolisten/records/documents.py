@@ -38,11 +38,18 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
 
 
 def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinite float (numpy's too) replaced by None, recursively."""
+    """``value`` with every NaN or infinite float (numpy's too) replaced by None, recursively; numpy
+    integers, booleans and arrays become JSON numbers, booleans and lists (not their strings)."""
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     return value
