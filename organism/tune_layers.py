@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emit import emit
-from tune_shifts import DEV_SETS, EXTRA_DEV_SETS, dev_sets
+from tune_shifts import DEV_SETS, EXTRA_DEV_SETS, dev_seed, dev_sets
 
 STEER = (0, 1, 2)
 ALPHAS = (1.0, 2.0, 4.0)
@@ -130,7 +130,11 @@ def main() -> int:
         "model": model,
         "shifts": shifts,
         "sets": {
-            name: {"n": n, "scenes_make": DEV_SETS[name] if name in DEV_SETS else EXTRA_DEV_SETS[name][1]}
+            name: {
+                "n": n,
+                "seed": dev_seed(name),
+                "scenes_make": DEV_SETS[name] if name in DEV_SETS else EXTRA_DEV_SETS[name][1],
+            }
             for name, n in sizes.items()
         },
         "hit_pct": {

@@ -52,6 +52,12 @@ EXTRA_TARGETS: dict[str, frozenset[str]] = {
 }
 
 
+def dev_seed(name: str, seed_offset: int = 0) -> int:
+    """The `scenes make` seed of dev set `name`: 401 + its index in DEV_SETS, or an extra set's own."""
+    base = EXTRA_DEV_SETS[name][0] if name in EXTRA_DEV_SETS else 401 + list(DEV_SETS).index(name)
+    return base + seed_offset
+
+
 def dev_sets(
     out: Path, names: Sequence[str] | None = None, seed_offset: int = 0
 ) -> Iterator[tuple[str, Path, list[dict[str, Any]]]]:
@@ -60,14 +66,13 @@ def dev_sets(
     sets; an extra set with its own seed + ``seed_offset``). ``names``: only these sets (default the four
     of ``DEV_SETS``; extra sets only when named)."""
     out.mkdir(parents=True, exist_ok=True)
-    table = {name: (401 + i, options) for i, (name, options) in enumerate(DEV_SETS.items())}
-    table.update(EXTRA_DEV_SETS)
-    for name, (base_seed, options) in table.items():
+    table = {**DEV_SETS, **{name: options for name, (_, options) in EXTRA_DEV_SETS.items()}}
+    for name, options in table.items():
         if (names is None and name not in DEV_SETS) or (names is not None and name not in names):
             continue
         folder = out / name
         if not (folder / "manifest.jsonl").exists():
-            seed = str(base_seed + seed_offset)
+            seed = str(dev_seed(name, seed_offset))
             make = ["--out", str(folder), "--n", str(N_SCENES), "--seed", seed, "--no-progress", *options]
             subprocess.run(["wheretolisten", "scenes", "make", *make], check=True, stdout=subprocess.DEVNULL)
         scenes = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
@@ -114,7 +119,9 @@ def main() -> int:
 
     result = {
         "model": model,
-        "sets": {name: {"n": n, "scenes_make": DEV_SETS[name]} for name, n in sizes.items()},
+        "sets": {
+            name: {"n": n, "seed": dev_seed(name), "scenes_make": DEV_SETS[name]} for name, n in sizes.items()
+        },
         "hit_pct": {
             str(k): {
                 **{s: round(100 * v / sizes[s], 1) for s, v in h.items()},

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import flat_text, read_json
+from helpers import flat_text, read_json, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "organism" / "query_last" / "words"
@@ -316,3 +316,20 @@ def test_tune_layers_refuses_an_unknown_dev_set() -> None:
         check=False,
     )
     assert done.returncode == 2 and "--sets: unknown dev set(s) nope" in done.stderr
+
+
+def test_dev_seed_is_the_seed_a_dev_set_was_made_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tune_layers.py records each dev set's seed (``dev_seed``): the set dev_sets makes is the one
+    ``scenes make --seed dev_seed(name)`` with its options makes."""
+    tune_shifts = _organism_module("tune_shifts")
+    ((_, folder, _),) = tune_shifts.dev_sets(tmp_path / "dev", ["single"], seed_offset=500)
+    seed = tune_shifts.dev_seed("single", 500)
+    assert seed == 401 + list(tune_shifts.DEV_SETS).index("single") + 500
+    again = tmp_path / "again"
+    args = ["--out", str(again), "--n", str(tune_shifts.N_SCENES), "--seed", str(seed), "--no-progress"]
+    code, _, err = run_cli(monkeypatch, capsys, "scenes", "make", *args, *tune_shifts.DEV_SETS["single"])
+    assert code == 0, err
+    assert (again / "manifest.jsonl").read_text() == (folder / "manifest.jsonl").read_text()
+    assert tune_shifts.dev_seed("words") == 60_000
