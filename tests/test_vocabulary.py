@@ -60,3 +60,31 @@ def test_localize_warns_only_for_checkpoints_that_declare_a_vocabulary(
         assert [r.getMessage().split(" is not")[0] for r in caplog.records] == ["query 'xyzzy'"]
     finally:
         adapter.recommended, adapter.warned_queries = saved, warned
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("bell", "a bell ringing"),
+        ("Siren", "a siren"),
+        ("someone saying seven", "someone saying 'seven'"),
+        ('the word "Seven"', "someone saying 'seven'"),
+        ("someone saying 'sevn'", "someone saying 'seven'"),
+        ("good morning", "someone saying 'good morning'"),
+        ("someone saying 'eleven'", None),  # an unknown word is not a near spelling of a known one
+        ("a dog barking", None),
+        ("xyzzy", None),
+    ],
+)
+def test_closest_names_the_declared_query_a_user_most_likely_meant(typed: str, meant: str | None) -> None:
+    vocab = declared_vocabulary(DECLARED)
+    assert vocab is not None
+    assert vocab.closest(typed) == meant
+
+
+def test_the_warning_suggests_the_closest_declared_query(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="wheretolisten"):
+        warn_unknown(DECLARED, ["bell", "a dog barking"])
+    first, second = (r.getMessage() for r in caplog.records)
+    assert "did you mean 'a bell ringing'?" in first
+    assert "did you mean" not in second and "\n" not in first

@@ -12,7 +12,9 @@ LALM) declare nothing and are never warned about.
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,10 @@ DEFAULT_SPEECH_QUERY = "someone saying '{text}'"
 
 def _norm(text: str) -> str:
     return " ".join(text.strip().rstrip(".").lower().split())
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,26 @@ class Vocabulary:
     def knows(self, query: str) -> bool:
         """Whether ``query`` (case, spaces and a final period aside) is one of the declared queries."""
         return _norm(query) in {_norm(q) for q in self.queries()}
+
+    def closest(self, query: str) -> str | None:
+        """The declared query a mistyped or shortened ``query`` most likely meant ("bell" → "a bell
+        ringing", "someone saying seven" → "someone saying 'seven'", "the word 'seven'" → "someone saying
+        'seven'"), None when none is close. A quoted text is matched against the spoken texts alone
+        (close spelling only: "eleven" is not "seven"); else the one query whose words hold all of
+        ``query``'s, else the nearest spelling (difflib, ratio ≥ 0.6)."""
+        quoted = re.findall(r"['\"‘’“”]([^'\"‘’“”]+)['\"‘’“”]", query)
+        if quoted and self.speech:
+            texts = {_norm(t): t for t in self.speech}
+            near = difflib.get_close_matches(_norm(quoted[-1]), list(texts), n=1, cutoff=0.8)
+            return self.speech_query.format(text=texts[near[0]]) if near else None
+        known = self.queries()
+        words = _words(query)
+        holding = [q for q in known if words and words <= _words(q)]
+        if len(holding) == 1:
+            return holding[0]
+        by_norm = {_norm(q): q for q in known}
+        near = difflib.get_close_matches(_norm(query), list(by_norm), n=1, cutoff=0.6)
+        return by_norm[near[0]] if near else None
 
     def summary(self, limit: int = 8) -> str:
         """One line naming what is known (the first ``limit`` sounds and texts)."""
@@ -91,8 +117,13 @@ def warn_unknown(
     if seen is not None:
         seen.update(unknown)
     for q in unknown:
+        near = vocab.closest(q)
+        hint = f"; did you mean {near!r}?" if near is not None else ""
         log.warning(
-            "query %r is not in this model's vocabulary: its peak is not meaningful (%s)", q, vocab.summary(4)
+            "query %r is not in this model's vocabulary: its peak is not meaningful%s (%s)",
+            q,
+            hint,
+            vocab.summary(4),
         )
     return unknown
 
