@@ -475,3 +475,15 @@ def test_the_readme_shows_what_the_demo_prints(
     assert len(rows) == len(printed) == 3
     for words, cells in zip(rows, printed, strict=True):
         assert " ".join(words) == " ".join(" ".join(cells).split()), (words, cells)
+
+
+def test_an_empty_query_is_one_option_error(adapter: Adapter) -> None:
+    """The library refuses a blank query before any pass (the prompts would name no sound at all)."""
+    from wheretolisten.errors import OptionError
+    from wheretolisten.localize import localize_many
+
+    clip = noise(2.0, seed=3)
+    with pytest.raises(OptionError, match="query is empty"):
+        localize(adapter, clip, "   ", sample_rate=16000)
+    with pytest.raises(OptionError, match="query is empty"):
+        localize_many(adapter, clip, ["a siren", ""], sample_rate=16000)

@@ -58,12 +58,12 @@ def test_results_are_refused_when_the_scenes_changed(
     assert run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)[0] == 0
     before = out.read_bytes()
     # The same ids, other content (duration): the old rows are stale, not done.
-    make_scenes(ProceduralBank(), 3, scenes, duration_s=8.0, seed=0, progress=False)
+    make_scenes(ProceduralBank(), 3, scenes, duration_s=8.0, seed=0, progress=False, overwrite=True)
     code, _, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)
     assert code == 2 and "another version of scene" in one_line(err)
     assert out.read_bytes() == before
     # Regenerated as they were, plus more scenes: only the new scenes run.
-    make_scenes(ProceduralBank(), 5, scenes, seed=0, progress=False)
+    make_scenes(ProceduralBank(), 5, scenes, seed=0, progress=False, overwrite=True)
     code, stdout, err = run_cli(monkeypatch, capsys, *RUN[:2], scenes, *RUN[2:], "--out", out)
     assert code == 0, err
     assert "2 scenes run, 3 already done" in stdout
@@ -291,3 +291,50 @@ def test_strict_json_writes_numpy_values_as_json_values() -> None:
         "rows": [1, 2],
         "bad": [None, None],
     }
+
+
+def test_no_output_replaces_the_manifest_a_command_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report's --scenes and localize's ground truth for --plot/--html read a folder's manifest.jsonl: an
+    output there is refused (it once replaced the manifest with the page), and the manifest is intact."""
+    make_scenes(ProceduralBank(), 1, tmp_path / "s", seed=0, progress=False)
+    manifest = tmp_path / "s" / "manifest.jsonl"
+    before = manifest.read_bytes()
+    results = tmp_path / "r.jsonl"
+    results.write_text("")
+    wav = tmp_path / "s" / "audio" / "scene_00000.wav"
+    cases = [
+        ["report", results, "--out", manifest, "--scenes", tmp_path / "s"],
+        ["localize", wav, "-q", "a steady tone", "--plot", tmp_path / "p.png", "--json", manifest],
+        ["localize", wav, "-q", "a steady tone", "--html", tmp_path / "p.html", "--tsv", manifest],
+    ]
+    for args in cases:
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 2 and "is also an input" in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert manifest.read_bytes() == before
+
+
+def test_scenes_make_and_make_tiny_model_replace_a_folder_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder holding a manifest or audio (scenes make) or anything (make-tiny-model: a checkpoint?)
+    is refused without --overwrite, untouched; with it, the command writes."""
+    mine = tmp_path / "mine"
+    (mine / "audio").mkdir(parents=True)
+    (mine / "audio" / "scene_00000.wav").write_bytes(b"my own recording")
+    code, _, err = run_cli(monkeypatch, capsys, "scenes", "make", "--n", "1", "--out", mine, "--no-progress")
+    assert code == 2 and "--overwrite" in err
+    assert (mine / "audio" / "scene_00000.wav").read_bytes() == b"my own recording"
+    made = tmp_path / "made"
+    args = ["scenes", "make", "--n", "1", "--out", made, "--no-progress"]
+    assert run_cli(monkeypatch, capsys, *args)[0] == 0
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2 and "already holds manifest.jsonl" in err
+    assert run_cli(monkeypatch, capsys, *args, "--overwrite")[0] == 0
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    tiny = ["make-tiny-model", "--family", "qwen2-audio", "--out", model]
+    code, _, err = run_cli(monkeypatch, capsys, *tiny)
+    assert code == 2 and "--overwrite" in err and (model / "config.json").read_text() == "{}"

@@ -21,6 +21,8 @@ from .errors import AudioError, OptionError
 
 #: Below this RMS (about -100 dBFS) a clip is treated as digital silence.
 SILENCE_RMS = 1e-5
+#: Shortest audio a model is given (seconds): shorter clips have no audio token to attend to.
+MIN_AUDIO_S = 0.1
 
 _FORMAT_SUFFIXES = {
     "WAV": (".wav",),
@@ -163,12 +165,20 @@ def validate(
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     if not allow_silent and is_silent(audio):
         raise AudioError(f"{name}: the audio is silent (RMS below {SILENCE_RMS:g})")
+    if not allow_silent:  # a clip for a model (windows and page chunks pass allow_silent)
+        check_min_length(audio.size / sample_rate, name)
     check_length(audio.size / sample_rate, name, max_s)
 
 
 def is_silent(audio: np.ndarray) -> bool:
     """Whether a clip's RMS is below :data:`SILENCE_RMS` (digital silence)."""
     return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) < SILENCE_RMS
+
+
+def check_min_length(duration_s: float, name: str) -> None:
+    """Refuse a clip shorter than :data:`MIN_AUDIO_S` (one line, before any model sees it)."""
+    if duration_s < MIN_AUDIO_S:
+        raise AudioError(f"{name}: the audio lasts {duration_s:.3f} s; at least {MIN_AUDIO_S:g} s is needed")
 
 
 def check_length(duration_s: float, name: str, max_s: float | None) -> None:

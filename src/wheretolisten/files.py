@@ -181,6 +181,8 @@ def check_output(
     """
     target = Path(path)
     name = f"{option} {target}" if option else str(target)
+    if not directory and target.name in ("", ".", ".."):
+        raise OutputError(f"{name}: give a file name")
     for source in inputs:
         if _same_file(target, Path(source)):
             raise OutputError(f"{name} is also an input of this command; choose another output path")

@@ -73,6 +73,22 @@ NEUTRAL_TEMPLATES = (
 PROBE_PROMPT = "Describe the audio."
 #: Steering strength when neither the checkpoint nor the user sets one.
 DEFAULT_ALPHA = 4.0
+#: Largest |α| accepted: far beyond any useful strength, and float32-safe once multiplied by a vector.
+MAX_ALPHA = 1e6
+
+
+def check_alpha(value: float, name: str = "alpha") -> float:
+    """A steering strength: finite and within ±:data:`MAX_ALPHA` (else one OptionError line)."""
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_ALPHA:
+        raise OptionError(
+            f"{name} must be a finite number between -{MAX_ALPHA:g} and {MAX_ALPHA:g}, got {value!r}"
+        )
+    return number
+
+
+#: Largest layer index a layer list may name (before the model's own range is known).
+MAX_LAYER_INDEX = 4095
 
 
 def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
@@ -88,6 +104,8 @@ def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None
             raise OptionError(f"cannot parse {option} {text!r}; use e.g. '8,9,10' or '8-12'") from None
         if first < 0 or last < first:
             raise OptionError(f"{option} {text!r}: {part!r} is not an increasing range of layer indices")
+        if last > MAX_LAYER_INDEX:
+            raise OptionError(f"{option} {text!r}: layer {last} is out of range (no decoder has that many)")
         out.extend(range(first, last + 1))
     return out
 
@@ -284,10 +302,7 @@ def resolve(
     values: dict[str, Any] = {**rec, **given}
     out: dict[str, Any] = {"layers": layers, "probe_layers": probe_layers}
     if "alpha" in values:
-        alpha = float(values["alpha"])
-        if not math.isfinite(alpha):
-            raise OptionError(f"alpha must be a finite number, got {values['alpha']!r}")
-        out["alpha"] = alpha
+        out["alpha"] = check_alpha(values["alpha"])
     for name in ("positions", "read_positions"):
         if name in values:
             out[name] = _positions(values[name], name.replace("_", "-"))

@@ -77,14 +77,24 @@ def choose_threads(parameters: int, cores: int, busy: float = 0.0) -> int:
     return max(1, min(by_size, free, cores))
 
 
+def max_threads() -> int:
+    """The most threads accepted: 4 per logical CPU (at least 16); far more crashes OpenMP itself."""
+    return max(16, 4 * (os.cpu_count() or 1))
+
+
 def parse_threads(text: str, source: str) -> int:
-    """A thread count from an option or variable: a whole number >= 1."""
+    """A thread count from an option or variable: a whole number from 1 to :func:`max_threads`."""
     try:
         value = int(text)
     except ValueError:
         raise OptionError(f"{source} must be a whole number of threads >= 1, got {text!r}") from None
     if value < 1:
         raise OptionError(f"{source} must be a whole number of threads >= 1, got {text!r}")
+    if value > max_threads():
+        raise OptionError(
+            f"{source} {value} is more than this machine can run ({os.cpu_count()} CPUs); "
+            f"give at most {max_threads()}"
+        )
     return value
 
 

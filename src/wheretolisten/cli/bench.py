@@ -23,8 +23,10 @@ from .options import (
     Queries,
     ShiftsOpt,
     check_outputs,
+    check_seed,
     finite,
-    parse_floats,
+    strength,
+    strengths,
     value,
 )
 
@@ -199,10 +201,11 @@ def bench_run(
 
     conds = get_conditions(asked.conditions)
     part = parse_shard(shard)
+    check_seed(seed)
     finite(energy_min_db, "--energy-min-db")
     config = bench_config(
         parse_layers(layers),
-        finite(alpha, "--alpha"),
+        strength(alpha, "--alpha"),
         asked.queries.value,
         asked.query,
         seed,
@@ -304,11 +307,12 @@ def bench_sweep(
     from ..shards import parse_shard
 
     names = parse_conditions(asked.conditions)
+    check_seed(seed)
     grid = [parse_layers(part, "--layers-grid") for part in layers_grid.split(";") if part.strip()]
     layer_sets = [g for g in grid if g]
     if not layer_sets:
         raise OptionError("--layers-grid is empty; give layer sets separated by ';', e.g. '8-10;12,13'")
-    alpha_list = parse_floats(alphas, "--alphas")
+    alpha_list = strengths(alphas, "--alphas")
     if not 0.0 < dev_fraction < 1.0:
         raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     part = parse_shard(shard)
@@ -430,7 +434,12 @@ def report_html(
     """Write one self-contained HTML report: tables with CIs, position breakdown, attention, gallery."""
     if gallery < 0:
         raise OptionError("--gallery must be at least 0")
+    check_seed(seed)
+    from ..scenes.manifest import manifest_file
+
     inputs = [*results, *(p for p in (scenes, sweep) if p is not None)]
+    if scenes is not None:
+        inputs.append(manifest_file(scenes))  # a folder's manifest is what is read
     check_outputs([("--out", out)], inputs, mkdir)
     from ..report import write_report
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import WTLError
+from ..errors import OptionError, WTLError
 from .options import check_vector_outputs, numbered
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ class ClipFiles:
         ]
         for i in range(queries if self.save_vector else 0):
             assert self.save_vector is not None
+            if self.save_vector.name in ("", ".", ".."):
+                raise OptionError(f"--save-vector {self.save_vector}: give a file name for the vector")
             target = numbered(self.save_vector.with_suffix(".safetensors"), i, queries)
             outputs += check_vector_outputs(target, "--save-vector", overwrite)
         return [*outputs, ("--plot", self.plot)]

@@ -39,6 +39,7 @@ from .options import (
     detect_config,
     finite,
     load,
+    strength,
     value,
     window_config,
 )
@@ -128,7 +129,7 @@ class SteeringFlags:
 
         return LocalizeConfig(
             layers=parse_layers(self.layers),
-            alpha=finite(self.alpha, "--alpha"),
+            alpha=strength(self.alpha, "--alpha"),
             probe=value(self.probe),
             positions=value(self.positions),
             interval=value(self.interval),

@@ -23,6 +23,7 @@ from .options import (
     ProgressOpt,
     check_audio,
     check_outputs,
+    check_query,
     check_span,
     check_vector_outputs,
     resolved,
@@ -139,7 +140,9 @@ def localize(
     With several audio files, results go to stdout, --jsonl and --tsv; a file that cannot be read is
     reported on stderr and skipped, and the exit status is 2 if any was.
     """
-    queries = [q for q in (query or []) if q.strip()]
+    for q in query or []:
+        check_query(q)
+    queries = list(query or [])
     steer = None
     if vector is not None:
         from ..vectors import SteeringVector
@@ -163,6 +166,10 @@ def localize(
         check_audio(audio)
     check_span(audio, *span.pair)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
+    if not several and (files.plot is not None or html is not None):
+        from ..scenes.lookup import gt_manifest_read
+
+        inputs += [p for p in (gt_manifest_read(audio[0], gt_manifest),) if p is not None]
     outputs = [*files.outputs(len(queries), overwrite), ("--html", html), *run.outputs()]
     check_outputs(outputs, inputs, mkdir)
     gt = [] if several else plot_ground_truth(files.plot, audio[0], gt_manifest, html)
@@ -262,6 +269,9 @@ def generate(
         raise WTLError("give the sound to steer towards with --query (or a saved --vector)")
     if max_new_tokens < 1:
         raise WTLError("--max-new-tokens must be at least 1")
+    check_query(query)
+    if not prompt.strip():
+        raise WTLError("--prompt is empty; give what the model is asked (default: 'Describe the audio.')")
     config = SteeringFlags(layers, alpha, positions=positions).config()
     check_audio([audio])
     check_span([audio], *span.pair)
@@ -305,6 +315,7 @@ def vector_build(
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
     from ..settings import LocalizeConfig
 
+    check_query(query)
     check_audio([audio])
     check_span([audio], *span.pair)
     check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)

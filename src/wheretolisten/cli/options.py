@@ -212,6 +212,34 @@ def parse_floats(text: str, option: str) -> list[float]:
     return values
 
 
+def check_query(text: str | None, option: str = "--query") -> str | None:
+    """A query or prompt from an option: refused when given but empty or only spaces (None: not given)."""
+    if text is not None and not text.strip():
+        raise OptionError(f"{option} is empty; name the sound to find, e.g. 'a dog barking'")
+    return text
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """A random seed: a whole number >= 0 (numpy refuses negative ones, with a traceback)."""
+    if seed < 0:
+        raise OptionError(f"{option} must be a whole number >= 0, got {seed}")
+    return seed
+
+
+def strength(value: float | None, option: str) -> float | None:
+    """A steering strength α from an option: finite and within ±``settings.MAX_ALPHA`` (None: not given)."""
+    from ..settings import check_alpha
+
+    return None if value is None else check_alpha(value, option)
+
+
+def strengths(text: str, option: str) -> list[float]:
+    """A list of steering strengths ('1,2,4'), each checked as :func:`strength`."""
+    from ..settings import check_alpha
+
+    return [check_alpha(v, option) for v in parse_floats(text, option)]
+
+
 def parse_pair(text: str, option: str) -> tuple[float, float]:
     """'-20,20' → (-20.0, 20.0): two finite numbers, the first not above the second."""
     values = parse_floats(text, option)
@@ -259,7 +287,7 @@ def check_model(model: str | None, layers: list[int] | None = None) -> None:
 
 def check_span(paths: list[Path], start: float | None, end: float | None) -> None:
     """--start/--end are finite and ordered; with one file, inside it and not digital silence."""
-    from ..audio import audio_info, check_audible
+    from ..audio import audio_info, check_audible, check_min_length
     from ..audio import check_span as span_in
 
     first, last = finite(start, "--start") or 0.0, finite(end, "--end")
@@ -269,7 +297,8 @@ def check_span(paths: list[Path], start: float | None, end: float | None) -> Non
         span_in(first, last, math.inf, "the audio")  # --end after --start
     if len(paths) == 1:
         head = audio_info(paths[0])
-        span_in(start, end, head.duration_s, str(head.path))
+        lo, hi = span_in(start, end, head.duration_s, str(head.path))
+        check_min_length(hi - lo, str(head.path))
         check_audible(paths[0], start, end)
 
 
@@ -353,6 +382,8 @@ def check_vector_outputs(
     a vector's metadata is refused unless ``--overwrite``."""
     from ..files import check_replace
 
+    if path.name in ("", ".", ".."):
+        raise OptionError(f"{option} {str(path) or repr('')}: give a file name for the vector")
     target = path.with_suffix(".safetensors")
     meta = target.with_suffix(".json")
     if meta.is_file():

@@ -21,9 +21,11 @@ from .options import (
     ProbeOpt,
     check_audio,
     check_outputs,
+    check_query,
+    check_seed,
     check_span,
-    parse_floats,
     resolved,
+    strengths,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def plot_layers(
     figure: FigureFlags = FigureFlags(),
 ) -> None:
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
+    check_query(query)
     config = SteeringFlags(layers, alpha, probe).config()
     gt = figure.ground_truth(audio, out)
     adapter = figure.machine.load(model, config.layers)
@@ -92,7 +95,8 @@ def plot_alpha(
     figure: FigureFlags = FigureFlags(),
 ) -> None:
     """Draw an α × time heatmap of Δ attention and print each α's readout: how strongly to steer."""
-    values = parse_floats(alphas, "--alphas")
+    check_query(query)
+    values = strengths(alphas, "--alphas")
     config = SteeringFlags(layers, positions=positions).config()
     gt = figure.ground_truth(audio, out)
     adapter = figure.machine.load(model, config.layers)
@@ -133,6 +137,7 @@ def demo(
     mkdir: MkdirOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
+    check_seed(seed)
     config = SteeringFlags(layers, alpha).config()
     if out_dir is not None:
         from ..figures import require_matplotlib

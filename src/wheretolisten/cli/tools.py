@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import OptionError, WTLError
+from ..errors import OptionError, OutputError, WTLError
 from .app import app, scenes_app
 from .groups import grouped
-from .options import MkdirOpt, OverwriteOpt, ProgressOpt, finite, parse_pair
+from .options import MkdirOpt, OverwriteOpt, ProgressOpt, check_seed, finite, parse_pair
 
 if TYPE_CHECKING:
     from ..scenes import SceneOptions
@@ -115,6 +115,7 @@ def make_tiny_model(
     out: Annotated[Path, typer.Option(help="Directory to write the model and processor to.")],
     seed: Annotated[int, typer.Option(help="Seed for the random weights.")] = 0,
     mkdir: MkdirOpt = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
     from ..files import check_output
@@ -125,7 +126,13 @@ def make_tiny_model(
         raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    check_seed(seed)
     check_output(out, directory=True, option="--out", mkdir=mkdir)
+    if not overwrite and out.is_dir() and any(out.iterdir()):  # a checkpoint folder is never replaced unasked
+        raise OutputError(
+            f"--out {out} is not empty (a model folder?); pass --overwrite to write the tiny model into it, "
+            "or give a new folder"
+        )
     from transformers.utils import logging as hf_logging
 
     from ..models.tiny import make_tiny_model as build
@@ -200,6 +207,7 @@ def scenes_make(
     layout: LayoutFlags = LayoutFlags(),
     progress: ProgressOpt = True,
     mkdir: MkdirOpt = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write N scenes of EVENTS sound events each (distinct classes unless --repeats): one per slot by
     default, or placed freely, at spread levels, over a background."""
@@ -207,6 +215,7 @@ def scenes_make(
 
     if n < 1:
         raise OptionError("--n must be at least 1")
+    check_seed(seed)
     finite(duration, "--duration", positive=True)
     options = layout.options()
     from ..files import check_output
@@ -223,6 +232,7 @@ def scenes_make(
         repeats=repeats,
         progress=progress,
         options=options,
+        overwrite=overwrite,
     )
     typer.echo(f"wrote {len(scenes)} scenes to {out}")
 

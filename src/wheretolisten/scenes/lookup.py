@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import DataError, WTLError
-from .manifest import MANIFEST_NAME, Scene, load_manifest
+from .manifest import MANIFEST_NAME, Scene, load_manifest, manifest_file
 
 #: One ground-truth event: (label, onset_s, offset_s).
 GTSpan = tuple[str, float, float]
@@ -37,6 +37,17 @@ def auto_scene_for_audio(audio: str | os.PathLike[str]) -> Scene | None:
         return find_scene_for_audio(audio, manifest)
     except WTLError:
         return None
+
+
+def gt_manifest_read(
+    audio: str | os.PathLike[str], manifest: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The manifest file :func:`gt_for_audio` reads for ``audio`` (None: none), so that a command can
+    refuse an output that would replace it."""
+    if manifest is not None:
+        return manifest_file(manifest)
+    auto = Path(audio).resolve().parent.parent / MANIFEST_NAME
+    return auto if auto.is_file() else None
 
 
 def gt_for_audio(

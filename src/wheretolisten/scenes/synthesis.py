@@ -26,6 +26,7 @@ from .backgrounds import make_background
 from .banks import Bank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
+    EVENTS_TSV_NAME,
     MANIFEST_NAME,
     Event,
     Scene,
@@ -332,19 +333,31 @@ def make_scenes(
     progress: bool = True,
     repeats: int = 1,
     options: SceneOptions | None = None,
+    overwrite: bool = False,
 ) -> list[Scene]:
     """Write ``n`` scenes to ``out_dir`` (audio/*.wav, manifest.jsonl, events.tsv), deterministically.
 
     Scene ``i`` is seeded from (seed, i) and its target index is ``i % n_events`` (balanced positions);
     ``options`` lays every scene out (see :class:`SceneOptions`; default: the original slot scenes).
-    Settings and the output are checked before anything is written. When ``out_dir`` held scenes
-    already, the wavs its old manifest listed that the new one does not are removed afterwards.
+    Settings and the output are checked before anything is written. An ``out_dir`` that holds a
+    manifest, an events.tsv or audio files is refused unless ``overwrite``; with it, the wavs the old
+    manifest listed that the new one does not are removed afterwards.
     """
     if n < 1:
         raise OptionError(f"number of scenes must be at least 1, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
+    if not overwrite:  # never replace files (scenes, a data set's audio) this call was not pointed at
+        audio_dir = out / AUDIO_DIR_NAME
+        held = [name for name in (MANIFEST_NAME, EVENTS_TSV_NAME) if (out / name).exists()]
+        if audio_dir.is_dir() and any(audio_dir.iterdir()):
+            held.append(f"audio files in {AUDIO_DIR_NAME}/")
+        if held:
+            raise OutputError(
+                f"out folder {out} already holds {', '.join(held)}; pass overwrite=True to replace them, "
+                "or choose another folder"
+            )
     previous = _scene_wavs_listed(out)
     scenes: list[Scene] = []
     for i in track(range(n), "Synthesizing scenes", enabled=progress, unit="scene"):
