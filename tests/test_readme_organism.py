@@ -561,3 +561,91 @@ def test_the_vocabulary_sentence_counts_the_declared_queries() -> None:
     assert vocab is not None and len(vocab.sounds) == 8
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"lists the {len(vocab.queries())} queries it knows (8 sounds;" in readme
+
+
+def test_the_all_dev_setting_is_its_committed_dev_choice_and_held_out_runs() -> None:
+    """organism/words/README.md, "Settings chosen on every dev set", and the README's sentence on it: the
+    tuners' choices, the candidate's checkpoint file, and every held-out number, from the committed files;
+    the declared settings are unchanged."""
+    words = ROOT / "organism" / "words"
+    text = " ".join((words / "README.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    tune = json.loads((words / "tune_layers_alldev.json").read_text())
+    assert set(tune["sets"]) == {"single", "three", "white-10", "babble-10", "words"}
+    assert tune["sets"]["words"]["seed"] == 60_000 and tune["sets"]["single"]["seed"] == 401
+    chosen, current = tune["hit_pct"][tune["chosen"]], tune["hit_pct"][tune["current"]]
+    assert (
+        tune["chosen"] == "steer 2, alpha 1, probe 3,4" and tune["current"] == "steer 1, alpha 4, probe 3,4,5"
+    )
+
+    def cells(h: dict[str, float]) -> str:
+        return (
+            f"single {h['single']:.1f}, three {h['three']:.1f}, white −10 dB {h['white-10']:.1f}, babble "
+            f"−10 dB {h['babble-10']:.1f}, words {h['words']:.1f}"
+        )
+
+    assert f"pooled {chosen['pooled']:.1f} % ({cells(chosen)}) against {current['pooled']:.1f} %" in text
+    assert f"for the declared setting ({cells(current)})" in text
+    own = [json.loads(line) for line in (words / "detection_dev_alldev.jsonl").read_text().splitlines()]
+    declared = [
+        json.loads(line) for line in (words / "detection_dev_declared.jsonl").read_text().splitlines()
+    ]
+    candidate = json.loads((words / "wheretolisten_alldev.json").read_text())
+    shipped = _shipped()
+    assert own[0]["localize_settings"] == candidate["localize"]
+    assert declared[0]["localize_settings"] == shipped["localize"]
+    best, kept = own[-1]["best"]["steered"], declared[-1]["best"]["steered"]
+    assert candidate["detect"] == {k: best[k] for k in ("min_score", "smooth_s", "fraction", "edges")}
+    assert shipped["detect"] == {k: kept[k] for k in ("min_score", "smooth_s", "fraction", "edges")}
+    assert candidate["localize"] == {
+        **shipped["localize"],
+        "layers": [2],
+        "probe_layers": [3, 4],
+        "alpha": 1.0,
+    }
+    assert {k: v for k, v in candidate.items() if k not in ("localize", "detect")} == {
+        k: v for k, v in shipped.items() if k not in ("localize", "detect")
+    }
+    assert f"onset F1 {best['onset']['f1']:.3f} (fractions 0.15 to 0.5 are within 0.008 of it)" in text
+    steered = [g for g in own if g.get("detector") == "steered" and g.get("edges")]
+    near = [g["onset"]["f1"] for g in steered if (g["min_score"], g["smooth_s"]) == (1.5, 0.4)]
+    assert len(near) == 4 and best["onset"]["f1"] - min(near) <= 0.008
+    assert f"inherited from the second stage: onset F1 {kept['onset']['f1']:.3f}" in text
+    runs = {
+        name: [_results(f"words/eval_sets{name}{d}.json") for d in ("", "_draw2", "_draw3")]
+        for name in ("", "_alldev")
+    }
+    for old, new in zip(runs[""], runs["_alldev"], strict=True):  # the same held-out scenes
+        assert all(
+            new[k]["scenes_make"] == old[k]["scenes_make"]
+            for k in new
+            if not k.startswith("_") and k != "long"
+        )
+
+    def row(name: str, digits: int) -> str:
+        return " / ".join(f"{100 * d[name]['steered']['hit_rate']:.{digits}f}" for d in runs["_alldev"])
+
+    def was(name: str, digits: int) -> str:
+        return " / ".join(f"{100 * d[name]['steered']['hit_rate']:.{digits}f}" for d in runs[""])
+
+    labels = {"asterisk": "asterisk (real words)", "freedesktop": "freedesktop (real sounds)"}
+    for name in ("asterisk", "freedesktop", "single", "three", "white-10", "babble-10", "overlap"):
+        new_cells = f"**{row(name, 1)}**" if name == "asterisk" else row(name, 1)
+        assert f"| {labels.get(name, name)} | {was(name, 1)} | {new_cells} |" in text, name
+    whole = {key: " / ".join(str(d["long"]["all_ok"]) for d in runs[key]) for key in runs}
+    assert f"| 3-minute recordings found whole (of 8) | {whole['']} | {whole['_alldev']} |" in text
+    assert all(d["asterisk"]["steered"]["p_vs_energy"] < 1e-3 for d in runs["_alldev"])
+    ps = [d["freedesktop"]["steered"]["p_vs_energy"] for d in runs["_alldev"]]
+    assert f"p {min(ps):.2f} to {max(ps):.2f} for the candidate" in text
+    assert all(d["freedesktop"]["steered"]["p_vs_energy"] > 0.05 for d in runs[""])
+
+    def listed(name: str, key: str) -> str:
+        values = [f"{100 * d[name]['steered']['hit_rate']:.0f}" for d in runs[key]]
+        return f"{values[0]}, {values[1]} and {values[2]} %"
+
+    words_now, words_was = listed("asterisk", "_alldev"), listed("asterisk", "")
+    sounds_now, sounds_was = listed("freedesktop", "_alldev"), listed("freedesktop", "")
+    assert (
+        f"({words_now} against {words_was} on the three draws below) but fewer of freedesktop's real sounds "
+        f"({sounds_now} against {sounds_was})"
+    ) in readme
