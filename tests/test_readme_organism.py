@@ -603,9 +603,11 @@ def test_the_all_dev_setting_is_its_committed_dev_choice_and_held_out_runs() -> 
         "probe_layers": [3, 4],
         "alpha": 1.0,
     }
-    assert {k: v for k, v in candidate.items() if k not in ("localize", "detect")} == {
-        k: v for k, v in shipped.items() if k not in ("localize", "detect")
+    assert {k: v for k, v in candidate.items() if k not in ("localize", "detect", "note")} == {
+        k: v for k, v in shipped.items() if k not in ("localize", "detect", "note")
     }
+    assert candidate["note"].startswith("candidate settings of the words stage, not shipped")
+    assert candidate["note"].endswith(shipped["note"])
     assert f"onset F1 {best['onset']['f1']:.3f} (fractions 0.15 to 0.5 are within 0.008 of it)" in text
     steered = [g for g in own if g.get("detector") == "steered" and g.get("edges")]
     near = [g["onset"]["f1"] for g in steered if (g["min_score"], g["smooth_s"]) == (1.5, 0.4)]
