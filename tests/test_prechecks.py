@@ -109,6 +109,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("a huge layer range", lambda w: _loc(w, "--layers", "0-99999999999"), "out of range"),
     ("--alpha 1e300", lambda w: _loc(w, "--alpha", "1e300"), "between"),
     ("demo --seed -1", lambda w: ["demo", "--seed", "-1"], ">= 0"),
+    (
+        "bench sweep, missing scenes",
+        lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1", "--out", w / "sweep"],
+        "does not exist",
+    ),
     ("an empty query among others", lambda w: _loc(w, "-q", ""), "is empty"),
     (
         "plot-alpha, blank query",

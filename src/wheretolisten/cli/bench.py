@@ -302,7 +302,6 @@ def bench_sweep(
     from ..bench.config import bench_config
     from ..bench.controls import parse_conditions
     from ..bench.inputs import load_scenes, manifest_path
-    from ..bench.sweep import SweepPlan, sweep
     from ..files import check_output
     from ..shards import parse_shard
 
@@ -319,6 +318,8 @@ def bench_sweep(
     config = bench_config(None, None, asked.queries.value, asked.query, seed, positions=value(positions))
     check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=bench.mkdir)
     scene_list, manifest_dir = load_scenes(scenes, config)
+    from ..bench.sweep import SweepPlan, sweep  # imports torch: after every check that needs no model
+
     plan = SweepPlan(scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out)
     if spec is not None:
         from ..bench.cluster import sweep_ray
