@@ -149,3 +149,21 @@ def test_cli_import_then_bench(
         "--out", tmp_path / "o2",
     )  # fmt: skip
     assert code == 2 and "no annotated clip could be imported" in err
+
+
+def test_import_says_what_is_wrong_with_its_inputs_and_output(tmp_path: Path) -> None:
+    """A missing audio folder, a folder given as the label file, and an output that already holds scenes
+    (an earlier import's too) are each named as such, in one line."""
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    sf.write(audio / "a.wav", noise(1.0, seed=0), 16000)
+    tsv = tmp_path / "strong.tsv"
+    tsv.write_text("filename\tonset\toffset\tevent_label\na.wav\t0.2\t0.6\tDog\n")
+    with pytest.raises(DataError, match=r"audio folder .*nowhere does not exist"):
+        import_annotations(tsv, tmp_path / "nowhere", tmp_path / "out0")
+    with pytest.raises(DataError, match="is a directory; give the label file itself"):
+        import_annotations(audio, audio, tmp_path / "out1")
+    assert import_annotations(tsv, audio, tmp_path / "out").manifest is not None
+    with pytest.raises(OutputError, match=r"already holds manifest\.jsonl and events\.tsv \(scenes\)"):
+        import_annotations(tsv, audio, tmp_path / "out")
+    assert import_annotations(tsv, audio, tmp_path / "out", overwrite=True).manifest is not None

@@ -109,7 +109,9 @@ def test_regenerating_removes_only_the_wavs_the_old_manifest_listed(tmp_path: Pa
     mine = {"audio/mine.wav", "audio/scene_00099.wav", "audio/scene_notes.txt", "notes.txt"}
     for name in mine:
         (out / name).write_bytes(b"the user's own file")
-    scenes = _make(out, n=2, duration_s=4.0, seed=5)
+    with pytest.raises(OutputError, match=r"already holds manifest\.jsonl"):
+        _make(out, n=2, duration_s=4.0, seed=5)  # scenes are replaced only when asked
+    scenes = _make(out, n=2, duration_s=4.0, seed=5, overwrite=True)
     listed = {s.path for s in scenes}
     assert listed == {"audio/scene_00000.wav", "audio/scene_00001.wav"}
     assert _files(out) == listed | mine | {"manifest.jsonl", "events.tsv"}
@@ -122,7 +124,7 @@ def test_regenerating_over_a_broken_manifest_deletes_nothing(tmp_path: Path) -> 
     out = tmp_path / "scenes"
     _make(out, n=3)
     (out / "manifest.jsonl").write_bytes(b"\xff\xfe not a manifest\n")
-    _make(out, n=1)
+    _make(out, n=1, overwrite=True)
     assert {"audio/scene_00001.wav", "audio/scene_00002.wav"} <= _files(out)
 
 
@@ -135,7 +137,9 @@ def test_regenerating_over_imported_recordings_keeps_them(tmp_path: Path) -> Non
     tsv.write_text("filename\tonset\toffset\tevent_label\nscene_00007.wav\t0.5\t1.5\tDog\n")
     assert import_annotations(tsv, out / "audio", out).manifest is not None
     recording = (out / "audio" / "scene_00007.wav").read_bytes()
-    _make(out, n=1)
+    with pytest.raises(OutputError, match="already holds"):
+        _make(out, n=1)
+    _make(out, n=1, overwrite=True)
     assert (out / "audio" / "scene_00007.wav").read_bytes() == recording
 
 

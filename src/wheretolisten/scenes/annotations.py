@@ -23,7 +23,7 @@ from typing import Any
 from ..audio import AUDIO_SUFFIXES, audio_info
 from ..errors import DataError, WTLError
 from ..records.documents import read_text
-from .manifest import Event, Scene, check_import_output, position_name, write_manifest
+from .manifest import Event, Scene, check_audio_dir, check_import_output, position_name, write_manifest
 
 #: Suffixes that label files put on audio names (dropped to look for the same clip in another format).
 _NAMED_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")
@@ -51,6 +51,8 @@ def read_annotations(tsv: str | os.PathLike[str]) -> dict[str, list[tuple[float,
     Rows without onset/offset (weak labels) are refused with the line number: they cannot be localized.
     """
     path = Path(tsv)
+    if path.is_dir():
+        raise DataError(f"annotation file {path} is a directory; give the label file itself")
     if not path.is_file():
         raise DataError(f"annotation file {path} does not exist")
     reader = csv.DictReader(io.StringIO(read_text(path, "annotation file"), newline=""), delimiter="\t")
@@ -222,6 +224,7 @@ def import_annotations(
     (:func:`import_clips`). The output is checked first (writable, not the TSV itself, no existing
     manifest unless ``overwrite``)."""
     check_import_output(Path(out_dir), [Path(tsv)], overwrite)
+    check_audio_dir(audio_dir)
     clips = {
         name: [Annotation(on, off, label) for on, off, label in events]
         for name, events in read_annotations(tsv).items()

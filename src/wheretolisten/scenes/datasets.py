@@ -30,7 +30,7 @@ from ..errors import DataError, OptionError
 from ..parsing import finite_float
 from ..records.documents import read_text
 from .annotations import Annotation, ImportReport, import_clips, read_annotations, read_json_document
-from .manifest import check_import_output
+from .manifest import check_audio_dir, check_import_output
 
 Clips = dict[str, list[Annotation]]
 
@@ -227,8 +227,11 @@ def import_dataset(
     source = Path(labels)
     inputs = [source, *([Path(label_map)] if label_map is not None else [])]
     check_import_output(Path(out_dir), inputs, overwrite)
+    if source.is_dir():
+        raise DataError(f"label file {source} is a directory; give the label file itself")
     if not source.is_file():
         raise DataError(f"label file {source} does not exist")
+    check_audio_dir(audio_dir)
     names = read_label_map(Path(label_map)) if label_map is not None else None
     clips = FORMATS[fmt].read(source, names)
     if not clips:

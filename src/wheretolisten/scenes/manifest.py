@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-from ..files import check_output, check_replace, write_atomic
+from ..errors import DataError, OutputError
+from ..files import check_output, write_atomic
 from ..records import read_numbered
 from .options import BACKGROUNDS, PLACEMENTS
 
@@ -295,10 +295,22 @@ def check_manifest_output(out_dir: str | os.PathLike[str], inputs: Sequence[Path
 
 def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> None:
     """Refuse an output folder that cannot be written, is an input, or holds a manifest (unless
-    ``overwrite``): an import never replaces scenes it did not make."""
+    ``overwrite``): an import never replaces scenes unasked, its own earlier ones included."""
     check_manifest_output(out, inputs=list(inputs))
-    for name in (MANIFEST_NAME, EVENTS_TSV_NAME):
-        check_replace(out / name, "out folder", overwrite)
+    held = [name for name in (MANIFEST_NAME, EVENTS_TSV_NAME) if (out / name).exists()]
+    if held and not overwrite:
+        raise OutputError(
+            f"out folder {out} already holds {' and '.join(held)} (scenes); pass overwrite=True to replace "
+            "them, or choose another folder"
+        )
+
+
+def check_audio_dir(audio_dir: str | os.PathLike[str]) -> None:
+    """The folder an import reads its audio from exists and is a folder (one DataError line otherwise)."""
+    folder = Path(audio_dir)
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise DataError(f"audio folder {folder} {what}")
 
 
 def write_manifest(scenes: Sequence[Scene], out_dir: str | os.PathLike[str]) -> Path:
