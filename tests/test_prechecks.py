@@ -109,6 +109,8 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("a huge layer range", lambda w: _loc(w, "--layers", "0-99999999999"), "out of range"),
     ("--alpha 1e300", lambda w: _loc(w, "--alpha", "1e300"), "between"),
     ("demo --seed -1", lambda w: ["demo", "--seed", "-1"], ">= 0"),
+    ("--segment-s 0.01", lambda w: _loc(w, "--segment-s", "0.01"), "at least 1 s"),
+    ("overlap longer than the segment", lambda w: _loc(w, "--overlap-s", "5", "--segment-s", "2"), "shorter"),
     (
         "bench sweep, missing scenes",
         lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1", "--out", w / "sweep"],

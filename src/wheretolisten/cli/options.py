@@ -339,9 +339,14 @@ def detect_config(
 
 def window_config(segment_s: float | None, overlap_s: float | None) -> WindowConfig:
     """The window settings the options give (checked against the model once it is loaded)."""
-    from ..windows import WindowConfig
+    from ..windows import WindowConfig, check_segment
 
-    return WindowConfig(finite(segment_s, "--segment-s", positive=True), finite(overlap_s, "--overlap-s"))
+    segment, overlap = finite(segment_s, "--segment-s", positive=True), finite(overlap_s, "--overlap-s")
+    if overlap is not None and overlap < 0:
+        raise OptionError(f"--overlap-s must be >= 0, got {overlap:g}")
+    if segment is not None:  # what needs no model now; the model's longest input once it is loaded
+        check_segment(segment, 0.0 if overlap is None else overlap)
+    return WindowConfig(segment, overlap)
 
 
 def resolved(adapter: Adapter, config: LocalizeConfig, vector: SteeringVector | None = None) -> Resolved:
