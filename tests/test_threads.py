@@ -68,3 +68,17 @@ def test_apply_sets_torch_and_leaves_omp_alone() -> None:
         assert apply_threads(ThreadChoice(None, "OMP_NUM_THREADS")) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_bad_omp_num_threads_is_one_line_and_a_thread_count_has_a_ceiling() -> None:
+    """OMP_NUM_THREADS that OpenMP would reject with its own message, and a count far beyond the CPUs
+    (100 000 crashed OpenMP), are refused before torch; OpenMP's nested form "4,2" is left to it."""
+    from wheretolisten.threads import max_threads, resolve_threads
+
+    for bad in ("-3", "0", "two"):
+        with pytest.raises(OptionError, match="OMP_NUM_THREADS"):
+            resolve_threads(None, 1, {"OMP_NUM_THREADS": bad})
+    assert resolve_threads(None, 1, {"OMP_NUM_THREADS": "4,2"}).reason == "OMP_NUM_THREADS"
+    assert resolve_threads(max_threads(), 1, {}).threads == max_threads()
+    with pytest.raises(OptionError, match="give at most"):
+        resolve_threads(max_threads() + 1, 1, {})

@@ -108,6 +108,9 @@ def resolve_threads(
     if env.get(ENV_VAR, "").strip():
         return ThreadChoice(parse_threads(env[ENV_VAR].strip(), ENV_VAR), ENV_VAR)
     if env.get("OMP_NUM_THREADS", "").strip():
+        omp = env["OMP_NUM_THREADS"].strip()
+        if not omp.split(",")[0].strip().isdigit() or int(omp.split(",")[0]) < 1:  # OpenMP allows "4,2"
+            raise OptionError(f"OMP_NUM_THREADS must be a whole number of threads >= 1, got {omp!r}")
         return ThreadChoice(None, "OMP_NUM_THREADS")
     cpus = usable_cpus()
     return ThreadChoice(choose_threads(parameters, physical_cores(cpus), busy_cores(cpus)), "policy")
