@@ -6,7 +6,9 @@ started ``--warmup-s`` before, so that the load average has risen) it runs, each
 user would, ``wheretolisten localize REC.wav -q "a siren" --json OUT --no-progress`` with ``--threads N``
 for every N of ``--threads`` and once with the default policy (no --threads, OMP_NUM_THREADS and
 WHERETOLISTEN_THREADS unset). Prints JSON lines: the machine first, then one per run with its wall
-seconds, the thread count the policy would choose at that moment, and whether its detections are
+seconds, the thread count the policy would choose at that moment, the load average when it started
+(idle runs first wait, up to ``--settle-s``, for it to fall below 0.3: a run just after another would
+see that one's load, and the policy counts a core busy from 0.5), and whether its detections are
 identical to the first run's; last, per condition, the default's time over the best fixed setting's.
 
     python benchmarks/threads.py --minutes 20 --threads 1,2
@@ -90,12 +92,28 @@ def burners(count: int) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
+def settle(limit_s: float, below: float = 0.3) -> float:
+    """Wait until the 1-minute load average is below ``below`` (at most ``limit_s``); seconds waited."""
+    start = time.perf_counter()
+    while os.getloadavg()[0] >= below and time.perf_counter() - start < limit_s:
+        time.sleep(2.0)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=20.0)
     p.add_argument("--threads", default="1,2", help="fixed thread counts to compare with the default")
     p.add_argument("--conditions", default="idle,busy")
     p.add_argument("--warmup-s", type=float, default=30.0, help="burn this long before the busy runs")
+    p.add_argument(
+        "--settle-s",
+        type=float,
+        default=120.0,
+        help="idle runs: wait (at most this long) until the 1-minute load average is below 0.3, so that "
+        "each run starts on an idle machine rather than just after the previous run (the policy counts a "
+        "core busy from a load of 0.5)",
+    )
     args = p.parse_args()
     counts = [int(t) for t in args.threads.split(",") if t.strip()]
     print(json.dumps({**machine(), "minutes": args.minutes, "model_parameters": policy_parameters()}))
@@ -110,7 +128,10 @@ def main() -> None:
                     time.sleep(args.warmup_s)
                 times: dict[str, float] = {}
                 for threads in [*counts, None]:
+                    waited = settle(args.settle_s) if condition == "idle" else 0.0
+                    start_load = round(os.getloadavg()[0], 2)
                     line = run(wav, Path(tmp) / "out.json", threads)
+                    line.update(settled_s=round(waited, 1), load_at_start=start_load)
                     reference = reference or line["digest"]
                     line.update(
                         condition=condition,

@@ -1,16 +1,16 @@
 """How many CPU threads torch uses for one model: chosen from the model's size and the free cores.
 
-torch's default (one thread per logical CPU) is the worst choice on a busy or small machine: its
-threads spin waiting for each other, and a small model gains nothing from splitting its matrix
-products. Measured on a 2-core machine under load, the shipped model took 7× longer with 2 threads
-than with 1 (docs/performance.md). So the thread count is chosen, once, where the command line loads
-the model:
+torch's default (one thread per logical CPU) is the worst choice on a busy machine: its threads spin
+waiting for each other. Measured on a 2-core machine under load, the shipped model took 4-7× longer
+with 2 threads than with 1; on the same machine idle, 2 threads were 1.5× faster (docs/performance.md).
+So the thread count is chosen, once, where the command line loads the model:
 
 1. ``--threads N`` when given, else ``WHERETOLISTEN_THREADS``;
 2. else ``OMP_NUM_THREADS`` when set (torch already follows it; it is left alone);
 3. else the policy :func:`choose_threads`: one thread per :data:`PARAMS_PER_THREAD` parameters, at
-   least 1, at most the physical cores this process may run on (``os.sched_getaffinity``) less the
-   cores other processes keep busy (the 1-minute load average, when this process sees every CPU).
+   least :data:`MIN_POLICY_THREADS`, at most the physical cores this process may run on
+   (``os.sched_getaffinity``) less the cores other processes keep busy (the 1-minute load average,
+   when this process sees every CPU).
 
 Nothing here imports torch except :func:`apply_threads`, which sets it.
 """
@@ -27,9 +27,13 @@ from .errors import OptionError
 
 #: The environment variable that sets the thread count when --threads is not given.
 ENV_VAR = "WHERETOLISTEN_THREADS"
-#: Model parameters per thread: below this a model runs on one thread (the shipped 2.6 M-parameter
-#: model is fastest on one; see docs/performance.md for the measurement and how to redo it).
+#: Model parameters per thread beyond :data:`MIN_POLICY_THREADS` (docs/performance.md has the
+#: measurements and how to redo them).
 PARAMS_PER_THREAD = 10_000_000
+#: Threads the policy gives any model when that many cores are free: on an idle 2-core machine the
+#: shipped 2.6 M-parameter model ran a 20-minute file 1.56x and a 10-s clip 1.45x faster on 2 threads
+#: than on 1; on busy cores the load rule below keeps it at one (2 threads there were 4-5x slower).
+MIN_POLICY_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,9 @@ def busy_cores(cpus: set[int]) -> float:
 
 
 def choose_threads(parameters: int, cores: int, busy: float = 0.0) -> int:
-    """The policy: one thread per :data:`PARAMS_PER_THREAD` parameters, within the free cores."""
-    by_size = max(1, math.ceil(parameters / PARAMS_PER_THREAD))
+    """The policy: one thread per :data:`PARAMS_PER_THREAD` parameters, at least
+    :data:`MIN_POLICY_THREADS`, within the free cores."""
+    by_size = max(MIN_POLICY_THREADS, math.ceil(parameters / PARAMS_PER_THREAD))
     free = max(1, cores - math.floor(busy + 0.5))
     return max(1, min(by_size, free, cores))
 

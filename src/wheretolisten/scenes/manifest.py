@@ -297,11 +297,20 @@ def check_import_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> N
     """Refuse an output folder that cannot be written, is an input, or holds a manifest (unless
     ``overwrite``): an import never replaces scenes unasked, its own earlier ones included."""
     check_manifest_output(out, inputs=list(inputs))
+    refuse_held_scenes(out, overwrite)
+
+
+def refuse_held_scenes(out: Path, overwrite: bool, audio: bool = False) -> None:
+    """Refuse (unless ``overwrite``) an output folder that already holds a manifest or an events.tsv, or
+    with ``audio`` any file in its audio/ folder: scenes (a data set's audio) are never replaced unasked."""
     held = [name for name in (MANIFEST_NAME, EVENTS_TSV_NAME) if (out / name).exists()]
+    audio_dir = out / AUDIO_DIR_NAME
+    if audio and audio_dir.is_dir() and any(audio_dir.iterdir()):
+        held.append(f"audio files in {AUDIO_DIR_NAME}/")
     if held and not overwrite:
         raise OutputError(
-            f"out folder {out} already holds {' and '.join(held)} (scenes); pass overwrite=True to replace "
-            "them, or choose another folder"
+            f"out folder {out} already holds {', '.join(held)}; pass overwrite=True to replace them, or "
+            "choose another folder"
         )
 
 

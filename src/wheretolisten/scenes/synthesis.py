@@ -26,12 +26,12 @@ from .backgrounds import make_background
 from .banks import Bank, active_span
 from .manifest import (
     AUDIO_DIR_NAME,
-    EVENTS_TSV_NAME,
     MANIFEST_NAME,
     Event,
     Scene,
     check_manifest_output,
     position_name,
+    refuse_held_scenes,
     write_manifest,
 )
 from .options import SceneOptions
@@ -348,16 +348,7 @@ def make_scenes(
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
-    if not overwrite:  # never replace files (scenes, a data set's audio) this call was not pointed at
-        audio_dir = out / AUDIO_DIR_NAME
-        held = [name for name in (MANIFEST_NAME, EVENTS_TSV_NAME) if (out / name).exists()]
-        if audio_dir.is_dir() and any(audio_dir.iterdir()):
-            held.append(f"audio files in {AUDIO_DIR_NAME}/")
-        if held:
-            raise OutputError(
-                f"out folder {out} already holds {', '.join(held)}; pass overwrite=True to replace them, "
-                "or choose another folder"
-            )
+    refuse_held_scenes(out, overwrite, audio=True)
     previous = _scene_wavs_listed(out)
     scenes: list[Scene] = []
     for i in track(range(n), "Synthesizing scenes", enabled=progress, unit="scene"):
