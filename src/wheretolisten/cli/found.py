@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import OptionError, WTLError
-from .options import check_vector_outputs, numbered
+from ..errors import WTLError
+from .options import check_vector_outputs, numbered, vector_file
 
 if TYPE_CHECKING:
     from ..results import LocalizeResult, WindowedResult
@@ -88,9 +88,7 @@ class ClipFiles:
         ]
         for i in range(queries if self.save_vector else 0):
             assert self.save_vector is not None
-            if self.save_vector.name in ("", ".", ".."):
-                raise OptionError(f"--save-vector {self.save_vector}: give a file name for the vector")
-            target = numbered(self.save_vector.with_suffix(".safetensors"), i, queries)
+            target = numbered(vector_file(self.save_vector, "--save-vector"), i, queries)
             outputs += check_vector_outputs(target, "--save-vector", overwrite)
         return [*outputs, ("--plot", self.plot)]
 

@@ -380,6 +380,14 @@ OverwriteOpt = Annotated[
 ]
 
 
+def vector_file(path: Path, option: str) -> Path:
+    """``path`` as a vector file (``.safetensors``); a path with no file name ('' or a folder's '.') is
+    one OptionError line, not pathlib's ValueError."""
+    if path.name in ("", ".", ".."):
+        raise OptionError(f"{option} {path}: give a file name for the vector")
+    return path.with_suffix(".safetensors")
+
+
 def check_vector_outputs(
     path: Path, option: str, overwrite: bool, inputs: Iterable[Path] = ()
 ) -> list[tuple[str, Path | None]]:
@@ -387,9 +395,7 @@ def check_vector_outputs(
     a vector's metadata is refused unless ``--overwrite``."""
     from ..files import check_replace
 
-    if path.name in ("", ".", ".."):
-        raise OptionError(f"{option} {str(path) or repr('')}: give a file name for the vector")
-    target = path.with_suffix(".safetensors")
+    target = vector_file(path, option)
     meta = target.with_suffix(".json")
     if meta.is_file():
         from ..vectors import is_vector_metadata
