@@ -31,8 +31,9 @@ ENV_VAR = "WHERETOLISTEN_THREADS"
 #: measurements and how to redo them).
 PARAMS_PER_THREAD = 10_000_000
 #: Threads the policy gives any model when that many cores are free: on an idle 2-core machine the
-#: shipped 2.6 M-parameter model ran a 20-minute file 1.56x and a 10-s clip 1.45x faster on 2 threads
-#: than on 1; on busy cores the load rule below keeps it at one (2 threads there were 4-5x slower).
+#: shipped 2.6 M-parameter model ran a 20-minute file 1.56x faster on 2 threads than on 1
+#: (benchmarks/threads.py); on busy cores the load rule below keeps it at one (2 threads there were
+#: 4-5x slower).
 MIN_POLICY_THREADS = 2
 
 
