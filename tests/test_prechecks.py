@@ -110,6 +110,17 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--alpha 1e300", lambda w: _loc(w, "--alpha", "1e300"), "between"),
     ("demo --seed -1", lambda w: ["demo", "--seed", "-1"], ">= 0"),
     ("--segment-s 0.01", lambda w: _loc(w, "--segment-s", "0.01"), "at least 1 s"),
+    (
+        "scenes make, a 1e9-s scene",
+        lambda w: ["scenes", "make", "--duration", "1e9", "--out", w / "s1"],
+        "3600",
+    ),
+    ("scenes make, 1 Hz", lambda w: ["scenes", "make", "--sample-rate", "1", "--out", w / "s2"], "4000 to"),
+    (
+        "scenes make, 1e11 scenes",
+        lambda w: ["scenes", "make", "--n", "100000000000", "--out", w / "s3"],
+        "1000000",
+    ),
     ("overlap longer than the segment", lambda w: _loc(w, "--overlap-s", "5", "--segment-s", "2"), "shorter"),
     (
         "bench sweep, missing scenes",

@@ -64,6 +64,15 @@ def _t(samples: int | float, sample_rate: int) -> float:
     return round(samples / sample_rate, _TIME_DECIMALS)
 
 
+#: Sample rates a scene may be written at: far below 4 kHz the banks' sounds alias or vanish (the tests
+#: use 4 kHz for speed); 192 kHz is studio audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 192_000
+#: Longest scene (seconds): an hour, far beyond any window; longer recordings are joined from scenes.
+MAX_SCENE_S = 3600.0
+#: Most scenes one call writes (each a file; a million 10-s scenes are about 300 GB at 16 kHz).
+MAX_SCENES = 1_000_000
+
+
 def check_request(
     bank: Bank,
     n_events: int,
@@ -85,10 +94,16 @@ def check_request(
         raise OptionError(
             f"bank {bank.name!r} has {len(bank.labels)} labels{each}, fewer than n_events={n_events}"
         )
-    if sample_rate <= 0:
-        raise OptionError(f"sample_rate must be positive, got {sample_rate}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise OptionError(
+            f"sample_rate must be from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {sample_rate}"
+        )
     if not math.isfinite(duration_s) or duration_s <= 0:
         raise OptionError(f"duration_s must be a positive finite number of seconds, got {duration_s}")
+    if duration_s > MAX_SCENE_S:
+        raise OptionError(
+            f"duration_s must be at most {MAX_SCENE_S:g} s (one hour) per scene, got {duration_s:g}"
+        )
     if options.background == "babble":
         espeak_binary()  # babble speaks: refuse now, not after the first scenes were written
     if options.placement == "free":
@@ -343,8 +358,8 @@ def make_scenes(
     manifest, an events.tsv or audio files is refused unless ``overwrite``; with it, the wavs the old
     manifest listed that the new one does not are removed afterwards.
     """
-    if n < 1:
-        raise OptionError(f"number of scenes must be at least 1, got {n}")
+    if not 1 <= n <= MAX_SCENES:
+        raise OptionError(f"number of scenes must be from 1 to {MAX_SCENES}, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
