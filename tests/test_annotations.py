@@ -164,6 +164,6 @@ def test_import_says_what_is_wrong_with_its_inputs_and_output(tmp_path: Path) ->
     with pytest.raises(DataError, match="is a directory; give the label file itself"):
         import_annotations(audio, audio, tmp_path / "out1")
     assert import_annotations(tsv, audio, tmp_path / "out").manifest is not None
-    with pytest.raises(OutputError, match=r"already holds manifest\.jsonl and events\.tsv \(scenes\)"):
+    with pytest.raises(OutputError, match=r"already holds manifest\.jsonl, events\.tsv;"):
         import_annotations(tsv, audio, tmp_path / "out")
     assert import_annotations(tsv, audio, tmp_path / "out", overwrite=True).manifest is not None

@@ -359,7 +359,7 @@ def make_scenes(
     manifest listed that the new one does not are removed afterwards.
     """
     if not 1 <= n <= MAX_SCENES:
-        raise OptionError(f"number of scenes must be from 1 to {MAX_SCENES}, got {n}")
+        raise OptionError(f"number of scenes must be at least 1 and at most {MAX_SCENES}, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
