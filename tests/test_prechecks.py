@@ -115,6 +115,16 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         lambda w: ["scenes", "make", "--duration", "1e9", "--out", w / "s1"],
         "3600",
     ),
+    (
+        "scenes make, --event-s with slots",
+        lambda w: ["scenes", "make", "--event-s", "1,2", "--out", w / "s4"],
+        "--event-s",
+    ),
+    (
+        "scenes make, --background-db without a background",
+        lambda w: ["scenes", "make", "--background-db", "-20,-10", "--out", w / "s5"],
+        "--background-db",
+    ),
     ("scenes make, 1 Hz", lambda w: ["scenes", "make", "--sample-rate", "1", "--out", w / "s2"], "4000 to"),
     (
         "scenes make, 1e11 scenes",

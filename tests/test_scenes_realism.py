@@ -475,7 +475,7 @@ def test_scenes_make_with_realistic_options(
         (["--placement", "grid"], "placement must be one of"),
         (["--level-db", "5"], "--level-db takes LO,HI"),
         (["--level-db", "a,b"], "cannot parse --level-db"),
-        (["--background-db", "-80,-20"], "background_db must lie within"),
+        (["--background-db", "-80,-20"], "--background-db must lie within"),
         (["--max-overlap", "0.5"], "needs placement 'free'"),
         (["--max-overlap", "nan", "--placement", "free"], "--max-overlap must be a finite number"),
         (["--event-s", "3,1"], "--event-s takes LO,HI"),

@@ -36,13 +36,18 @@ FLAGS: dict[str, str] = {
     "RaySpec.timeout_s": "--ray-timeout",
     "RaySpec.device": "--device",
     "label_map": "--label-map",
+    "event_s": "--event-s",
+    "background_db": "--background-db",
+    "max_overlap": "--max-overlap",
+    "level_db": "--level-db",
 }
 
 _WORDS = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(FLAGS, key=len, reverse=True)) + r")(?![\w])"
+    r"(?<![\w\-'\"])(" + "|".join(re.escape(k) for k in sorted(FLAGS, key=len, reverse=True)) + r")(?![\w])"
 )
 
 
 def as_flags(text: str) -> str:
-    """A library message in the command line's words: every parameter named by its flag."""
+    """A library message in the command line's words: every parameter named by its flag (a name in
+    quotes is a file's field, as in a manifest's ``'max_overlap'``, and stays)."""
     return _WORDS.sub(lambda m: FLAGS[m.group(1)], text)
