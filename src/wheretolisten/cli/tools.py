@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +175,7 @@ class LayoutFlags:
         from ..scenes import SceneOptions
 
         finite(self.max_overlap, "--max-overlap")
-        return SceneOptions(
+        options = SceneOptions(
             placement=self.placement,
             max_overlap=self.max_overlap,
             level_db=parse_pair(self.level_db, "--level-db"),
@@ -182,6 +183,12 @@ class LayoutFlags:
             background_db=parse_pair(self.background_db, "--background-db"),
             event_s=parse_pair(self.event_s, "--event-s"),
         )
+        given = {f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+        if "event_s" in given and self.placement != "free":  # an option that would change nothing
+            raise OptionError("--event-s needs --placement free (slots size their events)")
+        if "background_db" in given and self.background == "none":
+            raise OptionError("--background-db needs --background (e.g. white)")
+        return options
 
 
 @scenes_app.command("make")

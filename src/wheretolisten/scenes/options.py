@@ -77,11 +77,6 @@ class SceneOptions:
         _within(self.background_db, BACKGROUND_DB_RANGE, "background_db")
         if self.event_s[0] < MIN_FREE_EVENT_S:
             raise OptionError(f"event_s must be at least {MIN_FREE_EVENT_S} s, got {self.event_s}")
-        default = SceneOptions.__dataclass_fields__
-        if self.placement != "free" and self.event_s != default["event_s"].default:
-            raise OptionError("event_s needs placement 'free' (slots size their events)")
-        if self.background == "none" and self.background_db != default["background_db"].default:
-            raise OptionError("background_db needs a background other than 'none' (e.g. white)")
 
     @property
     def is_default(self) -> bool:
