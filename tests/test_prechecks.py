@@ -48,6 +48,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prechecks")
     sf.write(root / "clip.wav", noise(3.0, seed=1), SR)
     sf.write(root / "silent.wav", np.zeros(2 * SR, dtype=np.float32), SR)
+    late = noise(3.0, seed=2)
+    late[int(2.5 * SR)] = np.nan  # one bad sample deep in the file
+    sf.write(root / "nan_late.wav", late, SR, subtype="FLOAT")
     shipped = default_model_path()
     for name in ("truncated", "noconfig", "noweights", "pickled"):
         shutil.copytree(shipped, root / name)
@@ -91,6 +94,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--start past the end", lambda w: _loc(w, "--start", "9"), "past its end"),
     ("negative --start", lambda w: _loc(w, "--start", "-1"), ">= 0"),
     ("silent audio", lambda w: ["localize", w / "silent.wav", "-q", "x"], "silent"),
+    ("a NaN sample at 2.5 s", lambda w: ["localize", w / "nan_late.wav", "-q", "x"], "the first at 2.50 s"),
     ("silent span", lambda w: ["localize", w / "silent.wav", "-q", "x", "--start", "1"], "silent"),
     ("--layers 99", lambda w: _loc(w, "--layers", "99"), "out of range"),
     ("mistyped model folder", lambda w: _loc(w, "--model", w / "nope"), "no such model"),

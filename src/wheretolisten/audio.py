@@ -205,38 +205,46 @@ def check_span(
     return start, min(end, duration_s)
 
 
-#: Frames read at a time by :func:`check_audible` (a few seconds: it stops at the first sound).
+#: Frames read at a time by :func:`check_audible`.
 _SCAN_FRAMES = 1 << 16
 
 
 def check_audible(
     path: str | os.PathLike[str], start_s: float | None = None, end_s: float | None = None
 ) -> None:
-    """Refuse a span that is digital silence (every sample below :data:`SILENCE_RMS`), before any model.
+    """Refuse, before any model, a span that holds a NaN or infinite sample, or is digital silence
+    (every sample below :data:`SILENCE_RMS`).
 
-    Reads the span a block at a time and stops at the first sample above the threshold, so a normal
-    recording costs one block. Such a span is silent for :func:`validate` and in every window of a long
-    recording, so nothing accepted later is refused here; quieter-than-threshold RMS with some louder
-    samples is left to :func:`validate`.
+    Reads the span a block at a time (a recorded hour in a fraction of a second), so that a bad sample
+    deep in a long recording is refused before its first window runs, not when its window comes. A
+    silent span is silent for :func:`validate` and in every window, so nothing accepted later is refused
+    here; quieter-than-threshold RMS with some louder samples is left to :func:`validate`.
     """
     head = audio_info(path)
     name = str(head.path)
     start, end = check_span(start_s, end_s, head.duration_s, name)
     first, last = int(round(start * head.sample_rate)), int(round(end * head.sample_rate))
+    audible, at = False, first
     try:
         with sf.SoundFile(name) as handle:
             handle.seek(first)
-            left = last - first
-            while left > 0:
-                block = handle.read(min(_SCAN_FRAMES, left), dtype="float32", always_2d=True)
+            while at < last:
+                block = handle.read(min(_SCAN_FRAMES, last - at), dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
                     break
-                if not np.all(np.isfinite(block)) or float(np.max(np.abs(block))) >= SILENCE_RMS:
-                    return  # sound (or NaN, which load_audio reports with its own message)
-                left -= block.shape[0]
+                finite = np.isfinite(block)
+                if not finite.all():
+                    bad = at + int(np.argmin(finite.all(axis=1)))
+                    raise AudioError(
+                        f"{name}: the audio contains NaN or infinite samples (the first at "
+                        f"{bad / head.sample_rate:.2f} s)"
+                    )
+                audible = audible or float(np.max(np.abs(block))) >= SILENCE_RMS
+                at += block.shape[0]
     except (RuntimeError, OSError):  # soundfile errors are RuntimeErrors
         return  # undecodable data: load_audio reports it with its own message
-    raise AudioError(f"{name}: the audio is silent (every sample below {SILENCE_RMS:g})")
+    if not audible:
+        raise AudioError(f"{name}: the audio is silent (every sample below {SILENCE_RMS:g})")
 
 
 def load_audio(
