@@ -306,7 +306,9 @@ def vector_build(
     ],
     model: ModelOpt = None,
     layers: LayersOpt = None,
-    positions: Annotated[str, typer.Option(help="Where activations are read: last or instruction.")] = "last",
+    positions: Annotated[
+        str, typer.Option(help="Where activations are read: last, instruction, audio, text or all.")
+    ] = "last",
     span: SpanFlags = SpanFlags(),
     machine: MachineFlags = MachineFlags(),
     overwrite: OverwriteOpt = False,
