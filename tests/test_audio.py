@@ -57,3 +57,23 @@ def test_from_array_validates() -> None:
         from_array(np.array([0.1, np.nan], dtype=np.float32), 16000, 16000)
     audio, info = from_array(np.full((8000, 2), 0.1, dtype=np.float32), 8000, 16000)
     assert audio.size == 16000 and info.source_channels == 2
+
+
+def test_array_clips_in_the_layouts_and_types_notebooks_hold() -> None:
+    """An array clip as torchaudio or librosa give it (channels × frames) equals the same samples as
+    soundfile gives them (frames × channels); integer PCM is scaled as soundfile scales it (an int16
+    array was once read as samples up to 32767); other shapes and types are one AudioError."""
+    from wheretolisten.audio import from_array
+
+    x = (np.random.default_rng(0).normal(0, 0.1, 2 * 16000)).astype(np.float32)
+    ref, _ = from_array(x, 16000, 16000)
+    for layout in (np.stack([x, x]), np.stack([x, x]).T, x[None, :]):
+        out, info = from_array(layout, 16000, 16000)
+        assert np.array_equal(out, ref) and info.source_channels == min(layout.shape)
+    pcm16 = np.round(np.clip(x, -1, 1) * 32767).astype(np.int16)
+    assert np.abs(from_array(pcm16, 16000, 16000)[0] - ref).max() < 1e-4
+    u8 = np.round(np.clip(x, -1, 1) * 127 + 128).astype(np.uint8)
+    assert np.abs(from_array(u8, 16000, 16000)[0] - ref).max() < 0.02
+    for bad in (np.zeros((2, 2, 2), dtype=np.float32), np.array(["a"] * 4000)):
+        with pytest.raises(AudioError, match="expected"):
+            from_array(bad, 16000, 16000)

@@ -284,11 +284,33 @@ def load_audio(
     return audio, info
 
 
+#: Channels an in-memory clip may have: a wider 2-D array is read as channels × frames.
+MAX_ARRAY_CHANNELS = 32
+
+
+def as_frames(arr: np.ndarray, name: str = "audio") -> np.ndarray:
+    """An array clip as float32 mono or frames × channels: integer PCM scaled to [-1, 1) as soundfile
+    does (int16 by 2**15, int32 by 2**31, uint8 centred on 128), channels × frames transposed (a 2-D
+    array with at most :data:`MAX_ARRAY_CHANNELS` rows and more columns), other shapes refused."""
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise AudioError(f"{name}: expected a 1-D (mono) or 2-D (channels) array, got shape {arr.shape}")
+    if arr.ndim == 2 and arr.shape[0] <= MAX_ARRAY_CHANNELS < arr.shape[1]:
+        arr = arr.T
+    if arr.dtype == np.uint8:
+        return (arr.astype(np.float32) - 128.0) / 128.0
+    if np.issubdtype(arr.dtype, np.signedinteger):
+        return (arr.astype(np.float64) / float(2 ** (8 * arr.dtype.itemsize - 1))).astype(np.float32)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise AudioError(f"{name}: expected float or integer PCM samples, got dtype {arr.dtype}")
+    return arr
+
+
 def from_array(
     audio: np.ndarray, source_rate: int, sample_rate: int, max_s: float | None = None, name: str = "audio"
 ) -> tuple[np.ndarray, AudioInfo]:
-    """Validate and resample an in-memory clip (mono or frames × channels)."""
-    arr = np.asarray(audio)
+    """Validate and resample an in-memory clip: mono, frames × channels (soundfile's order) or channels ×
+    frames (torchaudio's and librosa's), float in [-1, 1] or integer PCM (scaled as soundfile scales it)."""
+    arr = as_frames(np.asarray(audio), name)
     channels = 1 if arr.ndim == 1 else int(arr.shape[1])
     mono = to_mono(arr)
     if mono.size and not np.all(np.isfinite(mono)):
