@@ -306,16 +306,27 @@ def as_frames(arr: np.ndarray, name: str = "audio") -> np.ndarray:
 
 
 def from_array(
-    audio: np.ndarray, source_rate: int, sample_rate: int, max_s: float | None = None, name: str = "audio"
+    audio: np.ndarray,
+    source_rate: int,
+    sample_rate: int,
+    max_s: float | None = None,
+    name: str = "audio",
+    assumed: bool = False,
 ) -> tuple[np.ndarray, AudioInfo]:
     """Validate and resample an in-memory clip: mono, frames × channels (soundfile's order) or channels ×
     frames (torchaudio's and librosa's), float in [-1, 1] or integer PCM (scaled as soundfile scales it)."""
+    if isinstance(source_rate, (bool, np.bool_)) or not isinstance(source_rate, (int, np.integer)):
+        raise OptionError(f"sample_rate must be a whole number of Hz, got {source_rate!r}")
+    if source_rate <= 0:
+        raise OptionError(f"sample_rate must be a positive number of Hz, got {source_rate}")
     arr = as_frames(np.asarray(audio), name)
     channels = 1 if arr.ndim == 1 else int(arr.shape[1])
     mono = to_mono(arr)
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
-    check_length(mono.size / source_rate, name, max_s)
+    hint = f" (read at {source_rate} Hz: pass sample_rate= if that is not its rate)" if assumed else ""
+    where = name + hint
+    check_length(mono.size / source_rate, where, max_s)
     out = resample(mono, source_rate, sample_rate)
     validate(out, sample_rate, name=name, max_s=max_s)
     info = AudioInfo(None, out.size / sample_rate, sample_rate, source_rate, channels)

@@ -88,8 +88,15 @@ class DetectConfig:
     edges: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.top_k is not None and (isinstance(self.top_k, bool) or int(self.top_k) < 1):
-            raise OptionError(f"top_k must be at least 1, got {self.top_k!r}")
+        numbers = {"min_score": self.min_score, "min_gap_s": self.min_gap_s, "smooth_s": self.smooth_s}
+        for key, number in {**numbers, "fraction": self.fraction}.items():
+            if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
+                raise OptionError(f"{key} must be a number, got {number!r}")
+        top_k = self.top_k
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or int(top_k) < 1
+        ):
+            raise OptionError(f"top_k must be a whole number of at least 1, got {top_k!r}")
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise OptionError(f"min_score must be a finite number, got {self.min_score!r}")
         if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):
@@ -138,6 +145,15 @@ class DetectConfig:
         if not data["edges"]:
             del data["edges"]
         return data
+
+
+def detection_config(value: DetectConfig | None) -> DetectConfig:
+    """A call's ``detection`` argument: a :class:`DetectConfig`, None for the defaults (else OptionError)."""
+    if value is None:
+        return DetectConfig()
+    if not isinstance(value, DetectConfig):
+        raise OptionError(f"detection must be a DetectConfig (or None), got {type(value).__name__}")
+    return value
 
 
 def score_curve(delta: np.ndarray, n_tokens: int | None = None) -> np.ndarray:

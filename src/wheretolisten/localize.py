@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, from_array, load_audio
-from .detections import DetectConfig, score_curve
+from .detections import DetectConfig, detection_config, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
 from .intervals import energy_db
@@ -35,6 +35,8 @@ from .settings import (
     INSTRUCTED_TEMPLATES,
     LocalizeConfig,
     Resolved,
+    as_queries,
+    check_alpha,
     check_layers,
     default_layers,
     default_probe_layers,
@@ -84,7 +86,20 @@ def prepare_audio(
         return load_audio(audio, adapter.sample_rate, max_s=limit, start_s=start_s, end_s=end_s)
     if start_s is not None or end_s is not None:
         raise OptionError("a span (start/end) applies to audio files, not to arrays: slice the array")
-    return from_array(audio, sample_rate or adapter.sample_rate, adapter.sample_rate, max_s=limit)
+    rate = adapter.sample_rate if sample_rate is None else sample_rate
+    return from_array(audio, rate, adapter.sample_rate, max_s=limit, assumed=sample_rate is None)
+
+
+def strengths(alphas: Sequence[float] | np.ndarray | torch.Tensor | float) -> list[float]:
+    """Steering strengths as floats, from a number, a list, a numpy array or a tensor; at least one, each
+    finite and within ``settings.MAX_ALPHA`` (else OptionError)."""
+    try:
+        values = np.atleast_1d(np.asarray(alphas, dtype=np.float64)).ravel()
+    except (TypeError, ValueError):
+        raise OptionError(f"alphas must be numbers, got {alphas!r}") from None
+    if values.size == 0:
+        raise OptionError("give at least one α")
+    return [check_alpha(float(a), "alphas") for a in values]
 
 
 def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
@@ -104,6 +119,8 @@ def _clip_engine(
     vector: SteeringVector | None = None,
 ) -> tuple[Engine, AudioInfo]:
     """Where every call starts: its settings resolved once, its audio loaded once, the clip's one engine."""
+    if vector is not None and not isinstance(vector, SteeringVector):
+        raise OptionError(f"vector must be a SteeringVector (or None), got {type(vector).__name__}")
     cfg = resolve(adapter, config, vector)
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
     return make_engine(adapter, clip, cfg), info
@@ -134,7 +151,7 @@ def _result(
 ) -> LocalizeResult:
     """One query's result from its (base, steered) rows; times are in the file's seconds."""
     adapter, cfg = engine.adapter, engine.config
-    det = (detection or DetectConfig()).filled(adapter.recommended)
+    det = detection_config(detection).filled(adapter.recommended)
     base, steered = rows
     profile = Profile(engine.time_axis(base.size) + info.start_s, base, steered)
     score, envelope = score_curve(profile.delta), _envelope(engine, base.size, det)
@@ -158,6 +175,7 @@ def localize(
     Settings not given come from the checkpoint's ``wheretolisten.json``, then the package defaults;
     ``detection`` picks the detections (every occurrence) from Δ.
     """
+    (query,) = as_queries(query) if isinstance(query, str) else as_queries([query])
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
     vector = _vector(engine, query, vector)
     base, (steered,) = engine.profiles([vector])
@@ -179,6 +197,7 @@ def localize_many(
 
     ``engine`` reuses an engine already made for this very clip and settings.
     """
+    queries = as_queries(queries)  # one string is one query; a generator is read once
     cfg = resolve(adapter, config)
     clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
     warn_unknown(adapter.recommended, queries, adapter.warned_queries)
@@ -208,11 +227,10 @@ def alpha_sweep(
 
     The vector is built once; every α is one row of a single batch beside the unsteered row.
     """
-    if not alphas:
-        raise ValueError("give at least one α")
+    values = strengths(alphas)
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span)
     cfg, vector = engine.config, engine.vectors([query], prompted=False).vectors[0]
-    base, rows = engine.profiles([vector] * len(alphas), [float(a) for a in alphas])
+    base, rows = engine.profiles([vector] * len(values), values)
     deltas = np.stack([r - base for r in rows])
     rule, token_s = cfg.readout, adapter.token_s
     envelope = _envelope(engine, base.size)
@@ -220,7 +238,7 @@ def alpha_sweep(
         apply_rule(rule, None, token_s, base.size, (base, r), envelope).shifted(info.start_s) for r in rows
     ]
     time_s = engine.time_axis(base.size) + info.start_s
-    return AlphaSweep(query, [float(a) for a in alphas], time_s, deltas, readouts, cfg)
+    return AlphaSweep(query, values, time_s, deltas, readouts, cfg)
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
-from .detections import DetectConfig, score_curve
+from .detections import DetectConfig, detection_config, score_curve
 from .engine import (
     SharedEngine,
     ShiftedEngine,
@@ -42,7 +42,7 @@ from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
 from .results import LocalizeResult, Profile, WindowedResult, needs_level, read_times
-from .settings import Resolved, resolve
+from .settings import Resolved, as_queries, resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows
@@ -193,11 +193,12 @@ def localize_long(
     memory budget of the shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
     """
     _known(options)
+    queries = as_queries(queries)  # one string is one query; a generator is read once
     windows, detection, vector = options.get("windows"), options.get("detection"), options.get("vector")
     cfg = resolve(adapter, config, vector)
     if vector is None:
         warn_unknown(adapter.recommended, queries, adapter.warned_queries)
-    det = (detection or DetectConfig()).filled(adapter.recommended)
+    det = detection_config(detection).filled(adapter.recommended)
     token_s = adapter.token_s
     segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)
     head = audio_info(audio)

@@ -11,10 +11,12 @@ whenever the steered layers are the ones they were tuned for (however those laye
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from .errors import ModelError, OptionError
 from .readout import EDGES, ReadoutRule
@@ -91,6 +93,22 @@ def check_alpha(value: float, name: str = "alpha") -> float:
 MAX_LAYER_INDEX = 4095
 
 
+def as_queries(queries: str | Iterable[str]) -> list[str]:
+    """The queries of a call as a list: one string is one query (never its characters), any iterable
+    (a generator too) is read once; every query a non-empty string, at least one (else OptionError)."""
+    if isinstance(queries, str):
+        items: list[Any] | None = [queries]
+    else:
+        items = list(queries) if isinstance(queries, Iterable) else None
+    if items is None or not all(isinstance(q, str) for q in items):
+        raise OptionError(f"queries must be strings such as 'a dog barking', got {queries!r}")
+    if not items:
+        raise OptionError("give at least one query")
+    if any(not q.strip() for q in items):
+        raise OptionError("a query is empty: name the sound to find (e.g. 'a dog barking')")
+    return items
+
+
 def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
     """'1,3,5-7' → [1, 3, 5, 6, 7]; None or blank → None. A reversed or malformed range is an error."""
     if text is None or not text.strip():
@@ -123,9 +141,15 @@ def default_probe_layers(num_layers: int, steer_layers: Sequence[int]) -> list[i
 
 
 def check_layers(adapter: Adapter, layers: Sequence[int]) -> list[int]:
-    """Sorted unique decoder-layer indices, each within range."""
+    """Sorted unique decoder-layer indices, each within range (a list of whole numbers: a bare number, a
+    string, a fraction or a boolean is one OptionError, not read as something else)."""
     n = adapter.num_layers
-    out = sorted({int(x) for x in layers})
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+        raise OptionError(f"layers must be a list of layer indices such as [8, 9], got {layers!r}")
+    items = list(layers)
+    if any(isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) for x in items):
+        raise OptionError(f"layers must be whole layer indices such as [8, 9], got {items!r}")
+    out = sorted({int(x) for x in items})
     if not out:
         raise ModelError("no layers given")
     bad = [x for x in out if not 0 <= x < n]
@@ -243,7 +267,9 @@ MAX_SHIFTS = 16
 
 def check_shifts(value: Any) -> int:
     """A number of circular shifts: a whole number from 1 to :data:`MAX_SHIFTS` (else OptionError)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise OptionError(f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {value!r}")
+    if not math.isfinite(value) or int(value) != value:
         raise OptionError(f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {value!r}")
     if not 1 <= int(value) <= MAX_SHIFTS:
         raise OptionError(f"shifts must be a whole number from 1 to {MAX_SHIFTS}, got {value!r}")
@@ -258,6 +284,8 @@ def _positions(value: Any, name: str) -> Positions:
 
 
 def _templates(value: Any, name: str, need_query: bool) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise OptionError(f"{name} must be a list of prompts, got {value!r}")
     items = [str(t) for t in value]
     if not items:
         raise OptionError(f"{name} must hold at least one prompt")
@@ -283,6 +311,8 @@ def resolve(
     """The one settings-resolution path (see the module docstring); bad values raise OptionError."""
     if isinstance(config, Resolved):
         return config.resolved(adapter)
+    if config is not None and not isinstance(config, LocalizeConfig):
+        raise OptionError(f"config must be a LocalizeConfig (or None), got {type(config).__name__}")
     given = (config or LocalizeConfig()).given()
     rec = recommended(adapter)
     n = adapter.num_layers
@@ -313,6 +343,8 @@ def resolve(
     if "interval" in values:
         out["interval"] = _choice(values["interval"], INTERVALS, "interval method")
     if "normalize" in values:
+        if not isinstance(values["normalize"], (bool, np.bool_)):
+            raise OptionError(f"normalize must be True or False, got {values['normalize']!r}")
         out["normalize"] = bool(values["normalize"])
     if "smooth_s" in values:
         out["smooth_s"] = _positive(values["smooth_s"], "smooth-s", allow_zero=True)

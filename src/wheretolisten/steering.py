@@ -16,7 +16,7 @@ import torch
 
 from .errors import ModelError, OptionError
 from .positions import Positions, PositionTable
-from .settings import PROBE_PROMPT, check_layers
+from .settings import MAX_ALPHA, PROBE_PROMPT, check_layers
 from .vectors import SteeringVector
 
 if TYPE_CHECKING:
@@ -75,16 +75,25 @@ class SteeringHandle:
 
     def __init__(self, handles: list[Any]) -> None:
         self._handles = handles
+        self._removed = self._in_block = False
 
     def remove(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._removed = True
 
     def __enter__(self) -> SteeringHandle:
+        """The hooks are live from :func:`add_steering` on; a handle serves one with-block: entering it
+        again (nested, or after its block removed the hooks) would steer nothing, so it is refused."""
+        if self._in_block or self._removed:
+            state = "is already in a with-block" if self._in_block else "was removed (its with-block ended)"
+            raise OptionError(f"this steering handle {state}; call steering(...) again for another")
+        self._in_block = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._in_block = False
         self.remove()
 
 
@@ -121,8 +130,8 @@ def hook_layers(
     n_rows, prompt_len = mask.shape
     if len(vectors) != n_rows or alphas.numel() != n_rows:
         raise OptionError(f"got {len(vectors)} vectors and {alphas.numel()} alphas for {n_rows} rows")
-    if not bool(torch.isfinite(alphas).all()):
-        raise OptionError("steering strengths α must be finite numbers")
+    if not bool(torch.isfinite(alphas).all()) or bool((alphas.abs() > MAX_ALPHA).any()):
+        raise OptionError(f"steering strengths α must be finite numbers within ±{MAX_ALPHA:g}")
     present = [v for v in vectors if v is not None]
     wanted = layers if layers is not None else sorted({layer for v in present for layer in v.layers})
     chosen = check_layers(adapter, wanted)
@@ -163,7 +172,11 @@ def row_alphas(
     alpha: float | Sequence[float], rows: Sequence[bool] | torch.Tensor | None, n_rows: int
 ) -> torch.Tensor:
     """Per-row strengths: ``alpha`` (one or one per row), zero where ``rows`` is False."""
-    alphas = torch.as_tensor(alpha, dtype=torch.float32).reshape(-1)
+    try:
+        values = alpha.detach().cpu() if isinstance(alpha, torch.Tensor) else np.asarray(alpha, np.float64)
+        alphas = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise OptionError(f"alpha must be a number or one number per row, got {alpha!r}") from None
     if alphas.numel() == 1:
         alphas = alphas.expand(n_rows)
     if alphas.numel() != n_rows:

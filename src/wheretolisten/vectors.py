@@ -32,6 +32,21 @@ class SteeringVector:
     directions: dict[int, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """One finite 1-D direction per layer, all of one size: what :meth:`load` accepts, so that a
+        vector that :meth:`save` writes can be read back, and a malformed one is refused where it is made."""
+        if not isinstance(self.directions, dict) or not self.directions:
+            raise DataError("a steering vector needs a dict {layer: direction} with at least one layer")
+        sizes = set()
+        for layer, v in self.directions.items():
+            if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+                raise DataError(f"steering vector layers must be indices >= 0, got {layer!r}")
+            if not isinstance(v, torch.Tensor) or v.ndim != 1 or not bool(torch.isfinite(v).all()):
+                raise DataError(f"layer {layer}: a direction must be one finite 1-D tensor (no NaN or inf)")
+            sizes.add(int(v.numel()))
+        if len(sizes) != 1:
+            raise DataError(f"the steering vector's layers have different sizes {sorted(sizes)}")
+
     @property
     def layers(self) -> list[int]:
         return sorted(self.directions)

@@ -1,0 +1,101 @@
+"""The Python API as a notebook uses it: the shapes and types a researcher passes by mistake are read as
+meant or refused with one wheretolisten error, never read as something else (found by a misuse hunt)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import SR, noise
+from wheretolisten.detections import DetectConfig
+from wheretolisten.errors import AudioError, DataError, OptionError
+from wheretolisten.localize import LocalizeConfig, alpha_sweep, localize, localize_many
+from wheretolisten.models import Adapter
+from wheretolisten.steering import steering
+from wheretolisten.vectors import SteeringVector
+
+
+@pytest.fixture(scope="module")
+def qwen(adapters: dict[str, Adapter]) -> Adapter:
+    return adapters["qwen2-audio"]
+
+
+CLIP = noise(2.0, seed=4)
+
+
+def test_queries_one_string_is_one_query_and_a_generator_is_read_once(qwen: Adapter) -> None:
+    one = localize_many(qwen, CLIP, "a siren", sample_rate=SR).results
+    assert [r.query for r in one] == ["a siren"]  # was 7 queries, one per character
+    both = localize_many(qwen, CLIP, (q for q in ["a siren", "a bell"]), sample_rate=SR).results
+    assert [r.query for r in both] == ["a siren", "a bell"]  # was an empty result
+    for bad in ([], [1, 2], None):
+        with pytest.raises(OptionError):
+            localize_many(qwen, CLIP, bad, sample_rate=SR)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="strings"):
+        localize(qwen, CLIP, ["a siren"], sample_rate=SR)  # type: ignore[arg-type]
+
+
+def test_alpha_sweep_takes_arrays_and_numbers_and_refuses_the_rest(qwen: Adapter) -> None:
+    sweep = alpha_sweep(qwen, CLIP, "a siren", np.linspace(0, 4, 3), sample_rate=SR)
+    assert sweep.alphas == [0.0, 2.0, 4.0] and sweep.deltas.shape[0] == 3
+    assert alpha_sweep(qwen, CLIP, "a siren", torch.tensor([2.0]), sample_rate=SR).alphas == [2.0]
+    assert alpha_sweep(qwen, CLIP, "a siren", np.float64(2.0), sample_rate=SR).alphas == [2.0]
+    for bad, message in (([], "at least one"), ([1e9], "finite number between"), ("ab", "numbers")):
+        with pytest.raises(OptionError, match=message):
+            alpha_sweep(qwen, CLIP, "a siren", bad, sample_rate=SR)  # type: ignore[arg-type]
+
+
+def test_settings_of_the_wrong_type_are_refused_not_coerced(qwen: Adapter) -> None:
+    bad = [
+        LocalizeConfig(layers=5),  # type: ignore[arg-type]
+        LocalizeConfig(layers="12"),  # type: ignore[arg-type]  (was layers [1, 2])
+        LocalizeConfig(layers=[1.5]),  # type: ignore[list-item]  (was layer 1)
+        LocalizeConfig(normalize="no"),  # type: ignore[arg-type]  (was True)
+        LocalizeConfig(neutral_templates="abc"),  # type: ignore[arg-type]  (was three one-letter prompts)
+    ]
+    for config in bad:
+        with pytest.raises(OptionError):
+            localize(qwen, CLIP, "a siren", config, sample_rate=SR)
+    with pytest.raises(OptionError, match="LocalizeConfig"):
+        localize(qwen, CLIP, "a siren", {"layers": [1]}, sample_rate=SR)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="DetectConfig"):
+        localize(qwen, CLIP, "a siren", detection={"top_k": 2}, sample_rate=SR)  # type: ignore[arg-type]
+    for kwargs in ({"top_k": 2.5}, {"top_k": "3"}, {"min_score": "1"}):
+        with pytest.raises(OptionError):
+            DetectConfig(**kwargs)  # type: ignore[arg-type]
+    result = localize(qwen, CLIP, "a siren", LocalizeConfig(shifts=np.int64(2)), sample_rate=SR)  # type: ignore[arg-type]
+    assert result.config.shifts == 2
+
+
+def test_a_sample_rate_is_checked_and_an_assumed_one_is_named(qwen: Adapter) -> None:
+    for rate in (0, -1, 16000.5):
+        with pytest.raises(OptionError, match="sample_rate"):
+            localize(qwen, CLIP, "a siren", sample_rate=rate)  # type: ignore[arg-type]
+    long_at_44k = noise(2.0 * qwen.max_audio_limit_s * 44100 / SR / 2, seed=5)  # too long if read at 16 kHz
+    with pytest.raises(AudioError, match="pass sample_rate="):
+        localize(qwen, np.resize(long_at_44k, int(qwen.max_audio_limit_s * 44100)), "a siren")
+
+
+def test_a_steering_handle_serves_one_with_block_and_alpha_is_bounded(qwen: Adapter) -> None:
+    batch = qwen.encode([CLIP], ["Describe the audio."])
+    vector = SteeringVector({1: torch.ones(qwen.hidden_size)})
+    handle = steering(qwen, vector, 1.0, batch)
+    with handle, pytest.raises(OptionError, match="already in a with-block"), handle:
+        pass
+    with pytest.raises(OptionError, match="was removed"), handle:
+        pass
+    for alpha in (1e9, "x"):
+        with pytest.raises(OptionError):
+            steering(qwen, vector, alpha, batch)  # type: ignore[arg-type]
+
+
+def test_a_malformed_steering_vector_is_refused_where_it_is_made() -> None:
+    for directions in (
+        {1: torch.full((8,), float("nan"))},
+        {1: torch.ones(1, 8)},
+        {},
+        {1: torch.ones(4), 2: torch.ones(8)},
+    ):
+        with pytest.raises(DataError):
+            SteeringVector(directions)
