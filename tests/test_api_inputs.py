@@ -3,8 +3,11 @@ meant or refused with one wheretolisten error, never read as something else (fou
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from helpers import SR, noise
@@ -99,3 +102,22 @@ def test_a_malformed_steering_vector_is_refused_where_it_is_made() -> None:
     ):
         with pytest.raises(DataError):
             SteeringVector(directions)
+
+
+def test_a_span_an_array_for_a_file_and_a_bf16_tensor(qwen: Adapter, tmp_path: Path) -> None:
+    """A bare number as span and an array given to the file calls are one OptionError (were TypeErrors);
+    a bfloat16 tensor is read as audio like a float32 one (numpy cannot hold bfloat16)."""
+    from wheretolisten.long import localize_file, localize_long
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, CLIP, SR)
+    with pytest.raises(OptionError, match="span must be"):
+        localize(qwen, wav, "a siren", span=3)  # type: ignore[arg-type]
+    for call in (localize_file, localize_long):
+        with pytest.raises(OptionError, match="takes an audio file's path"):
+            call(qwen, CLIP, ["a siren"])  # type: ignore[arg-type]
+    as_bf16 = localize(qwen, torch.from_numpy(CLIP).to(torch.bfloat16), "a siren", sample_rate=SR)
+    rounded = torch.from_numpy(CLIP).to(torch.bfloat16).float().numpy()
+    assert np.array_equal(
+        as_bf16.profile.delta, localize(qwen, rounded, "a siren", sample_rate=SR).profile.delta
+    )

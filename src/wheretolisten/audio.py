@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -190,6 +191,16 @@ def check_length(duration_s: float, name: str, max_s: float | None) -> None:
         )
 
 
+def span_pair(span: Any) -> tuple[float | None, float | None]:
+    """A call's ``span`` argument as (start_s, end_s): None for the whole file, else two values (either
+    may be None); anything else is one OptionError (a bare number once raised a TypeError)."""
+    if span is None:
+        return None, None
+    if isinstance(span, (str, bytes)) or not isinstance(span, (tuple, list)) or len(span) != 2:
+        raise OptionError(f"span must be (start_s, end_s), e.g. (2.0, 8.0) or (None, 5.0), got {span!r}")
+    return span[0], span[1]
+
+
 def check_span(
     start_s: float | None, end_s: float | None, duration_s: float, name: str
 ) -> tuple[float, float]:
@@ -319,6 +330,8 @@ def from_array(
         raise OptionError(f"sample_rate must be a whole number of Hz, got {source_rate!r}")
     if source_rate <= 0:
         raise OptionError(f"sample_rate must be a positive number of Hz, got {source_rate}")
+    if hasattr(audio, "detach"):  # a torch tensor (bf16 and GPU ones too), without importing torch here
+        audio = audio.detach().float().cpu().numpy()
     arr = as_frames(np.asarray(audio), name)
     channels = 1 if arr.ndim == 1 else int(arr.shape[1])
     mono = to_mono(arr)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioInfo, from_array, load_audio
+from .audio import AudioInfo, from_array, load_audio, span_pair
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
@@ -122,7 +122,7 @@ def _clip_engine(
     if vector is not None and not isinstance(vector, SteeringVector):
         raise OptionError(f"vector must be a SteeringVector (or None), got {type(vector).__name__}")
     cfg = resolve(adapter, config, vector)
-    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
+    clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     return make_engine(adapter, clip, cfg), info
 
 
@@ -199,7 +199,7 @@ def localize_many(
     """
     queries = as_queries(queries)  # one string is one query; a generator is read once
     cfg = resolve(adapter, config)
-    clip, info = prepare_audio(adapter, audio, sample_rate, *(span or (None, None)))
+    clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     warn_unknown(adapter.recommended, queries, adapter.warned_queries)
     engine = engine or make_engine(adapter, clip, cfg)
     first = engine.vectors(list(queries))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 import torch
 
-from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio
+from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio, span_pair
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import (
     SharedEngine,
@@ -103,7 +103,7 @@ def is_long(
 ) -> bool:
     """Whether the file (or its ``span``) is longer than one segment, i.e. is cut into windows."""
     head = audio_info(audio)
-    start, end = check_span(*(span or (None, None)), head.duration_s, str(head.path))
+    start, end = check_span(*span_pair(span), head.duration_s, str(head.path))
     return needs_windows(adapter, end - start, windows)
 
 
@@ -118,6 +118,11 @@ def localize_file(
     localize`` computes. A file (or ``span``) longer than one segment is cut into windows
     (:func:`localize_long`); a shorter one runs as one clip (``localize``, or ``localize_many`` sharing
     the audio between several queries). ``vector`` steers with a saved vector: one query only."""
+    if not isinstance(audio, (str, os.PathLike)):
+        raise OptionError(
+            f"localize_file takes an audio file's path, got {type(audio).__name__}: for an array use "
+            "localize or localize_many"
+        )
     wanted = [queries] if isinstance(queries, str) else list(queries)
     _known(options)
     vector, span, detection = options.get("vector"), options.get("span"), options.get("detection")
@@ -192,6 +197,11 @@ def localize_long(
     one built per window. ``batch_windows``: windows run together in one batch (None: as many as the
     memory budget of the shared prefix allows, see ``engine.windows_per_batch``; 1: one after another).
     """
+    if not isinstance(audio, (str, os.PathLike)):
+        raise OptionError(
+            f"localize_long takes an audio file's path, got {type(audio).__name__}: for an array use "
+            "localize or localize_many"
+        )
     _known(options)
     queries = as_queries(queries)  # one string is one query; a generator is read once
     windows, detection, vector = options.get("windows"), options.get("detection"), options.get("vector")
@@ -203,7 +213,7 @@ def localize_long(
     segment, overlap = (windows or WindowConfig()).resolved(adapter.max_audio_limit_s, token_s)
     head = audio_info(audio)
     name = str(head.path)
-    start, end = check_span(*(options.get("span") or (None, None)), head.duration_s, name)
+    start, end = check_span(*span_pair(options.get("span")), head.duration_s, name)
     plan = plan_windows(end - start, segment, overlap, token_s)
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
     # The audio's level per token, for a readout or detections that read it (edges): NaN past the end is
