@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import OptionError
 from ..readout import aggregate
 from ..session import Run
+from ..settings import as_queries
 from ..vectors import SteeringVector, mean_difference
 
 if TYPE_CHECKING:
@@ -128,8 +128,7 @@ class Engine(ABC):
         """The prompts of :meth:`vectors` (probe prompt if ``prompted``, neutral, then every query's
         instructed ones) and each query's rows among them."""
         cfg = self.config
-        if any(not q.strip() for q in queries):
-            raise OptionError("a query is empty: name the sound to find (e.g. 'a dog barking')")
+        queries = as_queries(queries)  # the same refusal as every entry point's, for direct engine callers
         prompts = [cfg.prompt, *cfg.neutral_templates] if prompted else list(cfg.neutral_templates)
         query_rows: list[list[int]] = []
         for q in queries:
