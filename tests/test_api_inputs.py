@@ -121,3 +121,31 @@ def test_a_span_an_array_for_a_file_and_a_bf16_tensor(qwen: Adapter, tmp_path: P
     assert np.array_equal(
         as_bf16.profile.delta, localize(qwen, rounded, "a siren", sample_rate=SR).profile.delta
     )
+
+
+def test_steering_make_scenes_and_loud_arrays_say_what_is_wrong(
+    qwen: Adapter, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """steering() without a vector or with a batch that is not encode()'s, make_scenes with a bank name
+    or a fractional count: one OptionError each (were TypeError, KeyError, AttributeError); a float clip
+    far outside [-1, 1] (integer PCM stored as floats) runs with one warning saying so."""
+    import logging
+
+    from wheretolisten.scenes import ProceduralBank, make_scenes
+
+    batch = qwen.encode([CLIP], ["Describe the audio."])
+    with pytest.raises(OptionError, match="vector must be"):
+        steering(qwen, None, 1.0, batch)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="attention_mask"):
+        steering(
+            qwen, SteeringVector({1: torch.ones(qwen.hidden_size)}), 1.0, {"input_ids": batch["input_ids"]}
+        )
+    with pytest.raises(OptionError, match="positions"):
+        steering(qwen, SteeringVector({1: torch.ones(qwen.hidden_size)}), 1.0, batch, positions="nowhere")
+    with pytest.raises(OptionError, match="bank must be a Bank"):
+        make_scenes("procedural", 1, tmp_path / "a", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="whole number"):
+        make_scenes(ProceduralBank(), 2.5, tmp_path / "b", progress=False)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="wheretolisten"):
+        localize(qwen, CLIP * 3000.0, "a siren", sample_rate=SR)
+    assert any("far outside [-1, 1]" in r.getMessage() for r in caplog.records)

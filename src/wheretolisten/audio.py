@@ -295,6 +295,8 @@ def load_audio(
     return audio, info
 
 
+#: A float clip whose samples reach beyond this is warned about (its scale is probably not [-1, 1]).
+LOUD_ARRAY_PEAK = 4.0
 #: Channels an in-memory clip may have: a wider 2-D array is read as channels × frames.
 MAX_ARRAY_CHANNELS = 32
 
@@ -337,6 +339,11 @@ def from_array(
     mono = to_mono(arr)
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
+    peak = float(np.max(np.abs(mono))) if mono.size else 0.0
+    if peak > LOUD_ARRAY_PEAK:  # integer PCM stored as floats reaches hundreds or thousands
+        log.warning(
+            "%s: samples reach %.4g, far outside [-1, 1] (integer PCM as floats? divide by 32768)", name, peak
+        )
     hint = f" (read at {source_rate} Hz: pass sample_rate= if that is not its rate)" if assumed else ""
     where = name + hint
     check_length(mono.size / source_rate, where, max_s)

@@ -8,7 +8,7 @@ of a generation are steered when the positions continue in generation (last, tex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -203,7 +203,14 @@ def add_steering(
     tokens, so left or right padding gives the same result as running each row alone. During generation
     with a KV cache, new tokens are steered when ``positions`` is last, text or all.
     """
-    spec = Positions.parse(positions)
+    try:
+        spec = Positions.parse(positions)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    if not isinstance(batch, Mapping) or "input_ids" not in batch or "attention_mask" not in batch:
+        raise OptionError("batch must be adapter.encode(...)'s output, with input_ids and attention_mask")
+    if vector is None or (not isinstance(vector, SteeringVector) and not isinstance(vector, (list, tuple))):
+        raise OptionError(f"vector must be a SteeringVector or one per row, got {type(vector).__name__}")
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     n_rows = input_ids.shape[0]
     vectors = [vector] * n_rows if isinstance(vector, SteeringVector) else list(vector)

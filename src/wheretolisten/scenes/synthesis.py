@@ -358,6 +358,13 @@ def make_scenes(
     manifest, an events.tsv or audio files is refused unless ``overwrite``; with it, the wavs the old
     manifest listed that the new one does not are removed afterwards.
     """
+    if not isinstance(bank, Bank):
+        raise OptionError(
+            f"bank must be a Bank such as ProceduralBank() (scenes.get_bank makes one from a name), got "
+            f"{type(bank).__name__}"
+        )
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise OptionError(f"number of scenes must be a whole number, got {n!r}")
     if not 1 <= n <= MAX_SCENES:
         raise OptionError(f"number of scenes must be at least 1 and at most {MAX_SCENES}, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
