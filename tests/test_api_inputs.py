@@ -75,9 +75,9 @@ def test_a_sample_rate_is_checked_and_an_assumed_one_is_named(qwen: Adapter) -> 
     for rate in (0, -1, 16000.5):
         with pytest.raises(OptionError, match="sample_rate"):
             localize(qwen, CLIP, "a siren", sample_rate=rate)  # type: ignore[arg-type]
-    long_at_44k = noise(2.0 * qwen.max_audio_limit_s * 44100 / SR / 2, seed=5)  # too long if read at 16 kHz
+    at_44k = noise(qwen.max_audio_limit_s * 44100 / SR, seed=5)  # the longest clip, if it were 44.1 kHz
     with pytest.raises(AudioError, match="pass sample_rate="):
-        localize(qwen, np.resize(long_at_44k, int(qwen.max_audio_limit_s * 44100)), "a siren")
+        localize(qwen, at_44k, "a siren")  # read at the assumed 16 kHz: too long
 
 
 def test_a_steering_handle_serves_one_with_block_and_alpha_is_bounded(qwen: Adapter) -> None:

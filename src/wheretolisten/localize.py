@@ -36,7 +36,7 @@ from .settings import (
     LocalizeConfig,
     Resolved,
     as_queries,
-    check_alpha,
+    check_alphas,
     check_layers,
     default_layers,
     default_probe_layers,
@@ -88,18 +88,6 @@ def prepare_audio(
         raise OptionError("a span (start/end) applies to audio files, not to arrays: slice the array")
     rate = adapter.sample_rate if sample_rate is None else sample_rate
     return from_array(audio, rate, adapter.sample_rate, max_s=limit, assumed=sample_rate is None)
-
-
-def strengths(alphas: Sequence[float] | np.ndarray | torch.Tensor | float) -> list[float]:
-    """Steering strengths as floats, from a number, a list, a numpy array or a tensor; at least one, each
-    finite and within ``settings.MAX_ALPHA`` (else OptionError)."""
-    try:
-        values = np.atleast_1d(np.asarray(alphas, dtype=np.float64)).ravel()
-    except (TypeError, ValueError):
-        raise OptionError(f"alphas must be numbers, got {alphas!r}") from None
-    if values.size == 0:
-        raise OptionError("give at least one α")
-    return [check_alpha(float(a), "alphas") for a in values]
 
 
 def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
@@ -227,7 +215,7 @@ def alpha_sweep(
 
     The vector is built once; every α is one row of a single batch beside the unsteered row.
     """
-    values = strengths(alphas)
+    values = check_alphas(alphas)
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span)
     cfg, vector = engine.config, engine.vectors([query], prompted=False).vectors[0]
     base, rows = engine.profiles([vector] * len(values), values)

@@ -89,6 +89,18 @@ def check_alpha(value: float, name: str = "alpha") -> float:
     return number
 
 
+def check_alphas(alphas: Any, name: str = "alphas") -> list[float]:
+    """Steering strengths as floats, from a number, a list, a numpy array or a (CPU) tensor: at least
+    one, each as :func:`check_alpha` (else one OptionError line)."""
+    try:
+        values = np.atleast_1d(np.asarray(alphas, dtype=np.float64)).ravel()
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} must be numbers, got {alphas!r}") from None
+    if values.size == 0:
+        raise OptionError(f"give at least one α ({name} is empty)")
+    return [check_alpha(float(a), name) for a in values]
+
+
 #: Largest layer index a layer list may name (before the model's own range is known).
 MAX_LAYER_INDEX = 4095
 

@@ -235,9 +235,9 @@ def strength(value: float | None, option: str) -> float | None:
 
 def strengths(text: str, option: str) -> list[float]:
     """A list of steering strengths ('1,2,4'), each checked as :func:`strength`."""
-    from ..settings import check_alpha
+    from ..settings import check_alphas
 
-    return [check_alpha(v, option) for v in parse_floats(text, option)]
+    return check_alphas(parse_floats(text, option), option)
 
 
 def parse_pair(text: str, option: str) -> tuple[float, float]:
