@@ -93,6 +93,34 @@ def test_a_steering_handle_serves_one_with_block_and_alpha_is_bounded(qwen: Adap
             steering(qwen, vector, alpha, batch)  # type: ignore[arg-type]
 
 
+def test_a_steering_handle_refuses_a_batch_it_was_not_set_up_for(qwen: Adapter) -> None:
+    """A handle built for one batch and run on another (shorter or longer prompts, other tokens) was
+    steered as if the other batch were a decoding step, or at the first batch's positions: refused now;
+    the batch itself, and generation from it on the KV cache, still run steered."""
+    batch = qwen.encode([CLIP], ["Describe the audio."])
+    vector = SteeringVector({1: torch.ones(qwen.hidden_size)})
+    with torch.no_grad():
+        plain = qwen.model(**batch).logits
+        for other in (["Yes?"], ["Describe the audio in detail, please."], ["Describe the sound."]):
+            with steering(qwen, vector, 1.0, batch), pytest.raises(OptionError, match="another batch"):
+                qwen.model(**qwen.encode([CLIP], other))
+        with steering(qwen, vector, 1.0, batch):
+            steered = qwen.model(**batch).logits
+            out = qwen.model.generate(**batch, max_new_tokens=3, do_sample=False)
+    assert not torch.allclose(plain, steered)  # the handle still steers its own batch
+    assert out.shape[1] > batch["input_ids"].shape[1]  # generated on the cache, steered
+
+
+def test_a_sample_rate_given_with_a_file_must_be_the_file_s(qwen: Adapter, tmp_path: Path) -> None:
+    """``sample_rate=`` with a file path was ignored without notice: a different rate is refused, the
+    file's own one accepted."""
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, CLIP, SR)
+    with pytest.raises(OptionError, match=f"is {SR} Hz but sample_rate=8000"):
+        localize(qwen, wav, "a siren", sample_rate=8000)
+    assert localize(qwen, wav, "a siren", sample_rate=SR).query == "a siren"
+
+
 def test_a_malformed_steering_vector_is_refused_where_it_is_made() -> None:
     for directions in (
         {1: torch.full((8,), float("nan"))},

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers import noise
-from wheretolisten.errors import DataError, ModelError
+from wheretolisten.errors import DataError, ModelError, OptionError
 from wheretolisten.localize import LocalizeConfig, audio_vector, instruction_vector
 from wheretolisten.models import Adapter
 from wheretolisten.positions import Positions, position_mask
@@ -113,7 +113,7 @@ def test_wrong_batch_size_is_refused(adapter: Adapter) -> None:
     other = adapter.encode([noise(1.0), noise(1.0)], PROMPTS)
     with (
         steering(adapter, random_vector(adapter, [1]), 1.0, batch),
-        pytest.raises(RuntimeError, match="batch"),
+        pytest.raises(OptionError, match="another batch"),  # before any layer runs
     ):
         adapter.model(**other)
 

@@ -318,6 +318,14 @@ def as_frames(arr: np.ndarray, name: str = "audio") -> np.ndarray:
     return arr
 
 
+def check_rate(rate: Any) -> None:
+    """Refuse a sample rate that is not a positive whole number of Hz (OptionError)."""
+    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, np.integer)):
+        raise OptionError(f"sample_rate must be a whole number of Hz, got {rate!r}")
+    if rate <= 0:
+        raise OptionError(f"sample_rate must be a positive number of Hz, got {rate}")
+
+
 def from_array(
     audio: np.ndarray,
     source_rate: int,
@@ -328,10 +336,7 @@ def from_array(
 ) -> tuple[np.ndarray, AudioInfo]:
     """Validate and resample an in-memory clip: mono, frames × channels (soundfile's order) or channels ×
     frames (torchaudio's and librosa's), float in [-1, 1] or integer PCM (scaled as soundfile scales it)."""
-    if isinstance(source_rate, (bool, np.bool_)) or not isinstance(source_rate, (int, np.integer)):
-        raise OptionError(f"sample_rate must be a whole number of Hz, got {source_rate!r}")
-    if source_rate <= 0:
-        raise OptionError(f"sample_rate must be a positive number of Hz, got {source_rate}")
+    check_rate(source_rate)
     if hasattr(audio, "detach"):  # a torch tensor (bf16 and GPU ones too), without importing torch here
         audio = audio.detach().float().cpu().numpy()
     arr = as_frames(np.asarray(audio), name)

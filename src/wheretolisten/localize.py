@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioInfo, from_array, load_audio, span_pair
+from .audio import AudioInfo, audio_info, check_rate, from_array, load_audio, span_pair
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
@@ -83,6 +83,14 @@ def prepare_audio(
     model's rate."""
     limit = adapter.max_audio_limit_s
     if isinstance(audio, (str, os.PathLike, Path)):
+        if sample_rate is not None:
+            check_rate(sample_rate)
+            own = audio_info(audio).sample_rate
+            if own != sample_rate:  # the file's header rules; a different rate given here is a mistake
+                raise OptionError(
+                    f"{audio} is {own} Hz but sample_rate={sample_rate} was given: a file's rate is read "
+                    "from the file (sample_rate= is for arrays)"
+                )
         return load_audio(audio, adapter.sample_rate, max_s=limit, start_s=start_s, end_s=end_s)
     if start_s is not None or end_s is not None:
         raise OptionError("a span (start/end) applies to audio files, not to arrays: slice the array")

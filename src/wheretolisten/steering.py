@@ -120,12 +120,16 @@ def hook_layers(
     mask: torch.Tensor,
     layers: Sequence[int] | None = None,
     in_generation: bool = False,
+    prompt_ids: torch.Tensor | None = None,
 ) -> list[Any]:
     """Hook decoder layers to add ``alphas[b] * direction_b`` at ``mask[b, t]``; return the handles.
 
     ``vectors`` has one entry per row (None: not steered). On forward passes longer than the mask
     (generation without a cache) or shorter (a cached decoding step), the new positions get
-    ``alphas[b]`` when ``in_generation``, else nothing.
+    ``alphas[b]`` when ``in_generation``, else nothing. ``prompt_ids`` (the batch the mask was made
+    from): every forward of the model must run those prompts (then any generated tokens) or be a decoding
+    step on a filled cache; another batch is refused (OptionError) instead of being steered at positions
+    that are not its own.
     """
     n_rows, prompt_len = mask.shape
     if len(vectors) != n_rows or alphas.numel() != n_rows:
@@ -165,7 +169,36 @@ def hook_layers(
             return adapter.with_layer_hidden(output, steered)
 
         handles.append(adapter.decoder_layers[layer].register_forward_hook(hook))
+    if prompt_ids is not None:
+        handles.append(adapter.model.register_forward_pre_hook(_same_batch(prompt_ids), with_kwargs=True))
     return handles
+
+
+def _same_batch(prompt_ids: torch.Tensor) -> Any:
+    """A model pre-hook refusing a forward that neither starts with ``prompt_ids`` nor continues a cache."""
+    rows, length = prompt_ids.shape
+
+    def check(_module: torch.nn.Module, args: Any, kwargs: Any) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if not isinstance(ids, torch.Tensor):
+            return  # embeddings only: nothing to compare (the layer hooks still check the rows)
+        past = kwargs.get("cache", kwargs.get("past_key_values"))  # transformers' new name, then the old
+        getter = getattr(past, "get_seq_length", None)
+        if callable(getter) and int(getter()) > 0:
+            return  # a decoding step: new tokens after the prompts already in the cache
+        same = (
+            ids.dim() == 2
+            and ids.shape[0] == rows
+            and ids.shape[1] >= length
+            and torch.equal(ids[:, :length], prompt_ids.to(ids.device))
+        )
+        if not same:
+            raise OptionError(
+                f"this steering handle was set up for another batch ({rows} prompts of {length} tokens; "
+                f"the model ran {tuple(ids.shape)}): call steering(...) with the batch you run"
+            )
+
+    return check
 
 
 def row_alphas(
@@ -218,7 +251,9 @@ def add_steering(
     alphas = row_alphas(alpha, rows, n_rows).to(input_ids.device)
     first = next((v for v in vectors if v is not None), None)
     chosen = layers if layers is not None else (first.layers if first is not None else None)
-    return SteeringHandle(hook_layers(adapter, vectors, alphas, mask, chosen, spec.continues_in_generation))
+    return SteeringHandle(
+        hook_layers(adapter, vectors, alphas, mask, chosen, spec.continues_in_generation, input_ids)
+    )
 
 
 #: ``with steering(adapter, vec, alpha, batch): model(**batch)``: :func:`add_steering`'s handle is a context
@@ -250,7 +285,8 @@ def steered_generate(
     alphas = row_alphas(alpha, [False, True], 2).to(mask.device)
     chosen = layers if layers is not None else vector.layers
     in_generation = steer_new_tokens and spec.continues_in_generation
-    with SteeringHandle(hook_layers(adapter, [vector, vector], alphas, mask, chosen, in_generation)):
+    handles = hook_layers(adapter, [vector, vector], alphas, mask, chosen, in_generation, batch["input_ids"])
+    with SteeringHandle(handles):
         out = adapter.model.generate(
             **batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad
         )
