@@ -275,7 +275,9 @@ def localize_long(
                         budget = plain.session.cache_budget_bytes
                         # Each window brings its shifted copies: a batch holds as many clips (copies) as
                         # it would hold windows without shifts.
-                        fitting = windows_per_batch(plain.session.prefix_bytes, rows_per_window, budget)
+                        fitting = windows_per_batch(
+                            plain.session.prefix_bytes, rows_per_window, budget, plain.session.row_bytes
+                        )
                         per_batch = batch_windows or max(1, fitting // cfg.shifts)
                     continue
                 for (window, clip), (vectors, base, rows) in zip(

@@ -22,6 +22,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from .errors import OptionError
 from .positions import last_positions
+from .prefix_attention import PREFIX_KWARG, SharedPrefix, attend, probe_rows
 from .settings import ProbeMethod, check_layers
 
 if TYPE_CHECKING:
@@ -89,12 +90,20 @@ def probe_attention_forward(
 ) -> tuple[torch.Tensor, None]:
     """SDPA for the layer output, plus the requested attention rows when a probe request is present."""
     request: ProbeRequest | None = kwargs.pop(PROBE_KWARG, None)
+    prefix: SharedPrefix | None = kwargs.pop(PREFIX_KWARG, None)
+    layer = getattr(module, "layer_idx", None)
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    if prefix is not None:  # suffix rows over a shared prefix read in place (wheretolisten.prefix_attention)
+        out = attend(module, query, key, value, attention_mask, prefix, scale)
+        if request is not None and layer in request.layers:
+            request.rows[int(layer)] = probe_rows(
+                query, key, attention_mask, request.query_index, prefix, int(layer), scale
+            )
+        return out, None
     out, _ = sdpa_attention_forward(
         module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
     )
-    layer = getattr(module, "layer_idx", None)
     if request is not None and layer in request.layers:
-        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
         request.rows[int(layer)] = attention_rows(query, key, attention_mask, request.query_index, scale)
     return out, None
 

@@ -36,6 +36,7 @@ from .depth import KeysCache, needed_depth, run_to_depth
 from .errors import ModelError, OptionError
 from .models.base import cache_param
 from .positions import SUFFIX_POSITIONS, Positions, PositionTable
+from .prefix_attention import USE_FULL, SharedPrefix, forward_kwargs, suffix_cache
 from .probe import PROBE_KWARG, ProbeRequest, install
 from .settings import check_layers
 from .steering import hook_layers, record_residual, row_alphas
@@ -81,9 +82,6 @@ class _Plan:
     depth: int  # decoder layers the pass runs: up to the deepest it reads, probes or steers
 
 
-#: What the two guards below tell the user: the way round a model the shared prefix cannot serve.
-USE_FULL = "the shared prefix cannot serve this model exactly; run it with LocalizeConfig(engine='full')"
-
 KeysValues = list[tuple[torch.Tensor, torch.Tensor]]
 
 #: Decoder attention kinds the session serves exactly (``Adapter.layer_types``); anything else is refused.
@@ -115,15 +113,21 @@ def check_prefix_cache(cache: Any, prefix_len: int, num_layers: int) -> KeysValu
     return out
 
 
-#: Default memory for the per-row copies of the prefix's keys and values in one suffix pass.
+#: Default memory for what one suffix pass adds per row: copies of the prefix's keys and values, or (read in
+#: place) each row's attention scores over the prefix.
 DEFAULT_CACHE_BUDGET_BYTES = 4 * 2**30
+#: Suffix tokens assumed per row when bounding the in-place scores' memory (instructions are shorter).
+SUFFIX_TOKENS_BOUND = 64
 
 
 class ClipSession:
     """The shared audio prefix of one clip, computed once; run prompt suffixes against it.
 
-    Each suffix pass needs the prefix's keys and values once per row; rows are processed in chunks so
-    that those copies stay within ``cache_budget_bytes`` (a 10-min AF3 clip's prefix is ~0.9 GB in bf16).
+    Suffix rows read the prefix's keys and values in place (``in_place``, the default:
+    :mod:`wheretolisten.prefix_attention`), or from a copy per row (``in_place=False``, a plain KV cache:
+    the reference the tests compare with). Rows are processed in chunks so that what each row adds (its
+    copy, ~0.9 GB for a 10-min AF3 clip in bf16, or its attention scores over the prefix in place) stays
+    within ``cache_budget_bytes``.
 
     Several clips of the same length (the windows of a long recording) can share one session: their
     prefixes run as one batch, and each suffix row names its clip (``run(..., clips=...)``).
@@ -136,14 +140,17 @@ class ClipSession:
         cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES,
         keep_hidden: Sequence[int] = (),
         depth: int | None = None,
+        in_place: bool = True,
     ) -> None:
         """Run the prefix once; ``keep_hidden``: layers whose input states to keep for prefix steering;
-        ``depth``: decoder layers whose keys and values to keep (None: all; deeper passes extend it)."""
+        ``depth``: decoder layers whose keys and values to keep (None: all; deeper passes extend it);
+        ``in_place``: suffix rows read the prefix without copies (False: a plain cache, copied per row)."""
         unserved = sorted(set(adapter.layer_types) - SERVED_LAYER_TYPES)
         if unserved:
             raise ModelError(f"{adapter.family} has {', '.join(unserved)} decoder layers: {USE_FULL}")
         self.adapter = adapter
         self.cache_budget_bytes = cache_budget_bytes
+        self.in_place = in_place
         clips = [clip] if isinstance(clip, np.ndarray) else list(clip)
         if len({c.size for c in clips}) != 1:
             raise ValueError("the clips of one session must have the same number of samples")
@@ -249,9 +256,19 @@ class ClipSession:
         return cache
 
     @property
+    def row_bytes(self) -> int:
+        """Memory one suffix row adds to a pass: its attention scores over the prefix (float32, every head,
+        up to :data:`SUFFIX_TOKENS_BOUND` tokens, with the exponentials) when read in place, else its copy
+        of the prefix's keys and values."""
+        if not self.in_place:
+            return max(1, self.prefix_bytes)
+        heads = int(getattr(self.adapter.text_config, "num_attention_heads", 1) or 1)
+        return 3 * 4 * heads * SUFFIX_TOKENS_BOUND * self.prefix_len
+
+    @property
     def rows_per_pass(self) -> int:
         """How many suffix rows one pass runs, given the cache budget (at least one)."""
-        return max(1, self.cache_budget_bytes // max(1, self.prefix_bytes))
+        return max(1, self.cache_budget_bytes // self.row_bytes)
 
     def run(
         self,
@@ -293,9 +310,12 @@ class ClipSession:
             self.depth = self.adapter.num_layers
             self._fill_prefix([])
         plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at, max(1, depth))
+        # Steering inside the prefix recomputes it per row (a copy each), in place or not.
+        copies = vectors is not None and steer_spec not in SUFFIX_POSITIONS
+        step = max(1, self.cache_budget_bytes // max(1, self.prefix_bytes)) if copies else self.rows_per_pass
         return Run.chunked(
             len(prompts),
-            self.rows_per_pass,
+            step,
             lambda chunk: self._run_batch(
                 plan, prompts[chunk], None if vectors is None else vectors[chunk], alphas[chunk], which[chunk]
             ),
@@ -336,8 +356,14 @@ class ClipSession:
             if self.clips > 1:
                 raise OptionError("steering inside the prefix runs one clip per session")
             cache = self._steered_prefix(list(vectors), alphas, steer_spec, steer_layers, plan.depth)
+            shared = None
+        elif self.in_place:  # the cache holds the suffixes only; attention reads the prefix from `shared`
+            cache, shared = (
+                suffix_cache(self.prefix_len, len(self._layers)),
+                SharedPrefix(self._layers, clips, self.prefix_len),
+            )
         else:
-            cache = self._cache(rows, clips=clips)
+            cache, shared = self._cache(rows, clips=clips), None
         residual: dict[int, torch.Tensor] = {}
         handles = (
             record_residual(adapter, read_layers, table.mask(read_spec), residual) if read_layers else []
@@ -355,6 +381,7 @@ class ClipSession:
                     use_cache=True,
                     **adapter.suffix_inputs(self.prefix_len, ids),
                     **{self._cache_kwarg: cache, PROBE_KWARG: request},
+                    **forward_kwargs(shared),
                 )
         finally:
             for h in handles:

@@ -36,11 +36,11 @@ def batchable(adapter: Adapter, config: Resolved) -> bool:
     return adapter.shared_prefix and applies(config) and config.positions in SUFFIX_POSITIONS
 
 
-def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int) -> int:
-    """How many windows one batch takes: each suffix row copies its window's prefix keys and values, so a
-    window costs about ``prefix_bytes · rows_per_window``; as many as fit ``budget_bytes`` (1 to
-    :data:`MAX_WINDOWS_PER_BATCH`)."""
-    per_window = max(1, prefix_bytes * max(1, rows_per_window))
+def windows_per_batch(prefix_bytes: int, rows_per_window: int, budget_bytes: int, row_bytes: int) -> int:
+    """How many windows one batch takes: a window costs its prefix's keys and values plus what each of its
+    suffix rows adds (``ClipSession.row_bytes``: scores over the prefix read in place, or a copy of it);
+    as many as fit ``budget_bytes`` (1 to :data:`MAX_WINDOWS_PER_BATCH`)."""
+    per_window = max(1, prefix_bytes + row_bytes * max(1, rows_per_window))
     return max(1, min(MAX_WINDOWS_PER_BATCH, budget_bytes // per_window))
 
 
