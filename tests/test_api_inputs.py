@@ -121,6 +121,17 @@ def test_a_sample_rate_given_with_a_file_must_be_the_file_s(qwen: Adapter, tmp_p
     assert localize(qwen, wav, "a siren", sample_rate=SR).query == "a siren"
 
 
+def test_a_setting_of_another_interval_is_refused_not_ignored(qwen: Adapter) -> None:
+    """``window_s`` without the window interval, and ``fraction`` with it, were ignored without notice."""
+    with pytest.raises(OptionError, match="window-s sets the span of the 'window' interval"):
+        localize(qwen, CLIP, "a siren", LocalizeConfig(window_s=2.0), sample_rate=SR)
+    with pytest.raises(OptionError, match="fraction applies to"):
+        localize(qwen, CLIP, "a siren", LocalizeConfig(interval="window", fraction=0.3), sample_rate=SR)
+    found = localize(qwen, CLIP, "a siren", LocalizeConfig(interval="window", window_s=0.5), sample_rate=SR)
+    assert found.interval_s is not None
+    assert found.interval_s[1] - found.interval_s[0] == pytest.approx(0.5, abs=0.05)
+
+
 def test_a_malformed_steering_vector_is_refused_where_it_is_made() -> None:
     for directions in (
         {1: torch.full((8,), float("nan"))},

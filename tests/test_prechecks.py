@@ -156,6 +156,26 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ),
     ("generate silent", lambda w: ["generate", w / "silent.wav", "-q", "x"], "silent"),
     (
+        "bench run --ray-timeout without --ray",
+        lambda w: ["bench", "run", w, "--out", w / "r.jsonl", "--ray-timeout", "5"],
+        "--ray-timeout needs --ray",
+    ),
+    (
+        "bench run --energy-min-db without energy-det",
+        lambda w: [
+            "bench",
+            "run",
+            w,
+            "--out",
+            w / "r.jsonl",
+            "--conditions",
+            "random",
+            "--energy-min-db",
+            "30",
+        ],
+        "add energy-det to --conditions",
+    ),
+    (
         "vector build into a missing folder",
         lambda w: ["vector", "build", w / "clip.wav", "-q", "x", "--out", w / "nodir" / "v.safetensors"],
         "--mkdir",

@@ -369,6 +369,16 @@ def resolve(
         out["fraction"] = fraction
     elif out.get("interval") == "edges":
         out["fraction"] = EDGES.fraction  # the edges rule's own: a wide Δ region whose edges the audio moves
+    interval = out.get("interval", Resolved.interval)
+    if "window_s" in given and interval != "window":  # it would be ignored: the span of another interval
+        raise OptionError(
+            f"window-s sets the span of the 'window' interval, but the interval is {interval!r}: set the "
+            "interval to 'window' too, or leave window-s out"
+        )
+    if "fraction" in given and interval == "window":
+        raise OptionError(
+            "fraction applies to the 'threshold' and 'edges' intervals, not to 'window' (it takes window-s)"
+        )
     if "shifts" in values:
         out["shifts"] = check_shifts(values["shifts"])
     if "prompt" in values:

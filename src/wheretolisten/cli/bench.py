@@ -118,6 +118,8 @@ class RayFlags:
         if self.ray is None:
             if self.workers is not None:
                 raise OptionError("--workers needs --ray")
+            if self.ray_timeout != RAY_TIMEOUT_S:
+                raise OptionError("--ray-timeout needs --ray ADDRESS (it bounds the wait for a cluster)")
             return None
         from ..bench.cluster import RaySpec, check_address, require_ray
 
@@ -203,6 +205,10 @@ def bench_run(
     part = parse_shard(shard)
     check_seed(seed)
     finite(energy_min_db, "--energy-min-db")
+    if energy_min_db is not None and "energy-det" not in [c.name for c in conds]:
+        raise OptionError(
+            "--energy-min-db sets the energy-det condition's threshold: add energy-det to --conditions"
+        )
     config = bench_config(
         parse_layers(layers),
         strength(alpha, "--alpha"),
