@@ -86,11 +86,11 @@ def suffix_cache(prefix_len: int, layers: int) -> DynamicCache:
     return cache
 
 
-def _allowed(
+def allowed_keys(
     mask: torch.Tensor | None, rows: int, q_len: int, k_len: int, device: torch.device
 ) -> torch.Tensor:
     """The attention mask as booleans [rows, 1 or heads, q_len, k_len] (True: may attend); None is causal
-    attention with the queries at the end of the keys, as SDPA reads it."""
+    attention with the queries at the end of the keys (transformers passes None only where it means that)."""
     if mask is None:
         offset = k_len - q_len
         keys = torch.arange(k_len, device=device)[None, :]
@@ -174,7 +174,7 @@ def attend(
             f"prefix and the suffix {k_len}: {USE_FULL}"
         )
     scale = scaling if scaling is not None else dim**-0.5
-    allowed = _allowed(attention_mask, rows, q_len, k_len, query.device)
+    allowed = allowed_keys(attention_mask, rows, q_len, k_len, query.device)
     out = torch.empty(rows, q_len, heads, value.shape[-1], dtype=query.dtype, device=query.device)
     for members, clips in _split(prefix, rows):
         g = len(clips)
@@ -219,7 +219,7 @@ def probe_rows(
     k_len = p_len + key.shape[2]
     picked = query_index.shape[1]
     chosen = query.gather(2, query_index[:, None, :, None].expand(rows, heads, picked, dim))
-    allowed = _allowed(attention_mask, rows, q_len, k_len, query.device)
+    allowed = allowed_keys(attention_mask, rows, q_len, k_len, query.device)
     allowed = allowed.gather(
         2, query_index[:, None, :, None].expand(rows, allowed.shape[1], picked, k_len).to(allowed.device)
     )

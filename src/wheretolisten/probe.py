@@ -22,7 +22,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from .errors import OptionError
 from .positions import last_positions
-from .prefix_attention import PREFIX_KWARG, SharedPrefix, attend, probe_rows
+from .prefix_attention import PREFIX_KWARG, SharedPrefix, allowed_keys, attend, probe_rows
 from .settings import ProbeMethod, check_layers
 
 if TYPE_CHECKING:
@@ -63,17 +63,8 @@ def attention_rows(
     q = query.gather(2, gather_idx).float().reshape(batch, kv_heads, n_rep * rows, dim)
     scores = torch.matmul(q, key.float().transpose(-1, -2)) * scaling
     scores = scores.view(batch, heads, rows, k_len)
-    if attention_mask is None:
-        # SDPA skipped the mask: plain causal attention with the queries at the end of the keys.
-        offset = k_len - q_len
-        allowed = torch.arange(k_len, device=key.device)[None, None, :] <= (query_index[:, :, None] + offset)
-        allowed = allowed[:, None, :, :]
-    else:
-        mask = attention_mask.expand(batch, -1, q_len, k_len)
-        mask = mask.gather(2, query_index[:, None, :, None].expand(batch, mask.shape[1], rows, k_len))
-        if mask.dtype != torch.bool:  # an additive float mask: very negative means masked
-            mask = mask > torch.finfo(mask.dtype).min / 2
-        allowed = mask
+    allowed = allowed_keys(attention_mask, batch, q_len, k_len, key.device)
+    allowed = allowed.gather(2, query_index[:, None, :, None].expand(batch, allowed.shape[1], rows, k_len))
     scores = scores.masked_fill(~allowed, float("-inf"))
     return torch.softmax(scores, dim=-1)
 
