@@ -123,10 +123,11 @@ def _scores(
     suffix], in float32. q: [g, kv, n, per, q, d]; keys_p: [g, kv, prefix, d]; keys_s: [g, kv, n, suffix,
     d]."""
     g, kv, n, per, q_len, d = q.shape
-    flat = q.float().reshape(g, kv, n * per * q_len, d)
+    scaled = q.float() * scale  # the queries are far fewer than the scores: scale them, not the scores
+    flat = scaled.reshape(g, kv, n * per * q_len, d)
     on_prefix = torch.matmul(flat, keys_p.float().transpose(-1, -2)).view(g, kv, n, per, q_len, -1)
-    on_suffix = torch.matmul(q.float(), keys_s.float()[:, :, :, None].transpose(-1, -2))
-    return on_prefix * scale, on_suffix * scale
+    on_suffix = torch.matmul(scaled, keys_s.float()[:, :, :, None].transpose(-1, -2))
+    return on_prefix, on_suffix
 
 
 def _split(prefix: SharedPrefix, rows: int) -> list[tuple[torch.Tensor | None, list[int]]]:
@@ -183,11 +184,13 @@ def attend(
         own_v = _blocks(_take(value, members), g, kv_heads)[:, :, :, 0]
         ok = _mask_blocks(_take(allowed, members), g, kv_heads)
         on_prefix, on_suffix = _scores(q, _prefix_of(keys_p, clips), own_k, scale)
-        on_prefix = on_prefix.masked_fill(~ok[..., :p_len], float("-inf"))
-        on_suffix = on_suffix.masked_fill(~ok[..., p_len:], float("-inf"))
+        on_prefix_ok = ok[..., :p_len]
+        if not bool(on_prefix_ok.all()):  # only sliding windows hide prefix keys from suffix queries
+            on_prefix.masked_fill_(~on_prefix_ok, float("-inf"))
+        on_suffix.masked_fill_(~ok[..., p_len:], float("-inf"))
         top = torch.maximum(on_prefix.amax(-1, keepdim=True), on_suffix.amax(-1, keepdim=True))
         top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))  # a query with no key at all
-        w_prefix, w_suffix = (on_prefix - top).exp(), (on_suffix - top).exp()
+        w_prefix, w_suffix = on_prefix.sub_(top).exp_(), on_suffix.sub_(top).exp_()  # fresh tensors
         total = (w_prefix.sum(-1, keepdim=True) + w_suffix.sum(-1, keepdim=True)).clamp_min(1e-30)
         _, kv, n, per, _, _ = w_prefix.shape
         mixed = torch.matmul(
