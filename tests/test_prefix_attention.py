@@ -27,7 +27,7 @@ class _Layer(torch.nn.Module):
 LAYOUTS = {"scattered": [2, 0, 0, 1, 2], "blocks": [0, 0, 1, 1, 2, 2], "some": [1, 1, 2, 2]}
 
 
-def _case(dtype: torch.dtype, seed: int = 0, layout: str = "scattered") -> dict:
+def _case(dtype: torch.dtype, seed: int = 0, layout: str = "scattered", window: int | None = None) -> dict:
     """Three clips' prefixes (GQA: 4 query heads on 2 key heads), suffix rows of 2–5 real tokens (right-padded
     to 5) on the clips of ``layout``; masks as transformers builds them (bool, causal + padding)."""
     g = torch.Generator().manual_seed(seed)
@@ -44,7 +44,9 @@ def _case(dtype: torch.dtype, seed: int = 0, layout: str = "scattered") -> dict:
     allowed = torch.zeros(len(rows), 1, width, prefix + width, dtype=torch.bool)
     for i, n in enumerate(lengths):
         for q in range(width):
-            allowed[i, 0, q, :prefix] = True
+            # A sliding window of ``window`` keys hides the oldest prefix keys from each query.
+            first = 0 if window is None else max(0, prefix + q + 1 - window)
+            allowed[i, 0, q, first:prefix] = True
             allowed[i, 0, q, prefix : prefix + min(q, n - 1) + 1] = True
     return dict(
         prefix=SharedPrefix([(keys_p, values_p)], rows, prefix),
@@ -59,11 +61,12 @@ def _case(dtype: torch.dtype, seed: int = 0, layout: str = "scattered") -> dict:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("masked", [True, False])
-def test_attend_equals_sdpa_over_the_whole_keys(dtype: torch.dtype, masked: bool, layout: str) -> None:
-    case = _case(dtype, layout=layout)
+@pytest.mark.parametrize("masked", ["causal", "window", None])
+def test_attend_equals_sdpa_over_the_whole_keys(dtype: torch.dtype, masked: str | None, layout: str) -> None:
+    case = _case(dtype, layout=layout, window=8 if masked == "window" else None)
     assert case["prefix"].blocked(len(LAYOUTS[layout])) is (layout != "scattered")
     mask = case["allowed"] if masked else None
+    assert masked != "window" or not bool(case["allowed"][..., :11].all())  # prefix keys hidden
     got = attend(_Layer(0), case["query"], *case["keys"], mask, case["prefix"], 0.3)
     rep = case["heads"] // case["kv"]
     keys, values = (x.float().repeat_interleave(rep, dim=1) for x in case["whole"])
