@@ -104,6 +104,8 @@ def test_a_steering_handle_refuses_a_batch_it_was_not_set_up_for(qwen: Adapter) 
         for other in (["Yes?"], ["Describe the audio in detail, please."], ["Describe the sound."]):
             with steering(qwen, vector, 1.0, batch), pytest.raises(OptionError, match="another batch"):
                 qwen.model(**qwen.encode([CLIP], other))
+        with steering(qwen, vector, 1.0, batch), pytest.raises(OptionError, match="beam search"):
+            qwen.model.generate(**batch, max_new_tokens=2, num_beams=2, do_sample=False)
         with steering(qwen, vector, 1.0, batch):
             steered = qwen.model(**batch).logits
             out = qwen.model.generate(**batch, max_new_tokens=3, do_sample=False)

@@ -14,6 +14,7 @@ from wheretolisten.models import Adapter
 from wheretolisten.probe import temporal_attention
 from wheretolisten.session import ClipSession
 from wheretolisten.steering import add_steering, read_residual
+from wheretolisten.vectors import SteeringVector
 
 QUERIES = ["a siren", "the dog barking", "a bell ringing"]
 
@@ -153,3 +154,27 @@ def test_the_engines_never_batch_two_clips(adapter: Adapter, monkeypatch: pytest
             localize_many(adapter, clip, QUERIES[:2], LocalizeConfig(positions=positions, engine=engine))
     assert calls and sum(len(c) > 1 for c in calls) > 0  # whole prompts batch several rows
     assert all(np.array_equal(a, clip) for c in calls for a in c)
+
+
+def test_a_refused_steering_leaves_no_hooks(adapter: Adapter) -> None:
+    """A pass whose steering arguments are refused (α out of range, a vector without a layer) leaves no
+    hook on the model, on the shared prefix and on whole prompts (a left-over residual hook broke every
+    later pass of another shape); an empty pass is one error."""
+    from wheretolisten.engine import make_engine
+    from wheretolisten.engine.base import Rows
+    from wheretolisten.errors import ModelError, OptionError
+
+    clip = noise(2.0)
+    vector = SteeringVector({1: torch.ones(adapter.hidden_size)})
+    session = ClipSession(adapter, clip)
+    with pytest.raises(OptionError):
+        session.run(["Is there a siren?"], read_layers=[1], vectors=[vector], alpha=1e9)
+    full = make_engine(adapter, clip, LocalizeConfig(engine="full", layers=[2]).resolved(adapter))
+    with pytest.raises(ModelError, match="no direction for layer 2"):
+        full.run_rows(Rows(["Is there a siren?"], [1], (), [vector], [1.0]))
+    hooks = [len(layer._forward_hooks) + len(layer._forward_pre_hooks) for layer in adapter.decoder_layers]
+    assert hooks == [0] * adapter.num_layers and not adapter.model._forward_pre_hooks
+    run = session.run(["Describe the audio in detail, please.", "Yes?"], read_layers=[1])
+    assert run.residual[1].shape[0] == 2
+    with pytest.raises(OptionError, match="at least one prompt"):
+        session.run([])

@@ -39,7 +39,7 @@ from .positions import SUFFIX_POSITIONS, Positions, PositionTable
 from .prefix_attention import USE_FULL, SharedPrefix, forward_kwargs, suffix_cache
 from .probe import PROBE_KWARG, ProbeRequest, install
 from .settings import check_layers
-from .steering import hook_layers, record_residual, row_alphas
+from .steering import hook_layers, hooked, record_residual, row_alphas
 from .vectors import SteeringVector
 
 if TYPE_CHECKING:
@@ -293,6 +293,8 @@ class ClipSession:
             raise OptionError(
                 f"reading at positions {read_spec.value!r} touches the shared prefix; use the full path"
             )
+        if not prompts:
+            raise OptionError("a pass needs at least one prompt")
         which = torch.tensor([0] * len(prompts) if clips is None else list(clips), dtype=torch.long)
         if which.numel() != len(prompts) or bool((which < 0).any() | (which >= self.clips).any()):
             raise ValueError(f"clips must name one of the session's {self.clips} clips per prompt")
@@ -365,15 +367,16 @@ class ClipSession:
         else:
             cache, shared = self._cache(rows, clips=clips), None
         residual: dict[int, torch.Tensor] = {}
-        handles = (
-            record_residual(adapter, read_layers, table.mask(read_spec), residual) if read_layers else []
-        )
         steer_mask = table.mask(steer_spec)
-        if steered and bool(steer_mask.any()):
-            assert vectors is not None
-            handles.extend(hook_layers(adapter, list(vectors), alphas.to(device), steer_mask, steer_layers))
         request = ProbeRequest(plan.probe_layers, table.last[:, None])
-        try:
+        with hooked() as handles:  # removed on exit, also when a hook's arguments are refused
+            if read_layers:
+                handles.extend(record_residual(adapter, read_layers, table.mask(read_spec), residual))
+            if steered and bool(steer_mask.any()):
+                assert vectors is not None
+                handles.extend(
+                    hook_layers(adapter, list(vectors), alphas.to(device), steer_mask, steer_layers)
+                )
             with run_to_depth(adapter, plan.depth):
                 adapter.model(
                     input_ids=ids,
@@ -383,9 +386,6 @@ class ClipSession:
                     **{self._cache_kwarg: cache, PROBE_KWARG: request},
                     **forward_kwargs(shared),
                 )
-        finally:
-            for h in handles:
-                h.remove()
         seen = {layer: r.shape[-1] for layer, r in request.rows.items()}
         if any(n != self.prefix_len + width for n in seen.values()):  # the audio columns would shift
             raise ModelError(

@@ -8,7 +8,8 @@ of a generation are steered when the positions continue in generation (last, tex
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,18 @@ from .vectors import SteeringVector
 
 if TYPE_CHECKING:
     from .models.base import Adapter
+
+
+@contextmanager
+def hooked() -> Iterator[list[Any]]:
+    """A list for hook handles whose every handle is removed on exit, also when registering a later hook
+    failed (a refused argument must not leave earlier hooks on the model)."""
+    handles: list[Any] = []
+    try:
+        yield handles
+    finally:
+        for h in handles:
+            h.remove()
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -192,6 +205,12 @@ def _same_batch(prompt_ids: torch.Tensor) -> Any:
             and ids.shape[1] >= length
             and torch.equal(ids[:, :length], prompt_ids.to(ids.device))
         )
+        if not same and ids.dim() == 2 and ids.shape[0] > rows and ids.shape[0] % rows == 0:
+            raise OptionError(
+                f"the model ran {ids.shape[0]} rows for the {rows} prompts this steering handle was set up "
+                "for (beam search or several sequences per prompt?): steer generation with num_beams=1 "
+                "and one sequence per prompt"
+            )
         if not same:
             raise OptionError(
                 f"this steering handle was set up for another batch ({rows} prompts of {length} tokens; "

@@ -6,14 +6,14 @@ engine gives the same readouts (tested) at a fraction of the cost.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
 from ..positions import PositionTable
 from ..probe import temporal_attention
 from ..session import Run
-from ..steering import hook_layers, record_residual, row_alphas
+from ..steering import hook_layers, hooked, record_residual, row_alphas
 from .base import Engine, Rows
 
 #: Whole prompts per forward pass (each carries the clip's full audio block).
@@ -36,15 +36,16 @@ class FullEngine(Engine):
         batch = adapter.encode([self.clip] * len(prompts), list(prompts))
         table = PositionTable.for_prompts(adapter, batch["input_ids"], batch["attention_mask"])
         residual: dict[int, torch.Tensor] = {}
-        handles: list[Any] = []
-        if read_layers:
-            handles.extend(record_residual(adapter, read_layers, table.mask(cfg.read_positions), residual))
-        if vectors is not None and any(v is not None for v in vectors):
-            strengths = row_alphas(list(alphas) if alphas is not None else 0.0, None, len(prompts))
-            mask = table.mask(cfg.positions)
-            handles.extend(hook_layers(adapter, vectors, strengths.to(mask.device), mask, cfg.layers))
         attention: dict[int, torch.Tensor] = {}
-        try:
+        with hooked() as handles:  # removed on exit, also when a hook's arguments are refused
+            if read_layers:
+                handles.extend(
+                    record_residual(adapter, read_layers, table.mask(cfg.read_positions), residual)
+                )
+            if vectors is not None and any(v is not None for v in vectors):
+                strengths = row_alphas(list(alphas) if alphas is not None else 0.0, None, len(prompts))
+                mask = table.mask(cfg.positions)
+                handles.extend(hook_layers(adapter, vectors, strengths.to(mask.device), mask, cfg.layers))
             if probe_layers:
                 probed = temporal_attention(adapter, batch, probe_layers, method=cfg.probe)
                 stacked = torch.stack(
@@ -53,7 +54,4 @@ class FullEngine(Engine):
                 attention = {layer: stacked[i] for i, layer in enumerate(probed.layers)}
             else:
                 adapter.model(**batch, use_cache=False)
-        finally:
-            for h in handles:
-                h.remove()
         return Run({k: v.cpu() for k, v in residual.items()}, attention)
