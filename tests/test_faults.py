@@ -61,7 +61,7 @@ def _cli(args: list[str | Path], timeout: float = 60.0, **kwargs: object) -> tup
 
 def test_the_ray_timeout_default_is_tens_of_seconds() -> None:
     from wheretolisten.bench.cluster import DEFAULT_TIMEOUT_S
-    from wheretolisten.cli.bench import RAY_TIMEOUT_S
+    from wheretolisten.cli.ray import RAY_TIMEOUT_S
 
     assert DEFAULT_TIMEOUT_S == RAY_TIMEOUT_S and 10 <= DEFAULT_TIMEOUT_S <= 60
 

@@ -164,16 +164,20 @@ def test_a_refused_steering_leaves_no_hooks(adapter: Adapter) -> None:
     from wheretolisten.engine.base import Rows
     from wheretolisten.errors import ModelError, OptionError
 
+    def hooks() -> list[int]:
+        layers = [len(x._forward_hooks) + len(x._forward_pre_hooks) for x in adapter.decoder_layers]
+        return [*layers, len(adapter.model._forward_pre_hooks)]
+
     clip = noise(2.0)
     vector = SteeringVector({1: torch.ones(adapter.hidden_size)})
     session = ClipSession(adapter, clip)
+    before = hooks()  # the suite's shared adapters may carry other tests' hooks: count what this adds
     with pytest.raises(OptionError):
         session.run(["Is there a siren?"], read_layers=[1], vectors=[vector], alpha=1e9)
     full = make_engine(adapter, clip, LocalizeConfig(engine="full", layers=[2]).resolved(adapter))
     with pytest.raises(ModelError, match="no direction for layer 2"):
         full.run_rows(Rows(["Is there a siren?"], [1], (), [vector], [1.0]))
-    hooks = [len(layer._forward_hooks) + len(layer._forward_pre_hooks) for layer in adapter.decoder_layers]
-    assert hooks == [0] * adapter.num_layers and not adapter.model._forward_pre_hooks
+    assert hooks() == before
     run = session.run(["Describe the audio in detail, please.", "Yes?"], read_layers=[1])
     assert run.residual[1].shape[0] == 2
     with pytest.raises(OptionError, match="at least one prompt"):

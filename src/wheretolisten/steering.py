@@ -187,6 +187,15 @@ def hook_layers(
     return handles
 
 
+def _expanded(ids: torch.Tensor, prompt_ids: torch.Tensor) -> bool:
+    """Whether ``ids`` are ``prompt_ids`` with each row repeated k > 1 times (beams, several sequences)."""
+    rows, length = prompt_ids.shape
+    if ids.dim() != 2 or ids.shape[0] <= rows or ids.shape[0] % rows or ids.shape[1] < length:
+        return False
+    repeated = prompt_ids.to(ids.device).repeat_interleave(ids.shape[0] // rows, dim=0)
+    return bool(torch.equal(ids[:, :length], repeated))
+
+
 def _same_batch(prompt_ids: torch.Tensor) -> Any:
     """A model pre-hook refusing a forward that neither starts with ``prompt_ids`` nor continues a cache."""
     rows, length = prompt_ids.shape
@@ -205,7 +214,7 @@ def _same_batch(prompt_ids: torch.Tensor) -> Any:
             and ids.shape[1] >= length
             and torch.equal(ids[:, :length], prompt_ids.to(ids.device))
         )
-        if not same and ids.dim() == 2 and ids.shape[0] > rows and ids.shape[0] % rows == 0:
+        if not same and _expanded(ids, prompt_ids):
             raise OptionError(
                 f"the model ran {ids.shape[0]} rows for the {rows} prompts this steering handle was set up "
                 "for (beam search or several sequences per prompt?): steer generation with num_beams=1 "
