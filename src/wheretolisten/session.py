@@ -255,15 +255,19 @@ class ClipSession:
                 cache.update(keys.index_select(0, where), values.index_select(0, where), idx)
         return cache
 
-    @property
-    def row_bytes(self) -> int:
-        """Memory one suffix row adds to a pass: its attention scores over the prefix (float32, every head,
-        up to :data:`SUFFIX_TOKENS_BOUND` tokens, with the exponentials) when read in place, else its copy
-        of the prefix's keys and values."""
-        if not self.in_place:
+    def _bytes_per_row(self, copied: bool) -> int:
+        """Memory one suffix row adds to a pass: its copy of the prefix's keys and values (``copied``), else
+        its attention scores over the prefix read in place (float32, every head, up to
+        :data:`SUFFIX_TOKENS_BOUND` tokens, with the exponentials)."""
+        if copied:
             return max(1, self.prefix_bytes)
         heads = int(getattr(self.adapter.text_config, "num_attention_heads", 1) or 1)
         return 3 * 4 * heads * SUFFIX_TOKENS_BOUND * self.prefix_len
+
+    @property
+    def row_bytes(self) -> int:
+        """Memory one suffix row adds to a pass that steers after the prefix (in place or copied)."""
+        return self._bytes_per_row(not self.in_place)
 
     @property
     def rows_per_pass(self) -> int:
@@ -313,8 +317,8 @@ class ClipSession:
             self._fill_prefix([])
         plan = _Plan(list(read_layers), read_spec, probed, steer_spec, steering_at, max(1, depth))
         # Steering inside the prefix recomputes it per row (a copy each), in place or not.
-        copies = vectors is not None and steer_spec not in SUFFIX_POSITIONS
-        step = max(1, self.cache_budget_bytes // max(1, self.prefix_bytes)) if copies else self.rows_per_pass
+        copied = not self.in_place or (vectors is not None and steer_spec not in SUFFIX_POSITIONS)
+        step = max(1, self.cache_budget_bytes // self._bytes_per_row(copied))
         return Run.chunked(
             len(prompts),
             step,

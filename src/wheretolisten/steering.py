@@ -142,7 +142,8 @@ def hook_layers(
     ``alphas[b]`` when ``in_generation``, else nothing. ``prompt_ids`` (the batch the mask was made
     from): every forward of the model must run those prompts (then any generated tokens) or be a decoding
     step on a filled cache; another batch is refused (OptionError) instead of being steered at positions
-    that are not its own.
+    that are not its own. A decoding step is trusted to continue these prompts (the cache is not compared),
+    and a forward given embeddings only has no ids to compare.
     """
     n_rows, prompt_len = mask.shape
     if len(vectors) != n_rows or alphas.numel() != n_rows:
