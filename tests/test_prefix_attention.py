@@ -99,6 +99,10 @@ def test_a_prefix_that_lacks_keys_is_refused() -> None:
         attend(_Layer(0), case["query"], *case["keys"], case["allowed"], short, 0.3)
     with pytest.raises(ModelError, match="no keys for decoder layer 1"):
         attend(_Layer(1), case["query"], *case["keys"], case["allowed"], case["prefix"], 0.3)
+    # Arguments that would change the scores are refused, not ignored; the ones a layer always passes run.
+    with pytest.raises(ModelError, match="passes softcap to its attention"):
+        attend(_Layer(0), case["query"], *case["keys"], None, case["prefix"], 0.3, {"softcap": 30.0})
+    attend(_Layer(0), case["query"], *case["keys"], None, case["prefix"], 0.3, {"sliding_window": None})
 
 
 @pytest.mark.parametrize("order", [(2, 0, 1), (0, 1, 2)])

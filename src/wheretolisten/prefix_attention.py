@@ -24,6 +24,9 @@ from .errors import ModelError
 
 #: Keyword argument that carries a :class:`SharedPrefix` from ``model(...)`` down to attention.
 PREFIX_KWARG = "wtl_prefix"
+#: Attention arguments that change the scores (logit soft-capping, attention sinks, position bias): the
+#: in-place attention does not apply them, so a layer that passes one is refused.
+UNSERVED_EXTRAS = ("softcap", "s_aux", "sinks", "position_bias")
 #: What a refusal tells the user: the way round a model the shared prefix cannot serve.
 USE_FULL = "the shared prefix cannot serve this model exactly; run it with LocalizeConfig(engine='full')"
 
@@ -158,13 +161,19 @@ def attend(
     attention_mask: torch.Tensor | None,
     prefix: SharedPrefix,
     scaling: float | None = None,
+    extras: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """Attention output [rows, q, heads, dim] of suffix queries over their clip's prefix and their own keys.
 
     query: [rows, heads, q, dim]; key/value: [rows, kv heads, suffix, dim] (the suffix only);
-    ``attention_mask`` covers prefix + suffix keys (as the model built it).
+    ``attention_mask`` covers prefix + suffix keys (as the model built it). ``extras``: the other keyword
+    arguments the layer passed to its attention; those that change the scores (:data:`UNSERVED_EXTRAS`)
+    are refused rather than ignored.
     """
     layer = int(getattr(module, "layer_idx", -1))
+    unserved = sorted(k for k in UNSERVED_EXTRAS if (extras or {}).get(k) is not None)
+    if unserved:
+        raise ModelError(f"decoder layer {layer} passes {', '.join(unserved)} to its attention: {USE_FULL}")
     keys_p, values_p = prefix.keys_values(layer)
     rows, heads, q_len, dim = query.shape
     kv_heads, p_len = key.shape[1], prefix.length
@@ -222,10 +231,6 @@ def probe_rows(
     k_len = p_len + key.shape[2]
     picked = query_index.shape[1]
     chosen = query.gather(2, query_index[:, None, :, None].expand(rows, heads, picked, dim))
-    allowed = allowed_keys(attention_mask, rows, q_len, k_len, query.device)
-    allowed = allowed.gather(
-        2, query_index[:, None, :, None].expand(rows, allowed.shape[1], picked, k_len).to(allowed.device)
-    )
     scores = torch.empty(rows, heads, picked, k_len, dtype=torch.float32, device=query.device)
     for members, clips in _split(prefix, rows):
         g = len(clips)
@@ -239,8 +244,18 @@ def probe_rows(
             scores.copy_(both)
         else:
             scores.index_copy_(0, members, both)
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    return torch.softmax(scores, dim=-1)
+    return picked_softmax(scores, attention_mask, query_index, q_len)
+
+
+def picked_softmax(
+    scores: torch.Tensor, attention_mask: torch.Tensor | None, query_index: torch.Tensor, q_len: int
+) -> torch.Tensor:
+    """Softmax over the keys of the picked query rows' scores [rows, heads, picked, keys], with the keys
+    the attention mask (:func:`allowed_keys`) hides from those queries left out."""
+    rows, _, picked, k_len = scores.shape
+    allowed = allowed_keys(attention_mask, rows, q_len, k_len, scores.device)
+    allowed = allowed.gather(2, query_index[:, None, :, None].expand(rows, allowed.shape[1], picked, k_len))
+    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
 
 
 def forward_kwargs(prefix: SharedPrefix | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from .errors import OptionError
 from .positions import last_positions
-from .prefix_attention import PREFIX_KWARG, SharedPrefix, allowed_keys, attend, probe_rows
+from .prefix_attention import PREFIX_KWARG, SharedPrefix, attend, picked_softmax, probe_rows
 from .settings import ProbeMethod, check_layers
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ def attention_rows(
     q = query.gather(2, gather_idx).float().reshape(batch, kv_heads, n_rep * rows, dim)
     scores = torch.matmul(q, key.float().transpose(-1, -2)) * scaling
     scores = scores.view(batch, heads, rows, k_len)
-    allowed = allowed_keys(attention_mask, batch, q_len, k_len, key.device)
-    allowed = allowed.gather(2, query_index[:, None, :, None].expand(batch, allowed.shape[1], rows, k_len))
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    return torch.softmax(scores, dim=-1)
+    return picked_softmax(scores, attention_mask, query_index, q_len)
 
 
 def probe_attention_forward(
@@ -85,7 +82,7 @@ def probe_attention_forward(
     layer = getattr(module, "layer_idx", None)
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     if prefix is not None:  # suffix rows over a shared prefix read in place (wheretolisten.prefix_attention)
-        out = attend(module, query, key, value, attention_mask, prefix, scale)
+        out = attend(module, query, key, value, attention_mask, prefix, scale, kwargs)
         if request is not None and layer in request.layers:
             request.rows[int(layer)] = probe_rows(
                 query, key, attention_mask, request.query_index, prefix, int(layer), scale
