@@ -12,6 +12,7 @@ everything else: the median unprofiled sequential time over the batched run's ke
 the many small calls of the sequential path more, so its profiled time is not used).
 
     python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2 [--shifts 1] [--profile]
+        [--copies-per-batch 16,32,64]
 """
 
 from __future__ import annotations
@@ -37,14 +38,19 @@ KERNELS = {
     "attention": "<built-in method torch._C._nn.scaled_dot_product_attention>",
     "conv1d": "<built-in method torch.conv1d>",
 }
+#: cProfile names of the copies a pass makes (key/value copies per row, the rotary embedding's joins).
+COPIES = {
+    "cat": "<built-in method torch.cat>",
+    "index_select": "<method 'index_select' of 'torch._C.TensorBase' objects>",
+}
 
 
-def kernel_seconds(profile: cProfile.Profile) -> dict[str, float]:
-    """Seconds of each matrix kernel in ``profile`` (their own time)."""
+def kernel_seconds(profile: cProfile.Profile, names: dict[str, str] = KERNELS) -> dict[str, float]:
+    """Seconds of each of ``names`` in ``profile`` (their own time)."""
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    out = dict.fromkeys(KERNELS, 0.0)
+    out = dict.fromkeys(names, 0.0)
     for (_, _, name), (_, _, tottime, _, _) in stats.items():
-        for key, label in KERNELS.items():
+        for key, label in names.items():
             if name == label:
                 out[key] += tottime
     return out
@@ -57,6 +63,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--shifts", type=int, default=None, help="default: the shipped model's own")
     p.add_argument("--profile", action="store_true", help="also profile one run of each path")
+    p.add_argument(
+        "--copies-per-batch",
+        default=None,
+        help="also time the batched path at the last thread count with at most these many clips (shifted "
+        "copies) per batch, e.g. 16,32,64 (engine.batch.MAX_WINDOWS_PER_BATCH, 16 by default)",
+    )
     args = p.parse_args()
     import numpy as np
     import torch
@@ -110,6 +122,26 @@ def main() -> None:
                     print(json.dumps(line), flush=True)
             speedup = statistics.median(times["sequential"]) / statistics.median(times["batched"])
             print(json.dumps({"threads": threads, "speedup_batched_over_sequential": round(speedup, 2)}))
+        if args.copies_per_batch:
+            import wheretolisten.engine.batch as batching
+
+            shipped = batching.MAX_WINDOWS_PER_BATCH
+            try:
+                for copies in (int(c) for c in args.copies_per_batch.split(",")):
+                    batching.MAX_WINDOWS_PER_BATCH = copies
+                    start = time.perf_counter()
+                    (result,) = localize_long(adapter, wav, ["a siren"], config)
+                    line = {
+                        "path": "batched",
+                        "copies_per_batch": copies,
+                        "threads": torch.get_num_threads(),
+                        "seconds": round(time.perf_counter() - start, 2),
+                        "identical_detections": result.detections == reference.detections,
+                        "load_1min": round(os.getloadavg()[0], 2),
+                    }
+                    print(json.dumps(line), flush=True)
+            finally:
+                batching.MAX_WINDOWS_PER_BATCH = shipped
         if args.profile:
             found: dict[str, dict[str, float]] = {}
             for name, batch in (("sequential", 1), ("batched", None)):
@@ -120,6 +152,12 @@ def main() -> None:
                 profile.disable()
                 found[name] = {"seconds": time.perf_counter() - start, **kernel_seconds(profile)}
                 kernels = sum(found[name][k] for k in KERNELS)
+                copies = kernel_seconds(profile, COPIES)
+                features = sum(  # transformers' log-mel features, all calls (cumulative)
+                    cum
+                    for (_, _, fn), (_, _, _, cum, _) in pstats.Stats(profile).stats.items()  # type: ignore[attr-defined]
+                    if fn == "_torch_extract_fbank_features"
+                )
                 print(
                     json.dumps(
                         {
@@ -127,6 +165,8 @@ def main() -> None:
                             "threads": torch.get_num_threads(),
                             "seconds": round(found[name]["seconds"], 2),
                             "kernel_seconds": {k: round(found[name][k], 2) for k in KERNELS},
+                            "copy_seconds": {k: round(v, 2) for k, v in copies.items()},
+                            "feature_extraction_seconds": round(features, 2),
                             "kernel_share": round(kernels / found[name]["seconds"], 3),
                             "load_1min": round(os.getloadavg()[0], 2),
                         }
