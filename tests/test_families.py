@@ -25,7 +25,9 @@ from wheretolisten.errors import ModelError
 from wheretolisten.localize import LocalizeConfig, localize, localize_many
 from wheretolisten.models import FAMILIES as REGISTERED
 from wheretolisten.models import Adapter, load_model, wrap
+from wheretolisten.models.families import NAMES
 from wheretolisten.models.registry import FAMILIES as BY_FAMILY
+from wheretolisten.models.registry import KNOWN
 from wheretolisten.models.tiny import FAMILIES as TINY_FAMILIES
 from wheretolisten.models.tiny import build_tiny_model
 from wheretolisten.positions import last_positions
@@ -61,6 +63,12 @@ def family_adapter(request: pytest.FixtureRequest, tiny: dict[str, Adapter]) -> 
 
 def test_every_family_has_a_tiny_builder() -> None:
     assert set(TINY_FAMILIES) == set(REGISTERED)
+
+
+def test_the_torch_free_family_names_are_the_registry_s() -> None:
+    """make-tiny-model refuses an unknown family before torch from ``families.NAMES``: it must list every
+    adapter the registry knows (available here or not), in its order."""
+    assert tuple(cls.family for cls in KNOWN) == NAMES
 
 
 def lengths_s(adapter: Adapter) -> list[float]:

@@ -156,6 +156,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ),
     ("generate silent", lambda w: ["generate", w / "silent.wav", "-q", "x"], "silent"),
     (
+        "make-tiny-model, unknown family",
+        lambda w: ["make-tiny-model", "--family", "qwen9-audio", "--out", w / "tiny"],
+        "unknown family",
+    ),
+    (
         "bench run --ray-timeout without --ray",
         lambda w: ["bench", "run", w, "--out", w / "r.jsonl", "--ray-timeout", "5"],
         "--ray-timeout needs --ray",

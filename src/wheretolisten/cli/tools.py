@@ -120,13 +120,10 @@ def make_tiny_model(
 ) -> None:
     """Write a random-weight model of the exact architecture (a few MB) with a working processor."""
     from ..files import check_output
-    from ..models.registry import UNAVAILABLE_FAMILIES
-    from ..models.tiny import FAMILIES
+    from ..models.families import NAMES
 
-    if family in UNAVAILABLE_FAMILIES:
-        raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
-    if family not in FAMILIES:
-        raise OptionError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if family not in NAMES:  # before torch; whether a known family can run here is the registry's answer
+        raise OptionError(f"unknown family {family!r}; choose one of {', '.join(NAMES)}")
     check_seed(seed)
     check_output(out, directory=True, option="--out", mkdir=mkdir)
     if not overwrite and out.is_dir() and any(out.iterdir()):  # a checkpoint folder is never replaced unasked
@@ -134,6 +131,10 @@ def make_tiny_model(
             f"--out {out} is not empty (a model folder?); pass --overwrite to write the tiny model into it, "
             "or give a new folder"
         )
+    from ..models.registry import UNAVAILABLE_FAMILIES
+
+    if family in UNAVAILABLE_FAMILIES:
+        raise OptionError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     from transformers.utils import logging as hf_logging
 
     from ..models.tiny import make_tiny_model as build
