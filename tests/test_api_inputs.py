@@ -15,6 +15,7 @@ from wheretolisten.detections import DetectConfig
 from wheretolisten.errors import AudioError, DataError, OptionError
 from wheretolisten.localize import LocalizeConfig, alpha_sweep, localize, localize_many
 from wheretolisten.models import Adapter
+from wheretolisten.models.base import cache_param
 from wheretolisten.steering import steering
 from wheretolisten.vectors import SteeringVector
 
@@ -111,6 +112,32 @@ def test_a_steering_handle_refuses_a_batch_it_was_not_set_up_for(qwen: Adapter) 
             out = qwen.model.generate(**batch, max_new_tokens=3, do_sample=False)
     assert not torch.allclose(plain, steered)  # the handle still steers its own batch
     assert out.shape[1] > batch["input_ids"].shape[1]  # generated on the cache, steered
+
+
+def test_a_steering_handle_refuses_another_batch_s_cache_and_embeddings(qwen: Adapter) -> None:
+    """A decoding step on the cache of a shorter batch, or of more rows, and embeddings of another shape
+    were trusted as this batch's: refused now; this batch's own decoding step and embeddings still run."""
+    batch = qwen.encode([CLIP], ["Describe the audio in detail, please."])
+    short = qwen.encode([CLIP], ["Yes?"])
+    two = qwen.encode([CLIP, CLIP], ["Describe the audio in detail, please."] * 2)
+    vector = SteeringVector({1: torch.ones(qwen.hidden_size)})
+    step = torch.tensor([[qwen.tokenizer.eos_token_id or 0]])
+    embed = qwen.model.get_input_embeddings()
+    kw = cache_param(qwen.model.forward)  # "cache" in newer transformers, "past_key_values" before
+    with torch.no_grad():
+        caches = {}
+        for name, inputs in (("short", short), ("two", two), ("own", batch)):
+            out = qwen.model(**inputs, use_cache=True)
+            caches[name] = getattr(out, "cache", None) or out.past_key_values
+        with steering(qwen, vector, 1.0, batch):
+            with pytest.raises(OptionError, match="decoding step of 1 rows on a cache of"):
+                qwen.model(input_ids=step, **{kw: caches["short"]})
+            with pytest.raises(OptionError, match="decoding step of 2 rows"):
+                qwen.model(input_ids=step.expand(2, 1), **{kw: caches["two"]})
+            with pytest.raises(OptionError, match="embeddings of"):
+                qwen.model(inputs_embeds=embed(short["input_ids"]))
+            qwen.model(input_ids=step, **{kw: caches["own"]})
+            qwen.model(inputs_embeds=embed(batch["input_ids"]))
 
 
 def test_a_sample_rate_given_with_a_file_must_be_the_file_s(qwen: Adapter, tmp_path: Path) -> None:

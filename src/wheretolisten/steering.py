@@ -142,8 +142,8 @@ def hook_layers(
     ``alphas[b]`` when ``in_generation``, else nothing. ``prompt_ids`` (the batch the mask was made
     from): every forward of the model must run those prompts (then any generated tokens) or be a decoding
     step on a filled cache; another batch is refused (OptionError) instead of being steered at positions
-    that are not its own. A decoding step is trusted to continue these prompts (the cache is not compared),
-    and a forward given embeddings only has no ids to compare.
+    that are not its own. A decoding step is checked by its rows and a cache at least as long as the
+    prompts (its contents are not compared), a forward given embeddings only by their rows and length.
     """
     n_rows, prompt_len = mask.shape
     if len(vectors) != n_rows or alphas.numel() != n_rows:
@@ -201,14 +201,28 @@ def _same_batch(prompt_ids: torch.Tensor) -> Any:
     """A model pre-hook refusing a forward that neither starts with ``prompt_ids`` nor continues a cache."""
     rows, length = prompt_ids.shape
 
+    def other(ran: str) -> OptionError:
+        return OptionError(
+            f"this steering handle was set up for another batch ({rows} prompts of {length} tokens; "
+            f"the model ran {ran}): call steering(...) with the batch you run"
+        )
+
     def check(_module: torch.nn.Module, args: Any, kwargs: Any) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)
-        if not isinstance(ids, torch.Tensor):
-            return  # embeddings only: nothing to compare (the layer hooks still check the rows)
         past = kwargs.get("cache", kwargs.get("past_key_values"))  # transformers' new name, then the old
         getter = getattr(past, "get_seq_length", None)
-        if callable(getter) and int(getter()) > 0:
-            return  # a decoding step: new tokens after the prompts already in the cache
+        cached = int(getter()) if callable(getter) else 0
+        if cached > 0:  # a decoding step: new tokens after the prompts already in the cache
+            new = ids if isinstance(ids, torch.Tensor) else kwargs.get("inputs_embeds")
+            if cached < length or (isinstance(new, torch.Tensor) and new.shape[0] != rows):
+                steps = rows if new is None else new.shape[0]
+                raise other(f"a decoding step of {steps} rows on a cache of {cached} tokens")
+            return
+        if not isinstance(ids, torch.Tensor):  # embeddings only: their rows and length, not their tokens
+            embeds = kwargs.get("inputs_embeds")
+            if isinstance(embeds, torch.Tensor) and (embeds.shape[0] != rows or embeds.shape[1] < length):
+                raise other(f"embeddings of {tuple(embeds.shape[:2])}")
+            return
         same = (
             ids.dim() == 2
             and ids.shape[0] == rows
@@ -222,10 +236,7 @@ def _same_batch(prompt_ids: torch.Tensor) -> Any:
                 "and one sequence per prompt"
             )
         if not same:
-            raise OptionError(
-                f"this steering handle was set up for another batch ({rows} prompts of {length} tokens; "
-                f"the model ran {tuple(ids.shape)}): call steering(...) with the batch you run"
-            )
+            raise other(str(tuple(ids.shape)))
 
     return check
 
