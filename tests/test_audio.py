@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wheretolisten.audio import from_array, load_audio
+from wheretolisten.audio import check_min_length, from_array, load_audio
 from wheretolisten.errors import AudioError
 
 
@@ -77,3 +77,11 @@ def test_array_clips_in_the_layouts_and_types_notebooks_hold() -> None:
     for bad in (np.zeros((2, 2, 2), dtype=np.float32), np.array(["a"] * 4000)):
         with pytest.raises(AudioError, match="expected"):
             from_array(bad, 16000, 16000)
+
+
+def test_the_shortest_clip_is_measured_within_a_sample() -> None:
+    """A 0.1-s span given as 7.0 to 7.1 s (0.0999... in floating point) was refused as shorter than 0.1 s;
+    one sample short at 16 kHz, with the digits to show it, still is."""
+    check_min_length(7.1 - 7.0, "a span")
+    with pytest.raises(AudioError, match=r"lasts 0\.0999 s"):
+        check_min_length(1599 / 16000, "a file")

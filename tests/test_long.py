@@ -62,6 +62,16 @@ def test_a_span_of_a_long_file_keeps_the_file_seconds(adapters: dict[str, Adapte
     assert needs_windows(adapter, 30.5) and not needs_windows(adapter, 30.0)
 
 
+def test_a_span_shorter_than_a_clip_may_be_is_refused(adapter: Adapter, tmp_path: Path) -> None:
+    """localize_long checked the span's bounds but not its length: a 50-ms span ran (one token), a 1-ms
+    one failed deep in torch; both are the AudioError that localize_file gives."""
+    wav = tmp_path / "ten.wav"
+    sf.write(wav, noise(10.0, seed=3), SR)
+    for span in ((3.0, 3.05), (3.0, 3.001)):
+        with pytest.raises(AudioError, match=r"at least 0\.1 s is needed"):
+            localize_long(adapter, wav, ["a siren"], CFG, span=span)
+
+
 def test_silent_windows_are_skipped_and_all_silent_is_refused(
     adapters: dict[str, Adapter], tmp_path: Path
 ) -> None:

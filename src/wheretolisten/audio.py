@@ -178,8 +178,8 @@ def is_silent(audio: np.ndarray) -> bool:
 
 def check_min_length(duration_s: float, name: str) -> None:
     """Refuse a clip shorter than :data:`MIN_AUDIO_S` (one line, before any model sees it)."""
-    if duration_s < MIN_AUDIO_S:
-        raise AudioError(f"{name}: the audio lasts {duration_s:.3f} s; at least {MIN_AUDIO_S:g} s is needed")
+    if duration_s < MIN_AUDIO_S - 1e-6:  # below one sample at 96 kHz: 7.1 - 7.0 s is a 0.1-s span
+        raise AudioError(f"{name}: the audio lasts {duration_s:.4f} s; at least {MIN_AUDIO_S:g} s is needed")
 
 
 def check_length(duration_s: float, name: str, max_s: float | None) -> None:
@@ -187,7 +187,7 @@ def check_length(duration_s: float, name: str, max_s: float | None) -> None:
     if max_s is not None and duration_s > max_s + 1e-9:
         raise AudioError(
             f"{name}: the audio is {duration_s:.2f} s long; this model accepts at most {max_s:g} s at once: "
-            "pick a span with start_s/end_s, or cut the file"
+            "pick a span (--start/--end, or span=(start_s, end_s) in Python), or cut the file"
         )
 
 

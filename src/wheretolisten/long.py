@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 import torch
 
-from .audio import AudioInfo, audio_info, check_span, is_silent, load_audio, span_pair
+from .audio import AudioInfo, audio_info, check_min_length, check_span, is_silent, load_audio, span_pair
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import (
     SharedEngine,
@@ -214,6 +214,7 @@ def localize_long(
     head = audio_info(audio)
     name = str(head.path)
     start, end = check_span(*span_pair(options.get("span")), head.duration_s, name)
+    check_min_length(end - start, name)  # the windows' own loads allow short and silent pieces
     plan = plan_windows(end - start, segment, overlap, token_s)
     stitchers = [Stitcher(plan, _CURVES, token_s) for _ in queries]
     # The audio's level per token, for a readout or detections that read it (edges): NaN past the end is
