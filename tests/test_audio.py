@@ -85,3 +85,41 @@ def test_the_shortest_clip_is_measured_within_a_sample() -> None:
     check_min_length(7.1 - 7.0, "a span")
     with pytest.raises(AudioError, match=r"lasts 0\.0999 s"):
         check_min_length(1599 / 16000, "a file")
+
+
+def test_the_page_and_the_figures_read_an_array_as_localize_does() -> None:
+    """The listening page flattened a stereo array (twice as long, channels one after another) and the
+    figures averaged a channels × frames array over its frames (two samples left); integer PCM was not
+    scaled. Both now read an array as ``from_array`` does."""
+    from wheretolisten.figures.localization import audio_array
+    from wheretolisten.page.sound import array_sound
+
+    rate = 48000
+    t = np.arange(3 * rate) / rate
+    x = 0.01 * np.random.default_rng(1).standard_normal(t.size) + 0.4 * np.sin(2 * np.pi * 700 * t) * (t > 1)
+    x = x.astype(np.float32)
+    mono = array_sound(x, rate)
+    for layout in (np.stack([x, x], axis=1), np.stack([x, x])):
+        sound = array_sound(layout, rate)
+        assert sound.duration_s == pytest.approx(3.0) and sound.png == mono.png
+        clip, got_rate = audio_array(layout, rate)
+        assert got_rate == rate and np.array_equal(clip, from_array(x, rate, rate)[0])
+    pcm = np.round(x * 32767).astype(np.int16)
+    assert np.abs(audio_array(pcm, rate)[0] - x).max() < 1e-4
+    assert array_sound(pcm, rate).duration_s == pytest.approx(3.0)
+
+
+def test_a_float_file_far_outside_the_unit_range_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same samples as an array were warned about, as a file they were read silently."""
+    path = tmp_path / "loud.wav"
+    sf.write(
+        path,
+        np.full(16000, 300.0, dtype=np.float32) * np.sign(np.arange(16000) % 2 - 0.5),
+        16000,
+        subtype="FLOAT",
+    )
+    with caplog.at_level("WARNING", logger="wheretolisten"):
+        load_audio(path, 16000)
+    assert any("far outside [-1, 1]" in r.getMessage() for r in caplog.records)

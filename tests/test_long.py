@@ -72,6 +72,16 @@ def test_a_span_shorter_than_a_clip_may_be_is_refused(adapter: Adapter, tmp_path
             localize_long(adapter, wav, ["a siren"], CFG, span=span)
 
 
+def test_a_loud_float_recording_is_warned_about_once(
+    adapter: Adapter, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wav = tmp_path / "loud.wav"
+    sf.write(wav, 500.0 * noise(25.0, seed=2), SR, subtype="FLOAT")
+    with caplog.at_level("WARNING", logger="wheretolisten"):
+        localize_long(adapter, wav, ["a siren"], CFG, windows=WindowConfig(10.0, 0.0))
+    assert sum("far outside [-1, 1]" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_silent_windows_are_skipped_and_all_silent_is_refused(
     adapters: dict[str, Adapter], tmp_path: Path
 ) -> None:

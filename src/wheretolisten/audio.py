@@ -289,6 +289,8 @@ def load_audio(
     mono = to_mono(data)
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
+    if not allow_silent and mono.size:  # a clip read whole (localize_long warns once for its windows)
+        warn_if_loud(float(np.max(np.abs(mono))), name, LOUD_FILE_HINT)
     audio = resample(mono, int(source_rate), sample_rate)
     validate(audio, sample_rate, name=name, max_s=max_s, allow_silent=allow_silent)
     info = AudioInfo(name, audio.size / sample_rate, sample_rate, int(source_rate), head.channels, start)
@@ -297,6 +299,17 @@ def load_audio(
 
 #: A float clip whose samples reach beyond this is warned about (its scale is probably not [-1, 1]).
 LOUD_ARRAY_PEAK = 4.0
+
+
+def warn_if_loud(peak: float, name: str, hint: str) -> None:
+    """One warning when a clip's samples reach far beyond [-1, 1] (``hint``: the likely cause): the model
+    hears such audio as clipped noise, and nothing else would say why it finds nothing."""
+    if peak > LOUD_ARRAY_PEAK:
+        log.warning("%s: samples reach %.4g, far outside [-1, 1] (%s)", name, peak, hint)
+
+
+#: Why a float file's samples would be far outside [-1, 1].
+LOUD_FILE_HINT = "a float file written without scaling to [-1, 1]?"
 #: Channels an in-memory clip may have: a wider 2-D array is read as channels × frames.
 MAX_ARRAY_CHANNELS = 32
 
@@ -326,6 +339,16 @@ def check_rate(rate: Any) -> None:
         raise OptionError(f"sample_rate must be a positive number of Hz, got {rate}")
 
 
+def array_mono(audio: Any, name: str = "audio") -> tuple[np.ndarray, int]:
+    """An in-memory clip (numpy or torch; mono, frames × channels or channels × frames; float or integer
+    PCM) as mono float32, and its number of channels: how every reader of an array sees it (the engine,
+    the listening page and the figures)."""
+    if hasattr(audio, "detach"):  # a torch tensor (bf16 and GPU ones too), without importing torch here
+        audio = audio.detach().float().cpu().numpy()
+    arr = as_frames(np.asarray(audio), name)
+    return to_mono(arr), 1 if arr.ndim == 1 else int(arr.shape[1])
+
+
 def from_array(
     audio: np.ndarray,
     source_rate: int,
@@ -337,18 +360,11 @@ def from_array(
     """Validate and resample an in-memory clip: mono, frames × channels (soundfile's order) or channels ×
     frames (torchaudio's and librosa's), float in [-1, 1] or integer PCM (scaled as soundfile scales it)."""
     check_rate(source_rate)
-    if hasattr(audio, "detach"):  # a torch tensor (bf16 and GPU ones too), without importing torch here
-        audio = audio.detach().float().cpu().numpy()
-    arr = as_frames(np.asarray(audio), name)
-    channels = 1 if arr.ndim == 1 else int(arr.shape[1])
-    mono = to_mono(arr)
+    mono, channels = array_mono(audio, name)
     if mono.size and not np.all(np.isfinite(mono)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
-    if peak > LOUD_ARRAY_PEAK:  # integer PCM stored as floats reaches hundreds or thousands
-        log.warning(
-            "%s: samples reach %.4g, far outside [-1, 1] (integer PCM as floats? divide by 32768)", name, peak
-        )
+    warn_if_loud(peak, name, "integer PCM as floats? divide by 32768")
     hint = f" (read at {source_rate} Hz: pass sample_rate= if that is not its rate)" if assumed else ""
     where = name + hint
     check_length(mono.size / source_rate, where, max_s)

@@ -24,7 +24,18 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 import torch
 
-from .audio import AudioInfo, audio_info, check_min_length, check_span, is_silent, load_audio, span_pair
+from .audio import (
+    LOUD_ARRAY_PEAK,
+    LOUD_FILE_HINT,
+    AudioInfo,
+    audio_info,
+    check_min_length,
+    check_span,
+    is_silent,
+    load_audio,
+    span_pair,
+    warn_if_loud,
+)
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import (
     SharedEngine,
@@ -253,11 +264,15 @@ def localize_long(
     per_batch = 1  # the first window runs alone; its prefix's size then sets the batch (by memory)
     batched = batchable(adapter, cfg) and batch_windows != 1
     rows_per_window = len(queries) * (len(cfg.instructed_templates) + 1) + len(cfg.neutral_templates) + 1
-    todo = list(plan)
+    todo, warned_loud = list(plan), False
     with progress(len(plan), "windows", options.get("show_progress", False), unit="window") as advance:
         while todo:
             chunk, todo = todo[:per_batch], todo[per_batch:]
             clips = [(window, load(window)) for window in chunk]
+            if not warned_loud:  # once per recording, at the first window that reaches far beyond [-1, 1]
+                peak = max(float(np.max(np.abs(clip))) for _, clip in clips)
+                warned_loud = peak > LOUD_ARRAY_PEAK
+                warn_if_loud(peak, name, LOUD_FILE_HINT)
             silent.extend(window.index for window, clip in clips if is_silent(clip))
             sounding = [(w, c) for w, c in clips if w.index not in silent]
             for group in _same_length(sounding):

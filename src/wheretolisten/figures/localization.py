@@ -275,7 +275,8 @@ def draw_queries(
 
 def audio_array(audio: Audio, sample_rate: int | None) -> tuple[np.ndarray, int]:
     """A path is read with the package's loader (mono, at ``sample_rate`` or 16 kHz); an array needs
-    its sample rate and is averaged to mono when it has channels."""
+    its sample rate and is read as ``localize`` reads it (any layout, integer PCM scaled, channels
+    averaged: ``audio.array_mono``)."""
     if isinstance(audio, (str, os.PathLike)):
         from ..audio import load_audio
 
@@ -283,8 +284,9 @@ def audio_array(audio: Audio, sample_rate: int | None) -> tuple[np.ndarray, int]
         return load_audio(audio, rate)[0], rate
     if sample_rate is None:
         raise ValueError("sample_rate is required when audio is an array")
-    arr = np.asarray(audio, dtype=np.float32)
-    return (arr.mean(axis=1) if arr.ndim == 2 else arr), int(sample_rate)
+    from ..audio import array_mono
+
+    return array_mono(audio)[0], int(sample_rate)
 
 
 @dataclass(frozen=True)

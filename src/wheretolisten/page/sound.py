@@ -109,10 +109,11 @@ def page_sound(
 
 
 def array_sound(audio: np.ndarray, sample_rate: int, max_columns: int = 6000) -> PageSound:
-    """The same from an array in memory (a notebook's clip): mono float at ``sample_rate``."""
-    from ..audio import resample
+    """The same from an array in memory (a notebook's clip at ``sample_rate``), in any layout and type
+    ``localize`` takes (``audio.array_mono``)."""
+    from ..audio import array_mono, resample
 
-    clip = resample(np.asarray(audio, dtype=np.float32).ravel(), int(sample_rate), RATE)
+    clip = resample(array_mono(audio)[0], int(sample_rate), RATE)
     spec = SpectrogramBuilder(RATE, clip.size / RATE, max_columns)
     spec.add(clip, clip.size)
     buffer = io.BytesIO()
