@@ -156,6 +156,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ),
     ("generate silent", lambda w: ["generate", w / "silent.wav", "-q", "x"], "silent"),
     (
+        "--tsv, two files of one name",
+        lambda w: ["localize", w / "clip.wav", w / "a" / ".." / "clip.wav", "-q", "x", "--tsv", w / "d.tsv"],
+        "both 'clip.wav'",
+    ),
+    (
         "make-tiny-model, unknown family",
         lambda w: ["make-tiny-model", "--family", "qwen9-audio", "--out", w / "tiny"],
         "unknown family",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import WTLError
+from ..errors import OptionError, WTLError
 from .options import check_vector_outputs, numbered, vector_file
 
 if TYPE_CHECKING:
@@ -124,6 +124,20 @@ class RunFiles:
     def outputs(self) -> list[tuple[str, Path | None]]:
         """Both files, by option (for ``options.check_outputs``)."""
         return [("--jsonl", self.jsonl), ("--tsv", self.tsv)]
+
+    def check_names(self, audio: list[Path]) -> None:
+        """--tsv names each file by its base name (as DCASE references do): two files of one name would
+        share their rows, so they are refused before anything runs."""
+        if self.tsv is None:
+            return
+        seen: dict[str, Path] = {}
+        for path in audio:
+            if path.name in seen:
+                raise OptionError(
+                    f"--tsv names files by their base name, and {seen[path.name]} and {path} are both "
+                    f"{path.name!r}: give each name once (run them separately, or use --jsonl alone)"
+                )
+            seen[path.name] = path
 
 
 def emit(

@@ -160,6 +160,7 @@ def localize(
             "--json, --plot, --html and --save-vector take one audio file; with several, use --jsonl"
         )
     check_page(html, link_audio)
+    run.check_names(audio)
     config = steering.config()
     windows, detection = found_by.windows(), found_by.detection()
     if not several:
