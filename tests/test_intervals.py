@@ -238,3 +238,23 @@ def test_edges_fall_back_to_delta_when_the_audio_gives_nothing_to_snap_to() -> N
     rule = ReadoutRule(peak="delta", interval="edges", local_s=2.0, reach_s=1.0, margin_db=6.0, bridge_s=0.6)
     assert rule.name == "peak Δ, threshold 0.5 (s 0.2), edges snapped ±1 s (local ±2 s, +6 dB, bridge 0.6 s)"
     assert ReadoutRule.from_json(rule.to_json()) == rule and rule.needs_profile and rule.needs_envelope
+
+
+def test_digital_silence_nearby_does_not_hide_a_sound_in_noise() -> None:
+    """A second of digital silence (-120 dB tokens) beside a -60 dB noise floor made the background look
+    like it moves by tens of dB, so a tone 30 dB above the noise found no audio span (detections then kept
+    Δ's edges); the background is now measured again without the silent tokens. Without silence, and over
+    silence alone, the spans are those of before."""
+    from wheretolisten.intervals import sound_around
+
+    rng = np.random.default_rng(0)
+    env = -60.0 + rng.normal(0.0, 1.0, 250)
+    env[132:158] = -30.0 + rng.normal(0.0, 0.3, 26)
+    muted = env.copy()
+    muted[:25] = -120.0
+    assert sound_around(env, 140, 6.0, 2, 250) == (132, 158)
+    assert sound_around(muted, 140, 6.0, 2, 250) == (132, 158)
+    assert adaptive_snap(muted, 140, 6.0, 2, 250) == (132, 158)
+    silent_around = np.full(250, -120.0)
+    silent_around[132:158] = -30.0
+    assert sound_around(silent_around, 140, 6.0, 2, 250) == (132, 158)

@@ -64,6 +64,17 @@ def snap_span(envelope_db: np.ndarray, k: int, margin_db: float, bridge: int) ->
     return _run_around(active, k if active[k] else int(on[np.argmin(np.abs(on - k))]))
 
 
+def _active_level(near: np.ndarray, peak: float, margin_db: float) -> float | None:
+    """The level above which a token is active, from the background levels ``near`` and the peak's level
+    (None: the peak hardly stands out over that background)."""
+    floor = float(np.percentile(near, 10))
+    quiet = near[near <= np.median(near)]
+    spread = float(np.std(quiet)) if quiet.size > 1 else 0.0  # how much the background itself moves
+    if peak - floor < max(_MIN_RISE_DB, 6 * spread):  # the sound hardly stands out: no audio span to trust
+        return None
+    return floor + max(min(margin_db, (peak - floor) / 2), 3 * spread)
+
+
 def _local_active(
     envelope_db: np.ndarray, k: int, margin_db: float, bridge: int, local: int
 ) -> np.ndarray | None:
@@ -72,7 +83,9 @@ def _local_active(
     The floor is the 10th percentile of the level over ``k ± local`` tokens (not the clip's quietest part: a
     noise floor or another sound raises it); a token is active above floor + min(margin, half the peak's rise
     over the floor), but never within 3 spreads of the background's own fluctuation. A peak that rises less
-    than 3 dB (or 6 spreads) over the floor gives None. Pauses up to ``bridge`` tokens are bridged.
+    than 3 dB (or 6 spreads) over the floor gives None; then, when the neighbourhood holds digital silence
+    beside other sound, the background is measured once more without the silent tokens. Pauses up to
+    ``bridge`` tokens are bridged.
     """
     n = envelope_db.size
     near = envelope_db[max(0, k - local) : min(n, k + local + 1)]
@@ -81,12 +94,15 @@ def _local_active(
     top = top[~np.isnan(top)]
     if near.size == 0 or top.size == 0:
         return None
-    floor, peak = float(np.percentile(near, 10)), float(np.max(top))
-    quiet = near[near <= np.median(near)]
-    spread = float(np.std(quiet)) if quiet.size > 1 else 0.0  # how much the background itself moves
-    if peak - floor < max(_MIN_RISE_DB, 6 * spread):  # the sound hardly stands out: no audio span to trust
+    peak = float(np.max(top))
+    level = _active_level(near, peak, margin_db)
+    sounding = near[near > _FLOOR_DB]
+    if level is None and 0 < sounding.size < near.size:
+        # Digital silence (a muted stretch, padding) beside a noise floor made the background look like it
+        # moves by tens of dB: measure the background on the tokens that are not digital silence.
+        level = _active_level(sounding, peak, margin_db)
+    if level is None:
         return None
-    level = floor + max(min(margin_db, (peak - floor) / 2), 3 * spread)
     with np.errstate(invalid="ignore"):
         active = envelope_db > level
     on = np.flatnonzero(active)
