@@ -217,3 +217,19 @@ def test_steering_make_scenes_and_loud_arrays_say_what_is_wrong(
     with caplog.at_level(logging.WARNING, logger="wheretolisten"):
         localize(qwen, CLIP * 3000.0, "a siren", sample_rate=SR)
     assert any("far outside [-1, 1]" in r.getMessage() for r in caplog.records)
+
+
+def test_an_array_without_its_rate_is_warned_about_once(
+    tiny_dirs: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 48-kHz array given without sample_rate= was read at 16 kHz (three times too long, every time
+    wrong) without a word: one warning per model now; an array with its rate gets none."""
+    from wheretolisten.models import load_model
+
+    adapter = load_model(tiny_dirs["qwen2-audio"], device="cpu", dtype="float32")  # not warned yet
+    with caplog.at_level("WARNING", logger="wheretolisten"):
+        localize(adapter, CLIP, "a siren", sample_rate=SR)
+        assert not any("sample_rate=" in r.getMessage() for r in caplog.records)
+        localize(adapter, CLIP, "a siren")
+        localize(adapter, CLIP, "a siren")
+    assert sum("without sample_rate=" in r.getMessage() for r in caplog.records) == 1

@@ -7,6 +7,7 @@ and profiles; the readout turns Δ into a time.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -44,6 +45,8 @@ from .settings import (
 )
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
+
+log = logging.getLogger("wheretolisten")
 
 AudioLike = str | os.PathLike[str] | np.ndarray
 Config = LocalizeConfig | Resolved | None
@@ -95,6 +98,13 @@ def prepare_audio(
     if start_s is not None or end_s is not None:
         raise OptionError("a span (start/end) applies to audio files, not to arrays: slice the array")
     rate = adapter.sample_rate if sample_rate is None else sample_rate
+    if sample_rate is None and not adapter.warned_rate:  # a 48-kHz array read at 16 kHz is 3x too long
+        adapter.warned_rate = True
+        log.warning(
+            "an array without sample_rate= is read at %d Hz, the model's rate: pass sample_rate= with "
+            "its own (said once per model)",
+            adapter.sample_rate,
+        )
     return from_array(audio, rate, adapter.sample_rate, max_s=limit, assumed=sample_rate is None)
 
 

@@ -84,6 +84,8 @@ class Adapter(ABC):
         self.recommended: dict[str, Any] = {}
         #: Queries already warned about as outside the checkpoint's declared vocabulary (one line each).
         self.warned_queries: set[str] = set()
+        #: Whether an array given without its sample rate was warned about (once per model).
+        self.warned_rate = False
 
     # ---- modules -------------------------------------------------------------------------------
     #: Attribute path from the model to its decoder-only language model (``layers`` below it).
