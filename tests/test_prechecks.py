@@ -62,6 +62,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
             file.rename(file.with_suffix(".bin"))
         else:
             file.unlink()
+    (root / "prun").mkdir()  # a protocol run's folder, of another protocol than the built-in one
+    (root / "prun" / "protocol.json").write_text(json.dumps({"protocol": {"bank": "x"}, "model": "m"}))
+    (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
     _write_sharded(shipped, root / "sharded")
     shutil.copytree(root / "sharded", root / "lostshard")
     weight_files(root / "lostshard")[0].unlink()
@@ -159,6 +162,22 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "--tsv, two files of one name",
         lambda w: ["localize", w / "clip.wav", w / "a" / ".." / "clip.wav", "-q", "x", "--tsv", w / "d.tsv"],
         "both 'clip.wav'",
+    ),
+    (
+        "--write-protocol onto a results file",
+        lambda w: ["bench", "protocol", "--write-protocol", w / "r.jsonl"],
+        "ends in .toml or .json",
+    ),
+    (
+        "--write-protocol with --out and --shard",
+        lambda w: ["bench", "protocol", "--write-protocol", w / "p.toml", "--out", w / "o", "--shard", "0/2"],
+        "--out, --shard would be unused",
+    ),
+    ("report --out a results file", lambda w: ["report", w / "r.jsonl", "--out", w / "r.jsonl"], ".html"),
+    (
+        "bench protocol, a folder of another protocol",
+        lambda w: ["bench", "protocol", "--out", w / "prun"],
+        "another",
     ),
     (
         "make-tiny-model, unknown family",

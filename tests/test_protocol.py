@@ -3,6 +3,7 @@ one-piece result, a directory of another protocol is refused, the command line."
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -225,8 +226,12 @@ def test_summary_names_settings_controls_and_tests(full: Path) -> None:
 
 
 def test_another_protocol_in_the_directory_is_refused(tiny: Adapter, full: Path) -> None:
-    with pytest.raises(DataError, match="another protocol or model"):
+    with pytest.raises(DataError, match="another protocol"):
         run_protocol(tiny, replace(TINY, random_draws=3), full, show_progress=False)
+    other = copy.copy(tiny)
+    other.name = "another/model"
+    with pytest.raises(DataError, match="another model"):
+        run_protocol(other, TINY, full, show_progress=False)
 
 
 def test_command_line(

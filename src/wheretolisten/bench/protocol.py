@@ -45,7 +45,15 @@ from ..scenes.options import SceneOptions
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
-from .protocol_file import TUNABLE, Protocol, SceneSet, draw_groups, held_out, sets_of
+from .protocol_file import (
+    TUNABLE,
+    Protocol,
+    SceneSet,
+    check_recorded,
+    draw_groups,
+    held_out,
+    sets_of,
+)
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
@@ -99,16 +107,11 @@ class _Sets:
 
 def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     """Write DIR/protocol.json, or refuse a DIR that holds another protocol or model."""
-    record = {"protocol": protocol.to_dict(), "model": adapter.name}
-    path = out / PROTOCOL_NAME
-    if path.is_file():
-        if read_json(path, "protocol record") != record:
-            raise DataError(
-                f"{out} holds a run of another protocol or model ({path}); use another out folder"
-            )
+    if check_recorded(protocol, out, adapter.name):
         return
+    record = {"protocol": protocol.to_dict(), "model": adapter.name}
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / PROTOCOL_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 def set_layout(spec: SceneSet) -> tuple[SceneOptions | None, str | None]:

@@ -17,7 +17,8 @@ from typing import Any
 from ..errors import DataError, OptionError
 from ..files import write_atomic
 from ..readout import PEAKS
-from ..records.documents import read_text
+from ..records.documents import read_json, read_text
+from ..records.layout import PROTOCOL_NAME
 from .config import DIRECT_PROMPT, QUERY_MODES
 from .protocol_toml import protocol_toml
 from .protocol_types import check_types, check_values
@@ -373,9 +374,38 @@ def load_protocol(path: str | os.PathLike[str] | None) -> Protocol:
         raise DataError(f"protocol file {source}: {str(exc).removeprefix('protocol: ')}") from None
 
 
+#: The suffixes of a protocol file (TOML or JSON: the format follows the suffix).
+PROTOCOL_SUFFIXES = (".toml", ".json")
+
+
+def check_protocol_path(path: str | os.PathLike[str], option: str) -> None:
+    """A protocol file to write ends in ``.toml`` or ``.json`` (a results file or a scenes manifest named
+    by mistake is not replaced by a protocol)."""
+    if Path(path).suffix.lower() not in PROTOCOL_SUFFIXES:
+        raise OptionError(f"{option} {path}: a protocol file ends in .toml or .json")
+
+
+def check_recorded(protocol: Protocol, out: Path, model: str | None = None) -> bool:
+    """Whether ``out`` holds the record of a run (``protocol.json``); one of another protocol is refused,
+    and of another model when ``model`` is given (the protocol is checked before the model loads, the
+    model's name once it has)."""
+    path = out / PROTOCOL_NAME
+    if not path.is_file():
+        return False
+    record = read_json(path, "protocol record")
+    if not isinstance(record, dict) or record.get("protocol") != protocol.to_dict():
+        raise DataError(f"{out} holds a run of another protocol ({path}); use another out folder")
+    if model is not None and record.get("model") != model:
+        raise DataError(
+            f"{out} holds a run of another model ({record.get('model')!r}, {path}); use another out folder"
+        )
+    return True
+
+
 def save_protocol(protocol: Protocol, path: str | os.PathLike[str]) -> Path:
     """Write ``protocol`` atomically as TOML (``.toml``) or JSON."""
     target = Path(path)
+    check_protocol_path(target, "protocol file")
     text = (
         protocol_toml(protocol)
         if target.suffix == ".toml"

@@ -22,6 +22,7 @@ from .options import (
     ProgressOpt,
     Queries,
     ShiftsOpt,
+    check_html_name,
     check_outputs,
     check_seed,
     finite,
@@ -312,24 +313,41 @@ def bench_protocol(
     """
     from dataclasses import replace
 
-    from ..bench.protocol_file import load_protocol, save_protocol
+    from ..bench.protocol_file import check_protocol_path, check_recorded, load_protocol, save_protocol
     from ..files import check_output
+    from ..scenes import get_bank
     from ..shards import parse_shard
 
     chosen = load_protocol(protocol)
     if bank is not None:
         chosen = replace(chosen, bank=bank)
     if write_protocol is not None:
+        unused = [
+            flag
+            for flag, given in (
+                ("--out", out is not None),
+                ("--model", model is not None),
+                ("--shard", shard is not None),
+                ("--device", bench.device != "auto"),
+                ("--dtype", bench.dtype != "auto"),
+            )
+            if given
+        ]
+        if unused:
+            raise OptionError(
+                f"--write-protocol only writes the protocol: {', '.join(unused)} would be unused"
+            )
+        check_protocol_path(write_protocol, "--write-protocol")
         check_outputs([("--write-protocol", write_protocol)], [protocol] if protocol else [], bench.mkdir)
+        get_bank(chosen.bank)  # a protocol of an unknown bank is not written
         typer.echo(f"wrote {save_protocol(chosen, write_protocol)}")
         return
     if out is None:
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
     check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=bench.mkdir)
-    from ..scenes import get_bank
-
     get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
+    check_recorded(chosen, out)  # a folder of another protocol (its model is compared once loaded)
     adapter = bench.load(model)
     from ..bench.protocol import run_protocol
     from ..records.layout import REPORT_NAME
@@ -381,6 +399,7 @@ def report_html(
     inputs = [*results, *(p for p in (scenes, sweep) if p is not None)]
     if scenes is not None:
         inputs.append(manifest_file(scenes))  # a folder's manifest is what is read
+    check_html_name(out, "--out")
     check_outputs([("--out", out)], inputs, mkdir)
     from ..report import write_report
 

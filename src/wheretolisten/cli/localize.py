@@ -22,6 +22,7 @@ from .options import (
     PositionsOpt,
     ProgressOpt,
     check_audio,
+    check_html_name,
     check_outputs,
     check_query,
     check_span,
@@ -63,8 +64,7 @@ def check_page(page: Path | None, link_audio: bool) -> None:
         if link_audio:
             raise WTLError("--link-audio only matters with --html")
         return
-    if page.suffix.lower() not in (".html", ".htm"):
-        raise WTLError(f"--html {page}: give a file name ending in .html")
+    check_html_name(page, "--html")
 
 
 @app.command()

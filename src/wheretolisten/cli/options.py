@@ -405,6 +405,13 @@ def check_vector_outputs(
     return [(option, target), (option, meta)]
 
 
+def check_html_name(path: Path, option: str) -> None:
+    """An HTML output ends in .html or .htm (a results file or manifest named by mistake is not replaced
+    by a page)."""
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise OptionError(f"{option} {path}: give a file name ending in .html")
+
+
 def check_audio(paths: Iterable[Path]) -> None:
     """Every audio file exists and has a readable header (one line otherwise)."""
     from ..audio import audio_info
