@@ -222,6 +222,50 @@ def test_resume_refuses_another_configuration(
     assert out.read_bytes() == before
 
 
+def test_an_option_no_chosen_condition_reads_is_refused(
+    scenes_dir: Path,
+    model_dirs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Options the chosen conditions never read (their rows' settings, so their hash, are the same with
+    another value) were accepted and ignored: refused now, after the model loads when a condition runs
+    one (their values are resolved against it), before anything is written; read ones still run."""
+    out = tmp_path / "r.jsonl"
+    model = ("--model", str(model_dirs["qwen2-audio"]))
+    for args, unread in (
+        (("--conditions", "steered,random", "--top-k", "2", *model), "--top-k"),
+        (("--conditions", "steered", "--direct-prompt", "Say {query}.", *model), "--direct-prompt"),
+        (("--conditions", "steered", "--seed", "3", *model), "--seed"),
+        (("--conditions", "energy-det", "--min-score", "2"), "--min-score"),
+        (("--conditions", "random", "--alpha", "3", *model), "--alpha, --model"),
+    ):
+        code, _, err = cli(monkeypatch, capsys, "bench", "run", scenes_dir, "--out", out, "--limit=1", *args)
+        assert_one_error_line(code, err, unread, "not read by the conditions")
+        assert not out.exists()
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "bench",
+        "run",
+        scenes_dir,
+        "--out",
+        out,
+        "--limit=1",
+        "--conditions",
+        "steered,random",
+        "--seed",
+        "3",
+        "--alpha",
+        "4",
+        "--layers",
+        "1",
+        *model,
+    )
+    assert code == 0, err
+
+
 def test_model_free_conditions_need_no_model(
     scenes_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -180,6 +180,21 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "another",
     ),
     (
+        "bench run, --alpha with model-free conditions",
+        lambda w: [
+            "bench",
+            "run",
+            w,
+            "--out",
+            w / "r2.jsonl",
+            "--conditions",
+            "random,energy",
+            "--alpha",
+            "3",
+        ],
+        "not read by the conditions random, energy",
+    ),
+    (
         "make-tiny-model, unknown family",
         lambda w: ["make-tiny-model", "--family", "qwen9-audio", "--out", w / "tiny"],
         "unknown family",

@@ -7,7 +7,7 @@ that turns a unit's queried events into outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ from ..answers import parse_time_answer
 from ..errors import OptionError
 from ..readout import Readout
 from .baselines import energy_prediction, item_rng, random_prediction
-from .config import BenchConfig
+from .config import BenchConfig, config_hash
 from .detection import DETECTION_CONDITIONS
 from .outcome import Outcome
 
@@ -80,6 +80,19 @@ def parse_conditions(text: str | Sequence[str]) -> list[str]:
 def get_conditions(names: str | Sequence[str]) -> list[Condition]:
     """The registered conditions named in ``names`` (validated)."""
     return [REGISTRY[n] for n in parse_conditions(names)]
+
+
+def unread_options(
+    conditions: Sequence[Condition], config: BenchConfig, changed: Mapping[str, BenchConfig]
+) -> list[str]:
+    """The options no condition of ``conditions`` reads: ``changed[option]`` is ``config`` with that option
+    set to another value, and every condition's settings (so its rows' hash) come out the same."""
+
+    def hashes(cfg: BenchConfig) -> list[str]:
+        return [config_hash(c.name, c.settings(cfg)) for c in conditions]
+
+    mine = hashes(config)
+    return [option for option, other in changed.items() if hashes(other) == mine]
 
 
 # ---- settings that enter each condition's hash -----------------------------------------------------

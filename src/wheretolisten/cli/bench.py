@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,7 +10,8 @@ import typer
 from ..errors import DataError, OptionError
 from ..settings import parse_layers
 from .app import app, bench_app
-from .groups import DetectionFlags, DeviceFlags, grouped
+from .bench_flags import AskFlags, BenchFlags, ScenesArg, SeedOpt, ShardOpt, check_read
+from .groups import DetectionFlags, grouped
 from .options import (
     AlphaOpt,
     Format,
@@ -34,53 +34,6 @@ from .ray import RayFlags, ray_counts
 
 if TYPE_CHECKING:
     from ..bench.runner import RunReport
-
-ScenesArg = Annotated[
-    Path, typer.Argument(help="Scenes: a manifest.jsonl or the directory holding one.", metavar="SCENES")
-]
-ConditionsOpt = Annotated[
-    str,
-    typer.Option(
-        help="Comma-separated: steered, prompted, audio-steered, direct, random, energy; audio-steered-norm; "
-        "controls random-vector, wrong-query, absent-class, neutral-contrast, negative; for every "
-        "occurrence in long recordings: steered-det, energy-det, random-det."
-    ),
-]
-QueriesOpt = Annotated[
-    Queries,
-    typer.Option(help="target (the scene's target event), all (every event) or classes (each class once)."),
-]
-QueryOpt = Annotated[
-    str | None,
-    typer.Option("--query", "-q", help="Ask this query (an event's query text or label) in every scene."),
-]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the random baseline and of the event-erasing noise.")]
-ShardOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Run shard K of N (e.g. 0/4): every N-th scene from K, so N processes or GPUs split the work."
-    ),
-]
-ALL_CONDITIONS = "steered,prompted,audio-steered,direct,random,energy"
-
-
-@dataclass(frozen=True)
-class AskFlags:
-    """--conditions, --queries and --query: the conditions run on each scene and which of its events are
-    asked (``bench run`` and ``bench sweep`` take them together)."""
-
-    conditions: ConditionsOpt = ALL_CONDITIONS
-    queries: QueriesOpt = Queries.target
-    query: QueryOpt = None
-
-
-@dataclass(frozen=True)
-class BenchFlags(DeviceFlags):
-    """--device/--dtype, --progress and --mkdir: where a benchmark command runs the model, whether it
-    shows progress, whether it makes missing folders of its outputs (every benchmark command takes them)."""
-
-    progress: ProgressOpt = True
-    mkdir: MkdirOpt = False
 
 
 def check_failed(report: RunReport, out: Path) -> None:
@@ -144,20 +97,24 @@ def bench_run(
         raise OptionError(
             "--energy-min-db sets the energy-det condition's threshold: add energy-det to --conditions"
         )
-    config = bench_config(
-        parse_layers(layers),
-        strength(alpha, "--alpha"),
-        asked.queries.value,
-        asked.query,
-        seed,
-        save_profiles,
-        direct_prompt,
-        value(positions),
-        found_by.windows(),
-        found_by.detection(),
-        energy_min_db,
-        shifts,
-    )
+    given = {
+        "layers": parse_layers(layers),
+        "alpha": strength(alpha, "--alpha"),
+        "queries": asked.queries.value,
+        "query": asked.query,
+        "seed": seed,
+        "save_profiles": save_profiles,
+        "direct_prompt": direct_prompt,
+        "positions": value(positions),
+        "windows": found_by.windows(),
+        "detection": found_by.detection(),
+        "energy_min_db": energy_min_db,
+        "shifts": shifts,
+    }
+    config = bench_config(**given)
+    check_read(conds, given, found_by, model, bench)  # model-free conditions; the others once loaded
+    if asked.query is not None and asked.queries is not Queries.target:
+        raise OptionError("--query asks one query in every scene: --queries would be unused")
     manifest = manifest_path(scenes)
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     inputs = [manifest, *(s.audio_path(manifest_dir) for s in scene_list)]
@@ -170,6 +127,8 @@ def bench_run(
         report = run_bench_ray(scene_list, manifest_dir, names, config, out, spec, bench.progress)
     else:
         adapter = bench.load(model) if any(c.needs_model for c in conds) else None
+        if adapter is not None:
+            check_read(conds, given, found_by, model, bench, adapter)
         from ..bench.runner import run_bench
 
         report = run_bench(adapter, scene_list, manifest_dir, names, config, out, bench.progress)
