@@ -195,6 +195,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "not read by the conditions random, energy",
     ),
     (
+        "bench summary --format csv --wide",
+        lambda w: ["bench", "summary", w / "r.jsonl", "--format", "csv", "--wide"],
+        "--wide",
+    ),
+    (
         "make-tiny-model, unknown family",
         lambda w: ["make-tiny-model", "--family", "qwen9-audio", "--out", w / "tiny"],
         "unknown family",

@@ -162,6 +162,8 @@ def bench_summary(
 
     The markdown tables fit 100 columns; a legend under each explains its columns.
     """
+    if wide and format is not Format.markdown:
+        raise OptionError("--wide widens the markdown tables; csv has every column already")
     from ..records import read_results
 
     rows, notes = read_results(results)
