@@ -386,13 +386,14 @@ def test_non_utf8_manifest_and_metadata_are_one_line(tmp_path: Path) -> None:
 
 def test_folder_bank_of_oga_and_mp3_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
+    root = tmp_path / "bank"  # apart from the scenes' folder: an output inside the bank is refused
     for label in ("dog", "rain", "wind"):
-        (tmp_path / label).mkdir()
+        (root / label).mkdir(parents=True)
         data = (0.3 * rng.standard_normal(int(1.5 * 16000))).astype(np.float32)
-        sf.write(tmp_path / label / f"{label}.oga", data, 16000, format="OGG", subtype="VORBIS")
+        sf.write(root / label / f"{label}.oga", data, 16000, format="OGG", subtype="VORBIS")
     if ".mp3" in AUDIO_SUFFIXES:
-        sf.write(tmp_path / "wind" / "gust.mp3", data, 16000, format="MP3", subtype="MPEG_LAYER_III")
-    bank = get_bank(str(tmp_path))
+        sf.write(root / "wind" / "gust.mp3", data, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    bank = get_bank(str(root))
     assert isinstance(bank, FolderBank) and bank.labels == ["dog", "rain", "wind"]
     if ".mp3" in AUDIO_SUFFIXES:
         assert [p.name for p in bank.files["wind"]] == ["gust.mp3", "wind.oga"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,34 @@ def comparable(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[st
 
 
 def test_parse_shard() -> None:
-    assert parse_shard(None) is None and parse_shard("") is None
+    assert parse_shard(None) is None
     assert parse_shard("0/1") == (0, 1) and parse_shard("3/4") == (3, 4)
     for bad in ("4/4", "-1/2", "1/0", "a/b", "1", "1/2/3"):
         with pytest.raises(WTLError, match="shard"):
             parse_shard(bad)
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_shard_is_refused_not_taken_as_no_shard(empty: str) -> None:
+    # an unset variable in a launch script (--shard "$SHARD") would otherwise run every scene in each of
+    # the N processes, each appending the whole benchmark
+    with pytest.raises(WTLError, match=r"shard .* is empty"):
+        parse_shard(empty)
+
+
+def test_bench_run_refuses_an_empty_shard_before_torch(tmp_path: Path) -> None:
+    make_scenes(ProceduralBank(), 1, tmp_path / "scenes", progress=False)
+    script = (
+        "import sys\nfrom wheretolisten import cli\ntry:\n    cli.main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n    print(exc.code, 'torch' in sys.modules)\n"
+    )
+    args = ["bench", "run", "scenes", "--conditions", "random", "--out", "r.jsonl", "--shard", ""]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr  # refused, torch not imported
+    assert "shard '' is empty" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 @given(st.integers(0, 40), st.integers(1, 9))

@@ -2,9 +2,10 @@
 
 Every file the package writes appears whole or not at all (a temp file beside it, then ``os.replace``;
 a folder of files: a temp folder, then a rename), with the permissions the user's umask gives a new
-file. :func:`check_output` refuses, before anything is computed, an output that could not be written or
-that is one of the command's inputs; :func:`check_distinct`, two outputs of one command that are one
-file; :func:`check_replace`, an existing file the command did not create. A full disk or quota is a
+file. :func:`check_output` refuses, before anything is computed, an output that could not be written,
+that is one of the command's inputs, or that is, lies inside or holds a folder the command reads;
+:func:`check_distinct`, two outputs of one command that are one file; :func:`check_replace`, an existing
+file the command did not create. A full disk or quota is a
 :class:`~wheretolisten.errors.DiskFullError` (exit 4), never a traceback.
 """
 
@@ -149,6 +150,20 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _nesting(a: Path, b: Path) -> str | None:
+    """How folder ``a`` stands to folder ``b`` (symlinks resolved): "is", "lies inside", "holds", or None
+    when neither lies in the other."""
+    try:
+        first, second = a.resolve(), b.resolve()
+    except OSError:
+        return None
+    if first == second:
+        return "is"
+    if first.is_relative_to(second):
+        return "lies inside"
+    return "holds" if second.is_relative_to(first) else None
+
+
 def _nearest_existing(path: Path) -> Path:
     current = path.absolute()
     while not current.exists() and current != current.parent:
@@ -172,12 +187,15 @@ def check_output(
     directory: bool = False,
     option: str = "",
     mkdir: bool = True,
+    input_folders: Iterable[PathLike] = (),
 ) -> Path:
     """Refuse an output that cannot be written or that names an input, before anything is computed.
 
     ``directory``: the output is a folder (created later) rather than a file. ``mkdir``: missing parent
     folders may be created when writing (the command line passes False unless ``--mkdir`` is given, so
-    a mistyped folder is refused rather than created). Nothing is created here.
+    a mistyped folder is refused rather than created). ``input_folders``: folders the command reads
+    whole (a sound bank); an output that is one, lies inside one or holds one is refused, since what it
+    writes would be read back as input the next time. Nothing is created here.
     """
     target = Path(path)
     name = f"{option} {target}" if option else str(target)
@@ -186,6 +204,13 @@ def check_output(
     for source in inputs:
         if _same_file(target, Path(source)):
             raise OutputError(f"{name} is also an input of this command; choose another output path")
+    for folder in input_folders:
+        relation = _nesting(target, Path(folder))
+        if relation is not None:
+            raise OutputError(
+                f"{name} {relation} the input folder {folder} (what it writes there would be read as "
+                "input); choose an output outside it"
+            )
     if target.exists():
         if directory and not target.is_dir():
             raise OutputError(f"{name} exists and is not a directory")

@@ -18,9 +18,13 @@ Shard = tuple[int, int]
 
 
 def parse_shard(text: str | None) -> Shard | None:
-    """``"K/N"`` → (K, N) with 0 ≤ K < N; None or an empty string → None (no sharding)."""
-    if text is None or not text.strip():
+    """``"K/N"`` → (K, N) with 0 ≤ K < N; None → None (no sharding). An empty string is refused: it is a
+    value given (an unset variable in a launch script), and taking it as "no shard" would run every item
+    in each of the N processes."""
+    if text is None:
         return None
+    if not text.strip():
+        raise WTLError(f"shard {text!r} is empty; give K/N, e.g. 0/4 for the first of four, or leave it out")
     try:
         k_text, n_text = text.split("/")
         k, n = int(k_text), int(n_text)

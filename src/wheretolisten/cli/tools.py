@@ -228,9 +228,10 @@ def scenes_make(
     options = layout.options()
     from ..files import check_output
 
-    check_output(out, directory=True, option="--out", mkdir=mkdir)
+    chosen = get_bank(bank)
+    check_output(out, directory=True, option="--out", mkdir=mkdir, input_folders=chosen.folders())
     scenes = make_scenes(
-        get_bank(bank),
+        chosen,
         n,
         out,
         n_events=events,
@@ -267,7 +268,8 @@ def scenes_import(
     queries: Annotated[
         Path | None,
         typer.Option(
-            help="JSON {label: query text} (default: the data set's text, else the label in lower case)."
+            help="JSON {label: query text} (default: the data set's text, else the label in lower case); "
+            "each label must occur in the label file, each text must not be empty."
         ),
     ] = None,
     label_map: Annotated[
@@ -287,15 +289,13 @@ def scenes_import(
 ) -> None:
     """Make a benchmark manifest from annotated real recordings; clips that do not fit are listed."""
     from ..files import check_output
-    from ..scenes.annotations import read_query_map
     from ..scenes.datasets import FORMATS, import_dataset
 
     if fmt not in FORMATS:
         raise OptionError(f"unknown --format {fmt!r}; choose {', '.join(FORMATS)}")
     inputs = [labels, *([queries] if queries else []), *([label_map] if label_map else [])]
     check_output(out, inputs, directory=True, option="--out", mkdir=mkdir)
-    query_map = read_query_map(queries) if queries else None
-    report = import_dataset(fmt, labels, audio, out, query_map, label_map, single, overwrite)
+    report = import_dataset(fmt, labels, audio, out, queries, label_map, single, overwrite)
     for name, reason in list(report.skipped.items())[:10]:
         typer.echo(f"skipped {name}: {reason}")
     if len(report.skipped) > 10:

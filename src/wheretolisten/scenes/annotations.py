@@ -15,7 +15,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,11 @@ from .manifest import Event, Scene, check_audio_dir, check_import_output, positi
 _NAMED_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")
 #: Columns of a DCASE/DESED strong-label TSV.
 TSV_COLUMNS = ("filename", "onset", "offset", "event_label")
+
+
+#: A query map {label: query text}, or the JSON file holding one: given as a file, it is an input of the
+#: import (the output may not replace it) and is read after the output is checked.
+QueryMap = Mapping[str, str] | str | os.PathLike[str]
 
 
 @dataclass
@@ -150,8 +155,12 @@ def import_clips(
     data set's own text, or :func:`default_query`; the target cycles through the events over the clips
     (sorted by name). Events past the clip's end are cut at it (dropped, and reported, when they start
     after it). ``audio_names(clip)`` lists the file names to look for. Nothing is written when no clip fits.
+    A query map with an empty text, or with a label that no clip's annotation uses (a typo, or the map
+    of another data set), is refused before any audio is read (:func:`check_query_map`).
     """
     root, out = Path(audio_root), Path(out_dir)
+    if queries is not None:
+        check_query_map(queries, "query map", {a.label for events in clips.values() for a in events}, source)
     report = ImportReport([])
     for name in sorted(clips):
         wav = find_audio(root, audio_names(name))
@@ -216,20 +225,20 @@ def import_annotations(
     tsv: str | os.PathLike[str],
     audio_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    queries: Mapping[str, str] | None = None,
+    queries: QueryMap | None = None,
     single: bool = False,
     overwrite: bool = False,
 ) -> ImportReport:
     """A DESED-style TSV (``filename onset offset event_label``) beside a folder of audio → a manifest
-    (:func:`import_clips`). The output is checked first (writable, not the TSV itself, no existing
-    manifest unless ``overwrite``)."""
-    check_import_output(Path(out_dir), [Path(tsv)], overwrite)
+    (:func:`import_clips`). The output is checked first (writable, neither the TSV nor the query map's
+    file, no existing manifest unless ``overwrite``)."""
+    check_import_output(Path(out_dir), [Path(tsv), *query_map_files(queries)], overwrite)
     check_audio_dir(audio_dir)
     clips = {
         name: [Annotation(on, off, label) for on, off, label in events]
         for name, events in read_annotations(tsv).items()
     }
-    return import_clips(clips, audio_dir, out_dir, f"import:{Path(tsv).name}", queries, single)
+    return import_clips(clips, audio_dir, out_dir, f"import:{Path(tsv).name}", as_query_map(queries), single)
 
 
 def read_json_document(path: str | os.PathLike[str], what: str) -> Any:
@@ -242,22 +251,63 @@ def read_json_document(path: str | os.PathLike[str], what: str) -> Any:
 
 
 def read_query_map(path: str | os.PathLike[str]) -> dict[str, str]:
-    """A JSON object {label: query text}, for labels whose default query reads badly."""
+    """A JSON object {label: query text}, for labels whose default query reads badly; an empty text is
+    refused here, naming the file (:func:`check_query_map`)."""
     source = Path(path)
     data = read_json_document(source, "query map")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise DataError(f"{source}: expected a JSON object mapping labels to query texts")
-    return {str(k): v for k, v in data.items()}
+    queries = {str(k): v for k, v in data.items()}
+    check_query_map(queries, str(source))
+    return queries
+
+
+def check_query_map(
+    queries: Mapping[str, str], where: str, labels: Collection[str] | None = None, source: str = ""
+) -> None:
+    """Refuse a query map with an empty (or blank) text: a query of nothing asks the model nothing, and
+    would be refused only after a model loaded. With ``labels`` (those of the label file ``source``),
+    refuse a label none of them is: a map only rewrites the queries of labels that occur, so a label
+    that does not is a typo or another data set's, and silently ignoring it would keep a default query
+    the user meant to replace."""
+    for label, text in queries.items():
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(
+                f"{where}: the query of label {label!r} is empty; give a text, or leave the label out "
+                "(its default query is used)"
+            )
+    unknown = sorted(set(queries) - set(labels)) if labels is not None else []
+    if unknown:
+        known = sorted(labels or ())
+        shown = ", ".join(map(repr, known[:10])) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        raise DataError(
+            f"{where}: label {unknown[0]!r} occurs in no annotation of {source or 'the label file'} "
+            f"(its labels: {shown}); remove it or fix its spelling"
+        )
+
+
+def query_map_files(queries: QueryMap | None) -> list[Path]:
+    """The query map's file when it was given as one (an input the output may not replace), else none."""
+    return [] if queries is None or isinstance(queries, Mapping) else [Path(queries)]
+
+
+def as_query_map(queries: QueryMap | None) -> Mapping[str, str] | None:
+    """The query map itself: as given, or read from its file (:func:`read_query_map`)."""
+    return queries if queries is None or isinstance(queries, Mapping) else read_query_map(queries)
 
 
 __all__ = [
     "Annotation",
     "ImportReport",
+    "QueryMap",
+    "as_query_map",
+    "check_query_map",
     "default_query",
     "find_audio",
     "import_annotations",
     "import_clips",
     "merge_repeats",
+    "query_map_files",
     "read_annotations",
     "read_json_document",
     "read_query_map",

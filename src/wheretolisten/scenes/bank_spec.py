@@ -56,7 +56,21 @@ def _speech(spec: str) -> SpeechBank:
     return SpeechBank(telephone_p=share, engines=engines)
 
 
+def _folder(text: str, spec: str) -> str:
+    """The folder of 'esc50:DIR' or 'folder:DIR', refused when empty (Path('') would be the current
+    folder, read as a bank without being named)."""
+    if not text.strip():
+        kind = spec.split(":", 1)[0]
+        raise DataError(f"bank {spec!r}: the folder is empty; give {kind}:DIR")
+    return text
+
+
 def _one_bank(spec: str) -> Bank:
+    if not spec.strip():
+        raise DataError(
+            f"bank {spec!r} is empty: give {', '.join(repr(n) for n in NAMED_BANKS)}, 'esc50:DIR', "
+            "'folder:DIR' or an existing directory"
+        )
     if ":labels=" in spec:
         inner, labels = spec.rsplit(":labels=", 1)
         return SubsetBank(_one_bank(inner), [x.strip() for x in labels.split(",") if x.strip()])
@@ -68,10 +82,10 @@ def _one_bank(spec: str) -> Bank:
         rest = spec[len("esc50:") :]
         if ":folds=" in rest:
             root, fold_text = rest.rsplit(":folds=", 1)
-            return ESC50Bank(root, folds=_parse_folds(fold_text, spec))
-        return ESC50Bank(rest)
+            return ESC50Bank(_folder(root, spec), folds=_parse_folds(fold_text, spec))
+        return ESC50Bank(_folder(rest, spec))
     if spec.startswith("folder:"):
-        return FolderBank(spec[len("folder:") :])
+        return FolderBank(_folder(spec[len("folder:") :], spec))
     path = Path(spec)
     if path.is_dir():
         if (path / "meta" / "esc50.csv").is_file():

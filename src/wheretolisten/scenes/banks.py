@@ -49,6 +49,11 @@ class Bank(ABC):
     def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
         """Mono float32 audio of one instance of ``label``, at most ``max_duration_s`` long."""
 
+    def folders(self) -> list[Path]:
+        """The folders this bank reads its audio from (none: synthesized): scenes written there would
+        become sounds of the bank (``make_scenes`` refuses such an output)."""
+        return []
+
     def _check_label(self, label: str) -> None:
         if label not in self.labels:
             raise DataError(f"bank {self.name!r} has no label {label!r} (labels: {', '.join(self.labels)})")
@@ -87,6 +92,11 @@ class FileBank(Bank):
     """Shared logic for banks backed by audio files: pick a file, trim silence, random-crop."""
 
     files: dict[str, list[Path]]
+    root: Path
+
+    def folders(self) -> list[Path]:
+        """The bank's root folder (its label folders, or an ESC-50 layout)."""
+        return [self.root]
 
     def render(self, label: str, rng: np.random.Generator, sample_rate: int, max_duration_s: float) -> F32:
         """A random file of ``label``, silence-trimmed, randomly cropped to at most ``max_duration_s``."""
@@ -208,6 +218,10 @@ class MixedBank(Bank):
         self.labels = list(self.owner)
         self.name = "+".join(bank.name for bank in self.banks)
 
+    def folders(self) -> list[Path]:
+        """The folders of every bank of the mix."""
+        return [folder for bank in self.banks for folder in bank.folders()]
+
     def query_text(self, label: str) -> str:
         """The query of the bank that owns ``label``."""
         self._check_label(label)
@@ -232,6 +246,10 @@ class SubsetBank(Bank):
         self.bank = bank
         self.labels = list(dict.fromkeys(labels))
         self.name = f"{bank.name}:labels={','.join(self.labels)}"
+
+    def folders(self) -> list[Path]:
+        """The parent bank's folders (its other labels' files lie there too)."""
+        return self.bank.folders()
 
     def query_text(self, label: str) -> str:
         """The parent bank's query."""

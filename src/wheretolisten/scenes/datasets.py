@@ -29,7 +29,16 @@ from typing import Any
 from ..errors import DataError, OptionError
 from ..parsing import finite_float
 from ..records.documents import read_text
-from .annotations import Annotation, ImportReport, import_clips, read_annotations, read_json_document
+from .annotations import (
+    Annotation,
+    ImportReport,
+    QueryMap,
+    as_query_map,
+    import_clips,
+    query_map_files,
+    read_annotations,
+    read_json_document,
+)
 from .manifest import check_audio_dir, check_import_output
 
 Clips = dict[str, list[Annotation]]
@@ -216,16 +225,20 @@ def import_dataset(
     labels: str | os.PathLike[str],
     audio_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    queries: Mapping[str, str] | None = None,
+    queries: QueryMap | None = None,
     label_map: str | os.PathLike[str] | None = None,
     single: bool = False,
     overwrite: bool = False,
 ) -> ImportReport:
-    """Read ``labels`` in format ``fmt`` and write the manifest of the clips found in ``audio_dir``."""
+    """Read ``labels`` in format ``fmt`` and write the manifest of the clips found in ``audio_dir``.
+
+    ``queries``: {label: query text}, or its JSON file; the files read (labels, query map, label map)
+    are checked against the manifest and events.tsv first, so no input is replaced, ``overwrite`` or not.
+    """
     if fmt not in FORMATS:
         raise OptionError(f"unknown fmt {fmt!r}; choose {', '.join(FORMATS)}")
     source = Path(labels)
-    inputs = [source, *([Path(label_map)] if label_map is not None else [])]
+    inputs = [source, *query_map_files(queries), *([Path(label_map)] if label_map is not None else [])]
     check_import_output(Path(out_dir), inputs, overwrite)
     if source.is_dir():
         raise DataError(f"label file {source} is a directory; give the label file itself")
@@ -237,7 +250,13 @@ def import_dataset(
     if not clips:
         raise DataError(f"{source} has no annotated interval")
     return import_clips(
-        clips, audio_dir, out_dir, f"{fmt}:{source.name}", queries, single, FORMATS[fmt].audio_names
+        clips,
+        audio_dir,
+        out_dir,
+        f"{fmt}:{source.name}",
+        as_query_map(queries),
+        single,
+        FORMATS[fmt].audio_names,
     )
 
 

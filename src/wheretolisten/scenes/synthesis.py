@@ -354,9 +354,10 @@ def make_scenes(
 
     Scene ``i`` is seeded from (seed, i) and its target index is ``i % n_events`` (balanced positions);
     ``options`` lays every scene out (see :class:`SceneOptions`; default: the original slot scenes).
-    Settings and the output are checked before anything is written. An ``out_dir`` that holds a
-    manifest, an events.tsv or audio files is refused unless ``overwrite``; with it, the wavs the old
-    manifest listed that the new one does not are removed afterwards.
+    Settings and the output are checked before anything is written. An ``out_dir`` that is, lies inside
+    or holds a folder the bank reads is refused (its scenes would become sounds of the bank). An
+    ``out_dir`` that holds a manifest, an events.tsv or audio files is refused unless ``overwrite``; with
+    it, the wavs the old manifest listed that the new one does not are removed afterwards.
     """
     if not isinstance(bank, Bank):
         raise OptionError(
@@ -368,6 +369,7 @@ def make_scenes(
     if not 1 <= n <= MAX_SCENES:
         raise OptionError(f"number of scenes must be at least 1 and at most {MAX_SCENES}, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
+    check_output(out_dir, directory=True, input_folders=bank.folders())
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
     refuse_held_scenes(out, overwrite, audio=True)
