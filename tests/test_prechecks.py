@@ -199,6 +199,9 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         lambda w: ["bench", "summary", w / "r.jsonl", "--format", "csv", "--wide"],
         "--wide",
     ),
+    ("scenes make --out ''", lambda w: ["scenes", "make", "--n", "1", "--out", ""], "--out is empty"),
+    ("bench summary ''", lambda w: ["bench", "summary", ""], "an argument is empty"),
+    ("--layers=", lambda w: _loc(w, "--layers="), "--layers is empty"),
     (
         "make-tiny-model, unknown family",
         lambda w: ["make-tiny-model", "--family", "qwen9-audio", "--out", w / "tiny"],

@@ -77,9 +77,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         _main(argv)
 
 
+def empty_value(args: Sequence[str]) -> str | None:
+    """The option (or "an argument") given an empty value, if any: the parser takes '' as the current
+    folder for a path ('--out ""' wrote into it) or as no value at all, so no command accepts one."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
+            return arg[:-1]
+        if arg == "":
+            before = args[i - 1] if i else ""
+            return before if before.startswith("-") and "=" not in before else "an argument"
+    return None
+
+
 def _main(argv: Sequence[str] | None) -> None:
     command = typer.main.get_command(app)
     args, everything = wants_all(list(sys.argv[1:] if argv is None else argv))
+    empty = empty_value(args)
+    if empty is not None:
+        typer.echo(
+            f"wheretolisten: error: {empty} is empty: give a value (a file name, a query, a number) or "
+            "leave it out",
+            err=True,
+        )
+        sys.exit(2)
     arrange(command, short=not everything)
     try:
         code = command.main(args=args, prog_name="wheretolisten", standalone_mode=False)
