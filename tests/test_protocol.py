@@ -269,6 +269,8 @@ def test_a_set_with_scene_options_is_synthesized_with_them(tmp_path: Path) -> No
     with pytest.raises(OptionError, match=r"set 'x': background must be one of"):
         set_layout(SceneSet("x", 2, 0, options={"background": "rain"}))
     assert set_layout(SceneSet("x", 2, 0, options={"bank": "freedesktop"})) == (SceneOptions(), "freedesktop")
+    with pytest.raises(OptionError, match=r"options.bank must be a bank name"):  # "" was the protocol's bank
+        set_layout(SceneSet("x", 2, 0, options={"bank": ""}))
 
 
 def test_the_default_protocol_holds_realistic_sets() -> None:

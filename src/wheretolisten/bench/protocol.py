@@ -120,7 +120,7 @@ def set_layout(spec: SceneSet) -> tuple[SceneOptions | None, str | None]:
         return None, None
     given = dict(spec.options)
     bank = given.pop("bank", None)
-    if bank is not None and not isinstance(bank, str):
+    if bank is not None and (not isinstance(bank, str) or not bank.strip()):  # "" once meant the default
         raise OptionError(f"protocol: set {spec.name!r}: options.bank must be a bank name, got {bank!r}")
     known = {f.name for f in fields(SceneOptions)}
     unknown = sorted(set(given) - known)

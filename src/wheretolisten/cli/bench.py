@@ -306,8 +306,9 @@ def bench_protocol(
     if out is None:
         raise OptionError("give --out DIR (the run's directory), or --write-protocol FILE")
     part = parse_shard(shard)
-    check_output(out, [protocol] if protocol else [], directory=True, option="--out", mkdir=bench.mkdir)
-    get_bank(chosen.bank)  # an unknown or missing bank is one line before the model loads
+    folders = get_bank(chosen.bank).folders()  # an unknown or missing bank is one line before the model
+    inputs = [protocol] if protocol else []
+    check_output(out, inputs, directory=True, option="--out", mkdir=bench.mkdir, input_folders=folders)
     check_recorded(chosen, out)  # a folder of another protocol (its model is compared once loaded)
     adapter = bench.load(model)
     from ..bench.protocol import run_protocol
