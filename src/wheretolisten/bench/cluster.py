@@ -210,9 +210,10 @@ def sweep_ray(plan: SweepPlan, spec: RaySpec = RaySpec(), show_progress: bool = 
     """:func:`~.sweep.sweep` on Ray in one launch: grid points × dev scenes as units, then the chosen
     setting on the held-out scenes, on the same workers; the same ``sweep.jsonl`` and ``results.jsonl``."""
     from .cluster_pool import Failed, run_on_pool
-    from .sweep import check_sweep, run_sweep
+    from .sweep import check_resume, check_sweep, run_sweep
 
     names, dev, test = check_sweep(plan)
+    key = check_resume(plan)  # another sweep's lines in the folder: refused before Ray starts
     root = str(Path(plan.manifest_dir))
     with ray_pool(spec, list(dict.fromkeys(["steered", *names]))) as pool:
         points, model = pool.ask("grid", plan.layers_grid, plan.alphas, plan.config)
@@ -247,6 +248,6 @@ def sweep_ray(plan: SweepPlan, spec: RaySpec = RaySpec(), show_progress: bool = 
                 pool, part, plan.manifest_dir, names, cfg, model, path, show_progress, _warn_failed
             )
 
-        report = run_sweep(points, model, dev, test, plan.out_dir, evaluate, run_test, show_progress)
+        report = run_sweep(points, model, dev, test, plan.out_dir, evaluate, run_test, show_progress, key=key)
         report.units_retried = pool.retried
         return report

@@ -1,6 +1,9 @@
 """Choose steering layers and α on a dev split, then run the conditions on the held-out split only.
 
-Grid points are appended to ``sweep.jsonl`` (resumable); ties are broken by mean IoU, then grid order.
+Grid points are appended to ``sweep.jsonl`` (resumable); ties are broken by mean IoU, then grid order
+(:func:`best_point`, which the report uses too). Every line carries the sweep's key (:class:`SweepKey`:
+the dev scenes' content and the sweep's options): a folder holds one sweep, and a rerun with other
+options or on changed scenes is refused before anything is computed (:func:`check_resume`).
 Sharded (``K/N``), each process evaluates every N-th grid point; once all are in, each runs every N-th
 held-out scene.
 """
@@ -8,9 +11,11 @@ held-out scene.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,27 +85,91 @@ def _grid_point(
     return cfg, config_hash("steered", REGISTRY["steered"].settings(cfg))
 
 
+@dataclass(frozen=True)
+class SweepKey:
+    """What every grid line of a sweep is computed from besides its model and its point's steered settings
+    (``config_hash``): the dev scenes, by id and content, and the sweep's options (the grid, the queries,
+    positions, seed and every other benchmark setting). Lines of another key are never resumed into."""
+
+    #: Hash of the dev scenes' ids and content hashes (events and audio): scenes made again with the same
+    #: ids are other scenes.
+    scenes: str
+    #: Hash of the layers grid, the α values and the run's settings as given (``BenchConfig``).
+    options: str
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _dev_hash(dev: Sequence[Scene]) -> str:
+    """The dev split by scene id (its content is in :attr:`SweepKey.scenes`)."""
+    return _short_hash("\n".join(s.scene_id for s in dev))
+
+
+def sweep_key(plan: SweepPlan, dev: Sequence[Scene]) -> SweepKey:
+    """The key of the plan's grid lines on the ``dev`` scenes (needs no model: reads the dev audio)."""
+    scenes = "\n".join(f"{s.scene_id} {s.content_hash(plan.manifest_dir)}" for s in dev)
+    options = {
+        "layers_grid": [[int(x) for x in layers] for layers in plan.layers_grid],
+        "alphas": [float(a) for a in plan.alphas],
+        "config": asdict(plan.config),
+    }
+    return SweepKey(_short_hash(scenes), _short_hash(json.dumps(options, sort_keys=True, default=str)))
+
+
 def _grid_lines(
-    lines: Sequence[dict[str, Any]], path: Path, model: str, dev_hash: str
+    lines: Sequence[dict[str, Any]], path: Path, model: str | None, dev_hash: str, key: SweepKey | None
 ) -> dict[str, dict[str, Any]]:
-    """Grid points already evaluated, by config hash; lines from another model or dev split are refused."""
+    """Grid points already evaluated, by config hash; a line of another model (when given), dev split or
+    sweep key is refused (one line naming what differs)."""
     out: dict[str, dict[str, Any]] = {}
+    scenes, options = (key.scenes, key.options) if key is not None else (None, None)
     for i, line in enumerate(lines, start=1):
-        if line.get("model") != model or line.get("dev_hash") != dev_hash:
-            raise DataError(
-                f"{path}: line {i} was computed with another model or dev split; use another out folder"
-            )
-        out[str(line.get("config_hash"))] = line
+        if model is not None and line.get("model") != model:
+            why = f"with model {line.get('model')!r}, not {model!r}"
+        elif line.get("dev_hash") != dev_hash:
+            why = "on another dev split (other scene ids or dev fraction)"
+        elif key is not None and "scenes_hash" not in line:
+            why = "by an older version, which did not record its dev scenes' content and options"
+        elif line.get("scenes_hash") != scenes:
+            why = "on other dev scenes of the same ids (their events or audio changed since)"
+        elif line.get("options_hash") != options:
+            why = "with other sweep options (layers grid, alphas, queries, query, positions, seed, ...)"
+        else:
+            out[str(line.get("config_hash"))] = line
+            continue
+        raise DataError(
+            f"{path}: line {i} was computed {why}; use another out folder, or the options and scenes it was "
+            f"computed with"
+        )
     return out
 
 
-def _all_grid_lines(out: Path, model: str, dev_hash: str) -> dict[str, dict[str, Any]]:
+def _all_grid_lines(
+    out: Path, model: str | None, dev_hash: str, key: SweepKey | None
+) -> dict[str, dict[str, Any]]:
     """Grid points evaluated by any run or shard in ``out`` (sweep.jsonl and sweep.K-of-N.jsonl)."""
     found: dict[str, dict[str, Any]] = {}
     for path in shard_files(out / SWEEP_NAME):
         rows, _ = read_jsonl(path, first_key=SWEEP_FIRST_KEY, what="sweep file")
-        found.update(_grid_lines(rows, path, model, dev_hash))
+        found.update(_grid_lines(rows, path, model, dev_hash, key))
     return found
+
+
+def _iou_rank(line: Mapping[str, Any]) -> float:
+    iou = line.get("iou")
+    if isinstance(iou, (int, float)) and not isinstance(iou, bool) and math.isfinite(iou):
+        return float(iou)
+    return -math.inf
+
+
+def best_point(grid: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the setting a sweep chooses from its grid lines in grid order: the highest dev hit rate,
+    ties broken by mean IoU, then by grid order (the one rule of ``bench sweep`` and of the report)."""
+    if not grid:
+        raise DataError("the sweep grid is empty: nothing to choose from")
+    return max(range(len(grid)), key=lambda i: (float(grid[i]["hit_rate"]), _iou_rank(grid[i]), -i))
 
 
 #: A grid point: its settings and the steered condition's config hash.
@@ -136,6 +205,16 @@ def check_sweep(plan: SweepPlan) -> tuple[list[str], list[Scene], list[Scene]]:
     return names, dev, test
 
 
+def check_resume(plan: SweepPlan, model: str | None = None) -> SweepKey:
+    """The plan's :class:`SweepKey`, after refusing every grid line in its folder that another sweep
+    computed (other dev scenes or content, other options, another model when given): needs no model, so a
+    resume that could not use the folder stops before the model loads and before anything is computed."""
+    _, dev, _ = check_sweep(plan)
+    key = sweep_key(plan, dev)
+    _all_grid_lines(Path(plan.out_dir), model, _dev_hash(dev), key)
+    return key
+
+
 def grid_points(
     adapter: Adapter, layers_grid: Sequence[Sequence[int]], alphas: Sequence[float], config: BenchConfig
 ) -> list[Point]:
@@ -144,9 +223,17 @@ def grid_points(
 
 
 def _grid_line(
-    cfg: BenchConfig, h: str, rows: Sequence[ResultRow], n_dev: int, dev_hash: str, model: str
+    cfg: BenchConfig,
+    h: str,
+    rows: Sequence[ResultRow],
+    n_dev: int,
+    dev_hash: str,
+    model: str,
+    key: SweepKey | None,
+    index: int,
 ) -> dict[str, Any]:
-    """The sweep line of one grid point: its steered hit rate and IoU on the dev scenes."""
+    """The sweep line of one grid point: its steered hit rate and IoU on the dev scenes, its place in the
+    grid (the last tie-break, also for a report of shard files) and what it was computed from."""
     from ..metrics import summarize
 
     s = summarize(rows, n_boot=200)[0]
@@ -161,6 +248,9 @@ def _grid_line(
         "dev_hash": dev_hash,
         "model": model,
         "config_hash": h,
+        "scenes_hash": key.scenes if key is not None else None,
+        "options_hash": key.options if key is not None else None,
+        "grid_index": index,
     }
 
 
@@ -174,28 +264,34 @@ def run_sweep(
     run_test: RunTest,
     show_progress: bool = True,
     shard: Shard | None = None,
+    key: SweepKey | None = None,
 ) -> SweepReport:
-    """The sweep's bookkeeping, whoever computes: resume the grid, choose, run the held-out split."""
+    """The sweep's bookkeeping, whoever computes: resume the grid, choose, run the held-out split.
+
+    ``key`` (:func:`check_resume`) is written into every line and required of every line resumed; None
+    (a caller that does not pass it) keys the lines by model and dev scene ids only.
+    """
     out = Path(out_dir)
     sweep_path = shard_path(out / SWEEP_NAME, shard)
-    dev_hash = hashlib.sha256("\n".join(s.scene_id for s in dev).encode()).hexdigest()[:12]
+    dev_hash = _dev_hash(dev)
+    order = {h: i for i, (_, h) in enumerate(points)}
     with open_jsonl(sweep_path, first_key=SWEEP_FIRST_KEY, what="sweep file") as (append, existing):
-        _grid_lines(existing, sweep_path, model, dev_hash)  # refuse a file of another run first
-        by_hash = _all_grid_lines(out, model, dev_hash)
+        _grid_lines(existing, sweep_path, model, dev_hash, key)  # refuse a file of another run first
+        by_hash = _all_grid_lines(out, model, dev_hash, key)
         todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
         with progress(len(todo) * len(dev), "sweep (dev)", show_progress, unit="scene") as advance:
             for cfg, h, rows in evaluate(todo, advance):
-                line = _grid_line(cfg, h, rows, len(dev), dev_hash, model)
+                line = _grid_line(cfg, h, rows, len(dev), dev_hash, model, key, order[h])
                 append([line])
                 by_hash[h] = line
-    by_hash.update(_all_grid_lines(out, model, dev_hash))  # other shards may have finished meanwhile
+    by_hash.update(_all_grid_lines(out, model, dev_hash, key))  # other shards may have finished meanwhile
     dev_ids, test_ids = [s.scene_id for s in dev], [s.scene_id for s in test]
     missing = sum(h not in by_hash for _, h in points)
     if missing:
         grid_done = [by_hash[h] for _, h in points if h in by_hash]
         return SweepReport(grid_done, None, dev_ids, test_ids, None, missing)
     grid = [by_hash[h] for _, h in points]
-    best_i = max(range(len(grid)), key=lambda i: (grid[i]["hit_rate"], grid[i]["iou"], -i))
+    best_i = best_point(grid)
     results_path = shard_path(out / RESULTS_NAME, shard)
     report = run_test(points[best_i][0], shard_of(test, shard), results_path)
     return SweepReport(grid, grid[best_i], dev_ids, test_ids, report, 0, results_path)
@@ -207,12 +303,14 @@ def sweep(
     """Pick (layers, alpha) by steered hit rate on dev, then run the plan's conditions on the test split only.
 
     Writes ``sweep.jsonl`` (one line per grid point, resumable) and ``results.jsonl`` (test rows).
-    Ties are broken by mean IoU, then by grid order. With ``shard`` K/N, this process evaluates every N-th
-    grid point (into ``sweep.K-of-N.jsonl``); once every shard's points are in ``plan.out_dir`` it runs every
-    N-th test scene (into ``results.K-of-N.jsonl``). Until then it returns with ``missing`` > 0: rerun
-    it when the other shards are done (finished points are not recomputed).
+    Ties are broken by mean IoU, then by grid order. Grid lines in ``plan.out_dir`` of another sweep
+    (:func:`check_resume`) are refused before anything is computed. With ``shard`` K/N, this process
+    evaluates every N-th grid point (into ``sweep.K-of-N.jsonl``); once every shard's points are in
+    ``plan.out_dir`` it runs every N-th test scene (into ``results.K-of-N.jsonl``). Until then it returns
+    with ``missing`` > 0: rerun it when the other shards are done (finished points are not recomputed).
     """
     names, dev, test = check_sweep(plan)
+    key = check_resume(plan, adapter.name)
     points = grid_points(adapter, plan.layers_grid, plan.alphas, plan.config)
 
     def evaluate(todo: list[Point], advance: Advance) -> Iterator[tuple[BenchConfig, str, list[ResultRow]]]:
@@ -226,4 +324,6 @@ def sweep(
     def run_test(cfg: BenchConfig, part: list[Scene], path: Path) -> RunReport:
         return run_bench(adapter, part, plan.manifest_dir, names, cfg, path, show_progress)
 
-    return run_sweep(points, adapter.name, dev, test, plan.out_dir, evaluate, run_test, show_progress, shard)
+    return run_sweep(
+        points, adapter.name, dev, test, plan.out_dir, evaluate, run_test, show_progress, shard, key
+    )

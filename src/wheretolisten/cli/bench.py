@@ -220,9 +220,10 @@ def bench_sweep(
     config = bench_config(None, None, asked.queries.value, asked.query, seed, positions=value(positions))
     check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=bench.mkdir)
     scene_list, manifest_dir = load_scenes(scenes, config)
-    from ..bench.sweep import SweepPlan, sweep  # imports torch: after every check that needs no model
+    from ..bench.sweep import SweepPlan, check_resume, sweep  # imports torch: after the checks above
 
     plan = SweepPlan(scene_list, manifest_dir, layer_sets, alpha_list, dev_fraction, names, config, out)
+    check_resume(plan)  # another sweep's grid lines in --out: refused before the model loads
     if spec is not None:
         from ..bench.cluster import sweep_ray
 

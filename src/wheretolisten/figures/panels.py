@@ -173,15 +173,27 @@ def _layers_key(value: Any) -> str:
     return str(value)
 
 
-def draw_sweep(rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate") -> Figure:
-    """Layer set × α heatmap of ``metric`` (dev hit rate), cells annotated, the best one outlined."""
+def draw_sweep(
+    rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate", chosen: int | None = None
+) -> Figure:
+    """Layer set × α heatmap of ``metric`` (dev hit rate) over the grid lines of one sweep, cells annotated;
+    the cell of ``rows[chosen]`` (the setting the sweep chose, given by the caller) outlined.
+
+    Two rows for one (layers, α) are refused (ValueError): they come from different settings, and a cell
+    shows one value.
+    """
     from matplotlib.patches import Rectangle
 
     layer_keys = list(dict.fromkeys(_layers_key(r["layers"]) for r in rows))
     alphas = sorted({float(r["alpha"]) for r in rows})
     grid = np.full((len(layer_keys), len(alphas)), np.nan)
+    cells: list[tuple[int, int]] = []
     for r in rows:
-        grid[layer_keys.index(_layers_key(r["layers"])), alphas.index(float(r["alpha"]))] = float(r[metric])
+        cell = (layer_keys.index(_layers_key(r["layers"])), alphas.index(float(r["alpha"])))
+        if cell in cells:
+            raise ValueError(f"two sweep rows for layers {_layers_key(r['layers'])}, α {float(r['alpha']):g}")
+        cells.append(cell)
+        grid[cell] = float(r[metric])
     fig = new_figure(max(4.5, 1.2 + 0.9 * len(alphas)), max(2.6, 1.4 + 0.4 * len(layer_keys)))
     ax = fig.add_subplot(label="sweep")
     image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="upper", gid=gid(ax, metric))
@@ -191,8 +203,8 @@ def draw_sweep(rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate") -> F
                 value = grid[i, j]
                 light = value < np.nanmin(grid) + 0.6 * (np.nanmax(grid) - np.nanmin(grid) or 1)
                 ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="white" if light else "black")
-    if np.any(np.isfinite(grid)):
-        bi, bj = np.unravel_index(int(np.nanargmax(grid)), grid.shape)
+    if chosen is not None:
+        bi, bj = cells[chosen]
         ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec=C_PEAK, lw=2, gid=gid(ax, "best")))
     ax.set_xticks(range(len(alphas)))
     ax.set_xticklabels([f"{a:g}" for a in alphas])
@@ -202,13 +214,16 @@ def draw_sweep(rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate") -> F
     ax.set_ylabel("steered layers")
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("hit rate (%)" if metric == "hit_rate" else metric)
-    ax.set_title(f"sweep: {metric.replace('_', ' ')} per (layers, α); best outlined")
+    chose = "; chosen setting outlined" if chosen is not None else ""
+    ax.set_title(f"sweep: {metric.replace('_', ' ')} per (layers, α){chose}")
     return fig
 
 
-def sweep_png(rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate") -> bytes:
+def sweep_png(
+    rows: Sequence[Mapping[str, Any]], metric: str = "hit_rate", chosen: int | None = None
+) -> bytes:
     """PNG bytes of :func:`draw_sweep`."""
-    return drawn_png(lambda: draw_sweep(rows, metric))
+    return drawn_png(lambda: draw_sweep(rows, metric, chosen))
 
 
 def draw_position_breakdown(breakdown: Sequence[Mapping[str, Any]]) -> Figure:

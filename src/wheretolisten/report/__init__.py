@@ -69,7 +69,7 @@ def render_report(
         label_section(rows),
         attention_section(summary),
         curve_section(rows),
-        sweep_section(inputs.sweep),
+        sweep_section(inputs.sweep, rows),
         gallery_section(inputs, gallery_cond, per_group, seed, progress),
         conditions_section(inputs, per_group, seed),
     ]

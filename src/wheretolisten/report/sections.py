@@ -142,20 +142,57 @@ def conditions_section(inputs: ReportInputs, count: int, seed: int) -> str:
     return section("conditions", "Conditions side by side", text + f'<div class="gallery">{figures}</div>')
 
 
-def sweep_section(sweep: Sequence[Row]) -> str:
-    """The layer × α heatmap of the dev hit rate and the best grid point."""
+#: The fields that name the sweep a grid line belongs to (model, dev split, scenes' content, options);
+#: lines written before the last two were recorded have None there.
+SWEEP_ID_FIELDS = ("model", "dev_hash", "scenes_hash", "options_hash")
+
+
+def one_sweep(sweep: Sequence[Row], rows: Sequence[Row]) -> tuple[list[Row], int]:
+    """The grid lines of the sweep the results were run from, in grid order, and how many lines of other
+    sweeps were left out. That sweep is the one of the line with the results' steered config hash (the
+    chosen setting), else (no steered rows) the one of the last line written."""
+    steered = {r.get("config_hash") for r in rows if r.get("condition") == "steered"}
+    chosen = next((line for line in sweep if line.get("config_hash") in steered), sweep[-1])
+    ident = [chosen.get(f) for f in SWEEP_ID_FIELDS]
+    lines = [line for line in sweep if [line.get(f) for f in SWEEP_ID_FIELDS] == ident]
+    if all(isinstance(line.get("grid_index"), int) for line in lines):
+        lines.sort(key=lambda line: int(line["grid_index"]))
+    return lines, len(sweep) - len(lines)
+
+
+def sweep_section(sweep: Sequence[Row], rows: Sequence[Row] = ()) -> str:
+    """The layer × α heatmap of the dev hit rate of the sweep the results come from (:func:`one_sweep`),
+    with the setting the sweep chooses (its own rule, ``bench.sweep.best_point``) named and outlined."""
+    from ..bench.sweep import best_point
     from ..figures import format_layers, sweep_png
 
     if not sweep:
         return ""
-    best = max(sweep, key=lambda r: float(r["hit_rate"]))
+    lines, left_out = one_sweep(sweep, rows)
+    other = (
+        f" {left_out} line(s) of another sweep (other options, scenes or model) in the same files are left "
+        f"out."
+        if left_out
+        else ""
+    )
+    cells = [(str(line["layers"]), float(line["alpha"])) for line in lines]
+    if len(set(cells)) < len(cells):
+        text = note(
+            f"The sweep lines hold two settings for one (layers, α): they were written by an older version "
+            f"resumed with other options, so which setting was chosen is unknown and no heatmap is drawn."
+            f"{other}"
+        )
+        return section("sweep", "Layer × α sweep (dev split)", text)
+    best = lines[best_point(lines)]
     layers = best["layers"]
     chosen = format_layers(layers) if isinstance(layers, list) else str(layers)
     text = note(
-        f"{len(sweep)} grid points; best dev hit rate {float(best['hit_rate']):.1f}% at "
-        f"layers {esc(chosen)}, α = {float(best['alpha']):g}."
+        f"{len(lines)} grid points; best dev hit rate {float(best['hit_rate']):.1f}% at layers "
+        f"{esc(chosen)}, α = {float(best['alpha']):g} (the setting the sweep chooses: ties in hit rate "
+        f"are broken by mean IoU, then by grid order; outlined).{other}"
     )
-    return section("sweep", "Layer × α sweep (dev split)", img(sweep_png(sweep), "sweep heatmap") + text)
+    figure = img(sweep_png(lines, chosen=lines.index(best)), "sweep heatmap")
+    return section("sweep", "Layer × α sweep (dev split)", figure + text)
 
 
 __all__ = [
@@ -164,6 +201,7 @@ __all__ = [
     "curve_section",
     "header",
     "label_section",
+    "one_sweep",
     "paired_section",
     "position_section",
     "summary_section",
