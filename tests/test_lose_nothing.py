@@ -70,6 +70,32 @@ def test_results_are_refused_when_the_scenes_changed(
     assert out.read_bytes().startswith(before)
 
 
+def test_rows_of_other_scenes_of_the_same_ids_are_never_pooled_or_drawn(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scene ids are names: scenes made again with another seed reuse them. Rows computed on one scene set
+    are refused beside rows of the other (their keys need not collide: other conditions here) and against
+    the other's manifest; the report's gallery drew the manifest's events and audio for them."""
+    other = tmp_path / "other"
+    make_scenes(ProceduralBank(), 3, other, seed=1, progress=False)
+    a, b, page = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "r.html"
+    for folder, condition, out in ((scenes, "random", a), (other, "energy", b)):
+        argv = (*RUN[:2], folder, "--conditions", condition, "--no-progress", "--out", out)
+        assert run_cli(monkeypatch, capsys, *argv)[0] == 0
+    for argv in (("bench", "summary", a, b), ("report", a, b, "--out", page)):
+        code, _, err = run_cli(monkeypatch, capsys, *argv)
+        assert code == 2 and "another version of scene 'scene_00000'" in one_line(err), err
+    code, _, err = run_cli(
+        monkeypatch, capsys, "report", a, "--scenes", other, "--out", page, "--no-progress"
+    )
+    assert code == 2 and "scene 'scene_00000'" in one_line(err) and str(other) in err
+    assert not page.exists()
+    code, _, err = run_cli(
+        monkeypatch, capsys, "report", a, "--scenes", scenes, "--out", page, "--no-progress"
+    )
+    assert code == 0 and page.exists(), err
+
+
 def test_a_run_killed_anywhere_resumes_to_the_same_rows(
     scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -304,14 +330,20 @@ def test_no_output_replaces_the_manifest_a_command_reads(
     results = tmp_path / "r.jsonl"
     results.write_text("")
     wav = tmp_path / "s" / "audio" / "scene_00000.wav"
-    cases = [
-        ["report", results, "--out", manifest, "--scenes", tmp_path / "s"],
-        ["localize", wav, "-q", "a steady tone", "--plot", tmp_path / "p.png", "--json", manifest],
-        ["localize", wav, "-q", "a steady tone", "--html", tmp_path / "p.html", "--tsv", manifest],
+    cases = [  # report's page must be an .html name, which a manifest is not
+        (["report", results, "--out", manifest, "--scenes", tmp_path / "s"], "ending in .html"),
+        (
+            ["localize", wav, "-q", "a steady tone", "--plot", tmp_path / "p.png", "--json", manifest],
+            "is also",
+        ),
+        (
+            ["localize", wav, "-q", "a steady tone", "--html", tmp_path / "p.html", "--tsv", manifest],
+            "is also",
+        ),
     ]
-    for args in cases:
+    for args, why in cases:
         code, _, err = run_cli(monkeypatch, capsys, *args)
-        assert code == 2 and "is also an input" in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert code == 2 and why in err and len(err.strip().splitlines()) == 1, (args, err)
         assert manifest.read_bytes() == before
 
 

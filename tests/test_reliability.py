@@ -176,9 +176,9 @@ def _input_as_output_cases() -> list[Case]:
             2,
         ),
         (
-            "report --out is the results",
+            "report --out is the results",  # refused for its name: a page ends in .html
             lambda w: ["report", w / "res.jsonl", "--out", w / "res.jsonl"],
-            ("input",),
+            (".html",),
             2,
         ),
         (

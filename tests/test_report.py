@@ -244,6 +244,42 @@ def test_report_and_summary_accept_and_refuse_the_same_rows(
     assert summary[2] == page[2] and len(page[2].strip().splitlines()) == 1 and str(path) in page[2]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("events", [[1.0]]),
+        ("events", "x"),
+        ("config", "x"),
+        ("draw_peaks_s", "x"),
+        ("draw_peaks_s", [None, "a"]),
+        ("intervals", "x"),
+        ("intervals", {"peak": [1.0]}),
+        ("interval_s", [3.0, 1.0]),  # was scored as [1, 3]
+        ("profile", "reversed"),
+    ],
+)
+def test_malformed_fields_the_metrics_read_are_refused_by_name(
+    tmp_path: Path,
+    rows: dict[str, list[dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    field: str,
+    value: Any,
+) -> None:
+    """Each was a traceback in the tables or the page, or scored as something else: now both commands refuse
+    the line with one line naming the file, the line and the field, before computing anything."""
+    first, second = rows["qwen2-audio"][:2]  # two steered rows with profiles, of two scenes
+    if value == "reversed":
+        value = dict(second["profile"], time_s=second["profile"]["time_s"][::-1])
+    path = write_jsonl(tmp_path / "r.jsonl", [first, dict(second, **{field: value})])
+    summary = run_cli(monkeypatch, capsys, "bench", "summary", path)
+    page = run_cli(monkeypatch, capsys, "report", path, "--out", tmp_path / "r.html", "--no-progress")
+    assert summary[0] == page[0] == 2, (summary, page)
+    assert summary[2] == page[2] and len(page[2].strip().splitlines()) == 1
+    assert f"{path}: line 2: '{field}" in page[2], page[2]
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_torn_last_line_is_skipped_with_a_note(tmp_path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(rows["qwen2-audio"][3]) + "\n" + '{"scene_id": "s', encoding="utf-8")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
@@ -83,6 +84,15 @@ def _is_pair(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value)
 
 
+def _is_span(value: Any) -> bool:
+    """[start, end] of finite numbers with start <= end (a reversed span would be scored as its mirror)."""
+    return _is_pair(value) and value[0] <= value[1]
+
+
+def _is_spans(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_span(v) for v in value)
+
+
 def _profile_problem(profile: Any) -> str | None:
     if profile is None:
         return None
@@ -95,7 +105,12 @@ def _profile_problem(profile: Any) -> str | None:
             not isinstance(values, list) or len(values) != n or not all(is_number(v) for v in values)
         ):
             return f"'profile.{key}' must be a list of {max(n, 0)} finite numbers"
-    return None if n > 0 else "'profile.time_s' is empty"
+    if n <= 0:
+        return "'profile.time_s' is empty"
+    times = profile["time_s"]
+    if any(b <= a for a, b in itertools.pairwise(times)):
+        return "'profile.time_s' must increase from token to token"
+    return None
 
 
 def _detections_problem(row: dict[str, Any]) -> str | None:
@@ -107,10 +122,39 @@ def _detections_problem(row: dict[str, Any]) -> str | None:
             ok = isinstance(d, dict) and all(is_number(d.get(k)) for k in ("onset_s", "offset_s", "score"))
             if not ok or d["offset_s"] < d["onset_s"]:
                 return f"'detections' must hold {{onset_s, offset_s, score}} with onset <= offset, got {d!r}"
-    if truth is not None and (
-        not isinstance(truth, list) or not all(_is_pair(p) and p[0] <= p[1] for p in truth)
-    ):
+    if truth is not None and not _is_spans(truth):
         return f"'gt_events' must be a list of [onset, offset], got {truth!r}"
+    return None
+
+
+def _first_bad(values: Any, ok: Callable[[Any], bool], container: type) -> str | None:
+    """What is wrong with a container field: not a ``container``, or its first item that is not ``ok``."""
+    items: Iterable[tuple[Any, Any]] = (
+        values.items() if isinstance(values, dict) else enumerate(values) if isinstance(values, list) else ()
+    )
+    if not isinstance(values, container):
+        return f"got {values!r}"
+    bad = next(((k, v) for k, v in items if not ok(v)), None)
+    return None if bad is None else f"item {bad[0]!r} is {bad[1]!r}"
+
+
+def _extras_problem(row: dict[str, Any]) -> str | None:
+    """Why an optional field the metrics read (events, config, intervals, draw_peaks_s) is malformed."""
+    checks: tuple[tuple[str, Callable[[Any], bool], type, str], ...] = (
+        ("events", _is_span, list, "a list of [onset, offset] with onset <= offset"),
+        (
+            "intervals",
+            lambda v: v is None or _is_span(v),
+            dict,
+            "an object of [start, end] (start <= end) or null",
+        ),
+        ("draw_peaks_s", lambda v: v is None or is_number(v), list, "a list of numbers or nulls"),
+        ("config", lambda v: True, dict, "an object"),
+    )
+    for key, ok, container, shape in checks:
+        problem = _first_bad(row[key], ok, container) if key in row else None
+        if problem is not None:
+            return f"'{key}' must be {shape}, {problem}"
     return None
 
 
@@ -130,18 +174,18 @@ def check_row(row: Any) -> str | None:
     for key in ("scene_id", "query", "condition"):
         if not isinstance(row[key], str):
             return f"'{key}' must be a string, got {row[key]!r}"
-    if not _is_pair(row["gt"]) or row["gt"][1] < row["gt"][0]:
+    if not _is_span(row["gt"]):
         return f"'gt' must be [onset, offset] with onset <= offset, got {row['gt']!r}"
     if row["peak_s"] is not None and not is_number(row["peak_s"]):
         return f"'peak_s' must be a number or null, got {row['peak_s']!r}"
-    if row["interval_s"] is not None and not _is_pair(row["interval_s"]):
-        return f"'interval_s' must be [start, end] or null, got {row['interval_s']!r}"
+    if row["interval_s"] is not None and not _is_span(row["interval_s"]):
+        return f"'interval_s' must be [start, end] with start <= end, or null, got {row['interval_s']!r}"
     if not is_number(row["duration_s"]) or row["duration_s"] <= 0:
         return f"'duration_s' must be a positive number, got {row['duration_s']!r}"
     for key in OPTIONAL_NUMBERS:
         if row.get(key) is not None and not is_number(row[key]):
             return f"'{key}' must be a number or null, got {row[key]!r}"
-    return _profile_problem(row.get("profile")) or _detections_problem(row)
+    return _profile_problem(row.get("profile")) or _detections_problem(row) or _extras_problem(row)
 
 
 def row_key(row: Mapping[str, Any]) -> RowKey:

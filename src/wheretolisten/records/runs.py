@@ -40,6 +40,29 @@ def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
             )
 
 
+def other_scene_version(row: Mapping[str, Any], scene_hashes: Mapping[str, str]) -> bool:
+    """Whether ``row`` was computed on other content than ``scene_hashes`` (content hash by scene id) holds
+    for its scene: scene ids are names, and a manifest made again with another seed reuses them."""
+    expected = scene_hashes.get(str(row["scene_id"]))
+    return expected is not None and row.get("scene_hash") != expected
+
+
+def check_one_scene_version(sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]]) -> None:
+    """Refuse rows of one scene id computed on different scene contents (``scene_hash``), in one file or
+    across files: they come from different scene sets that reuse the ids, and pooling them mixes scenes."""
+    first: dict[str, tuple[Any, Path, int]] = {}
+    for path, rows in sources:
+        for i, row in enumerate(rows, start=1):
+            scene, version = str(row["scene_id"]), row.get("scene_hash")
+            seen, first_path, first_i = first.setdefault(scene, (version, path, i))
+            if version != seen:
+                raise DataError(
+                    f"{path}: row {i} was computed on another version of scene {scene!r} than {first_path} "
+                    f"row {first_i} (scene_hash {version} vs {seen}): they come from different scene sets; "
+                    f"pool only results of one scene set"
+                )
+
+
 def check_resumable(
     rows: Sequence[Mapping[str, Any]],
     path: Path,
@@ -69,8 +92,7 @@ def check_resumable(
                 f"{path}: row {i} ({cond}) was computed with model {row.get('model')!r}, not {model!r}; "
                 f"use another out folder"
             )
-        expected = scene_hashes.get(key[0])
-        if expected is not None and row.get("scene_hash") != expected:
+        if other_scene_version(row, scene_hashes):
             raise DataError(
                 f"{path}: row {i} was computed on another version of scene {key[0]!r} (its events or audio "
                 f"changed since); use another out folder"
@@ -114,8 +136,8 @@ def merge_rows(
 def read_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[ResultRow], list[str]]:
     """Validated rows of one results file or of the shards of one run, and notes for the reader.
 
-    Repeats across files are counted once (noted); rows of different runs, in one file or across
-    files, are refused. One shard may be empty (more shards than scenes), not all.
+    Repeats across files are counted once (noted); rows of different runs or scene sets, in one file or
+    across files, are refused. One shard may be empty (more shards than scenes), not all.
     """
     if not paths:
         raise WTLError("no results file given")
@@ -129,6 +151,7 @@ def read_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[ResultRo
         if not rows and len(paths) > 1:
             notes.append(f"{path.name} has no rows")
         sources.append((path, rows))
+    check_one_scene_version(sources)
     merged, dropped = merge_rows(sources)
     if not merged:
         only = f"results file {paths[0]}" if len(paths) == 1 else f"none of the {len(paths)} results files"

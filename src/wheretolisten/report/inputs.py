@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..errors import DataError
-from ..records import merge_rows, read_results
+from ..records import merge_rows, other_scene_version, read_results
 from ..records.sweep import SWEEP_FIELDS, SWEEP_NAME, check_sweep_line, read_sweep
 from ..shards import shard_files
 
@@ -40,6 +40,30 @@ def _sweep(first_results: Path, sweep: PathArg | None) -> list[Row]:
     return merge_rows(grids, key_fields=keys, same_fields=("model", "dev_hash"))[0]
 
 
+def _check_scene_versions(inputs: ReportInputs, manifest: PathArg, root: Path) -> None:
+    """Refuse rows computed on other content than the manifest's scene of their id (scene ids are names: a
+    manifest made again with another seed reuses them, and the gallery would draw the wrong scene); note
+    the scenes not in the manifest, and those whose rows carry no scene_hash to check."""
+    ids = {str(r["scene_id"]) for r in inputs.rows}
+    unknown = ids - set(inputs.scenes)
+    if unknown:
+        inputs.notes.append(f"{len(unknown)} scene(s) of the results are not in the manifest")
+    # one scene_hash per scene id (records.read_results): hash each listed scene that carries one, once
+    hashed = {str(r["scene_id"]) for r in inputs.rows if r.get("scene_hash") is not None} - unknown
+    hashes = {i: inputs.scenes[i].content_hash(root) for i in sorted(hashed)}
+    stale = next((str(r["scene_id"]) for r in inputs.rows if other_scene_version(r, hashes)), None)
+    if stale is not None:
+        raise DataError(
+            f"{inputs.name}: the rows of scene {stale!r} were computed on other content than scene {stale!r} "
+            f"of {manifest} (its events or audio differ); give the manifest the results were computed on"
+        )
+    unchecked = len(ids - unknown - hashed)
+    if unchecked:
+        inputs.notes.append(
+            f"{unchecked} scene(s) of the results carry no scene_hash: not checked against the manifest"
+        )
+
+
 def load_inputs(
     results: PathArg | Sequence[PathArg], scenes: PathArg | None = None, sweep: PathArg | None = None
 ) -> ReportInputs:
@@ -57,9 +81,7 @@ def load_inputs(
 
         inputs.scenes = {s.scene_id: s for s in load_manifest(scenes)}
         inputs.scenes_dir = Path(scenes) if Path(scenes).is_dir() else Path(scenes).parent
-        unknown = sorted({str(r["scene_id"]) for r in merged} - set(inputs.scenes))
-        if unknown:
-            inputs.notes.append(f"{len(unknown)} scene(s) of the results are not in the manifest")
+        _check_scene_versions(inputs, scenes, inputs.scenes_dir)
     inputs.sweep = _sweep(paths[0], sweep)
     return inputs
 
