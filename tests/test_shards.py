@@ -203,3 +203,14 @@ def test_sharded_sweep_needs_every_grid_shard_then_splits_the_test_scenes(
     merged = [r for p in parts for r in rows_of(p)]
     assert comparable(merged) == comparable(rows_of(whole / "results.jsonl"))
     assert len(load_inputs(parts).sweep) == 4  # the report finds every grid shard beside the results
+
+
+def test_bench_summary_names_a_folder_given_as_the_results_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "results file s4 does not exist" of a folder that exists."""
+    (tmp_path / "s4").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(monkeypatch, capsys, "bench", "summary", "s4")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "results file s4 is a folder" in lines[0], err

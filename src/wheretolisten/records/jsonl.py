@@ -90,6 +90,8 @@ def read_numbered(
     is skipped with a note when ``allow_torn``, else refused.
     """
     source = Path(path)
+    if source.is_dir():  # it said "does not exist" of a folder that does
+        raise DataError(f"{what} {source} is a folder; give the file itself")
     if not source.is_file():
         raise DataError(f"{what} {source} does not exist")
     try:
