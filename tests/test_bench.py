@@ -30,6 +30,7 @@ from wheretolisten.models import Adapter, wrap
 from wheretolisten.models.tiny import build_tiny_model, make_tiny_model
 from wheretolisten.probe import temporal_attention
 from wheretolisten.readout import aggregate, apply_rule
+from wheretolisten.records.runs import check_one_run
 from wheretolisten.scenes import Event, ProceduralBank, load_manifest, make_scenes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -264,6 +265,38 @@ def test_an_option_no_chosen_condition_reads_is_refused(
         *model,
     )
     assert code == 0, err
+
+
+def test_a_resume_on_other_weights_or_precision_is_refused(
+    scenes_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows were keyed by the model's name only: other weights saved in the same folder, or --dtype
+    bfloat16, resumed a float32 run and mixed their rows into it. Rows now record the weights and the
+    precision (``computed_with``) and such a resume is refused before anything runs; the same weights
+    under another name (a moved folder) resume."""
+    model = make_tiny_model("qwen2-audio", tmp_path / "m", seed=0)
+    out = tmp_path / "r.jsonl"
+    args = ("bench", "run", scenes_dir, "--out", out, "--conditions", "steered,random", "--no-progress")
+    assert cli(monkeypatch, capsys, *args, "--model", model, "--limit=1")[0] == 0
+    rows = read_rows(out)
+    steered = next(r for r in rows if r["condition"] == "steered")
+    assert steered["computed_with"]["dtype"] == "float32"
+    assert str(steered["computed_with"]["weights"]).startswith("sha256:")
+    assert "computed_with" not in next(r for r in rows if r["condition"] == "random")
+    before = out.read_bytes()
+    code, _, err = cli(monkeypatch, capsys, *args, "--model", model, "--limit=2", "--dtype", "bfloat16")
+    assert_one_error_line(code, err, "bfloat16", "--dtype")
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)  # other weights, same folder
+    code, _, err = cli(monkeypatch, capsys, *args, "--model", model, "--limit=2")
+    assert_one_error_line(code, err, "other weights saved under the name")
+    assert out.read_bytes() == before
+    moved = make_tiny_model("qwen2-audio", tmp_path / "elsewhere", seed=0)
+    code, stdout, err = cli(monkeypatch, capsys, *args, "--model", moved, "--limit=2")
+    assert code == 0 and "1 already done" in stdout, err
+    other = dict(steered, scene_id="other", computed_with={**steered["computed_with"], "dtype": "bfloat16"})
+    with pytest.raises(DataError, match="different weights or precision"):  # pooled by summary, report
+        check_one_run([steered, other], "r.jsonl")
+    check_one_run([{k: v for k, v in steered.items() if k != "computed_with"}, other], "r.jsonl")  # older
 
 
 def test_model_free_conditions_need_no_model(

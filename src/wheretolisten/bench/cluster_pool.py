@@ -69,6 +69,10 @@ class UnitWorker:
         """``config`` resolved against this worker's model, and the model's name."""
         return config.resolved(self.adapter), self.adapter.name if self.adapter is not None else None
 
+    def computed_with(self) -> dict[str, str | None] | None:
+        """This worker's model's weights and precision (``Adapter.computed_with``; None without a model)."""
+        return None if self.adapter is None else self.adapter.computed_with
+
     def grid(
         self, layers_grid: Sequence[Sequence[int]], alphas: Sequence[float], config: BenchConfig
     ) -> tuple[list[Point], str]:
@@ -250,7 +254,8 @@ def run_on_pool(
     def submit(actor: Any, unit: Todo) -> Any:
         return actor.run.remote(unit.scene, root, unit.conditions, config, unit.scene_hash)
 
-    with open_run(out, conditions, config, model, scenes, manifest_dir) as store:
+    made_with = pool.ask("computed_with") if model is not None else None
+    with open_run(out, conditions, config, model, scenes, manifest_dir, made_with) as store:
         with progress(len(store.todo), "bench (ray)", show_progress, unit="scene") as advance:
             for unit, result in pool.map(store.todo, submit):
                 if isinstance(result, Failed):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -60,6 +60,7 @@ def run_unit(
     sharing = [c.name for c in conds if c.shares_pass1]
     share = unit.shared_s / max(1, len(sharing))
     rows: list[ResultRow] = []
+    made_with = adapter.computed_with if adapter is not None else None  # weights and precision
     for i, (index, event) in enumerate(events):
         gt = (event.onset_s, event.offset_s)
         for cond in conds:
@@ -80,6 +81,7 @@ def run_unit(
                 "event_index": index,
                 "is_target": index == scene.target,
                 "model": adapter.name if cond.needs_model and adapter is not None else None,
+                **({"computed_with": made_with} if cond.needs_model and made_with is not None else {}),
                 "config_hash": config_hash(cond.name, settings),
                 "config": settings,
                 "elapsed_s": round(elapsed, 4),
@@ -167,11 +169,13 @@ def open_run(
     model: str | None,
     scenes: Sequence[Scene],
     manifest_dir: str | os.PathLike[str],
+    computed_with: Mapping[str, Any] | None = None,
 ) -> Iterator[RunStore]:
     """Open (or resume) a results file and select the units not in it yet; ``config`` resolved.
 
     Rows present (by scene, query, condition) are skipped; a torn last line is dropped first; rows of
-    another configuration, model or scene content are refused before anything is computed.
+    another configuration, model (its weights and precision: ``computed_with``) or scene content are
+    refused before anything is computed.
     """
     conds = get_conditions(conditions)
     names = [c.name for c in conds]
@@ -180,7 +184,7 @@ def open_run(
     model_free = frozenset(c.name for c in conds if not c.needs_model)
     hashes = run_hashes(names, config)
     with open_jsonl(out, check_row, FIRST_KEY, "results file") as (append, existing):
-        done = check_resumable(existing, Path(out), hashes, model, scene_hashes, model_free)
+        done = check_resumable(existing, Path(out), hashes, model, scene_hashes, model_free, computed_with)
         todo: list[Todo] = []
         for scene in scenes:
             missing = frozenset(k for k in unit_keys(scene, names, config) if k not in done)
@@ -204,7 +208,8 @@ def run_bench(
     names = check_needs_model(adapter is not None, conditions)
     cfg = config.resolved(adapter)
     model = adapter.name if adapter is not None else None
-    with open_run(out, names, cfg, model, scenes, manifest_dir) as store:
+    made_with = adapter.computed_with if adapter is not None else None
+    with open_run(out, names, cfg, model, scenes, manifest_dir, made_with) as store:
         with progress(len(store.todo), "bench", show_progress, unit="scene") as advance:
             for unit in store.todo:
                 scene = unit.scene

@@ -86,6 +86,17 @@ class Adapter(ABC):
         self.warned_queries: set[str] = set()
         #: Whether an array given without its sample rate was warned about (once per model).
         self.warned_rate = False
+        #: What tells these weights apart from others saved under the same name: the checkpoint folder's
+        #: ``checkpoint.weights_fingerprint`` or the hub commit (set by ``load_model``; None for a model
+        #: wrapped in memory, whose weights have no file).
+        self.weights_id: str | None = None
+
+    @property
+    def computed_with(self) -> dict[str, str | None]:
+        """The weights and the precision results of this model were computed with: results resumed or pooled
+        must agree on them (the name alone does not tell other weights saved under it, nor float32 from
+        bfloat16)."""
+        return {"weights": self.weights_id, "dtype": str(self.dtype).removeprefix("torch.")}
 
     # ---- modules -------------------------------------------------------------------------------
     #: Attribute path from the model to its decoder-only language model (``layers`` below it).

@@ -7,6 +7,7 @@ imported or a weight is read. The adapter checks the same things again once the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -125,6 +126,35 @@ def _check_safetensors(file: Path) -> None:
             f"cannot load model weights from {file}: the file is cut off ({file.stat().st_size} of "
             f"{needed} bytes; download it again)"
         )
+
+
+#: Checkpoints up to this size are hashed whole by :func:`weights_fingerprint`; larger ones by samples.
+FULL_HASH_BYTES = 2 << 30
+#: Blocks (of :data:`SAMPLE_BYTES` each) read across each weight file of a larger checkpoint.
+SAMPLES_PER_FILE, SAMPLE_BYTES = 64, 1 << 16
+
+
+def weights_fingerprint(path: Path) -> str:
+    """A short hash of what a checkpoint folder computes with: its ``config.json`` and its weight files
+    (names and sizes, and their bytes: all of them up to :data:`FULL_HASH_BYTES` in all, else
+    :data:`SAMPLES_PER_FILE` blocks spread over each file, which a fine-tune of a few tensors may miss).
+    Results keyed by it are not resumed on other weights saved under the same name; a copied or moved
+    folder keeps it."""
+    files = weight_files(path)
+    sizes = [f.stat().st_size for f in files]
+    whole = sum(sizes) <= FULL_HASH_BYTES
+    digest = hashlib.sha256((path / CONFIG_FILE).read_bytes() if (path / CONFIG_FILE).is_file() else b"")
+    for file, size in zip(files, sizes, strict=True):
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as handle:
+            if whole:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+                continue
+            for k in range(SAMPLES_PER_FILE):
+                handle.seek(k * max(0, size - SAMPLE_BYTES) // max(1, SAMPLES_PER_FILE - 1))
+                digest.update(handle.read(SAMPLE_BYTES))
+    return digest.hexdigest()[:16]
 
 
 def parameter_count(path: Path) -> int:

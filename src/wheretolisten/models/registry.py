@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from ..errors import ModelError, ResourceError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
-from .checkpoint import check_source
+from .checkpoint import check_source, weights_fingerprint
 from .gemma3n import Gemma3nAdapter
 from .granite_speech import GraniteSpeechAdapter
 from .hub import local_files_only
@@ -161,6 +161,10 @@ def load_model(
     logging.getLogger(__name__).debug("loaded %s (%s) on %s as %s", name, cls.family, dev, torch_dtype)
     adapter = wrap(model, processor, name)
     adapter.recommended = read_recommended(Path(name)) if local else {}
+    commit = getattr(model.config, "_commit_hash", None)
+    adapter.weights_id = (
+        f"sha256:{weights_fingerprint(Path(name))}" if local else f"hub:{commit}" if commit else None
+    )
     return adapter
 
 

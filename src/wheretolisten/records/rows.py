@@ -50,6 +50,8 @@ class ResultRow(TypedDict):
     event_index: NotRequired[int]
     is_target: NotRequired[bool]
     model: NotRequired[str | None]
+    #: The weights and precision a model condition ran with (``Adapter.computed_with``).
+    computed_with: NotRequired[dict[str, str | None]]
     config_hash: NotRequired[str]
     config: NotRequired[dict[str, Any]]
     scene_hash: NotRequired[str]  # what the row was computed from: the scene's events and audio
@@ -150,6 +152,7 @@ def _extras_problem(row: dict[str, Any]) -> str | None:
         ),
         ("draw_peaks_s", lambda v: v is None or is_number(v), list, "a list of numbers or nulls"),
         ("config", lambda v: True, dict, "an object"),
+        ("computed_with", lambda v: v is None or isinstance(v, str), dict, "an object of strings or nulls"),
     )
     for key, ok, container, shape in checks:
         problem = _first_bad(row[key], ok, container) if key in row else None

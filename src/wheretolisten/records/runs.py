@@ -23,6 +23,7 @@ FIRST_KEY = "scene_id"
 def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
     """Refuse rows of one condition computed with different configurations or models, and repeats."""
     seen: dict[str, tuple[Any, Any]] = {}
+    made: dict[str, Any] = {}
     keys: set[RowKey] = set()
     for i, row in enumerate(rows, start=1):
         key = row_key(row)
@@ -38,6 +39,21 @@ def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
                 f"{where}: rows of condition {key[2]!r} were computed with different configurations or "
                 f"models ({first[0]} vs {ident[0]}); summarize one run at a time"
             )
+        if row.get("computed_with") is not None:  # rows written before it was recorded carry none
+            weights = made.setdefault(key[2], row["computed_with"])
+            if weights != row["computed_with"]:
+                raise DataError(
+                    f"{where}: rows of condition {key[2]!r} were computed with different weights or "
+                    f"precision ({describe_weights(weights)} vs {describe_weights(row['computed_with'])}); "
+                    "summarize one run at a time"
+                )
+
+
+def describe_weights(computed_with: Any) -> str:
+    """A row's ``computed_with`` ({"weights": ..., "dtype": ...}) in a few words, for messages."""
+    if not isinstance(computed_with, Mapping):
+        return repr(computed_with)
+    return f"weights {computed_with.get('weights')}, {computed_with.get('dtype')}"
 
 
 def other_scene_version(row: Mapping[str, Any], scene_hashes: Mapping[str, str]) -> bool:
@@ -70,11 +86,14 @@ def check_resumable(
     model: str | None,
     scene_hashes: Mapping[str, str],
     model_free: frozenset[str] = frozenset(),
+    computed_with: Mapping[str, Any] | None = None,
 ) -> set[RowKey]:
     """Keys already done in ``path``; refuses rows of another configuration, model or scene content.
 
     ``hashes``: config hash per condition of this run; ``scene_hashes``: content hash per scene id of
-    the manifest being run (a row of a scene id whose content changed is stale, not done).
+    the manifest being run (a row of a scene id whose content changed is stale, not done);
+    ``computed_with``: this run's weights and precision (``Adapter.computed_with``): a row computed with
+    others is refused, and one with the same weights under another name (a moved folder) is not.
     """
     check_one_run(rows, str(path))
     done: set[RowKey] = set()
@@ -87,7 +106,18 @@ def check_resumable(
                 f"{path}: row {i} ({cond}) was computed with another configuration "
                 f"({row.get('config_hash')} vs {hashes[cond]}); use the same options or another out folder"
             )
-        if cond in hashes and cond not in model_free and row.get("model") != model:
+        made = row.get("computed_with")
+        if cond in hashes and cond not in model_free and computed_with is not None and made is not None:
+            if dict(made) != dict(computed_with):
+                raise DataError(
+                    f"{path}: row {i} ({cond}) was computed with {describe_weights(made)}, not "
+                    f"{describe_weights(computed_with)} (other weights saved under the name, or another "
+                    "--dtype); use the same model and precision, or another out folder"
+                )
+            same_weights = made.get("weights") is not None
+        else:
+            same_weights = False
+        if cond in hashes and cond not in model_free and row.get("model") != model and not same_weights:
             raise DataError(
                 f"{path}: row {i} ({cond}) was computed with model {row.get('model')!r}, not {model!r}; "
                 f"use another out folder"
@@ -103,7 +133,7 @@ def check_resumable(
 def merge_rows(
     sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]],
     key_fields: Sequence[str] = ("scene_id", "query", "condition"),
-    same_fields: Sequence[str] = ("config_hash", "model", "scene_hash"),
+    same_fields: Sequence[str] = ("config_hash", "model", "scene_hash", "computed_with"),
 ) -> tuple[list[dict[str, Any]], int]:
     """Rows of several files as one list, and how many repeats were dropped.
 
