@@ -487,3 +487,28 @@ def test_an_empty_query_is_one_option_error(adapter: Adapter) -> None:
         localize(adapter, clip, "   ", sample_rate=16000)
     with pytest.raises(OptionError, match="query is empty"):
         localize_many(adapter, clip, ["a siren", ""], sample_rate=16000)
+
+
+def test_a_jsonl_log_is_not_resumed_on_other_weights_or_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The log's lines were matched by the model's name: other weights saved in the same folder, or
+    --dtype bfloat16, skipped files as done with float32 lines. Lines record ``computed_with`` now; the
+    same weights in another folder still resume."""
+    from wheretolisten.models.tiny import make_tiny_model
+
+    model = make_tiny_model("qwen2-audio", tmp_path / "m", seed=0)
+    wav, log = tmp_path / "a.wav", tmp_path / "log.jsonl"
+    sf.write(wav, noise(2.0, seed=3), 16000)
+    common = ("localize", wav, "-q", "a siren", "--jsonl", log, "--device", "cpu", "--no-progress")
+    assert run_cli(monkeypatch, capsys, *common, "--model", model)[0] == 0
+    (line,) = [json.loads(x) for x in log.read_text().splitlines()]
+    assert line["computed_with"]["dtype"] == "float32"
+    code, _, err = run_cli(monkeypatch, capsys, *common, "--model", model, "--dtype", "bfloat16")
+    assert code == 2 and "other weights or precision" in err
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)
+    code, _, err = run_cli(monkeypatch, capsys, *common, "--model", model)
+    assert code == 2 and "other weights or precision" in err
+    moved = make_tiny_model("qwen2-audio", tmp_path / "elsewhere", seed=0)
+    code, stdout, err = run_cli(monkeypatch, capsys, *common, "--model", moved)
+    assert code == 0 and "1 file(s) already in" in stdout, err

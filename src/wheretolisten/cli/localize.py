@@ -185,7 +185,11 @@ def localize(
     if not several and is_long(adapter, audio[0], span.pair, windows):
         files.refuse_windows()
     keys = {f: resume_key(f, span.pair, vector, segments) for f in audio} if run.jsonl else {}
-    with results_log(run.jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments) as (done, log):
+    made_with = adapter.computed_with
+    with results_log(run.jsonl, adapter.name, cfg.to_json(), detection.to_json(), segments, made_with) as (
+        done,
+        log,
+    ):
         failed = 0
         todo = [(f, [q for q in queries if done_key(f, q, keys) not in done]) for f in audio]
         todo = [(f, qs) for f, qs in todo if qs]
@@ -217,7 +221,7 @@ def localize(
                 emit(results, path, several, files, gt, adapter.sample_rate)
                 if html is not None:
                     write_html(results, path, html, gt, link_audio)
-                rows = log_lines(results, keys.get(path))
+                rows = log_lines(results, keys.get(path), made_with)
                 found += [tsv_rows(str(path), row["query"], row["detections"]) for row in rows]
                 log(rows)
                 advance(1, path.name)

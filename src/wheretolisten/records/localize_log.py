@@ -37,9 +37,16 @@ def done_key(audio: Path, query: str, keys: dict[Path, dict[str, Any]]) -> tuple
     return str(audio), query, json.dumps(keys.get(audio), sort_keys=True)
 
 
-def log_lines(results: Sequence[Any], key: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The log lines of one file's results: each result's JSON (``to_json()``), plus its resume key."""
-    return [{**r.to_json(), **({"resume": key} if key is not None else {})} for r in results]
+def log_lines(
+    results: Sequence[Any], key: dict[str, Any] | None, computed_with: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The log lines of one file's results: each result's JSON (``to_json()``), plus its resume key and
+    the weights and precision it was computed with (``Adapter.computed_with``)."""
+    extra = {
+        **({"resume": key} if key is not None else {}),
+        **({"computed_with": computed_with} if computed_with is not None else {}),
+    }
+    return [{**r.to_json(), **extra} for r in results]
 
 
 def _log_problem(row: Any) -> str | None:
@@ -58,14 +65,17 @@ def results_log(
     config: dict[str, Any],
     detection: dict[str, Any],
     segments: tuple[float, float],
+    computed_with: dict[str, Any] | None = None,
 ) -> Iterator[tuple[dict[tuple[str, str, str], list[Any]], Callable[[list[dict[str, Any]]], None]]]:
     """(done (audio path, query, resume key) → their detections, append function) for the log at
     ``path``; a no-op pair without one.
 
-    The file is locked while in use; lines of another model, configuration, detection or window
-    (segment, overlap) settings are refused, so a resumed file never mixes settings (lines older than
-    detections carry none). A line is done work only if its resume key (:func:`resume_key`: audio
-    bytes, span, vector bytes, windows) is this run's; lines without one (older files) never are.
+    The file is locked while in use; lines of another model (other weights or precision, when the
+    lines record them: ``computed_with``; the same weights under another name are the same model),
+    configuration, detection or window (segment, overlap) settings are refused, so a resumed file never
+    mixes settings (lines older than detections carry none). A line is done work only if its resume key
+    (:func:`resume_key`: audio bytes, span, vector bytes, windows) is this run's; lines without one (older
+    files) never are.
     """
     if path is None:
         yield {}, lambda _rows: None
@@ -73,7 +83,18 @@ def results_log(
     wanted = json.loads(json.dumps(config))
     with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
         for i, row in enumerate(rows, start=1):
-            same = row.get("model") == model and row.get("config") == wanted
+            made = row.get("computed_with")
+            known = computed_with is not None and isinstance(made, dict)
+            if isinstance(made, dict) and known and made != json.loads(json.dumps(computed_with)):
+                raise WTLError(
+                    f"{path}: line {i} was computed with other weights or precision (weights "
+                    f"{made.get('weights')}, {made.get('dtype')}); use the same model and --dtype, or "
+                    "another jsonl log"
+                )
+            same_model = row.get("model") == model or (
+                isinstance(made, dict) and known and made.get("weights") is not None
+            )
+            same = same_model and row.get("config") == wanted
             cut = row.get("windows")
             cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
             key = row.get("resume")
