@@ -77,7 +77,7 @@ def test_bench_run_refuses_an_empty_shard_before_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr  # refused, torch not imported
-    assert "shard '' is empty" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "--shard is empty" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.jsonl").exists()
 
 

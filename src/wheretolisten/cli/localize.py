@@ -288,7 +288,7 @@ def generate(
     clip, _ = prepare_audio(adapter, audio, start_s=span.start, end_s=span.end)
     if steer is None:
         assert query is not None
-        steer = instruction_vector(adapter, clip, query, cfg)
+        steer = instruction_vector(adapter, clip, query, cfg, sample_rate=adapter.sample_rate)
     base, steered = steered_generate(
         adapter, clip, steer, cfg.alpha, prompt, cfg.positions, cfg.layers, max_new_tokens, steer_answer
     )
@@ -333,7 +333,7 @@ def vector_build(
 
     cfg = resolved(adapter, config)
     clip, _ = prepare_audio(adapter, audio, start_s=span.start, end_s=span.end)
-    vec = instruction_vector(adapter, clip, query, cfg)
+    vec = instruction_vector(adapter, clip, query, cfg, sample_rate=adapter.sample_rate)
     vec.metadata["audio"] = str(audio)
     path = vec.save(out)
     norms = ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items())
