@@ -229,8 +229,8 @@ def test_another_protocol_in_the_directory_is_refused(tiny: Adapter, full: Path)
     with pytest.raises(DataError, match="another protocol"):
         run_protocol(tiny, replace(TINY, random_draws=3), full, show_progress=False)
     other = copy.copy(tiny)
-    other.name = "another/model"
-    with pytest.raises(DataError, match="another model"):
+    other.weights_id = "sha256:0123456789abcdef"  # other weights saved under the same name
+    with pytest.raises(DataError, match="other weights or precision"):
         run_protocol(other, TINY, full, show_progress=False)
 
 

@@ -107,9 +107,9 @@ class _Sets:
 
 def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     """Write DIR/protocol.json, or refuse a DIR that holds another protocol or model."""
-    if check_recorded(protocol, out, adapter.name):
+    if check_recorded(protocol, out, adapter.name, adapter.computed_with):
         return
-    record = {"protocol": protocol.to_dict(), "model": adapter.name}
+    record = {"protocol": protocol.to_dict(), "model": adapter.name, "computed_with": adapter.computed_with}
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / PROTOCOL_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
