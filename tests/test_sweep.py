@@ -145,3 +145,27 @@ def sweep_results(tmp_path: Path) -> Path:
     config = bench_config(layers=[1], alpha=4.0)
     run_bench(adapter, load_manifest(scenes), scenes, ["steered", "random"], config, out, show_progress=False)
     return out
+
+
+def test_a_resume_on_other_weights_or_precision_is_refused(
+    tmp_path: Path, tiny_dirs: dict[str, Path]
+) -> None:
+    """Grid lines record the weights and precision of their rows: a resume in bfloat16, or on other
+    weights under the same name, is refused before any point is computed; the same model resumes."""
+    from wheretolisten.models import load_model
+
+    scenes, out = tmp_path / "scenes", tmp_path / "sw"
+    make_scenes(ProceduralBank(), 3, scenes, n_events=3, duration_s=4.0, seed=0, progress=False)
+    out.mkdir()
+    path = tiny_dirs["qwen2-audio"]
+    first = load_model(path, device="cpu", dtype="float32")
+    sweep(first, plan_of(scenes, out), show_progress=False)
+    (line, *_) = [json.loads(x) for x in (out / "sweep.jsonl").read_text().splitlines()]
+    assert line["computed_with"] == first.computed_with
+    with pytest.raises(DataError, match="other weights or precision"):
+        sweep(load_model(path, device="cpu", dtype="bfloat16"), plan_of(scenes, out), show_progress=False)
+    first.weights_id = "sha256:0123456789abcdef"
+    with pytest.raises(DataError, match="other weights or precision"):
+        sweep(first, plan_of(scenes, out), show_progress=False)
+    again = sweep(load_model(path, device="cpu", dtype="float32"), plan_of(scenes, out), show_progress=False)
+    assert again.best is not None

@@ -119,14 +119,23 @@ def sweep_key(plan: SweepPlan, dev: Sequence[Scene]) -> SweepKey:
 
 
 def _grid_lines(
-    lines: Sequence[dict[str, Any]], path: Path, model: str | None, dev_hash: str, key: SweepKey | None
+    lines: Sequence[dict[str, Any]],
+    path: Path,
+    model: str | None,
+    dev_hash: str,
+    key: SweepKey | None,
+    made_with: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Grid points already evaluated, by config hash; a line of another model (when given), dev split or
-    sweep key is refused (one line naming what differs)."""
+    """Grid points already evaluated, by config hash; a line of another model (when given: its weights and
+    precision where the line and ``made_with`` have them, else its name), dev split or sweep key is
+    refused (one line naming what differs)."""
     out: dict[str, dict[str, Any]] = {}
     scenes, options = (key.scenes, key.options) if key is not None else (None, None)
     for i, line in enumerate(lines, start=1):
-        if model is not None and line.get("model") != model:
+        weighed = made_with is not None and isinstance(line.get("computed_with"), dict)
+        if weighed and line["computed_with"] != dict(made_with or {}):
+            why = f"with other weights or precision ({line['computed_with']})"
+        elif model is not None and not weighed and line.get("model") != model:
             why = f"with model {line.get('model')!r}, not {model!r}"
         elif line.get("dev_hash") != dev_hash:
             why = "on another dev split (other scene ids or dev fraction)"
@@ -147,13 +156,17 @@ def _grid_lines(
 
 
 def _all_grid_lines(
-    out: Path, model: str | None, dev_hash: str, key: SweepKey | None
+    out: Path,
+    model: str | None,
+    dev_hash: str,
+    key: SweepKey | None,
+    made_with: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Grid points evaluated by any run or shard in ``out`` (sweep.jsonl and sweep.K-of-N.jsonl)."""
     found: dict[str, dict[str, Any]] = {}
     for path in shard_files(out / SWEEP_NAME):
         rows, _ = read_jsonl(path, first_key=SWEEP_FIRST_KEY, what="sweep file")
-        found.update(_grid_lines(rows, path, model, dev_hash, key))
+        found.update(_grid_lines(rows, path, model, dev_hash, key, made_with))
     return found
 
 
@@ -205,13 +218,15 @@ def check_sweep(plan: SweepPlan) -> tuple[list[str], list[Scene], list[Scene]]:
     return names, dev, test
 
 
-def check_resume(plan: SweepPlan, model: str | None = None) -> SweepKey:
+def check_resume(
+    plan: SweepPlan, model: str | None = None, made_with: Mapping[str, Any] | None = None
+) -> SweepKey:
     """The plan's :class:`SweepKey`, after refusing every grid line in its folder that another sweep
     computed (other dev scenes or content, other options, another model when given): needs no model, so a
     resume that could not use the folder stops before the model loads and before anything is computed."""
     _, dev, _ = check_sweep(plan)
     key = sweep_key(plan, dev)
-    _all_grid_lines(Path(plan.out_dir), model, _dev_hash(dev), key)
+    _all_grid_lines(Path(plan.out_dir), model, _dev_hash(dev), key, made_with)
     return key
 
 
@@ -251,6 +266,7 @@ def _grid_line(
         "scenes_hash": key.scenes if key is not None else None,
         "options_hash": key.options if key is not None else None,
         "grid_index": index,
+        **({"computed_with": rows[0]["computed_with"]} if rows and "computed_with" in rows[0] else {}),
     }
 
 
@@ -265,6 +281,7 @@ def run_sweep(
     show_progress: bool = True,
     shard: Shard | None = None,
     key: SweepKey | None = None,
+    made_with: Mapping[str, Any] | None = None,
 ) -> SweepReport:
     """The sweep's bookkeeping, whoever computes: resume the grid, choose, run the held-out split.
 
@@ -276,15 +293,15 @@ def run_sweep(
     dev_hash = _dev_hash(dev)
     order = {h: i for i, (_, h) in enumerate(points)}
     with open_jsonl(sweep_path, first_key=SWEEP_FIRST_KEY, what="sweep file") as (append, existing):
-        _grid_lines(existing, sweep_path, model, dev_hash, key)  # refuse a file of another run first
-        by_hash = _all_grid_lines(out, model, dev_hash, key)
+        _grid_lines(existing, sweep_path, model, dev_hash, key, made_with)  # another run's file: refused
+        by_hash = _all_grid_lines(out, model, dev_hash, key, made_with)
         todo = [(cfg, h) for cfg, h in shard_of(points, shard) if h not in by_hash]
         with progress(len(todo) * len(dev), "sweep (dev)", show_progress, unit="scene") as advance:
             for cfg, h, rows in evaluate(todo, advance):
                 line = _grid_line(cfg, h, rows, len(dev), dev_hash, model, key, order[h])
                 append([line])
                 by_hash[h] = line
-    by_hash.update(_all_grid_lines(out, model, dev_hash, key))  # other shards may have finished meanwhile
+    by_hash.update(_all_grid_lines(out, model, dev_hash, key, made_with))  # other shards, finished meanwhile
     dev_ids, test_ids = [s.scene_id for s in dev], [s.scene_id for s in test]
     missing = sum(h not in by_hash for _, h in points)
     if missing:
@@ -310,7 +327,7 @@ def sweep(
     with ``missing`` > 0: rerun it when the other shards are done (finished points are not recomputed).
     """
     names, dev, test = check_sweep(plan)
-    key = check_resume(plan, adapter.name)
+    key = check_resume(plan, adapter.name, adapter.computed_with)
     points = grid_points(adapter, plan.layers_grid, plan.alphas, plan.config)
 
     def evaluate(todo: list[Point], advance: Advance) -> Iterator[tuple[BenchConfig, str, list[ResultRow]]]:
@@ -325,5 +342,15 @@ def sweep(
         return run_bench(adapter, part, plan.manifest_dir, names, cfg, path, show_progress)
 
     return run_sweep(
-        points, adapter.name, dev, test, plan.out_dir, evaluate, run_test, show_progress, shard, key
+        points,
+        adapter.name,
+        dev,
+        test,
+        plan.out_dir,
+        evaluate,
+        run_test,
+        show_progress,
+        shard,
+        key,
+        adapter.computed_with,
     )
