@@ -39,3 +39,14 @@ def test_the_cli_prints_flags(
     code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", "--start", "2", "--end", "1")
     assert code == 2
     assert "--start must be >= 0 and before --end" in err and "start_s" not in err
+
+
+def test_an_empty_value_is_found_whatever_its_form() -> None:
+    """'--out ""', '--out=' and an empty argument are refused before any command runs; a value that holds
+    or ends with '=' is not empty."""
+    from wheretolisten.cli import empty_value
+
+    assert empty_value(["localize", "a.wav", "--out="]) == "--out"
+    assert empty_value(["localize", "a.wav", "-q", ""]) == "-q"
+    assert empty_value(["localize", ""]) == "an argument"
+    assert empty_value(["localize", "a.wav", "--query=a=", "--json", "x=y.json"]) is None

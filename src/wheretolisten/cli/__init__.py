@@ -81,8 +81,9 @@ def empty_value(args: Sequence[str]) -> str | None:
     """The option (or "an argument") given an empty value, if any: the parser takes '' as the current
     folder for a path ('--out ""' wrote into it) or as no value at all, so no command accepts one."""
     for i, arg in enumerate(args):
-        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
-            return arg[:-1]
+        name, eq, given = arg.partition("=")
+        if arg.startswith("--") and eq and not given:  # --out= (a value with '=' in it is not empty)
+            return name
         if arg == "":
             before = args[i - 1] if i else ""
             return before if before.startswith("-") and "=" not in before else "an argument"
