@@ -3,7 +3,9 @@ meant or refused with one wheretolisten error, never read as something else (fou
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -233,3 +235,43 @@ def test_an_array_without_its_rate_is_warned_about_once(
         localize(adapter, CLIP, "a siren")
         localize(adapter, CLIP, "a siren")
     assert sum("without sample_rate=" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_api_arguments_of_the_wrong_kind_are_one_error_before_the_work(qwen: Adapter, tmp_path: Path) -> None:
+    """Each of these ran on a misread value (two queries sharing one saved vector's profile, α = True read
+    as 1, a list as a query inside the prompt, another clip's engine) or failed deep in Python or torch."""
+    from wheretolisten.engine import make_engine
+    from wheretolisten.localize import instruction_vector, layer_delta, prompted_profiles
+    from wheretolisten.long import localize_file, localize_long
+    from wheretolisten.settings import resolve
+
+    wav = tmp_path / "ten.wav"
+    sf.write(wav, noise(12.0, seed=5), SR)
+    vector = instruction_vector(qwen, CLIP, "a siren", sample_rate=SR)
+    refused: list[tuple[Any, str]] = [
+        (lambda: localize_long(qwen, wav, ["a siren", "a bell"], vector=vector), "one query with a saved"),
+        (lambda: localize_long(qwen, wav, ["a siren"], vector="v.safetensors"), "SteeringVector.load"),
+        (lambda: localize_long(qwen, wav, ["a siren"], windows={"segment_s": 2}), "WindowConfig"),
+        (lambda: localize_long(qwen, wav, ["a siren"], batch_windows=0), "batch_windows"),
+        (lambda: localize_long(qwen, wav, ["a siren"], batch_windows=2.5), "batch_windows"),
+        (lambda: localize_long(qwen, wav, ["a siren"], show_progress="no"), "show_progress"),
+        (lambda: localize_file(qwen, wav, None), "queries must be strings"),
+        (lambda: instruction_vector(qwen, CLIP, "a siren", layers=1, sample_rate=SR), "list of layer"),
+        (lambda: layer_delta(qwen, CLIP, ["a siren"], sample_rate=SR), "queries must be strings"),
+        (lambda: prompted_profiles(qwen, CLIP, ["a siren"], sample_rate=SR), "queries must be strings"),
+        (lambda: prompted_profiles(qwen, CLIP, "a siren", template="Describe.", sample_rate=SR), "{query}"),
+        (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(alpha=True), sample_rate=SR), "number"),
+        (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(alpha="2"), sample_rate=SR), "number"),
+        (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(prompt=123), sample_rate=SR), "prompt"),
+    ]
+    other = make_engine(qwen, noise(3.0, seed=9), resolve(qwen, LocalizeConfig(alpha=0.0)))
+    refused.append(
+        (lambda: localize_many(qwen, CLIP, ["a siren"], engine=other, sample_rate=SR), "another model, clip")
+    )
+    for call, message in refused:
+        with pytest.raises(OptionError, match=re.escape(message)):
+            call()
+    assert localize(qwen, CLIP, "a siren", LocalizeConfig(alpha=np.float32(2.0)), sample_rate=SR).peak_s
+    own = make_engine(qwen, CLIP, resolve(qwen, None))
+    assert localize_many(qwen, CLIP, ["a siren"], engine=own, sample_rate=SR).results
+    assert localize_long(qwen, wav, ["a siren"], batch_windows=np.int64(2))[0].windows

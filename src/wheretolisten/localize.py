@@ -41,6 +41,8 @@ from .settings import (
     check_layers,
     default_layers,
     default_probe_layers,
+    one_query,
+    one_template,
     resolve,
 )
 from .vectors import SteeringVector
@@ -112,6 +114,8 @@ def _with_layers(config: Config, layers: Sequence[int] | None) -> Config:
     """``config`` with its steered layers set to ``layers`` (when given): the ``layers=`` shortcut."""
     if layers is None:
         return config
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise OptionError(f"layers must be a list of layer indices such as [9, 10], got {layers!r}")
     base = config if isinstance(config, LocalizeConfig) else LocalizeConfig()
     return replace(base, layers=list(layers))
 
@@ -125,8 +129,6 @@ def _clip_engine(
     vector: SteeringVector | None = None,
 ) -> tuple[Engine, AudioInfo]:
     """Where every call starts: its settings resolved once, its audio loaded once, the clip's one engine."""
-    if vector is not None and not isinstance(vector, SteeringVector):
-        raise OptionError(f"vector must be a SteeringVector (or None), got {type(vector).__name__}")
     cfg = resolve(adapter, config, vector)
     clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     return make_engine(adapter, clip, cfg), info
@@ -181,7 +183,7 @@ def localize(
     Settings not given come from the checkpoint's ``wheretolisten.json``, then the package defaults;
     ``detection`` picks the detections (every occurrence) from Δ.
     """
-    (query,) = as_queries(query) if isinstance(query, str) else as_queries([query])
+    query = one_query(query)
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
     vector = _vector(engine, query, vector)
     base, (steered,) = engine.profiles([vector])
@@ -207,6 +209,16 @@ def localize_many(
     cfg = resolve(adapter, config)
     clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     warn_unknown(adapter.recommended, queries, adapter.warned_queries)
+    if engine is not None and not (
+        isinstance(engine, Engine)
+        and engine.adapter is adapter
+        and engine.config == cfg
+        and np.array_equal(engine.clip, clip)
+    ):  # its audio info would be this clip's and its profiles another's
+        raise OptionError(
+            "engine was made for another model, clip or settings than this call's: pass the engine of "
+            "this very clip and config (or none)"
+        )
     engine = engine or make_engine(adapter, clip, cfg)
     first = engine.vectors(list(queries))
     # Pass 2: the unsteered probe row again beside the steered ones, so that base and steered come from
@@ -233,6 +245,7 @@ def alpha_sweep(
 
     The vector is built once; every α is one row of a single batch beside the unsteered row.
     """
+    query = one_query(query)
     values = check_alphas(alphas)
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span)
     cfg, vector = engine.config, engine.vectors([query], prompted=False).vectors[0]
@@ -264,6 +277,7 @@ def layer_delta(
     read. Layers up to the first steered one read the unsteered residual stream, so their rows are exactly
     zero; the mean over ``config.probe_layers`` of the normalized rows is what ``localize`` reads out.
     """
+    query = one_query(query)
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
     vector = _vector(engine, query, vector)
     chosen = list(range(adapter.num_layers)) if read_layers is None else check_layers(adapter, read_layers)
@@ -285,6 +299,7 @@ def instruction_vector(
 
     ``layers`` (the steered layers, as everywhere) is a shortcut for ``LocalizeConfig(layers=...)``.
     """
+    query = one_query(query)
     engine, _ = _clip_engine(adapter, audio, _with_layers(config, layers), sample_rate)
     return engine.vectors([query], prompted=False).vectors[0]
 
@@ -318,6 +333,8 @@ def prompted_profiles(
     sample_rate: int | None = None,
 ) -> Profile:
     """Attention under the probe prompt (``base``) and the instructed prompt (``steered``), no steering."""
+    query = one_query(query)
+    template = one_template(template)
     engine, _ = _clip_engine(adapter, audio, config, sample_rate)
     neutral, instructed = engine.attention([engine.config.prompt, template.format(query=query)])
     return Profile(engine.time_axis(neutral.size), neutral, instructed)

@@ -86,10 +86,22 @@ class FileOptions(TypedDict, total=False):
 
 def _known(options: FileOptions) -> None:
     """Refuse a keyword that is not one of the options, as a named parameter would (a typo must not be
-    ignored)."""
+    ignored), and an option of the wrong type (a dict for ``windows`` failed deep inside; a string for
+    ``show_progress`` drew the bar)."""
     unknown = sorted(set(options) - FileOptions.__optional_keys__)
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    windows, progress_on = options.get("windows"), options.get("show_progress", False)
+    if windows is not None and not isinstance(windows, WindowConfig):
+        raise OptionError(f"windows must be a WindowConfig (or None), got {type(windows).__name__}")
+    if not isinstance(progress_on, (bool, np.bool_)):
+        raise OptionError(f"show_progress must be True or False, got {progress_on!r}")
+
+
+def _one_query_with_a_vector(queries: Sequence[str], vector: object) -> None:
+    """A saved vector steers towards its own sound: with several queries each would get its result."""
+    if vector is not None and len(queries) > 1:
+        raise OptionError(f"give one query with a saved vector, or at least one query; got {len(queries)}")
 
 
 def _same_length(clips: list[tuple[Window, np.ndarray]]) -> list[list[tuple[Window, np.ndarray]]]:
@@ -134,11 +146,10 @@ def localize_file(
             f"localize_file takes an audio file's path, got {type(audio).__name__}: for an array use "
             "localize or localize_many"
         )
-    wanted = [queries] if isinstance(queries, str) else list(queries)
+    wanted = as_queries(queries)  # one string is one query; a generator is read once
     _known(options)
     vector, span, detection = options.get("vector"), options.get("span"), options.get("detection")
-    if not wanted or (vector is not None and len(wanted) > 1):
-        raise OptionError(f"give one query with a saved vector, or at least one query; got {len(wanted)}")
+    _one_query_with_a_vector(wanted, vector)
     if is_long(adapter, audio, span, options.get("windows")):
         return list(localize_long(adapter, audio, wanted, config, **options))
     if len(wanted) == 1:
@@ -216,6 +227,13 @@ def localize_long(
     _known(options)
     queries = as_queries(queries)  # one string is one query; a generator is read once
     windows, detection, vector = options.get("windows"), options.get("detection"), options.get("vector")
+    _one_query_with_a_vector(queries, vector)  # each query would get the vector's profile under its name
+    if batch_windows is not None and (
+        isinstance(batch_windows, (bool, np.bool_))
+        or not isinstance(batch_windows, (int, np.integer))
+        or batch_windows < 1
+    ):
+        raise OptionError(f"batch_windows must be a whole number >= 1 (or None), got {batch_windows!r}")
     cfg = resolve(adapter, config, vector)
     if vector is None:
         warn_unknown(adapter.recommended, queries, adapter.warned_queries)

@@ -11,6 +11,7 @@ whenever the steered layers are the ones they were tuned for (however those laye
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
@@ -79,9 +80,17 @@ DEFAULT_ALPHA = 4.0
 MAX_ALPHA = 1e6
 
 
+def real_number(value: Any, name: str) -> float:
+    """``value`` as a float when it is a real number (numpy's too), never a bool or a string: ``alpha=True``
+    ran with α = 1 and ``alpha='2'`` was read as 2, unlike every other setting (one OptionError line)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise OptionError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
 def check_alpha(value: float, name: str = "alpha") -> float:
     """A steering strength: finite and within ±:data:`MAX_ALPHA` (else one OptionError line)."""
-    number = float(value)
+    number = real_number(value, name)
     if not math.isfinite(number) or abs(number) > MAX_ALPHA:
         raise OptionError(
             f"{name} must be a finite number between -{MAX_ALPHA:g} and {MAX_ALPHA:g}, got {value!r}"
@@ -266,7 +275,7 @@ def _choice(value: Any, choices: Sequence[str], name: str) -> Any:
 
 
 def _positive(value: Any, name: str, allow_zero: bool = False) -> float:
-    number = float(value)
+    number = real_number(value, name)
     ok = math.isfinite(number) and (number >= 0 if allow_zero else number > 0)
     if not ok:
         raise OptionError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
@@ -288,6 +297,18 @@ def check_shifts(value: Any) -> int:
     return int(value)
 
 
+def one_query(query: Any) -> str:
+    """The one query of a call that takes one: a non-empty string (a list once became the prompt "Listen for
+    ['a siren']."), else one OptionError line."""
+    (item,) = as_queries(query) if isinstance(query, str) else as_queries([query])
+    return item
+
+
+def one_template(template: Any) -> str:
+    """One instructed prompt, checked as the config's templates are ({query} in it, no other placeholder)."""
+    return _templates([template], "template", need_query=True)[0]
+
+
 def _positions(value: Any, name: str) -> Positions:
     try:
         return Positions.parse(value)
@@ -298,7 +319,9 @@ def _positions(value: Any, name: str) -> Positions:
 def _templates(value: Any, name: str, need_query: bool) -> list[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise OptionError(f"{name} must be a list of prompts, got {value!r}")
-    items = [str(t) for t in value]
+    if not all(isinstance(t, str) for t in value):  # prompt=123 was read as the prompt "123"
+        raise OptionError(f"{name} must be strings, got {value!r}")
+    items = list(value)
     if not items:
         raise OptionError(f"{name} must hold at least one prompt")
     for t in items:
@@ -321,6 +344,13 @@ def resolve(
     adapter: Adapter, config: LocalizeConfig | Resolved | None = None, vector: SteeringVector | None = None
 ) -> Resolved:
     """The one settings-resolution path (see the module docstring); bad values raise OptionError."""
+    from .vectors import SteeringVector as Vector  # vectors imports this module
+
+    if vector is not None and not isinstance(vector, Vector):  # e.g. a path: load it first
+        raise OptionError(
+            f"vector must be a SteeringVector (SteeringVector.load(path)) or None, got "
+            f"{type(vector).__name__}"
+        )
     if isinstance(config, Resolved):
         return config.resolved(adapter)
     if config is not None and not isinstance(config, LocalizeConfig):
@@ -382,7 +412,9 @@ def resolve(
     if "shifts" in values:
         out["shifts"] = check_shifts(values["shifts"])
     if "prompt" in values:
-        out["prompt"] = str(values["prompt"])
+        if not isinstance(values["prompt"], str) or not values["prompt"].strip():
+            raise OptionError(f"prompt must be a non-empty string, got {values['prompt']!r}")
+        out["prompt"] = values["prompt"]
     if "instructed_templates" in values:
         out["instructed_templates"] = _templates(values["instructed_templates"], "instructed templates", True)
     if "neutral_templates" in values:
