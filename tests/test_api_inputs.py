@@ -275,3 +275,24 @@ def test_api_arguments_of_the_wrong_kind_are_one_error_before_the_work(qwen: Ada
     own = make_engine(qwen, CLIP, resolve(qwen, None))
     assert localize_many(qwen, CLIP, ["a siren"], engine=own, sample_rate=SR).results
     assert localize_long(qwen, wav, ["a siren"], batch_windows=np.int64(2))[0].windows
+
+
+def test_a_result_s_page_and_figure_draw_only_its_own_audio(qwen: Adapter, tmp_path: Path) -> None:
+    """A 1-s clip under 4 s of curves, a rate given for a file, one bare gt tuple or a reversed event
+    were drawn as given or failed deep in Python: one OptionError line each."""
+    result = localize(qwen, CLIP, "a siren", sample_rate=SR)
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, CLIP, SR)
+    from_file = localize(qwen, wav, "a siren")
+    for call, message in (
+        (lambda: result.page(CLIP[: SR // 2], SR), "lasts 0.50 s"),
+        (lambda: result.page(CLIP), "sample_rate= is needed"),
+        (lambda: result.page(b"clip.wav"), "got bytes"),
+        (lambda: from_file.page(sample_rate=44100), "is for an array"),
+        (lambda: result.plot(CLIP, SR, gt=("siren", 1.0, 2.0)), "gt must be a list"),
+        (lambda: result.plot(CLIP, SR, gt=[("siren", 2.0, 1.0)]), "ends before it starts"),
+    ):
+        with pytest.raises(OptionError, match=re.escape(message)):
+            call()
+    assert "<html" in result.page(CLIP, SR).lower() and "<html" in from_file.page().lower()
+    assert result.plot(np.stack([CLIP, CLIP]), SR, gt=[("siren", 0.5, 1.0)]) is not None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .audio import AudioInfo
+from .audio import AudioInfo, array_mono, check_rate
 from .detections import (
     DetectConfig,
     Detection,
@@ -25,6 +25,7 @@ from .detections import (
     snap_to_audio,
     strongest,
 )
+from .errors import OptionError
 from .readout import Readout, apply_rule
 from .settings import Resolved
 from .vectors import SteeringVector
@@ -158,7 +159,32 @@ class _ReadTimes(_Detected):
         when the result came from an array (default: the result's file, when it is still there)."""
         from .page import render_page
 
-        return render_page([self], self._audio_file() if audio is None else audio, sample_rate=sample_rate)
+        source, rate = self._given_audio(audio, sample_rate)
+        return render_page([self], source, sample_rate=rate)
+
+    def _given_audio(
+        self, audio: str | os.PathLike[str] | np.ndarray | None, sample_rate: int | None
+    ) -> tuple[str | os.PathLike[str] | np.ndarray | None, int | None]:
+        """The audio a page or a figure of this result draws: the result's file (its rate its own), or an
+        array of this result's length with its rate (one OptionError line otherwise: a 1-s clip drawn
+        under 4 s of curves, or a rate given for a file, was drawn as given)."""
+        source = self._audio_file() if audio is None else audio
+        if source is None or isinstance(source, (str, os.PathLike)):
+            if sample_rate is not None:
+                raise OptionError("sample_rate= is for an array: a file's rate is read from the file")
+            return source, None
+        if isinstance(source, (bytes, bytearray)):
+            raise OptionError("audio= must be a path (str or Path) or an array, got bytes")
+        if sample_rate is None:
+            raise OptionError("sample_rate= is needed with an array: the rate of the samples given")
+        check_rate(sample_rate)
+        seconds = array_mono(source)[0].size / sample_rate
+        if abs(seconds - self.audio.duration_s) > 0.05:
+            raise OptionError(
+                f"audio= lasts {seconds:.2f} s at {sample_rate} Hz but this result's audio "
+                f"{self.audio.duration_s:.2f} s: pass the clip the result was computed from, at its rate"
+            )
+        return source, sample_rate
 
     def _repr_html_(self) -> str:
         """The page of this result in an iframe: what a notebook shows (scripts and ids stay inside it)."""
@@ -180,12 +206,12 @@ class _ReadTimes(_Detected):
         from .figures.localization import audio_array
 
         require_matplotlib()
-        source = self._audio_file() if audio is None else audio
+        source, given_rate = self._given_audio(audio, sample_rate)
         if source is None:
-            raise ValueError("the result's audio file is not there (or it came from an array): pass audio=")
-        clip, rate = audio_array(source, sample_rate)
+            raise OptionError("the result's audio file is not there (or it came from an array): pass audio=")
+        clip, rate = audio_array(source, given_rate)
         with plot_style():
-            return draw_localization(self, clip, rate, gt)
+            return draw_localization(self, clip, rate, gt)  # gt checked there (figures.marks.as_spans)
 
     @property
     def peak_s(self) -> float | None:

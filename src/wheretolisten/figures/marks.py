@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import OptionError
 from .labels import is_queried
 from .style import C_GT, C_OTHER, C_PEAK, C_PRED
 
@@ -31,8 +32,16 @@ def gid(ax: Axes, what: str) -> str:
 
 
 def as_spans(gt: Sequence[tuple[Any, Any, Any]]) -> list[GTSpan]:
-    """GT events as (str, float, float), whatever numbers they came with."""
-    return [(str(label), float(onset), float(offset)) for label, onset, offset in gt]
+    """GT events as (str, float, float), whatever numbers they came with; a list of (label, onset,
+    offset) with onset <= offset, else one OptionError line (one bare tuple, or a reversed event)."""
+    try:
+        spans = [(str(label), float(onset), float(offset)) for label, onset, offset in gt]
+    except (TypeError, ValueError):
+        raise OptionError(f"gt must be a list of (label, onset_s, offset_s), got {gt!r}") from None
+    reversed_ = [span for span in spans if not span[1] <= span[2]]
+    if reversed_:
+        raise OptionError(f"gt: an event ends before it starts: {reversed_[0]!r}")
+    return spans
 
 
 def shade_gt(ax: Axes, gt: Sequence[GTSpan], query: str, labels: bool = False) -> None:
