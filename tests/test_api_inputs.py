@@ -296,3 +296,24 @@ def test_a_result_s_page_and_figure_draw_only_its_own_audio(qwen: Adapter, tmp_p
             call()
     assert "<html" in result.page(CLIP, SR).lower() and "<html" in from_file.page().lower()
     assert result.plot(np.stack([CLIP, CLIP]), SR, gt=[("siren", 0.5, 1.0)]) is not None
+
+
+def test_encode_takes_lists_of_mono_float_clips(qwen: Adapter) -> None:
+    """The README's lower-level ``adapter.encode`` counted a stereo clip as twice its length, took int16
+    unscaled and NaN into the features, and failed deep inside on a bare clip or a file name."""
+    stereo = np.stack([CLIP, CLIP], axis=1)
+    pcm = np.round(CLIP * 32767).astype(np.int16)
+    nan = CLIP.copy()
+    nan[100] = np.nan
+    for audios, instructions, error, message in (
+        (CLIP, "Describe.", OptionError, "takes a list of clips"),
+        ([CLIP], "Describe.", OptionError, "takes a list of clips"),
+        ([stereo], ["Describe."], OptionError, "mono float clips"),
+        ([pcm], ["Describe."], OptionError, "mono float clips"),
+        (["clip.wav"], ["Describe."], OptionError, "read a file"),
+        ([nan], ["Describe."], AudioError, "NaN"),
+        ([CLIP, CLIP], ["Describe."], OptionError, "one instruction per clip"),
+    ):
+        with pytest.raises(error, match=message):
+            qwen.encode(audios, instructions)
+    assert qwen.encode([torch.from_numpy(CLIP)], ["Describe."])["input_ids"].shape[0] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from abc import ABC
 from collections.abc import Sequence
 from operator import attrgetter
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import AudioError, ModelError, OptionError
 
 if TYPE_CHECKING:
     from transformers import Cache
@@ -282,16 +283,42 @@ class Adapter(ABC):
     def encode(
         self, audios: Sequence[np.ndarray], instructions: Sequence[str], padding_side: str = "left"
     ) -> dict[str, torch.Tensor]:
-        """Processor outputs for a batch of (clip, instruction) pairs, on the model's device and dtype."""
+        """Processor outputs for a batch of (clip, instruction) pairs, on the model's device and dtype.
+
+        Clips are mono float arrays at the model's rate (``audio.from_array`` makes one of any layout, type
+        and rate): anything else is one error (a stereo clip was counted as twice its length, int16 went
+        unscaled into the features, NaN through them)."""
+        if isinstance(audios, np.ndarray) or hasattr(audios, "detach") or isinstance(instructions, str):
+            raise OptionError(
+                "encode takes a list of clips and a list of instructions, one per clip: "
+                "encode([clip], ['Describe the audio.'])"
+            )
         if len(audios) != len(instructions):
-            raise ValueError("encode: one instruction per clip")
+            raise OptionError(
+                f"encode: one instruction per clip, got {len(audios)} clips, {len(instructions)}"
+            )
+        clips = []
         for a in audios:
-            self.check_duration(a.size / self.sample_rate)
+            if isinstance(a, (str, bytes, os.PathLike)):
+                raise OptionError(
+                    "encode takes arrays at the model's rate: read a file with audio.load_audio"
+                )
+            mono = a.detach().float().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+            if mono.ndim != 1 or not np.issubdtype(mono.dtype, np.floating):
+                raise OptionError(
+                    f"encode takes mono float clips at the model's rate, got shape {mono.shape} of "
+                    f"{mono.dtype}: audio.from_array(clip, rate, {self.sample_rate}) makes one"
+                )
+            if not np.all(np.isfinite(mono)):
+                raise AudioError("encode: a clip contains NaN or infinite samples")
+            mono = mono.astype(np.float32, copy=False)
+            self.check_duration(mono.size / self.sample_rate)
+            clips.append(mono)
         tok = self.tokenizer
         old_side = tok.padding_side
         tok.padding_side = padding_side
         try:
-            batch = self._process(list(instructions), [np.asarray(a, dtype=np.float32) for a in audios])
+            batch = self._process(list(instructions), clips)
         finally:
             tok.padding_side = old_side
         out: dict[str, torch.Tensor] = {}
