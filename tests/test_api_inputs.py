@@ -317,3 +317,11 @@ def test_encode_takes_lists_of_mono_float_clips(qwen: Adapter) -> None:
         with pytest.raises(error, match=message):
             qwen.encode(audios, instructions)
     assert qwen.encode([torch.from_numpy(CLIP)], ["Describe."])["input_ids"].shape[0] == 1
+
+
+def test_probe_layers_that_cannot_see_the_steering_are_refused(qwen: Adapter) -> None:
+    """Probing only at or before the first steered layer gave Δ = 0 everywhere and "no peak", silently."""
+    config = LocalizeConfig(layers=[2], probe_layers=[1, 2])
+    with pytest.raises(OptionError, match="does not see the steering"):
+        localize(qwen, CLIP, "a siren", config, sample_rate=SR)
+    assert localize(qwen, CLIP, "a siren", LocalizeConfig(layers=[1], probe_layers=[2]), sample_rate=SR)

@@ -367,6 +367,11 @@ def resolve(
         layers = rec_layers
     if "probe_layers" in given:
         probe_layers = check_layers(adapter, given["probe_layers"])
+        if max(probe_layers) <= min(layers):  # steering is added to a layer's output
+            raise OptionError(
+                f"probe_layers {probe_layers} all come at or before the first steered layer {min(layers)}: "
+                "their attention does not see the steering, so Δ would be zero; probe later layers"
+            )
     elif rec.get("probe_layers") and layers == rec_layers:
         probe_layers = check_layers(adapter, rec["probe_layers"])
     else:
