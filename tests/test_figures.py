@@ -311,6 +311,20 @@ def test_alpha_sweep_draws_each_readout_and_says_what_it_is(
     assert "<!-- predicted peak at this α -->" in a.decode("utf-8")
 
 
+def test_the_delta_image_starts_at_the_span_s_first_second(
+    tmp_path: Path, adapters: dict[str, Adapter], clip: np.ndarray
+) -> None:
+    """With --start, the Δ image was drawn from 0 s under marks in the file's seconds (3 s apart)."""
+    wav = tmp_path / "long.wav"
+    sf.write(wav, np.concatenate([clip, clip]), 16000)
+    sweep = alpha_sweep(
+        adapters["qwen2-audio"], wav, "a siren", [2.0], LocalizeConfig(layers=[1]), span=(1.5, None)
+    )
+    extent = one(figures.draw_alpha_sweep(sweep), "sweep:delta").get_extent()
+    assert sweep.time_s[0] == pytest.approx(1.5) and extent[0] == pytest.approx(1.5)
+    assert extent[1] == pytest.approx(1.5 + sweep.deltas.shape[1] * (sweep.time_s[1] - sweep.time_s[0]))
+
+
 @pytest.fixture(scope="module")
 def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("plot_scenes")

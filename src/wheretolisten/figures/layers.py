@@ -45,6 +45,7 @@ class SweepLike(Protocol):
 def _delta_image(fig: Figure, ax: Axes, matrix: np.ndarray, time_s: Sequence[float] | np.ndarray) -> None:
     """Rows of Δ over audio tokens, red up and blue down around a white 0, with a labelled colorbar."""
     rows, tokens = matrix.shape
+    start = float(time_s[0]) if len(time_s) else 0.0  # the marks drawn over it are in the file's seconds
     limit = float(np.max(np.abs(matrix))) if matrix.size else 0.0
     image = ax.imshow(
         matrix,
@@ -54,7 +55,7 @@ def _delta_image(fig: Figure, ax: Axes, matrix: np.ndarray, time_s: Sequence[flo
         vmin=-(limit or 1e-12),
         vmax=limit or 1e-12,
         interpolation="nearest",
-        extent=(0.0, tokens * token_step(time_s), -0.5, rows - 0.5),
+        extent=(start, start + tokens * token_step(time_s), -0.5, rows - 0.5),  # file seconds (--start)
         gid=gid(ax, "delta"),
     )
     ax.set_xlabel("time (s)")
