@@ -96,6 +96,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--start after --end", lambda w: _loc(w, "--start", "6", "--end", "3"), "before --end"),
     ("--start past the end", lambda w: _loc(w, "--start", "9"), "past its end"),
     ("negative --start", lambda w: _loc(w, "--start", "-1"), ">= 0"),
+    ("--end past the end", lambda w: _loc(w, "--end", "20"), "past its end"),
     ("silent audio", lambda w: ["localize", w / "silent.wav", "-q", "x"], "silent"),
     ("a NaN sample at 2.5 s", lambda w: ["localize", w / "nan_late.wav", "-q", "x"], "the first at 2.50 s"),
     ("silent span", lambda w: ["localize", w / "silent.wav", "-q", "x", "--start", "1"], "silent"),

@@ -213,6 +213,8 @@ def check_span(
         raise OptionError(f"{name} lasts {duration_s:.2f} s: start_s {start:g} is past its end")
     if start < 0 or end <= start:
         raise OptionError(f"start_s must be >= 0 and before end_s, got {start:g} and {end:g}")
+    if end > duration_s + 1e-3:  # cut silently, it read as if the span ran to end_s
+        raise OptionError(f"{name} lasts {duration_s:.2f} s: end_s {end:g} is past its end")
     return start, min(end, duration_s)
 
 
