@@ -97,6 +97,17 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--start past the end", lambda w: _loc(w, "--start", "9"), "past its end"),
     ("negative --start", lambda w: _loc(w, "--start", "-1"), ">= 0"),
     ("--end past the end", lambda w: _loc(w, "--end", "20"), "past its end"),
+    ("--layers 1,1", lambda w: _loc(w, "--layers", "1,1"), "names a layer twice"),
+    (
+        "plot-alpha --alphas 4,4,2",
+        lambda w: ["plot-alpha", w / "clip.wav", "-q", "x", "--alphas", "4,4,2", "--out", w / "a.png"],
+        "repeats a value",
+    ),
+    (
+        "plot-alpha --alphas 1,,2",
+        lambda w: ["plot-alpha", w / "clip.wav", "-q", "x", "--alphas", "1,,2", "--out", w / "a.png"],
+        "no empty item",
+    ),
     ("silent audio", lambda w: ["localize", w / "silent.wav", "-q", "x"], "silent"),
     ("a NaN sample at 2.5 s", lambda w: ["localize", w / "nan_late.wav", "-q", "x"], "the first at 2.50 s"),
     ("silent span", lambda w: ["localize", w / "silent.wav", "-q", "x", "--start", "1"], "silent"),

@@ -145,6 +145,8 @@ def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None
             raise OptionError(f"{option} {text!r}: {part!r} is not an increasing range of layer indices")
         if last > MAX_LAYER_INDEX:
             raise OptionError(f"{option} {text!r}: layer {last} is out of range (no decoder has that many)")
+        if set(out) & set(range(first, last + 1)):  # '1,1,1' was three steerings of one layer
+            raise OptionError(f"{option} {text!r} names a layer twice; give each once")
         out.extend(range(first, last + 1))
     return out
 

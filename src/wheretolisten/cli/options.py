@@ -199,16 +199,19 @@ GTManifestOpt = Annotated[
 ]
 
 
-def parse_floats(text: str, option: str) -> list[float]:
-    """'0.5,1,2' → [0.5, 1.0, 2.0]; every value finite, at least one."""
-    try:
-        values = [float(a) for a in text.split(",") if a.strip()]
-    except ValueError:
-        raise OptionError(f"cannot parse {option} {text!r}; use e.g. '1,2,4,8'") from None
-    if not values:
+def parse_floats(text: str, option: str, unique: bool = True) -> list[float]:
+    """'0.5,1,2' → [0.5, 1.0, 2.0]; every value finite, at least one, none empty, and with ``unique`` none
+    repeated ('1,,2' and '4,4,2' were taken as 1,2 and as two identical rows)."""
+    if not text.strip():
         raise OptionError(f"{option} is empty; give e.g. '1,2,4,8'")
+    try:
+        values = [float(a) for a in text.split(",")]
+    except ValueError:
+        raise OptionError(f"cannot parse {option} {text!r}; use e.g. '1,2,4,8' (no empty item)") from None
     for v in values:
         finite(v, option)
+    if unique and len(set(values)) < len(values):
+        raise OptionError(f"{option} {text!r} repeats a value; give each once")
     return values
 
 
@@ -242,7 +245,7 @@ def strengths(text: str, option: str) -> list[float]:
 
 def parse_pair(text: str, option: str) -> tuple[float, float]:
     """'-20,20' → (-20.0, 20.0): two finite numbers, the first not above the second."""
-    values = parse_floats(text, option)
+    values = parse_floats(text, option, unique=False)  # LO = HI is a fixed value
     if len(values) != 2 or values[0] > values[1]:
         raise OptionError(f"{option} takes LO,HI with LO <= HI (e.g. '-20,20'), got {text!r}")
     return values[0], values[1]
