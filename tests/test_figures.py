@@ -500,3 +500,16 @@ def test_figures_and_report_on_the_shipped_model(
     assert code == 0, err
     curves = summary.split("## Δ curves as detectors")[1].split("\n## ")[0]  # up to the next section
     assert "| steered | 3 |" in curves and "random" not in curves  # random rows carry no profile
+
+
+def test_a_character_the_font_lacks_draws_without_a_warning() -> None:
+    """An emoji in a query put matplotlib's two-line glyph warning on stderr."""
+    import warnings
+
+    from wheretolisten.figures.style import figure_bytes, new_figure
+
+    fig = new_figure(3, 2)
+    fig.add_subplot().set_title("чайник 🔔")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert figure_bytes(fig)[:8] == PNG_SIGNATURE

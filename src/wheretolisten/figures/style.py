@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,7 +97,10 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     if fmt not in _METADATA:
         raise ValueError(f"unknown figure format {fmt!r}; choose png, svg or pdf")
     buf = io.BytesIO()
-    with plot_style():
+    with plot_style(), warnings.catch_warnings():
+        # A character the font lacks (an emoji in a query) is drawn as a box; matplotlib's two-line warning
+        # with its source line is noise on a command line that prints one line per problem.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from", category=UserWarning)
         fig.savefig(buf, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
     return buf.getvalue()
 
