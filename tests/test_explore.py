@@ -87,6 +87,19 @@ def test_typing_a_query_draws_its_curve_and_peak(chrome: Any, served: ExploreSer
     assert console_errors(chrome) == []
 
 
+def test_a_query_added_during_a_run_is_run_after_it(chrome: Any, served: ExploreServer) -> None:
+    """A second query typed while the first ran showed as a chip, the status said "done", and the page
+    held the first query only: the app now runs once more when the run ends."""
+    chrome.get(served.url)
+    wait_for(chrome, "window.wtlExplore && wtlExplore.ready")
+    _type(chrome, "ex-query", "a steady tone")
+    _type(chrome, "ex-query", "a siren")  # at once: the first run is still going
+    wait_for(chrome, "wtlExplore.runs === 2 && !wtlExplore.busy", timeout=90)
+    curves, rows = _in_view(chrome, READOUT)
+    assert curves == 2 and [r[0] for r in rows] == ["a steady tone", "a siren"]
+    assert console_errors(chrome) == []
+
+
 def test_bad_input_is_one_line_in_the_page(chrome: Any, served: ExploreServer, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 

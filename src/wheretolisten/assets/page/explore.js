@@ -4,7 +4,7 @@
   const $ = (id) => document.getElementById(id);
   const select = $("ex-audio"), query = $("ex-query"), status = $("ex-status"), view = $("ex-view");
   const chips = $("ex-queries"), drop = $("ex-drop");
-  const state = { queries: [], runs: 0, busy: false, errors: 0 };
+  const state = { queries: [], runs: 0, busy: false, again: false, errors: 0 };
   window.wtlExplore = state;
 
   function say(text, error) {
@@ -48,8 +48,9 @@
   async function run() {
     if (!select.value) { say("Choose an audio file first: drop one in, or give it on the command line.", true); return; }
     if (!state.queries.length) { say("Type a query: the sound to find, e.g. a dog barking.", true); return; }
-    if (state.busy) return;
+    if (state.busy) { state.again = true; return; }  // a change during a run: run once more after it
     state.busy = true;
+    state.again = false;
     const started = performance.now();
     say("localizing " + state.queries.length + " quer" + (state.queries.length > 1 ? "ies" : "y") + "…");
     try {
@@ -65,6 +66,7 @@
       say(e.message, true);
     } finally {
       state.busy = false;
+      if (state.again) run();
     }
   }
   function addQuery() {
