@@ -463,6 +463,9 @@ def test_figures_and_report_on_the_shipped_model(
     names = ["demo_0_tone.png", "demo_1_bell.png", "demo_2_chirp.png", "demo_all.png"]
     assert [p.name for p in pngs] == names
     assert all(png.read_bytes()[:8] == PNG_SIGNATURE for png in pngs)
+    code, _, err = run_cli(monkeypatch, capsys, "demo", "--out-dir", tmp_path / "figs")  # were replaced
+    assert code == 2 and "--overwrite" in err
+    assert run_cli(monkeypatch, capsys, "demo", "--out-dir", tmp_path / "figs", "--overwrite")[0] == 0
     scenes = tmp_path / "scenes"
     assert run_cli(monkeypatch, capsys, "scenes", "make", "--out", scenes, "--n", "3")[0] == 0
     results = tmp_path / "results.jsonl"

@@ -65,6 +65,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "prun").mkdir()  # a protocol run's folder, of another protocol than the built-in one
     (root / "prun" / "protocol.json").write_text(json.dumps({"protocol": {"bank": "x"}, "model": "m"}))
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
+    (root / "figs").mkdir()
+    (root / "figs" / "demo_all.png").write_bytes(b"an earlier figure, or the user's own")
     _write_sharded(shipped, root / "sharded")
     shutil.copytree(root / "sharded", root / "lostshard")
     weight_files(root / "lostshard")[0].unlink()
@@ -97,6 +99,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--start past the end", lambda w: _loc(w, "--start", "9"), "past its end"),
     ("negative --start", lambda w: _loc(w, "--start", "-1"), ">= 0"),
     ("--end past the end", lambda w: _loc(w, "--end", "20"), "past its end"),
+    ("demo over earlier figures", lambda w: ["demo", "--out-dir", w / "figs"], "--overwrite"),
     ("--layers 1,1", lambda w: _loc(w, "--layers", "1,1"), "names a layer twice"),
     (
         "plot-alpha --alphas 4,4,2",

@@ -17,6 +17,7 @@ from .options import (
     LayersOpt,
     MkdirOpt,
     ModelOpt,
+    OverwriteOpt,
     PositionsOpt,
     ProbeOpt,
     check_audio,
@@ -135,15 +136,18 @@ def demo(
     ] = None,
     machine: MachineFlags = MachineFlags(),
     mkdir: MkdirOpt = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Synthesize a three-event scene, localize each event by steering, print a table (and figures)."""
     check_seed(seed)
     config = SteeringFlags(layers, alpha).config()
     if out_dir is not None:
         from ..figures import require_matplotlib
-        from ..files import check_output
+        from ..files import check_output, check_replace
 
         check_output(out_dir, directory=True, option="--out-dir", mkdir=mkdir)
+        for earlier in sorted(out_dir.glob("demo_*.png")) if out_dir.is_dir() else []:
+            check_replace(earlier, "--out-dir", overwrite)  # figures of an earlier demo, or the user's
         require_matplotlib()
     adapter = machine.load(model, config.layers)
     cfg = resolved(adapter, config)
