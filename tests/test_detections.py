@@ -221,3 +221,23 @@ def test_the_shipped_model_detects_with_its_declared_settings() -> None:
         organism, clip, "a steady tone", sample_rate=16_000, detection=DetectConfig(min_score=9.0)
     )
     assert given.detection.min_score == 9.0 and given.detection.fraction == declared["fraction"]
+
+
+def test_numpy_numbers_are_numbers_and_stored_plain() -> None:
+    """np.float32(2.0) and np.int64(2) were refused as "must be a number"; a numpy top_k was stored as
+    is and broke json.dumps of a result's settings. Booleans stay refused."""
+    import json
+
+    config = DetectConfig(
+        top_k=np.int64(3),  # type: ignore[arg-type]
+        min_score=np.float32(2.0),  # type: ignore[arg-type]
+        min_gap_s=np.int64(2),  # type: ignore[arg-type]
+        smooth_s=np.float64(0.5),
+        fraction=np.float32(0.25),  # type: ignore[arg-type]
+    )
+    assert config == DetectConfig(top_k=3, min_score=2.0, min_gap_s=2.0, smooth_s=0.5, fraction=0.25)
+    assert type(config.top_k) is int and type(config.min_score) is float and type(config.min_gap_s) is float
+    assert json.loads(json.dumps(config.to_json()))["top_k"] == 3
+    for bad in ({"min_score": np.bool_(True)}, {"top_k": np.bool_(True)}, {"top_k": np.float64(2.0)}):
+        with pytest.raises(OptionError):
+            DetectConfig(**bad)  # type: ignore[arg-type]

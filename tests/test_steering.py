@@ -90,6 +90,26 @@ def test_per_row_selection_and_alphas(adapter: Adapter) -> None:
         add_steering(adapter, vec, [1.0, 2.0, 3.0], batch)
 
 
+def test_rows_hold_one_bool_per_row_and_vectors_are_vectors(adapter: Adapter) -> None:
+    """rows=[False] broadcast to both rows, [True, False, True] was a torch RuntimeError, ['no', 'no'] a
+    ValueError, [0.5, 0.0] steered row 0; a path among the vectors was an AttributeError. numpy bools
+    and a bool tensor of the right length select rows like a list of bools."""
+    clip = noise(2.0)
+    batch = adapter.encode([clip, clip], PROMPTS[1:] * 2)
+    vec = random_vector(adapter, [1])
+    for rows in ([False], [True, False, True], ["no", "no"], [0.5, 0.0], [1, 0], "ab", torch.ones(2)):
+        with pytest.raises(OptionError, match="one True or False per row"):
+            add_steering(adapter, vec, 2.0, batch, rows=rows)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="vector 1 must be a SteeringVector"):
+        add_steering(adapter, [vec, "dog.safetensors"], 2.0, batch)  # type: ignore[list-item]
+    plain = last_logits(adapter, batch)
+    for rows in ([np.False_, np.True_], np.array([False, True]), torch.tensor([False, True])):
+        with steering(adapter, vec, 2.0, batch, "last", rows=rows):  # type: ignore[arg-type]
+            out = last_logits(adapter, batch)
+        torch.testing.assert_close(out[0], plain[0])
+        assert not torch.allclose(out[1], plain[1])
+
+
 @pytest.mark.parametrize("positions", ["last", "all", "instruction"])
 @pytest.mark.parametrize("padding_side", ["left", "right"])
 def test_generation_with_kv_cache_matches_cacheless_generation(

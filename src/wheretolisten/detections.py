@@ -29,6 +29,7 @@ another model.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -88,15 +89,23 @@ class DetectConfig:
     edges: bool | None = None
 
     def __post_init__(self) -> None:
-        numbers = {"min_score": self.min_score, "min_gap_s": self.min_gap_s, "smooth_s": self.smooth_s}
-        for key, number in {**numbers, "fraction": self.fraction}.items():
-            if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
-                raise OptionError(f"{key} must be a number, got {number!r}")
+        """Every number is a real number (numpy's too, never a bool or a string) and is stored as a plain
+        float or int, so the settings a result records are JSON whatever type the caller passed."""
+        for key in ("min_score", "min_gap_s", "smooth_s", "fraction"):
+            number = getattr(self, key)
+            if number is not None:
+                if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real):
+                    raise OptionError(f"{key} must be a number, got {number!r}")
+                object.__setattr__(self, key, float(number))
         top_k = self.top_k
-        if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or int(top_k) < 1
-        ):
-            raise OptionError(f"top_k must be a whole number of at least 1, got {top_k!r}")
+        if top_k is not None:
+            if (
+                isinstance(top_k, (bool, np.bool_))
+                or not isinstance(top_k, numbers.Integral)
+                or int(top_k) < 1
+            ):
+                raise OptionError(f"top_k must be a whole number of at least 1, got {top_k!r}")
+            object.__setattr__(self, "top_k", int(top_k))
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise OptionError(f"min_score must be a finite number, got {self.min_score!r}")
         if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):

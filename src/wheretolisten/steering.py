@@ -110,6 +110,17 @@ class SteeringHandle:
         self.remove()
 
 
+def _check_entries(vectors: Sequence[object]) -> None:
+    """Each row's entry is a SteeringVector or None (a path or a tensor is one OptionError line, not an
+    AttributeError from inside the hooks)."""
+    for i, v in enumerate(vectors):
+        if v is not None and not isinstance(v, SteeringVector):
+            raise OptionError(
+                f"vector {i} must be a SteeringVector (SteeringVector.load(path)) or None, got "
+                f"{type(v).__name__}"
+            )
+
+
 def _check_vectors(adapter: Adapter, vectors: Sequence[SteeringVector | None], layers: list[int]) -> None:
     for v in vectors:
         if v is None:
@@ -150,6 +161,7 @@ def hook_layers(
         raise OptionError(f"got {len(vectors)} vectors and {alphas.numel()} alphas for {n_rows} rows")
     if not bool(torch.isfinite(alphas).all()) or bool((alphas.abs() > MAX_ALPHA).any()):
         raise OptionError(f"steering strengths α must be finite numbers within ±{MAX_ALPHA:g}")
+    _check_entries(vectors)
     present = [v for v in vectors if v is not None]
     wanted = layers if layers is not None else sorted({layer for v in present for layer in v.layers})
     chosen = check_layers(adapter, wanted)
@@ -254,10 +266,26 @@ def row_alphas(
         alphas = alphas.expand(n_rows)
     if alphas.numel() != n_rows:
         raise OptionError(f"got {alphas.numel()} alphas for {n_rows} rows")
-    selected = (
-        torch.ones(n_rows, dtype=torch.bool) if rows is None else torch.as_tensor(rows, dtype=torch.bool)
-    )
-    return alphas * selected.float()
+    return alphas * row_selection(rows, n_rows).float()
+
+
+def row_selection(rows: object, n_rows: int) -> torch.Tensor:
+    """Which rows are steered: all for None, else exactly one bool per row (Python's or numpy's, in a
+    list, a 1-D numpy array or a bool tensor). Anything else is one OptionError line: ``[False]`` would
+    broadcast to every row, a number or a string would be read as its truth value, and a wrong length
+    would fail deep inside torch."""
+    if rows is None:
+        return torch.ones(n_rows, dtype=torch.bool)
+    flags: list[object] | None = None
+    if isinstance(rows, torch.Tensor):
+        flags = rows.detach().cpu().tolist() if rows.dtype == torch.bool and rows.ndim == 1 else None
+    elif isinstance(rows, np.ndarray):
+        flags = rows.tolist() if rows.dtype == np.bool_ and rows.ndim == 1 else None
+    elif isinstance(rows, Sequence) and not isinstance(rows, (str, bytes)):
+        flags = list(rows) if all(isinstance(f, (bool, np.bool_)) for f in rows) else None
+    if flags is None or len(flags) != n_rows:
+        raise OptionError(f"rows must be one True or False per row ({n_rows} here), got {rows!r}")
+    return torch.tensor([bool(f) for f in flags], dtype=torch.bool)
 
 
 def add_steering(
@@ -287,6 +315,7 @@ def add_steering(
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     n_rows = input_ids.shape[0]
     vectors = [vector] * n_rows if isinstance(vector, SteeringVector) else list(vector)
+    _check_entries(vectors)
     mask = PositionTable.for_prompts(adapter, input_ids, attention_mask).mask(spec)
     alphas = row_alphas(alpha, rows, n_rows).to(input_ids.device)
     first = next((v for v in vectors if v is not None), None)

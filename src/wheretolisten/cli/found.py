@@ -155,7 +155,9 @@ def emit(
         if json_out is not None:
             write_atomic(numbered(json_out, i, len(results)), json.dumps(result.to_json(), indent=2) + "\n")
         if save_vector is not None and isinstance(result, LocalizeResult):
-            result.vector.save(numbered(save_vector, i, len(results)))
+            # the path ClipFiles.outputs checked (its --overwrite too) before anything was computed
+            target = numbered(vector_file(save_vector, "--save-vector"), i, len(results))
+            result.vector.save(target, overwrite=True)
     single = [r for r in results if isinstance(r, LocalizeResult)]
     if plot is not None and len(single) == len(results):
         from ..figures import plot_localization, plot_queries

@@ -335,7 +335,7 @@ def vector_build(
     clip, _ = prepare_audio(adapter, audio, start_s=span.start, end_s=span.end)
     vec = instruction_vector(adapter, clip, query, cfg, sample_rate=adapter.sample_rate)
     vec.metadata["audio"] = str(audio)
-    path = vec.save(out)
+    path = vec.save(out, overwrite=overwrite)
     norms = ", ".join(f"{k}: {v:.3g}" for k, v in vec.norms().items())
     typer.echo(f"wrote {path} (layer norms {norms})")
 
