@@ -315,9 +315,11 @@ def load(
     """Load the model named by --model (default: the shipped organism), without progress bars, and set
     torch's CPU threads for it (``wheretolisten.threads``); what can be checked without the model
     (:func:`check_model`, the thread settings) is checked before torch is imported."""
+    from ..models.checkpoint import check_device_and_dtype
     from ..threads import apply_threads, resolve_threads
 
     resolve_threads(threads, 0)  # a bad --threads or WHERETOLISTEN_THREADS is refused now
+    check_device_and_dtype(device, dtype)
     check_model(model, layers)
     from transformers.utils import logging as hf_logging
 
@@ -384,27 +386,23 @@ OverwriteOpt = Annotated[
 
 
 def vector_file(path: Path, option: str) -> Path:
-    """``path`` as a vector file (``.safetensors``); a path with no file name ('' or a folder's '.') is
-    one OptionError line, not pathlib's ValueError."""
-    if path.name in ("", ".", ".."):
-        raise OptionError(f"{option} {path}: give a file name for the vector")
-    return path.with_suffix(".safetensors")
+    """``path`` as a vector file by the API's one rule (:func:`wheretolisten.vectors.vector_path`): a name
+    ending in ``.safetensors`` is kept, any other gets it appended (``dog.v1`` → ``dog.v1.safetensors``);
+    a path with no file name ('' or a folder's '.') is one OptionError line, not pathlib's ValueError."""
+    from ..vectors import vector_path
+
+    return vector_path(path, option)
 
 
 def check_vector_outputs(
     path: Path, option: str, overwrite: bool, inputs: Iterable[Path] = ()
 ) -> list[tuple[str, Path | None]]:
     """A vector's two outputs (``.safetensors`` and its ``.json``); a ``.json`` of the user's that is not
-    a vector's metadata is refused unless ``--overwrite``."""
-    from ..files import check_replace
+    a vector's metadata is refused unless ``--overwrite``: the check ``SteeringVector.save`` makes
+    (:func:`wheretolisten.vectors.check_vector_target`), run here before anything is computed."""
+    from ..vectors import check_vector_target
 
-    target = vector_file(path, option)
-    meta = target.with_suffix(".json")
-    if meta.is_file():
-        from ..vectors import is_vector_metadata
-
-        if not is_vector_metadata(meta):
-            check_replace(meta, option, overwrite)
+    target, meta = check_vector_target(path, overwrite, option)
     return [(option, target), (option, meta)]
 
 

@@ -128,6 +128,21 @@ def _check_safetensors(file: Path) -> None:
         )
 
 
+#: Precisions a model loads in (``registry.DTYPES`` maps them to torch's), and the device types it runs on.
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def check_device_and_dtype(device: str, dtype: str) -> None:
+    """--device and --dtype are names a model can load with (torch checks the device's presence later):
+    a misspelling is one line before torch is imported, not after its seconds of import."""
+    kind, colon, index = device.partition(":")
+    if device != "auto" and (kind not in DEVICE_TYPES or (colon and not index.isdigit())):
+        raise ModelError(f"unknown device {device!r} (try auto, cpu, cuda, cuda:1, mps)")
+    if dtype != "auto" and dtype not in DTYPE_NAMES:
+        raise ModelError(f"unknown dtype {dtype!r}; choose one of auto, {', '.join(DTYPE_NAMES)}")
+
+
 #: Checkpoints up to this size are hashed whole by :func:`weights_fingerprint`; larger ones by samples.
 FULL_HASH_BYTES = 2 << 30
 #: Blocks (of :data:`SAMPLE_BYTES` each) read across each weight file of a larger checkpoint.

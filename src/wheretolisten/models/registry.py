@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from ..errors import ModelError, ResourceError
 from .audioflamingo3 import AudioFlamingo3Adapter
 from .base import Adapter
-from .checkpoint import check_source, weights_fingerprint
+from .checkpoint import DEVICE_TYPES, DTYPE_NAMES, check_source, weights_fingerprint
 from .gemma3n import Gemma3nAdapter
 from .granite_speech import GraniteSpeechAdapter
 from .hub import local_files_only
@@ -55,9 +55,9 @@ UNAVAILABLE_FAMILIES: dict[str, str] = {
     cls.family: reason for cls in KNOWN if (reason := cls.unavailable_reason()) is not None
 }
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 #: Device types a model can run on (``meta`` holds no data).
-COMPUTE_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
+COMPUTE_DEVICES = frozenset(DEVICE_TYPES)
 
 
 def resolve_device(device: str | None) -> torch.device:
