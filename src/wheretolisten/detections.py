@@ -29,7 +29,6 @@ another model.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 
 from .errors import OptionError
 from .intervals import snap_edges, sound_around
+from .parsing import is_real_number, is_whole_number
 from .readout import EDGES, smooth
 
 #: Default lowest detection score (units of the uniform attention share), chosen on dev scenes.
@@ -94,16 +94,12 @@ class DetectConfig:
         for key in ("min_score", "min_gap_s", "smooth_s", "fraction"):
             number = getattr(self, key)
             if number is not None:
-                if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real):
+                if not is_real_number(number):
                     raise OptionError(f"{key} must be a number, got {number!r}")
                 object.__setattr__(self, key, float(number))
         top_k = self.top_k
         if top_k is not None:
-            if (
-                isinstance(top_k, (bool, np.bool_))
-                or not isinstance(top_k, numbers.Integral)
-                or int(top_k) < 1
-            ):
+            if not is_whole_number(top_k) or int(top_k) < 1:
                 raise OptionError(f"top_k must be a whole number of at least 1, got {top_k!r}")
             object.__setattr__(self, "top_k", int(top_k))
         if self.min_score is not None and not math.isfinite(self.min_score):

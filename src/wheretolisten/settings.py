@@ -11,7 +11,6 @@ whenever the steered layers are the ones they were tuned for (however those laye
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .errors import ModelError, OptionError
+from .parsing import is_real_number
 from .readout import EDGES, ReadoutRule
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ MAX_ALPHA = 1e6
 def real_number(value: Any, name: str) -> float:
     """``value`` as a float when it is a real number (numpy's too), never a bool or a string: ``alpha=True``
     ran with α = 1 and ``alpha='2'`` was read as 2, unlike every other setting (one OptionError line)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real_number(value):
         raise OptionError(f"{name} must be a number, got {value!r}")
     return float(value)
 
