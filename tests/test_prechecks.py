@@ -65,6 +65,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "prun").mkdir()  # a protocol run's folder, of another protocol than the built-in one
     (root / "prun" / "protocol.json").write_text(json.dumps({"protocol": {"bank": "x"}, "model": "m"}))
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
+    (root / "n.1.json").write_text('{"mine": 1}')  # not named by a two-query --json n.json
     (root / "figs").mkdir()
     (root / "figs" / "demo_all.png").write_bytes(b"an earlier figure, or the user's own")
     _write_sharded(shipped, root / "sharded")
@@ -103,6 +104,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--device bogus", lambda w: _loc(w, "--device", "bogus"), "unknown device"),
     ("--device cuda:x", lambda w: _loc(w, "--device", "cuda:x"), "unknown device"),
     ("demo over earlier figures", lambda w: ["demo", "--out-dir", w / "figs"], "--overwrite"),
+    (
+        "--json OUT with two queries over an existing OUT.1.json",
+        lambda w: _loc(w, "-q", "y", "--json", w / "n.json"),
+        "--overwrite",
+    ),
     ("--layers 1,1", lambda w: _loc(w, "--layers", "1,1"), "names a layer twice"),
     (
         "plot-alpha --alphas 4,4,2",

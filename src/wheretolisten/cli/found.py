@@ -82,7 +82,11 @@ class ClipFiles:
         return any(p is not None for p in (self.json_out, self.save_vector, self.plot))
 
     def outputs(self, queries: int, overwrite: bool) -> list[tuple[str, Path | None]]:
-        """Every file written for ``queries`` queries, by option (for ``options.check_outputs``)."""
+        """Every file written for ``queries`` queries, by option (for ``options.check_outputs``); with
+        several queries the numbered files (OUT.1.json, ...) were not named by the user, so an existing one
+        is refused unless ``overwrite`` (it was replaced without a word)."""
+        from ..files import check_replace
+
         outputs = [
             ("--json", numbered(self.json_out, i, queries) if self.json_out else None) for i in range(queries)
         ]
@@ -90,6 +94,10 @@ class ClipFiles:
             assert self.save_vector is not None
             target = numbered(vector_file(self.save_vector, "--save-vector"), i, queries)
             outputs += check_vector_outputs(target, "--save-vector", overwrite)
+        if queries > 1:  # (a vector's numbered .json is checked as every vector's metadata is)
+            for option, path in outputs:
+                if path is not None and (option == "--json" or path.suffix == ".safetensors"):
+                    check_replace(path, option, overwrite)
         return [*outputs, ("--plot", self.plot)]
 
     def refuse_windows(self) -> None:
