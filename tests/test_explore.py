@@ -4,6 +4,7 @@ refusals. A tiny random-weight Qwen2-Audio answers."""
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -130,6 +131,17 @@ def test_bad_input_is_one_line_in_the_page(chrome: Any, served: ExploreServer, t
         "return document.getElementById('ex-audio').selectedOptions[0].textContent"
     ) == ("dropped in.wav (3.0 s)")
     assert console_errors(chrome) == []
+
+
+def test_an_uploaded_file_s_page_names_it_not_its_temporary_copy(served: ExploreServer) -> None:
+    """The page's subtitle showed the upload's private temporary path (/tmp/wheretolisten-explore-…)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, noise(3.0, seed=2), SR, format="WAV")
+    code, item = _post(served, "/upload?name=my%20clip.wav", buffer.getvalue())
+    assert code == 200 and item["name"] == "my clip.wav", item
+    code, body = _post(served, "/run", json.dumps({"audio": item["key"], "queries": ["a siren"]}).encode())
+    assert code == 200 and "html" in body, body
+    assert "my clip.wav · 3.00 s" in body["html"] and "wheretolisten-explore-" not in body["html"]
 
 
 def test_the_routes_refuse_bad_requests_with_one_line(served: ExploreServer) -> None:

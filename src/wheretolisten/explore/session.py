@@ -115,4 +115,5 @@ class Explorer:
         config = self._config(layers, alpha)
         with self._lock:
             results = localize_file(self.adapter, item.path, wanted, config, detection=self.detection)
-        return render_page(results, item.path, title=f"wheretolisten explore: {item.name}")
+        title = f"wheretolisten explore: {item.name}"  # the upload's name, not its temporary copy's path
+        return render_page(results, item.path, title=title, audio_name=item.name)

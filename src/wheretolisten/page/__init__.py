@@ -45,6 +45,7 @@ def render_page(
     gt: Sequence[GTSpan] = (),
     title: str | None = None,
     link: str | None = None,
+    audio_name: str | None = None,
 ) -> str:
     """The page of one run (every query of one audio) as HTML text.
 
@@ -54,6 +55,8 @@ def render_page(
     """
     rows = [_json(r) for r in results]
     data = page_data(rows, gt)
+    if audio_name is not None:  # the name to show instead of the results' path (explore's upload name)
+        data["audio"]["path"] = audio_name
     start, duration = data["audio"]["start_s"], data["audio"]["duration_s"]
     if audio is None:
         sound = PageSound(None, png_bytes(np.zeros((1, 1), np.uint8)), duration, start, duration)
