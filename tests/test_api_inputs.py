@@ -259,7 +259,11 @@ def test_api_arguments_of_the_wrong_kind_are_one_error_before_the_work(qwen: Ada
         (lambda: instruction_vector(qwen, CLIP, "a siren", layers=1, sample_rate=SR), "list of layer"),
         (lambda: layer_delta(qwen, CLIP, ["a siren"], sample_rate=SR), "queries must be strings"),
         (lambda: prompted_profiles(qwen, CLIP, ["a siren"], sample_rate=SR), "queries must be strings"),
-        (lambda: prompted_profiles(qwen, CLIP, "a siren", template="Describe.", sample_rate=SR), "{query}"),
+        (
+            lambda: prompted_profiles(qwen, CLIP, "a siren", template="Hear {sound}.", sample_rate=SR),
+            "only use the placeholder {query}",
+        ),
+        (lambda: prompted_profiles(qwen, CLIP, "a siren", template=7, sample_rate=SR), "must be strings"),
         (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(alpha=True), sample_rate=SR), "number"),
         (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(alpha="2"), sample_rate=SR), "number"),
         (lambda: localize(qwen, CLIP, "a siren", LocalizeConfig(prompt=123), sample_rate=SR), "prompt"),

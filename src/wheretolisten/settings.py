@@ -307,8 +307,9 @@ def one_query(query: Any) -> str:
 
 
 def one_template(template: Any) -> str:
-    """One instructed prompt, checked as the config's templates are ({query} in it, no other placeholder)."""
-    return _templates([template], "template", need_query=True)[0]
+    """One prompt to compare with the neutral one: a string whose only placeholder is {query} (without
+    it, the comparison of two fixed prompts)."""
+    return _templates([template], "template", need_query=False)[0]
 
 
 def _positions(value: Any, name: str) -> Positions:

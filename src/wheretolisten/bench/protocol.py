@@ -49,11 +49,11 @@ from .protocol_file import (
     TUNABLE,
     Protocol,
     SceneSet,
-    check_recorded,
     draw_groups,
     held_out,
     sets_of,
 )
+from .protocol_record import check_recorded
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule

@@ -275,7 +275,8 @@ def bench_protocol(
     """
     from dataclasses import replace
 
-    from ..bench.protocol_file import check_protocol_path, check_recorded, load_protocol, save_protocol
+    from ..bench.protocol_file import check_protocol_path, load_protocol, save_protocol
+    from ..bench.protocol_record import check_recorded
     from ..files import check_output
     from ..scenes import get_bank
     from ..shards import parse_shard

@@ -1,0 +1,45 @@
+"""The record of a protocol run in its folder (``protocol.json``): which protocol, model and weights it
+holds, so that a rerun into the folder resumes that run and nothing else. Imports no torch (the command
+line checks it before the model loads)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+from ..records.documents import read_json
+from ..records.layout import PROTOCOL_NAME
+from .protocol_file import Protocol
+
+
+def check_recorded(
+    protocol: Protocol,
+    out: Path,
+    model: str | None = None,
+    computed_with: Mapping[str, Any] | None = None,
+) -> bool:
+    """Whether ``out`` holds the record of a run (``protocol.json``); one of another protocol is refused,
+    and of another model when ``model`` is given (the protocol is checked before the model loads, the
+    model once it has: its weights and precision, ``computed_with``, where the record has them, so the
+    same weights under another name are the same model)."""
+    path = out / PROTOCOL_NAME
+    if not path.is_file():
+        return False
+    record = read_json(path, "protocol record")
+    if not isinstance(record, dict) or record.get("protocol") != protocol.to_dict():
+        raise DataError(f"{out} holds a run of another protocol ({path}); use another out folder")
+    made = record.get("computed_with")
+    if model is not None and computed_with is not None and isinstance(made, dict):
+        if made != dict(computed_with):
+            raise DataError(
+                f"{out} holds a run of other weights or precision (weights {made.get('weights')}, "
+                f"{made.get('dtype')}; {path}); use the same model and --dtype, or another out folder"
+            )
+        return True
+    if model is not None and record.get("model") != model:
+        raise DataError(
+            f"{out} holds a run of another model ({record.get('model')!r}, {path}); use another out folder"
+        )
+    return True
