@@ -293,6 +293,9 @@ def test_a_resume_on_other_weights_or_precision_is_refused(
     moved = make_tiny_model("qwen2-audio", tmp_path / "elsewhere", seed=0)
     code, stdout, err = cli(monkeypatch, capsys, *args, "--model", moved, "--limit=2")
     assert code == 0 and "1 already done" in stdout, err
+    check_one_run(read_rows(out), str(out))  # one run although its rows name two folders (summary, report)
+    code, _, err = cli(monkeypatch, capsys, "bench", "summary", out)
+    assert code == 0, err
     other = dict(steered, scene_id="other", computed_with={**steered["computed_with"], "dtype": "bfloat16"})
     with pytest.raises(DataError, match="different weights or precision"):  # pooled by summary, report
         check_one_run([steered, other], "r.jsonl")

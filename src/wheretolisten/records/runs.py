@@ -21,9 +21,11 @@ FIRST_KEY = "scene_id"
 
 
 def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
-    """Refuse rows of one condition computed with different configurations or models, and repeats."""
-    seen: dict[str, tuple[Any, Any]] = {}
-    made: dict[str, Any] = {}
+    """Refuse rows of one condition computed with different configurations or models (by their weights and
+    precision where rows record them, so a run resumed from a moved model folder is one run; else by the
+    model's name), and repeats."""
+    seen: dict[str, tuple[tuple[Any, Any], Any]] = {}  # condition -> its first row's ident and weights
+    made: dict[str, Any] = {}  # condition -> the first weights recorded (rows before them carry none)
     keys: set[RowKey] = set()
     for i, row in enumerate(rows, start=1):
         key = row_key(row)
@@ -32,21 +34,25 @@ def check_one_run(rows: Sequence[Mapping[str, Any]], where: str) -> None:
                 f"{where}: row {i} repeats scene {key[0]!r}, query {key[1]!r}, condition {key[2]!r}"
             )
         keys.add(key)
-        ident = (row.get("config_hash"), row.get("model"))
-        first = seen.setdefault(key[2], ident)
-        if first != ident:
+        ident, weights = (row.get("config_hash"), row.get("model")), row.get("computed_with")
+        if weights is not None and made.setdefault(key[2], weights) != weights:
+            raise DataError(
+                f"{where}: rows of condition {key[2]!r} were computed with different weights or "
+                f"precision ({describe_weights(made[key[2]])} vs {describe_weights(weights)}); summarize one "
+                "run at a time"
+            )
+        first, first_weights = seen.setdefault(key[2], (ident, weights))
+        moved = _known_weights(weights) and weights == first_weights  # the same weights, another name
+        if first != ident and not (first[0] == ident[0] and moved):
             raise DataError(
                 f"{where}: rows of condition {key[2]!r} were computed with different configurations or "
                 f"models ({first[0]} vs {ident[0]}); summarize one run at a time"
             )
-        if row.get("computed_with") is not None:  # rows written before it was recorded carry none
-            weights = made.setdefault(key[2], row["computed_with"])
-            if weights != row["computed_with"]:
-                raise DataError(
-                    f"{where}: rows of condition {key[2]!r} were computed with different weights or "
-                    f"precision ({describe_weights(weights)} vs {describe_weights(row['computed_with'])}); "
-                    "summarize one run at a time"
-                )
+
+
+def _known_weights(computed_with: Any) -> bool:
+    """Whether a ``computed_with`` names its weights (a model loaded from files, not built in memory)."""
+    return isinstance(computed_with, Mapping) and computed_with.get("weights") is not None
 
 
 def describe_weights(computed_with: Any) -> str:
