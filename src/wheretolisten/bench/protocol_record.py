@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import DataError
 from ..records.documents import read_json
 from ..records.layout import PROTOCOL_NAME
+from ..records.runs import other_model
 from .protocol_file import Protocol
 
 
@@ -30,16 +31,9 @@ def check_recorded(
     record = read_json(path, "protocol record")
     if not isinstance(record, dict) or record.get("protocol") != protocol.to_dict():
         raise DataError(f"{out} holds a run of another protocol ({path}); use another out folder")
-    made = record.get("computed_with")
-    if model is not None and computed_with is not None and isinstance(made, dict):
-        if made != dict(computed_with):
-            raise DataError(
-                f"{out} holds a run of other weights or precision (weights {made.get('weights')}, "
-                f"{made.get('dtype')}; {path}); use the same model and --dtype, or another out folder"
-            )
-        return True
-    if model is not None and record.get("model") != model:
+    why = other_model(record, model, computed_with) if model is not None else None
+    if why is not None:
         raise DataError(
-            f"{out} holds a run of another model ({record.get('model')!r}, {path}); use another out folder"
+            f"{out} holds a run of {why}, {path}; use the same model and --dtype, or another out folder"
         )
     return True

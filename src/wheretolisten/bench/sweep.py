@@ -23,6 +23,7 @@ from ..errors import DataError, OptionError
 from ..progress import Advance, progress
 from ..records import ResultRow, open_jsonl, read_jsonl
 from ..records.layout import RESULTS_NAME
+from ..records.runs import other_model
 from ..records.sweep import SWEEP_FIRST_KEY, SWEEP_NAME
 from ..scenes import Scene
 from ..settings import LocalizeConfig, check_layers, default_probe_layers, resolve
@@ -132,11 +133,8 @@ def _grid_lines(
     out: dict[str, dict[str, Any]] = {}
     scenes, options = (key.scenes, key.options) if key is not None else (None, None)
     for i, line in enumerate(lines, start=1):
-        weighed = made_with is not None and isinstance(line.get("computed_with"), dict)
-        if weighed and line["computed_with"] != dict(made_with or {}):
-            why = f"with other weights or precision ({line['computed_with']})"
-        elif model is not None and not weighed and line.get("model") != model:
-            why = f"with model {line.get('model')!r}, not {model!r}"
+        if (other := other_model(line, model, made_with)) is not None:
+            why = f"with {other}"
         elif line.get("dev_hash") != dev_hash:
             why = "on another dev split (other scene ids or dev fraction)"
         elif key is not None and "scenes_hash" not in line:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import WTLError
 from .jsonl import open_jsonl
+from .runs import other_model
 
 #: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
 LOG_FIRST_KEY = "model"
@@ -83,18 +84,13 @@ def results_log(
     wanted = json.loads(json.dumps(config))
     with open_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log") as (append, rows):
         for i, row in enumerate(rows, start=1):
-            made = row.get("computed_with")
-            known = computed_with is not None and isinstance(made, dict)
-            if isinstance(made, dict) and known and made != json.loads(json.dumps(computed_with)):
+            why = other_model(row, model, computed_with)
+            if why is not None and why.startswith("other weights"):
                 raise WTLError(
-                    f"{path}: line {i} was computed with other weights or precision (weights "
-                    f"{made.get('weights')}, {made.get('dtype')}); use the same model and --dtype, or "
-                    "another jsonl log"
+                    f"{path}: line {i} was computed with {why}; use the same model and --dtype, or another "
+                    "jsonl log"
                 )
-            same_model = row.get("model") == model or (
-                isinstance(made, dict) and known and made.get("weights") is not None
-            )
-            same = same_model and row.get("config") == wanted
+            same = why is None and row.get("config") == wanted
             cut = row.get("windows")
             cut_same = not isinstance(cut, dict) or (cut.get("segment_s"), cut.get("overlap_s")) == segments
             key = row.get("resume")

@@ -55,6 +55,23 @@ def _known_weights(computed_with: Any) -> bool:
     return isinstance(computed_with, Mapping) and computed_with.get("weights") is not None
 
 
+def other_model(
+    recorded: Mapping[str, Any], model: str | None, computed_with: Mapping[str, Any] | None
+) -> str | None:
+    """Why a row, log line, sweep line or run record (its ``model`` and ``computed_with``) is not this
+    model's, or None: by the weights and precision where both are known (the same weights under another
+    name, a moved folder, are the same model), else by the name when ``model`` is given."""
+    made = recorded.get("computed_with")
+    if computed_with is not None and isinstance(made, Mapping):
+        if dict(made) != dict(computed_with):
+            return f"other weights or precision ({describe_weights(made)})"
+        if _known_weights(made):
+            return None
+    if model is not None and recorded.get("model") != model:
+        return f"another model ({recorded.get('model')!r}, not {model!r})"
+    return None
+
+
 def describe_weights(computed_with: Any) -> str:
     """A row's ``computed_with`` ({"weights": ..., "dtype": ...}) in a few words, for messages."""
     if not isinstance(computed_with, Mapping):
@@ -112,18 +129,14 @@ def check_resumable(
                 f"{path}: row {i} ({cond}) was computed with another configuration "
                 f"({row.get('config_hash')} vs {hashes[cond]}); use the same options or another out folder"
             )
-        made = row.get("computed_with")
-        if cond in hashes and cond not in model_free and computed_with is not None and made is not None:
-            if dict(made) != dict(computed_with):
-                raise DataError(
-                    f"{path}: row {i} ({cond}) was computed with {describe_weights(made)}, not "
-                    f"{describe_weights(computed_with)} (other weights saved under the name, or another "
-                    "--dtype); use the same model and precision, or another out folder"
-                )
-            same_weights = made.get("weights") is not None
-        else:
-            same_weights = False
-        if cond in hashes and cond not in model_free and row.get("model") != model and not same_weights:
+        why = other_model(row, model, computed_with) if cond in hashes and cond not in model_free else None
+        if why is not None and why.startswith("other weights"):
+            raise DataError(
+                f"{path}: row {i} ({cond}) was computed with {describe_weights(row.get('computed_with'))}, "
+                f"not {describe_weights(computed_with)} (other weights saved under the name, or another "
+                "--dtype); use the same model and precision, or another out folder"
+            )
+        if why is not None:
             raise DataError(
                 f"{path}: row {i} ({cond}) was computed with model {row.get('model')!r}, not {model!r}; "
                 f"use another out folder"
