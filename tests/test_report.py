@@ -256,6 +256,18 @@ def test_report_and_summary_accept_and_refuse_the_same_rows(
         ("intervals", {"peak": [1.0]}),
         ("interval_s", [3.0, 1.0]),  # was scored as [1, 3]
         ("profile", "reversed"),
+        # fields the tables group and label by: were accepted, mis-grouped or failed inside a table
+        ("position", 3),
+        ("control", 1),
+        ("readout_rule", ["peak"]),
+        ("tuned", {"on": "dev"}),
+        ("parse_failed", "no"),  # counted as a failure: bool("no") is True
+        ("is_target", "yes"),
+        ("event_index", -1),
+        ("vector_event", "0"),
+        ("label", None),
+        ("gt_active", [2.0, 1.0]),
+        ("answer", 5),
     ],
 )
 def test_malformed_fields_the_metrics_read_are_refused_by_name(

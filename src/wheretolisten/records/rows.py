@@ -161,6 +161,40 @@ def _extras_problem(row: dict[str, Any]) -> str | None:
     return None
 
 
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+#: The row's other typed fields: (name, check, what it must be). The tables group and label by them
+#: (position, control, readout rule, tuned), the controls read the vector's event, the direct condition
+#: counts parse failures: a wrong type mis-grouped rows or failed inside a table.
+SCALAR_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("label", lambda v: isinstance(v, str), "a string"),
+    ("gt_active", _is_span, "[onset, offset] with onset <= offset"),
+    ("position", lambda v: v is None or isinstance(v, str), "a string or null"),
+    ("event_index", _is_index, "a whole number >= 0"),
+    ("is_target", lambda v: isinstance(v, bool), "true or false"),
+    ("model", lambda v: v is None or isinstance(v, str), "a string or null"),
+    ("config_hash", lambda v: isinstance(v, str), "a string"),
+    ("scene_hash", lambda v: isinstance(v, str), "a string"),
+    ("control", lambda v: v is None or isinstance(v, str), "a string or null"),
+    ("readout_rule", lambda v: v is None or isinstance(v, str), "a string or null"),
+    ("tuned", lambda v: v is None or isinstance(v, str), "a string or null"),
+    ("vector_event", _is_index, "a whole number >= 0"),
+    ("vector_query", lambda v: isinstance(v, str), "a string"),
+    ("parse_failed", lambda v: isinstance(v, bool), "true or false"),
+    ("answer", lambda v: v is None or isinstance(v, str), "a string or null"),
+)
+
+
+def _scalars_problem(row: dict[str, Any]) -> str | None:
+    """Why one of :data:`SCALAR_FIELDS` present in ``row`` has the wrong type, or None."""
+    for key, ok, shape in SCALAR_FIELDS:
+        if key in row and not ok(row[key]):
+            return f"'{key}' must be {shape}, got {row[key]!r}"
+    return None
+
+
 def object_problem(line: Any, fields: Sequence[str]) -> str | None:
     """Why a parsed line is not a JSON object holding ``fields``, or None (the start of every line check)."""
     if not isinstance(line, dict):
@@ -188,7 +222,12 @@ def check_row(row: Any) -> str | None:
     for key in OPTIONAL_NUMBERS:
         if row.get(key) is not None and not is_number(row[key]):
             return f"'{key}' must be a number or null, got {row[key]!r}"
-    return _profile_problem(row.get("profile")) or _detections_problem(row) or _extras_problem(row)
+    return (
+        _profile_problem(row.get("profile"))
+        or _detections_problem(row)
+        or _extras_problem(row)
+        or _scalars_problem(row)
+    )
 
 
 def row_key(row: Mapping[str, Any]) -> RowKey:
