@@ -112,6 +112,19 @@ def test_merge_drops_repeats_and_refuses_mixed_runs() -> None:
         merge_rows([(Path("a"), [row]), (Path("b"), [{**row, "config_hash": "other"}])])
 
 
+def test_merge_reads_a_row_without_weights_as_unknown_weights() -> None:
+    """A shard written before rows recorded their weights repeats a row of a newer shard: the same work,
+    counted once (was refused as another run); rows that both record weights must agree on them."""
+    old = {"scene_id": "s", "query": "q", "condition": "steered", "config_hash": "h", "model": "m"}
+    new = {**old, "computed_with": {"weights": "sha256:1", "dtype": "float32"}}
+    merged, dropped = merge_rows([(Path("a"), [old]), (Path("b"), [new])])
+    assert merged == [old] and dropped == 1
+    assert merge_rows([(Path("a"), [new]), (Path("b"), [old])])[1] == 1
+    other = {**old, "computed_with": {"weights": "sha256:2", "dtype": "float32"}}
+    with pytest.raises(DataError, match=r"a and b both hold .*computed_with"):
+        merge_rows([(Path("a"), [new]), (Path("b"), [other])])
+
+
 def test_summary_does_not_depend_on_row_order(
     scenes_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

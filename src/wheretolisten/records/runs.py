@@ -149,6 +149,14 @@ def check_resumable(
     return done
 
 
+def _agree(field: str, first: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Whether two rows of one key agree on ``field``; a row without ``computed_with`` (written before rows
+    recorded their weights) agrees with any, as :func:`check_one_run` lets it share a file with them."""
+    if field == "computed_with" and (field not in first or field not in row):
+        return True
+    return first.get(field) == row.get(field)
+
+
 def merge_rows(
     sources: Sequence[tuple[Path, Sequence[Mapping[str, Any]]]],
     key_fields: Sequence[str] = ("scene_id", "query", "condition"),
@@ -168,7 +176,7 @@ def merge_rows(
             key = tuple(str(row.get(f)) for f in key_fields)
             if key in seen:
                 first_path, first = seen[key]
-                differ = [f for f in same_fields if first.get(f) != row.get(f)]
+                differ = [f for f in same_fields if not _agree(f, first, row)]
                 if differ:
                     what = ", ".join(f"{f} {v!r}" for f, v in zip(key_fields, key, strict=True))
                     raise DataError(
