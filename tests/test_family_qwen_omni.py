@@ -183,3 +183,14 @@ def test_full_size_numbers() -> None:
     assert (q3.audio_config.n_window, q3.audio_config.n_window_infer, q3.audio_token_id) == (50, 800, 151675)
     assert BY_FAMILY["qwen2.5-omni"].max_audio_s == 300.0
     assert BY_FAMILY["qwen3-omni"].max_audio_s == 2400.0
+
+
+def test_the_documented_family_names_are_the_adapters() -> None:
+    """docs/adapters.md's table row names each adapter's ``family`` (the name ``--family`` and ``env`` use)
+    and its model types; it once gave the model type as the family."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `family` / `model_type` |"))
+    for family in ("qwen2.5-omni", "qwen3-omni"):
+        adapter = BY_FAMILY[family]
+        assert f"`{adapter.family}` / " in row
+        assert f"`{adapter.model_type}` (+ `{adapter.checkpoint_model_types[0]}`)" in row

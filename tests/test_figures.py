@@ -416,6 +416,32 @@ def test_cli_plot_without_matplotlib(
     assert "matplotlib" in lines[0] and "wheretolisten[plot]" in lines[0] and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["plot-layers", "plot-alpha", "report"])
+def test_the_drawing_commands_without_matplotlib_say_what_to_install(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """docs/figures.md: ``--plot``, ``plot-layers``, ``plot-alpha`` and ``report`` stop with one line."""
+    wav = tmp_path / "a.wav"
+    sf.write(wav, noise(2.0), SR)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    if command == "report":
+        results = tmp_path / "r.jsonl"
+        row = {"scene_id": "s", "query": "q", "condition": "random", "gt": [1.0, 2.0], "peak_s": 1.5}
+        results.write_text(json.dumps({**row, "interval_s": [1.0, 2.0], "duration_s": 10.0}) + "\n")
+        args: tuple[Any, ...] = (results, "--out", tmp_path / "r.html", "--no-progress")
+    else:
+        args = (wav, "-q", "x", "--model", tiny_dirs["qwen2-audio"], "--out", tmp_path / "o.png")
+    code, _, err = run_cli(monkeypatch, capsys, command, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert "matplotlib" in lines[0] and "wheretolisten[plot]" in lines[0] and "Traceback" not in err
+    assert not list(tmp_path.glob("o.png*")) and not (tmp_path / "r.html").exists()
+
+
 def test_cli_plot_layers(
     scene_dir: Path,
     tmp_path: Path,

@@ -146,6 +146,10 @@ def test_cli_window_options(
         monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--plot", tmp_path / "p.png"
     )
     assert code == 2 and "cut into windows" in err
+    vector = tmp_path / "v.safetensors"
+    code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--save-vector", vector)
+    assert code == 2 and "cut into windows" in err and len(err.strip().splitlines()) == 1
+    assert not vector.exists()
     code, _, err = run_cli(monkeypatch, capsys, "localize", wav, "-q", "x", *model, "--top-k", "0")
     assert code == 2 and "--top-k" in err
     code, stdout, err = run_cli(
