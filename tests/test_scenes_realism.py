@@ -444,6 +444,25 @@ def test_freedesktop_bank_labels_are_file_stems() -> None:
     assert 0 < len(x) <= 2 * SR and np.max(np.abs(x)) > 0.01
 
 
+@needs_freedesktop
+def test_every_freedesktop_sound_renders_even_under_a_tenth_of_a_second() -> None:
+    """The theme's shortest sounds (audio-volume-change, 67 ms) are scene material, not a clip for a model:
+    the 0.1-s floor of model input once made every freedesktop scene set fail (seeds 8, 206, ...)."""
+    bank = get_bank("freedesktop")
+    for label in bank.labels:
+        x = bank.render(label, np.random.default_rng(0), 16000, 3.0)
+        assert 0 < len(x) <= 3 * 16000 and np.all(np.isfinite(x)), label
+    assert len(bank.render("audio-volume-change", np.random.default_rng(0), 16000, 3.0)) < 1600
+
+
+@needs_freedesktop
+@pytest.mark.parametrize("seed", [8, 206, 1206])
+def test_freedesktop_scene_sets_are_made(tmp_path: Path, seed: int) -> None:
+    """The sets the README's freedesktop rows and the default protocol use: 3 real sounds per 10-s scene."""
+    scenes = make_scenes(get_bank("freedesktop"), 20, tmp_path / "s", n_events=3, seed=seed, progress=False)
+    assert len(scenes) == 20 and all(len(scene.events) == 3 for scene in scenes)
+
+
 def test_missing_debian_packages_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="install the Debian package asterisk-core-sounds-en-wav"):
         AsteriskWordsBank(tmp_path / "none")

@@ -156,8 +156,10 @@ def validate(
     name: str = "audio",
     max_s: float | None = None,
     allow_silent: bool = False,
+    for_model: bool = True,
 ) -> None:
-    """Reject audio a model cannot meaningfully read: empty, non-finite, silent (unless allowed), too long."""
+    """Reject audio a model cannot meaningfully read: empty, non-finite, silent (unless allowed), too long;
+    ``for_model``: also shorter than :data:`MIN_AUDIO_S` (not for material, e.g. a bank's sound effects)."""
     if audio.ndim != 1:
         raise AudioError(f"{name}: expected mono audio, got shape {audio.shape}")
     if audio.size == 0:
@@ -166,7 +168,7 @@ def validate(
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     if not allow_silent and is_silent(audio):
         raise AudioError(f"{name}: the audio is silent (RMS below {SILENCE_RMS:g})")
-    if not allow_silent:  # a clip for a model (windows and page chunks pass allow_silent)
+    if not allow_silent and for_model:  # a clip for a model (windows and page chunks pass allow_silent)
         check_min_length(audio.size / sample_rate, name)
     check_length(audio.size / sample_rate, name, max_s)
 
@@ -267,12 +269,15 @@ def load_audio(
     start_s: float | None = None,
     end_s: float | None = None,
     allow_silent: bool = False,
+    for_model: bool = True,
 ) -> tuple[np.ndarray, AudioInfo]:
     """Read [start, end) of an audio file as mono float32 at ``sample_rate``, validated.
 
     The header is checked first (length against ``max_s``, the span against the file); only the span
     is decoded. A file whose data ends before its header says is read as far as it goes, with a warning.
     ``allow_silent``: a silent span is returned (the windows of a long recording), not refused.
+    ``for_model=False``: a sound that goes into a scene, not to a model, may be shorter than
+    :data:`MIN_AUDIO_S` (a 67-ms click of a sound theme).
     """
     head = audio_info(path, warn=True)
     name = str(head.path)
@@ -294,7 +299,7 @@ def load_audio(
     if not allow_silent and mono.size:  # a clip read whole (localize_long warns once for its windows)
         warn_if_loud(float(np.max(np.abs(mono))), name, LOUD_FILE_HINT)
     audio = resample(mono, int(source_rate), sample_rate)
-    validate(audio, sample_rate, name=name, max_s=max_s, allow_silent=allow_silent)
+    validate(audio, sample_rate, name=name, max_s=max_s, allow_silent=allow_silent, for_model=for_model)
     info = AudioInfo(name, audio.size / sample_rate, sample_rate, int(source_rate), head.channels, start)
     return audio, info
 

@@ -104,7 +104,7 @@ class FileBank(Bank):
         n = n_samples(max_duration_s, sample_rate)
         choices = self.files[label]
         path = choices[int(rng.integers(len(choices)))]
-        audio, _ = load_audio(path, sample_rate)
+        audio, _ = load_audio(path, sample_rate, for_model=False)  # sound effects may be under 0.1 s
         start, stop = active_span(audio, sample_rate, threshold_db=-40.0)
         if stop <= start:
             raise AudioError(f"{path}: audio is silent")
