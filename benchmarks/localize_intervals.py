@@ -127,6 +127,7 @@ def main() -> None:
         )
     )
     adapter = load_organism(device="cpu")
+    args.out.mkdir(parents=True, exist_ok=True)  # its own folder: `scenes make` refuses a missing parent
     for name in args.sets.split(","):
         offset = 0 if name == "dev" else args.seed_offset
         label = f"{name}+{offset}" if offset else name

@@ -97,3 +97,33 @@ def test_the_figures_module_table_names_what_exists() -> None:
                     assert hasattr(found, name), (module, name)
                 checked += 1
     assert checked >= 30
+
+
+def test_the_readme_names_the_shipped_detection_settings() -> None:
+    """README's Limitations quote the shipped checkpoint's own detection settings (they once named an older
+    checkpoint's 0.4-s smoothing)."""
+    meta = json.loads(
+        (ROOT / "src" / "wheretolisten" / "assets" / "organism" / "wheretolisten.json").read_text()
+    )
+    d = meta["detect"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    edges = ", with edges" if d.get("edges") else ""
+    assert f'`"detect"`: {d["min_score"]:.1f}, {d["smooth_s"]:g} s, {d["fraction"]:g}{edges};' in readme
+
+
+def test_the_readme_delta_detector_numbers_are_the_committed_summary() -> None:
+    """README's collar F1 / PSDS of Δ curves: ``bench summary``'s table in organism/delta_detectors/."""
+    summary = (ROOT / "organism" / "delta_detectors" / "summary.md").read_text()
+    rows = {}
+    for line in summary.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in ("steered", "prompted", "audio-steered") and cells[1] == "180":
+            rows[cells[0]] = (cells[2], cells[5])
+    assert len(rows) == 3
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    f1 = ", ".join(f"{rows[c][0]} {c}" for c in ("steered", "prompted", "audio-steered"))
+    assert f"collar F1 at the best threshold {f1};" in readme
+    psds = [rows[c][1] for c in ("steered", "prompted", "audio-steered")]
+    assert f"PSDS {psds[0]}, {psds[1]} and {psds[2]} at DCASE's" in readme
+    steered = next(line for line in summary.splitlines() if line.startswith("| steered | 180 | "))
+    assert steered.split("|")[3].strip().startswith("100.0") and "hits 100 % of the same queries" in readme
