@@ -160,6 +160,15 @@ def test_localize_warns_in_one_line_about_an_unknown_query(
     assert code == 0, err
     warned = [line for line in err.splitlines() if "not in this model's vocabulary" in line]
     assert len(warned) == 1 and "'a dog barking'" in warned[0], err
+    # a recording cut into windows: still one line for the query, not one per window
+    long_wav = tmp_path / "long.wav"
+    sf.write(long_wav, np.concatenate([audio, audio, audio[: 5 * 16000]]), 16000)
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", long_wav, "-q", "a dog barking", "-q", scene.events[0].query
+    )
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "not in this model's vocabulary" in line]
+    assert len(warned) == 1 and "'a dog barking'" in warned[0], err
 
 
 def test_generate_says_what_the_steered_answers_of_the_shipped_model_are(
