@@ -7,9 +7,10 @@ memory) alternately, ``--repeats`` times each, at each thread count of ``--threa
 the machine first, then one per run (wall seconds, windows, detections, whether the detections equal the
 sequential run's), then per thread count the median speed-up. With ``--profile``, one more run of each
 path under cProfile at the last thread count: the seconds spent in the matrix kernels (linear layers,
-attention, convolutions), which batching cannot shrink, and the speed-up batching would reach if it removed
-everything else: the median unprofiled sequential time over the batched run's kernel time (cProfile slows
-the many small calls of the sequential path more, so its profiled time is not used).
+attention, convolutions), which batching does not remove (larger matrices may use the cores better), and
+the speed-up batching would reach if it removed everything else: the median unprofiled sequential time
+over the batched run's kernel time (cProfile slows the many small calls of the sequential path more, so
+its profiled time is not used).
 
     python benchmarks/windows_batch.py --minutes 20 --threads 1,2 --repeats 2 [--shifts 1] [--profile]
         [--copies-per-batch 16,32,64]
