@@ -88,6 +88,7 @@ def run_cli(wav: Path, out: Path) -> dict[str, Any]:
     command = [sys.executable, "-m", "wheretolisten", "localize", str(wav), "-q", "a siren"]
     command += ["--json", str(out), "--tsv", str(out.with_suffix(".tsv")), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    threads = policy_threads(env)
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -95,7 +96,22 @@ def run_cli(wav: Path, out: Path) -> dict[str, Any]:
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     if status != 0:
         raise SystemExit(f"localize failed: {stderr[-2000:]}")
-    return {"seconds": seconds, "peak_rss_gib": usage.ru_maxrss / 2**20}
+    return {"seconds": seconds, "peak_rss_gib": usage.ru_maxrss / 2**20, "threads": threads}
+
+
+def policy_threads(env: dict[str, str]) -> str:
+    """The torch threads the command is about to take (the thread policy's choice for the shipped model at
+    this moment's load, or what an environment variable sets), so each line records it."""
+    from wheretolisten.models.checkpoint import parameter_count
+    from wheretolisten.organism import default_model_path
+    from wheretolisten.threads import resolve_threads
+
+    choice = resolve_threads(None, parameter_count(default_model_path()), env)
+    return (
+        f"{choice.threads} ({choice.reason})"
+        if choice.threads is not None
+        else f"torch's own ({choice.reason})"
+    )
 
 
 def detection_summary(out: Path, events: list[tuple[float, float, str]]) -> dict[str, Any]:
