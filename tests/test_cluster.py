@@ -339,6 +339,30 @@ def test_a_sweep_in_one_launch_picks_the_local_setting(
     )
 
 
+@pytest.mark.slow
+def test_a_sweep_on_ray_refuses_grid_lines_of_other_weights(
+    ray_local: ModuleType,
+    scenes_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ray sweeps resumed grid lines by the model's name only (the local sweep compared the weights): other
+    weights saved in the same folder reused the first weights' grid and chose from it."""
+    from wheretolisten.models.tiny import make_tiny_model
+
+    model = make_tiny_model("qwen2-audio", tmp_path / "m", seed=0)
+    common = ("bench", "sweep", scenes_dir, "--model", model, "--layers-grid", "1", "--alphas", "2",
+              "--conditions", "steered", "--out", tmp_path / "out", *CPU)  # fmt: skip
+    code, _, err = run_cli(monkeypatch, capsys, *common)
+    assert code == 0, err
+    grid = (tmp_path / "out" / "sweep.jsonl").read_bytes()
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)  # other weights, same folder
+    code, _, err = run_cli(monkeypatch, capsys, *common, "--ray", "local", "--workers", "1")
+    assert code == 2 and "other weights or precision" in err, err
+    assert (tmp_path / "out" / "sweep.jsonl").read_bytes() == grid
+
+
 def test_the_benchmark_script_parses() -> None:
     script = ROOT / "benchmarks" / "cluster.py"
     done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)

@@ -217,6 +217,7 @@ def sweep_ray(plan: SweepPlan, spec: RaySpec = RaySpec(), show_progress: bool = 
     root = str(Path(plan.manifest_dir))
     with ray_pool(spec, list(dict.fromkeys(["steered", *names]))) as pool:
         points, model = pool.ask("grid", plan.layers_grid, plan.alphas, plan.config)
+        made_with = pool.ask("computed_with")  # grid lines of other weights or precision: refused below
 
         def evaluate(
             todo: list[Point], advance: Advance
@@ -248,6 +249,17 @@ def sweep_ray(plan: SweepPlan, spec: RaySpec = RaySpec(), show_progress: bool = 
                 pool, part, plan.manifest_dir, names, cfg, model, path, show_progress, _warn_failed
             )
 
-        report = run_sweep(points, model, dev, test, plan.out_dir, evaluate, run_test, show_progress, key=key)
+        report = run_sweep(
+            points,
+            model,
+            dev,
+            test,
+            plan.out_dir,
+            evaluate,
+            run_test,
+            show_progress,
+            key=key,
+            made_with=made_with,
+        )
         report.units_retried = pool.retried
         return report
