@@ -28,14 +28,16 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=80, help="first N manifest entries")
     ap.add_argument("--classes", default="hum,tone,siren")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
     args = ap.parse_args()
     import torch
 
     from wheretolisten.localize import LocalizeConfig, layer_delta, prompted_profiles
-    from wheretolisten.organism import load_organism
+    from wheretolisten.models import load_model
+    from wheretolisten.organism import default_model_path
 
     torch.set_num_threads(1)
-    adapter = load_organism(device="cpu", dtype="float32")
+    adapter = load_model(args.model or default_model_path(), device="cpu", dtype="float32")
     wanted = args.classes.split(",")
     hits: Counter[str] = Counter()
     seen: Counter[str] = Counter()

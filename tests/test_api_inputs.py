@@ -15,7 +15,7 @@ import torch
 from helpers import SR, noise
 from wheretolisten.detections import DetectConfig
 from wheretolisten.errors import AudioError, DataError, OptionError
-from wheretolisten.localize import LocalizeConfig, alpha_sweep, localize, localize_many
+from wheretolisten.localize import LocalizeConfig, alpha_sweep, localize, localize_many, prompted_profiles
 from wheretolisten.models import Adapter
 from wheretolisten.models.base import cache_param
 from wheretolisten.steering import steering
@@ -329,3 +329,8 @@ def test_probe_layers_that_cannot_see_the_steering_are_refused(qwen: Adapter) ->
     with pytest.raises(OptionError, match="does not see the steering"):
         localize(qwen, CLIP, "a siren", config, sample_rate=SR)
     assert localize(qwen, CLIP, "a siren", LocalizeConfig(layers=[1], probe_layers=[2]), sample_rate=SR)
+    # prompted attention does not steer: any layer may be read (organism/layers_by_class.py reads each)
+    early = prompted_profiles(
+        qwen, CLIP, "a siren", LocalizeConfig(layers=[2], probe_layers=[0]), sample_rate=SR
+    )
+    assert early.steered.shape == early.base.shape and np.isfinite(early.steered).all()

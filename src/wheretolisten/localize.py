@@ -127,9 +127,11 @@ def _clip_engine(
     sample_rate: int | None,
     span: Span | None = None,
     vector: SteeringVector | None = None,
+    steers: bool = True,
 ) -> tuple[Engine, AudioInfo]:
-    """Where every call starts: its settings resolved once, its audio loaded once, the clip's one engine."""
-    cfg = resolve(adapter, config, vector)
+    """Where every call starts: its settings resolved once, its audio loaded once, the clip's one engine
+    (``steers=False``: a call that only reads unsteered attention)."""
+    cfg = resolve(adapter, config, vector, steers)
     clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     return make_engine(adapter, clip, cfg), info
 
@@ -335,6 +337,6 @@ def prompted_profiles(
     """Attention under the probe prompt (``base``) and the instructed prompt (``steered``), no steering."""
     query = one_query(query)
     template = one_template(template)
-    engine, _ = _clip_engine(adapter, audio, config, sample_rate)
+    engine, _ = _clip_engine(adapter, audio, config, sample_rate, steers=False)
     neutral, instructed = engine.attention([engine.config.prompt, template.format(query=query)])
     return Profile(engine.time_axis(neutral.size), neutral, instructed)

@@ -344,9 +344,15 @@ def recommended(adapter: Adapter) -> dict[str, Any]:
 
 
 def resolve(
-    adapter: Adapter, config: LocalizeConfig | Resolved | None = None, vector: SteeringVector | None = None
+    adapter: Adapter,
+    config: LocalizeConfig | Resolved | None = None,
+    vector: SteeringVector | None = None,
+    steers: bool = True,
 ) -> Resolved:
-    """The one settings-resolution path (see the module docstring); bad values raise OptionError."""
+    """The one settings-resolution path (see the module docstring); bad values raise OptionError.
+
+    ``steers=False``: the settings read attention without steering (prompted profiles), so probe layers
+    at or before the steered layers are fine."""
     from .vectors import SteeringVector as Vector  # vectors imports this module
 
     if vector is not None and not isinstance(vector, Vector):  # e.g. a path: load it first
@@ -370,7 +376,7 @@ def resolve(
         layers = rec_layers
     if "probe_layers" in given:
         probe_layers = check_layers(adapter, given["probe_layers"])
-        if max(probe_layers) <= min(layers):  # steering is added to a layer's output
+        if steers and max(probe_layers) <= min(layers):  # steering is added to a layer's output
             raise OptionError(
                 f"probe_layers {probe_layers} all come at or before the first steered layer {min(layers)}: "
                 "their attention does not see the steering, so Δ would be zero; probe later layers"
