@@ -68,7 +68,7 @@ def main() -> int:
         for scene in scenes:
             audio = load_audio(os.path.join(tmp, scene.path), adapter.sample_rate)[0]
             for event in scene.events:
-                vector = instruction_vector(adapter, audio, event.query, cfg)
+                vector = instruction_vector(adapter, audio, event.query, cfg, sample_rate=adapter.sample_rate)
                 base, steered = steered_generate(
                     adapter,
                     audio,

@@ -66,7 +66,7 @@ def main() -> None:
             bank, np.random.default_rng(seed), f"s{i}", 3, 10.0, adapter.sample_rate, target=i % 3, seed=seed
         )
         query = scene.target_event.query
-        vector = instruction_vector(adapter, audio, query, cfg)
+        vector = instruction_vector(adapter, audio, query, cfg, sample_rate=adapter.sample_rate)
         for name, alpha, answer in settings:
             _, text = steered_generate(
                 adapter, audio, vector, alpha, cfg.prompt, cfg.positions, cfg.layers, MAX_NEW_TOKENS, answer

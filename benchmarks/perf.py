@@ -33,6 +33,9 @@ from wheretolisten.models.tiny import build_tiny_model
 
 QUERIES = ["a siren", "the dog barking", "a bell ringing", "a car horn", "footsteps", "rain"]
 
+#: The rate of the synthetic clips (every family's processor reads 16 kHz).
+SR = 16000
+
 
 def _token_ids(config: Any) -> dict[str, int]:
     """The special-token ids a config names (``*_token_id``, ``*_token_index``), at its top level."""
@@ -87,9 +90,9 @@ def run(
     results = []
     for clip in clips:
         if naive:  # one query at a time, every prompt run whole, eager attention
-            results.extend(localize(adapter, clip, q, config) for q in queries)
+            results.extend(localize(adapter, clip, q, config, sample_rate=SR) for q in queries)
         else:
-            results.extend(localize_many(adapter, clip, queries, config).results)
+            results.extend(localize_many(adapter, clip, queries, config, sample_rate=SR).results)
     sync(device)
     return time.perf_counter() - start, results
 
@@ -167,11 +170,9 @@ def main() -> None:
             print(json.dumps({"family": family, "error": f"{type(exc).__name__}: {exc}"[:300]}), flush=True)
             continue
         clip_s = min(args.clip_s, adapter.max_audio_limit_s)
-        clips = [
-            (0.1 * rng.standard_normal(int(clip_s * 16000))).astype(np.float32) for _ in range(args.clips)
-        ]
+        clips = [(0.1 * rng.standard_normal(int(clip_s * SR))).astype(np.float32) for _ in range(args.clips)]
         # Warm-up (allocator, kernels) on one clip, not timed.
-        localize_many(adapter, clips[0], queries[:1], LocalizeConfig(**common))
+        localize_many(adapter, clips[0], queries[:1], LocalizeConfig(**common), sample_rate=SR)
         t_naive, r_naive = run(
             adapter, clips, queries, LocalizeConfig(**common, engine="full", probe="eager"), True, device
         )
@@ -203,14 +204,14 @@ def main() -> None:
             flush=True,
         )
         if family == "audioflamingo3" and args.long_minutes > 0:
-            long_clip = (0.1 * rng.standard_normal(int(args.long_minutes * 60 * 16000))).astype(np.float32)
+            long_clip = (0.1 * rng.standard_normal(int(args.long_minutes * 60 * SR))).astype(np.float32)
             weights = sum(p.numel() * p.element_size() for p in adapter.model.parameters()) / 2**30
             if device.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
             sync(device)
             start = time.perf_counter()
-            out = localize_many(adapter, long_clip, queries, LocalizeConfig(**common))
+            out = localize_many(adapter, long_clip, queries, LocalizeConfig(**common), sample_rate=SR)
             sync(device)
             print(
                 json.dumps(

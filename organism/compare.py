@@ -40,7 +40,9 @@ def load(spec: str, k: int) -> tuple[str, dict[str, Any]]:
 def main(*specs: str) -> None:
     models = [load(spec, k) for k, spec in enumerate(specs)]
     last = models[-1][1]
-    names = [k for k in last if not k.startswith("_") and k != "long"]
+    # scene sets carry a description ("what"); "long" and its variants (long_without_edges) are the
+    # 3-minute recordings, summarized below
+    names = [k for k in last if not k.startswith("_") and isinstance(last[k], dict) and "what" in last[k]]
     heads = " | ".join(name for name, _ in models)
     print(
         f"| set | n | {heads} | energy | random | p vs energy, random: "

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from scipy.stats import binomtest
 
+from wheretolisten.intervals import energy_db
 from wheretolisten.localize import LocalizeConfig, default_probe_layers, instruction_vector, localize
 from wheretolisten.models.base import Adapter
 from wheretolisten.models.registry import load_model
@@ -54,8 +55,14 @@ def held_out_scene(base: int, i: int, bank: ProceduralBank | None = None) -> tup
     """Scene ``i`` of the split with seed ``base`` (3 events, 10 s, target ``i % 3``)."""
     seed = scene_seed(base, i)
     scene, audio = make_scene(
-        bank or ProceduralBank(), np.random.default_rng(seed), f"scene_{i:05d}", n_events=3,
-        duration_s=10.0, sample_rate=16000, target=i % 3, seed=seed,
+        bank or ProceduralBank(),
+        np.random.default_rng(seed),
+        f"scene_{i:05d}",
+        n_events=3,
+        duration_s=10.0,
+        sample_rate=16000,
+        target=i % 3,
+        seed=seed,
     )
     return scene, audio
 
@@ -130,9 +137,14 @@ def layer_profiles(
     return base, steered
 
 
-def _peak(curve: np.ndarray, token_s: float, rule: ReadoutRule) -> float | None:
-    """Where ``rule`` puts the peak of ``curve`` read as a Δ (a profile of its own: base 0)."""
-    return apply_rule(rule, None, token_s, curve.size, (np.zeros_like(curve), curve)).peak_s
+def _peak(
+    curve: np.ndarray, token_s: float, rule: ReadoutRule, envelope_db: np.ndarray | None = None
+) -> float | None:
+    """Where ``rule`` puts the peak of ``curve`` read as a Δ (a profile of its own: base 0); a rule whose
+    interval reads the audio (``snap``, ``edges``: the shipped model declares ``edges``) needs the clip's
+    ``envelope_db`` (``intervals.energy_db``)."""
+    profile = (np.zeros_like(curve), curve)
+    return apply_rule(rule, None, token_s, curve.size, profile, envelope_db).peak_s
 
 
 def sweep(
@@ -155,6 +167,7 @@ def sweep(
         target = scene.target_event
         lengths.append(target.offset_s - target.onset_s)
         vector = instruction_vector(adapter, audio, target.query, layers=union)
+        level = None  # the clip's level per token, for a declared interval that reads the audio
         for st in steer_sets:
             for a in alphas:
                 base_p, steered_p = layer_profiles(adapter, audio, vector, st, a)
@@ -163,12 +176,18 @@ def sweep(
                         continue
                     probe = list(s.probe_layers or default_probe_layers(adapter.num_layers, list(st)))
                     delta = steered_p[probe].mean(0) - base_p[probe].mean(0)
-                    peak = _peak(delta, adapter.token_s, cfg.readout)
+                    if level is None and cfg.readout.needs_envelope:
+                        level = energy_db(audio, adapter.sample_rate, adapter.token_s, delta.size)
+                    peak = _peak(delta, adapter.token_s, cfg.readout, level)
                     hits[s].append(_inside(peak, target))
         if (i + 1) % 25 == 0:
             best = max(hits, key=lambda k: np.mean(hits[k]))
-            print(f"  {i + 1}/{n} scenes, {time.time() - t0:.0f} s; best so far {best.key}: "
-                  f"{np.mean(hits[best]):.3f}", file=sys.stderr, flush=True)
+            print(
+                f"  {i + 1}/{n} scenes, {time.time() - t0:.0f} s; best so far {best.key}: "
+                f"{np.mean(hits[best]):.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
     results = {
         s.key: {
             "layers": list(s.layers or []),
@@ -183,9 +202,13 @@ def sweep(
         "seed_base": base,
         "n": n,
         "settings": results,
-        "best": {"key": best.key, "layers": list(best.layers or []),
-                 "probe_layers": list(best.probe_layers) if best.probe_layers else None,
-                 "alpha": best.alpha, "hit_rate": float(np.mean(hits[best]))},
+        "best": {
+            "key": best.key,
+            "layers": list(best.layers or []),
+            "probe_layers": list(best.probe_layers) if best.probe_layers else None,
+            "alpha": best.alpha,
+            "hit_rate": float(np.mean(hits[best])),
+        },
         "seconds": time.time() - t0,
     }
 
@@ -250,8 +273,15 @@ def generation_check(adapter: Adapter, base: int, n: int) -> dict[str, Any]:
         except (ValueError, IndexError):
             onset_err.append(float("inf"))
         if i < 5:
-            examples.append({"scene": i, "truth": want, "describe": texts[0], "listen": texts[1],
-                             "target": [scene.target_event.onset_s, scene.target_event.offset_s]})
+            examples.append(
+                {
+                    "scene": i,
+                    "truth": want,
+                    "describe": texts[0],
+                    "listen": texts[1],
+                    "target": [scene.target_event.onset_s, scene.target_event.offset_s],
+                }
+            )
     err = np.array(onset_err)
     return {
         "n": n,
@@ -286,8 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     adapter = load_model(args.model or default_model_path(), device="cpu", dtype="float32")
     split = "dev" if args.mode == "sweep" else args.mode
-    report: dict[str, Any] = {"model": adapter.name, "mode": args.mode, "split": split,
-                              "seed_base": SPLITS[split], "n": args.n}
+    report: dict[str, Any] = {
+        "model": adapter.name,
+        "mode": args.mode,
+        "split": split,
+        "seed_base": SPLITS[split],
+        "n": args.n,
+    }
     if args.mode == "sweep":
         alphas = [float(a) for a in args.alphas.split(",")]
         steer_sets = [parse_layers(x) for x in args.layer_sets.split(";")]

@@ -54,4 +54,8 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if not sys.argv[1:] or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        print("usage: python organism/interval_draws.py SUMMARY.json [SUMMARY.json ...]", file=sys.stderr)
+        sys.exit(0 if sys.argv[1:] else 2)
     main(sys.argv[1:])

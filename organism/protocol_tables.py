@@ -118,9 +118,9 @@ def tables(data: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 1:
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print("usage: python organism/protocol_tables.py SUMMARY.json", file=sys.stderr)
-        return 2
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     sys.stdout.write(tables(json.loads(Path(argv[0]).read_text())))
     return 0
 

@@ -7,7 +7,8 @@ Usage (from the repository root, after ``organism/whisper/train.py``)::
 ``wheretolisten bench protocol --protocol organism/whisper/tune.toml`` scores every grid point of the steered
 condition (steered layer × α × readout layers, Δ peak: what ``localize`` reads) on the first 50 dev scenes
 (seed base 50 000) and keeps the best; this script copies that point into the checkpoint's
-``wheretolisten.json`` under ``localize`` (layers, probe_layers, alpha), keeping its other keys. The
+``wheretolisten.json`` under ``localize`` (layers, probe_layers, alpha), keeping its other keys and the
+other settings under ``localize`` (shifts, interval, ...; the protocol scored the point with them). The
 held-out sets are never looked at here.
 """
 
@@ -47,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     point = tuned["point"]
     settings_path = args.model / "wheretolisten.json"
     settings = json.loads(settings_path.read_text()) if settings_path.exists() else {}
-    settings["localize"] = {
+    settings["localize"] = {  # the declared keys it does not choose (shifts, interval, ...) are kept
+        **settings.get("localize", {}),
         "layers": point["layers"],
         "probe_layers": point["readout"],
         "alpha": point["alpha"],
