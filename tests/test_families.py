@@ -71,6 +71,21 @@ def test_the_torch_free_family_names_are_the_registry_s() -> None:
     assert tuple(cls.family for cls in KNOWN) == NAMES
 
 
+def test_a_known_family_that_cannot_run_here_says_why_not_unknown() -> None:
+    """A tiny model of a family whose optional packages are missing (Gemma 3n without timm) said "unknown
+    family", listing the others; it names what to install."""
+    from wheretolisten.errors import ModelError
+    from wheretolisten.models.registry import UNAVAILABLE_FAMILIES
+    from wheretolisten.models.tiny import build_tiny_model
+
+    if not UNAVAILABLE_FAMILIES:
+        pytest.skip("every family can run here")
+    family, reason = next(iter(UNAVAILABLE_FAMILIES.items()))
+    with pytest.raises(ModelError, match="cannot run here") as raised:
+        build_tiny_model(family)
+    assert reason in str(raised.value) and "unknown" not in str(raised.value)
+
+
 def lengths_s(adapter: Adapter) -> list[float]:
     """Clip lengths to check: short, non-round, half a window, the window boundary, past it."""
     w, limit = adapter.window_s, adapter.max_audio_limit_s

@@ -14,6 +14,7 @@ from typing import Any
 from ...errors import ModelError
 from ...files import atomic_dir
 from ..registry import FAMILIES as RUNNABLE
+from ..registry import UNAVAILABLE_FAMILIES
 from . import gemma3n, granite_speech, phi4_multimodal, qwen_omni, voxtral, whisper_qwen
 from .whisper_qwen import build_processor, build_tokenizer, tiny_config
 
@@ -44,6 +45,8 @@ def build_tiny_model(
     tokenizer: Any = None,
 ) -> tuple[Any, Any]:
     """(model, processor) of ``family`` with random weights drawn from ``seed``."""
+    if family in UNAVAILABLE_FAMILIES:  # known, but its optional requirements are missing here
+        raise ModelError(f"family {family!r} cannot run here: {UNAVAILABLE_FAMILIES[family]}")
     if family not in BUILDERS:
         raise ModelError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     return BUILDERS[family](family, seed, size, chunk_s, tokenizer)
