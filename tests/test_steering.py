@@ -282,3 +282,23 @@ def test_cli_generate(
     assert lines[2].startswith("steered towards 'a siren' (layers [") and "α = 6" in lines[2]
     code, _, err = run_cli(monkeypatch, capsys, "generate", wav, *model)
     assert code == 2 and "--query" in err
+
+
+def test_cli_generate_steers_the_answer_only_with_steer_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README: ``generate`` steers the prompt only unless ``--steer-answer`` (the shipped model: the same
+    unsteered answer, another steered one)."""
+    from helpers import run_cli
+    from wheretolisten.scenes import ProceduralBank, make_scenes
+
+    make_scenes(ProceduralBank(), 1, tmp_path / "s", seed=3, progress=False)
+    wav = tmp_path / "s" / "audio" / "scene_00000.wav"
+    args = ("generate", wav, "-q", "a siren", "--max-new-tokens", "12")
+    code, prompt_only, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    code, every_token, err = run_cli(monkeypatch, capsys, *args, "--steer-answer")
+    assert code == 0, err
+    first, second = prompt_only.splitlines(), every_token.splitlines()
+    assert first[1] == second[1] and first[1].startswith("unsteered: ")
+    assert first[2].startswith("steered towards") and first[2] != second[2]
