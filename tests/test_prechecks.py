@@ -64,6 +64,10 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
             file.unlink()
     (root / "prun").mkdir()  # a protocol run's folder, of another protocol than the built-in one
     (root / "prun" / "protocol.json").write_text(json.dumps({"protocol": {"bank": "x"}, "model": "m"}))
+    sets = '[dev]\nname = "dev"\nn = 4\nseed = 1\n\n[[tests]]\nname = "t"\nn = 4\nseed = 2\n'
+    sets += "\n[tests.options]\n"
+    (root / "badopt.toml").write_text(sets + "backgroundd_db = [-10.0, -10.0]\n")  # a typo in a set option
+    (root / "badbank.toml").write_text(sets + 'bank = "nosuchbank"\n')
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
     (root / "n.1.json").write_text('{"mine": 1}')  # not named by a two-query --json n.json
     (root / "figs").mkdir()
@@ -198,6 +202,16 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "--out, --shard would be unused",
     ),
     ("report --out a results file", lambda w: ["report", w / "r.jsonl", "--out", w / "r.jsonl"], ".html"),
+    (  # were refused only once the model had loaded (5.5 s)
+        "bench protocol, a set's unknown scene option",
+        lambda w: ["bench", "protocol", "--protocol", w / "badopt.toml", "--out", w / "po"],
+        "'backgroundd_db'",
+    ),
+    (
+        "bench protocol, a set's unknown bank",
+        lambda w: ["bench", "protocol", "--protocol", w / "badbank.toml", "--out", w / "po"],
+        "nosuchbank",
+    ),
     (
         "bench protocol, a folder of another protocol",
         lambda w: ["bench", "protocol", "--out", w / "prun"],

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,6 @@ from ..records.layout import (
     results_path,
 )
 from ..scenes import MANIFEST_NAME, Bank, Scene, get_bank, load_manifest, make_scenes, scene_seed
-from ..scenes.options import SceneOptions
 from ..shards import Shard, shard_files, shard_of, shard_path
 from .config import BenchConfig
 from .controls import CONTROLS, parse_conditions
@@ -54,6 +53,7 @@ from .protocol_file import (
     sets_of,
 )
 from .protocol_record import check_recorded
+from .protocol_sets import check_layouts, runnable, set_layout
 from .readout_study import Envelopes, choose_readout, extent_facts
 from .runner import run_bench, unit_keys
 from .tuning import Point, choose, grid_points, peak_rule, point_config, scoring_rule
@@ -114,29 +114,6 @@ def _record(protocol: Protocol, adapter: Adapter, out: Path) -> None:
     write_atomic(out / PROTOCOL_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
-def set_layout(spec: SceneSet) -> tuple[SceneOptions | None, str | None]:
-    """A set's scene options and its own bank (the option ``bank``), checked: one OptionError line."""
-    if not spec.options:
-        return None, None
-    given = dict(spec.options)
-    bank = given.pop("bank", None)
-    if bank is not None and (not isinstance(bank, str) or not bank.strip()):  # "" once meant the default
-        raise OptionError(f"protocol: set {spec.name!r}: options.bank must be a bank name, got {bank!r}")
-    known = {f.name for f in fields(SceneOptions)}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise OptionError(
-            f"protocol: set {spec.name!r}: unknown scene option {unknown[0]!r} (options: "
-            f"{', '.join(sorted(known | {'bank'}))})"
-        )
-    try:
-        options = SceneOptions(**given)
-        options.check(spec.events, spec.duration_s)
-    except OptionError as exc:
-        raise OptionError(f"protocol: set {spec.name!r}: {exc}") from None
-    return options, bank
-
-
 def _scenes(spec: SceneSet, bank: Bank, out: Path, show_progress: bool) -> list[Scene]:
     """The set's scenes: those in DIR/scenes/<set> when they are the set's, else synthesized there."""
     options, own_bank = set_layout(spec)
@@ -187,24 +164,6 @@ def _jobs(
     return [Job(spec, scenes, sets.dirs[spec], names, cfg, path) for names, cfg in groups.values()]
 
 
-def runnable(protocol: Protocol) -> tuple[Protocol, dict[str, str]]:
-    """The protocol without its optional sets whose bank cannot be loaded here, and why each was skipped
-    (a set's bank is a Debian package that is not installed; a required set's missing bank raises)."""
-    kept, skipped = [], {}
-    for spec in protocol.tests:
-        own_bank = set_layout(spec)[1]
-        if own_bank and spec.optional:
-            try:
-                get_bank(own_bank)
-            except DataError as exc:
-                skipped[spec.name] = str(exc)
-                continue
-        kept.append(spec)
-    if not kept:
-        raise DataError("protocol: every test set is skipped: " + "; ".join(skipped.values()))
-    return (replace(protocol, tests=tuple(kept)) if skipped else protocol), skipped
-
-
 def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
     names = parse_conditions(list(protocol.conditions))
     if any(c in CONTROLS for c in names) and "steered" not in names:
@@ -218,10 +177,7 @@ def _check(protocol: Protocol, adapter: Adapter) -> list[str]:
                 f"protocol: grids.{condition}.layers: layer {wrong[0]} is out of range for {adapter.name} "
                 f"(layers 0..{adapter.num_layers - 1})"
             )
-    for spec in sets_of(protocol):  # a set's own layout and bank, before anything is written
-        own_bank = set_layout(spec)[1]
-        if own_bank:
-            get_bank(own_bank)
+    check_layouts(protocol)  # a set's own layout and bank, before anything is written (the CLI: before torch)
     limit = adapter.max_audio_limit_s
     longest = max(s.duration_s for s in sets_of(protocol))
     if longest > limit:

@@ -277,6 +277,7 @@ def bench_protocol(
 
     from ..bench.protocol_file import check_protocol_path, load_protocol, save_protocol
     from ..bench.protocol_record import check_recorded
+    from ..bench.protocol_sets import check_layouts
     from ..files import check_output
     from ..scenes import get_bank
     from ..shards import parse_shard
@@ -312,6 +313,7 @@ def bench_protocol(
     inputs = [protocol] if protocol else []
     check_output(out, inputs, directory=True, option="--out", mkdir=bench.mkdir, input_folders=folders)
     check_recorded(chosen, out)  # a folder of another protocol (its model is compared once loaded)
+    check_layouts(chosen)  # each set's scene options and bank, before torch
     adapter = bench.load(model)
     from ..bench.protocol import run_protocol
     from ..records.layout import REPORT_NAME
