@@ -127,3 +127,24 @@ def test_the_readme_delta_detector_numbers_are_the_committed_summary() -> None:
     assert f"PSDS {psds[0]}, {psds[1]} and {psds[2]} at DCASE's" in readme
     steered = next(line for line in summary.splitlines() if line.startswith("| steered | 180 | "))
     assert steered.split("|")[3].strip().startswith("100.0") and "hits 100 % of the same queries" in readme
+
+
+def test_the_quiet_draws_sentence_is_the_committed_runs() -> None:
+    """README's further draws of the 8-s quiet set (organism/quiet_draw.py); its seed-1 run is the
+    protocol's committed first draw, so the script uses the protocol's settings."""
+    runs = {
+        seed: json.loads((ROOT / "organism" / "quiet_draw" / f"test-8s-3ev-s{seed}.json").read_text())
+        for seed in (1, 2001, 3001, 4001)
+    }
+    summary = json.loads((ROOT / "organism" / "protocol_summary.json").read_text())
+    first = {r["condition"]: r["test-8s-3ev-s1"][0] for r in summary["hit_rate"]}
+    assert round(first["steered"], 1) == runs[1]["steered_hit_pct"]
+    assert round(first["prompted"], 1) == runs[1]["prompted_hit_pct"]
+    fresh = [runs[s] for s in (2001, 3001, 4001)]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    steered = " / ".join(f"{r['steered_hit_pct']:.1f}" for r in fresh)
+    prompted = " / ".join(f"{r['prompted_hit_pct']:.1f}" for r in fresh)
+    assert f"steering hit {steered} % and prompting {prompted} %" in readme
+    significant = [r for r in fresh if r["mcnemar_exact_two_sided_p"] < 0.05]
+    assert significant == [fresh[0]] and fresh[0]["only_steered"] == 0
+    assert f"(exact McNemar p = {fresh[0]['mcnemar_exact_two_sided_p']:.2f})" in readme
