@@ -7,7 +7,8 @@ memory) alternately, ``--repeats`` times each, at each thread count of ``--threa
 the machine first, then one per run (wall seconds, windows, detections, whether the detections equal the
 sequential run's), then per thread count the median speed-up. With ``--profile``, one more run of each
 path under cProfile at the last thread count: the seconds spent in the matrix kernels (linear layers,
-attention, convolutions), which batching does not remove (larger matrices may use the cores better), and
+attention, convolutions), which batching does not remove (larger matrices may use the cores better), the
+seconds spent building audio prefixes (``session.ClipSession``: processor, audio tower, decoder), and
 the speed-up batching would reach if it removed everything else: the median unprofiled sequential time
 over the batched run's kernel time (cProfile slows the many small calls of the sequential path more, so
 its profiled time is not used).
@@ -135,6 +136,8 @@ def main() -> None:
                     line = {
                         "path": "batched",
                         "copies_per_batch": copies,
+                        # fewer copies than two windows' run each window on its own (the sequential path)
+                        "windows_per_batch": max(1, copies // resolve(adapter, config).shifts),
                         "threads": torch.get_num_threads(),
                         "seconds": round(time.perf_counter() - start, 2),
                         "identical_detections": result.detections == reference.detections,
@@ -154,10 +157,16 @@ def main() -> None:
                 found[name] = {"seconds": time.perf_counter() - start, **kernel_seconds(profile)}
                 kernels = sum(found[name][k] for k in KERNELS)
                 copies = kernel_seconds(profile, COPIES)
+                stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
                 features = sum(  # transformers' log-mel features, all calls (cumulative)
                     cum
-                    for (_, _, fn), (_, _, _, cum, _) in pstats.Stats(profile).stats.items()  # type: ignore[attr-defined]
+                    for (_, _, fn), (_, _, _, cum, _) in stats.items()
                     if fn == "_torch_extract_fbank_features"
+                )
+                prefixes = sum(  # the audio prefixes (processor, tower, decoder): ClipSession(...) calls
+                    cum
+                    for (path, _, fn), (_, _, _, cum, _) in stats.items()
+                    if fn == "__init__" and path.endswith(os.path.join("wheretolisten", "session.py"))
                 )
                 print(
                     json.dumps(
@@ -168,6 +177,7 @@ def main() -> None:
                             "kernel_seconds": {k: round(found[name][k], 2) for k in KERNELS},
                             "copy_seconds": {k: round(v, 2) for k, v in copies.items()},
                             "feature_extraction_seconds": round(features, 2),
+                            "prefix_seconds": round(prefixes, 2),
                             "kernel_share": round(kernels / found[name]["seconds"], 3),
                             "load_1min": round(os.getloadavg()[0], 2),
                         }
