@@ -97,3 +97,30 @@ def test_page_size_script_on_a_short_recording(tmp_path: Path) -> None:
         15.0, abs=0.1
     )
     assert 0 < run["first_drawing_s"] < run["open_wall_s"] + 1
+
+
+def test_batch_scaling_script_times_prefixes_per_clip() -> None:
+    """benchmarks/batch_scaling.py on 2 clips, 1 and 2 per pass: one line per size, operators, the bound."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "batch_scaling.py"), "--sizes", "1,2"]
+    command += ["--clips", "2", "--repeats", "1", "--ops", "3", "--threads", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines[0]["benchmark"] == "batch_scaling" and lines[0]["threads"] == 1
+    assert lines[0]["decoder_depth"] >= 1 and lines[0]["clip_s"] == 10.0
+    sizes = [line for line in lines if "clips_per_pass" in line]
+    assert [s["clips_per_pass"] for s in sizes] == [1, 2] and all(s["ms_per_clip"] > 0 for s in sizes)
+    profiled = [line for line in lines if "profiled_clips_per_pass" in line]
+    assert [p["profiled_clips_per_pass"] for p in profiled] == [1, 2]
+    assert all(len(p["self_ms_over_all_clips"]) == 3 for p in profiled)
+    fastest = min(sizes, key=lambda s: s["ms_per_clip"])
+    assert lines[-1]["best_clips_per_pass"] == fastest["clips_per_pass"]
+    assert lines[-1]["prefix_gain_bound"] == pytest.approx(
+        sizes[0]["ms_per_clip"] / fastest["ms_per_clip"], abs=0.02
+    )
+
+
+def test_batch_scaling_script_refuses_a_size_that_does_not_divide_the_clips() -> None:
+    command = [sys.executable, str(ROOT / "benchmarks" / "batch_scaling.py"), "--sizes", "3", "--clips", "4"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "divide --clips" in done.stderr.strip().splitlines()[-1]
