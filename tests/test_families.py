@@ -417,3 +417,20 @@ def test_cli_localize_on_a_tiny_checkpoint(
     assert len(data["profile"]["delta"]) == len(data["profile"]["time_s"]) > 0
     code, stdout, err = run_cli(monkeypatch, capsys, "env", "--json")
     assert code == 0 and family in json.loads(stdout)["families"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_limit_read_before_loading_holds_for_the_loaded_model(family: str, tmp_path: Path) -> None:
+    """The command line refuses a file too long for a model folder before loading it
+    (``checkpoint.audio_limit_s``, from the folder's files): never below the loaded model's limit, and
+    equal to it where the files determine it (a family's own limit, or a feature extractor's chunk)."""
+    from wheretolisten.models.checkpoint import audio_limit_s
+    from wheretolisten.models.families import LIMITED_BY_CHUNK, MAX_AUDIO_S
+    from wheretolisten.models.tiny import make_tiny_model
+
+    folder = make_tiny_model(family, tmp_path / "model", seed=0)
+    loaded = load_model(folder, device="cpu", dtype="float32").max_audio_limit_s
+    limit = audio_limit_s(folder)
+    assert limit is not None and limit >= loaded
+    if family in LIMITED_BY_CHUNK or loaded == MAX_AUDIO_S[family]:
+        assert limit == loaded

@@ -48,6 +48,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prechecks")
     sf.write(root / "clip.wav", noise(3.0, seed=1), SR)
     sf.write(root / "silent.wav", np.zeros(2 * SR, dtype=np.float32), SR)
+    sf.write(root / "long.wav", noise(12.0, seed=3), SR)  # longer than the shipped model's 10 s
     late = noise(3.0, seed=2)
     late[int(2.5 * SR)] = np.nan  # one bad sample deep in the file
     sf.write(root / "nan_late.wav", late, SR, subtype="FLOAT")
@@ -138,6 +139,27 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
+    ("generate, a file too long", lambda w: ["generate", w / "long.wav", "-q", "x"], "at most 10 s"),
+    (
+        "generate, a span too long",
+        lambda w: ["generate", w / "long.wav", "-q", "x", "--start", "0.5", "--end", "11"],
+        "10.50 s long",
+    ),
+    (
+        "vector build, a file too long",
+        lambda w: ["vector", "build", w / "long.wav", "-q", "x", "--out", w / "v.safetensors"],
+        "at most 10 s",
+    ),
+    (
+        "plot-alpha, a file too long",
+        lambda w: ["plot-alpha", w / "long.wav", "-q", "x", "--out", w / "a.png"],
+        "at most 10 s",
+    ),
+    (
+        "plot-layers, a file too long",
+        lambda w: ["plot-layers", w / "long.wav", "-q", "x", "--out", w / "l.png"],
+        "at most 10 s",
+    ),
     ("--threads 0", lambda w: _loc(w, "--threads", "0"), "--threads"),
     ("--threads far beyond the CPUs", lambda w: _loc(w, "--threads", "100000"), "at most"),
     ("a 1-ms span", lambda w: _loc(w, "--start", "0", "--end", "0.001"), "at least 0.1 s"),
@@ -391,3 +413,43 @@ def test_a_shard_from_another_download_is_refused(work: Path, tmp_path: Path) ->
     index.write_text(json.dumps(data))
     with pytest.raises(ModelError, match="different downloads"):
         check_folder(mixed)
+
+
+def test_the_limit_read_from_files_is_the_loaded_models(
+    adapters: dict[str, object], tiny_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``audio_limit_s`` (before torch) equals the loaded adapter's limit for the shipped model and each
+    core family, and is never below it when the processor files disagree or lack a chunk length (the
+    refusal before loading must not refuse what the model takes)."""
+    from wheretolisten.models.base import Adapter
+    from wheretolisten.models.checkpoint import audio_limit_s
+    from wheretolisten.models.registry import load_model
+
+    shipped = default_model_path()
+    assert audio_limit_s(shipped) == load_model(shipped, device="cpu").max_audio_limit_s == 10.0
+    for family, adapter in adapters.items():
+        assert isinstance(adapter, Adapter)
+        assert audio_limit_s(tiny_dirs[family]) == adapter.max_audio_limit_s, family
+    edited = tmp_path / "edited"
+    shutil.copytree(shipped, edited)
+    processor = json.loads((edited / "processor_config.json").read_text())
+    (edited / "preprocessor_config.json").write_text(json.dumps({"chunk_length": 20}))
+    assert audio_limit_s(edited) == 20.0  # the files disagree: the larger, which the loader may read
+    del processor["feature_extractor"]["chunk_length"]
+    (edited / "processor_config.json").write_text(json.dumps(processor))
+    (edited / "preprocessor_config.json").unlink()
+    assert audio_limit_s(edited) == 30.0  # no chunk length: the family's limit
+    config = json.loads((edited / "config.json").read_text())
+    (edited / "config.json").write_text(json.dumps({**config, "model_type": "not_a_family"}))
+    assert audio_limit_s(edited) is None
+
+
+def test_the_torch_free_family_tables_are_the_adapters() -> None:
+    """``families.MODEL_TYPES`` and ``MAX_AUDIO_S`` (read before torch) name every adapter's model types
+    and limit, for the families that can run here and those that cannot."""
+    from wheretolisten.models.families import LIMITED_BY_CHUNK, MAX_AUDIO_S, MODEL_TYPES
+    from wheretolisten.models.registry import KNOWN
+
+    assert {t: c.family for c in KNOWN for t in (c.model_type, *c.checkpoint_model_types)} == MODEL_TYPES
+    assert {c.family: c.max_audio_s for c in KNOWN} == MAX_AUDIO_S
+    assert set(MAX_AUDIO_S) >= LIMITED_BY_CHUNK

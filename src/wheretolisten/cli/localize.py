@@ -22,6 +22,7 @@ from .options import (
     PositionsOpt,
     ProgressOpt,
     check_audio,
+    check_fits,
     check_html_name,
     check_outputs,
     check_query,
@@ -280,6 +281,7 @@ def generate(
     config = SteeringFlags(layers, alpha, positions=positions).config()
     check_audio([audio])
     check_span([audio], *span.pair)
+    check_fits(model, audio, *span.pair)
     adapter = machine.load(model, config.layers)
     cfg = resolved(adapter, config, steer)
     from ..localize import instruction_vector, prepare_audio
@@ -326,6 +328,7 @@ def vector_build(
     check_audio([audio])
     check_span([audio], *span.pair)
     check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
+    check_fits(model, audio, *span.pair)
     base = SteeringFlags(layers).config()
     config = LocalizeConfig(layers=base.layers, read_positions=positions)
     adapter = machine.load(model, config.layers)

@@ -305,6 +305,21 @@ def check_span(paths: list[Path], start: float | None, end: float | None) -> Non
         check_audible(paths[0], start, end)
 
 
+def check_fits(model: str | None, audio: Path, start: float | None, end: float | None) -> None:
+    """Before torch: ``audio`` (its span) is no longer than the model folder's files say it takes
+    (``checkpoint.audio_limit_s``); a hub id or an unknown family is checked once the model is loaded."""
+    from ..audio import audio_info, check_length
+    from ..audio import check_span as span_in
+    from ..models.checkpoint import audio_limit_s, check_source
+
+    source = model_source(model)
+    if not check_source(source):
+        return
+    head = audio_info(audio)
+    lo, hi = span_in(start, end, head.duration_s, str(head.path))
+    check_length(hi - lo, str(head.path), audio_limit_s(Path(source)))
+
+
 def load(
     model: str | None,
     device: str,

@@ -21,6 +21,7 @@ from .options import (
     PositionsOpt,
     ProbeOpt,
     check_audio,
+    check_fits,
     check_outputs,
     check_query,
     check_seed,
@@ -45,11 +46,12 @@ class FigureFlags:
     machine: MachineFlags = field(default_factory=MachineFlags)
     mkdir: MkdirOpt = False
 
-    def ground_truth(self, audio: Path, out: Path) -> list[GTSpan]:
-        """Check the audio, its span and the figure's path before the model loads; the clip's ground
-        truth, if known."""
+    def ground_truth(self, audio: Path, out: Path, model: str | None) -> list[GTSpan]:
+        """Check the audio, its span (against the model's limit) and the figure's path before the model
+        loads; the clip's ground truth, if known."""
         check_audio([audio])
         check_span([audio], *self.span.pair)
+        check_fits(model, audio, *self.span.pair)
         check_outputs(
             [("--out", out)], [audio, *([self.gt_manifest] if self.gt_manifest else [])], self.mkdir
         )
@@ -71,7 +73,7 @@ def plot_layers(
     """Draw a layer × time heatmap of Δ attention: where each decoder layer's attention moved."""
     check_query(query)
     config = SteeringFlags(layers, alpha, probe).config()
-    gt = figure.ground_truth(audio, out)
+    gt = figure.ground_truth(audio, out, model)
     adapter = figure.machine.load(model, config.layers)
     cfg = resolved(adapter, config)
     from ..figures import layer_delta_title, plot_layer_delta
@@ -99,7 +101,7 @@ def plot_alpha(
     check_query(query)
     values = strengths(alphas, "--alphas")
     config = SteeringFlags(layers, positions=positions).config()
-    gt = figure.ground_truth(audio, out)
+    gt = figure.ground_truth(audio, out, model)
     adapter = figure.machine.load(model, config.layers)
     from ..figures import plot_alpha_sweep, short_model_name
     from ..localize import alpha_sweep

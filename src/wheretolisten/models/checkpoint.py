@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from .families import LIMITED_BY_CHUNK, MAX_AUDIO_S, MODEL_TYPES
 
 #: The file every transformers checkpoint folder holds.
 CONFIG_FILE = "config.json"
@@ -195,6 +196,44 @@ def read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelError(f"{file}: expected a JSON object")
     return data
+
+
+def _json(file: Path) -> dict[str, Any]:
+    """A small JSON file as a dict; {} when it is missing or unreadable (the loader reports those)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def audio_limit_s(path: Path) -> float | None:
+    """The longest clip the checkpoint in ``path`` takes, from its files alone (None: an unknown family).
+
+    Never below the loaded model's own limit (``Adapter.max_audio_limit_s``, checked again after loading):
+    the family's limit, or the feature extractor's ``chunk_length`` where the family is limited by it and
+    the processor files agree on it (``processor_config.json``, ``preprocessor_config.json``).
+    """
+    family = MODEL_TYPES.get(str(read_config(path).get("model_type")))
+    if family is None:
+        return None
+    limit = MAX_AUDIO_S[family]
+    if family in LIMITED_BY_CHUNK:
+        nested = _json(path / "processor_config.json").get("feature_extractor")
+        found = [
+            extractor.get("chunk_length")
+            for extractor in (
+                nested if isinstance(nested, dict) else {},
+                _json(path / "preprocessor_config.json"),
+            )
+            if "chunk_length" in extractor
+        ]
+        chunks = [
+            float(c) for c in found if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0
+        ]
+        if found and len(chunks) == len(found):  # a chunk the loader would read, whichever file it reads
+            limit = min(limit, max(chunks))
+    return limit
 
 
 def decoder_layers(config: Mapping[str, Any]) -> int | None:
