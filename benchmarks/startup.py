@@ -86,6 +86,8 @@ def main() -> None:
         silent = Path(tmp) / "silent.wav"
         sf.write(silent, np.zeros(16000 * 2, dtype="float32"), 16000)
         loc = ["localize", str(wav), "-q", "a siren"]
+        long_clip = Path(tmp) / "long.wav"  # longer than the shipped model's 10 s
+        sf.write(long_clip, np.zeros(16000 * 20, dtype="float32") + 0.1, 16000)
         cases = {
             # checked before torch is imported (tests/test_prechecks.py asserts it)
             "localize: --start 6 --end 3": [*loc, "--start", "6", "--end", "3"],
@@ -96,6 +98,15 @@ def main() -> None:
             "localize: folder without a model": [*loc, "--model", tmp],
             "localize: hub id, hub unreachable": [*loc, "--model", "nobody/not-a-model"],
             "localize: --json in a missing folder": [*loc, "--json", "/nonexistent_dir/x.json"],
+            "generate: a file too long for the model": ["generate", str(long_clip), "-q", "a siren"],
+            "plot-alpha: a file too long for the model": [
+                "plot-alpha",
+                str(long_clip),
+                "-q",
+                "a siren",
+                "--out",
+                str(Path(tmp) / "a.png"),
+            ],
             "--version": ["--version"],
             "--help": ["--help"],
             "localize: missing audio file": ["localize", str(Path(tmp) / "missing.wav"), "-q", "a siren"],
