@@ -141,6 +141,21 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
     ("generate, a file too long", lambda w: ["generate", w / "long.wav", "-q", "x"], "at most 10 s"),
     (
+        "vector build --positions audio",
+        lambda w: [
+            "vector",
+            "build",
+            w / "clip.wav",
+            "-q",
+            "x",
+            "--out",
+            w / "v.safetensors",
+            "--positions",
+            "audio",
+        ],
+        "vector would be zero",
+    ),
+    (
         "generate, a span too long",
         lambda w: ["generate", w / "long.wav", "-q", "x", "--start", "0.5", "--end", "11"],
         "10.50 s long",

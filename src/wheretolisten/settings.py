@@ -319,6 +319,20 @@ def _positions(value: Any, name: str) -> Positions:
         raise OptionError(f"{name}: {exc}") from None
 
 
+def check_read_positions(value: Any, name: str = "read-positions") -> Positions:
+    """Where a vector is read, refusing the audio: every family's prompt puts it before the instruction
+    (``Adapter.instruction_span``), so a causal model's activations there are the same for instructed and
+    neutral prompts and the vector would be float noise (read as a confident peak)."""
+    positions = _positions(value, name)
+    if positions == Positions.AUDIO:
+        raise OptionError(
+            f"{name} 'audio': the audio comes before the instruction in the prompt, so instructed and "
+            "neutral prompts have the same activations there and the vector would be zero (float noise); "
+            "read at last, instruction, text or all"
+        )
+    return positions
+
+
 def _templates(value: Any, name: str, need_query: bool) -> list[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise OptionError(f"{name} must be a list of prompts, got {value!r}")
@@ -385,6 +399,11 @@ def resolve(
         probe_layers = check_layers(adapter, rec["probe_layers"])
     else:
         probe_layers = default_probe_layers(n, layers)
+        if steers and max(probe_layers) <= min(layers):  # the last layer steered: no layer after it
+            raise OptionError(
+                f"layers {layers}: layer {min(layers)} is the last decoder layer, so no later layer's "
+                "attention sees the steering (Δ would be zero); steer an earlier layer"
+            )
     values: dict[str, Any] = {**rec, **given}
     out: dict[str, Any] = {"layers": layers, "probe_layers": probe_layers}
     if "alpha" in values:
@@ -392,6 +411,8 @@ def resolve(
     for name in ("positions", "read_positions"):
         if name in values:
             out[name] = _positions(values[name], name.replace("_", "-"))
+    if "read_positions" in out:
+        check_read_positions(out["read_positions"])
     if "probe" in values:
         out["probe"] = _choice(values["probe"], PROBES, "probe")
     if "engine" in values:

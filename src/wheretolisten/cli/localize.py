@@ -314,7 +314,7 @@ def vector_build(
     model: ModelOpt = None,
     layers: LayersOpt = None,
     positions: Annotated[
-        str, typer.Option(help="Where activations are read: last, instruction, audio, text or all.")
+        str, typer.Option(help="Where activations are read: last, instruction, text or all.")
     ] = "last",
     span: SpanFlags = SpanFlags(),
     machine: MachineFlags = MachineFlags(),
@@ -322,9 +322,10 @@ def vector_build(
     mkdir: MkdirOpt = False,
 ) -> None:
     """Build an instruction steering vector (instructed − neutral prompts on the same audio) and save it."""
-    from ..settings import LocalizeConfig
+    from ..settings import LocalizeConfig, check_read_positions
 
     check_query(query)
+    check_read_positions(positions, "--positions")
     check_audio([audio])
     check_span([audio], *span.pair)
     check_outputs(check_vector_outputs(out, "--out", overwrite), [audio], mkdir)
