@@ -597,6 +597,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         processor.save_pretrained(proc_dir)
     tokenizer = processor.tokenizer
     model, _ = build_tiny_model("qwen2-audio", args.seed, SIZE, chunk_s=CHUNK_S, tokenizer=tokenizer)
+    # build_tiny_model draws the weights in a fork of torch's random state (since 2026-12-06); the weights
+    # shipped were trained with the global state left where drawing them from args.seed had put it, which
+    # later draws (the background embedding) continue from: replay the drawing to stay bit-reproducible.
+    torch.manual_seed(args.seed)
+    Qwen2AudioForConditionalGeneration(model.config)
     tower = model.model.audio_tower
     tower.embed_positions.weight.data.copy_(sinusoids(*tower.embed_positions.weight.shape))
     if args.init is not None:

@@ -360,3 +360,29 @@ def test_vectors_are_not_read_at_the_audio_positions(adapters: dict[str, Adapter
         assert localize(
             adapters["qwen2-audio"], CLIP, "a siren", LocalizeConfig(read_positions=positions), sample_rate=SR
         )
+
+
+def test_make_tiny_model_keeps_the_users_files_and_random_state(tmp_path: Path) -> None:
+    """make_tiny_model replaced a folder's config.json unasked, wrote a model into the working folder for
+    out="", and reset the caller's torch random state."""
+    from wheretolisten.errors import OutputError
+    from wheretolisten.models.tiny import make_tiny_model
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"mine": true}')
+    with pytest.raises(OutputError, match="not empty"):
+        make_tiny_model("qwen2-audio", mine)
+    assert (mine / "config.json").read_text() == '{"mine": true}'
+    for bad in ("", "  "):
+        with pytest.raises(OptionError, match="must name a folder"):
+            make_tiny_model("qwen2-audio", bad)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make_tiny_model("qwen2-audio", tmp_path / "new")
+    assert torch.equal(torch.rand(3), expected)
+    assert (
+        make_tiny_model("qwen2-audio", mine, overwrite=True) == mine
+        and '"mine"' not in (mine / "config.json").read_text()
+    )

@@ -286,7 +286,7 @@ def test_a_resume_on_other_weights_or_precision_is_refused(
     before = out.read_bytes()
     code, _, err = cli(monkeypatch, capsys, *args, "--model", model, "--limit=2", "--dtype", "bfloat16")
     assert_one_error_line(code, err, "bfloat16", "--dtype")
-    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)  # other weights, same folder
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1, overwrite=True)  # other weights, same folder
     code, _, err = cli(monkeypatch, capsys, *args, "--model", model, "--limit=2")
     assert_one_error_line(code, err, "other weights saved under the name")
     assert out.read_bytes() == before

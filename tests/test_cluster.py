@@ -357,7 +357,7 @@ def test_a_sweep_on_ray_refuses_grid_lines_of_other_weights(
     code, _, err = run_cli(monkeypatch, capsys, *common)
     assert code == 0, err
     grid = (tmp_path / "out" / "sweep.jsonl").read_bytes()
-    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)  # other weights, same folder
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1, overwrite=True)  # other weights, same folder
     code, _, err = run_cli(monkeypatch, capsys, *common, "--ray", "local", "--workers", "1")
     assert code == 2 and "other weights or precision" in err, err
     assert (tmp_path / "out" / "sweep.jsonl").read_bytes() == grid

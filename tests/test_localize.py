@@ -506,7 +506,7 @@ def test_a_jsonl_log_is_not_resumed_on_other_weights_or_precision(
     assert line["computed_with"]["dtype"] == "float32"
     code, _, err = run_cli(monkeypatch, capsys, *common, "--model", model, "--dtype", "bfloat16")
     assert code == 2 and "other weights or precision" in err
-    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1)
+    make_tiny_model("qwen2-audio", tmp_path / "m", seed=1, overwrite=True)
     code, _, err = run_cli(monkeypatch, capsys, *common, "--model", model)
     assert code == 2 and "other weights or precision" in err
     moved = make_tiny_model("qwen2-audio", tmp_path / "elsewhere", seed=0)

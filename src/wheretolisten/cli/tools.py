@@ -141,7 +141,7 @@ def make_tiny_model(
 
     hf_logging.disable_progress_bar()  # a shard-writing bar is noise (and not one error line on failure)
 
-    path = build(family, out, seed)
+    path = build(family, out, seed, overwrite=overwrite)
     typer.echo(f"wrote a tiny {family} model to {path}")
 
 

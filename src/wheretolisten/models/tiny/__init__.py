@@ -7,11 +7,12 @@ family name to its builder, so adding a family is one module and one line here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelError
+from ...errors import ModelError, OptionError, OutputError
 from ...files import atomic_dir
 from ..registry import FAMILIES as RUNNABLE
 from ..registry import UNAVAILABLE_FAMILIES
@@ -52,13 +53,22 @@ def build_tiny_model(
     return BUILDERS[family](family, seed, size, chunk_s, tokenizer)
 
 
-def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
+def make_tiny_model(family: str, out: str | Path, seed: int = 0, overwrite: bool = False) -> Path:
     """Write a tiny model plus its processor to ``out``; ``load_model(out)`` loads it like a checkpoint.
 
-    Written into a temporary folder and renamed: a failure (a full disk) leaves no partial model.
+    Written into a temporary folder and renamed: a failure (a full disk) leaves no partial model. A folder
+    that holds anything (a checkpoint, the user's files) is written into only with ``overwrite=True``.
     """
-    model, processor = build_tiny_model(family, seed)
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise OptionError(f"make_tiny_model: out must name a folder, got {out!r}")
+    if not isinstance(overwrite, bool):
+        raise OptionError(f"make_tiny_model: overwrite must be True or False, got {overwrite!r}")
     path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file, not a folder for the tiny model")
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        raise OutputError(f"{path} is not empty; pass overwrite=True to write the tiny model into it")
+    model, processor = build_tiny_model(family, seed)
     with atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)

@@ -10,9 +10,10 @@ import torch
 
 def seeded_model(model_class: Any, config: Any, seed: int, pad_token_id: int, eos_token_id: Any) -> Any:
     """``model_class(config)`` in eval mode, its weights drawn from ``seed``; generation pads and stops as
-    given (``eos_token_id``: one id or a list)."""
-    torch.manual_seed(seed)
-    model = model_class(config).eval()
+    given (``eos_token_id``: one id or a list). The caller's random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_class(config).eval()
     model.generation_config.pad_token_id = pad_token_id
     model.generation_config.eos_token_id = eos_token_id
     return model
