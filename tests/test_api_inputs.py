@@ -386,3 +386,20 @@ def test_make_tiny_model_keeps_the_users_files_and_random_state(tmp_path: Path) 
         make_tiny_model("qwen2-audio", mine, overwrite=True) == mine
         and '"mine"' not in (mine / "config.json").read_text()
     )
+
+
+def test_text_with_a_special_token_is_refused(qwen: Adapter) -> None:
+    """``<|AUDIO|>`` in a query gave a result on the shared engine and a bare transformers ValueError on
+    whole prompts and in steered_generate (the processor found more audio tokens than clips)."""
+    from wheretolisten.steering import steered_generate
+
+    for config in (LocalizeConfig(), LocalizeConfig(engine="full"), LocalizeConfig(probe="eager")):
+        with pytest.raises(OptionError, match="special token"):
+            localize(qwen, CLIP, "<|AUDIO|>", config, sample_rate=SR)
+    with pytest.raises(OptionError, match="'<|im_end|>'"):
+        localize(qwen, CLIP, "a siren<|im_end|>", sample_rate=SR)
+    vector = localize(qwen, CLIP, "a siren", sample_rate=SR).vector
+    with pytest.raises(OptionError, match="special token"):
+        steered_generate(qwen, CLIP, vector, 1.0, prompt="What <|AUDIO|>?", max_new_tokens=2)
+    assert "<|AUDIO|>" in qwen.special_texts and "<|im_start|>" in qwen.special_texts
+    assert localize(qwen, CLIP, "a siren <|audio", sample_rate=SR)  # not a whole token: words

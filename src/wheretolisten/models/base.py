@@ -91,6 +91,7 @@ class Adapter(ABC):
         #: ``checkpoint.weights_fingerprint`` or the hub commit (set by ``load_model``; None for a model
         #: wrapped in memory, whose weights have no file).
         self.weights_id: str | None = None
+        self._special_texts: tuple[str, ...] | None = None
 
     @property
     def computed_with(self) -> dict[str, str | None]:
@@ -266,10 +267,35 @@ class Adapter(ABC):
         family with another content order or a system turn overrides it."""
         return [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": instruction}]}]
 
+    @property
+    def special_texts(self) -> tuple[str, ...]:
+        """The tokenizer's special tokens as text (the audio placeholder, turn markers): a prompt that
+        contains one would be tokenized as that token, not as words."""
+        if self._special_texts is None:
+            tok = self.tokenizer
+            added = getattr(tok, "added_tokens_decoder", None)
+            added = added if isinstance(added, dict) else {}  # mistral-common's is a method
+            found = {str(t) for t in getattr(tok, "all_special_tokens", None) or ()} | {
+                str(t.content) for t in added.values() if getattr(t, "special", False)
+            }
+            self._special_texts = tuple(sorted(t for t in found if t.strip()))
+        return self._special_texts
+
+    def chat(self, instruction: str) -> list[dict[str, Any]]:
+        """:meth:`messages` for ``instruction``, refused when it contains a special token (``<|AUDIO|>`` in a
+        query added an audio token the processor could not fill, or silently shifted the audio block)."""
+        special = next((t for t in self.special_texts if t in instruction), None)
+        if special is not None:
+            raise OptionError(
+                f"the text {instruction!r} contains {special!r}, a special token of {self.family}'s "
+                "tokenizer; write the sound or the question in words"
+            )
+        return self.messages(instruction)
+
     def render_prompt(self, instruction: str) -> str:
         """The prompt text, rendered with the processor's own chat template, ready for generation."""
         text = self.processor.apply_chat_template(
-            self.messages(instruction), tokenize=False, add_generation_prompt=True
+            self.chat(instruction), tokenize=False, add_generation_prompt=True
         )
         assert isinstance(text, str)
         return text

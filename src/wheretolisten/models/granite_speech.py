@@ -196,7 +196,7 @@ class GraniteSpeechAdapter(Adapter):
     def render_prompt(self, instruction: str) -> str:
         """The prompt from the tokenizer's chat template (where the checkpoints keep it)."""
         text = self.tokenizer.apply_chat_template(
-            self.messages(instruction), tokenize=False, add_generation_prompt=True
+            self.chat(instruction), tokenize=False, add_generation_prompt=True
         )
         assert isinstance(text, str)
         return text

@@ -135,7 +135,7 @@ class Phi4MultimodalAdapter(Adapter):
         template when it reloads this processor class, but the tokenizer keeps it)."""
         owner = self.processor if self.processor.chat_template else self.tokenizer
         text = owner.apply_chat_template(
-            self.messages(instruction), tokenize=False, add_generation_prompt=True
+            self.chat(instruction), tokenize=False, add_generation_prompt=True
         )
         assert isinstance(text, str)
         return text

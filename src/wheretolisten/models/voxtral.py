@@ -59,7 +59,7 @@ class VoxtralAdapter(Adapter):
     def _chat(self, instruction: str, audio_b64: str) -> list[dict[str, Any]]:
         """:meth:`messages` (the audio, then the instruction; no system prompt, as in the checkpoints' card)
         with the clip filled in."""
-        chat = self.messages(instruction)
+        chat = self.chat(instruction)
         chat[0]["content"][0]["base64"] = audio_b64
         return chat
 
