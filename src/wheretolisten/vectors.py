@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError, OptionError
+from .errors import DataError, OptionError, OutputError
 from .files import atomic_path, check_replace, write_atomic
 
 # torch is imported where a tensor is checked: the command line runs the name rule and the replace
@@ -104,8 +104,10 @@ class SteeringVector:
             "format_version": FORMAT_VERSION,
         }
         header, readable = _metadata_json(meta, None), _metadata_json(meta, 2)
-        tensors = {
-            f"layer.{layer}": v.detach().float().cpu().contiguous() for layer, v in self.directions.items()
+        for layer, v in self.directions.items():  # the dict may have changed since the vector was made
+            _check_direction(v, f"layer {layer}")
+        tensors = {  # in their own precision (DIRECTION_DTYPES), so a vector loads back equal
+            f"layer.{layer}": v.detach().cpu().contiguous() for layer, v in self.directions.items()
         }
         with atomic_path(target) as tmp:
             save_file(tensors, str(tmp), metadata={HEADER_KEY: header})
@@ -246,10 +248,20 @@ def check_vector_target(path: PathArg, overwrite: bool, option: str = "") -> tup
     existing ``.json`` that is not a vector's metadata (the user's ``results.json`` beside
     ``results.safetensors``) is refused unless ``overwrite``. The one check of :meth:`SteeringVector.save`
     and of the command line (``option`` names its flag), so both refuse the same files."""
+    if not isinstance(overwrite, (bool, np.bool_)):  # overwrite="no" read as true replaced a user's file
+        raise OptionError(f"overwrite must be True or False, got {overwrite!r}")
+    given = _as_path(path)
+    text = os.fsdecode(path)  # _as_path took it
+    where = f"{option} {text}" if option else text
+    if given.is_dir() or text.endswith(("/", os.sep)):  # "vectors/" was saved as vectors.safetensors
+        raise OptionError(f"{where}: is a folder; give a file name for the vector (e.g. {given / 'dog'})")
     target = vector_path(path, option)
     meta = metadata_path(target)
+    for file in (target, meta):
+        if file.is_dir():  # the pair is checked whole before either is written
+            raise OutputError(f"{where}: {file} is a folder, so the vector cannot be written there")
     if (meta.is_file() or meta.is_symlink()) and not is_vector_metadata(meta):
-        check_replace(meta, option or f"saving {target}", overwrite)
+        check_replace(meta, option or f"saving {target}", bool(overwrite))
     return target, meta
 
 

@@ -134,9 +134,7 @@ class Phi4MultimodalAdapter(Adapter):
         """The processor's chat template, else the tokenizer's (transformers drops a processor's saved
         template when it reloads this processor class, but the tokenizer keeps it)."""
         owner = self.processor if self.processor.chat_template else self.tokenizer
-        text = owner.apply_chat_template(
-            self.chat(instruction), tokenize=False, add_generation_prompt=True
-        )
+        text = owner.apply_chat_template(self.chat(instruction), tokenize=False, add_generation_prompt=True)
         assert isinstance(text, str)
         return text
 
