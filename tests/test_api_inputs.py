@@ -430,3 +430,31 @@ def test_saving_a_vector_checks_both_files_and_keeps_its_precision(tmp_path: Pat
         made = SteeringVector({2: (torch.arange(4) / 3).to(dtype)})
         loaded = SteeringVector.load(made.save(tmp_path / f"d_{str(dtype)[6:]}"))
         assert loaded.directions[2].dtype == dtype and torch.equal(loaded.directions[2], made.directions[2])
+
+
+def test_bad_detection_settings_and_foreign_vectors_are_refused_before_any_pass(qwen: Adapter) -> None:
+    """A ``detection`` dict, and a vector of another hidden size or without the steered layer, were
+    refused only after the audio prefixes and the vector pass had run."""
+    from wheretolisten.errors import ModelError
+
+    passes = []
+    handle = qwen.model.register_forward_pre_hook(lambda *_: passes.append(1))
+    try:
+        for call in (
+            lambda: localize(qwen, CLIP, "a siren", detection={"top_k": 1}, sample_rate=SR),  # type: ignore[arg-type]
+            lambda: localize_many(qwen, CLIP, ["a siren"], detection={"top_k": 1}, sample_rate=SR),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(OptionError, match="detection"):
+                call()
+        assert passes == []
+        layers = localize(qwen, CLIP, "a siren", sample_rate=SR).config.layers
+        assert passes  # the hook sees the passes
+        passes.clear()
+        wide = SteeringVector({layer: torch.ones(qwen.hidden_size + 1) for layer in layers})
+        other = SteeringVector({max(layers) + 1: torch.ones(qwen.hidden_size)})
+        for vector, message in ((wide, "dimensions"), (other, "no direction for layer")):
+            with pytest.raises(ModelError, match=message):
+                localize(qwen, CLIP, "a siren", LocalizeConfig(layers=layers), vector=vector, sample_rate=SR)
+        assert passes == []
+    finally:
+        handle.remove()

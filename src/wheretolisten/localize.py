@@ -186,6 +186,7 @@ def localize(
     ``detection`` picks the detections (every occurrence) from Δ.
     """
     query = one_query(query)
+    detection_config(detection)  # a bad detection setting is refused before any pass
     engine, info = _clip_engine(adapter, audio, config, sample_rate, span, vector)
     vector = _vector(engine, query, vector)
     base, (steered,) = engine.profiles([vector])
@@ -208,6 +209,7 @@ def localize_many(
     ``engine`` reuses an engine already made for this very clip and settings.
     """
     queries = as_queries(queries)  # one string is one query; a generator is read once
+    detection_config(detection)  # a bad detection setting is refused before any pass
     cfg = resolve(adapter, config)
     clip, info = prepare_audio(adapter, audio, sample_rate, *span_pair(span))
     warn_unknown(adapter.recommended, queries, adapter.warned_queries)

@@ -454,4 +454,6 @@ def resolve(
         out["instructed_templates"] = _templates(values["instructed_templates"], "instructed templates", True)
     if "neutral_templates" in values:
         out["neutral_templates"] = _templates(values["neutral_templates"], "neutral templates", False)
+    if vector is not None and steers:  # a vector of another model is refused before any pass
+        vector.check_fits(adapter, layers)
     return Resolved(**out)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .errors import ModelError, OptionError
+from .errors import OptionError
 from .positions import Positions, PositionTable
 from .settings import MAX_ALPHA, PROBE_PROMPT, check_layers
 from .vectors import SteeringVector
@@ -123,18 +123,8 @@ def _check_entries(vectors: Sequence[object]) -> None:
 
 def _check_vectors(adapter: Adapter, vectors: Sequence[SteeringVector | None], layers: list[int]) -> None:
     for v in vectors:
-        if v is None:
-            continue
-        missing = [layer for layer in layers if layer not in v.directions]
-        if missing:
-            raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
-        sizes = {int(v.directions[layer].numel()) for layer in layers}
-        if sizes != {adapter.hidden_size}:
-            built_for = v.metadata.get("model", "another model")
-            raise ModelError(
-                f"the steering vector has {min(sizes)} dimensions but {adapter.name} has hidden size "
-                f"{adapter.hidden_size}: it was built for {built_for}"
-            )
+        if v is not None:
+            v.check_fits(adapter, layers)
 
 
 def hook_layers(

@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError, OptionError, OutputError
+from .errors import DataError, ModelError, OptionError, OutputError
 from .files import atomic_path, check_replace, write_atomic
 
 # torch is imported where a tensor is checked: the command line runs the name rule and the replace
 # check (vector_path, check_vector_target) before torch is imported.
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import torch
+
+    from .models.base import Adapter
 
 #: The newest file format this code writes and reads; a file of a newer one is refused, not misread.
 FORMAT_VERSION = 1
@@ -66,6 +70,20 @@ class SteeringVector:
     @property
     def layers(self) -> list[int]:
         return sorted(self.directions)
+
+    def check_fits(self, adapter: Adapter, layers: Sequence[int]) -> None:
+        """One ModelError unless this vector has a direction of ``adapter``'s hidden size for each of
+        ``layers`` (checked when settings are resolved, before any pass, and again where it steers)."""
+        missing = [layer for layer in layers if layer not in self.directions]
+        if missing:
+            raise ModelError(f"the steering vector has no direction for layer {missing[0]}")
+        sizes = {int(self.directions[layer].numel()) for layer in layers}
+        if sizes != {adapter.hidden_size}:
+            built_for = self.metadata.get("model", "another model")
+            raise ModelError(
+                f"the steering vector has {min(sizes)} dimensions but {adapter.name} has hidden size "
+                f"{adapter.hidden_size}: it was built for {built_for}"
+            )
 
     def norms(self) -> dict[int, float]:
         return {layer: float(v.float().norm()) for layer, v in sorted(self.directions.items())}
