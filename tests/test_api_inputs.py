@@ -458,3 +458,35 @@ def test_bad_detection_settings_and_foreign_vectors_are_refused_before_any_pass(
         assert passes == []
     finally:
         handle.remove()
+
+
+def test_steered_generate_and_audio_vector_check_their_inputs(qwen: Adapter) -> None:
+    """steered_generate took no vector, an empty prompt, max_new_tokens 0 or 2.5, a string α and unknown
+    positions to bare AttributeError / transformers errors or silently; a clip of 0-1 samples (it or
+    audio_vector) failed inside the front end, and audio_vector took a path to an AttributeError."""
+    from wheretolisten.localize import audio_vector
+    from wheretolisten.steering import steered_generate
+
+    vector = localize(qwen, CLIP, "a siren", sample_rate=SR).vector
+    for kwargs, error, message in (
+        ({"vector": None}, OptionError, "must be a SteeringVector"),
+        ({"vector": "v.safetensors"}, OptionError, "must be a SteeringVector"),
+        ({"prompt": " "}, OptionError, "non-empty string"),
+        ({"max_new_tokens": 0}, OptionError, "whole number >= 1"),
+        ({"max_new_tokens": 2.5}, OptionError, "whole number >= 1"),
+        ({"max_new_tokens": True}, OptionError, "whole number >= 1"),
+        ({"alpha": "4"}, OptionError, "alpha"),
+        ({"alpha": float("nan")}, OptionError, "alpha"),
+        ({"positions": "x"}, OptionError, "positions"),
+        ({"audio": CLIP[:1]}, AudioError, "at least"),
+        ({"audio": CLIP[:0]}, AudioError, "at least"),
+    ):
+        call = {"audio": CLIP, "vector": vector, "alpha": 1.0, "max_new_tokens": 2, **kwargs}
+        with pytest.raises(error, match=message):
+            steered_generate(qwen, **call)  # type: ignore[arg-type]
+    base, steered = steered_generate(qwen, CLIP, vector, 1.0, max_new_tokens=2)
+    assert isinstance(base, str) and isinstance(steered, str)
+    with pytest.raises(AudioError, match="at least"):
+        audio_vector(qwen, CLIP, CLIP[:1])
+    with pytest.raises(OptionError, match="mono array"):
+        audio_vector(qwen, "clip.wav", CLIP)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioInfo, audio_info, check_rate, from_array, load_audio, span_pair
+from .audio import AudioInfo, audio_info, check_min_length, check_rate, from_array, load_audio, span_pair
 from .detections import DetectConfig, detection_config, score_curve
 from .engine import Engine, make_engine
 from .errors import OptionError
@@ -324,6 +324,10 @@ def audio_vector(
     """
     config = _with_layers(config, layers)
     cfg = resolve(adapter, config)
+    for name, clip in (("audio_with", audio_with), ("audio_without", audio_without)):
+        if not isinstance(clip, np.ndarray) or clip.ndim != 1:  # a path, a stereo array
+            raise OptionError(f"{name} must be a mono array at the model's rate, got {type(clip).__name__}")
+        check_min_length(clip.size / adapter.sample_rate, name)
     return make_engine(adapter, audio_with, cfg).audio_vector(make_engine(adapter, audio_without, cfg), query)
 
 

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .audio import check_min_length
 from .errors import OptionError
 from .positions import Positions, PositionTable
-from .settings import MAX_ALPHA, PROBE_PROMPT, check_layers
+from .settings import MAX_ALPHA, PROBE_PROMPT, check_alpha, check_layers
 from .vectors import SteeringVector
 
 if TYPE_CHECKING:
@@ -337,12 +338,31 @@ def steered_generate(
     With ``steer_new_tokens`` (and positions last, text or all) steering holds through generation with
     the KV cache; without it only the prompt is steered and the answer is the model's own continuation.
     """
+    if not isinstance(vector, SteeringVector):  # e.g. a path: load it first
+        raise OptionError(
+            f"vector must be a SteeringVector (SteeringVector.load(path)), got {type(vector).__name__}"
+        )
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise OptionError(f"prompt must be a non-empty string, got {prompt!r}")
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, (int, np.integer))
+        or max_new_tokens < 1
+    ):
+        raise OptionError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
+    alpha = check_alpha(alpha)
+    try:
+        spec = Positions.parse(positions)
+    except ValueError as exc:
+        raise OptionError(f"positions: {exc}") from None
+    chosen = check_layers(adapter, layers if layers is not None else vector.layers)
+    vector.check_fits(adapter, chosen)
+    if getattr(audio, "ndim", None) == 1:  # the front ends fail inside on a clip of 0 or 1 samples
+        check_min_length(audio.shape[0] / adapter.sample_rate, "audio")
     batch = adapter.encode([audio, audio], [prompt, prompt])
     pad = adapter.tokenizer.pad_token_id
-    spec = Positions.parse(positions)
     mask = PositionTable.for_prompts(adapter, batch["input_ids"], batch["attention_mask"]).mask(spec)
     alphas = row_alphas(alpha, [False, True], 2).to(mask.device)
-    chosen = layers if layers is not None else vector.layers
     in_generation = steer_new_tokens and spec.continues_in_generation
     handles = hook_layers(adapter, [vector, vector], alphas, mask, chosen, in_generation, batch["input_ids"])
     with SteeringHandle(handles):
