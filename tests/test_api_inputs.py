@@ -490,3 +490,19 @@ def test_steered_generate_and_audio_vector_check_their_inputs(qwen: Adapter) -> 
         audio_vector(qwen, CLIP, CLIP[:1])
     with pytest.raises(OptionError, match="mono array"):
         audio_vector(qwen, "clip.wav", CLIP)  # type: ignore[arg-type]
+
+
+def test_strongest_is_the_top_detection_when_there_are_detections() -> None:
+    """With the shipped model's edges, ``result.strongest()`` gave (1.52, 2.72) s while its top detection
+    was (1.52, 2.84) s, the same candidate with its edges moved to the audio."""
+    from wheretolisten.organism import demo_scene, load_organism
+
+    organism = load_organism(device="cpu")
+    _, clip = demo_scene(0)
+    result = localize(organism, clip, "chirping", sample_rate=16000)
+    assert result.detection.edges and result.detections
+    top = max(result.detections, key=lambda d: d.score)
+    assert result.strongest() == top
+    none_pass = localize(organism, clip, "chirping", sample_rate=16000, detection=DetectConfig(min_score=1e9))
+    candidate = none_pass.strongest()
+    assert not none_pass.detections and candidate is not None and candidate.score == pytest.approx(top.score)

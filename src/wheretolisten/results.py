@@ -125,7 +125,11 @@ class _ReadTimes(_Detected):
 
     def strongest(self) -> Detection | None:
         """The best detection candidate whatever its score (it is a detection only when it scores at
-        least ``detection.min_score``), in the file's seconds; None when nothing rose."""
+        least ``detection.min_score``), in the file's seconds; None when nothing rose. With detections,
+        the highest-scoring one (its edges moved to the audio where ``detection.edges``); without, the
+        candidate as Δ gives it (no edges: the result keeps no level curve)."""
+        if self.detections:
+            return max(self.detections, key=lambda d: d.score)
         times = self.profile.time_s
         if times.size < 2:
             return None
