@@ -506,3 +506,26 @@ def test_strongest_is_the_top_detection_when_there_are_detections() -> None:
     none_pass = localize(organism, clip, "chirping", sample_rate=16000, detection=DetectConfig(min_score=1e9))
     candidate = none_pass.strongest()
     assert not none_pass.detections and candidate is not None and candidate.score == pytest.approx(top.score)
+
+
+def test_length_and_vector_messages_say_what_is_wrong(qwen: Adapter, tmp_path: Path) -> None:
+    """A clip one sample over the limit was "10.00 s long ... accepts at most 10 s"; two queries with a
+    saved vector in localize_long read "give one query with a saved vector, or at least one query"."""
+    from wheretolisten.errors import ModelError, over_limit_s
+    from wheretolisten.long import localize_long
+    from wheretolisten.organism import load_organism
+
+    assert (over_limit_s(10 + 1 / 16000, 10), over_limit_s(20, 10), over_limit_s(10.004, 10)) == (
+        "10.0001",
+        "20.00",
+        "10.004",
+    )
+    organism = load_organism(device="cpu")
+    over = noise(10.0, seed=3)
+    with pytest.raises(ModelError, match=r"10\.0001 s long"):
+        organism.encode([np.concatenate([over, over[:1]])], ["Describe the audio."])
+    vector = localize(qwen, CLIP, "a siren", sample_rate=SR).vector
+    wav = tmp_path / "long.wav"
+    sf.write(wav, noise(40.0, seed=4), SR)
+    with pytest.raises(OptionError, match="give one query with it, got 2"):
+        localize_long(qwen, wav, ["a", "b"], vector=vector)

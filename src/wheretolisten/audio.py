@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .errors import AudioError, OptionError
+from .errors import AudioError, OptionError, over_limit_s
 
 #: Below this RMS (about -100 dBFS) a clip is treated as digital silence.
 SILENCE_RMS = 1e-5
@@ -188,7 +188,8 @@ def check_length(duration_s: float, name: str, max_s: float | None) -> None:
     """Refuse a clip longer than ``max_s``, saying how to pick a span."""
     if max_s is not None and duration_s > max_s + 1e-9:
         raise AudioError(
-            f"{name}: the audio is {duration_s:.2f} s long; this model accepts at most {max_s:g} s at once: "
+            f"{name}: the audio is {over_limit_s(duration_s, max_s)} s long; this model accepts at most "
+            f"{max_s:g} s at once: "
             "pick a span (--start/--end, or span=(start_s, end_s) in Python), or cut the file"
         )
 

@@ -42,3 +42,13 @@ class DiskFullError(WTLError):
     """The disk (or the user's quota) is full: exit status 4; files already written are kept whole."""
 
     exit_code = 4
+
+
+def over_limit_s(duration_s: float, limit_s: float) -> str:
+    """A length beyond ``limit_s`` written with the decimals that show it is beyond (10 s and one sample at
+    16 kHz is 10.0001, not 10.00)."""
+    for digits in range(2, 7):
+        text = f"{duration_s:.{digits}f}"
+        if float(text) > limit_s:
+            return text
+    return f"{duration_s:.7f}"

@@ -101,7 +101,9 @@ def _known(options: FileOptions) -> None:
 def _one_query_with_a_vector(queries: Sequence[str], vector: object) -> None:
     """A saved vector steers towards its own sound: with several queries each would get its result."""
     if vector is not None and len(queries) > 1:
-        raise OptionError(f"give one query with a saved vector, or at least one query; got {len(queries)}")
+        raise OptionError(
+            f"a saved vector steers towards its own sound: give one query with it, got {len(queries)}"
+        )
 
 
 def _same_length(clips: list[tuple[Window, np.ndarray]]) -> list[list[tuple[Window, np.ndarray]]]:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import AudioError, ModelError, OptionError
+from ..errors import AudioError, ModelError, OptionError, over_limit_s
 
 if TYPE_CHECKING:
     from transformers import Cache
@@ -388,7 +388,8 @@ class Adapter(ABC):
         limit = self.max_audio_limit_s
         if duration_s > limit + 1e-9:
             raise ModelError(
-                f"the audio is {duration_s:.2f} s long, but {self.family} ({self.name}) accepts at most "
+                f"the audio is {over_limit_s(duration_s, limit)} s long, but {self.family} ({self.name}) "
+                "accepts at most "
                 f"{limit:g} s; cut the clip (e.g. into {self.window_s:g}-s pieces) first"
             )
 
