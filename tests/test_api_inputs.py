@@ -529,3 +529,29 @@ def test_length_and_vector_messages_say_what_is_wrong(qwen: Adapter, tmp_path: P
     sf.write(wav, noise(40.0, seed=4), SR)
     with pytest.raises(OptionError, match="give one query with it, got 2"):
         localize_long(qwen, wav, ["a", "b"], vector=vector)
+
+
+def test_a_resolved_config_made_by_hand_is_checked_like_a_given_one(qwen: Adapter) -> None:
+    """A Resolved passed as ``config`` had only its layers checked: engine="foo" ran the full engine,
+    interval="foo" the window rule, shifts=0 and an instructed template without {query} were taken."""
+    import dataclasses
+
+    from wheretolisten.settings import resolve
+
+    good = resolve(qwen, LocalizeConfig())
+    assert resolve(qwen, good) == good and good.resolved(qwen) == good
+    for change, message in (
+        ({"positions": "foo"}, "unknown positions"),
+        ({"engine": "foo"}, "unknown engine"),
+        ({"interval": "foo"}, "unknown interval"),
+        ({"shifts": 0}, "shifts"),
+        ({"prompt": ""}, "prompt"),
+        ({"instructed_templates": ["hi"]}, "query"),
+        ({"neutral_templates": []}, "at least one"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"fraction": 2.0}, "fraction"),
+        ({"probe_layers": list(good.layers)}, "does not see the steering"),
+        ({"read_positions": "audio"}, "vector would be zero"),
+    ):
+        with pytest.raises(OptionError, match=message):
+            localize(qwen, CLIP, "a siren", dataclasses.replace(good, **change), sample_rate=SR)

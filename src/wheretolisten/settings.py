@@ -252,10 +252,9 @@ class Resolved:
         )
 
     def resolved(self, adapter: Adapter, vector: SteeringVector | None = None) -> Resolved:
-        """Already resolved: itself (checked against ``adapter``'s layers)."""
-        check_layers(adapter, self.layers)
-        check_layers(adapter, self.probe_layers)
-        return self
+        """Already resolved: itself, every value checked as :func:`resolve` checks what it is given (a
+        Resolved made by hand had only its layers checked: an unknown engine ran the full one)."""
+        return _checked(adapter, self, vector, steers=True)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (positions as their names), the ``config`` of results and logs."""
@@ -357,6 +356,38 @@ def recommended(adapter: Adapter) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in _NAMES} if isinstance(data, Mapping) else {}
 
 
+def _checked(adapter: Adapter, r: Resolved, vector: SteeringVector | None, steers: bool) -> Resolved:
+    """``r`` with each value checked as :func:`resolve` checks a given one (positions parsed)."""
+    layers, probe_layers = check_layers(adapter, r.layers), check_layers(adapter, r.probe_layers)
+    if steers and max(probe_layers) <= min(layers):
+        raise OptionError(
+            f"probe_layers {probe_layers} all come at or before the first steered layer {min(layers)}: "
+            "their attention does not see the steering, so Δ would be zero; probe later layers"
+        )
+    check_alpha(r.alpha)
+    _choice(r.probe, PROBES, "probe")
+    _choice(r.engine, ENGINES, "engine")
+    _choice(r.interval, INTERVALS, "interval method")
+    if not isinstance(r.normalize, (bool, np.bool_)):
+        raise OptionError(f"normalize must be True or False, got {r.normalize!r}")
+    _positive(r.smooth_s, "smooth-s", allow_zero=True)
+    _positive(r.window_s, "window-s")
+    if not 0 < _positive(r.fraction, "fraction") <= 1:
+        raise OptionError(f"fraction must be in (0, 1], got {r.fraction}")
+    check_shifts(r.shifts)
+    if not isinstance(r.prompt, str) or not r.prompt.strip():
+        raise OptionError(f"prompt must be a non-empty string, got {r.prompt!r}")
+    _templates(r.instructed_templates, "instructed templates", True)
+    _templates(r.neutral_templates, "neutral templates", False)
+    if vector is not None and steers:
+        vector.check_fits(adapter, layers)
+    positions = _positions(r.positions, "positions")
+    read_positions = check_read_positions(r.read_positions)
+    return replace(
+        r, layers=layers, probe_layers=probe_layers, positions=positions, read_positions=read_positions
+    )
+
+
 def resolve(
     adapter: Adapter,
     config: LocalizeConfig | Resolved | None = None,
@@ -375,7 +406,7 @@ def resolve(
             f"{type(vector).__name__}"
         )
     if isinstance(config, Resolved):
-        return config.resolved(adapter)
+        return _checked(adapter, config, vector, steers)
     if config is not None and not isinstance(config, LocalizeConfig):
         raise OptionError(f"config must be a LocalizeConfig (or None), got {type(config).__name__}")
     given = (config or LocalizeConfig()).given()
