@@ -249,7 +249,7 @@ def test_api_arguments_of_the_wrong_kind_are_one_error_before_the_work(qwen: Ada
     sf.write(wav, noise(12.0, seed=5), SR)
     vector = instruction_vector(qwen, CLIP, "a siren", sample_rate=SR)
     refused: list[tuple[Any, str]] = [
-        (lambda: localize_long(qwen, wav, ["a siren", "a bell"], vector=vector), "one query with a saved"),
+        (lambda: localize_long(qwen, wav, ["a siren", "a bell"], vector=vector), "give one query with it"),
         (lambda: localize_long(qwen, wav, ["a siren"], vector="v.safetensors"), "SteeringVector.load"),
         (lambda: localize_long(qwen, wav, ["a siren"], windows={"segment_s": 2}), "WindowConfig"),
         (lambda: localize_long(qwen, wav, ["a siren"], batch_windows=0), "batch_windows"),
@@ -555,3 +555,21 @@ def test_a_resolved_config_made_by_hand_is_checked_like_a_given_one(qwen: Adapte
     ):
         with pytest.raises(OptionError, match=message):
             localize(qwen, CLIP, "a siren", dataclasses.replace(good, **change), sample_rate=SR)
+
+
+def test_spans_and_strengths_must_be_numbers(qwen: Adapter, tmp_path: Path) -> None:
+    """span=("1", "2"), alpha_sweep's [True, False] or a 2-D array, and steering(alpha="1") were read as
+    numbers; a bool or a string is a mistake, as everywhere else."""
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, CLIP, SR)
+    with pytest.raises(OptionError, match="numbers of seconds"):
+        localize(qwen, wav, "a siren", span=("0.5", "2"))  # type: ignore[arg-type]
+    assert localize(qwen, wav, "a siren", span=(np.float32(0.5), None)).audio.start_s == 0.5
+    for alphas in ([True, False], np.ones((2, 2)), "2"):
+        with pytest.raises(OptionError, match="numbers"):
+            alpha_sweep(qwen, CLIP, "a siren", alphas, sample_rate=SR)  # type: ignore[arg-type]
+    batch = qwen.encode([CLIP], ["Describe the audio."])
+    vector = SteeringVector({1: torch.ones(qwen.hidden_size)})
+    for alpha in ("1", True, [[1.0]]):
+        with pytest.raises(OptionError, match="numbers"):
+            steering(qwen, vector, alpha, batch)  # type: ignore[arg-type]

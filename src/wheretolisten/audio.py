@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import AudioError, OptionError, over_limit_s
+from .parsing import is_real_number
 
 #: Below this RMS (about -100 dBFS) a clip is treated as digital silence.
 SILENCE_RMS = 1e-5
@@ -201,6 +202,8 @@ def span_pair(span: Any) -> tuple[float | None, float | None]:
         return None, None
     if isinstance(span, (str, bytes)) or not isinstance(span, (tuple, list)) or len(span) != 2:
         raise OptionError(f"span must be (start_s, end_s), e.g. (2.0, 8.0) or (None, 5.0), got {span!r}")
+    if any(v is not None and not is_real_number(v) for v in span):  # ("1", "2") was read as numbers
+        raise OptionError(f"span must hold numbers of seconds (or None), got {span!r}")
     return span[0], span[1]
 
 

@@ -102,9 +102,12 @@ def check_alphas(alphas: Any, name: str = "alphas") -> list[float]:
     """Steering strengths as floats, from a number, a list, a numpy array or a (CPU) tensor: at least
     one, each as :func:`check_alpha` (else one OptionError line)."""
     try:
-        values = np.atleast_1d(np.asarray(alphas, dtype=np.float64)).ravel()
+        given = np.asarray(alphas)
+        values = np.atleast_1d(given.astype(np.float64))
     except (TypeError, ValueError):
         raise OptionError(f"{name} must be numbers, got {alphas!r}") from None
+    if given.dtype.kind not in "iuf" or given.ndim > 1:  # True, "2" or a 2-D array read as numbers
+        raise OptionError(f"{name} must be numbers (one, or a flat list), got {alphas!r}")
     if values.size == 0:
         raise OptionError(f"give at least one α ({name} is empty)")
     return [check_alpha(float(a), name) for a in values]

@@ -18,7 +18,7 @@ import torch
 from .audio import check_min_length
 from .errors import OptionError
 from .positions import Positions, PositionTable
-from .settings import MAX_ALPHA, PROBE_PROMPT, check_alpha, check_layers
+from .settings import MAX_ALPHA, PROBE_PROMPT, check_alpha, check_alphas, check_layers
 from .vectors import SteeringVector
 
 if TYPE_CHECKING:
@@ -248,11 +248,9 @@ def row_alphas(
     alpha: float | Sequence[float], rows: Sequence[bool] | torch.Tensor | None, n_rows: int
 ) -> torch.Tensor:
     """Per-row strengths: ``alpha`` (one or one per row), zero where ``rows`` is False."""
-    try:
-        values = alpha.detach().cpu() if isinstance(alpha, torch.Tensor) else np.asarray(alpha, np.float64)
-        alphas = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
-    except (TypeError, ValueError):
-        raise OptionError(f"alpha must be a number or one number per row, got {alpha!r}") from None
+    if isinstance(alpha, torch.Tensor):
+        alpha = alpha.detach().cpu().numpy()
+    alphas = torch.as_tensor(check_alphas(alpha, "alpha"), dtype=torch.float32)  # "1" and True were taken
     if alphas.numel() == 1:
         alphas = alphas.expand(n_rows)
     if alphas.numel() != n_rows:
