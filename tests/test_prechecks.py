@@ -49,6 +49,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sf.write(root / "clip.wav", noise(3.0, seed=1), SR)
     sf.write(root / "silent.wav", np.zeros(2 * SR, dtype=np.float32), SR)
     sf.write(root / "long.wav", noise(12.0, seed=3), SR)  # longer than the shipped model's 10 s
+    os.mkfifo(root / "pipe.json")  # a named pipe: a rename would put a regular file in its place
     late = noise(3.0, seed=2)
     late[int(2.5 * SR)] = np.nan  # one bad sample deep in the file
     sf.write(root / "nan_late.wav", late, SR, subtype="FLOAT")
@@ -137,6 +138,8 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("sharded, a shard missing", lambda w: _loc(w, "--model", w / "lostshard"), "is not here"),
     ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
+    ("--json is a named pipe", lambda w: _loc(w, "--json", w / "pipe.json"), "not a regular file"),
+    ("--json name too long", lambda w: _loc(w, "--json", w / ("a" * 300 + ".json")), "too long for this"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
     ("generate, a file too long", lambda w: ["generate", w / "long.wav", "-q", "x"], "at most 10 s"),

@@ -66,9 +66,11 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``path``; when the block succeeds it replaces ``path`` atomically.
 
     On error the temp file is removed and ``path`` is untouched. Parent directories are created.
-    Failures of the file system become one-line :class:`OutputError` messages.
+    Failures of the file system become one-line :class:`OutputError` messages. A symbolic link is
+    written through (the file it points to is replaced, the link kept); a device, pipe or socket is
+    refused (a rename would have put a regular file in its place).
     """
-    target = Path(path)
+    target = _writable_target(Path(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -89,6 +91,19 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _writable_target(path: Path) -> Path:
+    """The file an atomic write of ``path`` replaces: a link's target; refused when it is not a regular
+    file (``/dev/null``, a named pipe: they would be replaced by a regular file)."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OutputError(
+            f"{path} is not a regular file (a device, a pipe or a socket); results are written to files "
+            "atomically: give a file name"
+        )
+    return path
 
 
 def write_atomic(path: PathLike, data: bytes | str) -> Path:
@@ -216,6 +231,8 @@ def check_output(
             raise OutputError(f"{name} exists and is not a directory")
         if not directory and target.is_dir():
             raise OutputError(f"{name} is a directory; give a file name")
+        if not directory:
+            _writable_target(target)  # a device or a pipe
     anchor = _nearest_existing(target if directory else target.parent)
     if not mkdir and not target.parent.exists():
         raise OutputError(

@@ -6,7 +6,9 @@ a full disk or quota exits 4, Ctrl-C exits 130 with one line; never a traceback 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -127,6 +129,11 @@ def _main(argv: Sequence[str] | None) -> None:
     except Exception as exc:
         if is_disk_full(exc):  # a write outside the atomic writer (an append, a library's save)
             _disk_full(exc)
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # any path, checked or not
+            name = os.fsdecode(exc.filename) if exc.filename is not None else "a path"
+            shown = name if len(name) <= 80 else f"{name[:40]}…{name[-20:]}"
+            typer.echo(f"wheretolisten: error: {shown}: the file name is too long for this system", err=True)
+            sys.exit(2)
         kind = _kind(exc)
         if kind == "NoArgsIsHelpError":  # the help was shown
             sys.exit(0)
