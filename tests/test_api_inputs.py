@@ -573,3 +573,19 @@ def test_spans_and_strengths_must_be_numbers(qwen: Adapter, tmp_path: Path) -> N
     for alpha in ("1", True, [[1.0]]):
         with pytest.raises(OptionError, match="numbers"):
             steering(qwen, vector, alpha, batch)  # type: ignore[arg-type]
+
+
+def test_an_overflowing_steered_pass_is_one_error_naming_alpha(tiny_dirs: dict[str, Path]) -> None:
+    """In float16 a huge α overflowed the steered pass; the NaN profile ended in a bare ValueError
+    ("the Δ profile is empty or not finite"), a traceback on the command line."""
+    from wheretolisten.readout import ReadoutRule, apply_rule
+
+    base = np.full(10, 0.1)
+    with pytest.raises(DataError, match="overflowed"):
+        apply_rule(ReadoutRule(peak="delta", interval="threshold"), None, 0.04, 10, (base, base * np.nan))
+    from wheretolisten.models import load_model
+
+    half = load_model(tiny_dirs["qwen2-audio"], device="cpu", dtype="float16")
+    vector = SteeringVector({1: torch.full((half.hidden_size,), 60000.0)})
+    with pytest.raises(DataError, match="overflowed at α 1000"):
+        localize(half, CLIP, "a siren", LocalizeConfig(layers=[1], alpha=1000.0), SR, vector=vector)

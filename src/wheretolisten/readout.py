@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import OptionError
+from .errors import DataError, OptionError
 from .intervals import adaptive_snap, snap_edges, snap_span
 
 if TYPE_CHECKING:
@@ -238,8 +238,13 @@ def apply_rule(
     delta = None
     if profile is not None:
         delta = profile[1] - profile[0]
-        if delta.size == 0 or not np.all(np.isfinite(delta)):
-            raise ValueError("the Δ profile is empty or not finite")
+        if delta.size == 0:
+            raise ValueError("the Δ profile is empty")
+        if not np.all(np.isfinite(delta)):
+            raise DataError(
+                "the Δ profile is not finite (NaN or inf): the steered pass overflowed; steer with a "
+                "smaller α, or load the model in float32 (float16 overflows first)"
+            )
     if rule.peak == "native":
         if native.peak_s is None:
             return native
