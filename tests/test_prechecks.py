@@ -139,6 +139,12 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--json is a named pipe", lambda w: _loc(w, "--json", w / "pipe.json"), "not a regular file"),
+    (
+        "make-tiny-model, a seed beyond 64 bits",
+        lambda w: ["make-tiny-model", "--family", "qwen2-audio", "--out", w / "tm", "--seed", str(10**20)],
+        "2**63 - 1",
+    ),
+    ("demo, a seed beyond 64 bits", lambda w: ["demo", "--seed", str(2**63)], "2**63 - 1"),
     ("--json name too long", lambda w: _loc(w, "--json", w / ("a" * 300 + ".json")), "too long for this"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
@@ -183,7 +189,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("a 1-ms span", lambda w: _loc(w, "--start", "0", "--end", "0.001"), "at least 0.1 s"),
     ("a huge layer range", lambda w: _loc(w, "--layers", "0-99999999999"), "out of range"),
     ("--alpha 1e300", lambda w: _loc(w, "--alpha", "1e300"), "between"),
-    ("demo --seed -1", lambda w: ["demo", "--seed", "-1"], ">= 0"),
+    ("demo --seed -1", lambda w: ["demo", "--seed", "-1"], "from 0 to 2**63 - 1"),
     ("--segment-s 0.01", lambda w: _loc(w, "--segment-s", "0.01"), "at least 1 s"),
     (
         "scenes make, a 1e9-s scene",

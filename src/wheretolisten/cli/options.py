@@ -222,10 +222,15 @@ def check_query(text: str | None, option: str = "--query") -> str | None:
     return text
 
 
+#: Largest seed every command takes (torch's generators take 64-bit seeds; 2**64 was a traceback).
+MAX_SEED = 2**63 - 1
+
+
 def check_seed(seed: int, option: str = "--seed") -> int:
-    """A random seed: a whole number >= 0 (numpy refuses negative ones, with a traceback)."""
-    if seed < 0:
-        raise OptionError(f"{option} must be a whole number >= 0, got {seed}")
+    """A random seed: a whole number from 0 to :data:`MAX_SEED` (numpy refuses negative ones, torch
+    larger ones, each with a traceback)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise OptionError(f"{option} must be a whole number from 0 to 2**63 - 1, got {seed}")
     return seed
 
 
