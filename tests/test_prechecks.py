@@ -145,6 +145,12 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "2**63 - 1",
     ),
     ("demo, a seed beyond 64 bits", lambda w: ["demo", "--seed", str(2**63)], "2**63 - 1"),
+    ("a query of 80 kB", lambda w: ["localize", w / "clip.wav", "-q", "dog " * 20000], "at most 500"),
+    (
+        "generate, a prompt of 100 kB",
+        lambda w: ["generate", w / "clip.wav", "-q", "x", "--prompt", "x " * 50000],
+        "at most 4000",
+    ),
     ("--json name too long", lambda w: _loc(w, "--json", w / ("a" * 300 + ".json")), "too long for this"),
     ("--tsv in a missing folder", lambda w: _loc(w, "--tsv", w / "a" / "b" / "x.tsv"), "--mkdir"),
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),

@@ -117,6 +117,20 @@ def check_alphas(alphas: Any, name: str = "alphas") -> list[float]:
 MAX_LAYER_INDEX = 4095
 
 
+#: Longest query: a sound named in words (an 80-kB query ran out of memory after 48 s).
+MAX_QUERY_CHARS = 500
+#: Longest prompt or template (a 100-kB prompt to generate ran for minutes past the model's context).
+MAX_PROMPT_CHARS = 4000
+
+
+def check_text_length(text: str, limit: int, what: str) -> str:
+    """``text`` when it has at most ``limit`` characters, else one OptionError naming its length (not
+    echoing it)."""
+    if len(text) > limit:
+        raise OptionError(f"{what} has {len(text)} characters; at most {limit} are taken: {text[:40]!r}…")
+    return text
+
+
 def as_queries(queries: str | Iterable[str]) -> list[str]:
     """The queries of a call as a list: one string is one query (never its characters), any iterable
     (a generator too) is read once; every query a non-empty string, at least one (else OptionError)."""
@@ -130,6 +144,8 @@ def as_queries(queries: str | Iterable[str]) -> list[str]:
         raise OptionError("give at least one query")
     if any(not q.strip() for q in items):
         raise OptionError("a query is empty: name the sound to find (e.g. 'a dog barking')")
+    for q in items:
+        check_text_length(q, MAX_QUERY_CHARS, "a query (name the sound in a few words)")
     return items
 
 
@@ -344,6 +360,7 @@ def _templates(value: Any, name: str, need_query: bool) -> list[str]:
     if not items:
         raise OptionError(f"{name} must hold at least one prompt")
     for t in items:
+        check_text_length(t, MAX_PROMPT_CHARS, f"a prompt of the {name}")
         if need_query and "{query}" not in t:
             raise OptionError(f"every instructed template must contain {{query}}, got {t!r}")
         try:
@@ -380,6 +397,7 @@ def _checked(adapter: Adapter, r: Resolved, vector: SteeringVector | None, steer
     check_shifts(r.shifts)
     if not isinstance(r.prompt, str) or not r.prompt.strip():
         raise OptionError(f"prompt must be a non-empty string, got {r.prompt!r}")
+    check_text_length(r.prompt, MAX_PROMPT_CHARS, "the prompt")
     _templates(r.instructed_templates, "instructed templates", True)
     _templates(r.neutral_templates, "neutral templates", False)
     if vector is not None and steers:
@@ -483,7 +501,7 @@ def resolve(
     if "prompt" in values:
         if not isinstance(values["prompt"], str) or not values["prompt"].strip():
             raise OptionError(f"prompt must be a non-empty string, got {values['prompt']!r}")
-        out["prompt"] = values["prompt"]
+        out["prompt"] = check_text_length(values["prompt"], MAX_PROMPT_CHARS, "the prompt")
     if "instructed_templates" in values:
         out["instructed_templates"] = _templates(values["instructed_templates"], "instructed templates", True)
     if "neutral_templates" in values:

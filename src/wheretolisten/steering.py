@@ -18,7 +18,15 @@ import torch
 from .audio import check_min_length
 from .errors import OptionError
 from .positions import Positions, PositionTable
-from .settings import MAX_ALPHA, PROBE_PROMPT, check_alpha, check_alphas, check_layers
+from .settings import (
+    MAX_ALPHA,
+    MAX_PROMPT_CHARS,
+    PROBE_PROMPT,
+    check_alpha,
+    check_alphas,
+    check_layers,
+    check_text_length,
+)
 from .vectors import SteeringVector
 
 if TYPE_CHECKING:
@@ -342,6 +350,7 @@ def steered_generate(
         )
     if not isinstance(prompt, str) or not prompt.strip():
         raise OptionError(f"prompt must be a non-empty string, got {prompt!r}")
+    check_text_length(prompt, MAX_PROMPT_CHARS, "the prompt")
     if (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, (int, np.integer))

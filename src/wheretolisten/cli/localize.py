@@ -278,6 +278,9 @@ def generate(
     check_query(query)
     if not prompt.strip():
         raise WTLError("--prompt is empty; give what the model is asked (default: 'Describe the audio.')")
+    from ..settings import MAX_PROMPT_CHARS, check_text_length
+
+    check_text_length(prompt, MAX_PROMPT_CHARS, "--prompt")
     config = SteeringFlags(layers, alpha, positions=positions).config()
     check_audio([audio])
     check_span([audio], *span.pair)

@@ -216,10 +216,13 @@ def parse_floats(text: str, option: str, unique: bool = True) -> list[float]:
 
 
 def check_query(text: str | None, option: str = "--query") -> str | None:
-    """A query or prompt from an option: refused when given but empty or only spaces (None: not given)."""
+    """A query from an option: refused when given but empty or only spaces, or too long
+    (``settings.MAX_QUERY_CHARS``; None: not given)."""
+    from ..settings import MAX_QUERY_CHARS, check_text_length
+
     if text is not None and not text.strip():
         raise OptionError(f"{option} is empty; name the sound to find, e.g. 'a dog barking'")
-    return text
+    return None if text is None else check_text_length(text, MAX_QUERY_CHARS, option)
 
 
 #: Largest seed every command takes (torch's generators take 64-bit seeds; 2**64 was a traceback).
