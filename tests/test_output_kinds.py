@@ -37,3 +37,24 @@ def test_a_link_is_written_through(tmp_path: Path) -> None:
     dangling.symlink_to(tmp_path / "sub" / "made.json")
     write_atomic(dangling, "x")  # the link's target is created, its folder too, the link kept
     assert dangling.is_symlink() and (tmp_path / "sub" / "made.json").read_text() == "x"
+
+
+def test_localize_output_never_replaces_its_vectors_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``localize --vector vz.safetensors --json vz.json`` replaced the metadata vector build had written
+    beside the vector (an input of the command)."""
+    import soundfile as sf
+    import torch
+
+    from helpers import SR, noise, run_cli
+    from wheretolisten.vectors import SteeringVector
+
+    sf.write(tmp_path / "clip.wav", noise(2.0, seed=1), SR)
+    vector = SteeringVector({1: torch.ones(160)}, {"query": "a siren"}).save(tmp_path / "vz")
+    meta = tmp_path / "vz.json"
+    before = meta.read_text()
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", tmp_path / "clip.wav", "--vector", vector, "--json", meta
+    )
+    assert code == 2 and "also an input" in err and meta.read_text() == before

@@ -168,6 +168,10 @@ def localize(
         check_audio(audio)
     check_span(audio, *span.pair)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
+    if vector is not None:  # the vector's metadata beside it is its input too (vector build wrote it)
+        from ..vectors import metadata_path
+
+        inputs.append(metadata_path(vector))
     if not several and (files.plot is not None or html is not None):
         from ..scenes.lookup import gt_manifest_read
 
