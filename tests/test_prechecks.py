@@ -54,8 +54,10 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     late[int(2.5 * SR)] = np.nan  # one bad sample deep in the file
     sf.write(root / "nan_late.wav", late, SR, subtype="FLOAT")
     shipped = default_model_path()
-    for name in ("truncated", "noconfig", "noweights", "pickled"):
+    for name in ("truncated", "noconfig", "noweights", "pickled", "notokenizer"):
         shutil.copytree(shipped, root / name)
+    for file in (root / "notokenizer").glob("tokenizer*"):  # transformers loaded a stand-in without audio
+        file.unlink()
     weights = weight_files(root / "truncated")[-1]  # one file, or the last shard
     weights.write_bytes(weights.read_bytes()[:-1000])
     (root / "noconfig" / "config.json").unlink()
@@ -134,6 +136,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("model folder without config", lambda w: _loc(w, "--model", w / "noconfig"), "config.json"),
     ("model folder without weights", lambda w: _loc(w, "--model", w / "noweights"), "safetensors"),
     ("pickle-only model", lambda w: _loc(w, "--model", w / "pickled"), "pickle"),
+    ("model folder without a tokenizer", lambda w: _loc(w, "--model", w / "notokenizer"), "no tokenizer"),
     ("truncated weights", lambda w: _loc(w, "--model", w / "truncated"), "cut off"),
     ("sharded, a shard missing", lambda w: _loc(w, "--model", w / "lostshard"), "is not here"),
     ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),

@@ -21,6 +21,8 @@ from .families import LIMITED_BY_CHUNK, MAX_AUDIO_S, MODEL_TYPES
 CONFIG_FILE = "config.json"
 #: How transformers names the index of a sharded safetensors checkpoint (tensor name -> shard file).
 INDEX_SUFFIX = ".safetensors.index.json"
+#: Files one of which every checkpoint's tokenizer is saved in (Hugging Face's, SentencePiece's, Mistral's).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "tekken.json", "vocab.json")
 #: Nested configs searched (in this order) for the language model's own config.
 _TEXT_KEYS = ("thinker_config", "text_config")
 
@@ -51,6 +53,11 @@ def check_folder(path: Path) -> None:
         raise ModelError(f"{path}: no {CONFIG_FILE} here, so it is not a model directory")
     if not weights:
         raise ModelError(f"{path}: no model weights (*.safetensors) in this directory")
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):  # a stand-in tokenizer lacks the audio
+        raise ModelError(
+            f"{path}: no tokenizer here ({', '.join(TOKENIZER_FILES)}): copy the checkpoint's tokenizer "
+            "files into the folder"
+        )
     for index in sorted(path.glob(f"*{INDEX_SUFFIX}")):
         _check_index(index)
     for file in weights:
