@@ -150,6 +150,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("demo, a seed beyond 64 bits", lambda w: ["demo", "--seed", str(2**63)], "2**63 - 1"),
     ("a query of 80 kB", lambda w: ["localize", w / "clip.wav", "-q", "dog " * 20000], "at most 500"),
     (
+        "several audio files, none readable",
+        lambda w: ["localize", w / "missing1.wav", w / "missing2.wav", "-q", "x"],
+        "none of the 2 audio files",
+    ),
+    (
         "generate, a prompt of 100 kB",
         lambda w: ["generate", w / "clip.wav", "-q", "x", "--prompt", "x " * 50000],
         "at most 4000",

@@ -166,6 +166,15 @@ def localize(
     windows, detection = found_by.windows(), found_by.detection()
     if not several:
         check_audio(audio)
+    else:  # unreadable files are skipped, but with none readable the model need not load
+        problems = []
+        for path in audio:
+            try:
+                check_audio([path])
+            except WTLError as exc:
+                problems.append(str(exc))
+        if len(problems) == len(audio):
+            raise WTLError(f"none of the {len(audio)} audio files can be read (the first: {problems[0]})")
     check_span(audio, *span.pair)
     inputs = [*audio, *(p for p in (vector, gt_manifest) if p is not None)]
     if vector is not None:  # the vector's metadata beside it is its input too (vector build wrote it)
