@@ -512,3 +512,16 @@ def test_a_jsonl_log_is_not_resumed_on_other_weights_or_precision(
     moved = make_tiny_model("qwen2-audio", tmp_path / "elsewhere", seed=0)
     code, stdout, err = run_cli(monkeypatch, capsys, *common, "--model", moved)
     assert code == 0 and "1 file(s) already in" in stdout, err
+
+
+def test_cli_refuses_layers_a_saved_vector_lacks_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``localize --vector V --layers 3`` with no layer 3 in V was refused only after the model loaded
+    (and its prefixes ran), by the model's check, worded otherwise."""
+    sf.write(tmp_path / "clip.wav", noise(2.0, seed=1), 16000)
+    vector = SteeringVector({1: torch.ones(160)}, {"query": "a siren"}).save(tmp_path / "v")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "localize", tmp_path / "clip.wav", "--vector", vector, "--layers", "3"
+    )
+    assert code == 2 and "has no direction for layer 3 (it has layers 1)" in err, err

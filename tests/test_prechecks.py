@@ -227,10 +227,16 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "1000000",
     ),
     ("overlap longer than the segment", lambda w: _loc(w, "--overlap-s", "5", "--segment-s", "2"), "shorter"),
+    ("--segment-s longer than the model takes", lambda w: _loc(w, "--segment-s", "1000"), "longer than"),
     (
         "bench sweep, missing scenes",
         lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1", "--out", w / "sweep"],
         "does not exist",
+    ),
+    (
+        "bench sweep --layers-grid 99",
+        lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1;99", "--out", w / "sweep"],
+        "layer 99 is out of range",
     ),
     ("an empty query among others", lambda w: _loc(w, "-q", ""), "is empty"),
     (

@@ -23,6 +23,7 @@ from .options import (
     Queries,
     ShiftsOpt,
     check_html_name,
+    check_model,
     check_outputs,
     check_seed,
     finite,
@@ -219,6 +220,8 @@ def bench_sweep(
     part = parse_shard(shard)
     config = bench_config(None, None, asked.queries.value, asked.query, seed, positions=value(positions))
     check_output(out, [manifest_path(scenes)], directory=True, option="--out", mkdir=bench.mkdir)
+    if spec is None:  # the grid's layers against the model folder's config.json (a cluster loads its own)
+        check_model(model, sorted({layer for layers in layer_sets for layer in layers}))
     scene_list, manifest_dir = load_scenes(scenes, config)
     from ..bench.sweep import SweepPlan, check_resume, sweep  # imports torch: after the checks above
 

@@ -26,6 +26,7 @@ from .options import (
     check_html_name,
     check_outputs,
     check_query,
+    check_segment_fits,
     check_span,
     check_vector_outputs,
     resolved,
@@ -164,6 +165,14 @@ def localize(
     run.check_names(audio)
     config = steering.config()
     windows, detection = found_by.windows(), found_by.detection()
+    check_segment_fits(model, windows)
+    if steer is not None and config.layers:  # a layer the saved vector has no direction for
+        missing = [layer for layer in config.layers if layer not in steer.directions]
+        if missing:
+            raise WTLError(
+                f"--layers {','.join(map(str, config.layers))}: the vector {vector} has no direction for "
+                f"layer {missing[0]} (it has layers {','.join(map(str, steer.layers))})"
+            )
     if not several:
         check_audio(audio)
     else:  # unreadable files are skipped, but with none readable the model need not load

@@ -328,6 +328,20 @@ def check_fits(model: str | None, audio: Path, start: float | None, end: float |
     check_length(hi - lo, str(head.path), audio_limit_s(Path(source)))
 
 
+def check_segment_fits(model: str | None, windows: WindowConfig) -> None:
+    """Before torch: --segment-s is no longer than the model folder's files say it takes (a hub id is
+    checked once the model is loaded)."""
+    from ..models.checkpoint import audio_limit_s, check_source
+    from ..windows import check_segment
+
+    source = model_source(model)
+    if windows.segment_s is None or not check_source(source):
+        return
+    limit = audio_limit_s(Path(source))
+    if limit is not None:
+        check_segment(float(windows.segment_s), float(windows.overlap_s or 0.0), limit)
+
+
 def load(
     model: str | None,
     device: str,
