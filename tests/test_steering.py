@@ -302,3 +302,29 @@ def test_cli_generate_steers_the_answer_only_with_steer_answer(
     first, second = prompt_only.splitlines(), every_token.splitlines()
     assert first[1] == second[1] and first[1].startswith("unsteered: ")
     assert first[2].startswith("steered towards") and first[2] != second[2]
+
+
+def test_cli_generate_names_the_saved_vector_it_steers_with(
+    tmp_path: Path,
+    tiny_dirs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``generate -q 'a siren' --vector tone.safetensors`` printed "steered towards 'a siren'" while it
+    steered with the tone's vector."""
+    import soundfile as sf
+
+    from helpers import run_cli
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, noise(3.0, seed=6), 16000)
+    model = ["--model", tiny_dirs["audioflamingo3"], "--device", "cpu", "--max-new-tokens", "3"]
+    code, _, err = run_cli(
+        monkeypatch, capsys, "vector", "build", wav, "-q", "a tone", "--out", tmp_path / "tone", *model[:4]
+    )
+    assert code == 0, err
+    args = ("generate", wav, "-q", "a siren", "--vector", tmp_path / "tone.safetensors", *model)
+    code, stdout, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    line = stdout.splitlines()[2]
+    assert line.startswith("steered towards the vector tone.safetensors (built for 'a tone')"), line

@@ -319,10 +319,14 @@ def generate(
     base, steered = steered_generate(
         adapter, clip, steer, cfg.alpha, prompt, cfg.positions, cfg.layers, max_new_tokens, steer_answer
     )
-    target = query or steer.metadata.get("query") or "the vector"
+    if vector is None:
+        target = repr(query)
+    else:  # the saved vector steers towards its own sound, whatever --query says
+        built = steer.metadata.get("query")
+        target = f"the vector {vector.name}" + (f" (built for {built!r})" if built else "")
     typer.echo(f"prompt: {prompt}")
     typer.echo(f"unsteered: {base}")
-    typer.echo(f"steered towards {target!r} (layers {cfg.layers}, α = {cfg.alpha:g}): {steered}")
+    typer.echo(f"steered towards {target} (layers {cfg.layers}, α = {cfg.alpha:g}): {steered}")
     note = adapter.recommended.get(GENERATE_NOTE_KEY)
     if isinstance(note, str) and note:  # what the checkpoint's steered answers mean (its wheretolisten.json)
         typer.echo(f"note: {note}")
