@@ -22,6 +22,7 @@ from .engine import Engine, make_engine
 from .errors import OptionError
 from .intervals import energy_db
 from .models.base import Adapter
+from .prompts import as_queries, one_query, one_template
 from .readout import apply_rule
 from .results import (
     AlphaSweep,
@@ -36,13 +37,10 @@ from .settings import (
     INSTRUCTED_TEMPLATES,
     LocalizeConfig,
     Resolved,
-    as_queries,
     check_alphas,
     check_layers,
     default_layers,
     default_probe_layers,
-    one_query,
-    one_template,
     resolve,
 )
 from .vectors import SteeringVector

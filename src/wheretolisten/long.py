@@ -52,8 +52,9 @@ from .intervals import energy_db
 from .localize import Config, Span, localize, localize_many
 from .models.base import Adapter
 from .progress import progress
+from .prompts import as_queries
 from .results import LocalizeResult, Profile, WindowedResult, needs_level, read_times
-from .settings import Resolved, as_queries, resolve
+from .settings import Resolved, resolve
 from .vectors import SteeringVector
 from .vocabulary import warn_unknown
 from .windows import Stitcher, Window, WindowConfig, plan_windows

@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import ModelError, OptionError
 from .parsing import is_real_number
+from .prompts import MAX_PROMPT_CHARS, check_templates, check_text_length
 from .readout import EDGES, ReadoutRule
 
 if TYPE_CHECKING:
@@ -115,38 +116,6 @@ def check_alphas(alphas: Any, name: str = "alphas") -> list[float]:
 
 #: Largest layer index a layer list may name (before the model's own range is known).
 MAX_LAYER_INDEX = 4095
-
-
-#: Longest query: a sound named in words (an 80-kB query ran out of memory after 48 s).
-MAX_QUERY_CHARS = 500
-#: Longest prompt or template (a 100-kB prompt to generate ran for minutes past the model's context).
-MAX_PROMPT_CHARS = 4000
-
-
-def check_text_length(text: str, limit: int, what: str) -> str:
-    """``text`` when it has at most ``limit`` characters, else one OptionError naming its length (not
-    echoing it)."""
-    if len(text) > limit:
-        raise OptionError(f"{what} has {len(text)} characters; at most {limit} are taken: {text[:40]!r}…")
-    return text
-
-
-def as_queries(queries: str | Iterable[str]) -> list[str]:
-    """The queries of a call as a list: one string is one query (never its characters), any iterable
-    (a generator too) is read once; every query a non-empty string, at least one (else OptionError)."""
-    if isinstance(queries, str):
-        items: list[Any] | None = [queries]
-    else:
-        items = list(queries) if isinstance(queries, Iterable) else None
-    if items is None or not all(isinstance(q, str) for q in items):
-        raise OptionError(f"queries must be strings such as 'a dog barking', got {queries!r}")
-    if not items:
-        raise OptionError("give at least one query")
-    if any(not q.strip() for q in items):
-        raise OptionError("a query is empty: name the sound to find (e.g. 'a dog barking')")
-    for q in items:
-        check_text_length(q, MAX_QUERY_CHARS, "a query (name the sound in a few words)")
-    return items
 
 
 def parse_layers(text: str | None, option: str = "--layers") -> list[int] | None:
@@ -317,19 +286,6 @@ def check_shifts(value: Any) -> int:
     return int(value)
 
 
-def one_query(query: Any) -> str:
-    """The one query of a call that takes one: a non-empty string (a list once became the prompt "Listen for
-    ['a siren']."), else one OptionError line."""
-    (item,) = as_queries(query) if isinstance(query, str) else as_queries([query])
-    return item
-
-
-def one_template(template: Any) -> str:
-    """One prompt to compare with the neutral one: a string whose only placeholder is {query} (without
-    it, the comparison of two fixed prompts)."""
-    return _templates([template], "template", need_query=False)[0]
-
-
 def _positions(value: Any, name: str) -> Positions:
     try:
         return Positions.parse(value)
@@ -349,25 +305,6 @@ def check_read_positions(value: Any, name: str = "read-positions") -> Positions:
             "read at last, instruction, text or all"
         )
     return positions
-
-
-def _templates(value: Any, name: str, need_query: bool) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise OptionError(f"{name} must be a list of prompts, got {value!r}")
-    if not all(isinstance(t, str) for t in value):  # prompt=123 was read as the prompt "123"
-        raise OptionError(f"{name} must be strings, got {value!r}")
-    items = list(value)
-    if not items:
-        raise OptionError(f"{name} must hold at least one prompt")
-    for t in items:
-        check_text_length(t, MAX_PROMPT_CHARS, f"a prompt of the {name}")
-        if need_query and "{query}" not in t:
-            raise OptionError(f"every instructed template must contain {{query}}, got {t!r}")
-        try:
-            t.format(query="x")
-        except (KeyError, IndexError, ValueError):
-            raise OptionError(f"{name}: {t!r} may only use the placeholder {{query}}") from None
-    return items
 
 
 def recommended(adapter: Adapter) -> dict[str, Any]:
@@ -398,8 +335,8 @@ def _checked(adapter: Adapter, r: Resolved, vector: SteeringVector | None, steer
     if not isinstance(r.prompt, str) or not r.prompt.strip():
         raise OptionError(f"prompt must be a non-empty string, got {r.prompt!r}")
     check_text_length(r.prompt, MAX_PROMPT_CHARS, "the prompt")
-    _templates(r.instructed_templates, "instructed templates", True)
-    _templates(r.neutral_templates, "neutral templates", False)
+    check_templates(r.instructed_templates, "instructed templates", True)
+    check_templates(r.neutral_templates, "neutral templates", False)
     if vector is not None and steers:
         vector.check_fits(adapter, layers)
     positions = _positions(r.positions, "positions")
@@ -503,9 +440,11 @@ def resolve(
             raise OptionError(f"prompt must be a non-empty string, got {values['prompt']!r}")
         out["prompt"] = check_text_length(values["prompt"], MAX_PROMPT_CHARS, "the prompt")
     if "instructed_templates" in values:
-        out["instructed_templates"] = _templates(values["instructed_templates"], "instructed templates", True)
+        out["instructed_templates"] = check_templates(
+            values["instructed_templates"], "instructed templates", True
+        )
     if "neutral_templates" in values:
-        out["neutral_templates"] = _templates(values["neutral_templates"], "neutral templates", False)
+        out["neutral_templates"] = check_templates(values["neutral_templates"], "neutral templates", False)
     if vector is not None and steers:  # a vector of another model is refused before any pass
         vector.check_fits(adapter, layers)
     return Resolved(**out)

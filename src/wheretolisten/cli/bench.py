@@ -12,6 +12,7 @@ from ..settings import parse_layers
 from .app import app, bench_app
 from .bench_flags import AskFlags, BenchFlags, ScenesArg, SeedOpt, ShardOpt, check_read
 from .groups import DetectionFlags, grouped
+from .model_folder import check_model
 from .options import (
     AlphaOpt,
     Format,
@@ -23,7 +24,6 @@ from .options import (
     Queries,
     ShiftsOpt,
     check_html_name,
-    check_model,
     check_outputs,
     check_seed,
     finite,

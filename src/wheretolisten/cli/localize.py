@@ -13,6 +13,7 @@ from .app import app, vector_app
 from .flags import as_flags
 from .found import ClipFiles, RunFiles, emit, tsv_rows, write_html, write_tsv
 from .groups import DetectionFlags, MachineFlags, SpanFlags, SteeringFlags, grouped
+from .model_folder import check_fits, check_segment_fits
 from .options import (
     AlphaOpt,
     LayersOpt,
@@ -22,11 +23,9 @@ from .options import (
     PositionsOpt,
     ProgressOpt,
     check_audio,
-    check_fits,
     check_html_name,
     check_outputs,
     check_query,
-    check_segment_fits,
     check_span,
     check_vector_outputs,
     resolved,
@@ -300,7 +299,7 @@ def generate(
     check_query(query)
     if not prompt.strip():
         raise WTLError("--prompt is empty; give what the model is asked (default: 'Describe the audio.')")
-    from ..settings import MAX_PROMPT_CHARS, check_text_length
+    from ..prompts import MAX_PROMPT_CHARS, check_text_length
 
     check_text_length(prompt, MAX_PROMPT_CHARS, "--prompt")
     config = SteeringFlags(layers, alpha, positions=positions).config()

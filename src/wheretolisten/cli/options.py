@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import OptionError
+from .model_folder import check_model, model_source
 
 if TYPE_CHECKING:
     from ..detections import DetectConfig
@@ -217,8 +218,8 @@ def parse_floats(text: str, option: str, unique: bool = True) -> list[float]:
 
 def check_query(text: str | None, option: str = "--query") -> str | None:
     """A query from an option: refused when given but empty or only spaces, or too long
-    (``settings.MAX_QUERY_CHARS``; None: not given)."""
-    from ..settings import MAX_QUERY_CHARS, check_text_length
+    (``prompts.MAX_QUERY_CHARS``; None: not given)."""
+    from ..prompts import MAX_QUERY_CHARS, check_text_length
 
     if text is not None and not text.strip():
         raise OptionError(f"{option} is empty; name the sound to find, e.g. 'a dog barking'")
@@ -273,29 +274,6 @@ def value(choice: Enum | None) -> Any:
     return None if choice is None else choice.value
 
 
-def model_source(model: str | None) -> str:
-    """The model to load: the option, or the shipped organism's directory."""
-    if model is not None:
-        return model
-    from ..organism import default_model_path
-
-    return str(default_model_path())
-
-
-def check_model(model: str | None, layers: list[int] | None = None) -> None:
-    """Before torch is imported: the model folder holds a config and whole weights (or the hub id can be
-    fetched), and ``layers`` exist in its language model (read from its ``config.json``)."""
-    from ..models.checkpoint import check_layer_indices, check_source, decoder_layers, read_config
-
-    source = model_source(model)
-    if check_source(source):
-        check_layer_indices(layers or [], decoder_layers(read_config(Path(source))))
-    else:
-        from ..models.hub import local_files_only
-
-        local_files_only(source)
-
-
 def check_span(paths: list[Path], start: float | None, end: float | None) -> None:
     """--start/--end are finite and ordered; with one file, inside it and not digital silence."""
     from ..audio import audio_info, check_audible, check_min_length
@@ -311,35 +289,6 @@ def check_span(paths: list[Path], start: float | None, end: float | None) -> Non
         lo, hi = span_in(start, end, head.duration_s, str(head.path))
         check_min_length(hi - lo, str(head.path))
         check_audible(paths[0], start, end)
-
-
-def check_fits(model: str | None, audio: Path, start: float | None, end: float | None) -> None:
-    """Before torch: ``audio`` (its span) is no longer than the model folder's files say it takes
-    (``checkpoint.audio_limit_s``); a hub id or an unknown family is checked once the model is loaded."""
-    from ..audio import audio_info, check_length
-    from ..audio import check_span as span_in
-    from ..models.checkpoint import audio_limit_s, check_source
-
-    source = model_source(model)
-    if not check_source(source):
-        return
-    head = audio_info(audio)
-    lo, hi = span_in(start, end, head.duration_s, str(head.path))
-    check_length(hi - lo, str(head.path), audio_limit_s(Path(source)))
-
-
-def check_segment_fits(model: str | None, windows: WindowConfig) -> None:
-    """Before torch: --segment-s is no longer than the model folder's files say it takes (a hub id is
-    checked once the model is loaded)."""
-    from ..models.checkpoint import audio_limit_s, check_source
-    from ..windows import check_segment
-
-    source = model_source(model)
-    if windows.segment_s is None or not check_source(source):
-        return
-    limit = audio_limit_s(Path(source))
-    if limit is not None:
-        check_segment(float(windows.segment_s), float(windows.overlap_s or 0.0), limit)
 
 
 def load(

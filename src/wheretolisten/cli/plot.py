@@ -11,6 +11,7 @@ import typer
 from .app import app
 from .groups import MachineFlags, SpanFlags, SteeringFlags, grouped
 from .localize import AudioArg, plot_ground_truth
+from .model_folder import check_fits
 from .options import (
     AlphaOpt,
     GTManifestOpt,
@@ -21,7 +22,6 @@ from .options import (
     PositionsOpt,
     ProbeOpt,
     check_audio,
-    check_fits,
     check_outputs,
     check_query,
     check_seed,

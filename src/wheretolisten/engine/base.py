@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from ..prompts import as_queries
 from ..readout import aggregate
 from ..session import Run
-from ..settings import as_queries
 from ..vectors import SteeringVector, mean_difference
 
 if TYPE_CHECKING:

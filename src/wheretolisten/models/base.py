@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from abc import ABC
 from collections.abc import Sequence
 from operator import attrgetter
@@ -13,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import AudioError, ModelError, OptionError, over_limit_s
+from ..errors import ModelError, over_limit_s
+from .inputs import check_text, checked_clips, special_texts
 
 if TYPE_CHECKING:
     from transformers import Cache
@@ -269,27 +269,15 @@ class Adapter(ABC):
 
     @property
     def special_texts(self) -> tuple[str, ...]:
-        """The tokenizer's special tokens as text (the audio placeholder, turn markers): a prompt that
-        contains one would be tokenized as that token, not as words."""
+        """The tokenizer's special tokens as text (``inputs.special_texts``), found once."""
         if self._special_texts is None:
-            tok = self.tokenizer
-            added = getattr(tok, "added_tokens_decoder", None)
-            added = added if isinstance(added, dict) else {}  # mistral-common's is a method
-            found = {str(t) for t in getattr(tok, "all_special_tokens", None) or ()} | {
-                str(t.content) for t in added.values() if getattr(t, "special", False)
-            }
-            self._special_texts = tuple(sorted(t for t in found if t.strip()))
+            self._special_texts = special_texts(self.tokenizer)
         return self._special_texts
 
     def chat(self, instruction: str) -> list[dict[str, Any]]:
         """:meth:`messages` for ``instruction``, refused when it contains a special token (``<|AUDIO|>`` in a
         query added an audio token the processor could not fill, or silently shifted the audio block)."""
-        special = next((t for t in self.special_texts if t in instruction), None)
-        if special is not None:
-            raise OptionError(
-                f"the text {instruction!r} contains {special!r}, a special token of {self.family}'s "
-                "tokenizer; write the sound or the question in words"
-            )
+        check_text(instruction, self.special_texts, self.family)
         return self.messages(instruction)
 
     def render_prompt(self, instruction: str) -> str:
@@ -314,32 +302,9 @@ class Adapter(ABC):
         Clips are mono float arrays at the model's rate (``audio.from_array`` makes one of any layout, type
         and rate): anything else is one error (a stereo clip was counted as twice its length, int16 went
         unscaled into the features, NaN through them)."""
-        if isinstance(audios, np.ndarray) or hasattr(audios, "detach") or isinstance(instructions, str):
-            raise OptionError(
-                "encode takes a list of clips and a list of instructions, one per clip: "
-                "encode([clip], ['Describe the audio.'])"
-            )
-        if len(audios) != len(instructions):
-            raise OptionError(
-                f"encode: one instruction per clip, got {len(audios)} clips, {len(instructions)}"
-            )
-        clips = []
-        for a in audios:
-            if isinstance(a, (str, bytes, os.PathLike)):
-                raise OptionError(
-                    "encode takes arrays at the model's rate: read a file with audio.load_audio"
-                )
-            mono = a.detach().float().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-            if mono.ndim != 1 or not np.issubdtype(mono.dtype, np.floating):
-                raise OptionError(
-                    f"encode takes mono float clips at the model's rate, got shape {mono.shape} of "
-                    f"{mono.dtype}: audio.from_array(clip, rate, {self.sample_rate}) makes one"
-                )
-            if not np.all(np.isfinite(mono)):
-                raise AudioError("encode: a clip contains NaN or infinite samples")
-            mono = mono.astype(np.float32, copy=False)
-            self.check_duration(mono.size / self.sample_rate)
-            clips.append(mono)
+        clips = checked_clips(audios, instructions, self.sample_rate)
+        for clip in clips:
+            self.check_duration(clip.size / self.sample_rate)
         tok = self.tokenizer
         old_side = tok.padding_side
         tok.padding_side = padding_side
