@@ -43,9 +43,10 @@ from wheretolisten.models.base import Adapter
 from wheretolisten.models.registry import load_model
 from wheretolisten.organism import DEV_SEED_BASE, TEST_SEED_BASE, default_model_path
 from wheretolisten.probe import temporal_attention
+from wheretolisten.prompts import PROBE_PROMPT
 from wheretolisten.readout import ReadoutRule, aggregate, apply_rule
 from wheretolisten.scenes import ProceduralBank, Scene, make_scene, scene_seed
-from wheretolisten.settings import DEFAULT_ALPHA, PROBE_PROMPT, default_layers, resolve
+from wheretolisten.settings import DEFAULT_ALPHA, default_layers, resolve
 from wheretolisten.steering import add_steering
 
 SPLITS = {"dev": DEV_SEED_BASE, "test": TEST_SEED_BASE}

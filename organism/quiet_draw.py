@@ -38,8 +38,9 @@ def main() -> int:
     from wheretolisten.bench.runner import run_unit
     from wheretolisten.metrics import hit
     from wheretolisten.organism import load_organism
+    from wheretolisten.prompts import INSTRUCTED_TEMPLATES
     from wheretolisten.scenes import load_manifest
-    from wheretolisten.settings import INSTRUCTED_TEMPLATES, LocalizeConfig
+    from wheretolisten.settings import LocalizeConfig
 
     if not (args.out / "manifest.jsonl").exists():
         make = ["wheretolisten", "scenes", "make", "--out", str(args.out), "--n", str(args.n), "--events",

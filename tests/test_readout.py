@@ -54,7 +54,9 @@ def test_flat_delta_has_no_peak() -> None:
 
 
 def test_nonfinite_delta_is_refused() -> None:
-    with pytest.raises(ValueError):
+    from wheretolisten.errors import DataError
+
+    with pytest.raises(DataError, match="not finite"):
         read_delta(np.array([0.0, np.nan]))
 
 

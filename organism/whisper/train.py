@@ -382,7 +382,7 @@ def make_question_q(
 
 def corpus(queries: Sequence[str]) -> list[str]:
     """Every instruction and answer form, so that the tokenizer learns merges for all of them."""
-    from wheretolisten.settings import INSTRUCTED_TEMPLATES, NEUTRAL_TEMPLATES
+    from wheretolisten.prompts import INSTRUCTED_TEMPLATES, NEUTRAL_TEMPLATES
 
     lines = ["system", "user", "assistant", "You are a helpful assistant.", "Audio 1:"]
     lines += [*DESCRIBE, *NEUTRAL_TEMPLATES, "Yes.", "No.", "Not present.", "Nothing."]

@@ -22,7 +22,7 @@ from .engine import Engine, make_engine
 from .errors import OptionError
 from .intervals import energy_db
 from .models.base import Adapter
-from .prompts import as_queries, one_query, one_template
+from .prompts import INSTRUCTED_TEMPLATES, as_queries, one_query, one_template
 from .readout import apply_rule
 from .results import (
     AlphaSweep,
@@ -34,7 +34,6 @@ from .results import (
     read_times,
 )
 from .settings import (
-    INSTRUCTED_TEMPLATES,
     LocalizeConfig,
     Resolved,
     check_alphas,

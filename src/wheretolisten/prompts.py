@@ -12,6 +12,20 @@ from typing import Any
 
 from .errors import OptionError
 
+#: Instructed paraphrases; ``{query}`` is the sound to listen for ("the dog barking").
+INSTRUCTED_TEMPLATES = (
+    "Listen for {query}.",
+    "Focus on the sound of {query}.",
+    "Pay attention to {query}.",
+)
+#: Neutral prompts with no target; the same instruction slot, no sound named.
+NEUTRAL_TEMPLATES = (
+    "Describe the audio.",
+    "What do you hear?",
+    "Listen to the recording.",
+)
+#: The prompt the model reads while being steered (and for the unsteered baseline).
+PROBE_PROMPT = "Describe the audio."
 #: Longest query: a sound named in words (an 80-kB query ran out of memory after 48 s).
 MAX_QUERY_CHARS = 500
 #: Longest prompt or template (a 100-kB prompt to generate ran for minutes past the model's context).

@@ -25,7 +25,7 @@ from .detections import (
     snap_to_audio,
     strongest,
 )
-from .errors import DataError, OptionError
+from .errors import OptionError
 from .readout import Readout, apply_rule
 from .settings import Resolved
 from .vectors import SteeringVector
@@ -83,12 +83,6 @@ def read_times(
     """One query's readout (``config.readout`` of Δ) and detections (of ``score``), both in the file's
     seconds: the profile's tokens start ``start_s`` into the file. ``envelope_db``: the audio's level per
     token (``intervals.energy_db``), which the edges interval reads. Every result is read here."""
-    if not (np.all(np.isfinite(profile.base)) and np.all(np.isfinite(profile.steered))):
-        raise DataError(
-            f"the attention profile is not finite (NaN or inf): the steered pass overflowed at α "
-            f"{config.alpha:g}; steer with a smaller α, or load the model in float32 (float16 overflows "
-            "first)"
-        )
     found = apply_rule(
         config.readout, None, token_s, profile.base.size, (profile.base, profile.steered), envelope_db
     )

@@ -20,7 +20,14 @@ import numpy as np
 
 from .errors import ModelError, OptionError
 from .parsing import is_real_number
-from .prompts import MAX_PROMPT_CHARS, check_templates, check_text_length
+from .prompts import (
+    INSTRUCTED_TEMPLATES,
+    MAX_PROMPT_CHARS,
+    NEUTRAL_TEMPLATES,
+    PROBE_PROMPT,
+    check_templates,
+    check_text_length,
+)
 from .readout import EDGES, ReadoutRule
 
 if TYPE_CHECKING:
@@ -61,20 +68,6 @@ PROBES = ("fast", "eager")
 INTERVALS = ("threshold", "window", "edges")
 ENGINES = ("shared", "full")
 
-#: Instructed paraphrases; ``{query}`` is the sound to listen for ("the dog barking").
-INSTRUCTED_TEMPLATES = (
-    "Listen for {query}.",
-    "Focus on the sound of {query}.",
-    "Pay attention to {query}.",
-)
-#: Neutral prompts with no target; the same instruction slot, no sound named.
-NEUTRAL_TEMPLATES = (
-    "Describe the audio.",
-    "What do you hear?",
-    "Listen to the recording.",
-)
-#: The prompt the model reads while being steered (and for the unsteered baseline).
-PROBE_PROMPT = "Describe the audio."
 #: Steering strength when neither the checkpoint nor the user sets one.
 DEFAULT_ALPHA = 4.0
 #: Largest |α| accepted: far beyond any useful strength, and float32-safe once multiplied by a vector.
@@ -313,14 +306,21 @@ def recommended(adapter: Adapter) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in _NAMES} if isinstance(data, Mapping) else {}
 
 
-def _checked(adapter: Adapter, r: Resolved, vector: SteeringVector | None, steers: bool) -> Resolved:
-    """``r`` with each value checked as :func:`resolve` checks a given one (positions parsed)."""
-    layers, probe_layers = check_layers(adapter, r.layers), check_layers(adapter, r.probe_layers)
-    if steers and max(probe_layers) <= min(layers):
+def _probes_see_steering(probe_layers: list[int], layers: list[int]) -> None:
+    """Steering is added to a layer's output: a probe layer at or before the first steered one reads
+    attention the steering cannot move (Δ would be zero)."""
+    if max(probe_layers) <= min(layers):
         raise OptionError(
             f"probe_layers {probe_layers} all come at or before the first steered layer {min(layers)}: "
             "their attention does not see the steering, so Δ would be zero; probe later layers"
         )
+
+
+def _checked(adapter: Adapter, r: Resolved, vector: SteeringVector | None, steers: bool) -> Resolved:
+    """``r`` with each value checked as :func:`resolve` checks a given one (positions parsed)."""
+    layers, probe_layers = check_layers(adapter, r.layers), check_layers(adapter, r.probe_layers)
+    if steers:
+        _probes_see_steering(probe_layers, layers)
     check_alpha(r.alpha)
     _choice(r.probe, PROBES, "probe")
     _choice(r.engine, ENGINES, "engine")
@@ -379,11 +379,8 @@ def resolve(
         layers = rec_layers
     if "probe_layers" in given:
         probe_layers = check_layers(adapter, given["probe_layers"])
-        if steers and max(probe_layers) <= min(layers):  # steering is added to a layer's output
-            raise OptionError(
-                f"probe_layers {probe_layers} all come at or before the first steered layer {min(layers)}: "
-                "their attention does not see the steering, so Δ would be zero; probe later layers"
-            )
+        if steers:
+            _probes_see_steering(probe_layers, layers)
     elif rec.get("probe_layers") and layers == rec_layers:
         probe_layers = check_layers(adapter, rec["probe_layers"])
     else:

@@ -18,10 +18,9 @@ import torch
 from .audio import check_min_length
 from .errors import OptionError
 from .positions import Positions, PositionTable
-from .prompts import MAX_PROMPT_CHARS, check_text_length
+from .prompts import MAX_PROMPT_CHARS, PROBE_PROMPT, check_text_length
 from .settings import (
     MAX_ALPHA,
-    PROBE_PROMPT,
     check_alpha,
     check_alphas,
     check_layers,
