@@ -73,6 +73,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "badopt.toml").write_text(sets + "backgroundd_db = [-10.0, -10.0]\n")  # a typo in a set option
     (root / "badbank.toml").write_text(sets + 'bank = "nosuchbank"\n')
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
+    (root / "notes.txt").write_text("my notes\n")  # not a localize log
     (root / "n.1.json").write_text('{"mine": 1}')  # not named by a two-query --json n.json
     (root / "figs").mkdir()
     (root / "figs" / "demo_all.png").write_bytes(b"an earlier figure, or the user's own")
@@ -142,6 +143,7 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("hub id, no network", lambda w: _loc(w, "--model", "nobody/not-a-model"), "Hub"),
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--json is a named pipe", lambda w: _loc(w, "--json", w / "pipe.json"), "not a regular file"),
+    ("--jsonl names a file that is not a localize log", lambda w: _loc(w, "--jsonl", w / "notes.txt"), "log"),
     (
         "make-tiny-model, a seed beyond 64 bits",
         lambda w: ["make-tiny-model", "--family", "qwen2-audio", "--out", w / "tm", "--seed", str(10**20)],

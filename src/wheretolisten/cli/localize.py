@@ -195,6 +195,9 @@ def localize(
         inputs += [p for p in (gt_manifest_read(audio[0], gt_manifest),) if p is not None]
     outputs = [*files.outputs(len(queries), overwrite), ("--html", html), *run.outputs()]
     check_outputs(outputs, inputs, mkdir)
+    from ..records.localize_log import check_log
+
+    check_log(run.jsonl)
     gt = [] if several else plot_ground_truth(files.plot, audio[0], gt_manifest, html)
     adapter = machine.load(model, steer.layers if steer and config.layers is None else config.layers)
     cfg = resolved(adapter, config, steer)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WTLError
-from .jsonl import open_jsonl
+from .jsonl import open_jsonl, read_jsonl
 from .runs import other_model
 
 #: The first key of every ``localize --jsonl`` line (how an unfinished line of ours is recognized).
@@ -57,6 +57,13 @@ def _log_problem(row: Any) -> str | None:
     if missing or not isinstance(row["audio"], dict):
         return f"not a localize line (missing {', '.join(missing) or 'audio'})"
     return None
+
+
+def check_log(path: Path | None) -> None:
+    """Before the model loads: an existing, non-empty ``path`` holds localize-log lines (a notes file
+    named by mistake was refused only after 8 s of loading); its settings are compared once it opens."""
+    if path is not None and path.is_file() and path.stat().st_size:
+        read_jsonl(path, _log_problem, LOG_FIRST_KEY, "localize log")
 
 
 @contextmanager
