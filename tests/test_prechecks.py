@@ -74,6 +74,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "badbank.toml").write_text(sets + 'bank = "nosuchbank"\n')
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
     (root / "notes.txt").write_text("my notes\n")  # not a localize log
+    from wheretolisten.scenes import ProceduralBank, make_scenes
+
+    make_scenes(ProceduralBank(), 1, root / "sc", seed=1, progress=False)
     (root / "n.1.json").write_text('{"mine": 1}')  # not named by a two-query --json n.json
     (root / "figs").mkdir()
     (root / "figs" / "demo_all.png").write_bytes(b"an earlier figure, or the user's own")
@@ -144,6 +147,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("--json in a missing folder", lambda w: _loc(w, "--json", w / "nodir" / "x.json"), "--mkdir"),
     ("--json is a named pipe", lambda w: _loc(w, "--json", w / "pipe.json"), "not a regular file"),
     ("--jsonl names a file that is not a localize log", lambda w: _loc(w, "--jsonl", w / "notes.txt"), "log"),
+    (
+        "bench run --out names an audio file",
+        lambda w: ["bench", "run", w / "sc", "--out", w / "clip.wav"],
+        "UTF-8",
+    ),
     (
         "make-tiny-model, a seed beyond 64 bits",
         lambda w: ["make-tiny-model", "--family", "qwen2-audio", "--out", w / "tm", "--seed", str(10**20)],

@@ -120,6 +120,11 @@ def bench_run(
     scene_list, manifest_dir = load_scenes(scenes, config, limit)
     inputs = [manifest, *(s.audio_path(manifest_dir) for s in scene_list)]
     check_outputs([("--out", out)], inputs, bench.mkdir)
+    if out.is_file() and out.stat().st_size:  # results lines, not another file (its rows: once it opens)
+        from ..records import check_row, read_jsonl
+        from ..records.runs import FIRST_KEY
+
+        read_jsonl(out, check_row, FIRST_KEY, "results file")
     scene_list = shard_of(scene_list, part)
     names = [c.name for c in conds]
     if spec is not None:
