@@ -72,6 +72,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sets += "\n[tests.options]\n"
     (root / "badopt.toml").write_text(sets + "backgroundd_db = [-10.0, -10.0]\n")  # a typo in a set option
     (root / "badbank.toml").write_text(sets + 'bank = "nosuchbank"\n')
+    (root / "badevents.toml").write_text(sets.replace("seed = 2\n", "seed = 2\nevents = 40\n"))
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
     (root / "notes.txt").write_text("my notes\n")  # not a localize log
     from wheretolisten.scenes import ProceduralBank, make_scenes
@@ -287,6 +288,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "bench protocol, a set's unknown bank",
         lambda w: ["bench", "protocol", "--protocol", w / "badbank.toml", "--out", w / "po"],
         "nosuchbank",
+    ),
+    (
+        "a protocol set with more events than its bank has sounds",
+        lambda w: ["bench", "protocol", "--protocol", w / "badevents.toml", "--out", w / "po"],
+        "fewer than n_events=40",
     ),
     (
         "bench protocol, a folder of another protocol",

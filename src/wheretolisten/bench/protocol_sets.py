@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 from ..errors import DataError, OptionError
-from ..scenes import get_bank
+from ..scenes import Bank, get_bank
 from ..scenes.options import SceneOptions
+from ..scenes.synthesis import SCENE_RATE, check_request
 from .protocol_file import Protocol, SceneSet, sets_of
 
 
@@ -54,9 +55,15 @@ def runnable(protocol: Protocol) -> tuple[Protocol, dict[str, str]]:
 
 
 def check_layouts(protocol: Protocol) -> None:
-    """Refuse a set whose scene options or own bank are wrong (one OptionError or DataError line); optional
-    sets whose bank is not installed here are skipped, as the run skips them."""
+    """Refuse a set whose scene options or own bank are wrong, or whose scenes its bank cannot make (more
+    events than labels, a layout that does not fit: ``scenes.check_request``), one OptionError or
+    DataError line; optional sets whose bank is not installed here are skipped, as the run skips them."""
+    banks: dict[str, Bank] = {}
     for spec in sets_of(runnable(protocol)[0]):
-        own_bank = set_layout(spec)[1]
-        if own_bank:
-            get_bank(own_bank)
+        options, own_bank = set_layout(spec)
+        name = own_bank or protocol.bank
+        bank = banks.setdefault(name, get_bank(name))
+        try:
+            check_request(bank, spec.events, spec.duration_s, SCENE_RATE, options=options)
+        except OptionError as exc:
+            raise OptionError(f"protocol: set {spec.name!r}: {exc}") from None

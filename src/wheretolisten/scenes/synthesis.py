@@ -64,6 +64,8 @@ def _t(samples: int | float, sample_rate: int) -> float:
     return round(samples / sample_rate, _TIME_DECIMALS)
 
 
+#: The rate scenes are written at unless asked otherwise (the audio-language models' own).
+SCENE_RATE = 16000
 #: Sample rates a scene may be written at: far below 4 kHz the banks' sounds alias or vanish (the tests
 #: use 4 kHz for speed); 192 kHz is studio audio.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 192_000
@@ -189,7 +191,7 @@ def make_scene(
     scene_id: str,
     n_events: int = 3,
     duration_s: float = 10.0,
-    sample_rate: int = 16000,
+    sample_rate: int = SCENE_RATE,
     target: int | None = None,
     *,
     seed: int = 0,
@@ -344,7 +346,7 @@ def make_scenes(
     n_events: int = 3,
     duration_s: float = 10.0,
     seed: int = 0,
-    sample_rate: int = 16000,
+    sample_rate: int = SCENE_RATE,
     progress: bool = True,
     repeats: int = 1,
     options: SceneOptions | None = None,
