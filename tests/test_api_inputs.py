@@ -589,3 +589,37 @@ def test_an_overflowing_steered_pass_is_one_error_naming_alpha(tiny_dirs: dict[s
     vector = SteeringVector({1: torch.full((half.hidden_size,), 60000.0)})
     with pytest.raises(DataError, match="overflowed"):
         localize(half, CLIP, "a siren", LocalizeConfig(layers=[1], alpha=1000.0), SR, vector=vector)
+
+
+def test_metrics_and_scene_builders_name_what_is_wrong(tmp_path: Path) -> None:
+    """Malformed arguments were a KeyError (an event without a label), scipy's error (n_boot=0), silently
+    nothing matched (a negative collar), a TypeError / AttributeError (make_scene with n_events=2.5 or no
+    rng) or numpy's bare ValueError (make_scenes with seed=-1)."""
+    from wheretolisten.metrics.events import event_f1
+    from wheretolisten.metrics.stats import bootstrap_ci
+    from wheretolisten.scenes import ProceduralBank, make_scenes
+    from wheretolisten.scenes.synthesis import make_scene
+
+    ref = [{"onset": 1.0, "offset": 2.0, "event_label": "siren"}]
+    with pytest.raises(ValueError, match="event_label"):
+        event_f1([{"onset": 1.0, "offset": 2.0}], ref)
+    with pytest.raises(ValueError, match="offset"):
+        event_f1([{"onset": 1.0, "event_label": "siren"}], ref)
+    with pytest.raises(ValueError, match="t_collar"):
+        event_f1(ref, ref, t_collar=-1)
+    assert event_f1(ref, ref)["f1"] == 1.0
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_ci([0.1, 0.2, 0.3], n_boot=0)
+    bank, rng = ProceduralBank(), np.random.default_rng(0)
+    for kwargs, message in (
+        ({"n_events": 2.5}, "whole number"),
+        ({"n_events": "3"}, "whole number"),
+        ({"duration_s": "10"}, "duration_s must be a number"),
+        ({"sample_rate": 16000.5}, "sample_rate a whole number"),
+        ({"rng": None}, "numpy Generator"),
+    ):
+        with pytest.raises(OptionError, match=message):
+            make_scene(bank, **{"rng": rng, "scene_id": "s", **kwargs})  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="seed must be"):
+        make_scenes(bank, 1, tmp_path / "s", seed=-1, progress=False)
+    assert not (tmp_path / "s").exists()

@@ -16,6 +16,17 @@ Event = tuple[str, float, float, str]
 
 def _event_key(ev: Mapping[str, Any]) -> Event:
     """(filename, onset, offset, label) of an event dict, accepting sed_eval's event_onset/event_offset."""
+    if not isinstance(ev, Mapping):
+        raise ValueError(f"an event must be a dict with onset, offset and event_label, got {ev!r}")
+    missing = [
+        k
+        for k, alt in (("onset", "event_onset"), ("offset", "event_offset"))
+        if k not in ev and alt not in ev
+    ]
+    if missing or "event_label" not in ev:
+        raise ValueError(
+            f"an event needs onset, offset and event_label; {ev!r} has no {(missing or ['event_label'])[0]}"
+        )
     onset = ev["onset"] if "onset" in ev else ev["event_onset"]
     offset = ev["offset"] if "offset" in ev else ev["event_offset"]
     return (str(ev.get("filename", "")), float(onset), float(offset), str(ev["event_label"]))
@@ -52,6 +63,10 @@ def event_f1(
     Precision (recall) is 0 when there are no predictions (references), instead of sed_eval's NaN.
     ``evaluate_offset=False`` matches on the onset alone (sed_eval's ``evaluate_offset=False``).
     """
+    if not (t_collar >= 0 and percentage_of_length >= 0):  # a negative collar matched nothing, silently
+        raise ValueError(
+            f"t_collar and percentage_of_length must be >= 0, got {t_collar}, {percentage_of_length}"
+        )
     preds = [_event_key(e) for e in pred_events]
     refs = [_event_key(e) for e in ref_events]
     by_file: dict[str, tuple[list[Event], list[Event]]] = {}

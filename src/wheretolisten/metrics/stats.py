@@ -81,6 +81,8 @@ def bootstrap_ci(
     on 300 binary, 300 IoU, all-0 and all-1 values; within 5e-14 on 1,200 random cases), at 4.1 vs 3.5 ms
     a call on 300 values (0.3 vs 0.1 ms on 4, 35 vs 26 ms on 4,000): no reason to keep our own.
     """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a whole number >= 1, got {n_boot!r}")
     x = np.asarray(values, dtype=float).ravel()
     index = clustered(clusters, x.size)
     keep = ~np.isnan(x)

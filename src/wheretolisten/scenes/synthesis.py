@@ -20,6 +20,7 @@ import soundfile as sf
 
 from ..errors import AudioError, DataError, OptionError, OutputError
 from ..files import atomic_path, check_output
+from ..parsing import is_real_number, is_whole_number
 from ..progress import track
 from ..records import read_numbered
 from .backgrounds import make_background
@@ -89,8 +90,12 @@ def check_request(
         raise OptionError(f"options must be a SceneOptions, got {type(options).__name__}")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise OptionError(f"repeats must be an integer of at least 1, got {repeats!r}")
-    if n_events < 1:
-        raise OptionError(f"n_events must be at least 1, got {n_events}")
+    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
+        raise OptionError(f"n_events must be a whole number of at least 1, got {n_events!r}")
+    if not is_real_number(duration_s) or not is_whole_number(sample_rate):  # "10" or 16000.5 were taken
+        raise OptionError(
+            f"duration_s must be a number and sample_rate a whole number, got {duration_s!r}, {sample_rate!r}"
+        )
     if n_events > len(bank.labels) * repeats:
         each = f" used at most {repeats} times each" if repeats > 1 else ""
         raise OptionError(
@@ -208,6 +213,8 @@ def make_scene(
     """
     options = options or SceneOptions()
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
+    if not isinstance(rng, np.random.Generator):  # None gave an AttributeError deep inside
+        raise OptionError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {rng!r}")
     if target is None:
         target = int(rng.integers(n_events))
     if not 0 <= target < n_events:
@@ -371,6 +378,8 @@ def make_scenes(
     if not 1 <= n <= MAX_SCENES:
         raise OptionError(f"number of scenes must be at least 1 and at most {MAX_SCENES}, got {n}")
     check_request(bank, n_events, duration_s, sample_rate, repeats, options)
+    if not is_whole_number(seed) or seed < 0:  # numpy's SeedSequence refused -1 with a bare ValueError
+        raise OptionError(f"seed must be a whole number >= 0, got {seed!r}")
     check_output(out_dir, directory=True, input_folders=bank.folders())
     out = check_manifest_output(out_dir)
     check_output(out / AUDIO_DIR_NAME, directory=True)
