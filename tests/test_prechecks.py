@@ -513,3 +513,16 @@ def test_the_torch_free_family_tables_are_the_adapters() -> None:
     assert {t: c.family for c in KNOWN for t in (c.model_type, *c.checkpoint_model_types)} == MODEL_TYPES
     assert {c.family: c.max_audio_s for c in KNOWN} == MAX_AUDIO_S
     assert set(MAX_AUDIO_S) >= LIMITED_BY_CHUNK
+
+
+def test_explore_on_a_port_in_use_is_refused_before_torch(work: Path) -> None:
+    """``explore --port P`` with P taken was refused only after the model loaded (5.8 s)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        report, err = _run(["explore", "--port", str(port)], work)
+    assert report == {"code": 2, "torch": False, "transformers": False}, err
+    assert "already in use" in err and len(err.strip().splitlines()) == 1

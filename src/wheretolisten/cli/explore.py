@@ -37,6 +37,8 @@ def explore(
     check_audio(files)
     if not 0 <= port <= 65535:
         raise OptionError(f"--port must be in 0..65535, got {port}")
+    if port:
+        _check_port(port)  # a port in use was refused only after the model loaded (5.8 s)
     adapter = device.load(model)
     from ..explore import Explorer, ExploreServer
 
@@ -45,9 +47,7 @@ def explore(
         server = ExploreServer(explorer, port)
     except OSError as exc:
         explorer.close()
-        raise OptionError(
-            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); try --port 0"
-        ) from None
+        raise _cannot_listen(port, exc) from None
     typer.echo(f"wheretolisten explore on {server.url} (model {adapter.name}); Ctrl-C stops it")
     if open_browser:
         import webbrowser
@@ -58,3 +58,19 @@ def explore(
     finally:
         server.server_close()
         explorer.close()
+
+
+def _cannot_listen(port: int, exc: OSError) -> OptionError:
+    return OptionError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); try --port 0")
+
+
+def _check_port(port: int) -> None:
+    """Bind the port as the server will (address reuse on), then let it go: in use is one line now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise _cannot_listen(port, exc) from None
