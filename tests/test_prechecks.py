@@ -526,3 +526,18 @@ def test_explore_on_a_port_in_use_is_refused_before_torch(work: Path) -> None:
         report, err = _run(["explore", "--port", str(port)], work)
     assert report == {"code": 2, "torch": False, "transformers": False}, err
     assert "already in use" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_checkpoints_unusable_settings_name_its_file(work: Path, tmp_path: Path) -> None:
+    """A model folder whose wheretolisten.json holds settings resolve refuses (shifts 0) was refused with
+    the bare setting's message ("shifts must be a whole number ..."), which named no file."""
+    from wheretolisten.models.registry import RECOMMENDED_FILE
+
+    folder = tmp_path / "badrec"
+    shutil.copytree(default_model_path(), folder)
+    recommended = json.loads((folder / RECOMMENDED_FILE).read_text())
+    recommended["localize"]["shifts"] = 0
+    (folder / RECOMMENDED_FILE).write_text(json.dumps(recommended))
+    report, err = _run(_loc(work, "--model", folder), work)
+    assert report["code"] == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{folder / RECOMMENDED_FILE}: shifts must be" in err

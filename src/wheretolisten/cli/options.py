@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import OptionError
+from ..errors import ModelError, OptionError, WTLError
 from .model_folder import check_model, model_source
 
 if TYPE_CHECKING:
@@ -313,6 +313,14 @@ def load(
 
     hf_logging.disable_progress_bar()  # weight-loading bars are noise for a one-shot command
     adapter = load_model(model_source(model), device=device, dtype=dtype)
+    if adapter.recommended:  # the checkpoint's own settings, named as such when they cannot be used
+        from ..models.registry import RECOMMENDED_FILE
+        from ..settings import resolve
+
+        try:
+            resolve(adapter)
+        except WTLError as exc:
+            raise ModelError(f"{Path(model_source(model)) / RECOMMENDED_FILE}: {exc}") from None
     apply_threads(resolve_threads(threads, sum(p.numel() for p in adapter.model.parameters())))
     return adapter
 
