@@ -245,6 +245,16 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "does not exist",
     ),
     (
+        "bench sweep --layers-grid with an empty set",
+        lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1;;2", "--out", w / "sweep"],
+        "no empty layer set",
+    ),
+    (
+        "bench sweep --layers-grid repeating a set",
+        lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1,2;2,1", "--out", w / "sweep"],
+        "repeats the layer set [1, 2]",
+    ),
+    (
         "bench sweep --layers-grid 99",
         lambda w: ["bench", "sweep", w / "noscenes", "--layers-grid", "1;99", "--out", w / "sweep"],
         "layer 99 is out of range",

@@ -215,10 +215,16 @@ def bench_sweep(
 
     names = parse_conditions(asked.conditions)
     check_seed(seed)
-    grid = [parse_layers(part, "--layers-grid") for part in layers_grid.split(";") if part.strip()]
-    layer_sets = [g for g in grid if g]
-    if not layer_sets:
+    parts = layers_grid.split(";")
+    if not layers_grid.strip():
         raise OptionError("--layers-grid is empty; give layer sets separated by ';', e.g. '8-10;12,13'")
+    if any(not part.strip() for part in parts):  # "1;;2" and "1;" as --alphas refuses "1,,2"
+        raise OptionError(f"--layers-grid {layers_grid!r}: no empty layer set between ';'")
+    layer_sets = [parse_layers(part, "--layers-grid") or [] for part in parts]
+    seen = [sorted(g) for g in layer_sets]
+    repeated = next((g for i, g in enumerate(seen) if g in seen[:i]), None)
+    if repeated is not None:  # a grid point run twice, as --alphas refuses "4,4"
+        raise OptionError(f"--layers-grid {layers_grid!r} repeats the layer set {repeated}")
     alpha_list = strengths(alphas, "--alphas")
     if not 0.0 < dev_fraction < 1.0:
         raise OptionError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
