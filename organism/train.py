@@ -161,14 +161,8 @@ def n_events_for(k: int, base: int = TRAIN_SEED_BASE) -> int:
 
 
 #: Backgrounds of the varied scenes of the noise stage (``--varied``) and their probabilities.
-VARIED_BACKGROUNDS = (
-    ("none", 0.2),
-    ("white", 0.25),
-    ("pink", 0.1),
-    ("brown", 0.05),
-    ("babble", 0.25),
-    ("sounds", 0.15),
-)
+VARIED_BACKGROUNDS = (("none", 0.2), ("white", 0.25), ("pink", 0.1), ("brown", 0.05), ("babble", 0.25),
+                      ("sounds", 0.15))
 #: Background level range of the varied scenes, dB relative to an event at level 0 (the scene options'
 #: own bounds); levels are drawn as hi - (hi - lo) * u**2, so half of them lie within a quarter of the
 #: range of the loudest.
@@ -222,13 +216,8 @@ class SceneSource:
             return self.cache[k]
         seed = scene_seed(self.base, k)
         scene, audio = make_scene(
-            self.bank,
-            np.random.default_rng(seed),
-            f"train_{k}",
-            n_events=n_events_for(k, self.base),
-            duration_s=DURATION_S,
-            sample_rate=SAMPLE_RATE,
-            seed=seed,
+            self.bank, np.random.default_rng(seed), f"train_{k}", n_events=n_events_for(k, self.base),
+            duration_s=DURATION_S, sample_rate=SAMPLE_RATE, seed=seed,
             options=scene_options_for(k, self.base, self.varied) if self.varied else None,
         )
         feats = self.fe(audio, sampling_rate=SAMPLE_RATE, return_tensors="np")["input_features"][0]
@@ -288,12 +277,8 @@ def build_codec(processor: Any, instructions: Sequence[str]) -> PromptCodec:
     audio_id = tok.convert_tokens_to_ids("<|AUDIO|>")
     codec: PromptCodec | None = None
     for instruction in instructions:
-        ids = processor(
-            text=[render(processor, instruction)],
-            audio=[silence],
-            sampling_rate=SAMPLE_RATE,
-            return_tensors="pt",
-        )["input_ids"][0].tolist()
+        ids = processor(text=[render(processor, instruction)], audio=[silence], sampling_rate=SAMPLE_RATE,
+                        return_tensors="pt")["input_ids"][0].tolist()
         cut = ids.index(eos) + 1
         if codec is None:
             audio_pos = [i for i, t in enumerate(ids) if t == audio_id]
@@ -359,14 +344,8 @@ def forward_loss(
     p = len(codec.prefix)
     attention = torch.cat([torch.ones(rows, p, dtype=torch.long), mask], dim=1)
     positions = torch.arange(p, p + width)[None].expand(rows, width)
-    out = lm(
-        inputs_embeds=lm.embed_tokens(ids),
-        attention_mask=attention,
-        position_ids=positions,
-        cache=cache,
-        use_cache=True,
-        output_hidden_states=True,
-    )
+    out = lm(inputs_embeds=lm.embed_tokens(ids), attention_mask=attention, position_ids=positions,
+             cache=cache, use_cache=True, output_hidden_states=True)
     logits = model.lm_head(out.last_hidden_state).float()
     token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
     valid = labels != -100
@@ -500,14 +479,8 @@ class Meter:
         self.task_acc = {t: [0.0, 0] for t in self.tasks}
 
     def add(
-        self,
-        out: StepOutput,
-        aux_loss: float,
-        aux_acc: float,
-        query_loss: float,
-        query_acc: float,
-        tasks: list[str],
-        fresh: list[bool],
+        self, out: StepOutput, aux_loss: float, aux_acc: float, query_loss: float, query_acc: float,
+        tasks: list[str], fresh: list[bool],
     ) -> None:
         self.steps += 1
         self.query_loss += query_loss
@@ -528,25 +501,16 @@ class Meter:
         task_loss = {t: v / c for t, (v, c) in self.task_loss.items() if c}
         task_acc = {t: v / c for t, (v, c) in self.task_acc.items() if c}
         rec = {
-            "step": step,
-            "loss": self.loss / n,
-            "aux_loss": self.aux_loss / n,
-            "aux_acc": self.aux_acc / n,
-            "query_loss": self.query_loss / n,
-            "query_acc": self.query_acc / n,
-            "task_loss": task_loss,
-            "first_token_acc_new_scenes": task_acc,
-            "elapsed_s": elapsed,
+            "step": step, "loss": self.loss / n, "aux_loss": self.aux_loss / n, "aux_acc": self.aux_acc / n,
+            "query_loss": self.query_loss / n, "query_acc": self.query_acc / n,
+            "task_loss": task_loss, "first_token_acc_new_scenes": task_acc, "elapsed_s": elapsed,
         }
-        log(
-            f"step {step}/{total} loss {rec['loss']:.4f} aux {rec['aux_loss']:.3f} (frame acc "
+        log(f"step {step}/{total} loss {rec['loss']:.4f} aux {rec['aux_loss']:.3f} (frame acc "
             f"{rec['aux_acc']:.2f}) query {rec['query_loss']:.3f} (acc {rec['query_acc']:.2f}) lr {lr:.2e}"
             " | task loss "
             + " ".join(f"{t}={v:.3f}" for t, v in task_loss.items())
-            + " | first-token acc (new scenes) "
-            + " ".join(f"{t}={v:.2f}" for t, v in task_acc.items())
-            + f" | {self.model_s / n:.2f}+{self.data_s / n:.2f} s/step, {elapsed / 60:.1f} min"
-        )
+            + " | first-token acc (new scenes) " + " ".join(f"{t}={v:.2f}" for t, v in task_acc.items())
+            + f" | {self.model_s / n:.2f}+{self.data_s / n:.2f} s/step, {elapsed / 60:.1f} min")
         return rec
 
 
@@ -564,9 +528,8 @@ def check_resumed_query_layer(ap: argparse.ArgumentParser, state: dict[str, Any]
     record are taken as they are)."""
     saved = state.get("query_layer")
     if saved is not None and saved != layer:
-        ap.error(
-            f"the checkpoint's query head reads layer {saved}, not {layer}: resume with --query-layer {saved}"
-        )
+        ap.error(f"the checkpoint's query head reads layer {saved}, not {layer}: resume with --query-layer "
+                 f"{saved}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -585,55 +548,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--aux-weight", type=float, default=0.5, help="weight of the audio-token class loss")
-    ap.add_argument(
-        "--query-weight",
-        type=float,
-        default=None,
-        help="weight of the query head's loss (default: --aux-weight, as every shipped stage "
-        "trained; 0 trains without it: organism/ablation/README.md)",
-    )
-    ap.add_argument(
-        "--query-layer",
-        type=int,
-        default=None,
-        help=f"decoder layer whose output the query head reads (default {QUERY_LAYER}, as every "
-        "shipped stage; the last layer puts it where the LM head reads: "
-        "organism/query_last/README.md)",
-    )
-    ap.add_argument(
-        "--max-minutes",
-        type=float,
-        default=55.0,
-        help="hard training-time budget (summed over resumed runs): stop early and export",
-    )
+    ap.add_argument("--query-weight", type=float, default=None,
+                    help="weight of the query head's loss (default: --aux-weight, as every shipped stage "
+                         "trained; 0 trains without it: organism/ablation/README.md)")
+    ap.add_argument("--query-layer", type=int, default=None,
+                    help=f"decoder layer whose output the query head reads (default {QUERY_LAYER}, as every "
+                         "shipped stage; the last layer puts it where the LM head reads: "
+                         "organism/query_last/README.md)")
+    ap.add_argument("--max-minutes", type=float, default=55.0,
+                    help="hard training-time budget (summed over resumed runs): stop early and export")
     ap.add_argument("--stop-after", type=int, default=None, help="stop (checkpointed) at this step")
-    ap.add_argument(
-        "--init",
-        type=Path,
-        default=None,
-        help="start from this exported model (weights and processor) instead of a fresh one: a "
-        "further training stage; its scenes are seeded from TRAIN_SEED_BASE + --stage",
-    )
-    ap.add_argument(
-        "--stage", type=int, default=0, help="scene-stream offset of a further stage (with --init)"
-    )
-    ap.add_argument(
-        "--varied",
-        type=float,
-        default=0.0,
-        help="share of scenes with a drawn layout: background noise, babble or other sounds, "
-        "free placement, overlaps, level spread (scene_options_for; 0 = the first run's)",
-    )
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this exported model (weights and processor) instead of a fresh one: a "
+                         "further training stage; its scenes are seeded from TRAIN_SEED_BASE + --stage")
+    ap.add_argument("--stage", type=int, default=0,
+                    help="scene-stream offset of a further stage (with --init)")
+    ap.add_argument("--varied", type=float, default=0.0,
+                    help="share of scenes with a drawn layout: background noise, babble or other sounds, "
+                         "free placement, overlaps, level spread (scene_options_for; 0 = the first run's)")
     args = ap.parse_args(argv)
     if (args.init is None) != (args.stage == 0):
         ap.error("--init and --stage go together (a further stage needs its own scene stream)")
     query_layer = checked_query_layer(ap, args.query_layer)
     base = TRAIN_SEED_BASE + args.stage
     if (args.export / "wheretolisten.json").exists():
-        ap.error(
-            f"--export {args.export} holds a wheretolisten.json (a checkpoint's declared settings), "
-            "which the export would delete: export to another folder and copy the weights in"
-        )
+        ap.error(f"--export {args.export} holds a wheretolisten.json (a checkpoint's declared settings), "
+                 "which the export would delete: export to another folder and copy the weights in")
     if args.init is not None and args.init.resolve() == args.export.resolve():
         ap.error("--init and --export are one folder: the export would replace the model it starts from")
 
@@ -680,9 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     no_decay = [p for n, p in trainable if not (p.ndim >= 2 and "embed" not in n)]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr,
-        betas=(0.9, 0.98),
-        eps=1e-8,
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     codec = build_codec(processor, [*DESCRIBE, WHAT_AT.format(t=3.5), WHAT_AT.format(t=10.0)])
     for template in [*LISTEN, PRESENT, WHEN]:
@@ -700,20 +638,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"resumed from {ckpt_path} at step {start} ({used_s / 60:.1f} min of training so far)")
     else:
         log(f"new run: {json.dumps(vars(args), default=str)}")
-        log(
-            f"model: {n_params / 1e6:.2f}M parameters, size {SIZE}, vocab {len(processor.tokenizer)}, "
+        log(f"model: {n_params / 1e6:.2f}M parameters, size {SIZE}, vocab {len(processor.tokenizer)}, "
             f"{codec.n_audio} audio tokens, prefix {len(codec.prefix)} tokens; torch threads "
-            f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
-        )
+            f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
         words = zip(queries, class_tokens, strict=True)
-        log(
-            "class words of the auxiliary frame head: "
-            + ", ".join(f"{q}={tokenizer.convert_ids_to_tokens(ids)}" for q, ids in words)
-        )
+        log("class words of the auxiliary frame head: "
+            + ", ".join(f"{q}={tokenizer.convert_ids_to_tokens(ids)}" for q, ids in words))
 
-    source = SceneSource(
-        processor, capacity=(args.window + 2) * ((args.scenes + 1) // 2), base=base, varied=args.varied
-    )
+    source = SceneSource(processor, capacity=(args.window + 2) * ((args.scenes + 1) // 2), base=base,
+                         varied=args.varied)
     task_names = [t for t, _ in TASKS]
     task_p = np.array([w for _, w in TASKS]) / sum(w for _, w in TASKS)
     meter = Meter(task_names)
@@ -741,9 +674,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tm = time.time()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        out = forward_loss(
-            model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions, query_layer
-        )
+        out = forward_loss(model, codec, torch.from_numpy(np.stack(feats)), suffixes, firsts, args.questions,
+                           query_layer)
         aux_logits = aux_head(out.audio_embeds)
         aux_target = torch.from_numpy(np.stack(frames))
         aux_loss = F.cross_entropy(aux_logits.transpose(1, 2), aux_target)
@@ -768,35 +700,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             history.append(meter.report(done, args.steps, opt.param_groups[0]["lr"], elapsed, log))
             meter = Meter(task_names)
         if done % args.ckpt_every == 0 or done == stop:
-            save_checkpoint(
-                ckpt_path,
-                model,
-                opt,
-                done,
-                {
-                    "history": history,
-                    "aux_head": aux_head_state(aux_head),
-                    "query_head": aux_head_state(query_head),
-                    "seconds": elapsed,
-                    "query_layer": query_layer,
-                },
-            )
+            save_checkpoint(ckpt_path, model, opt, done,
+                            {"history": history, "aux_head": aux_head_state(aux_head),
+                             "query_head": aux_head_state(query_head), "seconds": elapsed,
+                             "query_layer": query_layer})
         if elapsed > args.max_minutes * 60 and done < stop:
             log(f"time budget of {args.max_minutes} min reached at step {done}: stopping early and exporting")
             history.append(meter.report(done, args.steps, opt.param_groups[0]["lr"], elapsed, log))
-            save_checkpoint(
-                ckpt_path,
-                model,
-                opt,
-                done,
-                {
-                    "history": history,
-                    "aux_head": aux_head_state(aux_head),
-                    "query_head": aux_head_state(query_head),
-                    "seconds": elapsed,
-                    "query_layer": query_layer,
-                },
-            )
+            save_checkpoint(ckpt_path, model, opt, done,
+                            {"history": history, "aux_head": aux_head_state(aux_head),
+                             "query_head": aux_head_state(query_head), "seconds": elapsed,
+                             "query_layer": query_layer})
             timed_out = True
             break
 
