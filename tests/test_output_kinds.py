@@ -34,9 +34,14 @@ def test_a_link_is_written_through(tmp_path: Path) -> None:
     write_atomic(link, "new")
     assert link.is_symlink() and real.read_text() == "new" and link.read_text() == "new"
     dangling = tmp_path / "dangling.json"
-    dangling.symlink_to(tmp_path / "sub" / "made.json")
-    write_atomic(dangling, "x")  # the link's target is created, its folder too, the link kept
-    assert dangling.is_symlink() and (tmp_path / "sub" / "made.json").read_text() == "x"
+    dangling.symlink_to(tmp_path / "made.json")
+    write_atomic(dangling, "x")  # the link's target is created, the link kept
+    assert dangling.is_symlink() and (tmp_path / "made.json").read_text() == "x"
+    far = tmp_path / "far.json"
+    far.symlink_to(tmp_path / "sub" / "made.json")
+    with pytest.raises(OutputError, match="whose folder does not exist"):
+        write_atomic(far, "x")
+    assert not (tmp_path / "sub").exists()
 
 
 def test_localize_output_never_replaces_its_vectors_metadata(

@@ -97,7 +97,10 @@ def _writable_target(path: Path) -> Path:
     """The file an atomic write of ``path`` replaces: a link's target; refused when it is not a regular
     file (``/dev/null``, a named pipe: they would be replaced by a regular file)."""
     if path.is_symlink():
-        path = Path(os.path.realpath(path))
+        real = Path(os.path.realpath(path))
+        if not real.parent.is_dir():  # no folder is made at the far end of a link
+            raise OutputError(f"{path} is a link to {real}, whose folder does not exist")
+        path = real
     if path.exists() and not path.is_file() and not path.is_dir():
         raise OutputError(
             f"{path} is not a regular file (a device, a pipe or a socket); results are written to files "
