@@ -73,6 +73,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "badopt.toml").write_text(sets + "backgroundd_db = [-10.0, -10.0]\n")  # a typo in a set option
     (root / "badbank.toml").write_text(sets + 'bank = "nosuchbank"\n')
     (root / "badevents.toml").write_text(sets.replace("seed = 2\n", "seed = 2\nevents = 40\n"))
+    (root / "longclips.toml").write_text(sets.replace("seed = 2\n", "seed = 2\nduration_s = 20.0\n"))
     (root / "r.jsonl").write_text("{}\n")  # stands for a results file that must not be replaced
     (root / "notes.txt").write_text("my notes\n")  # not a localize log
     from wheretolisten.scenes import ProceduralBank, make_scenes
@@ -298,6 +299,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
         "bench protocol, a set's unknown bank",
         lambda w: ["bench", "protocol", "--protocol", w / "badbank.toml", "--out", w / "po"],
         "nosuchbank",
+    ),
+    (
+        "a protocol set of clips longer than the model takes",
+        lambda w: ["bench", "protocol", "--protocol", w / "longclips.toml", "--out", w / "po"],
+        "clips of 20 s are longer than",
     ),
     (
         "a protocol set with more events than its bank has sounds",

@@ -12,7 +12,7 @@ from ..settings import parse_layers
 from .app import app, bench_app
 from .bench_flags import AskFlags, BenchFlags, ScenesArg, SeedOpt, ShardOpt, check_read
 from .groups import DetectionFlags, grouped
-from .model_folder import check_model
+from .model_folder import check_clip_length, check_model
 from .options import (
     AlphaOpt,
     Format,
@@ -289,7 +289,7 @@ def bench_protocol(
     """
     from dataclasses import replace
 
-    from ..bench.protocol_file import check_protocol_path, load_protocol, save_protocol
+    from ..bench.protocol_file import check_protocol_path, load_protocol, save_protocol, sets_of
     from ..bench.protocol_record import check_recorded
     from ..bench.protocol_sets import check_layouts
     from ..files import check_output
@@ -328,6 +328,7 @@ def bench_protocol(
     check_output(out, inputs, directory=True, option="--out", mkdir=bench.mkdir, input_folders=folders)
     check_recorded(chosen, out)  # a folder of another protocol (its model is compared once loaded)
     check_layouts(chosen)  # each set's scene options and bank, before torch
+    check_clip_length(model, max(s.duration_s for s in sets_of(chosen)), "protocol")
     adapter = bench.load(model)
     from ..bench.protocol import run_protocol
     from ..records.layout import REPORT_NAME

@@ -61,3 +61,17 @@ def check_segment_fits(model: str | None, windows: WindowConfig) -> None:
     limit = audio_limit_s(Path(source))
     if limit is not None:
         check_segment(float(windows.segment_s), float(windows.overlap_s or 0.0), limit)
+
+
+def check_clip_length(model: str | None, seconds: float, what: str) -> None:
+    """Before torch: clips of ``seconds`` are no longer than the model folder's files say it takes."""
+    from ..models.checkpoint import audio_limit_s, check_source
+
+    source = model_source(model)
+    if not check_source(source):
+        return
+    limit = audio_limit_s(Path(source))
+    if limit is not None and seconds > limit + 1e-9:
+        from ..errors import OptionError
+
+        raise OptionError(f"{what}: clips of {seconds:g} s are longer than {source} accepts ({limit:g} s)")
