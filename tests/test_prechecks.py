@@ -176,6 +176,11 @@ CASES: list[tuple[str, Callable[[Path], list[str | Path]], str]] = [
     ("generate --layers 99", lambda w: ["generate", w / "clip.wav", "-q", "x", "--layers", "99"], "range"),
     ("generate, a file too long", lambda w: ["generate", w / "long.wav", "-q", "x"], "at most 10 s"),
     (
+        "generate --steer-answer at the audio positions",
+        lambda w: ["generate", w / "clip.wav", "-q", "x", "--positions", "audio", "--steer-answer"],
+        "do not include",
+    ),
+    (
         "vector build --positions audio",
         lambda w: [
             "vector",

@@ -306,6 +306,14 @@ def generate(
 
     check_text_length(prompt, MAX_PROMPT_CHARS, "--prompt")
     config = SteeringFlags(layers, alpha, positions=positions).config()
+    if steer_answer and config.positions is not None:
+        from ..settings import Positions
+
+        if not Positions.parse(config.positions).continues_in_generation:  # it was accepted and did nothing
+            raise WTLError(
+                f"--steer-answer keeps steering the generated tokens, which positions {config.positions} do "
+                "not include: use --positions last, text or all, or leave --steer-answer out"
+            )
     check_audio([audio])
     check_span([audio], *span.pair)
     check_fits(model, audio, *span.pair)
